@@ -1,0 +1,143 @@
+//! Durations in specs: `"1h30m"`, `"500ms"`, `"2w"`, or plain integers for
+//! integer time columns and row counts (`10`, `"10"`, `"10i"`).
+
+use crate::error::{Result, SashError};
+use serde_json::Value;
+use std::fmt;
+
+/// A duration as written in a spec, before it meets a time column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duration {
+    /// A physical duration, in nanoseconds (`"1h30m"`).
+    Time { nanos: i64 },
+    /// A bare count: units of an integer time column, or rows for rolling (`"100i"`).
+    Count(i64),
+}
+
+const UNITS: &[(&str, i64)] = &[
+    ("ns", 1),
+    ("us", 1_000),
+    ("µs", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60 * 1_000_000_000),
+    ("h", 3_600 * 1_000_000_000),
+    ("d", 86_400 * 1_000_000_000),
+    ("w", 7 * 86_400 * 1_000_000_000),
+];
+
+impl Duration {
+    /// Parses `"1h30m"`, `"-5m"`, `"10i"`, `"10"`.
+    pub fn parse(input: &str) -> Result<Duration> {
+        let bad = |reason: &str| SashError::InvalidDuration { input: input.to_string(), reason: reason.to_string() };
+        let text = input.trim();
+        let (negative, body) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        if body.is_empty() {
+            return Err(bad("empty duration"));
+        }
+        let sign = if negative { -1 } else { 1 };
+        if body.bytes().all(|b| b.is_ascii_digit()) {
+            let n: i64 = body.parse().map_err(|_| bad("number too large"))?;
+            return Ok(Duration::Count(sign * n));
+        }
+        if let Some(digits) = body.strip_suffix('i') {
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                let n: i64 = digits.parse().map_err(|_| bad("number too large"))?;
+                return Ok(Duration::Count(sign * n));
+            }
+        }
+        let mut total: i64 = 0;
+        let mut rest = body;
+        while !rest.is_empty() {
+            let digits_len = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
+            if digits_len == 0 {
+                return Err(bad("expected a number before each unit, as in \"1h30m\""));
+            }
+            let number: i64 = rest[..digits_len].parse().map_err(|_| bad("number too large"))?;
+            rest = &rest[digits_len..];
+            if rest.starts_with('.') {
+                return Err(bad("fractions are not allowed; use a smaller unit (\"90m\" for 1.5h)"));
+            }
+            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit = &rest[..unit_len];
+            let per_unit = match UNITS.iter().find(|(name, _)| *name == unit) {
+                Some((_, nanos)) => *nanos,
+                None if matches!(unit, "mo" | "y" | "q") => {
+                    return Err(bad("calendar months, quarters and years are not supported yet"))
+                }
+                None if unit.is_empty() => return Err(bad("missing unit (ns, us, ms, s, m, h, d, w)")),
+                None => return Err(bad(&format!("unknown unit '{unit}'; expected ns, us, ms, s, m, h, d or w"))),
+            };
+            let part = number.checked_mul(per_unit).ok_or_else(|| bad("too large"))?;
+            total = total.checked_add(part).ok_or_else(|| bad("too large"))?;
+            rest = &rest[unit_len..];
+        }
+        Ok(Duration::Time { nanos: sign * total })
+    }
+
+    /// Reads a duration from a JSON spec value: a string or an integer.
+    pub fn from_json(key: &str, value: &Value) -> Result<Duration> {
+        match value {
+            Value::String(s) => Duration::parse(s),
+            Value::Number(n) => match n.as_i64() {
+                Some(v) => Ok(Duration::Count(v)),
+                None => Err(SashError::InvalidDuration {
+                    input: n.to_string(),
+                    reason: format!("'{key}' must be an integer or a duration string"),
+                }),
+            },
+            other => Err(SashError::spec(format!("'{key}' must be a duration string or an integer, got {other}"))),
+        }
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Duration::Count(n) => write!(f, "{n}i"),
+            Duration::Time { nanos } => {
+                if nanos == 0 {
+                    return write!(f, "0s");
+                }
+                if nanos < 0 {
+                    write!(f, "-")?;
+                }
+                let mut left = nanos.unsigned_abs();
+                for (name, per) in UNITS.iter().rev().filter(|(n, _)| *n != "µs") {
+                    let per = *per as u64;
+                    if left >= per {
+                        write!(f, "{}{name}", left / per)?;
+                        left %= per;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_compounds_and_counts() {
+        assert_eq!(Duration::parse("1h30m").unwrap(), Duration::Time { nanos: 5_400_000_000_000 });
+        assert_eq!(Duration::parse("-5m").unwrap(), Duration::Time { nanos: -300_000_000_000 });
+        assert_eq!(Duration::parse("250us").unwrap(), Duration::Time { nanos: 250_000 });
+        assert_eq!(Duration::parse("100i").unwrap(), Duration::Count(100));
+        assert_eq!(Duration::parse("42").unwrap(), Duration::Count(42));
+        assert_eq!(Duration::parse("8d").unwrap().to_string(), "1w1d");
+        assert_eq!(Duration::parse("90m").unwrap().to_string(), "1h30m");
+    }
+
+    #[test]
+    fn rejects_bad_durations() {
+        for bad in ["", "h", "1.5h", "3mo", "1x", "10 m", "99999999999999999999s", "1h-"] {
+            assert!(Duration::parse(bad).is_err(), "{bad} should fail");
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! sash-core: the kernel (in progress).
+pub mod duration;
+pub mod error;
+pub mod expr;
+pub mod spec;
+pub mod types;
+
+pub use error::{ErrorKind, Result, SashError};
+
+/// The crate version, shared by every binding.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Schema metadata key holding how many rows `null_time = "drop"` left out.
+pub const DROPPED_NULL_TIMES_KEY: &str = "sash.dropped_null_times";

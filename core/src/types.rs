@@ -1,0 +1,154 @@
+//! Which column types each part of a spec accepts, and what the output types are.
+
+use crate::error::{Result, SashError};
+use crate::expr::{AggExpr, AggFunc};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+
+/// How the kernel reads a time column: every type becomes i64 ticks of one unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeType {
+    Timestamp(TimeUnit),
+    /// Days since the epoch.
+    Date32,
+    /// Milliseconds since the epoch.
+    Date64,
+    /// Plain integers; durations are integers in the column's own unit.
+    Int32,
+    Int64,
+}
+
+impl TimeType {
+    pub fn of(column: &str, data_type: &DataType) -> Result<TimeType> {
+        Ok(match data_type {
+            DataType::Timestamp(unit, _) => TimeType::Timestamp(*unit),
+            DataType::Date32 => TimeType::Date32,
+            DataType::Date64 => TimeType::Date64,
+            DataType::Int32 => TimeType::Int32,
+            DataType::Int64 => TimeType::Int64,
+            other => {
+                return Err(SashError::wrong_type(column, "a time column: Timestamp (any unit, any time zone), Date32, Date64, Int32 or Int64", other))
+            }
+        })
+    }
+
+    /// Nanoseconds in one tick, or `None` for integer time.
+    pub fn nanos_per_tick(&self) -> Option<i64> {
+        match self {
+            TimeType::Timestamp(TimeUnit::Second) => Some(1_000_000_000),
+            TimeType::Timestamp(TimeUnit::Millisecond) => Some(1_000_000),
+            TimeType::Timestamp(TimeUnit::Microsecond) => Some(1_000),
+            TimeType::Timestamp(TimeUnit::Nanosecond) => Some(1),
+            TimeType::Date32 => Some(86_400_000_000_000),
+            TimeType::Date64 => Some(1_000_000),
+            TimeType::Int32 | TimeType::Int64 => None,
+        }
+    }
+}
+
+/// Key columns: anything with a total order and equality.
+pub fn check_key_type(column: &str, data_type: &DataType) -> Result<()> {
+    let ok = match data_type {
+        DataType::Dictionary(_, value) => is_key_type(value),
+        other => is_key_type(other),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(SashError::wrong_type(
+            column,
+            "a key column: integer, string (Utf8, LargeUtf8, Utf8View), dictionary, boolean, date or timestamp",
+            data_type,
+        ))
+    }
+}
+
+fn is_key_type(t: &DataType) -> bool {
+    t.is_integer()
+        || matches!(
+            t,
+            DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+                | DataType::Boolean
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Timestamp(_, _)
+        )
+}
+
+pub fn is_numeric(t: &DataType) -> bool {
+    t.is_integer() || matches!(t, DataType::Float32 | DataType::Float64 | DataType::Decimal128(_, _))
+}
+
+/// Types with an order that min/max (and min_by/max_by's ordering column) accept.
+pub fn is_orderable(t: &DataType) -> bool {
+    is_numeric(t)
+        || matches!(
+            t,
+            DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Boolean
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Timestamp(_, _)
+        )
+}
+
+fn field<'a>(schema: &'a Schema, name: &str) -> Result<&'a Field> {
+    schema.field_with_name(name).map_err(|_| SashError::UnknownColumn {
+        name: name.to_string(),
+        available: schema.fields().iter().map(|f| f.name().clone()).collect(),
+    })
+}
+
+/// Looks a column up by name, with an error listing what the input has.
+pub fn column_index(schema: &Schema, name: &str) -> Result<usize> {
+    field(schema, name)?;
+    Ok(schema.index_of(name).expect("checked above"))
+}
+
+/// Checks an aggregation against the input schema and gives its output type.
+pub fn agg_output_type(schema: &Schema, agg: &AggExpr) -> Result<DataType> {
+    let value = match &agg.column {
+        Some(c) => Some(field(schema, c)?),
+        None => None,
+    };
+    if let Some(by) = &agg.by_column {
+        let by_field = field(schema, by)?;
+        if !is_orderable(by_field.data_type()) {
+            return Err(SashError::wrong_type(by, format!("an orderable column for {}", agg.func.name()), by_field.data_type()));
+        }
+    }
+    let numeric = |what: &str| -> Result<&DataType> {
+        let f = value.expect("parser guarantees a column");
+        if is_numeric(f.data_type()) {
+            Ok(f.data_type())
+        } else {
+            Err(SashError::wrong_type(f.name(), format!("a numeric column for {what}"), f.data_type()))
+        }
+    };
+    Ok(match agg.func {
+        AggFunc::Count | AggFunc::CountDistinct | AggFunc::ApproxCountDistinct => DataType::Int64,
+        AggFunc::Sum => match numeric("sum")? {
+            DataType::Float32 | DataType::Float64 => DataType::Float64,
+            DataType::Decimal128(_, s) => DataType::Decimal128(38, *s),
+            _ => DataType::Int64,
+        },
+        AggFunc::Mean | AggFunc::Var | AggFunc::Std | AggFunc::Median | AggFunc::Quantile | AggFunc::ApproxQuantile => {
+            numeric(agg.func.name())?;
+            DataType::Float64
+        }
+        AggFunc::Min | AggFunc::Max => {
+            let f = value.expect("parser guarantees a column");
+            if !is_orderable(f.data_type()) {
+                return Err(SashError::wrong_type(f.name(), format!("an orderable column for {}", agg.func.name()), f.data_type()));
+            }
+            f.data_type().clone()
+        }
+        AggFunc::First | AggFunc::Last | AggFunc::MinBy | AggFunc::MaxBy => value.expect("parser guarantees a column").data_type().clone(),
+    })
+}
