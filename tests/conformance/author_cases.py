@@ -183,6 +183,9 @@ wa("session_null_key", "null keys form their own sessions, sorted after other ke
 wa("session_two_keys_same_start", "sessions of different keys starting together are ordered by key",
    [TS, K, V], {"ts": [10, 10, 12, 40], "k": ["z", "a", "z", "a"], "v": [1.0, 2.0, 3.0, 4.0]},
    {"time": "ts", "session_gap": "5s", "by": ["k"], "aggs": ["count() as n", "max(v) as mx"]})
+wa("session_timestamp_utc_keeps_zone", "sessions on timestamp[ms, UTC]: window bounds keep the zone",
+   [("ts", "timestamp[ms, UTC]"), V], {"ts": [1000, 1500, 4000], "v": [1.0, 2.0, 3.0]},
+   {"time": "ts", "session_gap": "1s", "aggs": ["count() as n", "sum(v) as s"]})
 wa("session_date32", "sessions on date32 with a gap in days",
    [("d", "date32"), V], {"d": [0, 1, 3, 4, 10], "v": [1.0, 2.0, 3.0, 4.0, 5.0]},
    {"time": "d", "session_gap": "2d", "aggs": ["count() as n", "sum(v) as s"]})
@@ -625,6 +628,11 @@ ro("rolling_null_time_drop", "rolling with null_time drop: those rows are left o
 err("rolling_null_time_error", "rolling with a null time is an error by default",
     SIMPLE, {"ts": [0, None, 1], "v": [1.0, 2.0, 3.0]},
     {"time": "ts", "period": "10s", "aggs": ["count()"]}, "null_time", ["1"], op="rolling")
+ro("rolling_by_two_keys", "rolling by two keys (string and int), with a null in one of them",
+   [TS, ("a", "utf8"), ("b", "int32"), V],
+   {"ts": [0, 1, 2, 3, 4, 5], "a": ["x", "x", "y", "x", None, None], "b": [1, 2, 1, 1, 1, 1],
+    "v": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]},
+   {"time": "ts", "period": "10s", "by": ["a", "b"], "aggs": ["count() as n", "sum(v) as s"]})
 ro("rolling_negative_times", "rolling before the epoch",
    SIMPLE, {"ts": [-20, -15, -11, -10], "v": [1.0, 2.0, 3.0, 4.0]},
    {"time": "ts", "period": "10s", "aggs": ["count() as n", "sum(v) as s"]})
@@ -645,7 +653,7 @@ err("error_unknown_column_rolling", "rolling: unknown key column", SIMPLE, SIMPL
 err("error_time_type_utf8", "a utf8 column cannot be the time column", [("when", "utf8"), V],
     {"when": ["a", "b"], "v": [1.0, 2.0]}, {"time": "when", "every": "10s", "aggs": ["count()"]}, "wrong_type", ["when"])
 err("error_time_type_float64", "a float64 column cannot be the time column", [("when", "float64"), V],
-    {"when": [1.0, 2.0], "v": [1.0, 2.0]}, {"time": "when", "every": 10, "aggs": ["count()"]}, "wrong_type", ["when"])
+    {"when": [1.0, 2.0], "v": [1.0, 2.0]}, {"time": "when", "every": "10s", "aggs": ["count()"]}, "wrong_type", ["when"])
 err("error_time_type_int16", "only int32 and int64 integer time columns are accepted", [("when", "int16"), V],
     {"when": [1, 2], "v": [1.0, 2.0]}, {"time": "when", "every": 10, "aggs": ["count()"]}, "wrong_type", ["when"])
 err("error_key_type_float64", "float keys are not accepted", [TS, ("f", "float64")],
@@ -698,6 +706,12 @@ err("error_bare_integer_on_timestamp", "timestamp columns reject bare integer du
     SIMPLE, SIMPLE_ROWS, {"time": "ts", "every": 10, "aggs": ["count()"]}, "invalid_duration", ["10"])
 err("error_bare_integer_string_on_date32", "date32 columns reject \"2\" (no unit)",
     [("d", "date32"), V], {"d": [0], "v": [1.0]}, {"time": "d", "every": "2", "aggs": ["count()"]}, "invalid_duration", ["2"])
+err("error_duration_too_large", "a duration beyond 64-bit nanoseconds is rejected", SIMPLE, SIMPLE_ROWS,
+    {"time": "ts", "every": "99999999999999999999s", "aggs": ["count()"]}, "invalid_duration", ["99999999999999999999s"])
+err("error_aggs_entry_not_string", "aggs entries must be strings", SIMPLE, SIMPLE_ROWS,
+    {**C, "aggs": ["count()", 5]}, "invalid_spec", ["aggs"])
+err("error_by_not_names", "by must be a column name or a list of names", SIMPLE, SIMPLE_ROWS,
+    {**C, "by": 5, "aggs": ["count()"]}, "invalid_spec", ["by"])
 err("error_unknown_function", "unknown aggregation function", SIMPLE, SIMPLE_ROWS,
     {**C, "aggs": ["mode(v)"]}, "unknown_function", ["mode"])
 err("error_unknown_function_rolling", "unknown aggregation function in rolling", SIMPLE, SIMPLE_ROWS,
