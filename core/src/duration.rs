@@ -98,22 +98,15 @@ impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Duration::Count(n) => write!(f, "{n}i"),
+            Duration::Time { nanos: 0 } => write!(f, "0s"),
             Duration::Time { nanos } => {
-                if nanos == 0 {
-                    return write!(f, "0s");
-                }
-                if nanos < 0 {
-                    write!(f, "-")?;
-                }
-                let mut left = nanos.unsigned_abs();
-                for (name, per) in UNITS.iter().rev().filter(|(n, _)| *n != "µs") {
-                    let per = *per as u64;
-                    if left >= per {
-                        write!(f, "{}{name}", left / per)?;
-                        left %= per;
-                    }
-                }
-                Ok(())
+                // The largest unit that divides the duration exactly: "1500ms", "36h".
+                let (name, per) = UNITS
+                    .iter()
+                    .rev()
+                    .find(|(name, per)| *name != "µs" && nanos % per == 0)
+                    .expect("ns divides everything");
+                write!(f, "{}{name}", nanos / per)
             }
         }
     }
@@ -130,8 +123,10 @@ mod tests {
         assert_eq!(Duration::parse("250us").unwrap(), Duration::Time { nanos: 250_000 });
         assert_eq!(Duration::parse("100i").unwrap(), Duration::Count(100));
         assert_eq!(Duration::parse("42").unwrap(), Duration::Count(42));
-        assert_eq!(Duration::parse("8d").unwrap().to_string(), "1w1d");
-        assert_eq!(Duration::parse("90m").unwrap().to_string(), "1h30m");
+        assert_eq!(Duration::parse("8d").unwrap().to_string(), "8d");
+        assert_eq!(Duration::parse("1d12h").unwrap().to_string(), "36h");
+        assert_eq!(Duration::parse("1h30m").unwrap().to_string(), "90m");
+        assert_eq!(Duration::parse("0m").unwrap().to_string(), "0s");
     }
 
     #[test]

@@ -1,11 +1,55 @@
-//! sash-core: the kernel (in progress).
+//! # sash-core
+//!
+//! The kernel of sash: windowed and rolling aggregation over Apache Arrow
+//! record batches, with one set of semantics for every language binding
+//! (Python, C, JVM). This crate has no FFI code; bindings are thin shims over
+//! the functions below. The rules are written down in `docs/semantics.md`
+//! and pinned by the conformance corpus in `tests/conformance/`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow_array::{Float64Array, Int32Array, RecordBatch, TimestampMillisecondArray};
+//! use arrow_schema::{DataType, Field, Schema, TimeUnit};
+//! use sash_core::{window_agg, WindowSpec};
+//!
+//! let schema = Arc::new(Schema::new(vec![
+//!     Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+//!     Field::new("key", DataType::Int32, false),
+//!     Field::new("val", DataType::Float64, true),
+//! ]));
+//! let batch = RecordBatch::try_new(schema.clone(), vec![
+//!     Arc::new(TimestampMillisecondArray::from(vec![0, 30_000, 61_000])),
+//!     Arc::new(Int32Array::from(vec![1, 1, 2])),
+//!     Arc::new(Float64Array::from(vec![1.0, 3.0, 5.0])),
+//! ]).unwrap();
+//!
+//! let spec = WindowSpec::from_json(
+//!     r#"{"time": "ts", "every": "1m", "by": "key", "aggs": ["count() as n", "mean(val)"]}"#,
+//! ).unwrap();
+//! let out = window_agg(&schema, &[batch], &spec).unwrap();
+//! assert_eq!(out.num_rows(), 2); // [0, 1m) for key 1, [1m, 2m) for key 2
+//! assert_eq!(out.schema().field(4).name(), "mean(val)");
+//! ```
+
+mod agg;
 pub mod duration;
 pub mod error;
 pub mod expr;
+mod keys;
+mod prepare;
+mod rolling;
+pub mod sketch;
 pub mod spec;
+mod time;
 pub mod types;
+mod window;
 
+pub use duration::Duration;
 pub use error::{ErrorKind, Result, SashError};
+pub use expr::{AggExpr, AggFunc};
+pub use rolling::rolling;
+pub use spec::{Closed, NullTime, RollingPeriod, RollingSpec, WindowKind, WindowSpec};
+pub use window::window_agg;
 
 /// The crate version, shared by every binding.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,980 @@
+//! Grouped accumulators: each holds one state per *slot* (a group in a window,
+//! a pane, a session, or a rolling row) and updates many rows per call.
+//!
+//! Rows always arrive in time order (ties in input order), so `first`, `last`
+//! and the tie rules of `min_by`/`max_by` need no timestamps: the first row
+//! seen is the earliest. `merge(dst, src)` is only called with `src` holding
+//! rows later than `dst`'s.
+
+use crate::error::{Result, SashError};
+use crate::expr::{AggExpr, AggFunc};
+use crate::sketch::hll::{hash_bytes, HyperLogLog};
+use crate::sketch::tdigest::TDigest;
+use crate::types::{agg_output_type, column_index};
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{new_null_array, Array, ArrayRef, ArrowPrimitiveType, Float64Array, Int64Array, PrimitiveArray, RecordBatch, UInt32Array};
+use arrow_buffer::NullBuffer;
+use arrow_cast::cast;
+use arrow_row::{RowConverter, SortField};
+use arrow_schema::{DataType, Schema, SortOptions};
+use arrow_select::interleave::interleave;
+use arrow_select::take::take;
+use hashbrown::HashSet;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Which rows of a batch an update covers.
+#[derive(Debug, Clone)]
+pub(crate) enum Rows<'a> {
+    Range(Range<usize>),
+    Indices(&'a [u32]),
+}
+
+impl Rows<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Range(r) => r.len(),
+            Rows::Indices(ix) => ix.len(),
+        }
+    }
+
+    /// The selected rows of `array` as a new array (a zero-copy slice for ranges).
+    fn select(&self, array: &ArrayRef) -> Result<ArrayRef> {
+        Ok(match self {
+            Rows::Range(r) => array.slice(r.start, r.len()),
+            Rows::Indices(ix) => take(array.as_ref(), &UInt32Array::from(ix.to_vec()), None)?,
+        })
+    }
+}
+
+/// Visits (slot, row) pairs of an update.
+macro_rules! for_rows {
+    ($rows:expr, $slots:expr, |$slot:ident, $row:ident| $body:block) => {
+        match $rows {
+            Rows::Range(r) => {
+                for ($slot, $row) in $slots.iter().map(|&s| s as usize).zip(r.clone()) $body
+            }
+            Rows::Indices(ix) => {
+                for ($slot, $row) in $slots.iter().map(|&s| s as usize).zip(ix.iter().map(|&i| i as usize)) $body
+            }
+        }
+    };
+}
+
+pub(crate) trait Accumulator: Send {
+    /// Makes room for slots `0..n`.
+    fn grow(&mut self, n: usize);
+    /// Adds the selected rows of `batch` (number `batch_idx` of the input); the
+    /// i-th selected row goes to `slots[i]`.
+    fn update(&mut self, batch_idx: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()>;
+    /// Folds `src` into `dst`; `src`'s rows are all later than `dst`'s.
+    fn merge(&mut self, dst: usize, src: usize);
+    /// Empties a slot for reuse.
+    fn reset(&mut self, slot: usize);
+    /// One output array per output of this accumulator, with one row per slot in `slots`.
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>>;
+}
+
+// ---------------------------------------------------------------- count()
+
+#[derive(Default)]
+struct CountRows {
+    counts: Vec<i64>,
+}
+
+impl Accumulator for CountRows {
+    fn grow(&mut self, n: usize) {
+        self.counts.resize(n, 0);
+    }
+    fn update(&mut self, _: usize, _: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
+        debug_assert_eq!(rows.len(), slots.len());
+        for &s in slots {
+            self.counts[s as usize] += 1;
+        }
+        Ok(())
+    }
+    fn merge(&mut self, dst: usize, src: usize) {
+        self.counts[dst] += self.counts[src];
+    }
+    fn reset(&mut self, slot: usize) {
+        self.counts[slot] = 0;
+    }
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        Ok(vec![Arc::new(Int64Array::from_iter_values(slots.iter().map(|&s| self.counts[s as usize])))])
+    }
+}
+
+// ---------------------------------------------------------------- count(col)
+
+struct CountValid {
+    column: usize,
+    counts: Vec<i64>,
+}
+
+impl Accumulator for CountValid {
+    fn grow(&mut self, n: usize) {
+        self.counts.resize(n, 0);
+    }
+    fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
+        let array = batch.column(self.column);
+        match array.logical_nulls() {
+            None => {
+                for &s in slots {
+                    self.counts[s as usize] += 1;
+                }
+            }
+            Some(nulls) => for_rows!(rows, slots, |slot, row| {
+                self.counts[slot] += nulls.is_valid(row) as i64;
+            }),
+        }
+        Ok(())
+    }
+    fn merge(&mut self, dst: usize, src: usize) {
+        self.counts[dst] += self.counts[src];
+    }
+    fn reset(&mut self, slot: usize) {
+        self.counts[slot] = 0;
+    }
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        Ok(vec![Arc::new(Int64Array::from_iter_values(slots.iter().map(|&s| self.counts[s as usize])))])
+    }
+}
+
+// ---------------------------------------------------------------- sum, mean, min, max, count(col) on primitives
+
+/// A primitive value type with the order sash uses (NaN above +inf) and a sum type.
+pub(crate) trait Native: Copy + Send + 'static {
+    type Sum: Copy + Send + Default + 'static;
+    /// The identities of min and max under sash's order.
+    const MIN_IDENTITY: Self;
+    const MAX_IDENTITY: Self;
+    fn less(a: Self, b: Self) -> bool;
+    fn add(sum: Self::Sum, v: Self) -> Self::Sum;
+    fn add_sums(a: Self::Sum, b: Self::Sum) -> Self::Sum;
+    fn sum_to_f64(sum: Self::Sum) -> f64;
+}
+
+macro_rules! int_native {
+    ($($t:ty),*) => {$(
+        impl Native for $t {
+            type Sum = i128;
+            const MIN_IDENTITY: Self = <$t>::MAX;
+            const MAX_IDENTITY: Self = <$t>::MIN;
+            #[inline(always)]
+            fn less(a: Self, b: Self) -> bool { a < b }
+            #[inline(always)]
+            fn add(sum: i128, v: Self) -> i128 { sum.wrapping_add(v as i128) }
+            #[inline(always)]
+            fn add_sums(a: i128, b: i128) -> i128 { a.wrapping_add(b) }
+            fn sum_to_f64(sum: i128) -> f64 { sum as f64 }
+        }
+    )*};
+}
+int_native!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+impl Native for i128 {
+    type Sum = i128;
+    const MIN_IDENTITY: Self = i128::MAX;
+    const MAX_IDENTITY: Self = i128::MIN;
+    fn less(a: Self, b: Self) -> bool {
+        a < b
+    }
+    // Decimal sums saturate to the extremes, which finish() reports as overflow.
+    fn add(sum: i128, v: Self) -> i128 {
+        sum.saturating_add(v)
+    }
+    fn add_sums(a: i128, b: i128) -> i128 {
+        a.saturating_add(b)
+    }
+    fn sum_to_f64(sum: i128) -> f64 {
+        sum as f64
+    }
+}
+
+macro_rules! float_native {
+    ($($t:ty),*) => {$(
+        impl Native for $t {
+            type Sum = f64;
+            const MIN_IDENTITY: Self = <$t>::NAN;
+            const MAX_IDENTITY: Self = <$t>::NEG_INFINITY;
+            /// NaN is above every number, +inf included.
+            #[inline(always)]
+            fn less(a: Self, b: Self) -> bool { !a.is_nan() && (b.is_nan() || a < b) }
+            #[inline(always)]
+            fn add(sum: f64, v: Self) -> f64 { sum + v as f64 }
+            #[inline(always)]
+            fn add_sums(a: f64, b: f64) -> f64 { a + b }
+            fn sum_to_f64(sum: f64) -> f64 { sum }
+        }
+    )*};
+}
+float_native!(f32, f64);
+
+#[derive(Clone, Copy)]
+struct Stat<N: Native> {
+    count: i64,
+    sum: N::Sum,
+    min: N,
+    max: N,
+}
+
+impl<N: Native> Stat<N> {
+    fn empty() -> Self {
+        Stat { count: 0, sum: N::Sum::default(), min: N::MIN_IDENTITY, max: N::MAX_IDENTITY }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatOutput {
+    Count,
+    Sum,
+    Mean,
+    Min,
+    Max,
+}
+
+/// count/sum/mean/min/max of one primitive column, computed in one pass.
+struct PrimitiveStats<T: ArrowPrimitiveType>
+where
+    T::Native: Native,
+{
+    column: usize,
+    column_name: String,
+    data_type: DataType,
+    outputs: Vec<StatOutput>,
+    states: Vec<Stat<T::Native>>,
+}
+
+impl<T: ArrowPrimitiveType> PrimitiveStats<T>
+where
+    T::Native: Native,
+{
+    #[inline(always)]
+    fn fold(st: &mut Stat<T::Native>, v: T::Native, want_min: bool, want_max: bool) {
+        st.count += 1;
+        st.sum = T::Native::add(st.sum, v);
+        if want_min && T::Native::less(v, st.min) {
+            st.min = v;
+        }
+        if want_max && T::Native::less(st.max, v) {
+            st.max = v;
+        }
+    }
+}
+
+impl<T: ArrowPrimitiveType> Accumulator for PrimitiveStats<T>
+where
+    T::Native: Native,
+    PrimitiveStats<T>: StatFinish,
+{
+    fn grow(&mut self, n: usize) {
+        self.states.resize(n, Stat::empty());
+    }
+    fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
+        let array = batch.column(self.column).as_primitive::<T>();
+        let values = array.values();
+        let want_min = self.outputs.contains(&StatOutput::Min);
+        let want_max = self.outputs.contains(&StatOutput::Max);
+        let states = &mut self.states;
+        match array.nulls() {
+            None => for_rows!(rows, slots, |slot, row| {
+                Self::fold(&mut states[slot], values[row], want_min, want_max);
+            }),
+            Some(nulls) => for_rows!(rows, slots, |slot, row| {
+                if nulls.is_valid(row) {
+                    Self::fold(&mut states[slot], values[row], want_min, want_max);
+                }
+            }),
+        }
+        Ok(())
+    }
+    fn merge(&mut self, dst: usize, src: usize) {
+        let s = self.states[src];
+        let d = &mut self.states[dst];
+        d.count += s.count;
+        d.sum = T::Native::add_sums(d.sum, s.sum);
+        if T::Native::less(s.min, d.min) {
+            d.min = s.min;
+        }
+        if T::Native::less(d.max, s.max) {
+            d.max = s.max;
+        }
+    }
+    fn reset(&mut self, slot: usize) {
+        self.states[slot] = Stat::empty();
+    }
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        let valid = NullBuffer::from(slots.iter().map(|&s| self.states[s as usize].count > 0).collect::<Vec<_>>());
+        let valid = Some(valid).filter(|v| v.null_count() > 0);
+        let mut out = Vec::with_capacity(self.outputs.len());
+        for output in self.outputs.clone() {
+            let states = slots.iter().map(|&s| &self.states[s as usize]);
+            let array: ArrayRef = match output {
+                StatOutput::Count => Arc::new(Int64Array::from_iter_values(states.map(|s| s.count))),
+                StatOutput::Mean => Arc::new(Float64Array::new(
+                    states.map(|s| self.mean(s)).collect(),
+                    valid.clone(),
+                )),
+                StatOutput::Min | StatOutput::Max => {
+                    let values: Vec<T::Native> = states.map(|s| if output == StatOutput::Min { s.min } else { s.max }).collect();
+                    Arc::new(PrimitiveArray::<T>::new(values.into(), valid.clone()).with_data_type(self.data_type.clone()))
+                }
+                StatOutput::Sum => self.sums(slots, valid.clone())?,
+            };
+            out.push(array);
+        }
+        Ok(out)
+    }
+}
+
+/// The parts of finishing that differ between integer, float and decimal sums.
+trait StatFinish {
+    fn mean<N: Native>(&self, s: &Stat<N>) -> f64;
+    fn sums(&self, slots: &[u32], valid: Option<NullBuffer>) -> Result<ArrayRef>;
+}
+
+macro_rules! int_finish {
+    ($($t:ty),*) => {$(
+        impl StatFinish for PrimitiveStats<$t> {
+            fn mean<N: Native>(&self, s: &Stat<N>) -> f64 {
+                if s.count == 0 { 0.0 } else { N::sum_to_f64(s.sum) / s.count as f64 }
+            }
+            fn sums(&self, slots: &[u32], valid: Option<NullBuffer>) -> Result<ArrayRef> {
+                let mut values = Vec::with_capacity(slots.len());
+                for &slot in slots {
+                    let sum = self.states[slot as usize].sum;
+                    values.push(i64::try_from(sum).map_err(|_| {
+                        SashError::Overflow(format!("sum({}) does not fit Int64 ({sum})", self.column_name))
+                    })?);
+                }
+                Ok(Arc::new(Int64Array::new(values.into(), valid)))
+            }
+        }
+    )*};
+}
+int_finish!(
+    Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type, Date32Type, Date64Type,
+    TimestampSecondType, TimestampMillisecondType, TimestampMicrosecondType, TimestampNanosecondType
+);
+
+macro_rules! float_finish {
+    ($($t:ty),*) => {$(
+        impl StatFinish for PrimitiveStats<$t> {
+            fn mean<N: Native>(&self, s: &Stat<N>) -> f64 {
+                if s.count == 0 { 0.0 } else { N::sum_to_f64(s.sum) / s.count as f64 }
+            }
+            fn sums(&self, slots: &[u32], valid: Option<NullBuffer>) -> Result<ArrayRef> {
+                Ok(Arc::new(Float64Array::new(
+                    slots.iter().map(|&s| self.states[s as usize].sum).collect(),
+                    valid,
+                )))
+            }
+        }
+    )*};
+}
+float_finish!(Float32Type, Float64Type);
+
+impl StatFinish for PrimitiveStats<Decimal128Type> {
+    fn mean<N: Native>(&self, s: &Stat<N>) -> f64 {
+        let scale = match self.data_type {
+            DataType::Decimal128(_, scale) => scale,
+            _ => 0,
+        };
+        if s.count == 0 {
+            0.0
+        } else {
+            N::sum_to_f64(s.sum) / 10f64.powi(scale as i32) / s.count as f64
+        }
+    }
+    fn sums(&self, slots: &[u32], valid: Option<NullBuffer>) -> Result<ArrayRef> {
+        let scale = match self.data_type {
+            DataType::Decimal128(_, scale) => scale,
+            _ => 0,
+        };
+        let limit = 10i128.pow(38);
+        let mut values = Vec::with_capacity(slots.len());
+        for &slot in slots {
+            let sum = self.states[slot as usize].sum;
+            if sum.abs() >= limit || sum == i128::MIN {
+                return Err(SashError::Overflow(format!("sum({}) does not fit Decimal128(38, {scale})", self.column_name)));
+            }
+            values.push(sum);
+        }
+        Ok(Arc::new(
+            PrimitiveArray::<Decimal128Type>::new(values.into(), valid).with_data_type(DataType::Decimal128(38, scale)),
+        ))
+    }
+}
+
+fn primitive_stats(column: usize, name: &str, data_type: &DataType, outputs: Vec<StatOutput>) -> Option<Box<dyn Accumulator>> {
+    macro_rules! make {
+        ($t:ty) => {
+            Box::new(PrimitiveStats::<$t> { column, column_name: name.to_string(), data_type: data_type.clone(), outputs, states: Vec::new() })
+        };
+    }
+    let outputs_ok = |allowed: &[StatOutput]| outputs.iter().all(|o| allowed.contains(o));
+    Some(match data_type {
+        DataType::Int8 => make!(Int8Type),
+        DataType::Int16 => make!(Int16Type),
+        DataType::Int32 => make!(Int32Type),
+        DataType::Int64 => make!(Int64Type),
+        DataType::UInt8 => make!(UInt8Type),
+        DataType::UInt16 => make!(UInt16Type),
+        DataType::UInt32 => make!(UInt32Type),
+        DataType::UInt64 => make!(UInt64Type),
+        DataType::Float32 => make!(Float32Type),
+        DataType::Float64 => make!(Float64Type),
+        DataType::Decimal128(_, _) => make!(Decimal128Type),
+        // Dates and timestamps only take min and max here; their storage is i32/i64.
+        DataType::Date32 if outputs_ok(&[StatOutput::Min, StatOutput::Max, StatOutput::Count]) => make!(Date32Type),
+        DataType::Date64 if outputs_ok(&[StatOutput::Min, StatOutput::Max, StatOutput::Count]) => make!(Date64Type),
+        DataType::Timestamp(unit, _) if outputs_ok(&[StatOutput::Min, StatOutput::Max, StatOutput::Count]) => match unit {
+            arrow_schema::TimeUnit::Second => make!(TimestampSecondType),
+            arrow_schema::TimeUnit::Millisecond => make!(TimestampMillisecondType),
+            arrow_schema::TimeUnit::Microsecond => make!(TimestampMicrosecondType),
+            arrow_schema::TimeUnit::Nanosecond => make!(TimestampNanosecondType),
+        },
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------- values by row reference: first, last, min_by, max_by, min/max of non-primitives
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PickRule {
+    First,
+    Last,
+    /// The row whose ordering key is smallest (earliest row on ties).
+    Smallest,
+    Largest,
+}
+
+/// Remembers one row per slot and emits its value at the end, for any type.
+struct PickRow {
+    column: usize,
+    /// The ordering column, for Smallest/Largest.
+    order_column: Option<usize>,
+    rule: PickRule,
+    converter: Option<RowConverter>,
+    data_type: DataType,
+    /// Per batch, the value column (kept alive to interleave at the end).
+    batch_values: Vec<Option<ArrayRef>>,
+    picked: Vec<Option<(u32, u32)>>,
+    keys: Vec<Option<Box<[u8]>>>,
+}
+
+impl PickRow {
+    fn new(column: usize, order_column: Option<usize>, rule: PickRule, data_type: DataType, order_type: Option<DataType>) -> Result<Self> {
+        let converter = match order_type {
+            Some(t) => Some(RowConverter::new(vec![SortField::new_with_options(t, SortOptions::default())])?),
+            None => None,
+        };
+        Ok(PickRow { column, order_column, rule, converter, data_type, batch_values: Vec::new(), picked: Vec::new(), keys: Vec::new() })
+    }
+}
+
+impl Accumulator for PickRow {
+    fn grow(&mut self, n: usize) {
+        self.picked.resize(n, None);
+        if self.converter.is_some() {
+            self.keys.resize(n, None);
+        }
+    }
+    fn update(&mut self, batch_idx: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
+        if self.batch_values.len() <= batch_idx {
+            self.batch_values.resize(batch_idx + 1, None);
+        }
+        if self.batch_values[batch_idx].is_none() {
+            self.batch_values[batch_idx] = Some(batch.column(self.column).clone());
+        }
+        let values = batch.column(self.column);
+        let value_nulls = values.logical_nulls();
+        let b = batch_idx as u32;
+        match self.rule {
+            PickRule::First => for_rows!(rows, slots, |slot, row| {
+                if self.picked[slot].is_none() && value_nulls.as_ref().is_none_or(|n| n.is_valid(row)) {
+                    self.picked[slot] = Some((b, row as u32));
+                }
+            }),
+            PickRule::Last => for_rows!(rows, slots, |slot, row| {
+                if value_nulls.as_ref().is_none_or(|n| n.is_valid(row)) {
+                    self.picked[slot] = Some((b, row as u32));
+                }
+            }),
+            PickRule::Smallest | PickRule::Largest => {
+                let order = batch.column(self.order_column.expect("ordered pick has an order column"));
+                let selected = rows.select(order)?;
+                let order_nulls = selected.logical_nulls();
+                let encoded = self.converter.as_ref().expect("ordered pick has a converter").convert_columns(&[selected])?;
+                let smallest = self.rule == PickRule::Smallest;
+                let mut i = 0usize;
+                for_rows!(rows, slots, |slot, row| {
+                    let k = i;
+                    i += 1;
+                    if order_nulls.as_ref().is_some_and(|n| n.is_null(k)) {
+                        continue;
+                    }
+                    let key = encoded.row(k);
+                    let better = match &self.keys[slot] {
+                        None => true,
+                        Some(current) => {
+                            if smallest {
+                                key.as_ref() < current.as_ref()
+                            } else {
+                                key.as_ref() > current.as_ref()
+                            }
+                        }
+                    };
+                    if better {
+                        self.keys[slot] = Some(key.as_ref().into());
+                        self.picked[slot] = Some((b, row as u32));
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+    fn merge(&mut self, dst: usize, src: usize) {
+        let take_src = match self.rule {
+            PickRule::First => self.picked[dst].is_none(),
+            PickRule::Last => self.picked[src].is_some(),
+            PickRule::Smallest | PickRule::Largest => match (&self.keys[dst], &self.keys[src]) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(d), Some(s)) => {
+                    if self.rule == PickRule::Smallest {
+                        s < d
+                    } else {
+                        s > d
+                    }
+                }
+            },
+        };
+        if take_src {
+            self.picked[dst] = self.picked[src];
+            if self.converter.is_some() {
+                self.keys[dst] = self.keys[src].clone();
+            }
+        }
+    }
+    fn reset(&mut self, slot: usize) {
+        self.picked[slot] = None;
+        if self.converter.is_some() {
+            self.keys[slot] = None;
+        }
+    }
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        // Source 0 is a one-row null array for slots that picked nothing.
+        let null_source = new_null_array(&self.data_type, 1);
+        let mut sources: Vec<&dyn Array> = vec![null_source.as_ref()];
+        let placeholder = new_null_array(&self.data_type, 0);
+        for values in &self.batch_values {
+            sources.push(values.as_deref().unwrap_or(placeholder.as_ref()));
+        }
+        let indices: Vec<(usize, usize)> = slots
+            .iter()
+            .map(|&s| match self.picked[s as usize] {
+                Some((b, r)) => (b as usize + 1, r as usize),
+                None => (0, 0),
+            })
+            .collect();
+        Ok(vec![interleave(&sources, &indices)?])
+    }
+}
+
+// ---------------------------------------------------------------- var, std
+
+#[derive(Clone, Copy, Default)]
+struct Moments {
+    n: f64,
+    mean: f64,
+    m2: f64,
+}
+
+/// Welford's online variance, merged with Chan et al.'s formula.
+struct Variance {
+    column: usize,
+    std: bool,
+    states: Vec<Moments>,
+}
+
+fn as_f64_array(array: &ArrayRef) -> Result<Arc<Float64Array>> {
+    let casted = cast(array.as_ref(), &DataType::Float64)?;
+    Ok(Arc::new(casted.as_primitive::<Float64Type>().clone()))
+}
+
+impl Accumulator for Variance {
+    fn grow(&mut self, n: usize) {
+        self.states.resize(n, Moments::default());
+    }
+    fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
+        let values = as_f64_array(&rows.select(batch.column(self.column))?)?;
+        for (i, &slot) in slots.iter().enumerate() {
+            if values.is_valid(i) {
+                let x = values.value(i);
+                let m = &mut self.states[slot as usize];
+                m.n += 1.0;
+                let delta = x - m.mean;
+                m.mean += delta / m.n;
+                m.m2 += delta * (x - m.mean);
+            }
+        }
+        Ok(())
+    }
+    fn merge(&mut self, dst: usize, src: usize) {
+        let b = self.states[src];
+        let a = &mut self.states[dst];
+        if b.n == 0.0 {
+            return;
+        }
+        if a.n == 0.0 {
+            *a = b;
+            return;
+        }
+        let n = a.n + b.n;
+        let delta = b.mean - a.mean;
+        a.m2 += b.m2 + delta * delta * a.n * b.n / n;
+        a.mean += delta * b.n / n;
+        a.n = n;
+    }
+    fn reset(&mut self, slot: usize) {
+        self.states[slot] = Moments::default();
+    }
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        let out: Float64Array = slots
+            .iter()
+            .map(|&s| {
+                let m = self.states[s as usize];
+                (m.n >= 2.0).then(|| {
+                    let var = m.m2 / (m.n - 1.0);
+                    if self.std {
+                        var.sqrt()
+                    } else {
+                        var
+                    }
+                })
+            })
+            .collect();
+        Ok(vec![Arc::new(out)])
+    }
+}
+
+// ---------------------------------------------------------------- exact quantiles
+
+/// sash's float order: NaN above +inf.
+pub(crate) fn cmp_f64(a: &f64, b: &f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        (false, false) => a.partial_cmp(b).expect("not NaN"),
+    }
+}
+
+/// The linear-interpolated quantile of sorted values (numpy's default method).
+pub(crate) fn interpolate_sorted(sorted: &[f64], q: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * q;
+    let lo = h.floor() as usize;
+    let hi = h.ceil() as usize;
+    let (a, b) = (sorted[lo], sorted[hi]);
+    if lo == hi || a == b {
+        a
+    } else {
+        a + (h - lo as f64) * (b - a)
+    }
+}
+
+struct ExactQuantile {
+    column: usize,
+    q: f64,
+    values: Vec<Vec<f64>>,
+}
+
+impl Accumulator for ExactQuantile {
+    fn grow(&mut self, n: usize) {
+        self.values.resize_with(n, Vec::new);
+    }
+    fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
+        let values = as_f64_array(&rows.select(batch.column(self.column))?)?;
+        for (i, &slot) in slots.iter().enumerate() {
+            if values.is_valid(i) {
+                self.values[slot as usize].push(values.value(i));
+            }
+        }
+        Ok(())
+    }
+    fn merge(&mut self, dst: usize, src: usize) {
+        let src_values = std::mem::take(&mut self.values[src]);
+        self.values[dst].extend_from_slice(&src_values);
+        self.values[src] = src_values;
+    }
+    fn reset(&mut self, slot: usize) {
+        self.values[slot] = Vec::new();
+    }
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        let out: Float64Array = slots
+            .iter()
+            .map(|&s| {
+                let v = &mut self.values[s as usize];
+                if v.is_empty() {
+                    return None;
+                }
+                v.sort_unstable_by(cmp_f64);
+                Some(interpolate_sorted(v, self.q))
+            })
+            .collect();
+        Ok(vec![Arc::new(out)])
+    }
+}
+
+// ---------------------------------------------------------------- distinct counts
+
+/// Encodes the selected rows with arrow-row so every type hashes and compares as bytes.
+fn encode_rows(converter: &RowConverter, array: &ArrayRef) -> Result<arrow_row::Rows> {
+    Ok(converter.convert_columns(std::slice::from_ref(array))?)
+}
+
+fn normalized_floats(array: ArrayRef) -> Result<ArrayRef> {
+    // -0.0 equals 0.0 and every NaN is one value for distinct counts.
+    Ok(match array.data_type() {
+        DataType::Float32 | DataType::Float64 => {
+            let values = as_f64_array(&array)?;
+            let normalized: Float64Array = values
+                .iter()
+                .map(|v| v.map(|x| if x.is_nan() { f64::NAN } else if x == 0.0 { 0.0 } else { x }))
+                .collect();
+            Arc::new(normalized)
+        }
+        _ => array,
+    })
+}
+
+struct CountDistinct {
+    column: usize,
+    converter: RowConverter,
+    sets: Vec<HashSet<Box<[u8]>>>,
+}
+
+impl Accumulator for CountDistinct {
+    fn grow(&mut self, n: usize) {
+        self.sets.resize_with(n, HashSet::new);
+    }
+    fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
+        let selected = normalized_floats(rows.select(batch.column(self.column))?)?;
+        let nulls = selected.logical_nulls();
+        let encoded = encode_rows(&self.converter, &selected)?;
+        for (i, &slot) in slots.iter().enumerate() {
+            if nulls.as_ref().is_none_or(|n| n.is_valid(i)) {
+                let row = encoded.row(i);
+                let set = &mut self.sets[slot as usize];
+                if !set.contains(row.as_ref()) {
+                    set.insert(row.as_ref().into());
+                }
+            }
+        }
+        Ok(())
+    }
+    fn merge(&mut self, dst: usize, src: usize) {
+        let src_set = std::mem::take(&mut self.sets[src]);
+        self.sets[dst].extend(src_set.iter().cloned());
+        self.sets[src] = src_set;
+    }
+    fn reset(&mut self, slot: usize) {
+        self.sets[slot] = HashSet::new();
+    }
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        Ok(vec![Arc::new(Int64Array::from_iter_values(slots.iter().map(|&s| self.sets[s as usize].len() as i64)))])
+    }
+}
+
+struct ApproxDistinct {
+    column: usize,
+    converter: RowConverter,
+    sketches: Vec<HyperLogLog>,
+}
+
+impl Accumulator for ApproxDistinct {
+    fn grow(&mut self, n: usize) {
+        self.sketches.resize_with(n, HyperLogLog::new);
+    }
+    fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
+        let selected = normalized_floats(rows.select(batch.column(self.column))?)?;
+        let nulls = selected.logical_nulls();
+        let encoded = encode_rows(&self.converter, &selected)?;
+        for (i, &slot) in slots.iter().enumerate() {
+            if nulls.as_ref().is_none_or(|n| n.is_valid(i)) {
+                self.sketches[slot as usize].insert_hash(hash_bytes(encoded.row(i).as_ref()));
+            }
+        }
+        Ok(())
+    }
+    fn merge(&mut self, dst: usize, src: usize) {
+        let src_sketch = std::mem::take(&mut self.sketches[src]);
+        self.sketches[dst].merge(&src_sketch);
+        self.sketches[src] = src_sketch;
+    }
+    fn reset(&mut self, slot: usize) {
+        self.sketches[slot] = HyperLogLog::new();
+    }
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        Ok(vec![Arc::new(Int64Array::from_iter_values(slots.iter().map(|&s| self.sketches[s as usize].estimate() as i64)))])
+    }
+}
+
+struct ApproxQuantile {
+    column: usize,
+    q: f64,
+    digests: Vec<TDigest>,
+}
+
+impl Accumulator for ApproxQuantile {
+    fn grow(&mut self, n: usize) {
+        self.digests.resize_with(n, TDigest::new);
+    }
+    fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
+        let values = as_f64_array(&rows.select(batch.column(self.column))?)?;
+        for (i, &slot) in slots.iter().enumerate() {
+            if values.is_valid(i) {
+                self.digests[slot as usize].add(values.value(i));
+            }
+        }
+        Ok(())
+    }
+    fn merge(&mut self, dst: usize, src: usize) {
+        let src_digest = std::mem::take(&mut self.digests[src]);
+        self.digests[dst].merge(&src_digest);
+        self.digests[src] = src_digest;
+    }
+    fn reset(&mut self, slot: usize) {
+        self.digests[slot] = TDigest::new();
+    }
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        let out: Float64Array = slots.iter().map(|&s| self.digests[s as usize].quantile(self.q)).collect();
+        Ok(vec![Arc::new(out)])
+    }
+}
+
+// ---------------------------------------------------------------- planning
+
+/// The accumulators for a list of aggregations, and where each output comes from.
+pub(crate) struct AggPlan {
+    pub accumulators: Vec<Box<dyn Accumulator>>,
+    /// For each aggregation in spec order: (accumulator, output of that accumulator).
+    pub outputs: Vec<(usize, usize)>,
+    pub fields: Vec<arrow_schema::Field>,
+}
+
+impl AggPlan {
+    pub fn new(schema: &Schema, aggs: &[AggExpr]) -> Result<AggPlan> {
+        let mut accumulators: Vec<Box<dyn Accumulator>> = Vec::new();
+        let mut outputs = Vec::with_capacity(aggs.len());
+        let mut fields = Vec::with_capacity(aggs.len());
+        // Fused primitive stats: per column, the list of (agg index, output kind).
+        let mut stats_by_column: Vec<(usize, Vec<(usize, StatOutput)>)> = Vec::new();
+        let mut pending: Vec<Option<(usize, usize)>> = vec![None; aggs.len()];
+        for (i, agg) in aggs.iter().enumerate() {
+            let out_type = agg_output_type(schema, agg)?;
+            fields.push(arrow_schema::Field::new(agg.alias.clone(), out_type, true));
+            let column = agg.column.as_deref().map(|c| column_index(schema, c)).transpose()?;
+            let value_type = column.map(|c| schema.field(c).data_type().clone());
+            let stat = match agg.func {
+                AggFunc::Sum => Some(StatOutput::Sum),
+                AggFunc::Mean => Some(StatOutput::Mean),
+                AggFunc::Min => Some(StatOutput::Min),
+                AggFunc::Max => Some(StatOutput::Max),
+                _ => None,
+            };
+            if let (Some(stat), Some(c), Some(t)) = (stat, column, value_type.as_ref()) {
+                let probe = primitive_stats(c, "", t, vec![stat]);
+                if probe.is_some() {
+                    match stats_by_column.iter_mut().find(|(col, _)| *col == c) {
+                        Some((_, list)) => list.push((i, stat)),
+                        None => stats_by_column.push((c, vec![(i, stat)])),
+                    }
+                    continue;
+                }
+            }
+            let acc: Box<dyn Accumulator> = match (agg.func, column) {
+                (AggFunc::Count, None) => Box::new(CountRows::default()),
+                (AggFunc::Count, Some(c)) => Box::new(CountValid { column: c, counts: Vec::new() }),
+                (AggFunc::Min | AggFunc::Max, Some(c)) => {
+                    let t = value_type.clone().expect("column");
+                    let rule = if agg.func == AggFunc::Min { PickRule::Smallest } else { PickRule::Largest };
+                    Box::new(PickRow::new(c, Some(c), rule, t.clone(), Some(t))?)
+                }
+                (AggFunc::First | AggFunc::Last, Some(c)) => {
+                    let rule = if agg.func == AggFunc::First { PickRule::First } else { PickRule::Last };
+                    Box::new(PickRow::new(c, None, rule, value_type.clone().expect("column"), None)?)
+                }
+                (AggFunc::MinBy | AggFunc::MaxBy, Some(c)) => {
+                    let by = column_index(schema, agg.by_column.as_deref().expect("parser guarantees by"))?;
+                    let rule = if agg.func == AggFunc::MinBy { PickRule::Smallest } else { PickRule::Largest };
+                    Box::new(PickRow::new(c, Some(by), rule, value_type.clone().expect("column"), Some(schema.field(by).data_type().clone()))?)
+                }
+                (AggFunc::Var | AggFunc::Std, Some(c)) => Box::new(Variance { column: c, std: agg.func == AggFunc::Std, states: Vec::new() }),
+                (AggFunc::Median, Some(c)) => Box::new(ExactQuantile { column: c, q: 0.5, values: Vec::new() }),
+                (AggFunc::Quantile, Some(c)) => Box::new(ExactQuantile { column: c, q: agg.q.expect("parser guarantees q"), values: Vec::new() }),
+                (AggFunc::ApproxQuantile, Some(c)) => Box::new(ApproxQuantile { column: c, q: agg.q.expect("parser guarantees q"), digests: Vec::new() }),
+                (AggFunc::CountDistinct, Some(c)) => Box::new(CountDistinct {
+                    column: c,
+                    converter: RowConverter::new(vec![SortField::new(value_type.clone().expect("column"))])?,
+                    sets: Vec::new(),
+                }),
+                (AggFunc::ApproxCountDistinct, Some(c)) => Box::new(ApproxDistinct {
+                    column: c,
+                    converter: RowConverter::new(vec![SortField::new(value_type.clone().expect("column"))])?,
+                    sketches: Vec::new(),
+                }),
+                (func, _) => return Err(SashError::spec(format!("{} needs a column", func.name()))),
+            };
+            accumulators.push(acc);
+            pending[i] = Some((accumulators.len() - 1, 0));
+        }
+        for (column, list) in stats_by_column {
+            let field = schema.field(column);
+            let kinds: Vec<StatOutput> = list.iter().map(|&(_, k)| k).collect();
+            let acc = primitive_stats(column, field.name(), field.data_type(), kinds).expect("probed above");
+            accumulators.push(acc);
+            for (output, &(agg_index, _)) in list.iter().enumerate() {
+                pending[agg_index] = Some((accumulators.len() - 1, output));
+            }
+        }
+        outputs.extend(pending.into_iter().map(|p| p.expect("every aggregation is planned")));
+        Ok(AggPlan { accumulators, outputs, fields })
+    }
+
+    pub fn grow(&mut self, n: usize) {
+        for acc in &mut self.accumulators {
+            acc.grow(n);
+        }
+    }
+
+    pub fn update(&mut self, batch_idx: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
+        for acc in &mut self.accumulators {
+            acc.update(batch_idx, batch, rows, slots)?;
+        }
+        Ok(())
+    }
+
+    pub fn merge(&mut self, dst: usize, src: usize) {
+        for acc in &mut self.accumulators {
+            acc.merge(dst, src);
+        }
+    }
+
+    pub fn reset(&mut self, slot: usize) {
+        for acc in &mut self.accumulators {
+            acc.reset(slot);
+        }
+    }
+
+    /// One array per aggregation, in spec order.
+    pub fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        let mut per_acc = Vec::with_capacity(self.accumulators.len());
+        for acc in &mut self.accumulators {
+            per_acc.push(acc.finish(slots)?);
+        }
+        Ok(self.outputs.iter().map(|&(a, o)| per_acc[a][o].clone()).collect())
+    }
+}

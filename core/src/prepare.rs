@@ -1,0 +1,136 @@
+//! Input checks shared by window and rolling aggregation: schema agreement,
+//! null times, and putting rows in time order (detected, never trusted).
+
+use crate::error::{Result, SashError};
+use crate::spec::NullTime;
+use crate::time::TimeColumn;
+use crate::types::{check_key_type, column_index};
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow_schema::{DataType, SchemaRef};
+use arrow_select::concat::concat_batches;
+use arrow_select::filter::filter_record_batch;
+use arrow_select::take::take_record_batch;
+
+/// Input rows in time order (ties in input order).
+pub(crate) struct Prepared {
+    pub time: TimeColumn,
+    pub key_indices: Vec<usize>,
+    pub key_types: Vec<DataType>,
+    /// Batches whose concatenation is sorted by time.
+    pub batches: Vec<RecordBatch>,
+    /// When the input had to be sorted: for each sorted row, its index in the
+    /// (null-time-filtered) concatenated input.
+    pub order: Option<Vec<u32>>,
+    /// Rows the caller asked to drop because their time is null.
+    pub dropped_null_times: usize,
+    /// Per input batch: which rows survived the null-time filter (None: all).
+    pub kept: Vec<Option<arrow_array::BooleanArray>>,
+}
+
+pub(crate) fn check_batches(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    for (i, batch) in batches.iter().enumerate() {
+        let found = batch.schema();
+        let same = found.fields().len() == schema.fields().len()
+            && found.fields().iter().zip(schema.fields()).all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+        if !same {
+            return Err(SashError::InvalidInput(format!(
+                "batch {i} does not match the input schema: expected {:?}, got {:?}",
+                schema.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>(),
+                found.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn is_sorted(time: &TimeColumn, batches: &[RecordBatch]) -> bool {
+    let mut previous = i64::MIN;
+    for batch in batches {
+        let values = time.values(batch.column(time.index));
+        if values.first().is_some_and(|&v| v < previous) {
+            return false;
+        }
+        if !values.windows(2).all(|w| w[0] <= w[1]) {
+            return false;
+        }
+        if let Some(&last) = values.last() {
+            previous = last;
+        }
+    }
+    true
+}
+
+impl Prepared {
+    pub fn new(schema: &SchemaRef, batches: &[RecordBatch], time: &str, by: &[String], null_time: NullTime) -> Result<Prepared> {
+        check_batches(schema, batches)?;
+        let time = TimeColumn::resolve(schema, time)?;
+        let mut key_indices = Vec::with_capacity(by.len());
+        let mut key_types = Vec::with_capacity(by.len());
+        for key in by {
+            let index = column_index(schema, key)?;
+            let data_type = schema.field(index).data_type().clone();
+            check_key_type(key, &data_type)?;
+            key_indices.push(index);
+            key_types.push(data_type);
+        }
+
+        let null_count: usize = batches.iter().map(|b| b.column(time.index).null_count()).sum();
+        if null_count > 0 && null_time == NullTime::Error {
+            return Err(SashError::NullTime { column: time.name.clone(), count: null_count });
+        }
+        let (filtered, kept) = if null_count > 0 {
+            drop_null_times(time.index, batches)?
+        } else {
+            (batches.to_vec(), vec![None; batches.len()])
+        };
+        let non_empty: Vec<RecordBatch> = filtered.into_iter().filter(|b| b.num_rows() > 0).collect();
+        let (batches, order) = sort_by_time(schema, &time, non_empty)?;
+        Ok(Prepared { time, key_indices, key_types, batches, order, dropped_null_times: null_count, kept })
+    }
+}
+
+/// Drops rows whose time is null, remembering which rows survived in each batch.
+pub(crate) fn drop_null_times(time_index: usize, batches: &[RecordBatch]) -> Result<(Vec<RecordBatch>, Vec<Option<arrow_array::BooleanArray>>)> {
+    let mut out = Vec::with_capacity(batches.len());
+    let mut kept = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let column = batch.column(time_index);
+        if column.null_count() == 0 {
+            out.push(batch.clone());
+            kept.push(None);
+        } else {
+            let mask = arrow_array::BooleanArray::from(
+                (0..column.len()).map(|i| column.is_valid(i)).collect::<Vec<bool>>(),
+            );
+            out.push(filter_record_batch(batch, &mask)?);
+            kept.push(Some(mask));
+        }
+    }
+    Ok((out, kept))
+}
+
+/// Puts rows in time order: sorted input passes through untouched; otherwise
+/// the batches are concatenated and stably sorted by time.
+pub(crate) fn sort_by_time(schema: &SchemaRef, time: &TimeColumn, batches: Vec<RecordBatch>) -> Result<(Vec<RecordBatch>, Option<Vec<u32>>)> {
+    if is_sorted(time, &batches) {
+        return Ok((batches, None));
+    }
+    let all = concat_batches(schema, &batches)?;
+    drop(batches);
+    let n = all.num_rows();
+    if n > u32::MAX as usize {
+        return Err(SashError::InvalidInput(format!("{n} unsorted rows in one call; sort the input by time or split it")));
+    }
+    let times = time.values(all.column(time.index)).into_owned();
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    // Stable: ties keep input order, which first/last and the tie rules rely on.
+    order.sort_by_key(|&i| times[i as usize]);
+    let indices = UInt32Array::from(order.clone());
+    let sorted = take_record_batch(&all, &indices)?;
+    Ok((vec![sorted], Some(order)))
+}
+
+/// The key columns of each batch.
+pub(crate) fn key_columns(batches: &[RecordBatch], key_indices: &[usize]) -> Vec<Vec<ArrayRef>> {
+    batches.iter().map(|b| key_indices.iter().map(|&k| b.column(k).clone()).collect()).collect()
+}

@@ -1,0 +1,372 @@
+//! Tumbling, hopping and session windows over time-ordered input.
+//!
+//! Tumbling and hopping windows share one engine built on *panes*: slices of
+//! the grid `gcd(every, period)` wide. Each row updates exactly one pane
+//! state; a hopping window merges the states of its `period / pane` panes, so
+//! no row is ever copied into several windows. Tumbling is the case where a
+//! pane is a window.
+
+use crate::agg::{AggPlan, Rows};
+use crate::error::{Result, SashError};
+use crate::keys::{take_keys, Grouper};
+use crate::prepare::{key_columns, Prepared};
+use crate::spec::{Closed, WindowKind, WindowSpec};
+use crate::time::floor_div;
+use crate::DROPPED_NULL_TIMES_KEY;
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_schema::{Field, Schema, SchemaRef};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+const NO_SLOT: u32 = u32::MAX;
+/// Rows handled per inner step: bounds the scratch buffers, keeps them in cache.
+const MORSEL: usize = 16 * 1024;
+
+/// One output row before the final ordering.
+#[derive(Debug, Clone, Copy)]
+struct OutRow {
+    start: i64,
+    end: i64,
+    gid: u32,
+    slot: u32,
+}
+
+/// Hands out accumulator slots, reusing freed ones.
+struct Slots {
+    next: u32,
+    capacity: usize,
+    free: Vec<u32>,
+}
+
+impl Slots {
+    fn new() -> Self {
+        Slots { next: 0, capacity: 0, free: Vec::new() }
+    }
+
+    fn take(&mut self, plan: &mut AggPlan) -> u32 {
+        if let Some(slot) = self.free.pop() {
+            return slot;
+        }
+        let slot = self.next;
+        self.next += 1;
+        if self.next as usize > self.capacity {
+            self.capacity = (self.capacity * 2).max(1024);
+            plan.grow(self.capacity);
+        }
+        slot
+    }
+
+    fn give_back(&mut self, plan: &mut AggPlan, slot: u32) {
+        plan.reset(slot as usize);
+        self.free.push(slot);
+    }
+}
+
+/// Computes a windowed aggregation. See `docs/semantics.md` for the rules.
+///
+/// `batches` must all have `schema`; there may be none (empty input).
+pub fn window_agg(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec) -> Result<RecordBatch> {
+    spec.validate()?;
+    let input = Prepared::new(schema, batches, &spec.time, &spec.by, spec.null_time)?;
+    let mut plan = AggPlan::new(schema, &spec.aggs)?;
+    let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
+    let mut rows = match spec.kind {
+        WindowKind::Session { gap } => {
+            let gap = input.time.ticks("session_gap", gap)?;
+            sessions(&input, &mut grouper, &mut plan, gap)?
+        }
+        WindowKind::Tumbling { every } => {
+            let every = input.time.ticks("every", every)?;
+            let offset = spec.offset.map(|o| input.time.ticks("offset", o)).transpose()?.unwrap_or(0);
+            panes(&input, &mut grouper, &mut plan, Grid::new(every, every, offset, spec.closed)?)?
+        }
+        WindowKind::Hopping { every, period } => {
+            let every = input.time.ticks("every", every)?;
+            let period = input.time.ticks("period", period)?;
+            let offset = spec.offset.map(|o| input.time.ticks("offset", o)).transpose()?.unwrap_or(0);
+            panes(&input, &mut grouper, &mut plan, Grid::new(every, period, offset, spec.closed)?)?
+        }
+    };
+
+    let (group_keys, rank) = grouper.finish()?;
+    if matches!(spec.kind, WindowKind::Session { .. }) {
+        rows.sort_unstable_by_key(|r| (r.start, rank[r.gid as usize], r.end));
+    } else {
+        // Pane windows come out in start order, and one start means one end:
+        // only each window's groups need ordering.
+        for window in rows.chunk_by_mut(|a, b| a.start == b.start) {
+            window.sort_unstable_by_key(|r| rank[r.gid as usize]);
+        }
+    }
+
+    let mut fields: Vec<Field> = input.key_indices.iter().map(|&k| schema.field(k).clone().with_nullable(true)).collect();
+    fields.push(Field::new("window_start", input.time.data_type.clone(), false));
+    fields.push(Field::new("window_end", input.time.data_type.clone(), false));
+    fields.extend(plan.fields.iter().cloned());
+    let mut metadata = std::collections::HashMap::new();
+    if spec.null_time == crate::spec::NullTime::Drop {
+        metadata.insert(DROPPED_NULL_TIMES_KEY.to_string(), input.dropped_null_times.to_string());
+    }
+    let out_schema = Arc::new(Schema::new_with_metadata(fields, metadata));
+
+    let gids: Vec<u32> = rows.iter().map(|r| r.gid).collect();
+    let mut columns: Vec<ArrayRef> = take_keys(&group_keys, &gids)?;
+    columns.push(input.time.build(rows.iter().map(|r| r.start).collect())?);
+    columns.push(input.time.build(rows.iter().map(|r| r.end).collect())?);
+    let slots: Vec<u32> = rows.iter().map(|r| r.slot).collect();
+    columns.extend(plan.finish(&slots)?);
+    Ok(RecordBatch::try_new_with_options(out_schema, columns, &RecordBatchOptions::new().with_row_count(Some(rows.len())))?)
+}
+
+/// The window grid in ticks.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    every: i64,
+    period: i64,
+    offset: i64,
+    pane: i64,
+    /// Panes between window starts.
+    m: i64,
+    /// Panes per window.
+    n: i64,
+    closed: Closed,
+}
+
+fn gcd(mut a: i64, mut b: i64) -> i64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+fn overflow(what: &str) -> SashError {
+    SashError::Overflow(format!("{what} is outside the range of the time column"))
+}
+
+impl Grid {
+    fn new(every: i64, period: i64, offset: i64, closed: Closed) -> Result<Grid> {
+        let pane = gcd(every, period);
+        Ok(Grid { every, period, offset, pane, m: every / pane, n: period / pane, closed })
+    }
+
+    fn pane_of(&self, t: i64) -> i64 {
+        let shifted = t as i128 - self.offset as i128;
+        let shifted = if self.closed == Closed::Right { shifted - 1 } else { shifted };
+        let pane = self.pane as i128;
+        (shifted.div_euclid(pane)) as i64
+    }
+
+    /// The exclusive (left-closed) or inclusive (right-closed) upper time bound of pane p.
+    fn pane_bound(&self, p: i64) -> i128 {
+        self.offset as i128 + (p as i128 + 1) * self.pane as i128
+    }
+
+    fn in_some_window(&self, p: i64) -> bool {
+        p.rem_euclid(self.m) < self.n
+    }
+
+    /// Windows containing pane p: k in [first, last].
+    fn windows_of(&self, p: i64) -> (i64, i64) {
+        let first = floor_div(p - self.n + 1 + self.m - 1, self.m);
+        (first, floor_div(p, self.m))
+    }
+
+    fn window_bounds(&self, k: i64) -> Result<(i64, i64)> {
+        let start = self.offset as i128 + k as i128 * self.every as i128;
+        let end = start + self.period as i128;
+        let start = i64::try_from(start).map_err(|_| overflow("a window start"))?;
+        let end = i64::try_from(end).map_err(|_| overflow("a window end"))?;
+        Ok((start, end))
+    }
+}
+
+struct PaneState {
+    p: i64,
+    entries: Vec<(u32, u32)>,
+}
+
+fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid) -> Result<Vec<OutRow>> {
+    let tumbling = grid.m == 1 && grid.n == 1;
+    let mut slots = Slots::new();
+    let mut out = Vec::new();
+    let mut slot_of_gid: Vec<u32> = Vec::new();
+    let mut touched: Vec<u32> = Vec::new();
+    let mut current: Option<i64> = None;
+    let mut pending: VecDeque<PaneState> = VecDeque::new();
+    let mut next_window = i64::MIN;
+    let mut gids = Vec::with_capacity(MORSEL);
+    let mut row_slots = Vec::with_capacity(MORSEL);
+
+    let close_pane = |p: i64, slot_of_gid: &mut Vec<u32>, touched: &mut Vec<u32>, out: &mut Vec<OutRow>, pending: &mut VecDeque<PaneState>| -> Result<()> {
+        if tumbling {
+            let (start, end) = grid.window_bounds(p)?;
+            for &g in touched.iter() {
+                out.push(OutRow { start, end, gid: g, slot: slot_of_gid[g as usize] });
+                slot_of_gid[g as usize] = NO_SLOT;
+            }
+        } else {
+            let entries = touched.iter().map(|&g| (g, std::mem::replace(&mut slot_of_gid[g as usize], NO_SLOT))).collect();
+            pending.push_back(PaneState { p, entries });
+        }
+        touched.clear();
+        Ok(())
+    };
+
+    for (b, batch) in input.batches.iter().enumerate() {
+        let times = input.time.values(batch.column(input.time.index));
+        let len = times.len();
+        let mut i = 0;
+        while i < len {
+            let p = grid.pane_of(times[i]);
+            if current != Some(p) {
+                if let Some(done) = current {
+                    close_pane(done, &mut slot_of_gid, &mut touched, &mut out, &mut pending)?;
+                }
+                if !tumbling {
+                    emit_windows(&grid, plan, &mut slots, &mut pending, Some(p), &mut next_window, &mut out)?;
+                }
+                current = Some(p);
+            }
+            let bound = grid.pane_bound(p);
+            let rest = &times[i..];
+            let pane_len = if grid.closed == Closed::Right {
+                rest.partition_point(|&t| (t as i128) <= bound)
+            } else {
+                rest.partition_point(|&t| (t as i128) < bound)
+            };
+            let j = i + pane_len.min(MORSEL);
+            if !grid.in_some_window(p) {
+                i = i + pane_len;
+                continue;
+            }
+            grouper.assign(b, i..j, &mut gids)?;
+            if slot_of_gid.len() < grouper.num_groups() {
+                slot_of_gid.resize(grouper.num_groups(), NO_SLOT);
+            }
+            row_slots.clear();
+            for &g in &gids {
+                let slot = &mut slot_of_gid[g as usize];
+                if *slot == NO_SLOT {
+                    *slot = slots.take(plan);
+                    touched.push(g);
+                }
+                row_slots.push(*slot);
+            }
+            plan.update(b, batch, &Rows::Range(i..j), &row_slots)?;
+            i = j;
+        }
+    }
+    if let Some(done) = current {
+        close_pane(done, &mut slot_of_gid, &mut touched, &mut out, &mut pending)?;
+    }
+    if !tumbling {
+        emit_windows(&grid, plan, &mut slots, &mut pending, None, &mut next_window, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Emits every hopping window whose panes are all closed (all before `next_pane`,
+/// or all of them at the end), merging pane states, and frees panes no longer needed.
+fn emit_windows(
+    grid: &Grid,
+    plan: &mut AggPlan,
+    slots: &mut Slots,
+    pending: &mut VecDeque<PaneState>,
+    next_pane: Option<i64>,
+    next_window: &mut i64,
+    out: &mut Vec<OutRow>,
+) -> Result<()> {
+    let complete = |k: i64| match next_pane {
+        None => true,
+        Some(next) => k * grid.m + grid.n - 1 < next,
+    };
+    let mut windows = BTreeSet::new();
+    for pane in pending.iter() {
+        let (first, last) = grid.windows_of(pane.p);
+        for k in first.max(*next_window)..=last {
+            if complete(k) {
+                windows.insert(k);
+            }
+        }
+    }
+    let mut window_slot: HashMap<u32, u32> = HashMap::new();
+    for &k in &windows {
+        let (lo, hi) = (k * grid.m, k * grid.m + grid.n);
+        let mut order: Vec<u32> = Vec::new();
+        for pane in pending.iter().filter(|pane| pane.p >= lo && pane.p < hi) {
+            for &(g, src) in &pane.entries {
+                let dst = *window_slot.entry(g).or_insert_with(|| {
+                    order.push(g);
+                    slots.take(plan)
+                });
+                plan.merge(dst as usize, src as usize);
+            }
+        }
+        let (start, end) = grid.window_bounds(k)?;
+        for g in order {
+            out.push(OutRow { start, end, gid: g, slot: window_slot[&g] });
+        }
+        window_slot.clear();
+        *next_window = k + 1;
+    }
+    // A pane is done once every window containing it has been emitted.
+    while let Some(pane) = pending.front() {
+        let (_, last) = grid.windows_of(pane.p);
+        if !complete(last) {
+            break;
+        }
+        let pane = pending.pop_front().expect("front exists");
+        for (_, slot) in pane.entries {
+            slots.give_back(plan, slot);
+        }
+    }
+    Ok(())
+}
+
+/// Per key, splits time-ordered rows into sessions separated by at least `gap`.
+fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i64) -> Result<Vec<OutRow>> {
+    let mut slots = Slots::new();
+    let mut out = Vec::new();
+    let mut open: Vec<u32> = Vec::new();
+    let mut first: Vec<i64> = Vec::new();
+    let mut last: Vec<i64> = Vec::new();
+    let mut gids = Vec::with_capacity(MORSEL);
+    let mut row_slots = Vec::with_capacity(MORSEL);
+    let end_of = |last: i64| i64::try_from(last as i128 + gap as i128).map_err(|_| overflow("a session end"));
+    for (b, batch) in input.batches.iter().enumerate() {
+        let times = input.time.values(batch.column(input.time.index));
+        let mut i = 0;
+        while i < times.len() {
+            let j = (i + MORSEL).min(times.len());
+            grouper.assign(b, i..j, &mut gids)?;
+            let groups = grouper.num_groups();
+            if open.len() < groups {
+                open.resize(groups, NO_SLOT);
+                first.resize(groups, 0);
+                last.resize(groups, 0);
+            }
+            row_slots.clear();
+            for (&g, &t) in gids.iter().zip(&times[i..j]) {
+                let g_ = g as usize;
+                if open[g_] != NO_SLOT && (t as i128 - last[g_] as i128) >= gap as i128 {
+                    out.push(OutRow { start: first[g_], end: end_of(last[g_])?, gid: g, slot: open[g_] });
+                    open[g_] = NO_SLOT;
+                }
+                if open[g_] == NO_SLOT {
+                    open[g_] = slots.take(plan);
+                    first[g_] = t;
+                }
+                last[g_] = t;
+                row_slots.push(open[g_]);
+            }
+            plan.update(b, batch, &Rows::Range(i..j), &row_slots)?;
+            i = j;
+        }
+    }
+    for (g, &slot) in open.iter().enumerate() {
+        if slot != NO_SLOT {
+            out.push(OutRow { start: first[g], end: end_of(last[g])?, gid: g as u32, slot });
+        }
+    }
+    Ok(out)
+}

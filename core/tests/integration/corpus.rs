@@ -1,0 +1,291 @@
+//! Reads the shared conformance corpus (`tests/conformance/`, format in its
+//! README) into Arrow data, and compares results with expectations.
+//! Other Rust test suites (the C binding's) include this file by path.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::*;
+use arrow_cast::cast::{cast_with_options, CastOptions};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub struct Case {
+    pub file: String,
+    pub name: String,
+    pub op: String,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub spec: Value,
+    pub expected: Expected,
+}
+
+#[derive(Debug)]
+pub enum Expected {
+    Table { schema: SchemaRef, batch: RecordBatch, metadata: Vec<(String, String)>, tolerance: Vec<(String, f64)> },
+    Error { kind: String, message_contains: Vec<String> },
+}
+
+pub fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance")
+}
+
+pub fn parse_type(text: &str) -> Result<DataType, String> {
+    let t = text.trim();
+    Ok(match t {
+        "int8" => DataType::Int8,
+        "int16" => DataType::Int16,
+        "int32" => DataType::Int32,
+        "int64" => DataType::Int64,
+        "uint8" => DataType::UInt8,
+        "uint16" => DataType::UInt16,
+        "uint32" => DataType::UInt32,
+        "uint64" => DataType::UInt64,
+        "float32" => DataType::Float32,
+        "float64" => DataType::Float64,
+        "bool" => DataType::Boolean,
+        "utf8" => DataType::Utf8,
+        "large_utf8" => DataType::LargeUtf8,
+        "utf8_view" => DataType::Utf8View,
+        "binary" => DataType::Binary,
+        "date32" => DataType::Date32,
+        "date64" => DataType::Date64,
+        _ if t.starts_with("timestamp[") && t.ends_with(']') => {
+            let inner = &t["timestamp[".len()..t.len() - 1];
+            let mut parts = inner.splitn(2, ',');
+            let unit = match parts.next().unwrap().trim() {
+                "s" => TimeUnit::Second,
+                "ms" => TimeUnit::Millisecond,
+                "us" => TimeUnit::Microsecond,
+                "ns" => TimeUnit::Nanosecond,
+                other => return Err(format!("unknown time unit {other}")),
+            };
+            DataType::Timestamp(unit, parts.next().map(|tz| Arc::from(tz.trim())))
+        }
+        _ if t.starts_with("decimal128(") && t.ends_with(')') => {
+            let inner = &t["decimal128(".len()..t.len() - 1];
+            let mut parts = inner.split(',').map(|p| p.trim().parse::<i64>());
+            let p = parts.next().and_then(|r| r.ok()).ok_or("bad precision")?;
+            let s = parts.next().and_then(|r| r.ok()).ok_or("bad scale")?;
+            DataType::Decimal128(p as u8, s as i8)
+        }
+        _ if t.starts_with("dictionary<") && t.ends_with('>') => {
+            let inner = &t["dictionary<".len()..t.len() - 1];
+            let (k, v) = inner.split_once(',').ok_or("dictionary<key, value>")?;
+            DataType::Dictionary(Box::new(parse_type(k)?), Box::new(parse_type(v)?))
+        }
+        other => return Err(format!("unknown type '{other}'")),
+    })
+}
+
+fn float(v: &Value) -> Result<Option<f64>, String> {
+    Ok(match v {
+        Value::Null => None,
+        Value::Number(n) => Some(n.as_f64().ok_or("bad number")?),
+        Value::String(s) => Some(match s.as_str() {
+            "NaN" | "nan" => f64::NAN,
+            "inf" | "+inf" | "Infinity" => f64::INFINITY,
+            "-inf" | "-Infinity" => f64::NEG_INFINITY,
+            other => other.parse().map_err(|_| format!("bad float {other}"))?,
+        }),
+        other => return Err(format!("bad float {other}")),
+    })
+}
+
+fn int(v: &Value) -> Result<Option<i64>, String> {
+    Ok(match v {
+        Value::Null => None,
+        Value::Number(n) => Some(n.as_i64().ok_or_else(|| format!("bad integer {n}"))?),
+        other => return Err(format!("bad integer {other}")),
+    })
+}
+
+fn string(v: &Value) -> Result<Option<String>, String> {
+    Ok(match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => return Err(format!("bad string {other}")),
+    })
+}
+
+pub fn build_array(data_type: &DataType, values: &[Value]) -> Result<ArrayRef, String> {
+    let strict = CastOptions { safe: false, ..Default::default() };
+    let cast_to = |a: ArrayRef| cast_with_options(&a, data_type, &strict).map_err(|e| e.to_string());
+    Ok(match data_type {
+        DataType::Float32 | DataType::Float64 => {
+            let a: Float64Array = values.iter().map(float).collect::<Result<_, _>>()?;
+            cast_to(Arc::new(a))?
+        }
+        DataType::Boolean => Arc::new(values.iter().map(|v| match v {
+            Value::Null => Ok(None),
+            Value::Bool(b) => Ok(Some(*b)),
+            other => Err(format!("bad bool {other}")),
+        }).collect::<Result<BooleanArray, String>>()?),
+        DataType::Date32 => Arc::new(values.iter().map(|v| int(v).map(|o| o.map(|x| x as i32))).collect::<Result<Date32Array, _>>()?),
+        DataType::Date64 => Arc::new(values.iter().map(int).collect::<Result<Date64Array, _>>()?),
+        DataType::Timestamp(unit, tz) => {
+            let v: Vec<Option<i64>> = values.iter().map(int).collect::<Result<_, _>>()?;
+            match unit {
+                TimeUnit::Second => Arc::new(TimestampSecondArray::from(v).with_timezone_opt(tz.clone())),
+                TimeUnit::Millisecond => Arc::new(TimestampMillisecondArray::from(v).with_timezone_opt(tz.clone())),
+                TimeUnit::Microsecond => Arc::new(TimestampMicrosecondArray::from(v).with_timezone_opt(tz.clone())),
+                TimeUnit::Nanosecond => Arc::new(TimestampNanosecondArray::from(v).with_timezone_opt(tz.clone())),
+            }
+        }
+        DataType::UInt64 => Arc::new(values.iter().map(|v| match v {
+            Value::Null => Ok(None),
+            Value::Number(n) => n.as_u64().map(Some).ok_or_else(|| format!("bad uint64 {n}")),
+            other => Err(format!("bad uint64 {other}")),
+        }).collect::<Result<UInt64Array, String>>()?),
+        t if t.is_integer() => {
+            let a: Int64Array = values.iter().map(int).collect::<Result<_, _>>()?;
+            cast_to(Arc::new(a))?
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::Decimal128(_, _) | DataType::Dictionary(_, _) => {
+            let a: StringArray = values.iter().map(string).collect::<Result<_, _>>()?;
+            cast_to(Arc::new(a))?
+        }
+        other => return Err(format!("unsupported type {other}")),
+    })
+}
+
+fn parse_schema(fields: &Value) -> Result<SchemaRef, String> {
+    let fields = fields.as_array().ok_or("schema must be a list")?;
+    let fields: Vec<Field> = fields
+        .iter()
+        .map(|f| {
+            let name = f["name"].as_str().ok_or("field name")?;
+            let t = parse_type(f["type"].as_str().ok_or("field type")?)?;
+            Ok(Field::new(name, t, true))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+fn build_batch(schema: &SchemaRef, columns: &Value) -> Result<RecordBatch, String> {
+    let mut arrays = Vec::new();
+    for field in schema.fields() {
+        let values = columns.get(field.name()).and_then(Value::as_array).ok_or_else(|| format!("missing column {}", field.name()))?;
+        arrays.push(build_array(field.data_type(), values)?);
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(arrays.first().map_or(0, |a| a.len())));
+    RecordBatch::try_new_with_options(schema.clone(), arrays, &options).map_err(|e| e.to_string())
+}
+
+fn parse_case(file: &str, case: &Value) -> Result<Case, String> {
+    let name = case["name"].as_str().ok_or("case name")?.to_string();
+    let op = case["op"].as_str().unwrap_or("window_agg").to_string();
+    let schema = parse_schema(&case["input"]["schema"])?;
+    let mut batches = Vec::new();
+    for b in case["input"]["batches"].as_array().ok_or("input.batches")? {
+        let mut batch = build_batch(&schema, &b["columns"])?;
+        if let Some(slice) = b.get("slice").and_then(Value::as_array) {
+            let offset = slice[0].as_u64().ok_or("slice offset")? as usize;
+            let len = slice[1].as_u64().ok_or("slice length")? as usize;
+            batch = batch.slice(offset, len);
+        }
+        batches.push(batch);
+    }
+    let expected = if let Some(err) = case.get("error") {
+        Expected::Error {
+            kind: err["kind"].as_str().ok_or("error.kind")?.to_string(),
+            message_contains: err
+                .get("message_contains")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+        }
+    } else {
+        let e = &case["expected"];
+        let schema = parse_schema(&e["schema"])?;
+        let batch = build_batch(&schema, &e["columns"])?;
+        let metadata = e.get("metadata").and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()).unwrap_or_default();
+        let tolerance = e.get("tolerance").and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(0.0))).collect()).unwrap_or_default();
+        Expected::Table { schema, batch, metadata, tolerance }
+    };
+    Ok(Case { file: file.to_string(), name, op, schema, batches, spec: case["spec"].clone(), expected })
+}
+
+/// Every case of every corpus file under `dir` (a subdirectory of the corpus).
+pub fn load(dir: &str) -> Vec<Case> {
+    let dir = corpus_dir().join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    files.sort();
+    let mut cases = Vec::new();
+    for path in files {
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for case in doc["cases"].as_array().unwrap_or_else(|| panic!("{file}: no cases")) {
+            cases.push(parse_case(&file, case).unwrap_or_else(|e| panic!("{file} {}: {e}", case["name"])));
+        }
+    }
+    cases
+}
+
+fn comparable(a: &ArrayRef) -> ArrayRef {
+    match a.data_type() {
+        DataType::Dictionary(_, v) => arrow_cast::cast(a, v).unwrap(),
+        _ => a.clone(),
+    }
+}
+
+/// Compares an actual result with the expectation; Err says what differs.
+pub fn compare(actual: &RecordBatch, expected: &Expected) -> Result<(), String> {
+    let Expected::Table { schema, batch, metadata, tolerance } = expected else {
+        return Err(format!("expected an error, got a table of {} rows", actual.num_rows()));
+    };
+    let got: Vec<(String, DataType)> = actual.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+    let want: Vec<(String, DataType)> = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+    if got != want {
+        return Err(format!("schema differs:\n  got  {got:?}\n  want {want:?}"));
+    }
+    for (k, v) in metadata {
+        if actual.schema().metadata().get(k) != Some(v) {
+            return Err(format!("metadata {k}: got {:?}, want {v}", actual.schema().metadata().get(k)));
+        }
+    }
+    if actual.num_rows() != batch.num_rows() {
+        return Err(format!("got {} rows, want {}\n{}", actual.num_rows(), batch.num_rows(), pretty(actual)));
+    }
+    for (i, field) in schema.fields().iter().enumerate() {
+        let (a, e) = (comparable(actual.column(i)), comparable(batch.column(i)));
+        if matches!(field.data_type(), DataType::Float64 | DataType::Float32) {
+            let rel = tolerance.iter().find(|(n, _)| n == field.name()).map_or(1e-9, |(_, t)| *t);
+            let a = arrow_cast::cast(&a, &DataType::Float64).unwrap();
+            let e = arrow_cast::cast(&e, &DataType::Float64).unwrap();
+            let (a, e) = (a.as_primitive::<Float64Type>(), e.as_primitive::<Float64Type>());
+            for r in 0..a.len() {
+                let ok = match (a.is_valid(r), e.is_valid(r)) {
+                    (false, false) => true,
+                    (true, true) => {
+                        let (x, y) = (a.value(r), e.value(r));
+                        (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= rel * y.abs().max(x.abs()) || (x - y).abs() <= 1e-12
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    return Err(format!("column {} row {r}: got {:?}, want {:?}\n{}", field.name(), a.is_valid(r).then(|| a.value(r)), e.is_valid(r).then(|| e.value(r)), pretty(actual)));
+                }
+            }
+        } else if let Some((_, rel)) = tolerance.iter().find(|(n, _)| n == field.name()) {
+            let a = arrow_cast::cast(&a, &DataType::Float64).unwrap();
+            let e = arrow_cast::cast(&e, &DataType::Float64).unwrap();
+            let (a, e) = (a.as_primitive::<Float64Type>(), e.as_primitive::<Float64Type>());
+            for r in 0..a.len() {
+                if a.is_valid(r) != e.is_valid(r) || (a.is_valid(r) && (a.value(r) - e.value(r)).abs() > rel * e.value(r).abs() + 1e-12) {
+                    return Err(format!("column {} row {r}: outside tolerance {rel}\n{}", field.name(), pretty(actual)));
+                }
+            }
+        } else if a.to_data() != e.to_data() {
+            return Err(format!("column {} differs:\n  got  {:?}\n  want {:?}", field.name(), a, e));
+        }
+    }
+    Ok(())
+}
+
+pub fn pretty(batch: &RecordBatch) -> String {
+    arrow_cast::pretty::pretty_format_batches(std::slice::from_ref(batch)).map(|d| d.to_string()).unwrap_or_default()
+}

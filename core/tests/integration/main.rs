@@ -1,0 +1,3 @@
+//! The one integration-test binary of sash-core.
+mod conformance;
+pub mod corpus;
