@@ -2,6 +2,7 @@
 pub mod duration;
 pub mod error;
 pub mod expr;
+pub mod sketch;
 pub mod spec;
 pub mod types;
 
