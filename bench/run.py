@@ -290,6 +290,7 @@ def machine_info() -> dict[str, str]:
         "python": platform.python_version(),
         "commit": commit,
         "load": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load_start": f"{LOAD_AT_START[0]:.2f}",
     }
 
 
@@ -302,8 +303,8 @@ def write_markdown(path: Path, table_md: str, info: dict, rows: int, data: Path,
         "",
         f"- date: {info['date']}; commit {info['commit']}",
         f"- machine: {info['nproc']} CPUs (nproc), {info['cpu']}, {info['memory']} RAM, {info['os']}; "
-        f"load average (1/5/15 min) when the report was written: {info['load']} "
-        "(anything well above 1 means other work shared the CPUs)",
+        f"1-min load average {info['load_start']} at start; 1/5/15-min {info['load']} at the end "
+        "(well above 1 means other work shared the CPUs: timings are then pessimistic)",
         f"- data: `{data.relative_to(ROOT) if data.is_relative_to(ROOT) else data}`, "
         f"{rows:,} rows (bench/gen_data.py, seed {gen_data.SEED})",
         f"- peers: {versions}; single-threaded (DuckDB `threads=1`, `POLARS_MAX_THREADS=1`); "
@@ -370,6 +371,9 @@ def write_chart(path: Path, rates: dict[str, dict[str, float | None]], title: st
 
 
 # --------------------------------------------------------------------------- #
+LOAD_AT_START = os.getloadavg()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=gen_data.DEFAULT_ROWS, help="rows of data (default 10M)")
