@@ -19,7 +19,11 @@ fn rss_bytes() -> u64 {
 }
 
 const CASES: &[(&str, &str, &str)] = &[
-    ("tumbling", "window", r#"{"time": "ts", "every": "1m", "by": "key", "aggs": ["count()", "sum(val)", "mean(val)", "min(val)", "max(val)"]}"#),
+    (
+        "tumbling",
+        "window",
+        r#"{"time": "ts", "every": "1m", "by": "key", "aggs": ["count()", "sum(val)", "mean(val)", "min(val)", "max(val)"]}"#,
+    ),
     ("hopping", "window", r#"{"time": "ts", "every": "1m", "period": "5m", "by": "key", "aggs": ["count()", "mean(val)"]}"#),
     ("rolling", "rolling", r#"{"time": "ts", "period": "5m", "by": "key", "aggs": ["mean(val)"]}"#),
     ("session", "window", r#"{"time": "ts", "session_gap": "30s", "by": "key", "aggs": ["count()", "sum(val)", "mean(val)"]}"#),

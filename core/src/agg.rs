@@ -13,7 +13,9 @@ use crate::sketch::tdigest::TDigest;
 use crate::types::{agg_output_type, column_index};
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
-use arrow_array::{new_null_array, Array, ArrayRef, ArrowPrimitiveType, Float64Array, Int64Array, PrimitiveArray, RecordBatch, UInt32Array};
+use arrow_array::{
+    new_null_array, Array, ArrayRef, ArrowPrimitiveType, Float64Array, Int64Array, PrimitiveArray, RecordBatch, UInt32Array,
+};
 use arrow_buffer::NullBuffer;
 use arrow_cast::cast;
 use arrow_row::{RowConverter, SortField};
@@ -312,10 +314,7 @@ where
             let states = slots.iter().map(|&s| &self.states[s as usize]);
             let array: ArrayRef = match output {
                 StatOutput::Count => Arc::new(Int64Array::from_iter_values(states.map(|s| s.count))),
-                StatOutput::Mean => Arc::new(Float64Array::new(
-                    states.map(|s| self.mean(s)).collect(),
-                    valid.clone(),
-                )),
+                StatOutput::Mean => Arc::new(Float64Array::new(states.map(|s| self.mean(s)).collect(), valid.clone())),
                 StatOutput::Min | StatOutput::Max => {
                     let values: Vec<T::Native> = states.map(|s| if output == StatOutput::Min { s.min } else { s.max }).collect();
                     Arc::new(PrimitiveArray::<T>::new(values.into(), valid.clone()).with_data_type(self.data_type.clone()))
@@ -354,8 +353,20 @@ macro_rules! int_finish {
     )*};
 }
 int_finish!(
-    Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type, Date32Type, Date64Type,
-    TimestampSecondType, TimestampMillisecondType, TimestampMicrosecondType, TimestampNanosecondType
+    Int8Type,
+    Int16Type,
+    Int32Type,
+    Int64Type,
+    UInt8Type,
+    UInt16Type,
+    UInt32Type,
+    UInt64Type,
+    Date32Type,
+    Date64Type,
+    TimestampSecondType,
+    TimestampMillisecondType,
+    TimestampMicrosecondType,
+    TimestampNanosecondType
 );
 
 macro_rules! float_finish {
@@ -401,16 +412,20 @@ impl StatFinish for PrimitiveStats<Decimal128Type> {
             }
             values.push(sum);
         }
-        Ok(Arc::new(
-            PrimitiveArray::<Decimal128Type>::new(values.into(), valid).with_data_type(DataType::Decimal128(38, scale)),
-        ))
+        Ok(Arc::new(PrimitiveArray::<Decimal128Type>::new(values.into(), valid).with_data_type(DataType::Decimal128(38, scale))))
     }
 }
 
 fn primitive_stats(column: usize, name: &str, data_type: &DataType, outputs: Vec<StatOutput>) -> Option<Box<dyn Accumulator>> {
     macro_rules! make {
         ($t:ty) => {
-            Box::new(PrimitiveStats::<$t> { column, column_name: name.to_string(), data_type: data_type.clone(), outputs, states: Vec::new() })
+            Box::new(PrimitiveStats::<$t> {
+                column,
+                column_name: name.to_string(),
+                data_type: data_type.clone(),
+                outputs,
+                states: Vec::new(),
+            })
         };
     }
     let outputs_ok = |allowed: &[StatOutput]| outputs.iter().all(|o| allowed.contains(o));
@@ -742,7 +757,17 @@ fn normalized_floats(array: ArrayRef) -> Result<ArrayRef> {
             let values = as_f64_array(&array)?;
             let normalized: Float64Array = values
                 .iter()
-                .map(|v| v.map(|x| if x.is_nan() { f64::NAN } else if x == 0.0 { 0.0 } else { x }))
+                .map(|v| {
+                    v.map(|x| {
+                        if x.is_nan() {
+                            f64::NAN
+                        } else if x == 0.0 {
+                            0.0
+                        } else {
+                            x
+                        }
+                    })
+                })
                 .collect();
             Arc::new(normalized)
         }
@@ -910,12 +935,24 @@ impl AggPlan {
                 (AggFunc::MinBy | AggFunc::MaxBy, Some(c)) => {
                     let by = column_index(schema, agg.by_column.as_deref().expect("parser guarantees by"))?;
                     let rule = if agg.func == AggFunc::MinBy { PickRule::Smallest } else { PickRule::Largest };
-                    Box::new(PickRow::new(c, Some(by), rule, value_type.clone().expect("column"), Some(schema.field(by).data_type().clone()))?)
+                    Box::new(PickRow::new(
+                        c,
+                        Some(by),
+                        rule,
+                        value_type.clone().expect("column"),
+                        Some(schema.field(by).data_type().clone()),
+                    )?)
                 }
-                (AggFunc::Var | AggFunc::Std, Some(c)) => Box::new(Variance { column: c, std: agg.func == AggFunc::Std, states: Vec::new() }),
+                (AggFunc::Var | AggFunc::Std, Some(c)) => {
+                    Box::new(Variance { column: c, std: agg.func == AggFunc::Std, states: Vec::new() })
+                }
                 (AggFunc::Median, Some(c)) => Box::new(ExactQuantile { column: c, q: 0.5, values: Vec::new() }),
-                (AggFunc::Quantile, Some(c)) => Box::new(ExactQuantile { column: c, q: agg.q.expect("parser guarantees q"), values: Vec::new() }),
-                (AggFunc::ApproxQuantile, Some(c)) => Box::new(ApproxQuantile { column: c, q: agg.q.expect("parser guarantees q"), digests: Vec::new() }),
+                (AggFunc::Quantile, Some(c)) => {
+                    Box::new(ExactQuantile { column: c, q: agg.q.expect("parser guarantees q"), values: Vec::new() })
+                }
+                (AggFunc::ApproxQuantile, Some(c)) => {
+                    Box::new(ApproxQuantile { column: c, q: agg.q.expect("parser guarantees q"), digests: Vec::new() })
+                }
                 (AggFunc::CountDistinct, Some(c)) => Box::new(CountDistinct {
                     column: c,
                     converter: RowConverter::new(vec![SortField::new(value_type.clone().expect("column"))])?,

@@ -65,9 +65,7 @@ impl Duration {
             let unit = &rest[..unit_len];
             let per_unit = match UNITS.iter().find(|(name, _)| *name == unit) {
                 Some((_, nanos)) => *nanos,
-                None if matches!(unit, "mo" | "y" | "q") => {
-                    return Err(bad("calendar months, quarters and years are not supported yet"))
-                }
+                None if matches!(unit, "mo" | "y" | "q") => return Err(bad("calendar months, quarters and years are not supported yet")),
                 None if unit.is_empty() => return Err(bad("missing unit (ns, us, ms, s, m, h, d, w)")),
                 None => return Err(bad(&format!("unknown unit '{unit}'; expected ns, us, ms, s, m, h, d or w"))),
             };
@@ -101,11 +99,7 @@ impl fmt::Display for Duration {
             Duration::Time { nanos: 0 } => write!(f, "0s"),
             Duration::Time { nanos } => {
                 // The largest unit that divides the duration exactly: "1500ms", "36h".
-                let (name, per) = UNITS
-                    .iter()
-                    .rev()
-                    .find(|(name, per)| *name != "µs" && nanos % per == 0)
-                    .expect("ns divides everything");
+                let (name, per) = UNITS.iter().rev().find(|(name, per)| *name != "µs" && nanos % per == 0).expect("ns divides everything");
                 write!(f, "{}{name}", nanos / per)
             }
         }

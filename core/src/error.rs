@@ -103,18 +103,15 @@ impl fmt::Display for SashError {
             SashError::InvalidDuration { input, reason } => {
                 write!(f, "invalid duration '{input}': {reason}")
             }
-            SashError::UnknownFunction { name } => write!(
-                f,
-                "unknown function '{name}'; expected one of: {}",
-                crate::expr::FUNCTION_NAMES.join(", ")
-            ),
+            SashError::UnknownFunction { name } => {
+                write!(f, "unknown function '{name}'; expected one of: {}", crate::expr::FUNCTION_NAMES.join(", "))
+            }
             SashError::InvalidExpression { expr, reason } => {
                 write!(f, "invalid aggregation '{expr}': {reason}")
             }
-            SashError::NullTime { column, count } => write!(
-                f,
-                "time column '{column}' has {count} null value(s); set null_time=\"drop\" to skip those rows"
-            ),
+            SashError::NullTime { column, count } => {
+                write!(f, "time column '{column}' has {count} null value(s); set null_time=\"drop\" to skip those rows")
+            }
             SashError::Overflow(msg) => write!(f, "overflow: {msg}"),
             SashError::InvalidInput(msg) => write!(f, "invalid input: {msg}"),
             SashError::Arrow(e) => write!(f, "arrow error: {e}"),

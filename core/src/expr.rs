@@ -167,7 +167,10 @@ fn tokenize(expr: &str) -> Result<Vec<Token>> {
             c if c.is_ascii_digit() || c == '.' || c == '-' || c == '+' => {
                 let mut end = start;
                 while let Some(&(i, ch)) = chars.peek() {
-                    if ch.is_ascii_alphanumeric() || ch == '.' || ((ch == '-' || ch == '+') && (i == start || matches!(expr[..i].chars().last(), Some('e' | 'E')))) {
+                    if ch.is_ascii_alphanumeric()
+                        || ch == '.'
+                        || ((ch == '-' || ch == '+') && (i == start || matches!(expr[..i].chars().last(), Some('e' | 'E'))))
+                    {
                         end = i + ch.len_utf8();
                         chars.next();
                     } else {
@@ -337,12 +340,20 @@ mod tests {
     #[test]
     fn rejects_with_reasons() {
         assert!(matches!(AggExpr::parse("nope(x)"), Err(SashError::UnknownFunction { .. })));
-        for bad in ["mean", "mean(", "mean(x", "mean(x) y", "quantile(x, 2)", "quantile(x)", "sum(x, y)", "mean(1)", "min_by(x)", "(x)", "mean(x) as"] {
-            assert!(
-                matches!(AggExpr::parse(bad), Err(SashError::InvalidExpression { .. })),
-                "{bad}: {:?}",
-                AggExpr::parse(bad)
-            );
+        for bad in [
+            "mean",
+            "mean(",
+            "mean(x",
+            "mean(x) y",
+            "quantile(x, 2)",
+            "quantile(x)",
+            "sum(x, y)",
+            "mean(1)",
+            "min_by(x)",
+            "(x)",
+            "mean(x) as",
+        ] {
+            assert!(matches!(AggExpr::parse(bad), Err(SashError::InvalidExpression { .. })), "{bad}: {:?}", AggExpr::parse(bad));
         }
     }
 }

@@ -132,11 +132,7 @@ impl Grouper {
                 let values = int_values(array.as_ref()).expect("int-like key");
                 let nulls = array.logical_nulls();
                 for (i, &v) in values.iter().enumerate() {
-                    let slot = if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
-                        &mut *null_gid
-                    } else {
-                        &mut table[(v - *min) as usize]
-                    };
+                    let slot = if nulls.as_ref().is_some_and(|n| n.is_null(i)) { &mut *null_gid } else { &mut table[(v - *min) as usize] };
                     if *slot == NO_GROUP {
                         *slot = new_group(first_seen, batch, rows.start + i);
                     }

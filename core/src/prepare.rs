@@ -78,11 +78,8 @@ impl Prepared {
         if null_count > 0 && null_time == NullTime::Error {
             return Err(SashError::NullTime { column: time.name.clone(), count: null_count });
         }
-        let (filtered, kept) = if null_count > 0 {
-            drop_null_times(time.index, batches)?
-        } else {
-            (batches.to_vec(), vec![None; batches.len()])
-        };
+        let (filtered, kept) =
+            if null_count > 0 { drop_null_times(time.index, batches)? } else { (batches.to_vec(), vec![None; batches.len()]) };
         let non_empty: Vec<RecordBatch> = filtered.into_iter().filter(|b| b.num_rows() > 0).collect();
         let (batches, order) = sort_by_time(schema, &time, non_empty)?;
         Ok(Prepared { time, key_indices, key_types, batches, order, dropped_null_times: null_count, kept })
@@ -90,7 +87,10 @@ impl Prepared {
 }
 
 /// Drops rows whose time is null, remembering which rows survived in each batch.
-pub(crate) fn drop_null_times(time_index: usize, batches: &[RecordBatch]) -> Result<(Vec<RecordBatch>, Vec<Option<arrow_array::BooleanArray>>)> {
+pub(crate) fn drop_null_times(
+    time_index: usize,
+    batches: &[RecordBatch],
+) -> Result<(Vec<RecordBatch>, Vec<Option<arrow_array::BooleanArray>>)> {
     let mut out = Vec::with_capacity(batches.len());
     let mut kept = Vec::with_capacity(batches.len());
     for batch in batches {
@@ -99,9 +99,7 @@ pub(crate) fn drop_null_times(time_index: usize, batches: &[RecordBatch]) -> Res
             out.push(batch.clone());
             kept.push(None);
         } else {
-            let mask = arrow_array::BooleanArray::from(
-                (0..column.len()).map(|i| column.is_valid(i)).collect::<Vec<bool>>(),
-            );
+            let mask = arrow_array::BooleanArray::from((0..column.len()).map(|i| column.is_valid(i)).collect::<Vec<bool>>());
             out.push(filter_record_batch(batch, &mask)?);
             kept.push(Some(mask));
         }
@@ -111,7 +109,11 @@ pub(crate) fn drop_null_times(time_index: usize, batches: &[RecordBatch]) -> Res
 
 /// Puts rows in time order: sorted input passes through untouched; otherwise
 /// the batches are concatenated and stably sorted by time.
-pub(crate) fn sort_by_time(schema: &SchemaRef, time: &TimeColumn, batches: Vec<RecordBatch>) -> Result<(Vec<RecordBatch>, Option<Vec<u32>>)> {
+pub(crate) fn sort_by_time(
+    schema: &SchemaRef,
+    time: &TimeColumn,
+    batches: Vec<RecordBatch>,
+) -> Result<(Vec<RecordBatch>, Option<Vec<u32>>)> {
     if is_sorted(time, &batches) {
         return Ok((batches, None));
     }

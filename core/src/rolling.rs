@@ -3,11 +3,11 @@
 
 use crate::agg::{AggPlan, Rows};
 use crate::error::{Result, SashError};
+use crate::expr::AggFunc;
 use crate::keys::Grouper;
 use crate::prepare::{key_columns, Prepared};
 use crate::spec::{Closed, RollingPeriod, RollingSpec};
 use crate::DROPPED_NULL_TIMES_KEY;
-use crate::expr::AggFunc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
@@ -326,7 +326,8 @@ impl RunningSums {
                         AggFunc::Count => counts[at] = if agg.values.is_some() { state.count } else { rows },
                         _ if state.count == 0 => {}
                         AggFunc::Sum if int_sum => {
-                            ints[at] = i64::try_from(state.int_sum).map_err(|_| SashError::Overflow(format!("{} does not fit Int64", agg.name)))?;
+                            ints[at] = i64::try_from(state.int_sum)
+                                .map_err(|_| SashError::Overflow(format!("{} does not fit Int64", agg.name)))?;
                             valid[at] = true;
                         }
                         AggFunc::Sum | AggFunc::Mean => {

@@ -187,7 +187,9 @@ impl WindowSpec {
             (Some(every), Some(period), None) if period == every => WindowKind::Tumbling { every },
             (Some(every), Some(period), None) => WindowKind::Hopping { every, period },
             (None, Some(_), None) => return Err(SashError::spec("'period' needs 'every' (hopping windows start every 'every')")),
-            (None, None, None) => return Err(SashError::spec("give 'every' (tumbling), 'every' and 'period' (hopping) or 'session_gap' (session)")),
+            (None, None, None) => {
+                return Err(SashError::spec("give 'every' (tumbling), 'every' and 'period' (hopping) or 'session_gap' (session)"))
+            }
         };
         let closed = match string_key(map, "closed")? {
             None => Closed::Left,
@@ -252,7 +254,10 @@ fn check_aliases(aggs: &[AggExpr], by: &[String], reserved: &[&str]) -> Result<(
     }
     for agg in aggs {
         if seen.contains(&agg.alias.as_str()) {
-            return Err(SashError::spec(format!("output column '{}' appears twice; give the aggregation another name with 'as'", agg.alias)));
+            return Err(SashError::spec(format!(
+                "output column '{}' appears twice; give the aggregation another name with 'as'",
+                agg.alias
+            )));
         }
         seen.push(&agg.alias);
     }
@@ -282,7 +287,8 @@ impl RollingSpec {
             None => Closed::Right,
             Some(text) => Closed::parse(&text)?,
         };
-        let spec = RollingSpec { time, period, by: parse_by(map)?, aggs: parse_aggs(map.get("aggs"))?, closed, null_time: parse_null_time(map)? };
+        let spec =
+            RollingSpec { time, period, by: parse_by(map)?, aggs: parse_aggs(map.get("aggs"))?, closed, null_time: parse_null_time(map)? };
         spec.validate()?;
         Ok(spec)
     }
@@ -332,7 +338,10 @@ mod tests {
         ] {
             assert!(matches!(WindowSpec::from_json(bad), Err(SashError::InvalidSpec(_))), "{bad}");
         }
-        assert!(matches!(WindowSpec::from_json(r#"{"time":"ts","every":"1x","aggs":["count()"]}"#), Err(SashError::InvalidDuration { .. })));
+        assert!(matches!(
+            WindowSpec::from_json(r#"{"time":"ts","every":"1x","aggs":["count()"]}"#),
+            Err(SashError::InvalidDuration { .. })
+        ));
     }
 
     #[test]

@@ -5,8 +5,14 @@ use crate::duration::Duration;
 use crate::error::{Result, SashError};
 use crate::types::{column_index, TimeType};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Date64Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType};
-use arrow_array::{Array, ArrayRef, Date32Array, Date64Array, Int32Array, Int64Array, TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray};
+use arrow_array::types::{
+    Date32Type, Date64Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
+};
+use arrow_array::{
+    Array, ArrayRef, Date32Array, Date64Array, Int32Array, Int64Array, TimestampMicrosecondArray, TimestampMillisecondArray,
+    TimestampNanosecondArray, TimestampSecondArray,
+};
 use arrow_schema::{DataType, Schema, TimeUnit};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -33,20 +39,15 @@ impl TimeColumn {
         let bad = |reason: String| SashError::InvalidDuration { input: duration.to_string(), reason };
         match (self.ty.nanos_per_tick(), duration) {
             (None, Duration::Count(n)) => Ok(n),
-            (None, Duration::Time { .. }) => Err(bad(format!(
-                "'{key}' must be an integer (or \"10i\") for the integer time column '{}'",
-                self.name
-            ))),
-            (Some(_), Duration::Count(_)) => Err(bad(format!(
-                "'{key}' needs a unit (ns, us, ms, s, m, h, d, w) for the {} time column '{}'",
-                self.data_type, self.name
-            ))),
+            (None, Duration::Time { .. }) => {
+                Err(bad(format!("'{key}' must be an integer (or \"10i\") for the integer time column '{}'", self.name)))
+            }
+            (Some(_), Duration::Count(_)) => {
+                Err(bad(format!("'{key}' needs a unit (ns, us, ms, s, m, h, d, w) for the {} time column '{}'", self.data_type, self.name)))
+            }
             (Some(per_tick), Duration::Time { nanos }) => {
                 if nanos % per_tick != 0 {
-                    Err(bad(format!(
-                        "'{key}' is not a whole number of ticks of the {} time column '{}'",
-                        self.data_type, self.name
-                    )))
+                    Err(bad(format!("'{key}' is not a whole number of ticks of the {} time column '{}'", self.data_type, self.name)))
                 } else {
                     Ok(nanos / per_tick)
                 }
@@ -75,7 +76,11 @@ impl TimeColumn {
         let narrow = |what: &str| -> Result<Vec<i32>> {
             values
                 .iter()
-                .map(|&v| i32::try_from(v).map_err(|_| SashError::Overflow(format!("a window bound ({v}) does not fit the {what} time column '{}'", self.name))))
+                .map(|&v| {
+                    i32::try_from(v).map_err(|_| {
+                        SashError::Overflow(format!("a window bound ({v}) does not fit the {what} time column '{}'", self.name))
+                    })
+                })
                 .collect()
         };
         Ok(match &self.data_type {

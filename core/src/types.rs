@@ -26,7 +26,11 @@ impl TimeType {
             DataType::Int32 => TimeType::Int32,
             DataType::Int64 => TimeType::Int64,
             other => {
-                return Err(SashError::wrong_type(column, "a time column: Timestamp (any unit, any time zone), Date32, Date64, Int32 or Int64", other))
+                return Err(SashError::wrong_type(
+                    column,
+                    "a time column: Timestamp (any unit, any time zone), Date32, Date64, Int32 or Int64",
+                    other,
+                ))
             }
         })
     }

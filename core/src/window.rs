@@ -197,7 +197,12 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
     let mut gids = Vec::with_capacity(MORSEL);
     let mut row_slots = Vec::with_capacity(MORSEL);
 
-    let close_pane = |p: i64, slot_of_gid: &mut Vec<u32>, touched: &mut Vec<u32>, out: &mut Vec<OutRow>, pending: &mut VecDeque<PaneState>| -> Result<()> {
+    let close_pane = |p: i64,
+                      slot_of_gid: &mut Vec<u32>,
+                      touched: &mut Vec<u32>,
+                      out: &mut Vec<OutRow>,
+                      pending: &mut VecDeque<PaneState>|
+     -> Result<()> {
         if tumbling {
             let (start, end) = grid.window_bounds(p)?;
             for &g in touched.iter() {

@@ -54,14 +54,8 @@ impl Default for Repr {
 impl fmt::Debug for HyperLogLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Sparse(h) => f
-                .debug_struct("HyperLogLog")
-                .field("sparse_hashes", &h.len())
-                .finish(),
-            Repr::Dense(_) => f
-                .debug_struct("HyperLogLog")
-                .field("dense_estimate", &self.estimate())
-                .finish(),
+            Repr::Sparse(h) => f.debug_struct("HyperLogLog").field("sparse_hashes", &h.len()).finish(),
+            Repr::Dense(_) => f.debug_struct("HyperLogLog").field("dense_estimate", &self.estimate()).finish(),
         }
     }
 }
@@ -121,11 +115,7 @@ impl HyperLogLog {
             (_, Repr::Sparse(theirs)) if theirs.is_empty() => {}
             (Repr::Sparse(ours), Repr::Sparse(theirs)) => {
                 let union = sorted_union(ours, theirs);
-                self.repr = if union.len() <= SPARSE_MAX {
-                    Repr::Sparse(union)
-                } else {
-                    Repr::Dense(dense_from(&union))
-                };
+                self.repr = if union.len() <= SPARSE_MAX { Repr::Sparse(union) } else { Repr::Dense(dense_from(&union)) };
             }
             (Repr::Sparse(ours), Repr::Dense(theirs)) => {
                 let mut registers = theirs.clone();
@@ -270,12 +260,7 @@ pub fn hash_u64(v: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-const WY: [u64; 4] = [
-    0x2d35_8dcc_aa6c_78a5,
-    0x8bb8_4b93_962e_acc9,
-    0x4b33_a62e_d433_d4a3,
-    0x4d5a_2da5_1de1_aa47,
-];
+const WY: [u64; 4] = [0x2d35_8dcc_aa6c_78a5, 0x8bb8_4b93_962e_acc9, 0x4b33_a62e_d433_d4a3, 0x4d5a_2da5_1de1_aa47];
 
 /// 64×64 → 128-bit multiply, folded by xor.
 #[inline]
@@ -312,9 +297,7 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
             a = (r4(bytes, 0) << 32) | r4(bytes, off);
             b = (r4(bytes, len - 4) << 32) | r4(bytes, len - 4 - off);
         } else if len > 0 {
-            a = (u64::from(bytes[0]) << 16)
-                | (u64::from(bytes[len >> 1]) << 8)
-                | u64::from(bytes[len - 1]);
+            a = (u64::from(bytes[0]) << 16) | (u64::from(bytes[len >> 1]) << 8) | u64::from(bytes[len - 1]);
             b = 0;
         } else {
             a = 0;
@@ -408,20 +391,14 @@ mod tests {
             let mut rng = SplitMix(seed * 0x1234_5678_9abc_def1);
             let mut h = HyperLogLog::new();
             let mut n = 0usize;
-            for target in [
-                600usize, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000,
-            ] {
+            for target in [600usize, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000] {
                 while n < target {
                     h.insert_hash(rng.next());
                     n += 1;
                 }
                 let e = rel_err(h.estimate(), n);
                 worst = worst.max(e);
-                assert!(
-                    e <= 0.02,
-                    "seed {seed} n {n}: estimate {} ({e:.4})",
-                    h.estimate()
-                );
+                assert!(e <= 0.02, "seed {seed} n {n}: estimate {} ({e:.4})", h.estimate());
             }
         }
         eprintln!("hll: worst relative error over 600..200k, 4 seeds: {worst:.4}");
@@ -436,15 +413,8 @@ mod tests {
                     h.insert_hash(hash_u64(i.wrapping_add(seed << 40)));
                 }
                 let e = rel_err(h.estimate(), n);
-                eprintln!(
-                    "hll: seed {seed} n {n:>7}: estimate {:>7}, relative error {e:.4}",
-                    h.estimate()
-                );
-                assert!(
-                    e <= 0.02,
-                    "seed {seed} n {n}: estimate {} ({e:.4})",
-                    h.estimate()
-                );
+                eprintln!("hll: seed {seed} n {n:>7}: estimate {:>7}, relative error {e:.4}", h.estimate());
+                assert!(e <= 0.02, "seed {seed} n {n}: estimate {} ({e:.4})", h.estimate());
             }
         }
     }
@@ -460,10 +430,7 @@ mod tests {
                 h.insert_hash(hash_bytes(s.as_bytes()));
             }
             let e = rel_err(h.estimate(), n);
-            eprintln!(
-                "hll: strings n {n:>7}: estimate {:>7}, relative error {e:.4}",
-                h.estimate()
-            );
+            eprintln!("hll: strings n {n:>7}: estimate {:>7}, relative error {e:.4}", h.estimate());
             assert!(e <= 0.02, "n {n}: estimate {} ({e:.4})", h.estimate());
         }
     }
@@ -504,11 +471,7 @@ mod tests {
             // Accuracy proper is tested above; 0..1M here happens to be a
             // 2.8σ draw (2.3%), so this only guards against gross errors.
             let e = rel_err(ab.estimate(), truth);
-            assert!(
-                e <= 0.03,
-                "{na}+{nb}: estimate {} vs {truth}",
-                ab.estimate()
-            );
+            assert!(e <= 0.03, "{na}+{nb}: estimate {} vs {truth}", ab.estimate());
         }
     }
 
@@ -535,18 +498,10 @@ mod tests {
     #[test]
     fn hashes_are_pinned() {
         // Golden values: these must never change (every binding, every platform).
-        let got: Vec<u64> = [
-            &b""[..],
-            b"a",
-            b"abc",
-            b"abcd",
-            b"hello world!!!!!",
-            b"0123456789abcdefg",
-            &[7u8; 100][..],
-        ]
-        .iter()
-        .map(|b| hash_bytes(b))
-        .collect();
+        let got: Vec<u64> = [&b""[..], b"a", b"abc", b"abcd", b"hello world!!!!!", b"0123456789abcdefg", &[7u8; 100][..]]
+            .iter()
+            .map(|b| hash_bytes(b))
+            .collect();
         assert_eq!(got, GOLDEN_BYTES);
         assert_eq!(hash_u64(0), 0xe220_a839_7b1d_cdaf);
         assert_eq!(hash_u64(1), 0x910a_2dec_8902_5cc1);

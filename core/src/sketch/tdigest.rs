@@ -42,10 +42,7 @@ trait Item: Copy {
 impl Item for f64 {
     #[inline]
     fn centroid(self) -> Centroid {
-        Centroid {
-            mean: self,
-            weight: 1.0,
-        }
+        Centroid { mean: self, weight: 1.0 }
     }
 }
 
@@ -99,11 +96,7 @@ impl TDigest {
     /// An empty digest with compression δ, clamped to [10, 100000] (NaN: 10).
     /// Larger δ: more centroids (about δ), more accuracy, more memory.
     pub fn with_compression(compression: f64) -> Self {
-        let compression = if compression >= 10.0 {
-            compression.min(100_000.0)
-        } else {
-            10.0
-        };
+        let compression = if compression >= 10.0 { compression.min(100_000.0) } else { 10.0 };
         TDigest {
             compression,
             centroids: Vec::new(),
@@ -147,8 +140,7 @@ impl TDigest {
 
     /// Heap bytes held, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
-        self.centroids.capacity() * std::mem::size_of::<Centroid>()
-            + self.buffer.capacity() * std::mem::size_of::<f64>()
+        self.centroids.capacity() * std::mem::size_of::<Centroid>() + self.buffer.capacity() * std::mem::size_of::<f64>()
     }
 
     fn exact_limit(&self) -> usize {
@@ -245,9 +237,7 @@ impl TDigest {
                     j += 1;
                     incoming[b - 1].centroid()
                 }
-            } else if j == incoming.len()
-                || (i < old.len() && old[i].mean <= incoming[j].centroid().mean)
-            {
+            } else if j == incoming.len() || (i < old.len() && old[i].mean <= incoming[j].centroid().mean) {
                 i += 1;
                 old[i - 1]
             } else {
@@ -265,15 +255,8 @@ impl TDigest {
             if k != 1 && k != n - 1 && so_far + proposed <= w_limit {
                 // Weighted mean without forming a difference that could overflow.
                 let mean = cur.mean * (cur.weight / proposed) + c.mean * (c.weight / proposed);
-                let (lo, hi) = if cur.mean <= c.mean {
-                    (cur.mean, c.mean)
-                } else {
-                    (c.mean, cur.mean)
-                };
-                cur = Centroid {
-                    mean: mean.clamp(lo, hi),
-                    weight: proposed,
-                };
+                let (lo, hi) = if cur.mean <= c.mean { (cur.mean, c.mean) } else { (c.mean, cur.mean) };
+                cur = Centroid { mean: mean.clamp(lo, hi), weight: proposed };
             } else {
                 so_far += cur.weight;
                 out.push(cur);
@@ -376,11 +359,7 @@ impl TDigest {
     fn finite_at(&self, i: u64, t: f64) -> f64 {
         if self.exact {
             let i = i as usize;
-            return if t == 0.0 {
-                self.buffer[i]
-            } else {
-                lerp(self.buffer[i], self.buffer[i + 1], t)
-            };
+            return if t == 0.0 { self.buffer[i] } else { lerp(self.buffer[i], self.buffer[i + 1], t) };
         }
         let pos = i as f64 + t;
         let last = (self.finite - 1) as f64;
@@ -533,11 +512,7 @@ mod tests {
             d.heap_bytes()
         );
         assert!(err <= 0.01, "{name}: rank error {err}");
-        assert!(
-            d.heap_bytes() <= 6 * 1024,
-            "{name}: {} bytes",
-            d.heap_bytes()
-        );
+        assert!(d.heap_bytes() <= 6 * 1024, "{name}: {} bytes", d.heap_bytes());
         err
     }
 
@@ -599,10 +574,7 @@ mod tests {
                 total.merge(&d);
             }
             let err = max_rank_error(&mut total, values);
-            eprintln!(
-                "tdigest {name:>12}: 100 x 10k, centroids {}, max rank error {err:.5}",
-                total.centroid_count()
-            );
+            eprintln!("tdigest {name:>12}: 100 x 10k, centroids {}, max rank error {err:.5}", total.centroid_count());
             assert!(err <= 0.01, "{name}: rank error {err}");
         }
     }
@@ -710,15 +682,7 @@ mod tests {
     fn nan_and_infinities() {
         // Exact: [-inf, 1, 2, 3, inf, NaN, NaN]
         let mut d = TDigest::new();
-        for x in [
-            f64::NAN,
-            2.0,
-            f64::INFINITY,
-            1.0,
-            f64::NEG_INFINITY,
-            f64::NAN,
-            3.0,
-        ] {
+        for x in [f64::NAN, 2.0, f64::INFINITY, 1.0, f64::NEG_INFINITY, f64::NAN, 3.0] {
             d.add(x);
         }
         assert_eq!(d.count(), 7);

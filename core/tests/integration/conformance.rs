@@ -4,7 +4,12 @@ use crate::corpus::{compare, load, Expected};
 use arrow_schema::SchemaRef;
 use sash_core::{rolling, window_agg, RollingSpec, SashError, WindowSpec};
 
-fn run(op: &str, schema: &SchemaRef, batches: &[arrow_array::RecordBatch], spec: &serde_json::Value) -> Result<arrow_array::RecordBatch, SashError> {
+fn run(
+    op: &str,
+    schema: &SchemaRef,
+    batches: &[arrow_array::RecordBatch],
+    spec: &serde_json::Value,
+) -> Result<arrow_array::RecordBatch, SashError> {
     match op {
         "window_agg" => window_agg(schema, batches, &WindowSpec::from_value(spec)?),
         "rolling" => {

@@ -118,11 +118,16 @@ pub fn build_array(data_type: &DataType, values: &[Value]) -> Result<ArrayRef, S
             let a: Float64Array = values.iter().map(float).collect::<Result<_, _>>()?;
             cast_to(Arc::new(a))?
         }
-        DataType::Boolean => Arc::new(values.iter().map(|v| match v {
-            Value::Null => Ok(None),
-            Value::Bool(b) => Ok(Some(*b)),
-            other => Err(format!("bad bool {other}")),
-        }).collect::<Result<BooleanArray, String>>()?),
+        DataType::Boolean => Arc::new(
+            values
+                .iter()
+                .map(|v| match v {
+                    Value::Null => Ok(None),
+                    Value::Bool(b) => Ok(Some(*b)),
+                    other => Err(format!("bad bool {other}")),
+                })
+                .collect::<Result<BooleanArray, String>>()?,
+        ),
         DataType::Date32 => Arc::new(values.iter().map(|v| int(v).map(|o| o.map(|x| x as i32))).collect::<Result<Date32Array, _>>()?),
         DataType::Date64 => Arc::new(values.iter().map(int).collect::<Result<Date64Array, _>>()?),
         DataType::Timestamp(unit, tz) => {
@@ -134,16 +139,26 @@ pub fn build_array(data_type: &DataType, values: &[Value]) -> Result<ArrayRef, S
                 TimeUnit::Nanosecond => Arc::new(TimestampNanosecondArray::from(v).with_timezone_opt(tz.clone())),
             }
         }
-        DataType::UInt64 => Arc::new(values.iter().map(|v| match v {
-            Value::Null => Ok(None),
-            Value::Number(n) => n.as_u64().map(Some).ok_or_else(|| format!("bad uint64 {n}")),
-            other => Err(format!("bad uint64 {other}")),
-        }).collect::<Result<UInt64Array, String>>()?),
+        DataType::UInt64 => Arc::new(
+            values
+                .iter()
+                .map(|v| match v {
+                    Value::Null => Ok(None),
+                    Value::Number(n) => n.as_u64().map(Some).ok_or_else(|| format!("bad uint64 {n}")),
+                    other => Err(format!("bad uint64 {other}")),
+                })
+                .collect::<Result<UInt64Array, String>>()?,
+        ),
         t if t.is_integer() => {
             let a: Int64Array = values.iter().map(int).collect::<Result<_, _>>()?;
             cast_to(Arc::new(a))?
         }
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::Decimal128(_, _) | DataType::Dictionary(_, _) => {
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Binary
+        | DataType::Decimal128(_, _)
+        | DataType::Dictionary(_, _) => {
             let a: StringArray = values.iter().map(string).collect::<Result<_, _>>()?;
             cast_to(Arc::new(a))?
         }
@@ -201,8 +216,16 @@ fn parse_case(file: &str, case: &Value) -> Result<Case, String> {
         let e = &case["expected"];
         let schema = parse_schema(&e["schema"])?;
         let batch = build_batch(&schema, &e["columns"])?;
-        let metadata = e.get("metadata").and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()).unwrap_or_default();
-        let tolerance = e.get("tolerance").and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(0.0))).collect()).unwrap_or_default();
+        let metadata = e
+            .get("metadata")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+            .unwrap_or_default();
+        let tolerance = e
+            .get("tolerance")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(0.0))).collect())
+            .unwrap_or_default();
         Expected::Table { schema, batch, metadata, tolerance }
     };
     Ok(Case { file: file.to_string(), name, op, schema, batches, spec: case["spec"].clone(), expected })
@@ -211,7 +234,11 @@ fn parse_case(file: &str, case: &Value) -> Result<Case, String> {
 /// Every case of every corpus file under `dir` (a subdirectory of the corpus).
 pub fn load(dir: &str) -> Vec<Case> {
     let dir = corpus_dir().join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
     files.sort();
     let mut cases = Vec::new();
     for path in files {
@@ -267,7 +294,13 @@ pub fn compare(actual: &RecordBatch, expected: &Expected) -> Result<(), String> 
                     _ => false,
                 };
                 if !ok {
-                    return Err(format!("column {} row {r}: got {:?}, want {:?}\n{}", field.name(), a.is_valid(r).then(|| a.value(r)), e.is_valid(r).then(|| e.value(r)), pretty(actual)));
+                    return Err(format!(
+                        "column {} row {r}: got {:?}, want {:?}\n{}",
+                        field.name(),
+                        a.is_valid(r).then(|| a.value(r)),
+                        e.is_valid(r).then(|| e.value(r)),
+                        pretty(actual)
+                    ));
                 }
             }
         } else if let Some((_, rel)) = tolerance.iter().find(|(n, _)| n == field.name()) {
