@@ -2,6 +2,9 @@
 pub mod duration;
 pub mod error;
 pub mod expr;
+/// The brute-force reference implementation: the executable specification of
+/// `docs/semantics.md`, used by the tests of the engine and of every binding.
+pub mod reference;
 pub mod spec;
 pub mod types;
 
