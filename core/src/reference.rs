@@ -111,6 +111,10 @@ fn column_values(name: &str, array: &dyn Array) -> Result<Vec<Value>> {
     if let DataType::Dictionary(_, _) = array.data_type() {
         let dict = array.as_any_dictionary();
         let values = column_values(name, dict.values().as_ref())?;
+        if values.is_empty() {
+            // Only null keys can point into an empty dictionary.
+            return Ok(vec![Value::Null; array.len()]);
+        }
         let keys = dict.normalized_keys();
         return Ok((0..array.len())
             .map(|i| {
