@@ -37,6 +37,9 @@ pub mod error;
 pub mod expr;
 mod keys;
 mod prepare;
+/// The brute-force reference implementation: the executable specification of
+/// `docs/semantics.md`, used by the tests of the engine and of every binding.
+pub mod reference;
 mod rolling;
 pub mod sketch;
 pub mod spec;

@@ -1,3 +1,4 @@
 //! The one integration-test binary of sash-core.
 mod conformance;
 pub mod corpus;
+mod properties;

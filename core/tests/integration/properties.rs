@@ -1,0 +1,792 @@
+//! Property tests: the engine (`sash_core::window_agg`, `sash_core::rolling`)
+//! against the brute-force reference (`sash_core::reference`) on random data.
+//!
+//! Each case is generated from one `u64` seed, so a failure is replayed by its
+//! seed (proptest prints it and stores it in its regressions file). The number
+//! of cases per property defaults to 200; `PROPTEST_CASES` overrides it.
+//!
+//! Comparison: schemas exactly (metadata included); values exactly, except
+//! Float32/Float64 columns (relative and absolute tolerance 1e-9, NaN equal to
+//! NaN), dictionaries (by decoded value), `approx_count_distinct` (2% of the
+//! exact count, at least 1) and `approx_quantile` (null where the exact one is
+//! null; within the window's range; for windows of 100 values or more, between
+//! the exact quantiles at q ± 0.03). When both fail, the error kinds match.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type, Int32Type};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Date64Array, Decimal128Array, DictionaryArray,
+    Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sash_core::duration::Duration;
+use sash_core::expr::{AggExpr, AggFunc};
+use sash_core::reference;
+use sash_core::spec::{Closed, NullTime, RollingPeriod, RollingSpec, WindowKind, WindowSpec};
+use sash_core::types::TimeType;
+use sash_core::Result;
+use std::sync::Arc;
+
+fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+/// One random input: a schema, its batches and how durations are drawn.
+#[derive(Debug)]
+struct Input {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    time_type: TimeType,
+    /// Ticks in one "unit" of the generated times and durations.
+    unit: i64,
+    keys: Vec<String>,
+}
+
+/// One generated row; keys and strings are indices into small pools.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    time: Option<i64>,
+    keys: [Option<u8>; 2],
+    vi: Option<i64>,
+    vf: Option<f64>,
+    vs: Option<u8>,
+    vb: Option<bool>,
+    vd: Option<i128>,
+}
+
+const STRINGS: &[&str] = &["a", "b", "ab", "", "zz", "é", "B"];
+
+struct Flavour {
+    null_rate: f64,
+    nan: bool,
+    huge_ints: bool,
+    null_times: bool,
+}
+
+fn random_row(rng: &mut StdRng, f: &Flavour, time: i64, key_cardinality: u8) -> Row {
+    let null = |rng: &mut StdRng| rng.random_bool(f.null_rate);
+    let key = |rng: &mut StdRng| {
+        if null(rng) {
+            None
+        } else {
+            Some(rng.random_range(0..key_cardinality))
+        }
+    };
+    let keys = [key(rng), key(rng)];
+    let vf = if null(rng) {
+        None
+    } else if f.nan && rng.random_bool(0.1) {
+        Some(*pick(rng, &[f64::NAN, f64::INFINITY, f64::NEG_INFINITY]))
+    } else {
+        Some(rng.random_range(-100_000i32..100_000) as f64 / 100.0)
+    };
+    Row {
+        time: if f.null_times && rng.random_bool(0.1) {
+            None
+        } else {
+            Some(time)
+        },
+        keys,
+        vi: if null(rng) {
+            None
+        } else if f.huge_ints && rng.random_bool(0.3) {
+            Some(
+                rng.random_range(i64::MAX / 4..=i64::MAX)
+                    * if rng.random_bool(0.5) { 1 } else { -1 },
+            )
+        } else {
+            Some(rng.random_range(-1000..1000))
+        },
+        vf,
+        vs: if null(rng) {
+            None
+        } else {
+            Some(rng.random_range(0..STRINGS.len() as u8))
+        },
+        vb: if null(rng) {
+            None
+        } else {
+            Some(rng.random_bool(0.5))
+        },
+        vd: if null(rng) {
+            None
+        } else {
+            Some(rng.random_range(-1_000_000..1_000_000))
+        },
+    }
+}
+
+fn time_array(data_type: &DataType, rows: &[Row]) -> ArrayRef {
+    let t: Vec<Option<i64>> = rows.iter().map(|r| r.time).collect();
+    let narrow = || {
+        t.iter()
+            .map(|v| v.map(|x| i32::try_from(x).expect("generated in range")))
+            .collect::<Vec<_>>()
+    };
+    match data_type {
+        DataType::Timestamp(TimeUnit::Second, tz) => {
+            Arc::new(TimestampSecondArray::from(t).with_timezone_opt(tz.clone()))
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, tz) => {
+            Arc::new(TimestampMillisecondArray::from(t).with_timezone_opt(tz.clone()))
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, tz) => {
+            Arc::new(TimestampMicrosecondArray::from(t).with_timezone_opt(tz.clone()))
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, tz) => {
+            Arc::new(TimestampNanosecondArray::from(t).with_timezone_opt(tz.clone()))
+        }
+        DataType::Date32 => Arc::new(Date32Array::from(narrow())),
+        DataType::Date64 => Arc::new(Date64Array::from(t)),
+        DataType::Int32 => Arc::new(Int32Array::from(narrow())),
+        DataType::Int64 => Arc::new(Int64Array::from(t)),
+        other => unreachable!("{other}"),
+    }
+}
+
+fn key_array(data_type: &DataType, cells: Vec<Option<u8>>) -> ArrayRef {
+    match data_type {
+        DataType::Int32 => Arc::new(Int32Array::from(
+            cells
+                .iter()
+                .map(|c| c.map(|v| i32::from(v) * 7 - 10))
+                .collect::<Vec<_>>(),
+        )),
+        DataType::Utf8 => Arc::new(StringArray::from(
+            cells
+                .iter()
+                .map(|c| c.map(|v| STRINGS[usize::from(v)]))
+                .collect::<Vec<_>>(),
+        )),
+        DataType::Dictionary(_, _) => Arc::new(
+            cells
+                .iter()
+                .map(|c| c.map(|v| STRINGS[usize::from(v)]))
+                .collect::<DictionaryArray<Int32Type>>(),
+        ),
+        DataType::Boolean => Arc::new(BooleanArray::from(
+            cells
+                .iter()
+                .map(|c| c.map(|v| v % 2 == 1))
+                .collect::<Vec<_>>(),
+        )),
+        other => unreachable!("{other}"),
+    }
+}
+
+fn batch(schema: &SchemaRef, key_types: &[DataType], rows: &[Row]) -> RecordBatch {
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (i, t) in key_types.iter().enumerate() {
+        columns.push(key_array(t, rows.iter().map(|r| r.keys[i]).collect()));
+    }
+    let time_index = key_types.len();
+    columns.push(time_array(schema.field(time_index).data_type(), rows));
+    columns.push(Arc::new(Int64Array::from(
+        rows.iter().map(|r| r.vi).collect::<Vec<_>>(),
+    )));
+    columns.push(Arc::new(Float64Array::from(
+        rows.iter().map(|r| r.vf).collect::<Vec<_>>(),
+    )));
+    columns.push(Arc::new(StringArray::from(
+        rows.iter()
+            .map(|r| r.vs.map(|v| STRINGS[usize::from(v)]))
+            .collect::<Vec<_>>(),
+    )));
+    columns.push(Arc::new(BooleanArray::from(
+        rows.iter().map(|r| r.vb).collect::<Vec<_>>(),
+    )));
+    columns.push(Arc::new(
+        Decimal128Array::from(rows.iter().map(|r| r.vd).collect::<Vec<_>>())
+            .with_precision_and_scale(12, 3)
+            .expect("valid"),
+    ));
+    RecordBatch::try_new(schema.clone(), columns).expect("valid batch")
+}
+
+fn random_input(rng: &mut StdRng) -> Input {
+    let tz = |rng: &mut StdRng| -> Option<Arc<str>> {
+        pick(
+            rng,
+            &[None, Some("UTC"), Some("Europe/Paris"), Some("+05:30")],
+        )
+        .map(Arc::from)
+    };
+    let time_type = match rng.random_range(0..8) {
+        0 => DataType::Timestamp(TimeUnit::Second, tz(rng)),
+        1 => DataType::Timestamp(TimeUnit::Millisecond, tz(rng)),
+        2 => DataType::Timestamp(TimeUnit::Microsecond, tz(rng)),
+        3 => DataType::Timestamp(TimeUnit::Nanosecond, tz(rng)),
+        4 => DataType::Date32,
+        5 => DataType::Date64,
+        6 => DataType::Int32,
+        _ => DataType::Int64,
+    };
+    let unit: i64 = match &time_type {
+        DataType::Timestamp(TimeUnit::Second, _) => *pick(rng, &[1, 60]),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => *pick(rng, &[1, 1000]),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => *pick(rng, &[1, 1_000_000]),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => *pick(rng, &[1, 1000, 1_000_000_000]),
+        DataType::Date64 => *pick(rng, &[1, 86_400_000]),
+        DataType::Date32 => 1,
+        _ => *pick(rng, &[1, 10]),
+    };
+    let (type_min, type_max): (i64, i64) = match time_type {
+        DataType::Date32 | DataType::Int32 => (i32::MIN.into(), i32::MAX.into()),
+        _ => (i64::MIN, i64::MAX),
+    };
+    let span_units: i64 = *pick(rng, &[5, 30, 200]);
+    let span = span_units * unit;
+    // Mostly ordinary times; now and then times at the edges of the type, where window bounds overflow.
+    let base: i64 = match rng.random_range(0..40) {
+        0 => type_max - span - rng.random_range(0..3 * unit),
+        1 => type_min + rng.random_range(0..3 * unit),
+        _ => rng.random_range(-10_000..10_000) * unit / 2,
+    };
+    let jitter = rng.random_bool(0.5);
+    let key_count = rng.random_range(0..=2usize);
+    let key_types: Vec<DataType> = (0..key_count)
+        .map(|_| {
+            pick(
+                rng,
+                &[
+                    DataType::Int32,
+                    DataType::Utf8,
+                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                    DataType::Boolean,
+                ],
+            )
+            .clone()
+        })
+        .collect();
+    let mut fields: Vec<Field> = key_types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Field::new(format!("k{i}"), t.clone(), true))
+        .collect();
+    fields.push(Field::new("t", time_type.clone(), rng.random_bool(0.8)));
+    fields.push(Field::new("vi", DataType::Int64, true));
+    fields.push(Field::new("vf", DataType::Float64, true));
+    fields.push(Field::new("vs", DataType::Utf8, true));
+    fields.push(Field::new("vb", DataType::Boolean, true));
+    fields.push(Field::new("vd", DataType::Decimal128(12, 3), true));
+    let flavour = Flavour {
+        null_rate: *pick(rng, &[0.0, 0.1, 0.5]),
+        nan: rng.random_bool(0.3),
+        huge_ints: rng.random_bool(0.05),
+        null_times: fields[key_count].is_nullable() && rng.random_bool(0.3),
+    };
+    let schema = Arc::new(Schema::new(fields));
+    let key_cardinality = rng.random_range(1..=4);
+    let row = |rng: &mut StdRng| {
+        let offset = rng.random_range(0..=span_units) * unit
+            + if jitter { rng.random_range(0..unit) } else { 0 };
+        random_row(rng, &flavour, base + offset.min(span), key_cardinality)
+    };
+    let n = rng.random_range(0..300usize);
+    let mut rows: Vec<Row> = (0..n).map(|_| row(rng)).collect();
+    if rng.random_bool(0.4) {
+        rows.sort_by_key(|r| r.time);
+    }
+    let batch_count = rng.random_range(1..=3usize);
+    let mut cuts: Vec<usize> = (1..batch_count).map(|_| rng.random_range(0..=n)).collect();
+    cuts.sort();
+    cuts.insert(0, 0);
+    cuts.push(n);
+    let mut batches = Vec::new();
+    for w in cuts.windows(2) {
+        let part = &rows[w[0]..w[1]];
+        if rng.random_bool(0.5) {
+            // Pad with rows that the slice leaves out, so the batch has a non-zero offset.
+            let before = rng.random_range(1..5);
+            let after = rng.random_range(0..5);
+            let mut padded: Vec<Row> = (0..before).map(|_| row(rng)).collect();
+            padded.extend_from_slice(part);
+            padded.extend((0..after).map(|_| row(rng)));
+            batches.push(batch(&schema, &key_types, &padded).slice(before, part.len()));
+        } else {
+            batches.push(batch(&schema, &key_types, part));
+        }
+    }
+    Input {
+        time_type: TimeType::of("t", &time_type).expect("a time type"),
+        schema,
+        batches,
+        unit,
+        keys: (0..key_count).map(|i| format!("k{i}")).collect(),
+    }
+}
+
+/// A duration of `units` units of the input, now and then one that does not fit the column.
+fn duration(rng: &mut StdRng, input: &Input, units: i64) -> Duration {
+    let ticks = units * input.unit;
+    match input.time_type.nanos_per_tick() {
+        Some(per_tick) if per_tick > 1 && rng.random_bool(0.02) => Duration::Time {
+            nanos: ticks * per_tick + 1,
+        },
+        Some(per_tick) => Duration::Time {
+            nanos: ticks * per_tick,
+        },
+        None if rng.random_bool(0.01) => Duration::Time {
+            nanos: 1_000_000_000,
+        },
+        None => Duration::Count(ticks),
+    }
+}
+
+/// A duration of a random number of units in `units`.
+fn random_duration(
+    rng: &mut StdRng,
+    input: &Input,
+    units: std::ops::RangeInclusive<i64>,
+) -> Duration {
+    let units = rng.random_range(units);
+    duration(rng, input, units)
+}
+
+fn random_aggs(rng: &mut StdRng, input: &Input) -> Vec<AggExpr> {
+    let numeric = ["vi", "vf", "vd"];
+    let orderable = ["vi", "vf", "vd", "vs", "vb", "t"];
+    let mut any: Vec<&str> = vec!["vi", "vf", "vd", "vs", "vb", "t"];
+    any.extend(input.keys.iter().map(String::as_str));
+    let quantiles = [0.0, 0.1, 0.25, 0.5, 0.9, 0.99, 1.0];
+    let count = rng.random_range(1..=6);
+    (0..count)
+        .map(|i| {
+            let text = match rng.random_range(0..17) {
+                0 => "count()".to_string(),
+                1 => format!("count({})", pick(rng, &any)),
+                2 => format!("sum({})", pick(rng, &numeric)),
+                3 => format!("mean({})", pick(rng, &numeric)),
+                4 => format!("min({})", pick(rng, &orderable)),
+                5 => format!("max({})", pick(rng, &orderable)),
+                6 => format!("first({})", pick(rng, &any)),
+                7 => format!("last({})", pick(rng, &any)),
+                8 => format!("var({})", pick(rng, &numeric)),
+                9 => format!("std({})", pick(rng, &numeric)),
+                10 => format!("median({})", pick(rng, &numeric)),
+                11 => format!(
+                    "quantile({}, {})",
+                    pick(rng, &numeric),
+                    pick(rng, &quantiles)
+                ),
+                12 => format!("count_distinct({})", pick(rng, &any)),
+                13 => format!("approx_count_distinct({})", pick(rng, &any)),
+                14 => format!(
+                    "approx_quantile({}, {})",
+                    pick(rng, &numeric),
+                    pick(rng, &quantiles)
+                ),
+                15 => format!("min_by({}, {})", pick(rng, &any), pick(rng, &orderable)),
+                _ => format!("max_by({}, {})", pick(rng, &any), pick(rng, &orderable)),
+            };
+            AggExpr::parse(&format!("{text} as a{i}")).expect("a valid expression")
+        })
+        .collect()
+}
+
+fn random_keys(rng: &mut StdRng, input: &Input) -> Vec<String> {
+    let mut keys = input.keys.clone();
+    if keys.len() == 2 && rng.random_bool(0.3) {
+        keys.swap(0, 1);
+    }
+    if !keys.is_empty() && rng.random_bool(0.2) {
+        keys.pop();
+    }
+    keys
+}
+
+fn null_time(rng: &mut StdRng) -> NullTime {
+    if rng.random_bool(0.5) {
+        NullTime::Error
+    } else {
+        NullTime::Drop
+    }
+}
+
+fn random_window_spec(rng: &mut StdRng, input: &Input) -> WindowSpec {
+    let kind = match rng.random_range(0..3) {
+        0 => WindowKind::Tumbling {
+            every: random_duration(rng, input, 1..=20),
+        },
+        1 => {
+            let every = rng.random_range(1..=10);
+            let period = if rng.random_bool(0.8) {
+                every * rng.random_range(1..=4)
+            } else {
+                rng.random_range(1..=30)
+            };
+            WindowKind::Hopping {
+                every: duration(rng, input, every),
+                period: duration(rng, input, period),
+            }
+        }
+        _ => WindowKind::Session {
+            gap: random_duration(rng, input, 1..=10),
+        },
+    };
+    let grid = !matches!(kind, WindowKind::Session { .. });
+    WindowSpec {
+        time: "t".to_string(),
+        kind,
+        offset: if grid && rng.random_bool(0.5) {
+            Some(random_duration(rng, input, -15..=15))
+        } else {
+            None
+        },
+        by: random_keys(rng, input),
+        aggs: random_aggs(rng, input),
+        closed: if grid && rng.random_bool(0.5) {
+            Closed::Right
+        } else {
+            Closed::Left
+        },
+        null_time: null_time(rng),
+    }
+}
+
+fn random_rolling_spec(rng: &mut StdRng, input: &Input) -> RollingSpec {
+    RollingSpec {
+        time: "t".to_string(),
+        period: if rng.random_bool(0.6) {
+            RollingPeriod::Time(random_duration(rng, input, 1..=30))
+        } else {
+            RollingPeriod::Rows(rng.random_range(1..=12))
+        },
+        by: random_keys(rng, input),
+        aggs: random_aggs(rng, input),
+        closed: *pick(
+            rng,
+            &[Closed::Right, Closed::Left, Closed::Both, Closed::None],
+        ),
+        null_time: null_time(rng),
+    }
+}
+
+/// Extra exact aggregations that bound each `approx_quantile` of `aggs`:
+/// (alias, [q - 0.03, q + 0.03, min, max, count] aliases).
+fn approx_bounds(aggs: &[AggExpr]) -> Vec<AggExpr> {
+    let mut extra = Vec::new();
+    for a in aggs.iter().filter(|a| a.func == AggFunc::ApproxQuantile) {
+        let q = a.q.expect("a quantile");
+        let exact = |q: f64, tag: &str| AggExpr {
+            func: AggFunc::Quantile,
+            column: a.column.clone(),
+            by_column: None,
+            q: Some(q.clamp(0.0, 1.0)),
+            alias: format!("__{tag}_{}", a.alias),
+        };
+        extra.push(exact(q - 0.03, "lo"));
+        extra.push(exact(q + 0.03, "hi"));
+        extra.push(exact(0.0, "min"));
+        extra.push(exact(1.0, "max"));
+        extra.push(AggExpr {
+            func: AggFunc::Count,
+            column: a.column.clone(),
+            by_column: None,
+            q: None,
+            alias: format!("__n_{}", a.alias),
+        });
+    }
+    extra
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-9 + 1e-9 * a.abs().max(b.abs())
+}
+
+fn floats(array: &dyn Array) -> Vec<Option<f64>> {
+    match array.data_type() {
+        DataType::Float32 => array
+            .as_primitive::<Float32Type>()
+            .iter()
+            .map(|v| v.map(f64::from))
+            .collect(),
+        _ => array.as_primitive::<Float64Type>().iter().collect(),
+    }
+}
+
+/// Compares the engine's output with the reference's. `bounds` is the
+/// reference run with [`approx_bounds`] appended, when there are approx quantiles.
+fn compare(
+    engine: &RecordBatch,
+    expected: &RecordBatch,
+    aggs: &[AggExpr],
+    bounds: Option<&RecordBatch>,
+) -> std::result::Result<(), TestCaseError> {
+    prop_assert_eq!(engine.schema(), expected.schema(), "schemas differ");
+    prop_assert_eq!(engine.num_rows(), expected.num_rows(), "row counts differ");
+    for (i, field) in expected.schema().fields().iter().enumerate() {
+        let name = field.name();
+        let (got, want) = (engine.column(i), expected.column(i));
+        let func = aggs.iter().find(|a| &a.alias == name).map(|a| a.func);
+        match (func, field.data_type()) {
+            (Some(AggFunc::ApproxCountDistinct), _) => {
+                let (got, want) = (
+                    got.as_primitive::<arrow_array::types::Int64Type>(),
+                    want.as_primitive::<arrow_array::types::Int64Type>(),
+                );
+                for row in 0..want.len() {
+                    prop_assert_eq!(
+                        got.is_null(row),
+                        want.is_null(row),
+                        "{} row {}: null-ness",
+                        name,
+                        row
+                    );
+                    let (g, w) = (got.value(row), want.value(row));
+                    let slack = (0.02 * w as f64).max(if w == 0 { 0.0 } else { 1.0 });
+                    prop_assert!(
+                        ((g - w).abs() as f64) <= slack,
+                        "{} row {}: {} vs exact {}",
+                        name,
+                        row,
+                        g,
+                        w
+                    );
+                }
+            }
+            (Some(AggFunc::ApproxQuantile), _) => {
+                let bounds = bounds.expect("bounds computed");
+                let column = |tag: &str| {
+                    floats(
+                        bounds
+                            .column_by_name(&format!("__{tag}_{name}"))
+                            .expect("bound column")
+                            .as_ref(),
+                    )
+                };
+                let (lo, hi, min, max) = (column("lo"), column("hi"), column("min"), column("max"));
+                let n = bounds
+                    .column_by_name(&format!("__n_{name}"))
+                    .expect("count column")
+                    .as_primitive::<arrow_array::types::Int64Type>()
+                    .clone();
+                let (got, want) = (floats(got.as_ref()), floats(want.as_ref()));
+                for row in 0..want.len() {
+                    prop_assert_eq!(
+                        got[row].is_none(),
+                        want[row].is_none(),
+                        "{} row {}: null-ness",
+                        name,
+                        row
+                    );
+                    let (Some(v), Some(min), Some(max), Some(lo), Some(hi)) =
+                        (got[row], min[row], max[row], lo[row], hi[row])
+                    else {
+                        continue;
+                    };
+                    if [v, min, max, lo, hi].iter().any(|x| x.is_nan()) {
+                        continue; // NaN in the window: no ordering to check against.
+                    }
+                    let within =
+                        |v: f64, a: f64, b: f64| (a <= v || close(a, v)) && (v <= b || close(v, b));
+                    prop_assert!(
+                        within(v, min, max),
+                        "{} row {}: {} outside [{}, {}]",
+                        name,
+                        row,
+                        v,
+                        min,
+                        max
+                    );
+                    if n.value(row) >= 100 {
+                        prop_assert!(
+                            within(v, lo, hi),
+                            "{} row {}: {} outside [{}, {}] (q ± 0.03)",
+                            name,
+                            row,
+                            v,
+                            lo,
+                            hi
+                        );
+                    }
+                }
+            }
+            (_, DataType::Float32 | DataType::Float64) => {
+                let (got, want) = (floats(got.as_ref()), floats(want.as_ref()));
+                for row in 0..want.len() {
+                    let same = match (got[row], want[row]) {
+                        (None, None) => true,
+                        (Some(g), Some(w)) => close(g, w),
+                        _ => false,
+                    };
+                    prop_assert!(
+                        same,
+                        "{} row {}: engine {:?}, reference {:?}",
+                        name,
+                        row,
+                        got[row],
+                        want[row]
+                    );
+                }
+            }
+            (_, DataType::Dictionary(_, value_type)) => {
+                let got = arrow_cast::cast(got, value_type).expect("decode");
+                let want = arrow_cast::cast(want, value_type).expect("decode");
+                prop_assert!(
+                    got.to_data() == want.to_data(),
+                    "{}: engine {:?}, reference {:?}",
+                    name,
+                    got,
+                    want
+                );
+            }
+            _ => prop_assert!(
+                got.to_data() == want.to_data(),
+                "{}: engine {:?}, reference {:?}",
+                name,
+                got,
+                want
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Both succeed and agree, or both fail with the same kind of error.
+fn check<T>(
+    engine: Result<T>,
+    expected: Result<RecordBatch>,
+    then: impl FnOnce(T, RecordBatch) -> std::result::Result<(), TestCaseError>,
+) -> std::result::Result<(), TestCaseError> {
+    match (engine, expected) {
+        (Ok(got), Ok(want)) => then(got, want),
+        (Err(e), Err(r)) => {
+            prop_assert_eq!(
+                e.kind(),
+                r.kind(),
+                "engine error: {}; reference error: {}",
+                e,
+                r
+            );
+            Ok(())
+        }
+        (Ok(_), Err(r)) => Err(TestCaseError::fail(format!(
+            "the engine succeeded, the reference failed: {r}"
+        ))),
+        (Err(e), Ok(_)) => Err(TestCaseError::fail(format!(
+            "the engine failed, the reference succeeded: {e}"
+        ))),
+    }
+}
+
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
+fn with_bounds<S: Clone>(spec: &S, aggs: impl Fn(&mut S) -> &mut Vec<AggExpr>) -> Option<S> {
+    let mut wider = spec.clone();
+    let extra = approx_bounds(aggs(&mut wider));
+    if extra.is_empty() {
+        return None;
+    }
+    aggs(&mut wider).extend(extra);
+    Some(wider)
+}
+
+/// The input's shape; the seed regenerates the data itself.
+fn describe(input: &Input) -> String {
+    let fields: Vec<String> = input
+        .schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect();
+    let batches: Vec<String> = input
+        .batches
+        .iter()
+        .map(|b| {
+            format!(
+                "{} rows at offset {}",
+                b.num_rows(),
+                b.column(0).to_data().offset()
+            )
+        })
+        .collect();
+    format!(
+        "[{}], batches: [{}], unit: {} ticks",
+        fields.join(", "),
+        batches.join(", "),
+        input.unit
+    )
+}
+
+/// Rows of each batch that rolling keeps (null times are dropped or an error).
+fn kept_rows(batch: &RecordBatch) -> usize {
+    let t = batch.column_by_name("t").expect("time column");
+    t.len() - t.null_count()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn window_agg_matches_reference(seed in any::<u64>()) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let input = random_input(&mut rng);
+        let spec = random_window_spec(&mut rng, &input);
+        let engine = sash_core::window_agg(&input.schema, &input.batches, &spec);
+        let expected = reference::window_agg(&input.schema, &input.batches, &spec);
+        let bounds = with_bounds(&spec, |s| &mut s.aggs)
+            .map(|wider| reference::window_agg(&input.schema, &input.batches, &wider));
+        check(engine, expected, |got, want| {
+            let bounds = bounds.map(|b| b.expect("the reference succeeded without the bounds"));
+            compare(&got, &want, &spec.aggs, bounds.as_ref())
+        })
+        .map_err(|e| TestCaseError::fail(format!("{e}\nspec: {spec:?}\ninput: {}", describe(&input))))?;
+    }
+
+    #[test]
+    fn rolling_matches_reference(seed in any::<u64>()) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let input = random_input(&mut rng);
+        let spec = random_rolling_spec(&mut rng, &input);
+        let engine = sash_core::rolling(&input.schema, &input.batches, &spec);
+        let expected = reference::rolling(&input.schema, &input.batches, &spec);
+        let bounds = with_bounds(&spec, |s| &mut s.aggs)
+            .map(|wider| reference::rolling(&input.schema, &input.batches, &wider));
+        check(engine, expected, |got: Vec<RecordBatch>, want| {
+            prop_assert_eq!(got.len(), input.batches.len(), "one output batch per input batch");
+            for (out, batch) in got.iter().zip(&input.batches) {
+                prop_assert_eq!(out.num_rows(), kept_rows(batch), "rows of an output batch");
+            }
+            let got = arrow_select::concat::concat_batches(&got[0].schema(), &got).expect("same schema");
+            let bounds = bounds.map(|b| b.expect("the reference succeeded without the bounds"));
+            compare(&got, &want, &spec.aggs, bounds.as_ref())
+        })
+        .map_err(|e| TestCaseError::fail(format!("{e}\nspec: {spec:?}\ninput: {}", describe(&input))))?;
+    }
+}
+
+#[test]
+fn generated_inputs_cover_errors_and_results() {
+    // The generator must reach both successes and each error kind it aims at.
+    let mut kinds = std::collections::HashSet::new();
+    let mut successes = 0;
+    for seed in 0..400 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let input = random_input(&mut rng);
+        let spec = random_window_spec(&mut rng, &input);
+        match reference::window_agg(&input.schema, &input.batches, &spec) {
+            Ok(_) => successes += 1,
+            Err(e) => {
+                kinds.insert(e.kind().as_str());
+            }
+        }
+    }
+    assert!(successes > 200, "{successes} successes");
+    for kind in ["null_time", "invalid_duration", "overflow"] {
+        assert!(kinds.contains(kind), "no {kind} in {kinds:?}");
+    }
+}
