@@ -900,7 +900,9 @@ impl AggPlan {
         let mut pending: Vec<Option<(usize, usize)>> = vec![None; aggs.len()];
         for (i, agg) in aggs.iter().enumerate() {
             let out_type = agg_output_type(schema, agg)?;
-            fields.push(arrow_schema::Field::new(agg.alias.clone(), out_type, true));
+            // Counts are never null; every other aggregate is null for an all-null window.
+            let nullable = !matches!(agg.func, AggFunc::Count | AggFunc::CountDistinct | AggFunc::ApproxCountDistinct);
+            fields.push(arrow_schema::Field::new(agg.alias.clone(), out_type, nullable));
             let column = agg.column.as_deref().map(|c| column_index(schema, c)).transpose()?;
             let value_type = column.map(|c| schema.field(c).data_type().clone());
             let stat = match agg.func {

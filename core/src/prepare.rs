@@ -61,7 +61,14 @@ fn is_sorted(time: &TimeColumn, batches: &[RecordBatch]) -> bool {
 }
 
 impl Prepared {
-    pub fn new(schema: &SchemaRef, batches: &[RecordBatch], time: &str, by: &[String], null_time: NullTime) -> Result<Prepared> {
+    /// Checks the batches, the time column and the key columns: everything
+    /// about the input that does not need its values.
+    pub fn resolve(
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+        time: &str,
+        by: &[String],
+    ) -> Result<(TimeColumn, Vec<usize>, Vec<DataType>)> {
         check_batches(schema, batches)?;
         let time = TimeColumn::resolve(schema, time)?;
         let mut key_indices = Vec::with_capacity(by.len());
@@ -73,7 +80,11 @@ impl Prepared {
             key_indices.push(index);
             key_types.push(data_type);
         }
+        Ok((time, key_indices, key_types))
+    }
 
+    pub fn new(schema: &SchemaRef, batches: &[RecordBatch], time: &str, by: &[String], null_time: NullTime) -> Result<Prepared> {
+        let (time, key_indices, key_types) = Prepared::resolve(schema, batches, time, by)?;
         let null_count: usize = batches.iter().map(|b| b.column(time.index).null_count()).sum();
         if null_count > 0 && null_time == NullTime::Error {
             return Err(SashError::NullTime { column: time.name.clone(), count: null_count });

@@ -34,14 +34,12 @@ use crate::types::{agg_output_type, check_key_type, column_index, TimeType};
 use crate::DROPPED_NULL_TIMES_KEY;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Date64Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type,
-    Int64Type, Int8Type, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Date32Type, Date64Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{
-    new_empty_array, Array, ArrayRef, Date32Array, Date64Array, Decimal128Array, Float64Array,
-    Int32Array, Int64Array, RecordBatch, TimestampMicrosecondArray, TimestampMillisecondArray,
-    TimestampNanosecondArray, TimestampSecondArray, UInt64Array,
+    new_empty_array, Array, ArrayRef, Date32Array, Date64Array, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use std::cmp::Ordering;
@@ -116,15 +114,7 @@ fn column_values(name: &str, array: &dyn Array) -> Result<Vec<Value>> {
             return Ok(vec![Value::Null; array.len()]);
         }
         let keys = dict.normalized_keys();
-        return Ok((0..array.len())
-            .map(|i| {
-                if dict.keys().is_null(i) {
-                    Value::Null
-                } else {
-                    values[keys[i]].clone()
-                }
-            })
-            .collect());
+        return Ok((0..array.len()).map(|i| if dict.keys().is_null(i) { Value::Null } else { values[keys[i]].clone() }).collect());
     }
     (0..array.len()).map(|i| value_at(name, array, i)).collect()
 }
@@ -203,27 +193,22 @@ fn to_f64(v: &Value, kind: Numeric) -> f64 {
 
 /// Converts a spec duration to ticks of the time column.
 fn to_ticks(what: &str, d: Duration, time_type: &TimeType) -> Result<i128> {
-    let bad = |reason: String| SashError::InvalidDuration {
-        input: d.to_string(),
-        reason,
-    };
+    let bad = |reason: String| SashError::InvalidDuration { input: d.to_string(), reason };
     match (d, time_type.nanos_per_tick()) {
         (Duration::Time { nanos }, Some(per_tick)) => {
             if nanos % per_tick == 0 {
                 Ok(i128::from(nanos / per_tick))
             } else {
-                Err(bad(format!(
-                    "'{what}' must be a whole number of the time column's ticks ({per_tick}ns)"
-                )))
+                Err(bad(format!("'{what}' must be a whole number of the time column's ticks ({per_tick}ns)")))
             }
         }
         (Duration::Count(n), None) => Ok(i128::from(n)),
-        (Duration::Time { .. }, None) => Err(bad(format!(
-            "'{what}' is on an integer time column: give an integer (\"10\" or \"10i\"), not a unit"
-        ))),
-        (Duration::Count(_), Some(_)) => Err(bad(format!(
-            "'{what}' is on a timestamp or date column: give a unit (\"10s\"), not a bare integer"
-        ))),
+        (Duration::Time { .. }, None) => {
+            Err(bad(format!("'{what}' is on an integer time column: give an integer (\"10\" or \"10i\"), not a unit")))
+        }
+        (Duration::Count(_), Some(_)) => {
+            Err(bad(format!("'{what}' is on a timestamp or date column: give a unit (\"10s\"), not a bare integer")))
+        }
     }
 }
 
@@ -268,15 +253,9 @@ fn check_batches(schema: &Schema, batches: &[RecordBatch]) -> Result<()> {
     for (i, batch) in batches.iter().enumerate() {
         let theirs = batch.schema();
         let same = theirs.fields().len() == schema.fields().len()
-            && theirs
-                .fields()
-                .iter()
-                .zip(schema.fields())
-                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+            && theirs.fields().iter().zip(schema.fields()).all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
         if !same {
-            return Err(SashError::InvalidInput(format!(
-                "batch {i} does not have the input schema"
-            )));
+            return Err(SashError::InvalidInput(format!("batch {i} does not have the input schema")));
         }
     }
     Ok(())
@@ -286,22 +265,9 @@ fn plans<'a>(schema: &Schema, aggs: &'a [AggExpr]) -> Result<Vec<Plan<'a>>> {
     aggs.iter()
         .map(|expr| {
             let out_type = agg_output_type(schema, expr)?;
-            let column = expr
-                .column
-                .as_deref()
-                .map(|c| column_index(schema, c))
-                .transpose()?;
-            let by = expr
-                .by_column
-                .as_deref()
-                .map(|c| column_index(schema, c))
-                .transpose()?;
-            Ok(Plan {
-                expr,
-                out_type,
-                column,
-                by,
-            })
+            let column = expr.column.as_deref().map(|c| column_index(schema, c)).transpose()?;
+            let by = expr.by_column.as_deref().map(|c| column_index(schema, c)).transpose()?;
+            Ok(Plan { expr, out_type, column, by })
         })
         .collect()
 }
@@ -316,45 +282,23 @@ fn key_columns(schema: &Schema, by: &[String]) -> Result<Vec<usize>> {
         .collect()
 }
 
-fn load(
-    schema: &Schema,
-    batches: &[RecordBatch],
-    time: usize,
-    null_time: NullTime,
-    keys: &[usize],
-    plans: &[Plan],
-) -> Result<Table> {
+fn load(schema: &Schema, batches: &[RecordBatch], time: usize, null_time: NullTime, keys: &[usize], plans: &[Plan]) -> Result<Table> {
     let mut columns = Vec::new();
     for (c, field) in schema.fields().iter().enumerate() {
         let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
-        columns.push(if parts.is_empty() {
-            new_empty_array(field.data_type())
-        } else {
-            arrow_select::concat::concat(&parts)?
-        });
+        columns.push(if parts.is_empty() { new_empty_array(field.data_type()) } else { arrow_select::concat::concat(&parts)? });
     }
     let time_name = schema.field(time).name();
     let raw_times = column_values(time_name, columns[time].as_ref())?;
     let null_count = raw_times.iter().filter(|v| **v == Value::Null).count();
     let dropped = match null_time {
-        NullTime::Error if null_count > 0 => {
-            return Err(SashError::NullTime {
-                column: time_name.clone(),
-                count: null_count,
-            })
-        }
+        NullTime::Error if null_count > 0 => return Err(SashError::NullTime { column: time_name.clone(), count: null_count }),
         NullTime::Error => None,
         NullTime::Drop => Some(null_count),
     };
-    let kept: Vec<u64> = (0..raw_times.len())
-        .filter(|&i| raw_times[i] != Value::Null)
-        .map(|i| i as u64)
-        .collect();
+    let kept: Vec<u64> = (0..raw_times.len()).filter(|&i| raw_times[i] != Value::Null).map(|i| i as u64).collect();
     let kept = UInt64Array::from(kept);
-    let columns: Vec<ArrayRef> = columns
-        .iter()
-        .map(|c| arrow_select::take::take(c.as_ref(), &kept, None))
-        .collect::<Result<_, _>>()?;
+    let columns: Vec<ArrayRef> = columns.iter().map(|c| arrow_select::take::take(c.as_ref(), &kept, None)).collect::<Result<_, _>>()?;
     let times = column_values(time_name, columns[time].as_ref())?
         .into_iter()
         .map(|v| match v {
@@ -362,23 +306,13 @@ fn load(
             other => panic!("time value {other:?}"),
         })
         .collect();
-    let nulls = columns
-        .iter()
-        .map(|c| {
-            (0..c.len())
-                .map(|i| c.logical_nulls().is_some_and(|n| n.is_null(i)))
-                .collect()
-        })
-        .collect();
+    let nulls = columns.iter().map(|c| (0..c.len()).map(|i| c.logical_nulls().is_some_and(|n| n.is_null(i))).collect()).collect();
     let mut needed: Vec<usize> = keys.to_vec();
     for p in plans {
         if let Some(by) = p.by {
             needed.push(by);
         }
-        let reads_values = !matches!(
-            p.expr.func,
-            AggFunc::Count | AggFunc::First | AggFunc::Last | AggFunc::MinBy | AggFunc::MaxBy
-        );
+        let reads_values = !matches!(p.expr.func, AggFunc::Count | AggFunc::First | AggFunc::Last | AggFunc::MinBy | AggFunc::MaxBy);
         if let (true, Some(c)) = (reads_values, p.column) {
             needed.push(c);
         }
@@ -389,13 +323,7 @@ fn load(
             values[c] = Some(column_values(schema.field(c).name(), columns[c].as_ref())?);
         }
     }
-    Ok(Table {
-        columns,
-        times,
-        nulls,
-        values,
-        dropped,
-    })
+    Ok(Table { columns, times, nulls, values, dropped })
 }
 
 /// The result of one aggregation over one window.
@@ -429,19 +357,10 @@ fn aggregate(plan: &Plan, table: &Table, rows: &[usize]) -> Result<Cell> {
     let Some(col) = plan.column else {
         return Ok(Cell::Int(rows.len() as i64)); // count()
     };
-    let non_null: Vec<usize> = rows
-        .iter()
-        .copied()
-        .filter(|&r| !table.nulls[col][r])
-        .collect();
+    let non_null: Vec<usize> = rows.iter().copied().filter(|&r| !table.nulls[col][r]).collect();
     let name = || plan.expr.column.clone().unwrap_or_default();
     let kind = numeric_kind(table.columns[col].data_type());
-    let floats = || -> Vec<f64> {
-        non_null
-            .iter()
-            .map(|&r| to_f64(&table.values(col)[r], kind))
-            .collect()
-    };
+    let floats = || -> Vec<f64> { non_null.iter().map(|&r| to_f64(&table.values(col)[r], kind)).collect() };
     let sorted_floats = || {
         let mut v = floats();
         v.sort_by(|a, b| cmp_f64(*a, *b));
@@ -450,21 +369,12 @@ fn aggregate(plan: &Plan, table: &Table, rows: &[usize]) -> Result<Cell> {
     Ok(match func {
         AggFunc::Count => Cell::Int(non_null.len() as i64),
         // Nothing but nulls: null, except for counts.
-        _ if non_null.is_empty()
-            && !matches!(func, AggFunc::CountDistinct | AggFunc::ApproxCountDistinct) =>
-        {
-            Cell::Null
-        }
+        _ if non_null.is_empty() && !matches!(func, AggFunc::CountDistinct | AggFunc::ApproxCountDistinct) => Cell::Null,
         AggFunc::Sum => match kind {
             Numeric::Float => Cell::Float(floats().iter().sum()),
             Numeric::Int => {
-                let total: i128 = non_null
-                    .iter()
-                    .map(|&r| int_of(&table.values(col)[r]))
-                    .sum();
-                Cell::Int(i64::try_from(total).map_err(|_| {
-                    SashError::Overflow(format!("sum({}) = {total} does not fit Int64", name()))
-                })?)
+                let total: i128 = non_null.iter().map(|&r| int_of(&table.values(col)[r])).sum();
+                Cell::Int(i64::try_from(total).map_err(|_| SashError::Overflow(format!("sum({}) = {total} does not fit Int64", name())))?)
             }
             Numeric::Decimal { .. } => {
                 let max = 10i128.pow(38) - 1;
@@ -473,12 +383,7 @@ fn aggregate(plan: &Plan, table: &Table, rows: &[usize]) -> Result<Cell> {
                     total = total
                         .checked_add(int_of(&table.values(col)[r]))
                         .filter(|t| (-max..=max).contains(t))
-                        .ok_or_else(|| {
-                            SashError::Overflow(format!(
-                                "sum({}) does not fit Decimal128(38)",
-                                name()
-                            ))
-                        })?;
+                        .ok_or_else(|| SashError::Overflow(format!("sum({}) does not fit Decimal128(38)", name())))?;
                 }
                 Cell::Decimal(total)
             }
@@ -487,18 +392,9 @@ fn aggregate(plan: &Plan, table: &Table, rows: &[usize]) -> Result<Cell> {
             let n = non_null.len() as f64;
             match kind {
                 Numeric::Float => Cell::Float(floats().iter().sum::<f64>() / n),
-                Numeric::Int => Cell::Float(
-                    non_null
-                        .iter()
-                        .map(|&r| int_of(&table.values(col)[r]))
-                        .sum::<i128>() as f64
-                        / n,
-                ),
+                Numeric::Int => Cell::Float(non_null.iter().map(|&r| int_of(&table.values(col)[r])).sum::<i128>() as f64 / n),
                 Numeric::Decimal { scale } => {
-                    let total: i128 = non_null
-                        .iter()
-                        .map(|&r| int_of(&table.values(col)[r]))
-                        .sum();
+                    let total: i128 = non_null.iter().map(|&r| int_of(&table.values(col)[r])).sum();
                     Cell::Float(total as f64 / 10f64.powi(scale.into()) / n)
                 }
             }
@@ -509,25 +405,16 @@ fn aggregate(plan: &Plan, table: &Table, rows: &[usize]) -> Result<Cell> {
                 Cell::Null
             } else {
                 let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-                let var =
-                    xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (xs.len() - 1) as f64;
-                Cell::Float(if func == AggFunc::Std {
-                    var.sqrt()
-                } else {
-                    var
-                })
+                let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (xs.len() - 1) as f64;
+                Cell::Float(if func == AggFunc::Std { var.sqrt() } else { var })
             }
         }
         AggFunc::Median => Cell::Float(quantile_sorted(&sorted_floats(), 0.5)),
-        AggFunc::Quantile | AggFunc::ApproxQuantile => Cell::Float(quantile_sorted(
-            &sorted_floats(),
-            plan.expr.q.expect("parser guarantees q"),
-        )),
+        AggFunc::Quantile | AggFunc::ApproxQuantile => {
+            Cell::Float(quantile_sorted(&sorted_floats(), plan.expr.q.expect("parser guarantees q")))
+        }
         AggFunc::CountDistinct | AggFunc::ApproxCountDistinct => {
-            let mut seen: Vec<Value> = non_null
-                .iter()
-                .map(|&r| table.values(col)[r].clone())
-                .collect();
+            let mut seen: Vec<Value> = non_null.iter().map(|&r| table.values(col)[r].clone()).collect();
             seen.sort_by(cmp_values);
             seen.dedup_by(|a, b| cmp_values(a, b) == Ordering::Equal);
             Cell::Int(seen.len() as i64)
@@ -537,25 +424,16 @@ fn aggregate(plan: &Plan, table: &Table, rows: &[usize]) -> Result<Cell> {
             let mut best = non_null[0];
             for &r in &non_null[1..] {
                 let o = cmp_values(&table.values(col)[r], &table.values(col)[best]);
-                if (func == AggFunc::Min && o == Ordering::Less)
-                    || (func == AggFunc::Max && o == Ordering::Greater)
-                {
+                if (func == AggFunc::Min && o == Ordering::Less) || (func == AggFunc::Max && o == Ordering::Greater) {
                     best = r;
                 }
             }
             Cell::Row(best)
         }
         AggFunc::First => Cell::Row(non_null[0]),
-        AggFunc::Last => {
-            // The latest time; among rows at that time, the earliest in input order.
-            let last_time = table.times[*non_null.last().expect("not empty")];
-            Cell::Row(
-                *non_null
-                    .iter()
-                    .find(|&&r| table.times[r] == last_time)
-                    .expect("exists"),
-            )
-        }
+        // Rows are in (time, input order): the last one is the latest in time,
+        // and among rows at that time the latest in input order.
+        AggFunc::Last => Cell::Row(*non_null.last().expect("not empty")),
         AggFunc::MinBy | AggFunc::MaxBy => {
             let by = plan.by.expect("parser guarantees a by column");
             let by_values = table.values(by);
@@ -565,8 +443,7 @@ fn aggregate(plan: &Plan, table: &Table, rows: &[usize]) -> Result<Cell> {
                     None => true,
                     Some(b) => {
                         let o = cmp_values(&by_values[r], &by_values[b]);
-                        (func == AggFunc::MinBy && o == Ordering::Less)
-                            || (func == AggFunc::MaxBy && o == Ordering::Greater)
+                        (func == AggFunc::MinBy && o == Ordering::Less) || (func == AggFunc::MaxBy && o == Ordering::Greater)
                     }
                 };
                 if better {
@@ -589,21 +466,13 @@ fn int_of(v: &Value) -> i128 {
 }
 
 fn nullable(func: AggFunc) -> bool {
-    !matches!(
-        func,
-        AggFunc::Count | AggFunc::CountDistinct | AggFunc::ApproxCountDistinct
-    )
+    !matches!(func, AggFunc::Count | AggFunc::CountDistinct | AggFunc::ApproxCountDistinct)
 }
 
 /// Builds one aggregate's output column from its cells.
 fn build_column(plan: &Plan, table: &Table, cells: &[Cell]) -> Result<ArrayRef> {
     let array: ArrayRef = match plan.expr.func {
-        AggFunc::Min
-        | AggFunc::Max
-        | AggFunc::First
-        | AggFunc::Last
-        | AggFunc::MinBy
-        | AggFunc::MaxBy => {
+        AggFunc::Min | AggFunc::Max | AggFunc::First | AggFunc::Last | AggFunc::MinBy | AggFunc::MaxBy => {
             let rows: UInt64Array = cells
                 .iter()
                 .map(|c| match c {
@@ -611,11 +480,7 @@ fn build_column(plan: &Plan, table: &Table, cells: &[Cell]) -> Result<ArrayRef> 
                     _ => None,
                 })
                 .collect();
-            arrow_select::take::take(
-                table.columns[plan.column.expect("has a column")].as_ref(),
-                &rows,
-                None,
-            )?
+            arrow_select::take::take(table.columns[plan.column.expect("has a column")].as_ref(), &rows, None)?
         }
         _ => match &plan.out_type {
             DataType::Int64 => Arc::new(
@@ -655,36 +520,14 @@ fn build_column(plan: &Plan, table: &Table, cells: &[Cell]) -> Result<ArrayRef> 
 
 /// Window bounds in the time column's type; bounds that do not fit are an overflow.
 fn time_array(data_type: &DataType, ticks: &[i128]) -> Result<ArrayRef> {
-    let overflow = |t: i128| {
-        SashError::Overflow(format!(
-            "window bound {t} does not fit the time column's type {data_type}"
-        ))
-    };
-    let wide = || {
-        ticks
-            .iter()
-            .map(|&t| i64::try_from(t).map_err(|_| overflow(t)))
-            .collect::<Result<Vec<i64>>>()
-    };
-    let narrow = || {
-        ticks
-            .iter()
-            .map(|&t| i32::try_from(t).map_err(|_| overflow(t)))
-            .collect::<Result<Vec<i32>>>()
-    };
+    let overflow = |t: i128| SashError::Overflow(format!("window bound {t} does not fit the time column's type {data_type}"));
+    let wide = || ticks.iter().map(|&t| i64::try_from(t).map_err(|_| overflow(t))).collect::<Result<Vec<i64>>>();
+    let narrow = || ticks.iter().map(|&t| i32::try_from(t).map_err(|_| overflow(t))).collect::<Result<Vec<i32>>>();
     Ok(match data_type {
-        DataType::Timestamp(TimeUnit::Second, tz) => {
-            Arc::new(TimestampSecondArray::from(wide()?).with_timezone_opt(tz.clone()))
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, tz) => {
-            Arc::new(TimestampMillisecondArray::from(wide()?).with_timezone_opt(tz.clone()))
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, tz) => {
-            Arc::new(TimestampMicrosecondArray::from(wide()?).with_timezone_opt(tz.clone()))
-        }
-        DataType::Timestamp(TimeUnit::Nanosecond, tz) => {
-            Arc::new(TimestampNanosecondArray::from(wide()?).with_timezone_opt(tz.clone()))
-        }
+        DataType::Timestamp(TimeUnit::Second, tz) => Arc::new(TimestampSecondArray::from(wide()?).with_timezone_opt(tz.clone())),
+        DataType::Timestamp(TimeUnit::Millisecond, tz) => Arc::new(TimestampMillisecondArray::from(wide()?).with_timezone_opt(tz.clone())),
+        DataType::Timestamp(TimeUnit::Microsecond, tz) => Arc::new(TimestampMicrosecondArray::from(wide()?).with_timezone_opt(tz.clone())),
+        DataType::Timestamp(TimeUnit::Nanosecond, tz) => Arc::new(TimestampNanosecondArray::from(wide()?).with_timezone_opt(tz.clone())),
         DataType::Date32 => Arc::new(Date32Array::from(narrow()?)),
         DataType::Date64 => Arc::new(Date64Array::from(wide()?)),
         DataType::Int32 => Arc::new(Int32Array::from(narrow()?)),
@@ -693,10 +536,7 @@ fn time_array(data_type: &DataType, ticks: &[i128]) -> Result<ArrayRef> {
     })
 }
 
-fn with_dropped(
-    metadata: HashMap<String, String>,
-    dropped: Option<usize>,
-) -> HashMap<String, String> {
+fn with_dropped(metadata: HashMap<String, String>, dropped: Option<usize>) -> HashMap<String, String> {
     let mut metadata = metadata;
     if let Some(n) = dropped {
         metadata.insert(DROPPED_NULL_TIMES_KEY.to_string(), n.to_string());
@@ -715,13 +555,7 @@ fn contains(start: i128, end: i128, t: i128, closed: Closed) -> bool {
 }
 
 /// Every (start, end) of the grid `offset + k·every`, length `period`, containing `t`.
-fn grid_windows(
-    t: i128,
-    every: i128,
-    period: i128,
-    offset: i128,
-    closed: Closed,
-) -> Vec<(i128, i128)> {
+fn grid_windows(t: i128, every: i128, period: i128, offset: i128, closed: Closed) -> Vec<(i128, i128)> {
     let mut found = Vec::new();
     // The window starting just after t; walk back until windows end before t.
     let mut k = (t - offset).div_euclid(every) + 1;
@@ -752,22 +586,14 @@ enum Span {
 }
 
 /// Windowed aggregation, brute force. See `docs/semantics.md`.
-pub fn window_agg(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    spec: &WindowSpec,
-) -> Result<RecordBatch> {
+pub fn window_agg(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec) -> Result<RecordBatch> {
     spec.validate()?;
     match (&spec.kind, spec.closed) {
         (_, Closed::Both | Closed::None) => {
-            return Err(SashError::spec(
-                "windows are closed \"left\" or \"right\"; \"both\" and \"none\" are for rolling",
-            ))
+            return Err(SashError::spec("windows are closed \"left\" or \"right\"; \"both\" and \"none\" are for rolling"))
         }
         (WindowKind::Session { .. }, Closed::Right) => {
-            return Err(SashError::spec(
-                "'closed' applies to tumbling and hopping windows, not to sessions",
-            ))
+            return Err(SashError::spec("'closed' applies to tumbling and hopping windows, not to sessions"))
         }
         _ => {}
     }
@@ -784,18 +610,12 @@ pub fn window_agg(
     let shape = match spec.kind {
         WindowKind::Tumbling { every } => {
             let every = to_ticks("every", every, &time_type)?;
-            Shape::Grid {
-                every,
-                period: every,
-            }
+            Shape::Grid { every, period: every }
         }
-        WindowKind::Hopping { every, period } => Shape::Grid {
-            every: to_ticks("every", every, &time_type)?,
-            period: to_ticks("period", period, &time_type)?,
-        },
-        WindowKind::Session { gap } => Shape::Session {
-            gap: to_ticks("session_gap", gap, &time_type)?,
-        },
+        WindowKind::Hopping { every, period } => {
+            Shape::Grid { every: to_ticks("every", every, &time_type)?, period: to_ticks("period", period, &time_type)? }
+        }
+        WindowKind::Session { gap } => Shape::Session { gap: to_ticks("session_gap", gap, &time_type)? },
     };
     let table = load(schema, batches, time, spec.null_time, &keys, &plans)?;
     let n = table.times.len();
@@ -813,17 +633,13 @@ pub fn window_agg(
         }
         Shape::Session { gap } => {
             let mut rows: Vec<usize> = (0..n).collect();
-            rows.sort_by(|&a, &b| {
-                cmp_keys(&table.key(&keys, a), &table.key(&keys, b))
-                    .then((table.times[a], a).cmp(&(table.times[b], b)))
-            });
+            rows.sort_by(|&a, &b| cmp_keys(&table.key(&keys, a), &table.key(&keys, b)).then((table.times[a], a).cmp(&(table.times[b], b))));
             let mut i = 0;
             while i < rows.len() {
                 // One session: rows[i..j].
                 let mut j = i + 1;
                 while j < rows.len()
-                    && cmp_keys(&table.key(&keys, rows[j]), &table.key(&keys, rows[i]))
-                        == Ordering::Equal
+                    && cmp_keys(&table.key(&keys, rows[j]), &table.key(&keys, rows[i])) == Ordering::Equal
                     && i128::from(table.times[rows[j]]) < i128::from(table.times[rows[j - 1]]) + gap
                 {
                     j += 1;
@@ -848,9 +664,7 @@ pub fn window_agg(
     let mut groups: Vec<(i128, i128, Vec<usize>)> = Vec::new();
     let mut prev: Option<(i128, &[Value], i128)> = None;
     for (start, key, end, row) in &members {
-        let same = prev.is_some_and(|(s, k, e)| {
-            s == *start && e == *end && cmp_keys(k, key) == Ordering::Equal
-        });
+        let same = prev.is_some_and(|(s, k, e)| s == *start && e == *end && cmp_keys(k, key) == Ordering::Equal);
         if same {
             groups.last_mut().expect("a group").2.push(*row);
         } else {
@@ -864,36 +678,17 @@ pub fn window_agg(
     let firsts = UInt64Array::from(groups.iter().map(|g| g.2[0] as u64).collect::<Vec<_>>());
     for &k in &keys {
         fields.push(schema.field(k).clone());
-        columns.push(arrow_select::take::take(
-            table.columns[k].as_ref(),
-            &firsts,
-            None,
-        )?);
+        columns.push(arrow_select::take::take(table.columns[k].as_ref(), &firsts, None)?);
     }
     let starts: Vec<i128> = groups.iter().map(|g| g.0).collect();
     let ends: Vec<i128> = groups.iter().map(|g| g.1).collect();
-    fields.push(Field::new(
-        "window_start",
-        time_field.data_type().clone(),
-        false,
-    ));
+    fields.push(Field::new("window_start", time_field.data_type().clone(), false));
     columns.push(time_array(time_field.data_type(), &starts)?);
-    fields.push(Field::new(
-        "window_end",
-        time_field.data_type().clone(),
-        false,
-    ));
+    fields.push(Field::new("window_end", time_field.data_type().clone(), false));
     columns.push(time_array(time_field.data_type(), &ends)?);
     for plan in &plans {
-        let cells = groups
-            .iter()
-            .map(|g| aggregate(plan, &table, &g.2))
-            .collect::<Result<Vec<_>>>()?;
-        fields.push(Field::new(
-            &plan.expr.alias,
-            plan.out_type.clone(),
-            nullable(plan.expr.func),
-        ));
+        let cells = groups.iter().map(|g| aggregate(plan, &table, &g.2)).collect::<Result<Vec<_>>>()?;
+        fields.push(Field::new(&plan.expr.alias, plan.out_type.clone(), nullable(plan.expr.func)));
         columns.push(build_column(plan, &table, &cells)?);
     }
     let schema = Schema::new_with_metadata(fields, with_dropped(HashMap::new(), table.dropped));
@@ -903,11 +698,7 @@ pub fn window_agg(
 /// Rolling aggregation, brute force: one output row per input row (batches
 /// concatenated, rows with a dropped null time left out), the input columns
 /// followed by the aggregates. See `docs/semantics.md`.
-pub fn rolling(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    spec: &RollingSpec,
-) -> Result<RecordBatch> {
+pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) -> Result<RecordBatch> {
     spec.validate()?;
     check_batches(schema, batches)?;
     let time = column_index(schema, &spec.time)?;
@@ -925,24 +716,16 @@ pub fn rolling(
     let mut windows: Vec<Vec<usize>> = Vec::with_capacity(n);
     for row in 0..n {
         let key = table.key(&keys, row);
-        let same_key: Vec<usize> = (0..n)
-            .filter(|&r| cmp_keys(&table.key(&keys, r), &key) == Ordering::Equal)
-            .collect();
+        let same_key: Vec<usize> = (0..n).filter(|&r| cmp_keys(&table.key(&keys, r), &key) == Ordering::Equal).collect();
         windows.push(match period {
             Span::Ticks(p) => {
                 let t = i128::from(table.times[row]);
-                same_key
-                    .into_iter()
-                    .filter(|&r| contains(t - p, t, i128::from(table.times[r]), spec.closed))
-                    .collect()
+                same_key.into_iter().filter(|&r| contains(t - p, t, i128::from(table.times[r]), spec.closed)).collect()
             }
             Span::Rows(count) => {
                 // Positions in (time, input order): the row is at `pos`.
                 let ordered = table.time_sorted(&same_key);
-                let pos = ordered
-                    .iter()
-                    .position(|&r| r == row)
-                    .expect("the row has its key");
+                let pos = ordered.iter().position(|&r| r == row).expect("the row has its key");
                 let (from, to) = match spec.closed {
                     Closed::Right => (pos + 1 - count.min(pos + 1), pos + 1),
                     Closed::Left => (pos - count.min(pos), pos),
@@ -961,21 +744,11 @@ pub fn rolling(
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     let mut columns = table.columns.clone();
     for plan in &plans {
-        let cells = windows
-            .iter()
-            .map(|w| aggregate(plan, &table, w))
-            .collect::<Result<Vec<_>>>()?;
-        fields.push(Field::new(
-            &plan.expr.alias,
-            plan.out_type.clone(),
-            nullable(plan.expr.func),
-        ));
+        let cells = windows.iter().map(|w| aggregate(plan, &table, w)).collect::<Result<Vec<_>>>()?;
+        fields.push(Field::new(&plan.expr.alias, plan.out_type.clone(), nullable(plan.expr.func)));
         columns.push(build_column(plan, &table, &cells)?);
     }
-    let schema = Schema::new_with_metadata(
-        fields,
-        with_dropped(schema.metadata().clone(), table.dropped),
-    );
+    let schema = Schema::new_with_metadata(fields, with_dropped(schema.metadata().clone(), table.dropped));
     Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
 }
 
@@ -1009,19 +782,11 @@ mod tests {
     }
 
     fn col_i64(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
-        b.column_by_name(name)
-            .unwrap()
-            .as_primitive::<Int64Type>()
-            .iter()
-            .collect()
+        b.column_by_name(name).unwrap().as_primitive::<Int64Type>().iter().collect()
     }
 
     fn col_f64(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-        b.column_by_name(name)
-            .unwrap()
-            .as_primitive::<Float64Type>()
-            .iter()
-            .collect()
+        b.column_by_name(name).unwrap().as_primitive::<Float64Type>().iter().collect()
     }
 
     fn col_str(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
@@ -1042,10 +807,7 @@ mod tests {
     #[test]
     fn tumbling_with_negative_times() {
         let out = window(
-            vec![
-                ("t", ints(&[7, 1, -1, 2, 5])),
-                ("v", ints(&[1, 2, 3, 4, 5])),
-            ],
+            vec![("t", ints(&[7, 1, -1, 2, 5])), ("v", ints(&[1, 2, 3, 4, 5]))],
             r#"{"time":"t","every":5,"aggs":["count() as n","sum(v) as s"]}"#,
         )
         .unwrap();
@@ -1053,12 +815,7 @@ mod tests {
         assert_eq!(col_i64(&out, "window_end"), s(&[0, 5, 10]));
         assert_eq!(col_i64(&out, "n"), s(&[1, 2, 2]));
         assert_eq!(col_i64(&out, "s"), s(&[3, 6, 6]));
-        let names: Vec<_> = out
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names: Vec<_> = out.schema().fields().iter().map(|f| f.name().clone()).collect();
         assert_eq!(names, ["window_start", "window_end", "n", "s"]);
         assert!(!out.schema().field(0).is_nullable());
         assert!(!out.schema().field(2).is_nullable());
@@ -1068,115 +825,62 @@ mod tests {
     #[test]
     fn hopping_overlapping_and_gapped() {
         let t = ints(&[0, 1, 2, 3, 4, 5]);
-        let out = window(
-            vec![("t", t.clone())],
-            r#"{"time":"t","every":2,"period":4,"aggs":["count() as n"]}"#,
-        )
-        .unwrap();
+        let out = window(vec![("t", t.clone())], r#"{"time":"t","every":2,"period":4,"aggs":["count() as n"]}"#).unwrap();
         assert_eq!(col_i64(&out, "window_start"), s(&[-2, 0, 2, 4]));
         assert_eq!(col_i64(&out, "window_end"), s(&[2, 4, 6, 8]));
         assert_eq!(col_i64(&out, "n"), s(&[2, 4, 4, 2]));
         // period < every: rows between windows belong to none.
-        let out = window(
-            vec![("t", t)],
-            r#"{"time":"t","every":4,"period":1,"aggs":["count() as n"]}"#,
-        )
-        .unwrap();
+        let out = window(vec![("t", t)], r#"{"time":"t","every":4,"period":1,"aggs":["count() as n"]}"#).unwrap();
         assert_eq!(col_i64(&out, "window_start"), s(&[0, 4]));
         assert_eq!(col_i64(&out, "n"), s(&[1, 1]));
     }
 
     #[test]
     fn closed_right_and_offset() {
-        let out = window(
-            vec![("t", ints(&[0, 5, 6, 10]))],
-            r#"{"time":"t","every":5,"closed":"right","aggs":["count() as n"]}"#,
-        )
-        .unwrap();
+        let out = window(vec![("t", ints(&[0, 5, 6, 10]))], r#"{"time":"t","every":5,"closed":"right","aggs":["count() as n"]}"#).unwrap();
         assert_eq!(col_i64(&out, "window_start"), s(&[-5, 0, 5]));
         assert_eq!(col_i64(&out, "n"), s(&[1, 1, 2]));
         for offset in [2, -3, 7] {
-            let spec =
-                format!(r#"{{"time":"t","every":5,"offset":{offset},"aggs":["count() as n"]}}"#);
+            let spec = format!(r#"{{"time":"t","every":5,"offset":{offset},"aggs":["count() as n"]}}"#);
             let out = window(vec![("t", ints(&[1, 2, 6, 7]))], &spec).unwrap();
-            assert_eq!(
-                col_i64(&out, "window_start"),
-                s(&[-3, 2, 7]),
-                "offset {offset}"
-            );
+            assert_eq!(col_i64(&out, "window_start"), s(&[-3, 2, 7]), "offset {offset}");
             assert_eq!(col_i64(&out, "n"), s(&[1, 2, 1]));
         }
     }
 
     #[test]
     fn timestamps_keep_their_zone_and_durations_must_fit() {
-        let ts: ArrayRef = Arc::new(
-            TimestampSecondArray::from(vec![0, 3599, 3600, 86399]).with_timezone("Europe/Paris"),
-        );
-        let out = window(
-            vec![("ts", ts.clone())],
-            r#"{"time":"ts","every":"1h","aggs":["count() as n", "max(ts) as last"]}"#,
-        )
-        .unwrap();
+        let ts: ArrayRef = Arc::new(TimestampSecondArray::from(vec![0, 3599, 3600, 86399]).with_timezone("Europe/Paris"));
+        let out = window(vec![("ts", ts.clone())], r#"{"time":"ts","every":"1h","aggs":["count() as n", "max(ts) as last"]}"#).unwrap();
         assert_eq!(out.schema().field(0).data_type(), ts.data_type());
         assert_eq!(out.schema().field(3).data_type(), ts.data_type());
-        let starts: Vec<_> = out
-            .column(0)
-            .as_primitive::<TimestampSecondType>()
-            .values()
-            .to_vec();
+        let starts: Vec<_> = out.column(0).as_primitive::<TimestampSecondType>().values().to_vec();
         assert_eq!(starts, [0, 3600, 82800]);
         assert_eq!(col_i64(&out, "n"), s(&[2, 1, 1]));
         for bad in [r#""1ms""#, "10", r#""1s","offset":"500ms""#] {
             let spec = format!(r#"{{"time":"ts","every":{bad},"aggs":["count()"]}}"#);
-            assert_eq!(
-                window(vec![("ts", ts.clone())], &spec).unwrap_err().kind(),
-                ErrorKind::InvalidDuration,
-                "{bad}"
-            );
+            assert_eq!(window(vec![("ts", ts.clone())], &spec).unwrap_err().kind(), ErrorKind::InvalidDuration, "{bad}");
         }
-        let err = window(
-            vec![("t", ints(&[1]))],
-            r#"{"time":"t","every":"1h","aggs":["count()"]}"#,
-        )
-        .unwrap_err();
+        let err = window(vec![("t", ints(&[1]))], r#"{"time":"t","every":"1h","aggs":["count()"]}"#).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidDuration);
         let days: ArrayRef = Arc::new(Date32Array::from(vec![-1, 0, 13]));
-        let err = window(
-            vec![("d", days.clone())],
-            r#"{"time":"d","every":"1h","aggs":["count()"]}"#,
-        )
-        .unwrap_err();
+        let err = window(vec![("d", days.clone())], r#"{"time":"d","every":"1h","aggs":["count()"]}"#).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidDuration);
-        let out = window(
-            vec![("d", days)],
-            r#"{"time":"d","every":"1w","aggs":["count() as n"]}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            out.column(0).as_primitive::<Date32Type>().values().to_vec(),
-            [-7, 0, 7]
-        );
+        let out = window(vec![("d", days)], r#"{"time":"d","every":"1w","aggs":["count() as n"]}"#).unwrap();
+        assert_eq!(out.column(0).as_primitive::<Date32Type>().values().to_vec(), [-7, 0, 7]);
     }
 
     #[test]
     fn sessions_split_at_the_gap() {
         let k: ArrayRef = Arc::new(StringArray::from(vec!["a", "a", "b", "a", "a", "a"]));
         let out = window(
-            vec![
-                ("k", k),
-                ("t", ints(&[0, 2, 1, 5, 9, 11])),
-                ("v", ints(&[1, 2, 3, 4, 5, 6])),
-            ],
+            vec![("k", k), ("t", ints(&[0, 2, 1, 5, 9, 11])), ("v", ints(&[1, 2, 3, 4, 5, 6]))],
             r#"{"time":"t","session_gap":3,"by":"k","aggs":["count() as n","first(v) as f"]}"#,
         )
         .unwrap();
         // 5 ≥ 2 + 3 starts a new session; 11 < 9 + 3 does not.
         assert_eq!(col_i64(&out, "window_start"), s(&[0, 1, 5, 9]));
-        assert_eq!(
-            col_str(&out, "k"),
-            ["a", "b", "a", "a"].map(|x| Some(x.to_string()))
-        );
+        assert_eq!(col_str(&out, "k"), ["a", "b", "a", "a"].map(|x| Some(x.to_string())));
         assert_eq!(col_i64(&out, "window_end"), s(&[5, 4, 8, 14]));
         assert_eq!(col_i64(&out, "n"), s(&[2, 1, 1, 2]));
         assert_eq!(col_i64(&out, "f"), s(&[1, 3, 4, 5]));
@@ -1184,33 +888,13 @@ mod tests {
 
     #[test]
     fn keys_sort_with_nulls_last() {
-        let k1: ArrayRef = Arc::new(Int32Array::from(vec![
-            Some(1),
-            None,
-            Some(1),
-            None,
-            Some(-4),
-        ]));
-        let k2: ArrayRef = Arc::new(BooleanArray::from(vec![
-            Some(true),
-            Some(false),
-            None,
-            Some(false),
-            Some(false),
-        ]));
-        let dict: DictionaryArray<Int32Type> =
-            vec![Some("z"), Some("a"), None, Some("z"), Some("z")]
-                .into_iter()
-                .collect();
+        let k1: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), None, Some(1), None, Some(-4)]));
+        let k2: ArrayRef = Arc::new(BooleanArray::from(vec![Some(true), Some(false), None, Some(false), Some(false)]));
+        let dict: DictionaryArray<Int32Type> = vec![Some("z"), Some("a"), None, Some("z"), Some("z")].into_iter().collect();
         let dict: ArrayRef = Arc::new(dict);
         let t = ints(&[0, 1, 2, 3, 4]);
         let out = window(
-            vec![
-                ("k1", k1),
-                ("k2", k2),
-                ("d", dict.clone()),
-                ("t", t.clone()),
-            ],
+            vec![("k1", k1), ("k2", k2), ("d", dict.clone()), ("t", t.clone())],
             r#"{"time":"t","every":10,"by":["k1","k2"],"aggs":["count() as n"]}"#,
         )
         .unwrap();
@@ -1219,16 +903,9 @@ mod tests {
         assert_eq!(k1, [Some(-4), Some(1), Some(1), None]);
         assert_eq!(k2, [Some(false), Some(true), None, Some(false)]);
         assert_eq!(col_i64(&out, "n"), s(&[1, 1, 1, 2]));
-        let out = window(
-            vec![("d", dict.clone()), ("t", t)],
-            r#"{"time":"t","every":10,"by":"d","aggs":["count() as n"]}"#,
-        )
-        .unwrap();
+        let out = window(vec![("d", dict.clone()), ("t", t)], r#"{"time":"t","every":10,"by":"d","aggs":["count() as n"]}"#).unwrap();
         assert_eq!(out.schema().field(0).data_type(), dict.data_type());
-        assert_eq!(
-            col_str(&out, "d"),
-            [Some("a".to_string()), Some("z".to_string()), None]
-        );
+        assert_eq!(col_str(&out, "d"), [Some("a".to_string()), Some("z".to_string()), None]);
         assert_eq!(col_i64(&out, "n"), s(&[1, 3, 1]));
     }
 
@@ -1244,12 +921,7 @@ mod tests {
         )
         .unwrap();
         let same = |a: Vec<Option<f64>>, b: [f64; 3]| {
-            assert!(
-                a.iter()
-                    .zip(b)
-                    .all(|(x, y)| x.unwrap().total_cmp(&y).is_eq()),
-                "{a:?} vs {b:?}"
-            );
+            assert!(a.iter().zip(b).all(|(x, y)| x.unwrap().total_cmp(&y).is_eq()), "{a:?} vs {b:?}");
         };
         same(col_f64(&out, "lo"), [1.0, nan, -1.0]);
         same(col_f64(&out, "hi"), [nan, nan, 2.0]);
@@ -1264,14 +936,7 @@ mod tests {
 
     #[test]
     fn numeric_aggregations() {
-        let v: ArrayRef = Arc::new(Int64Array::from(vec![
-            Some(4),
-            None,
-            Some(1),
-            Some(3),
-            Some(2),
-            None,
-        ]));
+        let v: ArrayRef = Arc::new(Int64Array::from(vec![Some(4), None, Some(1), Some(3), Some(2), None]));
         let t = ints(&[0, 0, 0, 0, 0, 10]);
         let out = window(
             vec![("t", t.clone()), ("v", v.clone())],
@@ -1289,11 +954,7 @@ mod tests {
         assert_eq!(col_i64(&out, "d"), [Some(4), Some(0)]);
         assert_eq!(col_i64(&out, "ad"), [Some(4), Some(0)]);
         assert_eq!(col_i64(&out, "s"), [Some(10), None]);
-        let dec: ArrayRef = Arc::new(
-            Decimal128Array::from(vec![150, 251])
-                .with_precision_and_scale(10, 2)
-                .unwrap(),
-        );
+        let dec: ArrayRef = Arc::new(Decimal128Array::from(vec![150, 251]).with_precision_and_scale(10, 2).unwrap());
         let out = window(
             vec![("t", ints(&[0, 1])), ("x", dec)],
             r#"{"time":"t","every":10,"aggs":["sum(x) as s","mean(x) as m","max(x) as hi"]}"#,
@@ -1309,41 +970,22 @@ mod tests {
     #[test]
     fn first_last_min_by_max_by_ties() {
         let t = ints(&[1, 1, 0, 1, 2]);
-        let v: ArrayRef = Arc::new(Int64Array::from(vec![
-            Some(10),
-            Some(20),
-            Some(30),
-            Some(40),
-            None,
-        ]));
-        let by: ArrayRef = Arc::new(Int64Array::from(vec![
-            Some(9),
-            Some(9),
-            Some(5),
-            Some(1),
-            None,
-        ]));
+        let v: ArrayRef = Arc::new(Int64Array::from(vec![Some(10), Some(20), Some(30), Some(40), None]));
+        let by: ArrayRef = Arc::new(Int64Array::from(vec![Some(9), Some(9), Some(5), Some(1), None]));
         let out = window(
             vec![("t", t), ("v", v), ("b", by)],
             r#"{"time":"t","every":10,"aggs":["first(v) as f","last(v) as l","min_by(v, b) as lo","max_by(v, b) as hi","max_by(b, v) as hb"]}"#,
         )
         .unwrap();
         assert_eq!(col_i64(&out, "f"), s(&[30]));
-        // Rows 0, 1 and 3 share the last time: the earliest in input order wins.
-        assert_eq!(col_i64(&out, "l"), s(&[10]));
+        // Rows 0, 1 and 3 share the last time: the latest in input order wins.
+        assert_eq!(col_i64(&out, "l"), s(&[40]));
         assert_eq!(col_i64(&out, "lo"), s(&[40]));
         assert_eq!(col_i64(&out, "hi"), s(&[10]));
         assert_eq!(col_i64(&out, "hb"), s(&[1]));
         // max_by ties by time before input order; the value at the row may be null.
         let out = window(
-            vec![
-                ("t", ints(&[5, 3, 4])),
-                (
-                    "v",
-                    Arc::new(Int64Array::from(vec![Some(1), Some(2), None])),
-                ),
-                ("b", ints(&[7, 7, 8])),
-            ],
+            vec![("t", ints(&[5, 3, 4])), ("v", Arc::new(Int64Array::from(vec![Some(1), Some(2), None]))), ("b", ints(&[7, 7, 8]))],
             r#"{"time":"t","every":10,"aggs":["max_by(v, b) as hi","min_by(v, b) as lo"]}"#,
         )
         .unwrap();
@@ -1364,14 +1006,8 @@ mod tests {
             ("none", "\"2i\"", vec![None, Some(1), Some(2), Some(3)]),
         ];
         for (closed, period, sums) in cases {
-            let spec = format!(
-                r#"{{"time":"t","period":{period},"closed":"{closed}","aggs":["sum(v) as s","count() as n"]}}"#
-            );
-            let out = roll(
-                vec![("t", ints(&[0, 1, 1, 3])), ("v", ints(&[1, 2, 3, 4]))],
-                &spec,
-            )
-            .unwrap();
+            let spec = format!(r#"{{"time":"t","period":{period},"closed":"{closed}","aggs":["sum(v) as s","count() as n"]}}"#);
+            let out = roll(vec![("t", ints(&[0, 1, 1, 3])), ("v", ints(&[1, 2, 3, 4]))], &spec).unwrap();
             assert_eq!(col_i64(&out, "s"), sums, "{closed} {period}");
             let counts: Vec<_> = sums.iter().map(|x| Some(i64::from(x.is_some()))).collect();
             if closed == "none" && period == "2" {
@@ -1386,19 +1022,9 @@ mod tests {
 
     #[test]
     fn rolling_by_key_in_input_order() {
-        let k: ArrayRef = Arc::new(StringArray::from(vec![
-            Some("a"),
-            Some("b"),
-            Some("a"),
-            None,
-            None,
-        ]));
+        let k: ArrayRef = Arc::new(StringArray::from(vec![Some("a"), Some("b"), Some("a"), None, None]));
         let out = roll(
-            vec![
-                ("t", ints(&[3, 0, 1, 7, 8])),
-                ("k", k),
-                ("v", ints(&[1, 2, 3, 4, 5])),
-            ],
+            vec![("t", ints(&[3, 0, 1, 7, 8])), ("k", k), ("v", ints(&[1, 2, 3, 4, 5]))],
             r#"{"time":"t","period":"2i","by":"k","aggs":["sum(v) as s","last(v) as l"]}"#,
         )
         .unwrap();
@@ -1410,87 +1036,36 @@ mod tests {
     #[test]
     fn null_times() {
         let t: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, Some(2), None]));
-        let err = window(
-            vec![("t", t.clone())],
-            r#"{"time":"t","every":10,"aggs":["count()"]}"#,
-        )
-        .unwrap_err();
+        let err = window(vec![("t", t.clone())], r#"{"time":"t","every":10,"aggs":["count()"]}"#).unwrap_err();
         assert!(matches!(err, SashError::NullTime { count: 2, .. }), "{err}");
-        let out = window(
-            vec![("t", t.clone())],
-            r#"{"time":"t","every":10,"null_time":"drop","aggs":["count() as n"]}"#,
-        )
-        .unwrap();
+        let out = window(vec![("t", t.clone())], r#"{"time":"t","every":10,"null_time":"drop","aggs":["count() as n"]}"#).unwrap();
         assert_eq!(col_i64(&out, "n"), s(&[2]));
         assert_eq!(out.schema().metadata()[DROPPED_NULL_TIMES_KEY], "2");
-        let out = roll(
-            vec![("t", t)],
-            r#"{"time":"t","period":10,"null_time":"drop","aggs":["count() as n"]}"#,
-        )
-        .unwrap();
+        let out = roll(vec![("t", t)], r#"{"time":"t","period":10,"null_time":"drop","aggs":["count() as n"]}"#).unwrap();
         assert_eq!(col_i64(&out, "n"), s(&[1, 2]));
         assert_eq!(out.schema().metadata()[DROPPED_NULL_TIMES_KEY], "2");
-        let out = window(
-            vec![("t", ints(&[1]))],
-            r#"{"time":"t","every":10,"null_time":"drop","aggs":["count() as n"]}"#,
-        )
-        .unwrap();
+        let out = window(vec![("t", ints(&[1]))], r#"{"time":"t","every":10,"null_time":"drop","aggs":["count() as n"]}"#).unwrap();
         assert_eq!(out.schema().metadata()[DROPPED_NULL_TIMES_KEY], "0");
     }
 
     #[test]
     fn errors() {
-        let err = window(
-            vec![("t", ints(&[0, 1])), ("v", ints(&[i64::MAX, 1]))],
-            r#"{"time":"t","every":10,"aggs":["sum(v)"]}"#,
-        )
-        .unwrap_err();
+        let err =
+            window(vec![("t", ints(&[0, 1])), ("v", ints(&[i64::MAX, 1]))], r#"{"time":"t","every":10,"aggs":["sum(v)"]}"#).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Overflow);
         let t: ArrayRef = Arc::new(Int32Array::from(vec![i32::MAX - 7]));
         // [2147483640, 2147483650) does not fit Int32; (2147483630, 2147483640] does.
-        let err = window(
-            vec![("t", t.clone())],
-            r#"{"time":"t","every":10,"aggs":["count()"]}"#,
-        )
-        .unwrap_err();
+        let err = window(vec![("t", t.clone())], r#"{"time":"t","every":10,"aggs":["count()"]}"#).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Overflow);
-        assert!(window(
-            vec![("t", t)],
-            r#"{"time":"t","every":10,"closed":"right","aggs":["count()"]}"#
-        )
-        .is_ok());
-        let columns = || {
-            vec![
-                ("t", ints(&[0])),
-                ("s", Arc::new(StringArray::from(vec!["x"])) as ArrayRef),
-                ("f", floats(&[1.0])),
-            ]
-        };
+        assert!(window(vec![("t", t)], r#"{"time":"t","every":10,"closed":"right","aggs":["count()"]}"#).is_ok());
+        let columns = || vec![("t", ints(&[0])), ("s", Arc::new(StringArray::from(vec!["x"])) as ArrayRef), ("f", floats(&[1.0]))];
         for (spec, kind) in [
-            (
-                r#"{"time":"nope","every":10,"aggs":["count()"]}"#,
-                ErrorKind::UnknownColumn,
-            ),
-            (
-                r#"{"time":"t","every":10,"by":"nope","aggs":["count()"]}"#,
-                ErrorKind::UnknownColumn,
-            ),
-            (
-                r#"{"time":"t","every":10,"aggs":["sum(nope)"]}"#,
-                ErrorKind::UnknownColumn,
-            ),
-            (
-                r#"{"time":"s","every":10,"aggs":["count()"]}"#,
-                ErrorKind::WrongType,
-            ),
-            (
-                r#"{"time":"t","every":10,"by":"f","aggs":["count()"]}"#,
-                ErrorKind::WrongType,
-            ),
-            (
-                r#"{"time":"t","every":10,"aggs":["mean(s)"]}"#,
-                ErrorKind::WrongType,
-            ),
+            (r#"{"time":"nope","every":10,"aggs":["count()"]}"#, ErrorKind::UnknownColumn),
+            (r#"{"time":"t","every":10,"by":"nope","aggs":["count()"]}"#, ErrorKind::UnknownColumn),
+            (r#"{"time":"t","every":10,"aggs":["sum(nope)"]}"#, ErrorKind::UnknownColumn),
+            (r#"{"time":"s","every":10,"aggs":["count()"]}"#, ErrorKind::WrongType),
+            (r#"{"time":"t","every":10,"by":"f","aggs":["count()"]}"#, ErrorKind::WrongType),
+            (r#"{"time":"t","every":10,"aggs":["mean(s)"]}"#, ErrorKind::WrongType),
         ] {
             assert_eq!(window(columns(), spec).unwrap_err().kind(), kind, "{spec}");
         }
@@ -1498,24 +1073,15 @@ mod tests {
 
     #[test]
     fn several_sliced_batches_and_empty_input() {
-        let (schema, batches) = input(vec![
-            ("t", ints(&[9, 0, 1, 2, 3, 9])),
-            ("v", ints(&[0, 1, 2, 3, 4, 0])),
-        ]);
-        let parts = [
-            batches[0].slice(1, 2),
-            batches[0].slice(3, 0),
-            batches[0].slice(3, 2),
-        ];
-        let spec =
-            WindowSpec::from_json(r#"{"time":"t","every":2,"aggs":["sum(v) as s"]}"#).unwrap();
+        let (schema, batches) = input(vec![("t", ints(&[9, 0, 1, 2, 3, 9])), ("v", ints(&[0, 1, 2, 3, 4, 0]))]);
+        let parts = [batches[0].slice(1, 2), batches[0].slice(3, 0), batches[0].slice(3, 2)];
+        let spec = WindowSpec::from_json(r#"{"time":"t","every":2,"aggs":["sum(v) as s"]}"#).unwrap();
         let out = window_agg(&schema, &parts, &spec).unwrap();
         assert_eq!(col_i64(&out, "s"), s(&[3, 7]));
         let out = window_agg(&schema, &[], &spec).unwrap();
         assert_eq!(out.num_rows(), 0);
         assert_eq!(out.num_columns(), 3);
-        let spec =
-            RollingSpec::from_json(r#"{"time":"t","period":"3i","aggs":["sum(v) as s"]}"#).unwrap();
+        let spec = RollingSpec::from_json(r#"{"time":"t","period":"3i","aggs":["sum(v) as s"]}"#).unwrap();
         let out = rolling(&schema, &parts, &spec).unwrap();
         assert_eq!(col_i64(&out, "s"), s(&[1, 3, 6, 9]));
     }

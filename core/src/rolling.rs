@@ -23,8 +23,13 @@ use std::sync::Arc;
 /// aggregates. With `null_time = "drop"` the dropped rows are left out.
 pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) -> Result<Vec<RecordBatch>> {
     spec.validate()?;
-    let input = Prepared::new(schema, batches, &spec.time, &spec.by, spec.null_time)?;
+    // Everything about the spec is checked before the data is looked at.
+    let (time, _, _) = Prepared::resolve(schema, batches, &spec.time, &spec.by)?;
     let mut plan = AggPlan::new(schema, &spec.aggs)?;
+    if let RollingPeriod::Time(d) = spec.period {
+        time.ticks("period", d)?;
+    }
+    let input = Prepared::new(schema, batches, &spec.time, &spec.by, spec.null_time)?;
 
     let mut fields: Vec<_> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(plan.fields.iter().cloned());

@@ -67,25 +67,31 @@ impl Slots {
 /// `batches` must all have `schema`; there may be none (empty input).
 pub fn window_agg(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec) -> Result<RecordBatch> {
     spec.validate()?;
-    let input = Prepared::new(schema, batches, &spec.time, &spec.by, spec.null_time)?;
+    // Everything about the spec is checked before the data is looked at.
+    let (time, _, _) = Prepared::resolve(schema, batches, &spec.time, &spec.by)?;
     let mut plan = AggPlan::new(schema, &spec.aggs)?;
-    let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
-    let mut rows = match spec.kind {
-        WindowKind::Session { gap } => {
-            let gap = input.time.ticks("session_gap", gap)?;
-            sessions(&input, &mut grouper, &mut plan, gap)?
-        }
+    let offset = spec.offset.map(|o| time.ticks("offset", o)).transpose()?.unwrap_or(0);
+    enum Kind {
+        Panes(Grid),
+        Session(i64),
+    }
+    let kind = match spec.kind {
+        WindowKind::Session { gap } => Kind::Session(time.ticks("session_gap", gap)?),
         WindowKind::Tumbling { every } => {
-            let every = input.time.ticks("every", every)?;
-            let offset = spec.offset.map(|o| input.time.ticks("offset", o)).transpose()?.unwrap_or(0);
-            panes(&input, &mut grouper, &mut plan, Grid::new(every, every, offset, spec.closed)?)?
+            let every = time.ticks("every", every)?;
+            Kind::Panes(Grid::new(every, every, offset, spec.closed)?)
         }
         WindowKind::Hopping { every, period } => {
-            let every = input.time.ticks("every", every)?;
-            let period = input.time.ticks("period", period)?;
-            let offset = spec.offset.map(|o| input.time.ticks("offset", o)).transpose()?.unwrap_or(0);
-            panes(&input, &mut grouper, &mut plan, Grid::new(every, period, offset, spec.closed)?)?
+            let every = time.ticks("every", every)?;
+            let period = time.ticks("period", period)?;
+            Kind::Panes(Grid::new(every, period, offset, spec.closed)?)
         }
+    };
+    let input = Prepared::new(schema, batches, &spec.time, &spec.by, spec.null_time)?;
+    let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
+    let mut rows = match kind {
+        Kind::Session(gap) => sessions(&input, &mut grouper, &mut plan, gap)?,
+        Kind::Panes(grid) => panes(&input, &mut grouper, &mut plan, grid)?,
     };
 
     let (group_keys, rank) = grouper.finish()?;
@@ -149,11 +155,10 @@ impl Grid {
         Ok(Grid { every, period, offset, pane, m: every / pane, n: period / pane, closed })
     }
 
-    fn pane_of(&self, t: i64) -> i64 {
+    fn pane_of(&self, t: i64) -> Result<i64> {
         let shifted = t as i128 - self.offset as i128;
         let shifted = if self.closed == Closed::Right { shifted - 1 } else { shifted };
-        let pane = self.pane as i128;
-        (shifted.div_euclid(pane)) as i64
+        i64::try_from(shifted.div_euclid(self.pane as i128)).map_err(|_| overflow("a window start"))
     }
 
     /// The exclusive (left-closed) or inclusive (right-closed) upper time bound of pane p.
@@ -166,9 +171,9 @@ impl Grid {
     }
 
     /// Windows containing pane p: k in [first, last].
-    fn windows_of(&self, p: i64) -> (i64, i64) {
-        let first = floor_div(p - self.n + 1 + self.m - 1, self.m);
-        (first, floor_div(p, self.m))
+    fn windows_of(&self, p: i64) -> Result<(i64, i64)> {
+        let first = (p as i128 - self.n as i128 + self.m as i128).div_euclid(self.m as i128);
+        Ok((i64::try_from(first).map_err(|_| overflow("a window start"))?, floor_div(p, self.m)))
     }
 
     fn window_bounds(&self, k: i64) -> Result<(i64, i64)> {
@@ -222,7 +227,7 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
         let len = times.len();
         let mut i = 0;
         while i < len {
-            let p = grid.pane_of(times[i]);
+            let p = grid.pane_of(times[i])?;
             if current != Some(p) {
                 if let Some(done) = current {
                     close_pane(done, &mut slot_of_gid, &mut touched, &mut out, &mut pending)?;
@@ -283,11 +288,11 @@ fn emit_windows(
 ) -> Result<()> {
     let complete = |k: i64| match next_pane {
         None => true,
-        Some(next) => k * grid.m + grid.n - 1 < next,
+        Some(next) => (k as i128) * (grid.m as i128) + (grid.n as i128) - 1 < next as i128,
     };
     let mut windows = BTreeSet::new();
     for pane in pending.iter() {
-        let (first, last) = grid.windows_of(pane.p);
+        let (first, last) = grid.windows_of(pane.p)?;
         for k in first.max(*next_window)..=last {
             if complete(k) {
                 windows.insert(k);
@@ -296,9 +301,10 @@ fn emit_windows(
     }
     let mut window_slot: HashMap<u32, u32> = HashMap::new();
     for &k in &windows {
-        let (lo, hi) = (k * grid.m, k * grid.m + grid.n);
+        let lo = k as i128 * grid.m as i128;
+        let hi = lo + grid.n as i128;
         let mut order: Vec<u32> = Vec::new();
-        for pane in pending.iter().filter(|pane| pane.p >= lo && pane.p < hi) {
+        for pane in pending.iter().filter(|pane| (pane.p as i128) >= lo && (pane.p as i128) < hi) {
             for &(g, src) in &pane.entries {
                 let dst = *window_slot.entry(g).or_insert_with(|| {
                     order.push(g);
@@ -316,7 +322,7 @@ fn emit_windows(
     }
     // A pane is done once every window containing it has been emitted.
     while let Some(pane) = pending.front() {
-        let (_, last) = grid.windows_of(pane.p);
+        let (_, last) = grid.windows_of(pane.p)?;
         if !complete(last) {
             break;
         }
