@@ -246,7 +246,7 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
             };
             let j = i + pane_len.min(MORSEL);
             if !grid.in_some_window(p) {
-                i = i + pane_len;
+                i += pane_len;
                 continue;
             }
             grouper.assign(b, i..j, &mut gids)?;
