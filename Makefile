@@ -23,7 +23,7 @@ $(VENV)/.stamp: requirements-dev.txt
 venv: $(VENV)/.stamp ## Create the project's Python venv (.venv) with dev and benchmark tools
 
 demo: ## Build what is needed and run the main job on the bundled real access log
-	$(CARGO) run --quiet --release -p sash-core --example demo -- examples/data/apache_combined_10k.log | head -40
+	$(CARGO) run --quiet --release -p sash-core --example demo -- examples/data/apache_combined_10k.log
 
 test: test-rust test-python test-c test-jvm ## Run every test of every language
 
