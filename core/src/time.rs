@@ -98,14 +98,3 @@ impl TimeColumn {
         })
     }
 }
-
-/// Floor division that rounds toward negative infinity (windows before the epoch).
-#[inline]
-pub(crate) fn floor_div(a: i64, b: i64) -> i64 {
-    let q = a / b;
-    if (a % b != 0) && ((a < 0) != (b < 0)) {
-        q - 1
-    } else {
-        q
-    }
-}

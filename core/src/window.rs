@@ -11,7 +11,6 @@ use crate::error::{Result, SashError};
 use crate::keys::{take_keys, Grouper};
 use crate::prepare::{key_columns, Prepared};
 use crate::spec::{Closed, WindowKind, WindowSpec};
-use crate::time::floor_div;
 use crate::DROPPED_NULL_TIMES_KEY;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{Field, Schema, SchemaRef};
@@ -155,29 +154,31 @@ impl Grid {
         Ok(Grid { every, period, offset, pane, m: every / pane, n: period / pane, closed })
     }
 
-    fn pane_of(&self, t: i64) -> Result<i64> {
+    // Pane and window indices are i128: `t - offset` may leave the i64 range
+    // even when every window bound is representable.
+    fn pane_of(&self, t: i64) -> Index {
         let shifted = t as i128 - self.offset as i128;
         let shifted = if self.closed == Closed::Right { shifted - 1 } else { shifted };
-        i64::try_from(shifted.div_euclid(self.pane as i128)).map_err(|_| overflow("a window start"))
+        shifted.div_euclid(self.pane as i128)
     }
 
     /// The exclusive (left-closed) or inclusive (right-closed) upper time bound of pane p.
-    fn pane_bound(&self, p: i64) -> i128 {
-        self.offset as i128 + (p as i128 + 1) * self.pane as i128
+    fn pane_bound(&self, p: Index) -> i128 {
+        self.offset as i128 + (p + 1) * self.pane as i128
     }
 
-    fn in_some_window(&self, p: i64) -> bool {
-        p.rem_euclid(self.m) < self.n
+    fn in_some_window(&self, p: Index) -> bool {
+        p.rem_euclid(self.m as i128) < self.n as i128
     }
 
     /// Windows containing pane p: k in [first, last].
-    fn windows_of(&self, p: i64) -> Result<(i64, i64)> {
-        let first = (p as i128 - self.n as i128 + self.m as i128).div_euclid(self.m as i128);
-        Ok((i64::try_from(first).map_err(|_| overflow("a window start"))?, floor_div(p, self.m)))
+    fn windows_of(&self, p: Index) -> (Index, Index) {
+        let (m, n) = (self.m as i128, self.n as i128);
+        ((p - n + m).div_euclid(m), p.div_euclid(m))
     }
 
-    fn window_bounds(&self, k: i64) -> Result<(i64, i64)> {
-        let start = self.offset as i128 + k as i128 * self.every as i128;
+    fn window_bounds(&self, k: Index) -> Result<(i64, i64)> {
+        let start = self.offset as i128 + k * self.every as i128;
         let end = start + self.period as i128;
         let start = i64::try_from(start).map_err(|_| overflow("a window start"))?;
         let end = i64::try_from(end).map_err(|_| overflow("a window end"))?;
@@ -185,8 +186,10 @@ impl Grid {
     }
 }
 
+type Index = i128;
+
 struct PaneState {
-    p: i64,
+    p: Index,
     entries: Vec<(u32, u32)>,
 }
 
@@ -196,13 +199,13 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
     let mut out = Vec::new();
     let mut slot_of_gid: Vec<u32> = Vec::new();
     let mut touched: Vec<u32> = Vec::new();
-    let mut current: Option<i64> = None;
+    let mut current: Option<Index> = None;
     let mut pending: VecDeque<PaneState> = VecDeque::new();
-    let mut next_window = i64::MIN;
+    let mut next_window = Index::MIN;
     let mut gids = Vec::with_capacity(MORSEL);
     let mut row_slots = Vec::with_capacity(MORSEL);
 
-    let close_pane = |p: i64,
+    let close_pane = |p: Index,
                       slot_of_gid: &mut Vec<u32>,
                       touched: &mut Vec<u32>,
                       out: &mut Vec<OutRow>,
@@ -227,7 +230,7 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
         let len = times.len();
         let mut i = 0;
         while i < len {
-            let p = grid.pane_of(times[i])?;
+            let p = grid.pane_of(times[i]);
             if current != Some(p) {
                 if let Some(done) = current {
                     close_pane(done, &mut slot_of_gid, &mut touched, &mut out, &mut pending)?;
@@ -282,17 +285,17 @@ fn emit_windows(
     plan: &mut AggPlan,
     slots: &mut Slots,
     pending: &mut VecDeque<PaneState>,
-    next_pane: Option<i64>,
-    next_window: &mut i64,
+    next_pane: Option<Index>,
+    next_window: &mut Index,
     out: &mut Vec<OutRow>,
 ) -> Result<()> {
-    let complete = |k: i64| match next_pane {
+    let complete = |k: Index| match next_pane {
         None => true,
-        Some(next) => (k as i128) * (grid.m as i128) + (grid.n as i128) - 1 < next as i128,
+        Some(next) => k * grid.m as i128 + grid.n as i128 - 1 < next,
     };
     let mut windows = BTreeSet::new();
     for pane in pending.iter() {
-        let (first, last) = grid.windows_of(pane.p)?;
+        let (first, last) = grid.windows_of(pane.p);
         for k in first.max(*next_window)..=last {
             if complete(k) {
                 windows.insert(k);
@@ -301,10 +304,10 @@ fn emit_windows(
     }
     let mut window_slot: HashMap<u32, u32> = HashMap::new();
     for &k in &windows {
-        let lo = k as i128 * grid.m as i128;
+        let lo = k * grid.m as i128;
         let hi = lo + grid.n as i128;
         let mut order: Vec<u32> = Vec::new();
-        for pane in pending.iter().filter(|pane| (pane.p as i128) >= lo && (pane.p as i128) < hi) {
+        for pane in pending.iter().filter(|pane| pane.p >= lo && pane.p < hi) {
             for &(g, src) in &pane.entries {
                 let dst = *window_slot.entry(g).or_insert_with(|| {
                     order.push(g);
@@ -322,7 +325,7 @@ fn emit_windows(
     }
     // A pane is done once every window containing it has been emitted.
     while let Some(pane) = pending.front() {
-        let (_, last) = grid.windows_of(pane.p)?;
+        let (_, last) = grid.windows_of(pane.p);
         if !complete(last) {
             break;
         }
