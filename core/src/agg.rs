@@ -152,6 +152,11 @@ pub(crate) trait Native: Copy + Send + 'static {
     const MIN_IDENTITY: Self;
     const MAX_IDENTITY: Self;
     fn less(a: Self, b: Self) -> bool;
+    /// The smaller/larger of two values under sash's order, without branches:
+    /// the next row of a small group is a new extreme about half the time,
+    /// which a predicted branch gets wrong.
+    fn min_of(a: Self, b: Self) -> Self;
+    fn max_of(a: Self, b: Self) -> Self;
     fn add(sum: Self::Sum, v: Self) -> Self::Sum;
     fn add_sums(a: Self::Sum, b: Self::Sum) -> Self::Sum;
     fn sum_to_f64(sum: Self::Sum) -> f64;
@@ -165,6 +170,10 @@ macro_rules! int_native {
             const MAX_IDENTITY: Self = <$t>::MIN;
             #[inline(always)]
             fn less(a: Self, b: Self) -> bool { a < b }
+            #[inline(always)]
+            fn min_of(a: Self, b: Self) -> Self { a.min(b) }
+            #[inline(always)]
+            fn max_of(a: Self, b: Self) -> Self { a.max(b) }
             #[inline(always)]
             fn add(sum: i128, v: Self) -> i128 { sum.wrapping_add(v as i128) }
             #[inline(always)]
@@ -181,6 +190,12 @@ impl Native for i128 {
     const MAX_IDENTITY: Self = i128::MIN;
     fn less(a: Self, b: Self) -> bool {
         a < b
+    }
+    fn min_of(a: Self, b: Self) -> Self {
+        a.min(b)
+    }
+    fn max_of(a: Self, b: Self) -> Self {
+        a.max(b)
     }
     // Decimal sums saturate to the extremes, which finish() reports as overflow.
     fn add(sum: i128, v: Self) -> i128 {
@@ -203,6 +218,14 @@ macro_rules! float_native {
             /// NaN is above every number, +inf included.
             #[inline(always)]
             fn less(a: Self, b: Self) -> bool { !a.is_nan() && (b.is_nan() || a < b) }
+            /// IEEE minNum ignores a NaN, which is exactly "NaN is the largest".
+            #[inline(always)]
+            fn min_of(a: Self, b: Self) -> Self { a.min(b) }
+            #[inline(always)]
+            fn max_of(a: Self, b: Self) -> Self {
+                let larger = if b > a { b } else { a };
+                if a.is_nan() || b.is_nan() { <$t>::NAN } else { larger }
+            }
             #[inline(always)]
             fn add(sum: f64, v: Self) -> f64 { sum + v as f64 }
             #[inline(always)]
@@ -256,11 +279,11 @@ where
     fn fold(st: &mut Stat<T::Native>, v: T::Native, want_min: bool, want_max: bool) {
         st.count += 1;
         st.sum = T::Native::add(st.sum, v);
-        if want_min && T::Native::less(v, st.min) {
-            st.min = v;
+        if want_min {
+            st.min = T::Native::min_of(st.min, v);
         }
-        if want_max && T::Native::less(st.max, v) {
-            st.max = v;
+        if want_max {
+            st.max = T::Native::max_of(st.max, v);
         }
     }
 }

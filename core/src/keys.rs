@@ -3,9 +3,9 @@
 use crate::error::Result;
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
-use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, UInt32Array};
+use arrow_array::{Array, ArrayRef, Int64Array, UInt32Array};
 use arrow_row::{RowConverter, SortField};
-use arrow_schema::{DataType, SortOptions};
+use arrow_schema::{DataType, SortOptions, TimeUnit};
 use arrow_select::interleave::interleave;
 use arrow_select::take::take;
 use hashbrown::HashMap;
@@ -18,8 +18,10 @@ const DENSE_RANGE_LIMIT: i64 = 1 << 20;
 enum Mode {
     /// No key columns: every row is group 0.
     Single,
-    /// One integer-like key: a direct table over [min, max] when the range is small.
-    Dense { min: i64, table: Vec<u32>, null_gid: u32 },
+    /// One integer-like key over a small range [min, min + len): the group id
+    /// *is* the key's offset (nulls get `len`), so group order is key order
+    /// and no lookup table is needed.
+    Dense { min: i64, len: u32 },
     /// One integer-like key over a wide range.
     IntMap { map: HashMap<i64, u32>, null_gid: u32 },
     /// Anything else: keys encoded by arrow-row and hashed as bytes.
@@ -37,32 +39,62 @@ pub(crate) struct Grouper {
     key_types: Vec<DataType>,
 }
 
-fn int_values(array: &dyn Array) -> Option<Vec<i64>> {
-    fn widen<T: ArrowPrimitiveType>(a: &dyn Array) -> Vec<i64>
-    where
-        T::Native: Into<i128>,
-    {
-        a.as_primitive::<T>().values().iter().map(|&v| Into::<i128>::into(v) as i64).collect()
-    }
-    Some(match array.data_type() {
-        DataType::Int8 => widen::<Int8Type>(array),
-        DataType::Int16 => widen::<Int16Type>(array),
-        DataType::Int32 => widen::<Int32Type>(array),
-        DataType::Int64 => widen::<Int64Type>(array),
-        DataType::UInt8 => widen::<UInt8Type>(array),
-        DataType::UInt16 => widen::<UInt16Type>(array),
-        DataType::UInt32 => widen::<UInt32Type>(array),
-        // u64 keys keep their bit pattern: distinct u64 values stay distinct.
-        DataType::UInt64 => array.as_primitive::<UInt64Type>().values().iter().map(|&v| v as i64).collect(),
-        DataType::Date32 => widen::<Date32Type>(array),
-        DataType::Date64 => widen::<Date64Type>(array),
-        DataType::Timestamp(_, _) => {
-            let data = array.to_data();
-            let all: &[i64] = data.buffers()[0].typed_data();
-            all[data.offset()..data.offset() + data.len()].to_vec()
+trait AsI64: Copy {
+    fn as_i64(self) -> i64;
+}
+
+macro_rules! as_i64 {
+    ($($t:ty),*) => {$(
+        impl AsI64 for $t {
+            #[inline(always)]
+            fn as_i64(self) -> i64 {
+                // u64 keys keep their bit pattern: distinct values stay distinct.
+                self as i64
+            }
         }
-        _ => return None,
-    })
+    )*};
+}
+as_i64!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+/// Calls `visit(i, value)` for each row `range.start + i` of an integer-like
+/// array, with `None` for nulls, without materializing the values.
+#[inline(always)]
+fn visit_ints(array: &dyn Array, range: Range<usize>, mut visit: impl FnMut(usize, Option<i64>)) {
+    macro_rules! go {
+        ($t:ty) => {{
+            let typed = array.as_primitive::<$t>();
+            let values = &typed.values()[range.clone()];
+            match typed.nulls().filter(|n| n.null_count() > 0) {
+                None => {
+                    for (i, &v) in values.iter().enumerate() {
+                        visit(i, Some(v.as_i64()));
+                    }
+                }
+                Some(nulls) => {
+                    for (i, &v) in values.iter().enumerate() {
+                        visit(i, nulls.is_valid(range.start + i).then(|| v.as_i64()));
+                    }
+                }
+            }
+        }};
+    }
+    match array.data_type() {
+        DataType::Int8 => go!(Int8Type),
+        DataType::Int16 => go!(Int16Type),
+        DataType::Int32 => go!(Int32Type),
+        DataType::Int64 => go!(Int64Type),
+        DataType::UInt8 => go!(UInt8Type),
+        DataType::UInt16 => go!(UInt16Type),
+        DataType::UInt32 => go!(UInt32Type),
+        DataType::UInt64 => go!(UInt64Type),
+        DataType::Date32 => go!(Date32Type),
+        DataType::Date64 => go!(Date64Type),
+        DataType::Timestamp(TimeUnit::Second, _) => go!(TimestampSecondType),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => go!(TimestampMillisecondType),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => go!(TimestampMicrosecondType),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => go!(TimestampNanosecondType),
+        other => unreachable!("{other} is not integer-like"),
+    }
 }
 
 fn is_int_like(t: &DataType) -> bool {
@@ -74,26 +106,25 @@ impl Grouper {
     pub fn new(key_types: &[DataType], batches: &[Vec<ArrayRef>]) -> Result<Grouper> {
         let mode = match key_types {
             [] => Mode::Single,
-            [t] if is_int_like(t) => {
+            // u64 keys beyond i64::MAX would not survive the offset arithmetic.
+            [t] if is_int_like(t) && *t != DataType::UInt64 => {
                 let mut bounds: Option<(i64, i64)> = None;
                 for keys in batches {
                     let array = &keys[0];
-                    if let Some(values) = int_values(array.as_ref()) {
-                        for (i, &v) in values.iter().enumerate() {
-                            if array.is_valid(i) {
-                                bounds = Some(match bounds {
-                                    None => (v, v),
-                                    Some((lo, hi)) => (lo.min(v), hi.max(v)),
-                                });
-                            }
+                    visit_ints(array.as_ref(), 0..array.len(), |_, v| {
+                        if let Some(v) = v {
+                            bounds = Some(match bounds {
+                                None => (v, v),
+                                Some((lo, hi)) => (lo.min(v), hi.max(v)),
+                            });
                         }
-                    }
+                    });
                 }
                 match bounds {
                     Some((lo, hi)) if (hi as i128 - lo as i128) < DENSE_RANGE_LIMIT as i128 => {
-                        Mode::Dense { min: lo, table: vec![NO_GROUP; (hi - lo + 1) as usize], null_gid: NO_GROUP }
+                        Mode::Dense { min: lo, len: (hi - lo + 1) as u32 }
                     }
-                    None => Mode::Dense { min: 0, table: Vec::new(), null_gid: NO_GROUP },
+                    None => Mode::Dense { min: 0, len: 0 },
                     Some(_) => Mode::IntMap { map: HashMap::new(), null_gid: NO_GROUP },
                 }
             }
@@ -108,8 +139,14 @@ impl Grouper {
     pub fn num_groups(&self) -> usize {
         match self.mode {
             Mode::Single => 1,
+            Mode::Dense { len, .. } => len as usize + 1,
             _ => self.first_seen.len(),
         }
+    }
+
+    /// Whether group ids already sort like the keys (nulls last).
+    pub fn ids_are_ordered(&self) -> bool {
+        matches!(self.mode, Mode::Single | Mode::Dense { .. })
     }
 
     /// Writes the group id of each row of `rows` in batch `batch` to `out`.
@@ -127,33 +164,28 @@ impl Grouper {
                 }
                 out.resize(rows.len(), 0);
             }
-            Mode::Dense { min, table, null_gid } => {
-                let array = self.batch_keys[batch][0].slice(rows.start, rows.len());
-                let values = int_values(array.as_ref()).expect("int-like key");
-                let nulls = array.logical_nulls();
-                for (i, &v) in values.iter().enumerate() {
-                    let slot = if nulls.as_ref().is_some_and(|n| n.is_null(i)) { &mut *null_gid } else { &mut table[(v - *min) as usize] };
-                    if *slot == NO_GROUP {
-                        *slot = new_group(first_seen, batch, rows.start + i);
-                    }
-                    out.push(*slot);
-                }
+            Mode::Dense { min, len } => {
+                let (min, len) = (*min, *len);
+                visit_ints(self.batch_keys[batch][0].as_ref(), rows.clone(), |_, v| {
+                    out.push(match v {
+                        Some(v) => (v - min) as u32,
+                        None => len,
+                    });
+                });
             }
             Mode::IntMap { map, null_gid } => {
-                let array = self.batch_keys[batch][0].slice(rows.start, rows.len());
-                let values = int_values(array.as_ref()).expect("int-like key");
-                let nulls = array.logical_nulls();
-                for (i, &v) in values.iter().enumerate() {
-                    let gid = if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
-                        if *null_gid == NO_GROUP {
-                            *null_gid = new_group(first_seen, batch, rows.start + i);
+                visit_ints(self.batch_keys[batch][0].as_ref(), rows.clone(), |i, v| {
+                    let gid = match v {
+                        None => {
+                            if *null_gid == NO_GROUP {
+                                *null_gid = new_group(first_seen, batch, rows.start + i);
+                            }
+                            *null_gid
                         }
-                        *null_gid
-                    } else {
-                        *map.entry(v).or_insert_with(|| new_group(first_seen, batch, rows.start + i))
+                        Some(v) => *map.entry(v).or_insert_with(|| new_group(first_seen, batch, rows.start + i)),
                     };
                     out.push(gid);
-                }
+                });
             }
             Mode::Rows { converter, map } => {
                 let columns: Vec<ArrayRef> = self.batch_keys[batch].iter().map(|a| a.slice(rows.start, rows.len())).collect();
@@ -178,6 +210,11 @@ impl Grouper {
     /// The key values of every group (one row per group id), and each group's
     /// rank in ascending key order with nulls last.
     pub fn finish(&self) -> Result<(Vec<ArrayRef>, Vec<u32>)> {
+        if let Mode::Dense { min, len } = self.mode {
+            let values = Int64Array::from_iter((0..len as i64).map(|offset| Some(min + offset)).chain(std::iter::once(None)));
+            let column = arrow_cast::cast(&values, &self.key_types[0])?;
+            return Ok((vec![column], (0..=len).collect()));
+        }
         let mut columns = Vec::with_capacity(self.key_types.len());
         for (k, key_type) in self.key_types.iter().enumerate() {
             if self.first_seen.is_empty() {

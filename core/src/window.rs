@@ -12,8 +12,10 @@ use crate::keys::{take_keys, Grouper};
 use crate::prepare::{key_columns, Prepared};
 use crate::spec::{Closed, WindowKind, WindowSpec};
 use crate::DROPPED_NULL_TIMES_KEY;
-use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_select::concat::concat;
+use arrow_select::take::take;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -88,7 +90,7 @@ pub fn window_agg(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec
     };
     let input = Prepared::new(schema, batches, &spec.time, &spec.by, spec.null_time)?;
     let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
-    let mut rows = match kind {
+    let (mut rows, aggregates) = match kind {
         Kind::Session(gap) => sessions(&input, &mut grouper, &mut plan, gap)?,
         Kind::Panes(grid) => panes(&input, &mut grouper, &mut plan, grid)?,
     };
@@ -118,8 +120,16 @@ pub fn window_agg(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec
     let mut columns: Vec<ArrayRef> = take_keys(&group_keys, &gids)?;
     columns.push(input.time.build(rows.iter().map(|r| r.start).collect())?);
     columns.push(input.time.build(rows.iter().map(|r| r.end).collect())?);
-    let slots: Vec<u32> = rows.iter().map(|r| r.slot).collect();
-    columns.extend(plan.finish(&slots)?);
+    // `slot` now holds each row's position in the finished aggregate columns.
+    let positions: Vec<u32> = rows.iter().map(|r| r.slot).collect();
+    if positions.iter().enumerate().all(|(i, &p)| i as u32 == p) {
+        columns.extend(aggregates);
+    } else {
+        let indices = UInt32Array::from(positions);
+        for column in aggregates {
+            columns.push(take(column.as_ref(), &indices, None)?);
+        }
+    }
     Ok(RecordBatch::try_new_with_options(out_schema, columns, &RecordBatchOptions::new().with_row_count(Some(rows.len())))?)
 }
 
@@ -193,10 +203,101 @@ struct PaneState {
     entries: Vec<(u32, u32)>,
 }
 
-fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid) -> Result<Vec<OutRow>> {
+/// Finishes closed windows in chunks so that their slots are reused: state
+/// stays as small as the open windows, not as large as the output.
+struct Emitter {
+    rows: Vec<OutRow>,
+    waiting: Vec<u32>,
+    chunks: Vec<Vec<ArrayRef>>,
+}
+
+/// Closed windows finished together; large enough to amortize the per-call cost.
+const FLUSH_AT: usize = 4096;
+
+impl Emitter {
+    fn new() -> Self {
+        Emitter { rows: Vec::new(), waiting: Vec::new(), chunks: Vec::new() }
+    }
+
+    /// Records a closed window; its output row number goes in `slot`.
+    fn push(&mut self, start: i64, end: i64, gid: u32, slot: u32) {
+        self.rows.push(OutRow { start, end, gid, slot: self.rows.len() as u32 });
+        self.waiting.push(slot);
+    }
+
+    fn flush_if_full(&mut self, plan: &mut AggPlan, slots: &mut Slots) -> Result<()> {
+        if self.waiting.len() >= FLUSH_AT {
+            self.flush(plan, slots)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, plan: &mut AggPlan, slots: &mut Slots) -> Result<()> {
+        if self.waiting.is_empty() {
+            return Ok(());
+        }
+        self.chunks.push(plan.finish(&self.waiting)?);
+        for slot in self.waiting.drain(..) {
+            slots.give_back(plan, slot);
+        }
+        Ok(())
+    }
+
+    /// The output rows (with `slot` = position in `columns`) and the aggregate columns.
+    fn finish(mut self, plan: &mut AggPlan, slots: &mut Slots) -> Result<(Vec<OutRow>, Vec<ArrayRef>)> {
+        self.flush(plan, slots)?;
+        let columns = match self.chunks.len() {
+            0 => plan.finish(&[])?,
+            1 => self.chunks.pop().expect("one chunk"),
+            _ => (0..self.chunks[0].len())
+                .map(|c| {
+                    let parts: Vec<&dyn Array> = self.chunks.iter().map(|chunk| chunk[c].as_ref()).collect();
+                    Ok(concat(&parts)?)
+                })
+                .collect::<Result<Vec<_>>>()?,
+        };
+        Ok((self.rows, columns))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn close_pane(
+    grid: &Grid,
+    p: Index,
+    tumbling: bool,
+    ordered_ids: bool,
+    slot_of_gid: &mut [u32],
+    touched: &mut Vec<u32>,
+    emitter: &mut Emitter,
+    pending: &mut VecDeque<PaneState>,
+) -> Result<()> {
+    if ordered_ids {
+        // Emitting groups in key order now spares a sort and a reordering copy later.
+        if touched.len() * 16 > slot_of_gid.len() {
+            touched.clear();
+            touched.extend((0..slot_of_gid.len() as u32).filter(|&g| slot_of_gid[g as usize] != NO_SLOT));
+        } else {
+            touched.sort_unstable();
+        }
+    }
+    if tumbling {
+        let (start, end) = grid.window_bounds(p)?;
+        for &g in touched.iter() {
+            emitter.push(start, end, g, std::mem::replace(&mut slot_of_gid[g as usize], NO_SLOT));
+        }
+    } else {
+        let entries = touched.iter().map(|&g| (g, std::mem::replace(&mut slot_of_gid[g as usize], NO_SLOT))).collect();
+        pending.push_back(PaneState { p, entries });
+    }
+    touched.clear();
+    Ok(())
+}
+
+fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid) -> Result<(Vec<OutRow>, Vec<ArrayRef>)> {
     let tumbling = grid.m == 1 && grid.n == 1;
+    let ordered_ids = grouper.ids_are_ordered();
     let mut slots = Slots::new();
-    let mut out = Vec::new();
+    let mut emitter = Emitter::new();
     let mut slot_of_gid: Vec<u32> = Vec::new();
     let mut touched: Vec<u32> = Vec::new();
     let mut current: Option<Index> = None;
@@ -204,26 +305,6 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
     let mut next_window = Index::MIN;
     let mut gids = Vec::with_capacity(MORSEL);
     let mut row_slots = Vec::with_capacity(MORSEL);
-
-    let close_pane = |p: Index,
-                      slot_of_gid: &mut Vec<u32>,
-                      touched: &mut Vec<u32>,
-                      out: &mut Vec<OutRow>,
-                      pending: &mut VecDeque<PaneState>|
-     -> Result<()> {
-        if tumbling {
-            let (start, end) = grid.window_bounds(p)?;
-            for &g in touched.iter() {
-                out.push(OutRow { start, end, gid: g, slot: slot_of_gid[g as usize] });
-                slot_of_gid[g as usize] = NO_SLOT;
-            }
-        } else {
-            let entries = touched.iter().map(|&g| (g, std::mem::replace(&mut slot_of_gid[g as usize], NO_SLOT))).collect();
-            pending.push_back(PaneState { p, entries });
-        }
-        touched.clear();
-        Ok(())
-    };
 
     for (b, batch) in input.batches.iter().enumerate() {
         let times = input.time.values(batch.column(input.time.index));
@@ -233,11 +314,12 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
             let p = grid.pane_of(times[i]);
             if current != Some(p) {
                 if let Some(done) = current {
-                    close_pane(done, &mut slot_of_gid, &mut touched, &mut out, &mut pending)?;
+                    close_pane(&grid, done, tumbling, ordered_ids, &mut slot_of_gid, &mut touched, &mut emitter, &mut pending)?;
                 }
                 if !tumbling {
-                    emit_windows(&grid, plan, &mut slots, &mut pending, Some(p), &mut next_window, &mut out)?;
+                    emit_windows(&grid, plan, &mut slots, &mut pending, Some(p), &mut next_window, ordered_ids, &mut emitter)?;
                 }
+                emitter.flush_if_full(plan, &mut slots)?;
                 current = Some(p);
             }
             let bound = grid.pane_bound(p);
@@ -270,16 +352,17 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
         }
     }
     if let Some(done) = current {
-        close_pane(done, &mut slot_of_gid, &mut touched, &mut out, &mut pending)?;
+        close_pane(&grid, done, tumbling, ordered_ids, &mut slot_of_gid, &mut touched, &mut emitter, &mut pending)?;
     }
     if !tumbling {
-        emit_windows(&grid, plan, &mut slots, &mut pending, None, &mut next_window, &mut out)?;
+        emit_windows(&grid, plan, &mut slots, &mut pending, None, &mut next_window, ordered_ids, &mut emitter)?;
     }
-    Ok(out)
+    emitter.finish(plan, &mut slots)
 }
 
 /// Emits every hopping window whose panes are all closed (all before `next_pane`,
 /// or all of them at the end), merging pane states, and frees panes no longer needed.
+#[allow(clippy::too_many_arguments)]
 fn emit_windows(
     grid: &Grid,
     plan: &mut AggPlan,
@@ -287,7 +370,8 @@ fn emit_windows(
     pending: &mut VecDeque<PaneState>,
     next_pane: Option<Index>,
     next_window: &mut Index,
-    out: &mut Vec<OutRow>,
+    ordered_ids: bool,
+    emitter: &mut Emitter,
 ) -> Result<()> {
     let complete = |k: Index| match next_pane {
         None => true,
@@ -316,9 +400,12 @@ fn emit_windows(
                 plan.merge(dst as usize, src as usize);
             }
         }
+        if ordered_ids {
+            order.sort_unstable();
+        }
         let (start, end) = grid.window_bounds(k)?;
         for g in order {
-            out.push(OutRow { start, end, gid: g, slot: window_slot[&g] });
+            emitter.push(start, end, g, window_slot[&g]);
         }
         window_slot.clear();
         *next_window = k + 1;
@@ -338,9 +425,9 @@ fn emit_windows(
 }
 
 /// Per key, splits time-ordered rows into sessions separated by at least `gap`.
-fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i64) -> Result<Vec<OutRow>> {
+fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i64) -> Result<(Vec<OutRow>, Vec<ArrayRef>)> {
     let mut slots = Slots::new();
-    let mut out = Vec::new();
+    let mut emitter = Emitter::new();
     let mut open: Vec<u32> = Vec::new();
     let mut first: Vec<i64> = Vec::new();
     let mut last: Vec<i64> = Vec::new();
@@ -363,7 +450,7 @@ fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i6
             for (&g, &t) in gids.iter().zip(&times[i..j]) {
                 let g_ = g as usize;
                 if open[g_] != NO_SLOT && (t as i128 - last[g_] as i128) >= gap as i128 {
-                    out.push(OutRow { start: first[g_], end: end_of(last[g_])?, gid: g, slot: open[g_] });
+                    emitter.push(first[g_], end_of(last[g_])?, g, open[g_]);
                     open[g_] = NO_SLOT;
                 }
                 if open[g_] == NO_SLOT {
@@ -374,13 +461,16 @@ fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i6
                 row_slots.push(open[g_]);
             }
             plan.update(b, batch, &Rows::Range(i..j), &row_slots)?;
+            // Closed sessions must be finished only after the update above, which
+            // may still have written rows of this morsel into them.
+            emitter.flush_if_full(plan, &mut slots)?;
             i = j;
         }
     }
     for (g, &slot) in open.iter().enumerate() {
         if slot != NO_SLOT {
-            out.push(OutRow { start: first[g], end: end_of(last[g])?, gid: g as u32, slot });
+            emitter.push(first[g], end_of(last[g])?, g as u32, slot);
         }
     }
-    Ok(out)
+    emitter.finish(plan, &mut slots)
 }

@@ -570,3 +570,66 @@ fn generated_inputs_cover_errors_and_results() {
         assert!(kinds.contains(kind), "no {kind} in {kinds:?}");
     }
 }
+
+/// Inputs large enough that the engine finishes closed windows in several
+/// chunks and reuses their slots (the random cases above are too small).
+#[test]
+fn large_inputs_match_reference() {
+    let mut rng = StdRng::seed_from_u64(42);
+    let n = 40_000;
+    let schema = Arc::new(arrow_schema::Schema::new(vec![
+        arrow_schema::Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+        arrow_schema::Field::new("key", DataType::Int32, true),
+        arrow_schema::Field::new("tag", DataType::Utf8, true),
+        arrow_schema::Field::new("val", DataType::Float64, true),
+    ]));
+    let mut t = 0i64;
+    let (mut ts, mut keys, mut tags, mut vals) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..n {
+        t += rng.random_range(0..4);
+        ts.push(t);
+        keys.push((rng.random_range(0..50) != 0).then(|| rng.random_range(0..600)));
+        tags.push((rng.random_range(0..50) != 0).then(|| format!("t{}", rng.random_range(0..300))));
+        vals.push(match rng.random_range(0..100) {
+            0 => None,
+            1 => Some(f64::NAN),
+            _ => Some(rng.random_range(-1000.0..1000.0)),
+        });
+    }
+    let make = |order: &[usize]| -> Vec<RecordBatch> {
+        let pick = |v: &[Option<i32>]| order.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(arrow_array::TimestampMillisecondArray::from(order.iter().map(|&i| ts[i]).collect::<Vec<_>>())),
+                Arc::new(arrow_array::Int32Array::from(pick(&keys))),
+                Arc::new(arrow_array::StringArray::from(order.iter().map(|&i| tags[i].clone()).collect::<Vec<_>>())),
+                Arc::new(arrow_array::Float64Array::from(order.iter().map(|&i| vals[i]).collect::<Vec<_>>())),
+            ],
+        )
+        .unwrap();
+        vec![batch.slice(0, 15_000), batch.slice(15_000, 1), batch.slice(15_001, n - 15_001)]
+    };
+    let sorted: Vec<usize> = (0..n).collect();
+    let mut shuffled = sorted.clone();
+    for i in (1..n).rev() {
+        shuffled.swap(i, rng.random_range(0..=i));
+    }
+    let aggs = r#"["count()", "sum(val)", "mean(val)", "min(val)", "max(val)", "first(val)", "last(val)", "median(val)", "count_distinct(tag)", "max_by(tag, val)"]"#;
+    let specs = [
+        format!(r#"{{"time": "ts", "every": "1s", "by": "key", "aggs": {aggs}}}"#),
+        format!(r#"{{"time": "ts", "every": "1s", "period": "3s", "by": ["tag"], "aggs": {aggs}}}"#),
+        format!(r#"{{"time": "ts", "every": "2s", "period": "500ms", "closed": "right", "by": ["key", "tag"], "aggs": {aggs}}}"#),
+        format!(r#"{{"time": "ts", "session_gap": "150ms", "by": "key", "aggs": {aggs}}}"#),
+    ];
+    for order in [&sorted, &shuffled] {
+        let batches = make(order);
+        for text in &specs {
+            let spec = WindowSpec::from_json(text).unwrap();
+            let got = sash_core::window_agg(&schema, &batches, &spec).unwrap();
+            let want = reference::window_agg(&schema, &batches, &spec).unwrap();
+            assert!(got.num_rows() > 4096, "{text}: only {} rows; the case must span several chunks", got.num_rows());
+            compare(&got, &want, &spec.aggs, None).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+}
