@@ -16,6 +16,7 @@ use arrow_schema::DataType;
 use arrow_schema::{Schema, SchemaRef};
 use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Computes a rolling aggregation. Returns one batch per input batch, each
@@ -39,16 +40,20 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
     }
     let out_schema = Arc::new(Schema::new_with_metadata(fields, metadata));
 
-    // Windows may span batches: work on one time-ordered batch.
-    let sorted = match input.batches.len() {
-        0 => None,
-        1 => Some(input.batches[0].clone()),
-        _ => Some(concat_batches(schema, &input.batches)?),
+    let period = match spec.period {
+        RollingPeriod::Time(d) => Some(input.time.ticks("period", d)?),
+        RollingPeriod::Rows(_) => None,
     };
-    let n = sorted.as_ref().map_or(0, RecordBatch::num_rows);
-    let aggregates = match &sorted {
-        None => plan.finish(&[])?,
-        Some(batch) => generic(&input, batch, spec, &mut plan)?,
+    let n: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
+    let aggregates = if let Some(fast) = RunningSums::plan(schema, &input.batches, &spec.aggs)? {
+        fast.stream(&input, spec, period, n)?
+    } else {
+        // Windows may span batches: work on one time-ordered batch.
+        match input.batches.len() {
+            0 => plan.finish(&[])?,
+            1 => generic(&input, &input.batches[0], spec, period, &mut plan)?,
+            _ => generic(&input, &concat_batches(schema, &input.batches)?, spec, period, &mut plan)?,
+        }
     };
 
     // Hand each input batch its own slice of the aggregates, in input order.
@@ -70,7 +75,7 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
 }
 
 /// Works for every aggregation: each output row's slot is fed the rows of its window.
-fn generic(input: &Prepared, batch: &RecordBatch, spec: &RollingSpec, plan: &mut AggPlan) -> Result<Vec<ArrayRef>> {
+fn generic(input: &Prepared, batch: &RecordBatch, spec: &RollingSpec, period: Option<i64>, plan: &mut AggPlan) -> Result<Vec<ArrayRef>> {
     let n = batch.num_rows();
     let times = input.time.values(batch.column(input.time.index));
     let mut grouper = Grouper::new(&input.key_types, &key_columns(std::slice::from_ref(batch), &input.key_indices))?;
@@ -102,13 +107,6 @@ fn generic(input: &Prepared, batch: &RecordBatch, spec: &RollingSpec, plan: &mut
         }
     };
     plan.grow(n);
-    let period = match spec.period {
-        RollingPeriod::Time(d) => Some(input.time.ticks("period", d)?),
-        RollingPeriod::Rows(_) => None,
-    };
-    if let Some(fast) = RunningSums::plan(batch, &spec.aggs)? {
-        return fast.run(n, &by_key, &starts, &times, spec, period, &original);
-    }
     let mut slots = Vec::new();
     for g in 0..groups {
         let segment = &by_key[starts[g]..starts[g + 1]];
@@ -175,8 +173,9 @@ fn for_each_window(
 }
 
 /// The running-sum fast path: when every aggregation is count, sum or mean
-/// of a primitive column, windows slide by adding the rows that enter and
-/// removing the rows that leave instead of re-reading the whole window.
+/// of a primitive column, rows stream through in time order; each key keeps
+/// the rows of its current window in a queue, and its sums change by the rows
+/// that enter and leave instead of being recomputed.
 struct RunningSums {
     aggs: Vec<RunningAgg>,
 }
@@ -189,7 +188,8 @@ enum RunningValues {
 struct RunningAgg {
     func: AggFunc,
     name: String,
-    values: Option<RunningValues>,
+    /// Per batch, the values (None for `count()`).
+    values: Option<Vec<RunningValues>>,
 }
 
 /// Window state of one aggregation; non-finite floats are counted apart so
@@ -207,6 +207,7 @@ struct Running {
 
 impl Running {
     /// Neumaier's compensated addition.
+    #[inline(always)]
     fn add_float(&mut self, x: f64) {
         let t = self.sum + x;
         if self.sum.abs() >= x.abs() {
@@ -217,20 +218,21 @@ impl Running {
         self.sum = t;
     }
 
+    #[inline(always)]
     fn apply(&mut self, values: &RunningValues, row: usize, sign: i64) {
         match values {
             RunningValues::Float(a) => {
                 if a.is_valid(row) {
                     self.count += sign;
                     let x = a.value(row);
-                    if x.is_nan() {
-                        self.nan += sign;
-                    } else if x == f64::INFINITY {
-                        self.pos_inf += sign;
-                    } else if x == f64::NEG_INFINITY {
-                        self.neg_inf += sign;
-                    } else {
+                    if x.is_finite() {
                         self.add_float(sign as f64 * x);
+                    } else if x.is_nan() {
+                        self.nan += sign;
+                    } else if x > 0.0 {
+                        self.pos_inf += sign;
+                    } else {
+                        self.neg_inf += sign;
                     }
                 }
             }
@@ -256,27 +258,41 @@ impl Running {
     }
 }
 
+/// One aggregation's output column, written at each row's input position.
+struct RunningOutput {
+    counts: Vec<i64>,
+    floats: Vec<f64>,
+    ints: Vec<i64>,
+    valid: Vec<bool>,
+}
+
 impl RunningSums {
-    fn plan(batch: &RecordBatch, aggs: &[crate::expr::AggExpr]) -> Result<Option<RunningSums>> {
-        let schema = batch.schema();
+    fn plan(schema: &SchemaRef, batches: &[RecordBatch], aggs: &[crate::expr::AggExpr]) -> Result<Option<RunningSums>> {
         let mut planned = Vec::with_capacity(aggs.len());
         for agg in aggs {
-            let column = agg.column.as_deref().map(|c| crate::types::column_index(&schema, c)).transpose()?;
+            let column = agg.column.as_deref().map(|c| crate::types::column_index(schema, c)).transpose()?;
             let values = match (agg.func, column) {
                 (AggFunc::Count, None) => None,
                 (AggFunc::Count | AggFunc::Sum | AggFunc::Mean, Some(c)) => {
-                    let array = batch.column(c);
-                    let t = array.data_type();
-                    if matches!(t, DataType::Float32 | DataType::Float64) {
-                        Some(RunningValues::Float(arrow_cast::cast(array, &DataType::Float64)?.as_primitive::<Float64Type>().clone()))
-                    } else if t.is_integer() && *t != DataType::UInt64 {
-                        Some(RunningValues::Int(arrow_cast::cast(array, &DataType::Int64)?.as_primitive::<Int64Type>().clone()))
-                    } else if agg.func == AggFunc::Count {
-                        // count(col) of any other type only needs validity.
-                        Some(RunningValues::Int(Int64Array::new(vec![0; array.len()].into(), array.logical_nulls())))
-                    } else {
+                    let t = schema.field(c).data_type();
+                    let float = matches!(t, DataType::Float32 | DataType::Float64);
+                    let int = t.is_integer() && *t != DataType::UInt64;
+                    if !float && !int && agg.func != AggFunc::Count {
                         return Ok(None);
                     }
+                    let mut per_batch = Vec::with_capacity(batches.len());
+                    for batch in batches {
+                        let array = batch.column(c);
+                        per_batch.push(if float {
+                            RunningValues::Float(arrow_cast::cast(array, &DataType::Float64)?.as_primitive::<Float64Type>().clone())
+                        } else if int {
+                            RunningValues::Int(arrow_cast::cast(array, &DataType::Int64)?.as_primitive::<Int64Type>().clone())
+                        } else {
+                            // count(col) of any other type only needs validity.
+                            RunningValues::Int(Int64Array::new(vec![0; array.len()].into(), array.logical_nulls()))
+                        });
+                    }
+                    Some(per_batch)
                 }
                 _ => return Ok(None),
             };
@@ -285,77 +301,215 @@ impl RunningSums {
         Ok(Some(RunningSums { aggs: planned }))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &self,
-        n: usize,
-        by_key: &[u32],
-        starts: &[usize],
-        times: &[i64],
-        spec: &RollingSpec,
-        period: Option<i64>,
-        original: &dyn Fn(u32) -> u32,
-    ) -> Result<Vec<ArrayRef>> {
-        let mut outputs = Vec::with_capacity(self.aggs.len());
-        for agg in &self.aggs {
-            let mut counts = vec![0i64; if agg.func == AggFunc::Count { n } else { 0 }];
-            let mut floats = vec![0f64; if agg.func != AggFunc::Count { n } else { 0 }];
-            let mut ints = Vec::new();
-            let mut valid = vec![false; if agg.func != AggFunc::Count { n } else { 0 }];
-            let int_sum = agg.func == AggFunc::Sum && matches!(agg.values, Some(RunningValues::Int(_)));
-            if int_sum {
-                ints = vec![0i64; n];
+    fn stream(&self, input: &Prepared, spec: &RollingSpec, period: Option<i64>, n: usize) -> Result<Vec<ArrayRef>> {
+        let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
+        let k = self.aggs.len();
+        let mut outputs: Vec<RunningOutput> = self
+            .aggs
+            .iter()
+            .map(|agg| {
+                let counting = agg.func == AggFunc::Count;
+                let int_sum = agg.func == AggFunc::Sum && matches!(agg.values.as_deref(), Some([RunningValues::Int(_), ..]));
+                RunningOutput {
+                    counts: vec![0; if counting { n } else { 0 }],
+                    floats: vec![0.0; if counting || int_sum { 0 } else { n }],
+                    ints: vec![0; if int_sum { n } else { 0 }],
+                    valid: vec![false; if counting { 0 } else { n }],
+                }
+            })
+            .collect();
+        // Per key: the rows of its window (batch, row, time) and one state per aggregation.
+        let mut windows: Vec<VecDeque<(u32, u32, i64)>> = Vec::new();
+        let mut states: Vec<Running> = Vec::new();
+        let include_start = matches!(spec.closed, Closed::Left | Closed::Both);
+        let include_end = matches!(spec.closed, Closed::Right | Closed::Both);
+        let aggs = &self.aggs;
+
+        let apply = |states: &mut [Running], g: usize, b: u32, row: u32, sign: i64| {
+            for (a, agg) in aggs.iter().enumerate() {
+                if let Some(values) = &agg.values {
+                    states[g * k + a].apply(&values[b as usize], row as usize, sign);
+                }
             }
-            for g in 0..starts.len() - 1 {
-                let segment = &by_key[starts[g]..starts[g + 1]];
-                let mut state = Running::default();
-                let (mut in_from, mut in_to) = (0usize, 0usize);
-                let mut visit = |row: u32, from: usize, to: usize| -> Result<()> {
-                    if let Some(values) = &agg.values {
-                        while in_to < to {
-                            state.apply(values, segment[in_to] as usize, 1);
-                            in_to += 1;
-                        }
-                        while in_from < from {
-                            state.apply(values, segment[in_from] as usize, -1);
-                            in_from += 1;
-                        }
-                        if in_from == in_to {
-                            // An empty window: start again from zero, shedding rounding.
-                            state = Running::default();
-                        }
+        };
+        // Drops rows that left the window ending at `t`, or past the row budget.
+        let evict = |windows: &mut [VecDeque<(u32, u32, i64)>], states: &mut [Running], g: usize, t: i64, keep: Option<usize>| {
+            let queue = &mut windows[g];
+            while let Some(&(b, row, time)) = queue.front() {
+                let leaves = match (period, keep) {
+                    (_, Some(limit)) => queue.len() > limit,
+                    (Some(p), None) => {
+                        let start = t as i128 - p as i128;
+                        (time as i128) < start || (!include_start && time as i128 == start)
                     }
-                    let at = original(row) as usize;
-                    let rows = to.saturating_sub(from) as i64;
+                    (None, None) => false,
+                };
+                if !leaves {
+                    break;
+                }
+                queue.pop_front();
+                apply(states, g, b, row, -1);
+            }
+            if queue.is_empty() {
+                // An empty window restarts from zero, shedding rounding error.
+                for state in &mut states[g * k..(g + 1) * k] {
+                    *state = Running::default();
+                }
+            }
+        };
+        let write =
+            |outputs: &mut [RunningOutput], states: &[Running], windows: &[VecDeque<(u32, u32, i64)>], g: usize, at: usize| -> Result<()> {
+                for (a, agg) in aggs.iter().enumerate() {
+                    let state = &states[g * k + a];
+                    let out = &mut outputs[a];
                     match agg.func {
-                        AggFunc::Count => counts[at] = if agg.values.is_some() { state.count } else { rows },
+                        AggFunc::Count => out.counts[at] = if agg.values.is_some() { state.count } else { windows[g].len() as i64 },
                         _ if state.count == 0 => {}
-                        AggFunc::Sum if int_sum => {
-                            ints[at] = i64::try_from(state.int_sum)
+                        AggFunc::Sum if !out.ints.is_empty() => {
+                            out.ints[at] = i64::try_from(state.int_sum)
                                 .map_err(|_| SashError::Overflow(format!("{} does not fit Int64", agg.name)))?;
-                            valid[at] = true;
+                            out.valid[at] = true;
                         }
-                        AggFunc::Sum | AggFunc::Mean => {
-                            let sum = match agg.values {
-                                Some(RunningValues::Int(_)) => state.int_sum as f64,
+                        _ => {
+                            let sum = match agg.values.as_deref() {
+                                Some([RunningValues::Int(_), ..]) => state.int_sum as f64,
                                 _ => state.float_sum(),
                             };
-                            floats[at] = if agg.func == AggFunc::Mean { sum / state.count as f64 } else { sum };
-                            valid[at] = true;
+                            out.floats[at] = if agg.func == AggFunc::Mean { sum / state.count as f64 } else { sum };
+                            out.valid[at] = true;
                         }
-                        _ => unreachable!("planned above"),
                     }
-                    Ok(())
-                };
-                for_each_window(segment, times, spec, period, &mut visit)?;
-            }
-            let array: ArrayRef = match agg.func {
-                AggFunc::Count => Arc::new(Int64Array::from(counts)),
-                _ if int_sum => Arc::new(Int64Array::new(ints.into(), Some(NullBuffer::from(valid)))),
-                _ => Arc::new(Float64Array::new(floats.into(), Some(NullBuffer::from(valid)))),
+                }
+                Ok(())
             };
-            outputs.push(array);
+        let row_budget = |count: i64| -> (usize, bool) {
+            let count = count as usize;
+            match spec.closed {
+                Closed::Right => (count, true),
+                Closed::Left => (count, false),
+                Closed::Both => (count + 1, true),
+                Closed::None => (count.saturating_sub(1), false),
+            }
+        };
+
+        // Rows of the current time that wait for the rest of their time:
+        // (key, output position, batch, row).
+        let mut run: Vec<(usize, usize, u32, u32)> = Vec::new();
+        let mut run_time = i64::MIN;
+        let mut gids = Vec::new();
+        let mut base = 0usize;
+        for (b, batch) in input.batches.iter().enumerate() {
+            let times = input.time.values(batch.column(input.time.index));
+            let mut start = 0;
+            while start < times.len() {
+                let end = (start + 16 * 1024).min(times.len());
+                grouper.assign(b, start..end, &mut gids)?;
+                let groups = grouper.num_groups();
+                if windows.len() < groups {
+                    windows.resize_with(groups, VecDeque::new);
+                    states.resize(groups * k, Running::default());
+                }
+                for (i, &g) in gids.iter().enumerate() {
+                    let row = start + i;
+                    let g = g as usize;
+                    let t = times[row];
+                    let sorted_index = base + row;
+                    let at = match &input.order {
+                        Some(order) => order[sorted_index] as usize,
+                        None => sorted_index,
+                    };
+                    match (spec.period, period) {
+                        (RollingPeriod::Rows(count), _) => {
+                            let (budget, include_self) = row_budget(count);
+                            if include_self {
+                                windows[g].push_back((b as u32, row as u32, t));
+                                apply(&mut states, g, b as u32, row as u32, 1);
+                                evict(&mut windows, &mut states, g, t, Some(budget));
+                                write(&mut outputs, &states, &windows, g, at)?;
+                            } else {
+                                evict(&mut windows, &mut states, g, t, Some(budget));
+                                write(&mut outputs, &states, &windows, g, at)?;
+                                windows[g].push_back((b as u32, row as u32, t));
+                                apply(&mut states, g, b as u32, row as u32, 1);
+                            }
+                        }
+                        _ => {
+                            if t != run_time {
+                                finish_run(
+                                    &mut run,
+                                    run_time,
+                                    include_end,
+                                    &mut windows,
+                                    &mut states,
+                                    &evict,
+                                    &write,
+                                    &apply,
+                                    &mut outputs,
+                                )?;
+                                run_time = t;
+                            }
+                            if include_end {
+                                // Rows of the same time see each other: enter now, answer at the end of the run.
+                                windows[g].push_back((b as u32, row as u32, t));
+                                apply(&mut states, g, b as u32, row as u32, 1);
+                            } else {
+                                evict(&mut windows, &mut states, g, t, None);
+                                write(&mut outputs, &states, &windows, g, at)?;
+                            }
+                            run.push((g, at, b as u32, row as u32));
+                        }
+                    }
+                }
+                start = end;
+            }
+            base += times.len();
         }
-        Ok(outputs)
+        finish_run(&mut run, run_time, include_end, &mut windows, &mut states, &evict, &write, &apply, &mut outputs)?;
+
+        Ok(self
+            .aggs
+            .iter()
+            .zip(outputs)
+            .map(|(agg, out)| -> ArrayRef {
+                match agg.func {
+                    AggFunc::Count => Arc::new(Int64Array::from(out.counts)),
+                    _ if !out.ints.is_empty() => Arc::new(Int64Array::new(out.ints.into(), Some(NullBuffer::from(out.valid)))),
+                    _ => Arc::new(Float64Array::new(out.floats.into(), Some(NullBuffer::from(out.valid)))),
+                }
+            })
+            .collect())
     }
+}
+
+/// Ends a run of rows sharing one time: with a closed end they entered their
+/// windows already and now answer; with an open end they answered already
+/// and now enter.
+#[allow(clippy::too_many_arguments)]
+fn finish_run<E, W, A>(
+    run: &mut Vec<(usize, usize, u32, u32)>,
+    time: i64,
+    include_end: bool,
+    windows: &mut [VecDeque<(u32, u32, i64)>],
+    states: &mut [Running],
+    evict: &E,
+    write: &W,
+    apply: &A,
+    outputs: &mut [RunningOutput],
+) -> Result<()>
+where
+    E: Fn(&mut [VecDeque<(u32, u32, i64)>], &mut [Running], usize, i64, Option<usize>),
+    W: Fn(&mut [RunningOutput], &[Running], &[VecDeque<(u32, u32, i64)>], usize, usize) -> Result<()>,
+    A: Fn(&mut [Running], usize, u32, u32, i64),
+{
+    for &(g, at, b, row) in run.iter() {
+        if include_end {
+            evict(windows, states, g, time, None);
+            write(outputs, states, windows, g, at)?;
+        } else {
+            windows[g].push_back((b, row, time));
+            apply(states, g, b, row, 1);
+        }
+    }
+    run.clear();
+    Ok(())
 }
