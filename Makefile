@@ -30,8 +30,9 @@ test: test-rust test-python test-c test-jvm ## Run every test of every language
 test-rust: ## Rust unit, conformance and property tests
 	$(CARGO) test --release --workspace
 
-test-python: ## Python binding tests (issue #4)
-	@echo "test-python: the Python binding does not exist yet (issue #4); nothing to run"
+test-python: venv ## Python binding: build the wheel into .venv (maturin develop --release), run tests/python
+	cd bindings-python && VIRTUAL_ENV=$(abspath $(VENV)) $(abspath $(VENV))/bin/maturin develop --release --quiet
+	$(PY) -m pytest -q tests/python
 
 test-c: ## C binding tests (issue #5)
 	@echo "test-c: the C binding does not exist yet (issue #5); nothing to run"
