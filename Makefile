@@ -9,7 +9,7 @@ CARGO       ?= cargo
 # CI machines have 2 cores; never ask for more jobs than that.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: help demo test test-rust test-python test-c test-jvm bench bench-rust lint fmt venv clean
+.PHONY: help demo test test-rust test-python test-c test-jvm bench bench-rust python-dev lint fmt venv clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,8 +30,11 @@ test: test-rust test-python test-c test-jvm ## Run every test of every language
 test-rust: ## Rust unit, conformance and property tests
 	$(CARGO) test --release --workspace
 
-test-python: ## Python binding tests (issue #4)
-	@echo "test-python: the Python binding does not exist yet (issue #4); nothing to run"
+python-dev: venv ## Build the Python wheel (release) and install it into .venv (maturin develop)
+	cd bindings-python && VIRTUAL_ENV=$(abspath $(VENV)) $(abspath $(VENV))/bin/maturin develop --release --quiet
+
+test-python: python-dev ## Python binding tests (tests/python: corpus, equivalence, zero-copy, memory)
+	$(PY) -m pytest -q tests/python
 
 test-c: ## C binding tests (issue #5)
 	@echo "test-c: the C binding does not exist yet (issue #5); nothing to run"
@@ -39,7 +42,7 @@ test-c: ## C binding tests (issue #5)
 test-jvm: ## JVM binding tests (issue #6)
 	@echo "test-jvm: the JVM binding does not exist yet (issue #6); nothing to run"
 
-bench: bench-rust venv ## Benchmark sash against DuckDB and Polars on 10M rows; prints rows/s and ratios
+bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows
 	$(PY) bench/run.py
 
 bench-rust: ## Build the Rust kernel benchmark binary only

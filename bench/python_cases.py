@@ -1,0 +1,131 @@
+"""The benchmark cases called through the Python wheel (issue #4), and the binding's overhead.
+
+What
+    For every case of core/benches/kernels.rs (same specs), in this process:
+    - python: the whole ``sash.window_agg(table, **spec)`` / ``sash.rolling``
+      call on the 10M-row table (input import through the Arrow PyCapsule
+      interface, spec from keywords, kernel with the GIL released, result
+      exported to a ``pyarrow.Table``), best of ``repeats``;
+    - kernel: the Rust kernel alone on the same imported batches
+      (``sash._sash._kernel_seconds``: spec parsing, kernel, output
+      materialized, nothing exported), best of ``repeats``;
+    - overhead = python − kernel, in % of kernel (target ≤ 5% on 10M rows).
+    And on a one-row batch: the mean time per call over many calls, python
+    and kernel, and their difference in µs (target ≤ 5 µs).
+
+How
+    ``bench/run.py`` calls :func:`run`; alone:
+        .venv/bin/python bench/python_cases.py [--rows N]
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+# Same cases as core/benches/kernels.rs.
+CASES = {
+    "tumbling": ("window_agg", {"time": "ts", "every": "1m", "by": "key",
+                                "aggs": ["count()", "sum(val)", "mean(val)", "min(val)", "max(val)"]}),
+    "hopping": ("window_agg", {"time": "ts", "every": "1m", "period": "5m", "by": "key",
+                               "aggs": ["count()", "mean(val)"]}),
+    "rolling": ("rolling", {"time": "ts", "period": "5m", "by": "key", "aggs": ["mean(val)"]}),
+    "session": ("window_agg", {"time": "ts", "session_gap": "30s", "by": "key",
+                               "aggs": ["count()", "sum(val)", "mean(val)"]}),
+}
+TARGET_PCT = 5.0
+TARGET_ONE_ROW_US = 5.0
+
+
+@dataclass
+class PyResult:
+    case: str
+    rows: int
+    python_s: float
+    kernel_s: float
+    one_row_python_us: float
+    one_row_kernel_us: float
+
+    @property
+    def overhead_pct(self) -> float:
+        return 100.0 * (self.python_s - self.kernel_s) / self.kernel_s
+
+    @property
+    def one_row_overhead_us(self) -> float:
+        return self.one_row_python_us - self.one_row_kernel_us
+
+
+def _best(f, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _per_call_us(f, calls: int, rounds: int = 5) -> float:
+    """Best over rounds of the mean time per call, in µs."""
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            f()
+        best = min(best, (time.perf_counter() - t0) / calls)
+    return best * 1e6
+
+
+def run(table: pa.Table, cases, repeats: int = 5, calls: int = 20_000, log=print) -> list[PyResult]:
+    import sash
+    from sash import _sash
+
+    one = table.slice(0, 1).combine_chunks()
+    out = []
+    for case in cases:
+        op, spec = CASES[case]
+        fn = getattr(sash, op)
+        python_s = _best(lambda: fn(table, **spec), repeats)
+        kernel_s = _sash._kernel_seconds(op, table, spec, repeats)
+        py_us = _per_call_us(lambda: fn(one, **spec), calls)
+        # The kernel's own per-call time on the one-row batch (best of many runs in Rust).
+        k_us = _sash._kernel_seconds(op, one, spec, calls) * 1e6
+        r = PyResult(case, table.num_rows, python_s, kernel_s, py_us, k_us)
+        log(f"python: {case}: call {python_s:.4f} s, kernel {kernel_s:.4f} s, overhead {r.overhead_pct:+.1f}%; "
+            f"one row: call {py_us:.2f} µs, kernel {k_us:.2f} µs, overhead {r.one_row_overhead_us:.2f} µs")
+        out.append(r)
+    return out
+
+
+def table_md(results: list[PyResult], rust_seconds: dict[str, float] | None = None) -> str:
+    rust_seconds = rust_seconds or {}
+    lines = [
+        "| case | Python call s | kernel in-process s | Rust binary s | overhead | ≤5%? "
+        "| one row: call µs | kernel µs | overhead µs | ≤5 µs? |",
+        "|---|--:|--:|--:|--:|---|--:|--:|--:|---|",
+    ]
+    for r in results:
+        rs = rust_seconds.get(r.case)
+        lines.append(
+            f"| {r.case} | {r.python_s:.4f} | {r.kernel_s:.4f} | {'—' if rs is None else f'{rs:.4f}'} "
+            f"| {r.overhead_pct:+.1f}% | {'yes' if r.overhead_pct <= TARGET_PCT else 'no'} "
+            f"| {r.one_row_python_us:.2f} | {r.one_row_kernel_us:.2f} | {r.one_row_overhead_us:.2f} "
+            f"| {'yes' if r.one_row_overhead_us <= TARGET_ONE_ROW_US else 'no'} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import gen_data
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=gen_data.DEFAULT_ROWS)
+    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    t = gen_data.load_table(gen_data.ensure_data(args.rows))
+    print(table_md(run(t, args.cases.split(","), args.repeats)))

@@ -1,0 +1,57 @@
+"""sash: windowed and rolling aggregation on Apache Arrow, zero-copy.
+
+One Rust kernel (``sash-core``) with the same semantics in every language
+(``docs/semantics.md``). From Python it takes any Arrow object (pyarrow,
+polars, DuckDB, nanoarrow, pandas) or a dict of NumPy arrays, without
+copying, and returns ``pyarrow.Table`` objects, also without copying.
+
+>>> import pyarrow as pa, sash
+>>> t = pa.table({"ts": pa.array([0, 5, 10], pa.timestamp("s")), "v": [1.0, 2.0, 4.0]})
+>>> sash.window_agg(t, time="ts", every="10s", aggs=["sum(v) as s"]).to_pydict()["s"]
+[3.0, 4.0]
+
+Errors are ``sash.SashError`` subclasses that also subclass the matching
+builtin (``ValueError``, ``TypeError``, ``OverflowError``):
+
+>>> try:
+...     sash.window_agg(t, time="ts", every="10s", aggs=["mean(latency)"])
+... except ValueError as e:
+...     print(type(e).__name__, e.kind, "|", e)
+UnknownColumnError unknown_column | unknown column 'latency'; the input has: ts, v
+"""
+from sash._sash import (
+    ArrowError,
+    InternalError,
+    InvalidDurationError,
+    InvalidExpressionError,
+    InvalidInputError,
+    InvalidSpecError,
+    NullTimeError,
+    SashError,
+    SashOverflowError,
+    UnknownColumnError,
+    UnknownFunctionError,
+    WrongTypeError,
+    __version__,
+    rolling,
+    window_agg,
+)
+
+# parse() and read_log() join these when the parsing kernel (issue #3) lands.
+__all__ = [
+    "ArrowError",
+    "InternalError",
+    "InvalidDurationError",
+    "InvalidExpressionError",
+    "InvalidInputError",
+    "InvalidSpecError",
+    "NullTimeError",
+    "SashError",
+    "SashOverflowError",
+    "UnknownColumnError",
+    "UnknownFunctionError",
+    "WrongTypeError",
+    "__version__",
+    "rolling",
+    "window_agg",
+]

@@ -1,0 +1,62 @@
+# Type stubs for sash (the native module sash._sash, re-exported).
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any, ClassVar, Literal, Protocol
+
+import pyarrow
+
+__version__: str
+
+class _ArrowStream(Protocol):
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+class _ArrowArray(Protocol):
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+
+# Arrow objects (pyarrow, polars, DuckDB, nanoarrow, pandas >= 2.2), a pandas
+# DataFrame, or a dict of NumPy arrays or lists.
+ArrowInput = _ArrowStream | _ArrowArray | Mapping[str, Any] | Any
+# "10m", "1h30m", "500ms"; integers (or "10", "10i") for integer time columns;
+# "100i" for a rolling window of 100 rows.
+Duration = str | int | timedelta
+Aggs = Sequence[str] | Mapping[str, str]
+By = str | Sequence[str] | None
+
+def window_agg(
+    data: ArrowInput,
+    *,
+    time: str,
+    every: Duration | None = None,
+    period: Duration | None = None,
+    offset: Duration | None = None,
+    session_gap: Duration | None = None,
+    by: By = None,
+    aggs: Aggs,
+    closed: Literal["left", "right"] = "left",
+    null_time: Literal["error", "drop"] = "error",
+) -> pyarrow.Table: ...
+def rolling(
+    data: ArrowInput,
+    *,
+    time: str,
+    period: Duration,
+    by: By = None,
+    aggs: Aggs,
+    closed: Literal["right", "left", "both", "none"] = "right",
+    null_time: Literal["error", "drop"] = "error",
+) -> pyarrow.Table: ...
+
+class SashError(Exception):
+    kind: ClassVar[str | None]
+
+class UnknownColumnError(SashError, ValueError): ...
+class WrongTypeError(SashError, TypeError): ...
+class InvalidSpecError(SashError, ValueError): ...
+class InvalidDurationError(SashError, ValueError): ...
+class UnknownFunctionError(SashError, ValueError): ...
+class InvalidExpressionError(SashError, ValueError): ...
+class NullTimeError(SashError, ValueError): ...
+class SashOverflowError(SashError, OverflowError): ...
+class InvalidInputError(SashError, ValueError): ...
+class ArrowError(SashError, ValueError): ...
+class InternalError(SashError, RuntimeError): ...

@@ -1,0 +1,28 @@
+"""Turns inputs that do not speak the Arrow PyCapsule interface into pyarrow.
+
+The native module calls :func:`to_arrow` only for objects without
+``__arrow_c_stream__`` / ``__arrow_c_array__``; Arrow objects never come here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def to_arrow(data: Any) -> Any:
+    """A ``pyarrow.Table`` for a dict of NumPy arrays / lists, or a pandas DataFrame.
+
+    NumPy arrays of numbers without nulls are wrapped, not copied (pyarrow
+    shares their buffers); lists are converted.
+    """
+    import pyarrow as pa
+
+    if isinstance(data, dict):
+        return pa.table(data)
+    module = type(data).__module__ or ""
+    if module.startswith("pandas") and hasattr(data, "columns"):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise TypeError(
+        "sash takes an Arrow object (anything with __arrow_c_stream__ or __arrow_c_array__: "
+        "pyarrow, polars, DuckDB, nanoarrow, pandas) or a dict of NumPy arrays or lists; "
+        f"got {type(data).__module__}.{type(data).__qualname__}"
+    )

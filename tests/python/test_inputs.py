@@ -1,0 +1,187 @@
+"""Every kind of input works, gives the same answer, and is left unchanged."""
+import datetime as dt
+import threading
+
+import duckdb
+import nanoarrow as na
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import sash
+
+TS = [0, 20_000, 65_000, 70_000, 130_000, 125_000]
+KEY = [1, 2, 1, 1, 2, 1]
+VAL = [1.0, 2.0, 3.0, None, 5.0, 6.0]
+WINDOW = dict(time="ts", every="1m", by="key", aggs=["count() as n", "sum(val) as s", "max(val) as hi"])
+ROLLING = dict(time="ts", period="1m", by="key", aggs=["count() as n", "max(ts) as m"])
+
+
+def base() -> pa.Table:
+    return pa.table({"ts": pa.array(TS, pa.timestamp("ms")), "key": pa.array(KEY, pa.int64()), "val": pa.array(VAL)})
+
+
+EXPECTED_WINDOW = sash.window_agg(base(), **WINDOW)
+EXPECTED_ROLLING = sash.rolling(base(), **ROLLING)
+
+
+def inputs():
+    t = base()
+    yield "pyarrow.Table", lambda: t
+    yield "pyarrow.Table (several chunks)", lambda: pa.Table.from_batches(t.to_batches(max_chunksize=2))
+    yield "pyarrow.RecordBatch", lambda: t.to_batches()[0]
+    yield "pyarrow.RecordBatchReader", lambda: pa.RecordBatchReader.from_batches(t.schema, t.to_batches(max_chunksize=4))
+    yield "polars.DataFrame", lambda: pl.from_arrow(t)
+    yield "duckdb relation", lambda: duckdb.connect().from_arrow(t)
+    yield "pandas.DataFrame", lambda: t.to_pandas()
+    yield "nanoarrow.ArrayStream", lambda: na.ArrayStream(t)
+    yield "nanoarrow.Array", lambda: na.Array(t.to_batches()[0])
+    yield "dict of numpy arrays", lambda: {
+        "ts": np.array(TS, dtype="datetime64[ms]"), "key": np.array(KEY), "val": np.array(VAL, dtype=float)}
+    yield "dict of lists", lambda: {
+        "ts": [dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=x) for x in TS], "key": KEY, "val": VAL}
+
+
+INPUTS = dict(inputs())
+
+
+def snapshot(obj):
+    """A deep copy of a non-Arrow input, to check it is unchanged afterwards."""
+    if isinstance(obj, dict):
+        return {k: np.array(v, copy=True) for k, v in obj.items()}
+    if isinstance(obj, pd.DataFrame):
+        return obj.copy(deep=True)
+    if isinstance(obj, pl.DataFrame):
+        return obj.clone()
+    return None
+
+
+@pytest.mark.parametrize("name", INPUTS)
+def test_window_agg_from(name):
+    data = INPUTS[name]()
+    before = snapshot(data)
+    out = sash.window_agg(data, **WINDOW)
+    assert isinstance(out, pa.Table)
+    if name == "dict of lists":
+        # datetime objects make a timestamp[us] column: same values, finer unit.
+        assert out.to_pydict() == EXPECTED_WINDOW.to_pydict()
+    elif name == "dict of numpy arrays":
+        # NumPy has no nulls: the None became NaN (see the next test).
+        assert out.drop_columns(["s", "hi"]).equals(EXPECTED_WINDOW.drop_columns(["s", "hi"]))
+    else:
+        assert out.equals(EXPECTED_WINDOW)
+    # The input is still valid and unchanged.
+    if isinstance(data, pd.DataFrame):
+        pd.testing.assert_frame_equal(data, before)
+    elif isinstance(data, pl.DataFrame):
+        assert data.equals(before)
+    elif isinstance(data, dict):
+        assert data.keys() == before.keys()
+        for k in data:
+            np.testing.assert_array_equal(np.asarray(data[k]), before[k])
+    elif isinstance(data, pa.Table):
+        assert data.equals(base())
+
+
+def test_numpy_nan_is_a_value_not_a_null():
+    # NumPy has no nulls: NaN in a float array is NaN, and max propagates it.
+    out = sash.window_agg(INPUTS["dict of numpy arrays"](), **WINDOW).to_pydict()
+    assert out["key"][2] == 1 and np.isnan(out["hi"][2]) and np.isnan(out["s"][2])
+
+
+@pytest.mark.parametrize("name", INPUTS)
+def test_rolling_from(name):
+    out = sash.rolling(INPUTS[name](), **ROLLING)
+    assert out.column("n").to_pylist() == EXPECTED_ROLLING.column("n").to_pylist()
+
+
+def test_inputs_unchanged_pyarrow_and_numpy():
+    t = base()
+    arrays = {"ts": np.array(TS, dtype=np.int64), "key": np.array(KEY), "val": np.array([1.0, 2, 3, 4, 5, 6])}
+    copies = {k: v.copy() for k, v in arrays.items()}
+    sash.window_agg(t, **WINDOW)
+    sash.rolling(t, **ROLLING)
+    sash.window_agg(arrays, time="ts", every=60_000, by="key", aggs=["sum(val)"])
+    sash.rolling(arrays, time="ts", period=60_000, by="key", aggs=["sum(val)"])
+    assert t.equals(base())
+    for k in arrays:
+        np.testing.assert_array_equal(arrays[k], copies[k])
+        assert arrays[k].flags.writeable
+
+
+def test_a_consumed_reader_is_empty_not_a_crash():
+    reader = INPUTS["pyarrow.RecordBatchReader"]()
+    assert sash.window_agg(reader, **WINDOW).equals(EXPECTED_WINDOW)
+    # A stream is read once: pyarrow hands out an empty stream the second time.
+    assert sash.window_agg(reader, **WINDOW).num_rows == 0
+
+
+def test_unsupported_input_is_a_type_error():
+    with pytest.raises(TypeError, match="Arrow object"):
+        sash.window_agg([1, 2, 3], **WINDOW)
+    with pytest.raises(TypeError, match="'every'"):
+        sash.window_agg(base(), time="ts", every=object(), aggs=["count()"])
+
+
+def test_keyword_forms():
+    t = base()
+    a = sash.window_agg(t, time="ts", every="1m", by=["key"], aggs={"n": "count()"})
+    b = sash.window_agg(t, time="ts", every=dt.timedelta(minutes=1), by="key", aggs=("count() as n",))
+    c = sash.window_agg(t, time="ts", every="60s", by="key", aggs=["count() as n"], closed="left", null_time="error")
+    assert a.equals(b) and a.equals(c)
+    ints = pa.table({"t": pa.array([1, 2, 15], pa.int32())})
+    assert sash.window_agg(ints, time="t", every=np.int64(10), aggs=["count() as n"])["n"].to_pylist() == [2, 1]
+
+
+def test_null_time_drop_metadata():
+    t = pa.table({"ts": pa.array([0, None, 5], pa.timestamp("s")), "v": [1, 2, 3]})
+    with pytest.raises(sash.NullTimeError, match="1 null"):
+        sash.window_agg(t, time="ts", every="10s", aggs=["count()"])
+    out = sash.window_agg(t, time="ts", every="10s", aggs=["count()"], null_time="drop")
+    assert out.schema.metadata[b"sash.dropped_null_times"] == b"1"
+
+
+def test_errors_subclass_builtins_and_keep_the_message():
+    t = base()
+    with pytest.raises(TypeError) as info:
+        sash.window_agg(pa.table({"ts": ["a"]}), time="ts", every="1m", aggs=["count()"])
+    assert isinstance(info.value, sash.WrongTypeError) and info.value.kind == "wrong_type"
+    assert str(info.value).startswith("column 'ts' has type Utf8, expected ")
+    with pytest.raises(sash.UnknownColumnError) as info:
+        sash.window_agg(t, time="ts", every="1m", aggs=["mean(latency)"])
+    assert str(info.value) == "unknown column 'latency'; the input has: ts, key, val"
+    assert issubclass(sash.SashOverflowError, OverflowError)
+    assert all(issubclass(getattr(sash, n), sash.SashError) for n in sash.__all__ if n.endswith("Error"))
+
+
+def test_panic_becomes_internal_error():
+    with pytest.raises(sash.InternalError, match="boom") as info:
+        sash._sash._panic("boom")
+    assert isinstance(info.value, RuntimeError) and info.value.kind == "internal"
+    # The interpreter and the module still work afterwards.
+    assert sash.window_agg(base(), **WINDOW).equals(EXPECTED_WINDOW)
+
+
+def test_threads_run_in_parallel_safely():
+    n = 1_000_000
+    rng = np.random.default_rng(1)
+    t = pa.table({"ts": pa.array(np.sort(rng.integers(0, 10**9, n)), pa.timestamp("ms")),
+                  "key": rng.integers(0, 100, n), "val": rng.random(n)})
+    want = sash.window_agg(t, **WINDOW)
+    results = [None] * 4
+
+    def work(i):
+        results[i] = sash.window_agg(t, **WINDOW)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert all(r.equals(want) for r in results)
+
+
+def test_version():
+    assert isinstance(sash.__version__, str) and sash.__version__.count(".") == 2
