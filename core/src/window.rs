@@ -12,8 +12,10 @@ use crate::keys::{take_keys, Grouper};
 use crate::prepare::{key_columns, Prepared};
 use crate::spec::{Closed, WindowKind, WindowSpec};
 use crate::DROPPED_NULL_TIMES_KEY;
-use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
-use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_array::{make_array, Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow_buffer::{BooleanBufferBuilder, MutableBuffer, NullBuffer};
+use arrow_data::ArrayData;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use arrow_select::concat::concat;
 use arrow_select::take::take;
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -22,15 +24,6 @@ use std::sync::Arc;
 const NO_SLOT: u32 = u32::MAX;
 /// Rows handled per inner step: bounds the scratch buffers, keeps them in cache.
 const MORSEL: usize = 16 * 1024;
-
-/// One output row before the final ordering.
-#[derive(Debug, Clone, Copy)]
-struct OutRow {
-    start: i64,
-    end: i64,
-    gid: u32,
-    slot: u32,
-}
 
 /// Hands out accumulator slots, reusing freed ones.
 struct Slots {
@@ -90,19 +83,24 @@ pub fn window_agg(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec
     };
     let input = Prepared::new(schema, batches, &spec.time, &spec.by, spec.null_time)?;
     let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
-    let (mut rows, aggregates) = match kind {
+    let mut out = match kind {
         Kind::Session(gap) => sessions(&input, &mut grouper, &mut plan, gap)?,
         Kind::Panes(grid) => panes(&input, &mut grouper, &mut plan, grid)?,
     };
 
     let (group_keys, rank) = grouper.finish()?;
-    if matches!(spec.kind, WindowKind::Session { .. }) {
-        rows.sort_unstable_by_key(|r| (r.start, rank[r.gid as usize], r.end));
-    } else {
-        // Pane windows come out in start order, and one start means one end:
-        // only each window's groups need ordering.
-        for window in rows.chunk_by_mut(|a, b| a.start == b.start) {
-            window.sort_unstable_by_key(|r| rank[r.gid as usize]);
+    let order_of = |out: &Output, i: usize| (out.starts[i], rank[out.gids[i] as usize], out.ends[i]);
+    let rows = out.gids.len();
+    // Pane windows with ordered group ids are emitted in final order already.
+    if !(1..rows).all(|i| order_of(&out, i - 1) <= order_of(&out, i)) {
+        let mut order: Vec<u32> = (0..rows as u32).collect();
+        order.sort_unstable_by_key(|&i| order_of(&out, i as usize));
+        out.starts = order.iter().map(|&i| out.starts[i as usize]).collect();
+        out.ends = order.iter().map(|&i| out.ends[i as usize]).collect();
+        out.gids = order.iter().map(|&i| out.gids[i as usize]).collect();
+        let indices = UInt32Array::from(order);
+        for column in &mut out.aggregates {
+            *column = take(column.as_ref(), &indices, None)?;
         }
     }
 
@@ -116,21 +114,13 @@ pub fn window_agg(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec
     }
     let out_schema = Arc::new(Schema::new_with_metadata(fields, metadata));
 
-    let gids: Vec<u32> = rows.iter().map(|r| r.gid).collect();
-    let mut columns: Vec<ArrayRef> = take_keys(&group_keys, &gids)?;
-    columns.push(input.time.build(rows.iter().map(|r| r.start).collect())?);
-    columns.push(input.time.build(rows.iter().map(|r| r.end).collect())?);
-    // `slot` now holds each row's position in the finished aggregate columns.
-    let positions: Vec<u32> = rows.iter().map(|r| r.slot).collect();
-    if positions.iter().enumerate().all(|(i, &p)| i as u32 == p) {
-        columns.extend(aggregates);
-    } else {
-        let indices = UInt32Array::from(positions);
-        for column in aggregates {
-            columns.push(take(column.as_ref(), &indices, None)?);
-        }
-    }
-    Ok(RecordBatch::try_new_with_options(out_schema, columns, &RecordBatchOptions::new().with_row_count(Some(rows.len())))?)
+    let mut columns: Vec<ArrayRef> = take_keys(&group_keys, &out.gids)?;
+    drop(out.gids);
+    // The bound vectors become the output columns without a copy.
+    columns.push(input.time.build(out.starts)?);
+    columns.push(input.time.build(out.ends)?);
+    columns.extend(out.aggregates);
+    Ok(RecordBatch::try_new_with_options(out_schema, columns, &RecordBatchOptions::new().with_row_count(Some(rows)))?)
 }
 
 /// The window grid in ticks.
@@ -203,25 +193,103 @@ struct PaneState {
     entries: Vec<(u32, u32)>,
 }
 
+/// The windows of an aggregation, one entry per output row.
+struct Output {
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+    gids: Vec<u32>,
+    aggregates: Vec<ArrayRef>,
+}
+
 /// Finishes closed windows in chunks so that their slots are reused: state
 /// stays as small as the open windows, not as large as the output.
 struct Emitter {
-    rows: Vec<OutRow>,
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+    gids: Vec<u32>,
     waiting: Vec<u32>,
-    chunks: Vec<Vec<ArrayRef>>,
+    sinks: Vec<ColumnSink>,
+}
+
+/// Collects one aggregate column across flushes. Fixed-width values are
+/// copied into one growing buffer as each chunk arrives, so the small chunk
+/// arrays are freed (and their memory reused) at once instead of piling up
+/// until a final concatenation that would briefly hold the output twice.
+enum ColumnSink {
+    Fixed { data_type: DataType, values: MutableBuffer, validity: BooleanBufferBuilder, nulls: usize, len: usize },
+    Chunks(Vec<ArrayRef>),
+}
+
+impl ColumnSink {
+    fn for_type(data_type: &DataType) -> ColumnSink {
+        match data_type.primitive_width() {
+            Some(_) => ColumnSink::Fixed {
+                data_type: data_type.clone(),
+                values: MutableBuffer::new(0),
+                validity: BooleanBufferBuilder::new(0),
+                nulls: 0,
+                len: 0,
+            },
+            None => ColumnSink::Chunks(Vec::new()),
+        }
+    }
+
+    fn append(&mut self, array: ArrayRef) {
+        match self {
+            ColumnSink::Fixed { values, validity, nulls, len, data_type } => {
+                let width = data_type.primitive_width().expect("fixed width");
+                let data = array.to_data();
+                let bytes = &data.buffers()[0].as_slice()[data.offset() * width..(data.offset() + data.len()) * width];
+                values.extend_from_slice(bytes);
+                match data.nulls() {
+                    Some(n) => {
+                        validity.append_buffer(n.inner());
+                        *nulls += n.null_count();
+                    }
+                    None => validity.append_n(data.len(), true),
+                }
+                *len += data.len();
+            }
+            ColumnSink::Chunks(chunks) => chunks.push(array),
+        }
+    }
+
+    fn finish(self) -> Result<ArrayRef> {
+        Ok(match self {
+            ColumnSink::Fixed { data_type, values, mut validity, nulls, len } => {
+                let null_buffer = (nulls > 0).then(|| NullBuffer::new(validity.finish()));
+                let data = ArrayData::builder(data_type).len(len).add_buffer(values.into()).nulls(null_buffer);
+                make_array(data.build()?)
+            }
+            ColumnSink::Chunks(chunks) => {
+                let refs: Vec<&dyn Array> = chunks.iter().map(|a| a.as_ref()).collect();
+                concat(&refs)?
+            }
+        })
+    }
 }
 
 /// Closed windows finished together; large enough to amortize the per-call cost.
 const FLUSH_AT: usize = 4096;
 
 impl Emitter {
-    fn new() -> Self {
-        Emitter { rows: Vec::new(), waiting: Vec::new(), chunks: Vec::new() }
+    /// `bound` is an upper bound of the output rows. Reserving it up front
+    /// avoids the doubling copies of a growing vector; pages never written
+    /// are never resident, so a loose bound costs no memory.
+    fn with_capacity(bound: usize) -> Self {
+        Emitter {
+            starts: Vec::with_capacity(bound),
+            ends: Vec::with_capacity(bound),
+            gids: Vec::with_capacity(bound),
+            waiting: Vec::new(),
+            sinks: Vec::new(),
+        }
     }
 
-    /// Records a closed window; its output row number goes in `slot`.
     fn push(&mut self, start: i64, end: i64, gid: u32, slot: u32) {
-        self.rows.push(OutRow { start, end, gid, slot: self.rows.len() as u32 });
+        self.starts.push(start);
+        self.ends.push(end);
+        self.gids.push(gid);
         self.waiting.push(slot);
     }
 
@@ -236,28 +304,50 @@ impl Emitter {
         if self.waiting.is_empty() {
             return Ok(());
         }
-        self.chunks.push(plan.finish(&self.waiting)?);
+        let chunk = plan.finish(&self.waiting)?;
+        if self.sinks.is_empty() {
+            self.sinks = chunk.iter().map(|a| ColumnSink::for_type(a.data_type())).collect();
+        }
+        for (sink, array) in self.sinks.iter_mut().zip(chunk) {
+            sink.append(array);
+        }
         for slot in self.waiting.drain(..) {
             slots.give_back(plan, slot);
         }
         Ok(())
     }
 
-    /// The output rows (with `slot` = position in `columns`) and the aggregate columns.
-    fn finish(mut self, plan: &mut AggPlan, slots: &mut Slots) -> Result<(Vec<OutRow>, Vec<ArrayRef>)> {
+    fn finish(mut self, plan: &mut AggPlan, slots: &mut Slots) -> Result<Output> {
         self.flush(plan, slots)?;
-        let columns = match self.chunks.len() {
-            0 => plan.finish(&[])?,
-            1 => self.chunks.pop().expect("one chunk"),
-            _ => (0..self.chunks[0].len())
-                .map(|c| {
-                    let parts: Vec<&dyn Array> = self.chunks.iter().map(|chunk| chunk[c].as_ref()).collect();
-                    Ok(concat(&parts)?)
-                })
-                .collect::<Result<Vec<_>>>()?,
+        let aggregates = if self.sinks.is_empty() {
+            plan.finish(&[])?
+        } else {
+            self.sinks.into_iter().map(ColumnSink::finish).collect::<Result<Vec<_>>>()?
         };
-        Ok((self.rows, columns))
+        // Give back the unused reservation (glibc remaps large blocks in place).
+        self.starts.shrink_to_fit();
+        self.ends.shrink_to_fit();
+        self.gids.shrink_to_fit();
+        Ok(Output { starts: self.starts, ends: self.ends, gids: self.gids, aggregates })
     }
+}
+
+/// At most: every row in each of its windows, and every group in every window
+/// of the time span.
+fn output_bound(input: &Prepared, grouper: &Grouper, grid: &Grid) -> usize {
+    let rows: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
+    let per_row = (grid.n as usize).div_ceil(grid.m as usize).max(1);
+    let by_rows = rows.saturating_mul(per_row);
+    let first = input.batches.first().map(|b| input.time.values(b.column(input.time.index))[0]);
+    let last = input.batches.last().map(|b| *input.time.values(b.column(input.time.index)).last().expect("non-empty batch"));
+    let by_span = match (first, last, grouper.ids_are_ordered()) {
+        (Some(first), Some(last), true) => {
+            let windows = (grid.pane_of(last) - grid.pane_of(first)) / grid.m as i128 + 2 + grid.n as i128 / grid.m as i128;
+            usize::try_from(windows.saturating_mul(grouper.num_groups() as i128)).unwrap_or(usize::MAX)
+        }
+        _ => usize::MAX,
+    };
+    by_rows.min(by_span)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -293,11 +383,11 @@ fn close_pane(
     Ok(())
 }
 
-fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid) -> Result<(Vec<OutRow>, Vec<ArrayRef>)> {
+fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid) -> Result<Output> {
     let tumbling = grid.m == 1 && grid.n == 1;
     let ordered_ids = grouper.ids_are_ordered();
     let mut slots = Slots::new();
-    let mut emitter = Emitter::new();
+    let mut emitter = Emitter::with_capacity(output_bound(input, grouper, &grid));
     let mut slot_of_gid: Vec<u32> = Vec::new();
     let mut touched: Vec<u32> = Vec::new();
     let mut current: Option<Index> = None;
@@ -425,9 +515,10 @@ fn emit_windows(
 }
 
 /// Per key, splits time-ordered rows into sessions separated by at least `gap`.
-fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i64) -> Result<(Vec<OutRow>, Vec<ArrayRef>)> {
+fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i64) -> Result<Output> {
     let mut slots = Slots::new();
-    let mut emitter = Emitter::new();
+    let rows: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
+    let mut emitter = Emitter::with_capacity(rows);
     let mut open: Vec<u32> = Vec::new();
     let mut first: Vec<i64> = Vec::new();
     let mut last: Vec<i64> = Vec::new();
