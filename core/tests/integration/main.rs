@@ -1,4 +1,5 @@
 //! The one integration-test binary of sash-core.
 mod conformance;
 pub mod corpus;
+mod parse_logs;
 mod properties;
