@@ -461,3 +461,9 @@ impl<R: Read> Iterator for ParseReader<R> {
         }
     }
 }
+
+/// How many lines [`parse_bytes`] sees in `bytes` (for tests of other crates).
+#[doc(hidden)]
+pub fn split_lines_for_tests(bytes: &[u8]) -> usize {
+    split_lines(bytes).len()
+}
