@@ -58,7 +58,8 @@ const AGENTS: &[&str] = &[
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
 ];
 const PATHS: &[&str] = &["/index.html", "/images/logo.png", "/api/v1/items", "/blog/2015/05/logstash-monitorama", "/favicon.ico"];
-const REFERRERS: &[&str] = &["-", "https://www.example.com/", "https://www.google.com/search?q=sash+arrow", "http://semicomplete.com/presentations/"];
+const REFERRERS: &[&str] =
+    &["-", "https://www.example.com/", "https://www.google.com/search?q=sash+arrow", "http://semicomplete.com/presentations/"];
 
 /// Line `i` of the synthetic log of `case`; time advances one second every 8 lines.
 fn synthetic_line(case: &str, i: u64, rng: &mut Lcg, out: &mut String) {
