@@ -496,7 +496,7 @@ def run_parse_peers(data_dir: str, repeats: int) -> dict[tuple[str, str], float]
         sql = f"SELECT {', '.join(items)} FROM (SELECT regexp_extract(line, '{duck_pattern}', [{names_list}]) AS g FROM lines)"
 
         def duckdb_run():
-            return con.execute(sql).fetch_arrow_table()
+            return con.sql(sql).to_arrow_table()
 
         for engine, fn in (("polars", polars_run), ("duckdb", duckdb_run)):
             best = float("inf")
