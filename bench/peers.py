@@ -429,7 +429,99 @@ def best_by_engine(timings: list[Timing]) -> dict[tuple[str, str], Timing]:
     return best
 
 
+# --- Parsing peers (issue #3) -------------------------------------------------
+#
+# The same lines sash parses: ``kernels --parse --write-data bench/data``
+# writes them (bench/data/parse_<case>.log, deterministic). Each peer gets
+# the lines already loaded as one string column (sash parses from an
+# in-memory buffer too) and is timed on regex extraction into typed columns:
+# Polars ``str.extract_groups`` + casts, DuckDB ``regexp_extract`` (threads=1)
+# with a struct of named groups + casts/strptime.
+
+PARSE_PATTERNS = {
+    "parse_combined": (
+        r'^(?P<host>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<ts>[^\]]+)\] "(?P<method>\S+) (?P<path>\S+) (?P<protocol>[^"]*)" '
+        r'(?P<status>\d{3}) (?P<size>\d+|-) "(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)"$',
+        {"status": "UInt16", "size": "UInt64"}, ("ts", "%d/%b/%Y:%H:%M:%S %z"),
+    ),
+    "parse_syslog": (
+        r'^(?P<ts>\w{3} [ \d]\d \d\d:\d\d:\d\d) (?P<hostname>\S+) (?P<appname>[^\[:]+)(?:\[(?P<procid>\d+)\])?: (?P<message>.*)$',
+        {}, None,
+    ),
+    "parse_logfmt": (
+        r'^time=(?P<time>\S+) level=(?P<level>\S+) msg="(?P<msg>[^"]*)" path=(?P<path>\S+) status=(?P<status>\d+) '
+        r'duration=(?P<duration>[\d.]+) user=(?P<user>\S+)$',
+        {"status": "Int64", "duration": "Float64"}, ("time", "%Y-%m-%dT%H:%M:%SZ"),
+    ),
+}
+
+
+def run_parse_peers(data_dir: str, repeats: int) -> dict[tuple[str, str], float]:
+    """Seconds (best of ``repeats``) per (case, engine) on bench/data/parse_<case>.log."""
+    results = {}
+    for case, (pattern, casts, ts) in PARSE_PATTERNS.items():
+        path = os.path.join(data_dir, f"{case}.log")
+        if not os.path.exists(path):
+            print(f"parse peers: {path} missing; run the kernels bench with --parse --write-data {data_dir}")
+            continue
+        with open(path, "rb") as f:
+            raw = f.read()
+        lines = raw.decode().splitlines()
+        nbytes = len(raw)
+        series = pl.Series("line", lines)
+        del lines
+
+        def polars_run():
+            groups = series.str.extract_groups(pattern).struct.unnest()
+            exprs = [pl.col(c).cast(getattr(pl, t), strict=False) for c, t in casts.items()]
+            if ts:
+                exprs.append(pl.col(ts[0]).str.strptime(pl.Datetime("us", "UTC"), ts[1], strict=False))
+            return groups.with_columns(exprs) if exprs else groups
+
+        con = duckdb.connect()
+        con.execute("SET threads = 1")
+        con.register("lines_arrow", pa.table({"line": pa.array(series.to_arrow(), pa.large_string())}))
+        con.execute("CREATE TABLE lines AS SELECT line FROM lines_arrow")
+        names = [n for n in __import__("re").findall(r"\?P<(\w+)>", pattern)]
+        duck_pattern = __import__("re").sub(r"\(\?P<\w+>", "(", pattern).replace("'", "''")  # RE2: groups by position
+        items = []
+        for n in names:
+            expr = f"g.{n}"
+            if n in casts:
+                expr = f"TRY_CAST(NULLIF({expr}, '-') AS {'USMALLINT' if casts[n] == 'UInt16' else 'UBIGINT' if casts[n] == 'UInt64' else 'BIGINT' if casts[n] == 'Int64' else 'DOUBLE'})"
+            elif ts and n == ts[0]:
+                expr = f"try_strptime({expr}, '{ts[1]}')"
+            items.append(f"{expr} AS {n}")
+        names_list = ", ".join(f"'{n}'" for n in names)
+        sql = f"SELECT {', '.join(items)} FROM (SELECT regexp_extract(line, '{duck_pattern}', [{names_list}]) AS g FROM lines)"
+
+        def duckdb_run():
+            return con.sql(sql).to_arrow_table()
+
+        for engine, fn in (("polars", polars_run), ("duckdb", duckdb_run)):
+            best = float("inf")
+            for _ in range(repeats):
+                gc.collect()
+                start = time.perf_counter()
+                out = fn()
+                best = min(best, time.perf_counter() - start)
+            rows = out.height if engine == "polars" else out.num_rows
+            assert rows == len(series), (engine, rows)
+            results[(case, engine)] = best
+            print(f'{{"case": "{case}", "engine": "{engine}", "rows": {rows}, "bytes": {nbytes}, '
+                  f'"seconds": {best:.6f}, "mb_per_s": {nbytes / 1e6 / best:.1f}}}', flush=True)
+        con.close()
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "--parse":
+        # .venv/bin/python bench/peers.py --parse [DATA_DIR] : the parsing peers only.
+        data_dir = argv[1] if len(argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+        run_parse_peers(data_dir, repeats=3)
+        return 0
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import gen_data
 

@@ -6,6 +6,13 @@
 //! each case (best of 5, or once with `--once`) and prints one JSON object
 //! per line: case, rows, seconds, rows_per_s, output_rows, output_bytes, and
 //! the process RSS before and after loading the data.
+//!
+//! `... --parse [--lines N] [--write-data DIR] [--case NAME] [--once]` times
+//! the parsing kernel instead: it generates N (default 1M) synthetic lines per
+//! format deterministically (combined ≈ 170 MB), parses them from one buffer
+//! (best of 3) and prints case, rows, bytes, seconds, rows_per_s, mb_per_s.
+//! With `--write-data DIR` it also writes the lines to `DIR/parse_<case>.log`
+//! so `bench/peers.py` times Polars and DuckDB on exactly the same bytes.
 
 use arrow_array::RecordBatch;
 use arrow_ipc::reader::FileReader;
@@ -29,8 +36,142 @@ const CASES: &[(&str, &str, &str)] = &[
     ("session", "window", r#"{"time": "ts", "session_gap": "30s", "by": "key", "aggs": ["count()", "sum(val)", "mean(val)"]}"#),
 ];
 
+/// A small deterministic generator (64-bit LCG): the same lines on every machine.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.next() as usize % items.len()]
+    }
+}
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const AGENTS: &[&str] = &[
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+    "curl/8.4.0",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+];
+const PATHS: &[&str] = &["/index.html", "/images/logo.png", "/api/v1/items", "/blog/2015/05/logstash-monitorama", "/favicon.ico"];
+const REFERRERS: &[&str] =
+    &["-", "https://www.example.com/", "https://www.google.com/search?q=sash+arrow", "http://semicomplete.com/presentations/"];
+
+/// Line `i` of the synthetic log of `case`; time advances one second every 8 lines.
+fn synthetic_line(case: &str, i: u64, rng: &mut Lcg, out: &mut String) {
+    use std::fmt::Write;
+    let second = 1_431_856_800 + i / 8; // 2015-05-17 10:00:00 UTC
+    let (day, rem) = (17 + second.saturating_sub(1_431_820_800) / 86_400, second % 86_400);
+    let (h, m, s) = (rem / 3600, rem / 60 % 60, rem % 60);
+    match case {
+        "parse_combined" => {
+            let _ = writeln!(
+                out,
+                r#"{}.{}.{}.{} - - [{:02}/May/2015:{h:02}:{m:02}:{s:02} +0000] "{} {}?id={} HTTP/1.1" {} {} "{}" "{}""#,
+                rng.next() % 223 + 1,
+                rng.next() % 256,
+                rng.next() % 256,
+                rng.next() % 256,
+                day.min(28),
+                rng.pick(&["GET", "GET", "GET", "POST", "HEAD"]),
+                rng.pick(PATHS),
+                rng.next() % 100_000,
+                rng.pick(&["200", "200", "200", "304", "404", "500"]),
+                rng.next() % 500_000,
+                rng.pick(REFERRERS),
+                rng.pick(AGENTS),
+            );
+        }
+        "parse_syslog" => {
+            let _ = writeln!(
+                out,
+                "{} {:>2} {h:02}:{m:02}:{s:02} {} {}[{}]: {} for user{} from 10.0.{}.{} port {} ssh2",
+                MONTHS[4],
+                day.min(28),
+                rng.pick(&["combo", "LabSZ", "web-01"]),
+                rng.pick(&["sshd", "cron", "kernel", "systemd"]),
+                rng.next() % 30_000,
+                rng.pick(&["Accepted password", "Failed password", "Invalid user", "Connection closed"]),
+                rng.next() % 1000,
+                rng.next() % 256,
+                rng.next() % 256,
+                rng.next() % 65_536
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                r#"time=2015-05-{:02}T{h:02}:{m:02}:{s:02}Z level={} msg="{}" path={} status={} duration={}.{:03} user=u{}"#,
+                day.min(28),
+                rng.pick(&["info", "info", "warn", "error", "debug"]),
+                rng.pick(&["request served", "cache miss", "upstream timeout", "user logged in"]),
+                rng.pick(PATHS),
+                rng.pick(&["200", "200", "304", "404", "500"]),
+                rng.next() % 3,
+                rng.next() % 1000,
+                rng.next() % 10_000
+            );
+        }
+    }
+}
+
+const PARSE_CASES: &[(&str, &str)] = &[
+    ("parse_combined", r#"{"format": "combined"}"#),
+    ("parse_syslog", r#"{"format": "syslog", "reference_time": "2015-12-31T00:00:00Z"}"#),
+    (
+        "parse_logfmt",
+        r#"{"format": "logfmt", "fields": {"time": "timestamp", "level": "string", "msg": "string", "path": "string", "status": "int", "duration": "float", "user": "string"}}"#,
+    ),
+];
+
+fn parse_bench(args: &[String], only: Option<&str>, once: bool) {
+    let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let lines: u64 = value_of("--lines").map_or(1_000_000, |n| n.parse().expect("--lines N"));
+    let write_dir = value_of("--write-data");
+    for (name, spec) in PARSE_CASES {
+        if only.is_some_and(|o| o != *name) {
+            continue;
+        }
+        let mut rng = Lcg(42);
+        let mut text = String::with_capacity(lines as usize * 180);
+        for i in 0..lines {
+            synthetic_line(name, i, &mut rng, &mut text);
+        }
+        if let Some(dir) = &write_dir {
+            std::fs::create_dir_all(dir).expect("data dir");
+            std::fs::write(std::path::Path::new(dir).join(format!("{name}.log")), &text).expect("write data");
+        }
+        let bytes = text.len();
+        let buffer = arrow_buffer::Buffer::from_vec(text.into_bytes());
+        let spec = sash_core::ParseSpec::from_json(spec).unwrap();
+        let mut best = f64::INFINITY;
+        let mut failed = 0;
+        for _ in 0..if once { 1 } else { 3 } {
+            let start = Instant::now();
+            let out = sash_core::parse_bytes(&buffer, &spec).unwrap();
+            best = best.min(start.elapsed().as_secs_f64());
+            failed = out.failed;
+            assert_eq!(out.batch.num_rows() as u64, lines);
+        }
+        println!(
+            "{{\"case\": \"{name}\", \"rows\": {lines}, \"bytes\": {bytes}, \"seconds\": {best:.6}, \"rows_per_s\": {:.0}, \"mb_per_s\": {:.1}, \"failed_lines\": {failed}}}",
+            lines as f64 / best,
+            bytes as f64 / 1e6 / best
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--parse") {
+        let only = args.iter().position(|a| a == "--case").and_then(|i| args.get(i + 1)).cloned();
+        parse_bench(&args, only.as_deref(), args.iter().any(|a| a == "--once"));
+        return;
+    }
     let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let Some(path) = value_of("--data") else {
         eprintln!("usage: kernels --data FILE.arrow [--case NAME] [--once]  (bench/run.py makes the file)");

@@ -26,6 +26,8 @@ pub enum SashError {
     Overflow(String),
     /// The input data itself is unusable (mismatched batches, malformed arrays).
     InvalidInput(String),
+    /// A line did not parse and the parse spec says `on_error: "raise"`.
+    Parse { line: u64, message: String },
     /// An error raised by arrow-rs.
     Arrow(ArrowError),
 }
@@ -44,6 +46,7 @@ pub enum ErrorKind {
     NullTime,
     Overflow,
     InvalidInput,
+    Parse,
     Arrow,
 }
 
@@ -60,6 +63,7 @@ impl ErrorKind {
             ErrorKind::NullTime => "null_time",
             ErrorKind::Overflow => "overflow",
             ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Parse => "parse",
             ErrorKind::Arrow => "arrow",
         }
     }
@@ -77,6 +81,7 @@ impl SashError {
             SashError::NullTime { .. } => ErrorKind::NullTime,
             SashError::Overflow(_) => ErrorKind::Overflow,
             SashError::InvalidInput(_) => ErrorKind::InvalidInput,
+            SashError::Parse { .. } => ErrorKind::Parse,
             SashError::Arrow(_) => ErrorKind::Arrow,
         }
     }
@@ -114,6 +119,7 @@ impl fmt::Display for SashError {
             }
             SashError::Overflow(msg) => write!(f, "overflow: {msg}"),
             SashError::InvalidInput(msg) => write!(f, "invalid input: {msg}"),
+            SashError::Parse { line, message } => write!(f, "line {line} does not parse: {message}"),
             SashError::Arrow(e) => write!(f, "arrow error: {e}"),
         }
     }

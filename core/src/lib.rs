@@ -1,7 +1,8 @@
 //! # sash-core
 //!
 //! The kernel of sash: windowed and rolling aggregation over Apache Arrow
-//! record batches, with one set of semantics for every language binding
+//! record batches, and parsing of raw log text into typed Arrow columns
+//! ([`parse`], `docs/parsing.md`), with one set of semantics for every language binding
 //! (Python, C, JVM). This crate has no FFI code; bindings are thin shims over
 //! the functions below. The rules are written down in `docs/semantics.md`
 //! and pinned by the conformance corpus in `tests/conformance/`.
@@ -36,6 +37,7 @@ pub mod duration;
 pub mod error;
 pub mod expr;
 mod keys;
+pub mod parse;
 mod prepare;
 /// The brute-force reference implementation: the executable specification of
 /// `docs/semantics.md`, used by the tests of the engine and of every binding.
@@ -50,6 +52,8 @@ mod window;
 pub use duration::Duration;
 pub use error::{ErrorKind, Result, SashError};
 pub use expr::{AggExpr, AggFunc};
+pub use parse::spec::{FieldType, LogFormat, OnError, ParseSpec, StringOutput};
+pub use parse::{parse_bytes, parse_lines, ParseOutput, ParseReader, Parser, ERROR_COLUMN};
 pub use rolling::rolling;
 pub use spec::{Closed, NullTime, RollingPeriod, RollingSpec, WindowKind, WindowSpec};
 pub use window::window_agg;

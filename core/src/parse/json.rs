@@ -1,0 +1,115 @@
+//! JSON lines into a declared Arrow schema, with arrow-json's decoder.
+//!
+//! arrow-json fails a whole batch for one bad value (arrow-rs#3392). sash
+//! needs one row per line and an error for only the bad line, so: all lines
+//! are decoded together (the fast path: one decoder, one flush); if that
+//! fails, each line is tried alone to find the bad ones, and the good ones
+//! are decoded together again. Bad lines become null rows (`take` with null
+//! indices). A batch without bad lines costs one decode; a batch with k bad
+//! lines costs about two decodes plus one small decoder per line.
+
+use super::row::{Cut, CutReason, Failure};
+use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow_json::reader::{Decoder, ReaderBuilder};
+use arrow_schema::{ArrowError, Fields, Schema, SchemaRef};
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub(crate) struct JsonParser {
+    schema: SchemaRef,
+}
+
+impl JsonParser {
+    pub(crate) fn new(fields: &Fields) -> JsonParser {
+        JsonParser { schema: Arc::new(Schema::new(fields.clone())) }
+    }
+
+    pub(crate) fn fields(&self) -> Fields {
+        self.schema.fields().clone()
+    }
+
+    fn decoder(&self, rows: usize) -> Result<Decoder, ArrowError> {
+        ReaderBuilder::new(self.schema.clone()).with_batch_size(rows.max(1)).with_strict_mode(false).build_decoder()
+    }
+
+    /// Decodes `lines` together; `Ok(None)` when any line is not exactly one
+    /// JSON value or a value does not fit the schema.
+    fn decode_all(&self, lines: &[&[u8]]) -> Result<Option<RecordBatch>, ArrowError> {
+        let mut decoder = self.decoder(lines.len())?;
+        for (i, line) in lines.iter().enumerate() {
+            // A value split over lines or two values on one line would shift every later row.
+            if decoder.decode(line).is_err() || decoder.decode(b"\n").is_err() || decoder.has_partial_record() || decoder.len() != i + 1 {
+                return Ok(None);
+            }
+        }
+        match decoder.flush() {
+            Ok(Some(batch)) if batch.num_rows() == lines.len() => Ok(Some(batch)),
+            Ok(None) if lines.is_empty() => Ok(Some(RecordBatch::new_empty(self.schema.clone()))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Why one line does not decode, or `None` when it does.
+    fn line_failure(&self, line: &[u8]) -> Result<Option<Failure>, ArrowError> {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+            // serde_json counts columns in bytes from 1 on a one-line input.
+            return Ok(Some(Failure::new("json", e.column().saturating_sub(1), e.to_string())));
+        }
+        let mut decoder = self.decoder(1)?;
+        let result = decoder.decode(line).and_then(|_| decoder.flush());
+        Ok(match result {
+            Ok(Some(batch)) if batch.num_rows() == 1 => None,
+            Ok(_) => Some(Failure::new("json", 0, "not exactly one JSON value")),
+            Err(e) => Some(Failure::new("json", 0, arrow_message(&e))),
+        })
+    }
+
+    /// One output row per entry of `lines` (`Err` entries are rows already
+    /// known bad); returns the columns and each row's failure.
+    pub(crate) fn parse(&self, lines: Vec<Result<&[u8], Failure>>) -> Result<(Vec<ArrayRef>, Vec<Option<Failure>>), ArrowError> {
+        let mut failures: Vec<Option<Failure>> = lines.iter().map(|l| l.as_ref().err().cloned()).collect();
+        let mut good: Vec<&[u8]> = lines.iter().filter_map(|l| l.as_ref().ok().copied()).collect();
+        let mut batch = self.decode_all(&good)?;
+        if batch.is_none() {
+            for (i, line) in lines.iter().enumerate() {
+                if let Ok(line) = line {
+                    failures[i] = self.line_failure(line)?;
+                }
+            }
+            good = lines.iter().zip(&failures).filter_map(|(l, f)| if f.is_none() { l.as_ref().ok().copied() } else { None }).collect();
+            batch = self.decode_all(&good)?;
+        }
+        let batch = batch.ok_or_else(|| ArrowError::JsonError("lines that decode alone do not decode together".into()))?;
+        if good.len() == lines.len() {
+            return Ok((batch.columns().to_vec(), failures));
+        }
+        let mut next = 0u32;
+        let indices: UInt32Array = failures
+            .iter()
+            .map(|f| {
+                f.is_none().then(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect();
+        let columns = batch.columns().iter().map(|c| arrow_select::take::take(c, &indices, None)).collect::<Result<Vec<_>, _>>()?;
+        Ok((columns, failures))
+    }
+}
+
+/// The failure of a line holding a byte no JSON text can hold.
+pub(crate) fn cut_failure(cut: Cut) -> Failure {
+    let what = match cut.reason {
+        CutReason::InvalidUtf8 => "invalid UTF-8",
+        CutReason::Nul => "NUL byte",
+    };
+    Failure::new("json", cut.at, what)
+}
+
+fn arrow_message(e: &ArrowError) -> String {
+    match e {
+        ArrowError::JsonError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}

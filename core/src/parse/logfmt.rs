@@ -1,0 +1,180 @@
+//! logfmt: `key=value key2="quoted \"value\"" flag`.
+//!
+//! With declared `fields`, each becomes a typed column (keys not declared are
+//! skipped; when a key repeats, the last value wins). Without, every pair
+//! goes into one `fields` column of type Map<Utf8, Utf8>, in line order,
+//! repeats included. A bare key (no `=`) has a null value; `key=` has "".
+
+use super::access::{closing_quote, describe_byte, unescape};
+use super::row::{Columns, Failure, LineCtx, MapCol, Parsed};
+use super::spec::{FieldType, StringOutput};
+use super::time::Zone;
+use super::typed::TypedField;
+use super::LineParser;
+use arrow_schema::{DataType, Field};
+
+#[derive(Debug)]
+pub(crate) struct LogfmtParser {
+    declared: Vec<TypedField>,
+    zone: Zone,
+    /// Per declared field, this line's value: (start, end, escaped), or a bare key.
+    slots: Vec<Option<Slot>>,
+    decoded: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Value { start: usize, end: usize, escaped: bool },
+    Bare,
+}
+
+impl LogfmtParser {
+    pub(crate) fn new(fields: &[(String, FieldType)], zone: Zone) -> LogfmtParser {
+        LogfmtParser {
+            declared: fields.iter().map(|(n, t)| TypedField::new(n, t.clone())).collect(),
+            zone,
+            slots: vec![None; fields.len()],
+            decoded: Vec::new(),
+        }
+    }
+}
+
+/// One pair: key range, value (range, quoted, escaped) or none, position after.
+struct Pair {
+    key: (usize, usize),
+    value: Option<(usize, usize, bool)>,
+    next: usize,
+}
+
+fn next_pair(b: &[u8], mut at: usize) -> Result<Option<Pair>, Failure> {
+    while at < b.len() && (b[at] == b' ' || b[at] == b'\t') {
+        at += 1;
+    }
+    if at == b.len() {
+        return Ok(None);
+    }
+    let key_start = at;
+    while at < b.len() && !matches!(b[at], b'=' | b' ' | b'\t' | b'"') {
+        at += 1;
+    }
+    if at == key_start {
+        return Err(Failure::new("key", at, format!("expected a key, found {}", describe_byte(b[at]))));
+    }
+    let key = (key_start, at);
+    if at == b.len() || b[at] != b'=' {
+        if at < b.len() && b[at] == b'"' {
+            return Err(Failure::new("key", at, "a key cannot hold '\"'"));
+        }
+        return Ok(Some(Pair { key, value: None, next: at }));
+    }
+    at += 1;
+    if b.get(at) == Some(&b'"') {
+        let (end, escaped) = closing_quote(b, at + 1).ok_or_else(|| {
+            Failure::new(
+                &String::from_utf8_lossy(&b[key.0..key.1]),
+                b.len(),
+                format!("no closing '\"' for the quote at byte {at}: the line ends"),
+            )
+        })?;
+        if end + 1 < b.len() && !matches!(b[end + 1], b' ' | b'\t') {
+            return Err(Failure::new(&String::from_utf8_lossy(&b[key.0..key.1]), end + 1, "expected a space after the closing quote"));
+        }
+        return Ok(Some(Pair { key, value: Some((at + 1, end, escaped)), next: end + 1 }));
+    }
+    let start = at;
+    while at < b.len() && !matches!(b[at], b' ' | b'\t') {
+        at += 1;
+    }
+    Ok(Some(Pair { key, value: Some((start, at, false)), next: at }))
+}
+
+impl LineParser for LogfmtParser {
+    fn fields(&self, strings: StringOutput) -> Vec<Field> {
+        if self.declared.is_empty() {
+            vec![Field::new("fields", DataType::Map(MapCol::entries_field(), false), true)]
+        } else {
+            self.declared.iter().map(|f| f.arrow_field(strings)).collect()
+        }
+    }
+
+    fn parse(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
+        let b = ctx.bytes;
+        let mut at = 0;
+        if self.declared.is_empty() {
+            // Pairs before a failure are kept: the map holds them and `_error` says where it stopped.
+            let mut entries: Vec<(String, Option<String>)> = Vec::new();
+            let failure = loop {
+                let pair = match next_pair(b, at) {
+                    Ok(Some(pair)) => pair,
+                    Ok(None) => break None,
+                    Err(f) => break Some(f),
+                };
+                let key = String::from_utf8_lossy(&b[pair.key.0..pair.key.1]).into_owned();
+                if let Err(f) = ctx.check_cut(&key, pair.key.1) {
+                    break Some(f);
+                }
+                let value = match pair.value {
+                    None => None,
+                    Some((start, end, escaped)) => {
+                        if let Err(f) = ctx.check_cut(&key, end) {
+                            break Some(f);
+                        }
+                        if escaped && unescape(&b[start..end], &mut self.decoded) {
+                            Some(String::from_utf8(self.decoded.clone()).expect("unescape checked UTF-8"))
+                        } else {
+                            // Before the cut the line is valid UTF-8, and values end at ASCII bytes.
+                            Some(String::from_utf8_lossy(&b[start..end]).into_owned())
+                        }
+                    }
+                };
+                entries.push((key, value));
+                at = pair.next;
+            };
+            let map = cols.map(0);
+            for (key, value) in &entries {
+                map.push_entry(key, value.as_deref());
+            }
+            map.close_row();
+            return failure.map_or(Ok(()), Err);
+        }
+        self.slots.iter_mut().for_each(|s| *s = None);
+        let mut failure = None;
+        loop {
+            match next_pair(b, at) {
+                Ok(Some(pair)) => {
+                    let key = &b[pair.key.0..pair.key.1];
+                    if let Some(i) = self.declared.iter().position(|f| f.name.as_bytes() == key) {
+                        self.slots[i] = Some(match pair.value {
+                            None => Slot::Bare,
+                            Some((start, end, escaped)) => Slot::Value { start, end, escaped },
+                        });
+                    }
+                    at = pair.next;
+                }
+                Ok(None) => break,
+                Err(f) => {
+                    failure = Some(f);
+                    break;
+                }
+            }
+        }
+        // Values found before a failure are kept.
+        for (i, field) in self.declared.iter_mut().enumerate() {
+            match self.slots[i] {
+                None => {}
+                Some(Slot::Bare) => match field.field_type {
+                    FieldType::Bool => cols.bool(i, true),
+                    _ => cols.set_null(i),
+                },
+                Some(Slot::Value { start, end, escaped }) => {
+                    let decoded = escaped && unescape(&b[start..end], &mut self.decoded);
+                    field.push(cols, i, ctx, start, end, decoded.then_some(&self.decoded[..]), self.zone)?;
+                }
+            }
+        }
+        match failure {
+            Some(f) => Err(f),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! Output columns, filled one row per line, and the per-line context the
+//! format parsers read from.
+//!
+//! String fields are not copied: a field is a *view* (Arrow's 16-byte
+//! Utf8View cell) naming the input buffer, offset and length, so the output
+//! shares the input's memory (kept alive by reference counting). Fields up to
+//! 12 bytes are stored inside the view itself, as Arrow requires. Only values
+//! that must change (escapes decoded) are copied, into a side buffer that is
+//! buffer 0 of every string column; the input's buffers follow it.
+
+use super::spec::{timestamp_type, StringOutput};
+use arrow_array::builder::ArrayBuilder;
+use arrow_array::types::*;
+use arrow_array::{
+    ArrayRef, ArrowPrimitiveType, BooleanArray, MapArray, PrimitiveArray, RecordBatch, StringArray, StringViewArray, StructArray,
+};
+use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
+use arrow_data::ByteView;
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
+use std::fmt::Write;
+use std::sync::Arc;
+
+/// Why a line stopped parsing: the field, the byte offset within the line,
+/// and what was wrong. Rendered into `_error` as `field at byte N: reason`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Failure {
+    pub field: String,
+    pub offset: usize,
+    pub reason: String,
+}
+
+impl Failure {
+    pub(crate) fn new(field: &str, offset: usize, reason: impl Into<String>) -> Failure {
+        Failure { field: field.to_string(), offset, reason: reason.into() }
+    }
+
+    pub(crate) fn render(&self, out: &mut String) {
+        out.clear();
+        let _ = write!(out, "{} at byte {}: {}", self.field, self.offset, self.reason);
+    }
+}
+
+pub(crate) type Parsed = std::result::Result<(), Failure>;
+
+/// Where a line's bytes live, so string fields can point at them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LineCtx<'a> {
+    /// The line without its terminator, cut at `cut` when there is one.
+    pub bytes: &'a [u8],
+    /// Index of the input buffer holding the line (in the output's numbering,
+    /// where 0 is the side buffer), or `None` when the line is only inside a
+    /// view (≤ 12 bytes), so every field of it is inlined too.
+    pub block: Option<u32>,
+    /// Offset of the line's first byte in that buffer.
+    pub offset: u32,
+    /// A byte the line cannot hold in a string (invalid UTF-8, NUL): the
+    /// parsers see only the bytes before it and a field reaching it fails.
+    pub cut: Option<Cut>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CutReason {
+    InvalidUtf8,
+    Nul,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cut {
+    pub at: usize,
+    pub reason: CutReason,
+}
+
+impl Cut {
+    pub(crate) fn describe(&self) -> &'static str {
+        match self.reason {
+            CutReason::InvalidUtf8 => "invalid UTF-8",
+            CutReason::Nul => "NUL byte",
+        }
+    }
+}
+
+impl<'a> LineCtx<'a> {
+    /// The failure of a field that reaches the cut: it holds the bad byte.
+    #[inline]
+    pub(crate) fn check_cut(&self, field: &str, end: usize) -> Parsed {
+        match self.cut {
+            Some(cut) if end >= cut.at => {
+                Err(Failure::new(field, cut.at, format!("{} (the line is unreadable from here)", cut.describe())))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The view of `bytes[start..end]`: inline when short, else a pointer.
+    #[inline]
+    pub(crate) fn view(&self, start: usize, end: usize) -> u128 {
+        let value = &self.bytes[start..end];
+        let len = value.len();
+        if len <= 12 {
+            inline_view(value)
+        } else {
+            let block = self.block.expect("a line held inline has no field longer than 12 bytes");
+            ByteView::new(len as u32, &value[..4]).with_buffer_index(block).with_offset(self.offset + start as u32).as_u128()
+        }
+    }
+}
+
+#[inline]
+fn inline_view(value: &[u8]) -> u128 {
+    let mut cell = [0u8; 16];
+    cell[..4].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    cell[4..4 + value.len()].copy_from_slice(value);
+    u128::from_le_bytes(cell)
+}
+
+/// A string column under construction.
+#[derive(Debug)]
+pub(crate) struct StrCol {
+    views: Vec<u128>,
+    nulls: NullBufferBuilder,
+    /// Decoded values (escapes), buffer 0 of the output.
+    side: Vec<u8>,
+}
+
+impl StrCol {
+    fn new(capacity: usize) -> StrCol {
+        StrCol { views: Vec::with_capacity(capacity), nulls: NullBufferBuilder::new(capacity), side: Vec::new() }
+    }
+
+    #[inline]
+    pub(crate) fn push_view(&mut self, view: u128) {
+        self.views.push(view);
+        self.nulls.append_non_null();
+    }
+
+    /// A value that is not in the input (decoded), copied to the side buffer.
+    /// The caller guarantees it is valid UTF-8.
+    pub(crate) fn push_owned(&mut self, value: &[u8]) {
+        if value.len() <= 12 {
+            self.push_view(inline_view(value));
+        } else {
+            let offset = self.side.len() as u32;
+            self.side.extend_from_slice(value);
+            self.push_view(ByteView::new(value.len() as u32, &value[..4]).with_buffer_index(0).with_offset(offset).as_u128());
+        }
+    }
+
+    #[inline]
+    fn push_null(&mut self) {
+        self.views.push(0);
+        self.nulls.append_null();
+    }
+
+    fn finish(&mut self, blocks: &[Buffer]) -> StringViewArray {
+        let mut buffers = Vec::with_capacity(blocks.len() + 1);
+        buffers.push(Buffer::from_vec(std::mem::take(&mut self.side)));
+        buffers.extend_from_slice(blocks);
+        let views = ScalarBuffer::from(std::mem::take(&mut self.views));
+        // SAFETY: every view was made by `LineCtx::view` or `push_owned` from
+        // bytes that are valid UTF-8: lines are validated (or cut before the
+        // first invalid byte) and fields start and end at ASCII delimiters or
+        // at the cut, which is a character boundary; decoded values are
+        // checked before they are pushed. Offsets and buffer indexes come
+        // from the same `blocks` list.
+        let nulls = self.nulls.finish();
+        if cfg!(debug_assertions) {
+            return StringViewArray::try_new(views, buffers, nulls).expect("views are valid UTF-8 within their buffers");
+        }
+        unsafe { StringViewArray::new_unchecked(views, buffers, nulls) }
+    }
+}
+
+/// A primitive column under construction.
+#[derive(Debug)]
+pub(crate) struct PrimCol<T: ArrowPrimitiveType> {
+    values: Vec<T::Native>,
+    nulls: NullBufferBuilder,
+}
+
+impl<T: ArrowPrimitiveType> PrimCol<T> {
+    fn new(capacity: usize) -> Self {
+        PrimCol { values: Vec::with_capacity(capacity), nulls: NullBufferBuilder::new(capacity) }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, v: T::Native) {
+        self.values.push(v);
+        self.nulls.append_non_null();
+    }
+
+    #[inline]
+    fn push_null(&mut self) {
+        self.values.push(T::Native::default());
+        self.nulls.append_null();
+    }
+
+    fn finish(&mut self) -> PrimitiveArray<T> {
+        PrimitiveArray::new(ScalarBuffer::from(std::mem::take(&mut self.values)), self.nulls.finish())
+    }
+}
+
+/// A `Map<Utf8, Utf8>` column (logfmt without declared fields).
+#[derive(Debug)]
+pub(crate) struct MapCol {
+    offsets: Vec<i32>,
+    keys: arrow_array::builder::StringBuilder,
+    values: arrow_array::builder::StringBuilder,
+    nulls: NullBufferBuilder,
+}
+
+impl MapCol {
+    pub(crate) fn push_entry(&mut self, key: &str, value: Option<&str>) {
+        self.keys.append_value(key);
+        self.values.append_option(value);
+    }
+
+    /// Closes the row's map (after its entries were pushed).
+    pub(crate) fn close_row(&mut self) {
+        self.offsets.push(self.keys.len() as i32);
+        self.nulls.append_non_null();
+    }
+
+    fn push_null(&mut self) {
+        self.offsets.push(self.keys.len() as i32);
+        self.nulls.append_null();
+    }
+
+    pub(crate) fn entries_field() -> Arc<Field> {
+        Arc::new(Field::new(
+            "entries",
+            DataType::Struct(Fields::from(vec![Field::new("keys", DataType::Utf8, false), Field::new("values", DataType::Utf8, true)])),
+            false,
+        ))
+    }
+
+    fn finish(&mut self) -> MapArray {
+        let keys = self.keys.finish();
+        let values = self.values.finish();
+        let DataType::Struct(fields) = Self::entries_field().data_type().clone() else { unreachable!() };
+        let entries = StructArray::new(fields, vec![Arc::new(keys) as ArrayRef, Arc::new(values)], None);
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
+        MapArray::new(Self::entries_field(), offsets, entries, self.nulls.finish(), false)
+    }
+}
+
+/// One output column of any kind the parsers produce.
+#[derive(Debug)]
+pub(crate) enum Col {
+    Str(StrCol),
+    U8(PrimCol<UInt8Type>),
+    U16(PrimCol<UInt16Type>),
+    U32(PrimCol<UInt32Type>),
+    U64(PrimCol<UInt64Type>),
+    I64(PrimCol<Int64Type>),
+    F64(PrimCol<Float64Type>),
+    Bool { values: BooleanBufferBuilder, nulls: NullBufferBuilder },
+    Ts(PrimCol<TimestampMicrosecondType>),
+    Map(MapCol),
+}
+
+impl Col {
+    pub(crate) fn for_type(data_type: &DataType, capacity: usize) -> Col {
+        match data_type {
+            DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8 => Col::Str(StrCol::new(capacity)),
+            DataType::UInt8 => Col::U8(PrimCol::new(capacity)),
+            DataType::UInt16 => Col::U16(PrimCol::new(capacity)),
+            DataType::UInt32 => Col::U32(PrimCol::new(capacity)),
+            DataType::UInt64 => Col::U64(PrimCol::new(capacity)),
+            DataType::Int64 => Col::I64(PrimCol::new(capacity)),
+            DataType::Float64 => Col::F64(PrimCol::new(capacity)),
+            DataType::Boolean => Col::Bool { values: BooleanBufferBuilder::new(capacity), nulls: NullBufferBuilder::new(capacity) },
+            DataType::Timestamp(..) => Col::Ts(PrimCol::new(capacity)),
+            DataType::Map(..) => Col::Map(MapCol {
+                offsets: vec![0],
+                keys: Default::default(),
+                values: Default::default(),
+                nulls: NullBufferBuilder::new(capacity),
+            }),
+            other => unreachable!("no parser makes {other} columns"),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Col::Str(c) => c.views.len(),
+            Col::U8(c) => c.values.len(),
+            Col::U16(c) => c.values.len(),
+            Col::U32(c) => c.values.len(),
+            Col::U64(c) => c.values.len(),
+            Col::I64(c) => c.values.len(),
+            Col::F64(c) => c.values.len(),
+            Col::Bool { values, .. } => values.len(),
+            Col::Ts(c) => c.values.len(),
+            Col::Map(c) => c.offsets.len() - 1,
+        }
+    }
+
+    fn push_null(&mut self) {
+        match self {
+            Col::Str(c) => c.push_null(),
+            Col::U8(c) => c.push_null(),
+            Col::U16(c) => c.push_null(),
+            Col::U32(c) => c.push_null(),
+            Col::U64(c) => c.push_null(),
+            Col::I64(c) => c.push_null(),
+            Col::F64(c) => c.push_null(),
+            Col::Bool { values, nulls } => {
+                values.append(false);
+                nulls.append_null();
+            }
+            Col::Ts(c) => c.push_null(),
+            Col::Map(c) => c.push_null(),
+        }
+    }
+}
+
+/// The columns of one output batch plus `_error`.
+#[derive(Debug)]
+pub(crate) struct Columns {
+    pub fields: Vec<Field>,
+    pub cols: Vec<Col>,
+    rows: usize,
+    errors: arrow_array::builder::StringBuilder,
+    pub failed: usize,
+    scratch: String,
+}
+
+macro_rules! accessor {
+    ($name:ident, $variant:ident, $ty:ty) => {
+        #[inline]
+        pub(crate) fn $name(&mut self, i: usize) -> &mut $ty {
+            match &mut self.cols[i] {
+                Col::$variant(c) => c,
+                _ => unreachable!("column {i} is not {}", stringify!($variant)),
+            }
+        }
+    };
+}
+
+impl Columns {
+    /// Columns for these fields (strings are built as views whatever the
+    /// requested output, and converted in [`Columns::finish`]).
+    pub(crate) fn new(fields: Vec<Field>, capacity: usize) -> Columns {
+        let cols = fields.iter().map(|f| Col::for_type(f.data_type(), capacity)).collect();
+        Columns {
+            fields,
+            cols,
+            rows: 0,
+            errors: arrow_array::builder::StringBuilder::with_capacity(capacity, 0),
+            failed: 0,
+            scratch: String::new(),
+        }
+    }
+
+    accessor!(str, Str, StrCol);
+    accessor!(u8, U8, PrimCol<UInt8Type>);
+    accessor!(u16, U16, PrimCol<UInt16Type>);
+    accessor!(u32, U32, PrimCol<UInt32Type>);
+    accessor!(u64, U64, PrimCol<UInt64Type>);
+    accessor!(i64, I64, PrimCol<Int64Type>);
+    accessor!(f64, F64, PrimCol<Float64Type>);
+    accessor!(ts, Ts, PrimCol<TimestampMicrosecondType>);
+    accessor!(map, Map, MapCol);
+
+    #[inline]
+    pub(crate) fn bool(&mut self, i: usize, v: bool) {
+        match &mut self.cols[i] {
+            Col::Bool { values, nulls } => {
+                values.append(v);
+                nulls.append_non_null();
+            }
+            _ => unreachable!("column {i} is not Bool"),
+        }
+    }
+
+    /// Whether column `i` already has a value for the current row.
+    #[inline]
+    pub(crate) fn is_set(&self, i: usize) -> bool {
+        self.cols[i].len() > self.rows
+    }
+
+    #[inline]
+    pub(crate) fn set_null(&mut self, i: usize) {
+        self.cols[i].push_null();
+    }
+
+    /// Ends the current row: columns the parser did not reach are null, and
+    /// `_error` gets the failure, if any. Returns the rendered error.
+    #[inline]
+    pub(crate) fn end_row(&mut self, result: &Parsed) -> Option<&str> {
+        self.rows += 1;
+        for col in &mut self.cols {
+            if col.len() < self.rows {
+                col.push_null();
+            }
+        }
+        debug_assert!(self.cols.iter().all(|c| c.len() == self.rows), "a parser wrote a column twice in one row");
+        match result {
+            Ok(()) => {
+                self.errors.append_null();
+                None
+            }
+            Err(failure) => {
+                self.failed += 1;
+                failure.render(&mut self.scratch);
+                self.errors.append_value(&self.scratch);
+                Some(&self.scratch)
+            }
+        }
+    }
+
+    /// The output batch; `blocks` are the input buffers the views point at.
+    pub(crate) fn finish(&mut self, blocks: &[Buffer], strings: StringOutput) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        let mut fields = Vec::with_capacity(self.cols.len() + 1);
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.cols.len() + 1);
+        for (field, col) in self.fields.iter().zip(&mut self.cols) {
+            let array: ArrayRef = match col {
+                Col::Str(c) => {
+                    let views = Arc::new(c.finish(blocks)) as ArrayRef;
+                    match strings {
+                        StringOutput::View => views,
+                        other => arrow_cast::cast(&views, &other.data_type())?,
+                    }
+                }
+                Col::U8(c) => Arc::new(c.finish()),
+                Col::U16(c) => Arc::new(c.finish()),
+                Col::U32(c) => Arc::new(c.finish()),
+                Col::U64(c) => Arc::new(c.finish()),
+                Col::I64(c) => Arc::new(c.finish()),
+                Col::F64(c) => Arc::new(c.finish()),
+                Col::Bool { values, nulls } => Arc::new(BooleanArray::new(values.finish(), nulls.finish())),
+                Col::Ts(c) => Arc::new(c.finish().with_timezone("UTC")),
+                Col::Map(c) => Arc::new(c.finish()),
+            };
+            let data_type = match field.data_type() {
+                DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8 => strings.data_type(),
+                DataType::Timestamp(..) => timestamp_type(),
+                other => other.clone(),
+            };
+            fields.push(field.clone().with_data_type(data_type));
+            arrays.push(array);
+        }
+        fields.push(Field::new(super::ERROR_COLUMN, DataType::Utf8, true));
+        let errors: StringArray = self.errors.finish();
+        arrays.push(Arc::new(errors));
+        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(self.rows));
+        self.rows = 0;
+        RecordBatch::try_new_with_options(schema, arrays, &options)
+    }
+}

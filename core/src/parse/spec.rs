@@ -1,0 +1,370 @@
+//! The parse spec: which format, which options. Its canonical form is a JSON
+//! object (`docs/parsing.md`), passed unchanged by every binding, and like the
+//! window spec it rejects keys it does not know, so a typo never silently
+//! changes what a parse means.
+
+use super::time::{TimeFormat, Zone};
+use crate::error::{Result, SashError};
+use arrow_schema::{DataType, Field, Fields, TimeUnit};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// The log formats sash parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Apache/nginx Common Log Format.
+    Common,
+    /// Common plus referrer and user agent.
+    Combined,
+    /// RFC 5424 and RFC 3164 (with or without `<PRI>`), detected per line.
+    Syslog,
+    /// Apache error log, 2.2 and 2.4 layouts.
+    ApacheError,
+    /// `key=value` pairs.
+    Logfmt,
+    /// One JSON value per line, decoded into a declared schema.
+    Json,
+    /// A regular expression with named groups.
+    Regex,
+}
+
+impl LogFormat {
+    pub const NAMES: &'static [&'static str] = &["common", "combined", "syslog", "apache_error", "logfmt", "json", "regex"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Common => "common",
+            LogFormat::Combined => "combined",
+            LogFormat::Syslog => "syslog",
+            LogFormat::ApacheError => "apache_error",
+            LogFormat::Logfmt => "logfmt",
+            LogFormat::Json => "json",
+            LogFormat::Regex => "regex",
+        }
+    }
+
+    /// The spec keys this format takes besides the ones every format takes.
+    fn own_keys(self) -> &'static [&'static str] {
+        match self {
+            LogFormat::Common | LogFormat::Combined | LogFormat::ApacheError => &["strings", "timezone"],
+            LogFormat::Syslog => &["strings", "timezone", "reference_time"],
+            LogFormat::Logfmt => &["strings", "timezone", "fields"],
+            // Types, string types included, come from the declared schema.
+            LogFormat::Json => &["schema"],
+            LogFormat::Regex => &["strings", "timezone", "pattern", "types"],
+        }
+    }
+}
+
+/// How string fields come out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StringOutput {
+    /// Utf8View pointing into the input's own buffers (zero-copy).
+    #[default]
+    View,
+    /// Utf8 (a copy), for consumers that cannot read views.
+    Utf8,
+    /// LargeUtf8 (a copy).
+    LargeUtf8,
+}
+
+impl StringOutput {
+    pub(crate) fn data_type(self) -> DataType {
+        match self {
+            StringOutput::View => DataType::Utf8View,
+            StringOutput::Utf8 => DataType::Utf8,
+            StringOutput::LargeUtf8 => DataType::LargeUtf8,
+        }
+    }
+}
+
+/// What a line that does not parse does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Keep the row, with the reason in `_error`.
+    #[default]
+    Mark,
+    /// Fail the whole call with [`SashError::Parse`] naming the line.
+    Raise,
+}
+
+/// The declared type of a logfmt field or a regex group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldType {
+    String,
+    Int,
+    Float,
+    Bool,
+    Timestamp(TimeFormat),
+}
+
+impl FieldType {
+    fn from_json(name: &str, value: &Value) -> Result<FieldType> {
+        let bad = || {
+            SashError::spec(format!(
+                "type of '{name}' must be \"string\", \"int\", \"float\", \"bool\", \"timestamp\" or {{\"type\": \"timestamp\", \"format\": ...}}, got {value}"
+            ))
+        };
+        match value {
+            Value::String(s) => match s.as_str() {
+                "string" | "utf8" | "str" => Ok(FieldType::String),
+                "int" | "int64" | "integer" => Ok(FieldType::Int),
+                "float" | "float64" | "double" => Ok(FieldType::Float),
+                "bool" | "boolean" => Ok(FieldType::Bool),
+                "timestamp" => Ok(FieldType::Timestamp(TimeFormat::Auto)),
+                _ => Err(bad()),
+            },
+            Value::Object(map) => {
+                check_keys(map, &["type", "format"], &format!("type of '{name}'"))?;
+                if map.get("type").and_then(Value::as_str) != Some("timestamp") {
+                    return Err(bad());
+                }
+                let format = match map.get("format") {
+                    None | Some(Value::Null) => TimeFormat::Auto,
+                    Some(Value::String(f)) => TimeFormat::parse(f)?,
+                    Some(other) => return Err(SashError::spec(format!("the timestamp format of '{name}' must be a string, got {other}"))),
+                };
+                Ok(FieldType::Timestamp(format))
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    pub(crate) fn data_type(&self, strings: StringOutput) -> DataType {
+        match self {
+            FieldType::String => strings.data_type(),
+            FieldType::Int => DataType::Int64,
+            FieldType::Float => DataType::Float64,
+            FieldType::Bool => DataType::Boolean,
+            FieldType::Timestamp(_) => timestamp_type(),
+        }
+    }
+}
+
+/// Every parsed timestamp is UTC microseconds.
+pub(crate) fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("UTC")))
+}
+
+/// A parse: the format and its options.
+#[derive(Debug, Clone)]
+pub struct ParseSpec {
+    pub format: LogFormat,
+    pub on_error: OnError,
+    pub strings: StringOutput,
+    /// The zone of timestamps that carry no offset (default UTC).
+    pub timezone: Zone,
+    /// RFC 3164 timestamps have no year: it is taken from this time (µs since
+    /// the epoch, UTC), one year earlier when the date would be more than a
+    /// day after it. Defaults to the time the spec is made.
+    pub reference_time_us: i64,
+    /// logfmt: declared fields, in output order; empty means one Map column.
+    pub fields: Vec<(String, FieldType)>,
+    /// json: the declared schema.
+    pub schema: Option<Fields>,
+    /// regex: the pattern and the types of its groups (string when absent).
+    pub pattern: Option<String>,
+    pub types: Vec<(String, FieldType)>,
+}
+
+impl ParseSpec {
+    /// A spec with every option at its default.
+    pub fn new(format: LogFormat) -> ParseSpec {
+        ParseSpec {
+            format,
+            on_error: OnError::Mark,
+            strings: StringOutput::View,
+            timezone: Zone::Utc,
+            reference_time_us: now_us(),
+            fields: Vec::new(),
+            schema: None,
+            pattern: None,
+            types: Vec::new(),
+        }
+    }
+
+    /// Parses the canonical JSON form.
+    pub fn from_json(text: &str) -> Result<ParseSpec> {
+        let value: Value = serde_json::from_str(text).map_err(|e| SashError::spec(format!("spec is not valid JSON: {e}")))?;
+        ParseSpec::from_value(&value)
+    }
+
+    pub fn from_value(value: &Value) -> Result<ParseSpec> {
+        let map = value.as_object().ok_or_else(|| SashError::spec("a parse spec must be a JSON object"))?;
+        let format = match map.get("format") {
+            Some(Value::String(name)) => match name.as_str() {
+                "common" => LogFormat::Common,
+                "combined" => LogFormat::Combined,
+                "syslog" => LogFormat::Syslog,
+                "apache_error" => LogFormat::ApacheError,
+                "logfmt" => LogFormat::Logfmt,
+                "json" => LogFormat::Json,
+                "regex" => LogFormat::Regex,
+                other => {
+                    return Err(SashError::spec(format!("unknown format '{other}'; expected one of: {}", LogFormat::NAMES.join(", "))))
+                }
+            },
+            None | Some(Value::Null) => {
+                return Err(SashError::spec(format!("'format' is required: one of {}", LogFormat::NAMES.join(", "))))
+            }
+            Some(other) => return Err(SashError::spec(format!("'format' must be a string, got {other}"))),
+        };
+        let common = ["format", "on_error"];
+        for key in map.keys() {
+            if !common.contains(&key.as_str()) && !format.own_keys().contains(&key.as_str()) {
+                let mut allowed: Vec<&str> = common.to_vec();
+                allowed.extend_from_slice(format.own_keys());
+                return Err(SashError::spec(format!(
+                    "unknown key '{key}' in a parse spec for format '{}'; allowed keys: {}",
+                    format.as_str(),
+                    allowed.join(", ")
+                )));
+            }
+        }
+        let mut spec = ParseSpec::new(format);
+        spec.on_error = match string_key(map, "on_error")?.as_deref() {
+            None | Some("mark") => OnError::Mark,
+            Some("raise") => OnError::Raise,
+            Some(other) => return Err(SashError::spec(format!("on_error must be \"mark\" or \"raise\", got \"{other}\""))),
+        };
+        spec.strings = match string_key(map, "strings")?.as_deref() {
+            None | Some("view") | Some("utf8_view") => StringOutput::View,
+            Some("utf8") => StringOutput::Utf8,
+            Some("large_utf8") => StringOutput::LargeUtf8,
+            Some(other) => return Err(SashError::spec(format!("strings must be \"view\", \"utf8\" or \"large_utf8\", got \"{other}\""))),
+        };
+        if let Some(tz) = string_key(map, "timezone")? {
+            spec.timezone = Zone::parse(&tz)?;
+        }
+        if let Some(text) = string_key(map, "reference_time")? {
+            spec.reference_time_us = super::time::parse_reference_time(&text)?;
+        }
+        match format {
+            LogFormat::Logfmt => {
+                spec.fields = typed_names(map.get("fields"), "fields")?;
+                check_unique(spec.fields.iter().map(|(n, _)| n.as_str()), "fields")?;
+            }
+            LogFormat::Json => {
+                let schema = map.get("schema").ok_or_else(|| {
+                    SashError::spec("format 'json' needs 'schema': a list of {\"name\", \"type\"} fields (see docs/parsing.md)")
+                })?;
+                let fields = json_fields(schema)?;
+                check_unique(fields.iter().map(|f| f.name().as_str()), "schema")?;
+                spec.schema = Some(fields);
+            }
+            LogFormat::Regex => {
+                let pattern = string_key(map, "pattern")?
+                    .ok_or_else(|| SashError::spec("format 'regex' needs 'pattern': a regular expression with named groups"))?;
+                spec.types = typed_names(map.get("types"), "types")?;
+                spec.pattern = Some(pattern);
+            }
+            _ => {}
+        }
+        Ok(spec)
+    }
+}
+
+pub(crate) fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+fn check_keys(map: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<()> {
+    for key in map.keys() {
+        if !allowed.contains(&key.as_str()) {
+            return Err(SashError::spec(format!("unknown key '{key}' in {what}; allowed keys: {}", allowed.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn check_unique<'a>(names: impl Iterator<Item = &'a str>, what: &str) -> Result<()> {
+    let mut seen = Vec::new();
+    for name in names {
+        if name == "_error" {
+            return Err(SashError::spec(format!("'{what}' cannot declare '_error': that name is the error column")));
+        }
+        if seen.contains(&name) {
+            return Err(SashError::spec(format!("'{what}' declares '{name}' twice")));
+        }
+        seen.push(name);
+    }
+    Ok(())
+}
+
+fn string_key(map: &Map<String, Value>, key: &str) -> Result<Option<String>> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(SashError::spec(format!("'{key}' must be a string, got {other}"))),
+    }
+}
+
+/// `{"name": type, ...}` in written order.
+fn typed_names(value: Option<&Value>, key: &str) -> Result<Vec<(String, FieldType)>> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(map)) => map.iter().map(|(name, t)| Ok((name.clone(), FieldType::from_json(name, t)?))).collect(),
+        Some(other) => Err(SashError::spec(format!("'{key}' must be an object name → type, got {other}"))),
+    }
+}
+
+/// The json format's schema: `[{"name": "a", "type": "int64"}, ...]` where a
+/// type is a corpus type string or `{"struct": [fields]}` / `{"list": type}`.
+fn json_fields(value: &Value) -> Result<Fields> {
+    let items = value.as_array().ok_or_else(|| SashError::spec(format!("'schema' must be a list of fields, got {value}")))?;
+    if items.is_empty() {
+        return Err(SashError::spec("'schema' is empty; declare at least one field"));
+    }
+    let fields = items
+        .iter()
+        .map(|item| {
+            let map =
+                item.as_object().ok_or_else(|| SashError::spec(format!("a schema field must be {{\"name\", \"type\"}}, got {item}")))?;
+            check_keys(map, &["name", "type"], "a schema field")?;
+            let name =
+                map.get("name").and_then(Value::as_str).ok_or_else(|| SashError::spec(format!("schema field without a name: {item}")))?;
+            let data_type = json_type(map.get("type").ok_or_else(|| SashError::spec(format!("schema field '{name}' has no type")))?)?;
+            Ok(Field::new(name, data_type, true))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Fields::from(fields))
+}
+
+fn json_type(value: &Value) -> Result<DataType> {
+    match value {
+        Value::String(s) => scalar_type(s),
+        Value::Object(map) if map.len() == 1 && map.contains_key("struct") => Ok(DataType::Struct(json_fields(&map["struct"])?)),
+        Value::Object(map) if map.len() == 1 && map.contains_key("list") => {
+            Ok(DataType::List(Arc::new(Field::new("item", json_type(&map["list"])?, true))))
+        }
+        other => {
+            Err(SashError::spec(format!("unknown json field type {other}; use a type string, {{\"struct\": [...]}} or {{\"list\": type}}")))
+        }
+    }
+}
+
+fn scalar_type(text: &str) -> Result<DataType> {
+    Ok(match text {
+        "int8" => DataType::Int8,
+        "int16" => DataType::Int16,
+        "int32" => DataType::Int32,
+        "int64" => DataType::Int64,
+        "uint8" => DataType::UInt8,
+        "uint16" => DataType::UInt16,
+        "uint32" => DataType::UInt32,
+        "uint64" => DataType::UInt64,
+        "float32" => DataType::Float32,
+        "float64" => DataType::Float64,
+        "bool" => DataType::Boolean,
+        "utf8" => DataType::Utf8,
+        "large_utf8" => DataType::LargeUtf8,
+        "utf8_view" => DataType::Utf8View,
+        "timestamp[s]" => DataType::Timestamp(TimeUnit::Second, None),
+        "timestamp[ms]" => DataType::Timestamp(TimeUnit::Millisecond, None),
+        "timestamp[us]" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        "timestamp[ns]" => DataType::Timestamp(TimeUnit::Nanosecond, None),
+        "timestamp[us, UTC]" => timestamp_type(),
+        "timestamp[ms, UTC]" => DataType::Timestamp(TimeUnit::Millisecond, Some(Arc::from("UTC"))),
+        other => return Err(SashError::spec(format!("unknown json field type '{other}'"))),
+    })
+}

@@ -1,0 +1,180 @@
+//! The parsing kernel on real logs with third-party ground truth
+//! (`tests/data/logs/`, attribution in its README).
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{TimestampMicrosecondType, UInt16Type, UInt64Type};
+use arrow_array::{Array, RecordBatch};
+use arrow_buffer::Buffer;
+use sash_core::parse::time::utc_micros;
+use sash_core::{parse_bytes, ParseReader, ParseSpec};
+use std::path::PathBuf;
+
+fn log_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/logs").join(name)
+}
+
+fn read_log(name: &str) -> Buffer {
+    Buffer::from_vec(std::fs::read(log_path(name)).unwrap())
+}
+
+fn text(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
+    let c = batch.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
+    let c = arrow_cast::cast(c, &arrow_schema::DataType::Utf8).unwrap();
+    let c = c.as_string::<i32>();
+    c.is_valid(row).then(|| c.value(row).to_string())
+}
+
+/// A minimal RFC 4180 reader: quoted fields with doubled quotes, no
+/// newlines inside fields (none in these files).
+fn read_csv(name: &str) -> Vec<Vec<String>> {
+    let content = std::fs::read_to_string(log_path(name)).unwrap();
+    content
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let mut fields = Vec::new();
+            let mut field = String::new();
+            let mut quoted = false;
+            let mut chars = line.chars().peekable();
+            while let Some(c) = chars.next() {
+                match (c, quoted) {
+                    ('"', true) if chars.peek() == Some(&'"') => {
+                        field.push('"');
+                        chars.next();
+                    }
+                    ('"', _) => quoted = !quoted,
+                    (',', false) => fields.push(std::mem::take(&mut field)),
+                    (c, _) => field.push(c),
+                }
+            }
+            fields.push(field);
+            fields
+        })
+        .collect()
+}
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+fn month(name: &str) -> u32 {
+    MONTHS.iter().position(|m| *m == name).unwrap() as u32 + 1
+}
+
+fn hms(t: &str) -> (u32, u32, u32) {
+    let p: Vec<u32> = t.split(':').map(|x| x.parse().unwrap()).collect();
+    (p[0], p[1], p[2])
+}
+
+#[test]
+fn apache_combined_10k_parses_but_the_truncated_line() {
+    let out = parse_bytes(&read_log("apache_combined_10k.log"), &ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap()).unwrap();
+    let b = &out.batch;
+    assert_eq!(b.num_rows(), 10_000);
+    assert_eq!((out.parsed, out.failed), (9_999, 1));
+    let errors = b.column_by_name("_error").unwrap().as_string::<i32>();
+    let failed: Vec<usize> = (0..b.num_rows()).filter(|&i| errors.is_valid(i)).collect();
+    assert_eq!(failed, vec![8_898], "only line 8,899 fails");
+    let row = 8_898;
+    let message = errors.value(row);
+    assert!(message.starts_with("user_agent at byte "), "{message}");
+    assert!(message.contains("no closing '\"'"), "{message}");
+    // Every field before the break keeps its value.
+    assert_eq!(text(b, "host", row).as_deref(), Some("46.118.127.106"));
+    assert_eq!(text(b, "path", row).as_deref(), Some("/scripts/grok-py-test/configlib.py"));
+    assert_eq!(text(b, "protocol", row).as_deref(), Some("HTTP/1.1"));
+    assert_eq!(b.column_by_name("status").unwrap().as_primitive::<UInt16Type>().value(row), 200);
+    assert_eq!(b.column_by_name("size").unwrap().as_primitive::<UInt64Type>().value(row), 235);
+    assert_eq!(text(b, "referrer", row), None, "\"-\" is null");
+    assert_eq!(text(b, "user_agent", row), None);
+    let ts = b.column_by_name("timestamp").unwrap().as_primitive::<TimestampMicrosecondType>();
+    assert_eq!(ts.value(row), utc_micros(2015, 5, 20, 12, 5, 17));
+    // First line, field by field.
+    assert_eq!(text(b, "host", 0).as_deref(), Some("83.149.9.216"));
+    assert_eq!(text(b, "ident", 0), None);
+    assert_eq!(text(b, "method", 0).as_deref(), Some("GET"));
+    assert_eq!(ts.value(0), utc_micros(2015, 5, 17, 10, 5, 3));
+    assert_eq!(text(b, "referrer", 0).as_deref(), Some("http://semicomplete.com/presentations/logstash-monitorama-2013/"));
+    // Every line agrees with a straightforward split of the raw text.
+    let raw = std::fs::read_to_string(log_path("apache_combined_10k.log")).unwrap();
+    for (i, line) in raw.lines().enumerate() {
+        assert_eq!(text(b, "host", i).as_deref(), line.split(' ').next(), "line {}", i + 1);
+        let status: u16 = line.split('"').nth(2).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert_eq!(b.column_by_name("status").unwrap().as_primitive::<UInt16Type>().value(i), status, "line {}", i + 1);
+    }
+}
+
+#[test]
+fn apache_combined_through_the_chunked_reader_matches_one_buffer() {
+    let spec = ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap();
+    let whole = parse_bytes(&read_log("apache_combined_10k.log"), &spec).unwrap().batch;
+    let file = std::fs::File::open(log_path("apache_combined_10k.log")).unwrap();
+    let reader = ParseReader::new(file, &spec).unwrap().with_chunk_bytes(100_000);
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap().batch).collect();
+    assert!(batches.len() > 20, "{} batches", batches.len());
+    let joined = arrow_select::concat::concat_batches(&whole.schema(), &batches).unwrap();
+    assert_eq!(joined, whole);
+}
+
+/// `columns`: the CSV's month, day, time, host, pid and content columns;
+/// `app`: the app column, or the app every line has when the CSV has none.
+fn syslog_agrees_with_loghub(log: &str, csv: &str, year: i32, columns: [usize; 6], app: Result<usize, &str>) {
+    let [month_col, day_col, time_col, host_col, pid_col, content_col] = columns;
+    let spec = ParseSpec::from_json(&format!(r#"{{"format": "syslog", "reference_time": "{year}-12-31T23:59:59Z"}}"#)).unwrap();
+    let out = parse_bytes(&read_log(log), &spec).unwrap();
+    let b = &out.batch;
+    let truth = read_csv(csv);
+    assert_eq!(b.num_rows(), truth.len());
+    assert_eq!(out.failed, 0, "{:?}", (0..b.num_rows()).find_map(|i| text(b, "_error", i)));
+    let ts = b.column_by_name("timestamp").unwrap().as_primitive::<TimestampMicrosecondType>();
+    for (i, row) in truth.iter().enumerate() {
+        let (h, m, s) = hms(&row[time_col]);
+        let want = utc_micros(year, month(&row[month_col]), row[day_col].parse().unwrap(), h, m, s);
+        assert_eq!(ts.value(i), want, "line {}", i + 1);
+        assert_eq!(text(b, "hostname", i).as_deref(), Some(row[host_col].as_str()), "line {}", i + 1);
+        let want_app = app.map_or_else(str::to_string, |c| row[c].clone());
+        assert_eq!(text(b, "appname", i).unwrap_or_default(), want_app, "line {}", i + 1);
+        assert_eq!(text(b, "procid", i).unwrap_or_default(), row[pid_col], "line {}", i + 1);
+        assert_eq!(text(b, "message", i).unwrap().trim(), row[content_col].trim(), "line {}", i + 1);
+        assert_eq!(text(b, "facility", i), None);
+    }
+}
+
+#[test]
+fn linux_2k_agrees_with_loghub() {
+    // LineId,Month,Date,Time,Level,Component,PID,Content
+    syslog_agrees_with_loghub("linux_2k.log", "linux_2k.structured.csv", 2005, [1, 2, 3, 4, 6, 7], Ok(5));
+}
+
+#[test]
+fn openssh_2k_agrees_with_loghub() {
+    // LineId,Date,Day,Time,Component,Pid,Content: no app column; every line is sshd's.
+    syslog_agrees_with_loghub("openssh_2k.log", "openssh_2k.structured.csv", 2017, [1, 2, 3, 4, 5, 6], Err("sshd"));
+}
+
+#[test]
+fn apache_error_2k_agrees_with_loghub() {
+    let out = parse_bytes(&read_log("apache_2k.log"), &ParseSpec::from_json(r#"{"format": "apache_error"}"#).unwrap()).unwrap();
+    let b = &out.batch;
+    let truth = read_csv("apache_2k.structured.csv");
+    assert_eq!(b.num_rows(), truth.len());
+    assert_eq!(out.failed, 0, "{:?}", (0..b.num_rows()).find_map(|i| text(b, "_error", i)));
+    let ts = b.column_by_name("timestamp").unwrap().as_primitive::<TimestampMicrosecondType>();
+    for (i, row) in truth.iter().enumerate() {
+        // Time: "Sun Dec 04 04:47:44 2005"
+        let parts: Vec<&str> = row[1].split_whitespace().collect();
+        let (h, m, s) = hms(parts[3]);
+        assert_eq!(
+            ts.value(i),
+            utc_micros(parts[4].parse().unwrap(), month(parts[1]), parts[2].parse().unwrap(), h, m, s),
+            "line {}",
+            i + 1
+        );
+        assert_eq!(text(b, "level", i).as_deref(), Some(row[2].as_str()), "line {}", i + 1);
+        // loghub keeps "[client a.b.c.d] " in Content; sash puts it in `client`.
+        let message = text(b, "message", i).unwrap();
+        let want = match text(b, "client", i) {
+            Some(client) => format!("[client {client}] {message}"),
+            None => message,
+        };
+        assert_eq!(want.trim(), row[3].trim(), "line {}", i + 1);
+    }
+}

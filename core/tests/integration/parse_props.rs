@@ -1,0 +1,111 @@
+//! Parsing: zero-copy views, input kinds, huge lines, and property tests
+//! (any bytes, any format: no panic, one row per line).
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, StringArray, StringViewArray};
+use arrow_buffer::Buffer;
+use proptest::prelude::*;
+use sash_core::{parse_bytes, parse_lines, ParseReader, ParseSpec};
+
+const LINE: &str = r#"83.149.9.216 - - [17/May/2015:10:05:03 +0000] "GET /presentations/logstash-monitorama-2013/images/kibana-search.png HTTP/1.1" 200 203023 "http://semicomplete.com/presentations/logstash-monitorama-2013/" "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1)""#;
+
+fn combined() -> ParseSpec {
+    ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap()
+}
+
+#[test]
+fn string_fields_are_views_into_the_input_buffer() {
+    let input = StringArray::from(vec![LINE, LINE]);
+    let out = parse_lines(&input, &combined()).unwrap();
+    let agent = out.batch.column_by_name("user_agent").unwrap().as_string_view();
+    let input_data = input.values().as_ptr();
+    assert!(agent.data_buffers().iter().any(|b| b.as_ptr() == input_data), "the views point at the input's own buffer");
+    assert_eq!(agent.value(1), "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1)");
+    // Nothing was copied: the only other buffer is the empty side buffer for decoded escapes.
+    assert_eq!(agent.data_buffers().iter().map(|b| b.len()).sum::<usize>(), input.values().len());
+}
+
+#[test]
+fn sliced_and_view_inputs_give_the_same_rows() {
+    let lines = vec!["bad line", LINE, "x", LINE];
+    let whole = StringArray::from(lines.clone());
+    let sliced = whole.slice(1, 3);
+    let a = parse_lines(&sliced, &combined()).unwrap().batch;
+    let views = StringViewArray::from(lines[1..].to_vec());
+    let b = parse_lines(&views, &combined()).unwrap().batch;
+    assert_eq!(a.num_rows(), 3);
+    assert_eq!(a, b);
+    assert!(a.column_by_name("_error").unwrap().is_null(0));
+    assert!(a.column_by_name("_error").unwrap().is_valid(1));
+}
+
+#[test]
+fn a_one_megabyte_line_and_cr_only_line_ends() {
+    let huge = format!("a=1 msg={}", "x".repeat(1 << 20));
+    let text = format!("a=0\r{huge}\ra=2\r");
+    let spec = ParseSpec::from_json(r#"{"format": "logfmt", "fields": {"a": "int", "msg": "string"}}"#).unwrap();
+    let out = parse_bytes(&Buffer::from(text.as_bytes()), &spec).unwrap();
+    assert_eq!((out.parsed, out.failed), (3, 0));
+    assert_eq!(out.batch.column_by_name("msg").unwrap().as_string_view().value(1).len(), 1 << 20);
+    // Through the chunked reader with chunks much smaller than the line.
+    let reader = ParseReader::new(std::io::Cursor::new(text.into_bytes()), &spec).unwrap().with_chunk_bytes(4096);
+    let rows: usize = reader.map(|b| b.unwrap().batch.num_rows()).sum();
+    assert_eq!(rows, 3);
+}
+
+const SPECS: &[&str] = &[
+    r#"{"format": "common"}"#,
+    r#"{"format": "combined"}"#,
+    r#"{"format": "syslog", "reference_time": "2024-06-01T00:00:00Z", "timezone": "America/New_York"}"#,
+    r#"{"format": "apache_error"}"#,
+    r#"{"format": "logfmt"}"#,
+    r#"{"format": "logfmt", "fields": {"a": "int", "b": "float", "c": "bool", "t": "timestamp", "s": "string"}}"#,
+    r#"{"format": "json", "schema": [{"name": "a", "type": "int64"}, {"name": "s", "type": {"struct": [{"name": "b", "type": "utf8"}]}}]}"#,
+    r#"{"format": "regex", "pattern": "(?P<a>\\d+) (?P<b>\\w*)", "types": {"a": "int"}}"#,
+];
+
+/// Bytes that look like log lines often enough to reach deep into the parsers.
+fn loggy_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(b"<34>1 ".to_vec()),
+        Just(b"Jun  4 12:00:00 ".to_vec()),
+        Just(b"[10/Oct/2000:13:55:36 -0700] ".to_vec()),
+        Just(b"[Sun Dec 04 04:47:44 2005] [core:error] [pid 1:tid 2] ".to_vec()),
+        Just(b"\"GET / HTTP/1.1\" 200 12 ".to_vec()),
+        Just(b"a=1 b=\"x\\\"y\" ".to_vec()),
+        Just(b"{\"a\": 1, \"s\": {\"b\": \"x\"}}".to_vec()),
+        Just(b"\\x22".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\r".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(vec![0u8]),
+        Just(vec![0xff, 0xc3]),
+        proptest::collection::vec(any::<u8>(), 0..8),
+        "[ -~]{0,12}".prop_map(String::into_bytes),
+    ];
+    proptest::collection::vec(piece, 0..12).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_bytes_never_panic_and_give_one_row_per_line(bytes in loggy_bytes(), which in 0..SPECS.len()) {
+        let spec = ParseSpec::from_json(SPECS[which]).unwrap();
+        let lines = sash_core::parse::split_lines_for_tests(&bytes);
+        let out = parse_bytes(&Buffer::from(bytes.as_slice()), &spec).unwrap();
+        prop_assert_eq!(out.batch.num_rows(), lines);
+        prop_assert_eq!(out.parsed + out.failed, lines);
+        // The same bytes as one Binary element each line: also no panic.
+        let array = arrow_array::BinaryArray::from_iter_values(bytes.split(|&c| c == b'\n'));
+        let out = parse_lines(&array, &spec).unwrap();
+        prop_assert_eq!(out.batch.num_rows(), array.len());
+        // The views are valid UTF-8 within their buffers.
+        for column in out.batch.columns() {
+            if let Some(v) = column.as_string_view_opt() {
+                let (views, buffers, nulls) = v.clone().into_parts();
+                prop_assert!(StringViewArray::try_new(views, buffers, nulls).is_ok());
+            }
+        }
+    }
+}
