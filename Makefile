@@ -9,7 +9,7 @@ CARGO       ?= cargo
 # CI machines have 2 cores; never ask for more jobs than that.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: help demo test test-rust test-python test-c test-jvm bench bench-rust python-dev lint fmt venv clean
+.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-rust python-dev lint fmt venv clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,10 +25,14 @@ venv: $(VENV)/.stamp ## Create the project's Python venv (.venv) with dev and be
 demo: ## Build what is needed and run the main job on the bundled real access log
 	$(CARGO) run --quiet --release -p sash-core --example demo -- examples/data/apache_combined_10k.log
 
-test: test-rust test-python test-c test-jvm ## Run every test of every language
+test: test-rust test-corpus test-python test-c test-jvm ## Run every test of every language
 
 test-rust: ## Rust unit, conformance and property tests
-	$(CARGO) test --release --workspace
+	$(CARGO) test --release --workspace --exclude sash-python
+
+test-corpus: venv ## Re-derive the conformance corpus's expectations (brute force + DuckDB) and test the bench harness
+	$(PY) tests/conformance/oracle.py --check
+	$(PY) -m pytest -q bench/test_run.py
 
 python-dev: venv ## Build the Python wheel (release) and install it into .venv (maturin develop)
 	cd bindings-python && VIRTUAL_ENV=$(abspath $(VENV)) $(abspath $(VENV))/bin/maturin develop --release --quiet
