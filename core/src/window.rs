@@ -18,7 +18,7 @@ use arrow_data::ArrayData;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use arrow_select::concat::concat;
 use arrow_select::take::take;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 const NO_SLOT: u32 = u32::MAX;
@@ -393,6 +393,8 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
     let mut current: Option<Index> = None;
     let mut pending: VecDeque<PaneState> = VecDeque::new();
     let mut next_window = Index::MIN;
+    // Per group, its slot in the hopping window being assembled.
+    let mut window_slot: Vec<u32> = Vec::new();
     let mut gids = Vec::with_capacity(MORSEL);
     let mut row_slots = Vec::with_capacity(MORSEL);
 
@@ -407,7 +409,17 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
                     close_pane(&grid, done, tumbling, ordered_ids, &mut slot_of_gid, &mut touched, &mut emitter, &mut pending)?;
                 }
                 if !tumbling {
-                    emit_windows(&grid, plan, &mut slots, &mut pending, Some(p), &mut next_window, ordered_ids, &mut emitter)?;
+                    emit_windows(
+                        &grid,
+                        plan,
+                        &mut slots,
+                        &mut pending,
+                        Some(p),
+                        &mut next_window,
+                        ordered_ids,
+                        &mut window_slot,
+                        &mut emitter,
+                    )?;
                 }
                 emitter.flush_if_full(plan, &mut slots)?;
                 current = Some(p);
@@ -445,7 +457,7 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
         close_pane(&grid, done, tumbling, ordered_ids, &mut slot_of_gid, &mut touched, &mut emitter, &mut pending)?;
     }
     if !tumbling {
-        emit_windows(&grid, plan, &mut slots, &mut pending, None, &mut next_window, ordered_ids, &mut emitter)?;
+        emit_windows(&grid, plan, &mut slots, &mut pending, None, &mut next_window, ordered_ids, &mut window_slot, &mut emitter)?;
     }
     emitter.finish(plan, &mut slots)
 }
@@ -461,6 +473,7 @@ fn emit_windows(
     next_pane: Option<Index>,
     next_window: &mut Index,
     ordered_ids: bool,
+    window_slot: &mut Vec<u32>,
     emitter: &mut Emitter,
 ) -> Result<()> {
     let complete = |k: Index| match next_pane {
@@ -476,18 +489,21 @@ fn emit_windows(
             }
         }
     }
-    let mut window_slot: HashMap<u32, u32> = HashMap::new();
     for &k in &windows {
         let lo = k * grid.m as i128;
         let hi = lo + grid.n as i128;
         let mut order: Vec<u32> = Vec::new();
         for pane in pending.iter().filter(|pane| pane.p >= lo && pane.p < hi) {
             for &(g, src) in &pane.entries {
-                let dst = *window_slot.entry(g).or_insert_with(|| {
+                if window_slot.len() <= g as usize {
+                    window_slot.resize(g as usize + 1, NO_SLOT);
+                }
+                let dst = &mut window_slot[g as usize];
+                if *dst == NO_SLOT {
                     order.push(g);
-                    slots.take(plan)
-                });
-                plan.merge(dst as usize, src as usize);
+                    *dst = slots.take(plan);
+                }
+                plan.merge(*dst as usize, src as usize);
             }
         }
         if ordered_ids {
@@ -495,9 +511,8 @@ fn emit_windows(
         }
         let (start, end) = grid.window_bounds(k)?;
         for g in order {
-            emitter.push(start, end, g, window_slot[&g]);
+            emitter.push(start, end, g, std::mem::replace(&mut window_slot[g as usize], NO_SLOT));
         }
-        window_slot.clear();
         *next_window = k + 1;
     }
     // A pane is done once every window containing it has been emitted.
