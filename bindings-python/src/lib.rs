@@ -497,7 +497,9 @@ fn parse<'py>(lines: &Bound<'py, PyAny>, format: &Bound<'py, PyAny>, options: Op
         let mut parser = sash_core::Parser::new(&sash_core::ParseSpec::from_value(&spec)?)?;
         let batches = match input {
             Lines::Bytes(buffer) => vec![parser.parse_bytes(&buffer)?.batch],
-            Lines::Arrays(arrays) => arrays.iter().map(|a| parser.parse_lines(a.as_ref()).map(|o| o.batch)).collect::<sash_core::Result<Vec<_>>>()?,
+            Lines::Arrays(arrays) => {
+                arrays.iter().map(|a| parser.parse_lines(a.as_ref()).map(|o| o.batch)).collect::<sash_core::Result<Vec<_>>>()?
+            }
         };
         Ok((parser.schema(), batches))
     })?;
@@ -599,7 +601,8 @@ fn read_log<'py>(
         }
         Some(n) => {
             let file = std::fs::File::open(&path)?;
-            let reader = compute(py, move || sash_core::ParseReader::new(std::io::BufReader::new(file), &sash_core::ParseSpec::from_value(&spec)?))?;
+            let reader =
+                compute(py, move || sash_core::ParseReader::new(std::io::BufReader::new(file), &sash_core::ParseSpec::from_value(&spec)?))?;
             let schema = reader.schema();
             let batches = Bound::new(py, _LogBatches { state: Mutex::new((reader, None)), batch_size: n })?;
             let pa_schema = PySchema::new(schema).into_pyarrow(py)?;
