@@ -22,8 +22,8 @@ $(VENV)/.stamp: requirements-dev.txt
 
 venv: $(VENV)/.stamp ## Create the project's Python venv (.venv) with dev and benchmark tools
 
-demo: ## Build what is needed and run the main job on the bundled real access log
-	$(CARGO) run --quiet --release -p sash-core --example demo -- examples/data/apache_combined_10k.log
+demo: python-dev ## Build the wheel into .venv and run examples/quickstart.py on the bundled real access log
+	$(PY) examples/quickstart.py examples/data/apache_combined_10k.log
 
 test: test-rust test-corpus test-python test-c test-jvm ## Run every test of every language
 

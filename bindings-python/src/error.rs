@@ -53,6 +53,12 @@ const CLASSES: &[(&str, &str, Builtin, &str)] = &[
         "An integer result does not fit its type (sum overflow, window bound out of range).",
     ),
     ("InvalidInputError", "invalid_input", Builtin::Value, "The input data itself is unusable (mismatched batches, malformed arrays)."),
+    (
+        "ParseError",
+        "parse",
+        Builtin::Value,
+        "A line did not parse and on_error is \"raise\". The message names the line (1-based) and why.",
+    ),
     ("ArrowError", "arrow", Builtin::Value, "An error raised by arrow-rs while processing the input."),
     ("InternalError", INTERNAL, Builtin::Runtime, "A bug in sash: the kernel panicked. The message says where; please report it."),
 ];

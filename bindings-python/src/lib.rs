@@ -17,8 +17,9 @@
 //!    interface and imported by `pyarrow.table`, which takes ownership of the
 //!    buffers without copying.
 //!
-//! `sash.parse` and `sash.read_log` (issue #3's kernel) slot in as two more
-//! functions of the same shape: convert input, detach, map errors, export.
+//! `sash.parse` and `sash.read_log` (issue #3's parsing kernel) have the same
+//! shape: convert input, build the JSON parse spec from `format` and the
+//! keyword options, parse under `py.detach`, map errors, export.
 
 mod error;
 
@@ -29,10 +30,11 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDelta, PyDeltaAccess, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3_arrow::error::PyArrowError;
-use pyo3_arrow::input::AnyRecordBatch;
-use pyo3_arrow::PyTable;
+use pyo3_arrow::input::{AnyArray, AnyRecordBatch};
+use pyo3_arrow::{PyRecordBatch, PySchema, PyTable};
 use serde_json::{Map, Number, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
 use std::time::Instant;
 
 // --------------------------------------------------------------------------
@@ -408,12 +410,217 @@ fn _panic(py: Python<'_>, message: String) -> PyResult<()> {
     compute(py, move || -> sash_core::Result<()> { panic!("{message}") })
 }
 
+// --------------------------------------------------------------------------
+// Parsing (docs/parsing.md)
+// --------------------------------------------------------------------------
+
+static TO_LINES: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The parse spec: `format` plus the keyword options, key by key.
+fn parse_spec(format: &Bound<'_, PyAny>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Value> {
+    spec_json(&[("format", Some(format))], options)
+}
+
+/// What `sash.parse` was given: raw bytes (split into lines by the core) or
+/// Arrow string/binary arrays (one line per element), imported without copying.
+enum Lines {
+    Bytes(arrow_buffer::Buffer),
+    Arrays(Vec<arrow_array::ArrayRef>),
+}
+
+fn read_lines(lines: &Bound<'_, PyAny>) -> PyResult<Lines> {
+    let py = lines.py();
+    if let Ok(b) = lines.cast::<pyo3::types::PyBytes>() {
+        return Ok(Lines::Bytes(arrow_buffer::Buffer::from(b.as_bytes())));
+    }
+    let speaks_arrow = lines.hasattr(pyo3::intern!(py, "__arrow_c_stream__"))? || lines.hasattr(pyo3::intern!(py, "__arrow_c_array__"))?;
+    let converted;
+    let obj = if speaks_arrow {
+        lines
+    } else {
+        converted = TO_LINES.import(py, "sash._convert", "to_lines")?.call1((lines,))?;
+        &converted
+    };
+    let any: AnyArray = obj.extract()?;
+    let reader = any.into_reader()?;
+    let arrays = reader.collect::<Result<Vec<_>, ArrowError>>().map_err(|e| match e {
+        ArrowError::ExternalError(_) => PyErr::from(PyArrowError::from(e)),
+        e => error::new_err(py, "invalid_input", format!("invalid input: could not read the Arrow stream: {e}")),
+    })?;
+    Ok(Lines::Arrays(arrays))
+}
+
+/// Parses log lines into typed columns, one output row per input line, in
+/// order (``docs/parsing.md``).
+///
+/// ``lines`` is any Arrow string or binary array or chunked array (pyarrow,
+/// polars Series, nanoarrow, anything with ``__arrow_c_array__`` /
+/// ``__arrow_c_stream__``), a NumPy array or a list of str (converted by
+/// pyarrow), or ``bytes`` holding whole lines (split at LF, CRLF or CR).
+/// Arrow input is read without copying: string columns of the result are
+/// ``string_view`` cells pointing into the input's own buffers.
+///
+/// ``format`` is ``"common"``, ``"combined"``, ``"syslog"``,
+/// ``"apache_error"``, ``"logfmt"``, ``"json"`` or ``"regex"``; the keyword
+/// options are the other keys of the parse spec (``on_error``, ``strings``,
+/// ``timezone``, ``reference_time``, ``fields``, ``schema``, ``pattern``,
+/// ``types``). An unknown or misplaced option raises
+/// ``sash.InvalidSpecError`` naming it.
+///
+/// Returns a ``pyarrow.Table``: the format's columns, then ``_error`` (null
+/// where the line parsed). With ``on_error="raise"`` the first bad line raises
+/// ``sash.ParseError`` naming its line number. The GIL is released while
+/// parsing.
+///
+/// >>> import sash
+/// >>> t = sash.parse([
+/// ...     '10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326',
+/// ...     '10.0.0.2 - - [10/Oct/2000:13:55:37 -0700] "GET /b HTTP/1.0" 2x0 -',
+/// ... ], "common")
+/// >>> t.column("path").to_pylist(), t.column("status").to_pylist()
+/// (['/a.gif', '/b'], [200, None])
+/// >>> t.column("_error").to_pylist()[1]
+/// "status at byte 60: expected a 3-digit status code, found '2x0'"
+/// >>> sash.parse(["level=info ms=12"], "logfmt", fields={"ms": "int"}).to_pydict()
+/// {'ms': [12], '_error': [None]}
+/// >>> sash.parse(["x=1", "oops"], "regex", pattern=r"^x=(?P<x>\d+)$", types={"x": "int"}, on_error="raise")
+/// Traceback (most recent call last):
+/// ...
+/// sash.ParseError: line 2 does not parse: pattern at byte 0: the line does not match the pattern
+#[pyfunction]
+#[pyo3(signature = (lines, format, **options), text_signature = "(lines, format, **options)")]
+fn parse<'py>(lines: &Bound<'py, PyAny>, format: &Bound<'py, PyAny>, options: Option<&Bound<'py, PyDict>>) -> PyResult<Bound<'py, PyAny>> {
+    let py = lines.py();
+    let spec = parse_spec(format, options)?;
+    let input = read_lines(lines)?;
+    let (schema, batches) = compute(py, move || {
+        let mut parser = sash_core::Parser::new(&sash_core::ParseSpec::from_value(&spec)?)?;
+        let batches = match input {
+            Lines::Bytes(buffer) => vec![parser.parse_bytes(&buffer)?.batch],
+            Lines::Arrays(arrays) => {
+                arrays.iter().map(|a| parser.parse_lines(a.as_ref()).map(|o| o.batch)).collect::<sash_core::Result<Vec<_>>>()?
+            }
+        };
+        Ok((parser.schema(), batches))
+    })?;
+    to_pyarrow(py, schema, batches)
+}
+
+type FileReader = sash_core::ParseReader<std::io::BufReader<std::fs::File>>;
+
+/// The batches of `read_log(..., batch_size=n)`: the core's `ParseReader`
+/// (chunks of about 16 MiB ending at a line end, so memory stays bounded),
+/// each chunk's output cut into batches of at most `n` rows (zero-copy slices).
+#[pyclass(module = "sash._sash")]
+struct _LogBatches {
+    state: Mutex<(FileReader, Option<RecordBatch>)>,
+    batch_size: usize,
+}
+
+#[pymethods]
+impl _LogBatches {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let batch_size = self.batch_size;
+        let state = &self.state;
+        let next = compute(py, move || {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            let (reader, pending) = &mut *state;
+            loop {
+                if let Some(batch) = pending.take() {
+                    if batch.num_rows() > batch_size {
+                        *pending = Some(batch.slice(batch_size, batch.num_rows() - batch_size));
+                        return Ok(Some(batch.slice(0, batch_size)));
+                    }
+                    if batch.num_rows() > 0 {
+                        return Ok(Some(batch));
+                    }
+                }
+                match reader.next() {
+                    None => return Ok(None),
+                    Some(out) => *pending = Some(out?.batch),
+                }
+            }
+        })?;
+        next.map(|b| PyRecordBatch::new(b).into_pyarrow(py)).transpose()
+    }
+}
+
+fn log_path(path: &Bound<'_, PyAny>) -> PyResult<std::path::PathBuf> {
+    path.extract()
+}
+
+/// Reads and parses a log file (``docs/parsing.md``): like :func:`parse` on
+/// the file's lines (LF, CRLF or CR ends), with the same ``format`` and
+/// keyword options. ``path`` is a ``str`` or ``os.PathLike``.
+///
+/// Without ``batch_size`` returns a ``pyarrow.Table``: the file is read
+/// into one buffer and its string columns are views into it (memory: the
+/// file plus the typed columns). With ``batch_size=n`` returns a
+/// ``pyarrow.RecordBatchReader`` yielding batches of at most ``n`` rows while
+/// the file is read in chunks of about 16 MiB (the core's ``ParseReader``):
+/// memory stays bounded whatever the file size. Line numbers in ``on_error="raise"``
+/// errors count from the start of the file. The GIL is released while
+/// reading and parsing.
+///
+/// >>> import sash, tempfile, os
+/// >>> path = os.path.join(tempfile.mkdtemp(), "app.log")
+/// >>> _ = open(path, "w").write("ts=2024-01-01T00:00:00Z ms=5\nts=2024-01-01T00:00:01Z ms=7\n")
+/// >>> spec = dict(fields={"ts": "timestamp", "ms": "int"})
+/// >>> sash.read_log(path, "logfmt", **spec).column("ms").to_pylist()
+/// [5, 7]
+/// >>> reader = sash.read_log(path, "logfmt", batch_size=1, **spec)
+/// >>> [b.num_rows for b in reader]
+/// [1, 1]
+#[pyfunction]
+#[pyo3(signature = (path, format, *, batch_size=None, **options), text_signature = "(path, format, *, batch_size=None, **options)")]
+fn read_log<'py>(
+    py: Python<'py>,
+    path: &Bound<'py, PyAny>,
+    format: &Bound<'py, PyAny>,
+    batch_size: Option<usize>,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let spec = parse_spec(format, options)?;
+    if batch_size == Some(0) {
+        return Err(pyo3::exceptions::PyValueError::new_err("batch_size must be at least 1"));
+    }
+    let path = log_path(path)?;
+    match batch_size {
+        None => {
+            let bytes = py.detach(|| std::fs::read(&path))?;
+            let (schema, batch) = compute(py, move || {
+                let mut parser = sash_core::Parser::new(&sash_core::ParseSpec::from_value(&spec)?)?;
+                let out = parser.parse_bytes(&arrow_buffer::Buffer::from_vec(bytes))?;
+                Ok((parser.schema(), out.batch))
+            })?;
+            to_pyarrow(py, schema, vec![batch])
+        }
+        Some(n) => {
+            let file = std::fs::File::open(&path)?;
+            let reader =
+                compute(py, move || sash_core::ParseReader::new(std::io::BufReader::new(file), &sash_core::ParseSpec::from_value(&spec)?))?;
+            let schema = reader.schema();
+            let batches = Bound::new(py, _LogBatches { state: Mutex::new((reader, None)), batch_size: n })?;
+            let pa_schema = PySchema::new(schema).into_pyarrow(py)?;
+            let pa = py.import("pyarrow")?;
+            pa.getattr("RecordBatchReader")?.call_method1("from_batches", (pa_schema, batches))
+        }
+    }
+}
+
 #[pymodule]
 fn _sash(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", sash_core::VERSION)?;
     error::register(m)?;
     m.add_function(wrap_pyfunction!(window_agg, m)?)?;
     m.add_function(wrap_pyfunction!(rolling, m)?)?;
+    m.add_function(wrap_pyfunction!(parse, m)?)?;
+    m.add_function(wrap_pyfunction!(read_log, m)?)?;
+    m.add_class::<_LogBatches>()?;
     m.add_function(wrap_pyfunction!(_reference_window_agg, m)?)?;
     m.add_function(wrap_pyfunction!(_reference_rolling, m)?)?;
     m.add_function(wrap_pyfunction!(_traced, m)?)?;

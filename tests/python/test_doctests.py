@@ -9,7 +9,13 @@ import pytest
 
 import sash
 
-OBJECTS = {"sash": sash, "sash.window_agg": sash.window_agg, "sash.rolling": sash.rolling}
+OBJECTS = {
+    "sash": sash,
+    "sash.window_agg": sash.window_agg,
+    "sash.rolling": sash.rolling,
+    "sash.parse": sash.parse,
+    "sash.read_log": sash.read_log,
+}
 
 
 @pytest.mark.parametrize("name", OBJECTS)

@@ -1,4 +1,4 @@
-"""sash: windowed and rolling aggregation on Apache Arrow, zero-copy.
+"""sash: log parsing, windowed and rolling aggregation on Apache Arrow, zero-copy.
 
 One Rust kernel (``sash-core``) with the same semantics in every language
 (``docs/semantics.md``). From Python it takes any Arrow object (pyarrow,
@@ -27,17 +27,19 @@ from sash._sash import (
     InvalidInputError,
     InvalidSpecError,
     NullTimeError,
+    ParseError,
     SashError,
     SashOverflowError,
     UnknownColumnError,
     UnknownFunctionError,
     WrongTypeError,
     __version__,
+    parse,
+    read_log,
     rolling,
     window_agg,
 )
 
-# parse() and read_log() join these when the parsing kernel (issue #3) lands.
 __all__ = [
     "ArrowError",
     "InternalError",
@@ -46,12 +48,15 @@ __all__ = [
     "InvalidInputError",
     "InvalidSpecError",
     "NullTimeError",
+    "ParseError",
     "SashError",
     "SashOverflowError",
     "UnknownColumnError",
     "UnknownFunctionError",
     "WrongTypeError",
     "__version__",
+    "parse",
+    "read_log",
     "rolling",
     "window_agg",
 ]

@@ -1,7 +1,8 @@
 # Type stubs for sash (the native module sash._sash, re-exported).
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any, ClassVar, Literal, Protocol
+from os import PathLike
+from typing import Any, ClassVar, Literal, Protocol, overload
 
 import pyarrow
 
@@ -46,6 +47,55 @@ def rolling(
     null_time: Literal["error", "drop"] = "error",
 ) -> pyarrow.Table: ...
 
+# Log lines: an Arrow string/binary array or chunked array (pyarrow, polars
+# Series, nanoarrow), a NumPy array or a list of str, or bytes of whole lines.
+LinesInput = _ArrowStream | _ArrowArray | Sequence[str] | bytes | Any
+LogFormat = Literal["common", "combined", "syslog", "apache_error", "logfmt", "json", "regex"]
+
+def parse(
+    lines: LinesInput,
+    format: LogFormat,
+    *,
+    on_error: Literal["mark", "raise"] = ...,
+    strings: Literal["view", "utf8", "large_utf8"] = ...,
+    timezone: str = ...,
+    reference_time: str = ...,
+    fields: Mapping[str, Any] = ...,
+    schema: Sequence[Mapping[str, Any]] = ...,
+    pattern: str = ...,
+    types: Mapping[str, Any] = ...,
+) -> pyarrow.Table: ...
+@overload
+def read_log(
+    path: str | PathLike[str],
+    format: LogFormat,
+    *,
+    batch_size: None = None,
+    on_error: Literal["mark", "raise"] = ...,
+    strings: Literal["view", "utf8", "large_utf8"] = ...,
+    timezone: str = ...,
+    reference_time: str = ...,
+    fields: Mapping[str, Any] = ...,
+    schema: Sequence[Mapping[str, Any]] = ...,
+    pattern: str = ...,
+    types: Mapping[str, Any] = ...,
+) -> pyarrow.Table: ...
+@overload
+def read_log(
+    path: str | PathLike[str],
+    format: LogFormat,
+    *,
+    batch_size: int,
+    on_error: Literal["mark", "raise"] = ...,
+    strings: Literal["view", "utf8", "large_utf8"] = ...,
+    timezone: str = ...,
+    reference_time: str = ...,
+    fields: Mapping[str, Any] = ...,
+    schema: Sequence[Mapping[str, Any]] = ...,
+    pattern: str = ...,
+    types: Mapping[str, Any] = ...,
+) -> pyarrow.RecordBatchReader: ...
+
 class SashError(Exception):
     kind: ClassVar[str | None]
 
@@ -58,5 +108,6 @@ class InvalidExpressionError(SashError, ValueError): ...
 class NullTimeError(SashError, ValueError): ...
 class SashOverflowError(SashError, OverflowError): ...
 class InvalidInputError(SashError, ValueError): ...
+class ParseError(SashError, ValueError): ...
 class ArrowError(SashError, ValueError): ...
 class InternalError(SashError, RuntimeError): ...

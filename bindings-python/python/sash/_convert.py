@@ -26,3 +26,22 @@ def to_arrow(data: Any) -> Any:
         "pyarrow, polars, DuckDB, nanoarrow, pandas) or a dict of NumPy arrays or lists; "
         f"got {type(data).__module__}.{type(data).__qualname__}"
     )
+
+
+def to_lines(lines: Any) -> Any:
+    """A pyarrow string array for ``sash.parse`` inputs without the Arrow
+    PyCapsule interface: a list (or other iterable) of str, or a NumPy array
+    of str or objects (converted by pyarrow; NumPy strings are copied).
+    """
+    import pyarrow as pa
+
+    if isinstance(lines, (str, bytes, dict)) or not hasattr(lines, "__iter__"):
+        raise TypeError(
+            "sash.parse takes lines as an Arrow string array or chunked array (pyarrow, polars, "
+            "nanoarrow), a NumPy array or a list of str, or bytes holding whole lines; "
+            f"got {type(lines).__module__}.{type(lines).__qualname__}"
+        )
+    module = type(lines).__module__ or ""
+    if module.startswith("numpy"):
+        return pa.array(lines, pa.string() if lines.dtype.kind in "UOT" else None)
+    return pa.array(lines, pa.string())
