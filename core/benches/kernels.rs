@@ -199,14 +199,13 @@ fn main() {
             };
             best = best.min(start.elapsed().as_secs_f64());
             output_rows = outputs.iter().map(|b| b.num_rows()).sum::<usize>();
-            // Rolling output shares the input columns; count only what is new.
-            output_bytes = outputs
-                .iter()
-                .map(|b| {
-                    let skip = if *op == "rolling" { schema.fields().len() } else { 0 };
-                    b.columns()[skip..].iter().map(|c| c.get_array_memory_size()).sum::<usize>()
-                })
-                .sum::<usize>();
+            // Rolling output shares the input columns, and its per-batch
+            // aggregate columns are slices of one array: count that array once.
+            output_bytes = if *op == "rolling" {
+                outputs.first().map_or(0, |b| b.columns()[schema.fields().len()..].iter().map(|c| c.get_array_memory_size()).sum())
+            } else {
+                outputs.iter().map(|b| b.columns().iter().map(|c| c.get_array_memory_size()).sum::<usize>()).sum()
+            };
         }
         println!(
             "{{\"case\": \"{name}\", \"rows\": {rows}, \"seconds\": {best:.6}, \"rows_per_s\": {:.0}, \"output_rows\": {output_rows}, \"output_bytes\": {output_bytes}, \"baseline_rss_bytes\": {baseline}, \"loaded_rss_bytes\": {loaded}}}",
