@@ -12,7 +12,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 
-/// The result of every sash function that can fail. `SASH_OK` is 0; any
+/// The result of every sash function that can fail. `SASH_STATUS_OK` is 0; any
 /// other value is an error whose message `sash_last_error_message()` returns.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
