@@ -130,7 +130,7 @@ struct ArrowArrayStream {
 #define SASH_VERSION_PATCH 0
 
 /*
- The result of every sash function that can fail. `SASH_OK` is 0; any
+ The result of every sash function that can fail. `SASH_STATUS_OK` is 0; any
  other value is an error whose message `sash_last_error_message()` returns.
  */
 typedef enum {
