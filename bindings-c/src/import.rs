@@ -185,7 +185,11 @@ pub(crate) fn import_batch(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> R
 ///
 /// # Safety
 /// Both pointers are non-NULL and writable; their old contents are not read.
-pub(crate) unsafe fn export_batch(batch: RecordBatch, out_array: *mut FFI_ArrowArray, out_schema: *mut FFI_ArrowSchema) -> Result<(), Error> {
+pub(crate) unsafe fn export_batch(
+    batch: RecordBatch,
+    out_array: *mut FFI_ArrowArray,
+    out_schema: *mut FFI_ArrowSchema,
+) -> Result<(), Error> {
     let schema = FFI_ArrowSchema::try_from(batch.schema().as_ref())?;
     let data = StructArray::from(batch).into_data();
     let (array, _) = to_ffi(&data)?;
