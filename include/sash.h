@@ -201,6 +201,15 @@ typedef enum {
   SASH_STATUS_INTERNAL = 99,
 } sash_status;
 
+/*
+ A source of bytes for `sash_parse_read`: fills `buf` with up to `len`
+ bytes and returns how many (0 at the end of the input), or a negative
+ value on error.
+ */
+typedef ptrdiff_t (*sash_read_callback)(void *user_data,
+                                        uint8_t *buf,
+                                        size_t len);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -309,6 +318,22 @@ sash_status sash_parse_bytes(const uint8_t *data,
 sash_status sash_parse_stream(struct ArrowArrayStream *input,
                               const char *spec_json,
                               struct ArrowArrayStream *out);
+
+/*
+ Parses raw log bytes pulled from `read` in chunks of about `chunk_bytes`
+ (0: 16 MiB), in bounded memory: each chunk, cut after its last complete
+ line, becomes one batch of `out`, read and parsed when the caller pulls
+ it. `read` is called with `user_data`, from the thread that pulls `out`,
+ until it returns 0 (end) or a negative value (an error of `out`'s
+ `get_next`); `user_data` must stay valid until `out` is released. Output
+ columns as for `sash_parse`. On error of this call, `out` is not written
+ and `read` was never called.
+ */
+sash_status sash_parse_read(sash_read_callback read,
+                            void *user_data,
+                            const char *spec_json,
+                            size_t chunk_bytes,
+                            struct ArrowArrayStream *out);
 
 #ifdef __cplusplus
 }  // extern "C"

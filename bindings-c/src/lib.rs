@@ -18,8 +18,9 @@ use arrow_schema::{ArrowError, SchemaRef};
 pub use error::SashStatus;
 use error::{guard, Error};
 use import::{export_batch, import, import_batch, not_null, required, take_array, take_schema, take_stream};
-use sash_core::{ParseSpec, Parser, RollingSpec, SashError, WindowSpec};
-use std::ffi::{c_char, CStr};
+use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, SashError, WindowSpec};
+use std::ffi::{c_char, c_void, CStr};
+use std::io::Read;
 
 /// Major version of sash (the header's `SASH_VERSION_MAJOR`).
 pub const SASH_VERSION_MAJOR: u32 = 0;
@@ -342,6 +343,86 @@ pub unsafe extern "C" fn sash_parse_stream(
         let schema = parser.schema();
         // SAFETY: checked non-NULL above.
         unsafe { export_stream(Box::new(ParseStream { input, parser, schema }), out) };
+        Ok(())
+    })
+}
+
+/// A source of bytes for `sash_parse_read`: fills `buf` with up to `len`
+/// bytes and returns how many (0 at the end of the input), or a negative
+/// value on error.
+pub type SashReadCallback = Option<unsafe extern "C" fn(user_data: *mut c_void, buf: *mut u8, len: usize) -> isize>;
+
+/// The caller's read callback as a `std::io::Read`.
+struct CallbackReader {
+    read: unsafe extern "C" fn(*mut c_void, *mut u8, usize) -> isize,
+    user_data: *mut c_void,
+}
+
+// SAFETY: the header says the callback may be called from whichever thread
+// pulls the output stream; the caller guarantees `user_data` allows that.
+unsafe impl Send for CallbackReader {}
+
+impl Read for CallbackReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // SAFETY: `buf` is writable for its length; the callback's contract.
+        let n = unsafe { (self.read)(self.user_data, buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            Err(std::io::Error::other(format!("the read callback returned {n}")))
+        } else if n as usize > buf.len() {
+            Err(std::io::Error::other(format!("the read callback returned {n}, more than the {} bytes asked", buf.len())))
+        } else {
+            Ok(n as usize)
+        }
+    }
+}
+
+/// The lazy output stream of `sash_parse_read`.
+struct ReadStream {
+    reader: ParseReader<CallbackReader>,
+    schema: SchemaRef,
+}
+
+impl Iterator for ReadStream {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.reader.next()?.map(|o| o.batch).map_err(|e| ArrowError::ExternalError(Box::new(e))))
+    }
+}
+
+impl RecordBatchReader for ReadStream {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+/// Parses raw log bytes pulled from `read` in chunks of about `chunk_bytes`
+/// (0: 16 MiB), in bounded memory: each chunk, cut after its last complete
+/// line, becomes one batch of `out`, read and parsed when the caller pulls
+/// it. `read` is called with `user_data`, from the thread that pulls `out`,
+/// until it returns 0 (end) or a negative value (an error of `out`'s
+/// `get_next`); `user_data` must stay valid until `out` is released. Output
+/// columns as for `sash_parse`. On error of this call, `out` is not written
+/// and `read` was never called.
+#[no_mangle]
+pub unsafe extern "C" fn sash_parse_read(
+    read: SashReadCallback,
+    user_data: *mut c_void,
+    spec_json: *const c_char,
+    chunk_bytes: usize,
+    out: *mut FFI_ArrowArrayStream,
+) -> SashStatus {
+    guard(|| {
+        not_null(out, "out")?;
+        let read = read.ok_or_else(|| Error::new(SashStatus::NullArgument, "read is NULL"))?;
+        let spec = ParseSpec::from_json(spec_text(spec_json)?)?;
+        let mut reader = ParseReader::new(CallbackReader { read, user_data }, &spec)?;
+        if chunk_bytes > 0 {
+            reader = reader.with_chunk_bytes(chunk_bytes);
+        }
+        let schema = reader.schema();
+        // SAFETY: checked non-NULL above.
+        unsafe { export_stream(Box::new(ReadStream { reader, schema }), out) };
         Ok(())
     })
 }

@@ -26,6 +26,7 @@ int sash_header_c99_check(void) {
   (void)fns;
   (void)streams;
   (void)sash_parse_bytes;
+  (void)sash_parse_read;
   (void)sash_version;
   (void)sash_status_name;
   (void)sash_last_error_message;

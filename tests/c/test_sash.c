@@ -500,6 +500,79 @@ static void test_errors_stream(void) {
   }
 }
 
+/* ---------- sash_parse_read: bytes pulled through a callback ---------- */
+
+typedef struct {
+  const char *data;
+  size_t len, pos;
+  int fail; /* return -1 once pos reaches this many bytes (0: never) */
+  int calls;
+} Cursor;
+
+static ptrdiff_t cursor_read(void *user_data, uint8_t *buf, size_t len) {
+  Cursor *c = (Cursor *)user_data;
+  size_t n = c->len - c->pos;
+  c->calls++;
+  if (c->fail && c->pos >= (size_t)c->fail) return -1;
+  if (n > len) n = len;
+  if (n > 7) n = 7; /* short reads: sash must loop */
+  memcpy(buf, c->data + c->pos, n);
+  c->pos += n;
+  return (ptrdiff_t)n;
+}
+
+static void test_parse_read(void) {
+  Cursor c;
+  struct ArrowArrayStream out;
+  struct ArrowSchema schema;
+  struct ArrowArray batches[8];
+  int n, i;
+  int64_t rows = 0, failed = 0;
+  memset(&c, 0, sizeof c);
+  c.data = LOG_TEXT;
+  c.len = strlen(LOG_TEXT);
+  /* Chunks of 64 bytes: the three lines come in more than one batch. */
+  CHECK_STATUS(sash_parse_read(cursor_read, &c, PARSE_SPEC, 64, &out), SASH_STATUS_OK);
+  CHECK(c.calls == 0); /* nothing is read before the caller pulls */
+  n = drain(&out, &schema, batches, 8);
+  CHECK(n >= 2);
+  for (i = 0; i < n; i++) {
+    const struct ArrowArray *err = column(&batches[i], &schema, "_error");
+    int64_t r;
+    rows += batches[i].length;
+    for (r = 0; err && r < batches[i].length; r++) failed += is_valid(err, r);
+  }
+  CHECK(rows == 3 && failed == 1);
+  for (i = 0; i < n && i < 8; i++) batches[i].release(&batches[i]);
+  if (n >= 0) schema.release(&schema);
+  out.release(&out);
+
+  /* A failing callback: the stream's get_next fails with a message. */
+  memset(&c, 0, sizeof c);
+  c.data = LOG_TEXT;
+  c.len = strlen(LOG_TEXT);
+  c.fail = 20;
+  CHECK_STATUS(sash_parse_read(cursor_read, &c, PARSE_SPEC, 16, &out), SASH_STATUS_OK);
+  {
+    struct ArrowArray a;
+    int rc = 0, k;
+    for (k = 0; k < 10 && rc == 0; k++) {
+      rc = out.get_next(&out, &a);
+      if (rc == 0 && a.release == NULL) break;
+      if (rc == 0) a.release(&a);
+    }
+    CHECK(rc != 0);
+    CHECK(out.get_last_error(&out) != NULL && strstr(out.get_last_error(&out), "read callback") != NULL);
+  }
+  out.release(&out);
+
+  /* NULL callback, NULL out, bad spec. */
+  CHECK_STATUS(sash_parse_read(NULL, &c, PARSE_SPEC, 0, &out), SASH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sash_parse_read(cursor_read, &c, PARSE_SPEC, 0, NULL), SASH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sash_parse_read(cursor_read, &c, "[1, 2", 0, &out), SASH_STATUS_INVALID_SPEC);
+  CHECK_NOTHING_LIVE();
+}
+
 int main(void) {
   test_version();
   test_window_agg();
@@ -509,6 +582,7 @@ int main(void) {
   test_parse();
   test_parse_bytes();
   test_parse_stream();
+  test_parse_read();
   test_errors_spec();
   test_errors_null_and_released();
   test_errors_malformed();
