@@ -10,7 +10,7 @@ CARGO       ?= cargo
 export CARGO_BUILD_JOBS ?= 2
 
 .PHONY: help demo test test-rust test-python test-c test-jvm bench bench-rust python-dev lint fmt venv clean \
-        header lib-c install test-c-header test-c-programs test-c-conformance test-c-go
+        header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-c-go
 
 # ---- C binding (issue #5) ----
 # Where cargo puts its outputs (honours CARGO_TARGET_DIR).
@@ -65,7 +65,7 @@ header: $(CBINDGEN) ## Regenerate include/sash.h from bindings-c/ with cbindgen 
 lib-c: ## Build libsash.so and libsash.a (profile: PROFILE=debug|release, default release)
 	$(CARGO) build -p sash-c $(if $(filter release,$(or $(PROFILE),$(INSTALL_PROFILE))),--release,)
 
-test-c: test-c-header test-c-programs test-c-conformance test-c-go ## C binding tests: header drift and C99/C++ compile, C programs under valgrind and ASan, corpus through the C ABI, Go via cgo
+test-c: test-c-header test-c-programs test-c-install test-c-conformance test-c-go ## C binding tests: header drift and C99/C++ compile, C programs under valgrind and ASan, corpus through the C ABI, Go via cgo
 
 test-c-header: header
 	git diff --exit-code -- include/sash.h || { echo "include/sash.h drifted from bindings-c/: commit the regenerated header"; exit 1; }
@@ -83,13 +83,20 @@ test-c-programs:
 	$(VALGRIND) $(C_BUILD)/test_sash
 	ASAN_OPTIONS=detect_leaks=1 $(C_BUILD)/test_sash_asan
 
+test-c-install: test-c-programs
+	rm -rf $(C_BUILD)/prefix
+	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(C_BUILD)/prefix INSTALL_PROFILE=$(TEST_PROFILE)
+	PKG_CONFIG_PATH=$(C_BUILD)/prefix/lib/pkgconfig gcc $(CFLAGS_TEST) tests/c/test_sash.c -o $(C_BUILD)/test_sash_installed \
+	  $$(PKG_CONFIG_PATH=$(C_BUILD)/prefix/lib/pkgconfig pkg-config --cflags --libs sash) -Wl,-rpath,$(CURDIR)/$(C_BUILD)/prefix/lib
+	$(C_BUILD)/test_sash_installed
+
 test-c-conformance:
 	$(CARGO) test -p sash-c
 
 test-c-go:
 	@if command -v go >/dev/null && [ -d examples/go ]; then \
 	  $(MAKE) --no-print-directory lib-c PROFILE=$(TEST_PROFILE); \
-	  cd examples/go && CGO_CFLAGS="-I$(CURDIR)/include" CGO_LDFLAGS="$(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)" go test ./...; \
+	  cd examples/go && CGO_CFLAGS="-I$(CURDIR)/include" CGO_LDFLAGS="$(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)" go test -count=1 ./...; \
 	else echo "test-c-go: skipped (no go toolchain or no examples/go)"; fi
 
 install: ## Install libsash (.so, .a), include/sash.h and sash.pc under PREFIX (default /usr/local)
