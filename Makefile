@@ -9,7 +9,7 @@ CARGO       ?= cargo
 # CI machines have 2 cores; never ask for more jobs than that.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: help demo test test-rust test-python test-c test-jvm bench bench-rust python-dev lint fmt venv clean \
+.PHONY: help demo test test-rust test-python test-c test-jvm bench bench-c bench-rust python-dev lint fmt venv clean \
         header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-c-go
 
 # ---- C binding (issue #5) ----
@@ -113,6 +113,9 @@ test-jvm: ## JVM binding tests (issue #6)
 
 bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows
 	$(PY) bench/run.py
+
+bench-c: ## Time the 10M-row tumbling case through the C ABI against the Rust kernel (issue #5: <= 2% overhead)
+	$(CARGO) bench -p sash-c --bench c_path
 
 bench-rust: ## Build the Rust kernel benchmark binary only
 	$(CARGO) build --release -p sash-core --bench kernels

@@ -11,13 +11,13 @@ pub mod error;
 mod import;
 
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
-use arrow_array::ffi_stream::{ArrowArrayStreamReader, FFI_ArrowArrayStream};
+use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_buffer::Buffer;
 use arrow_schema::{ArrowError, SchemaRef};
 pub use error::SashStatus;
 use error::{guard, Error};
-use import::{export_batch, import, import_batch, not_null, required, take_array, take_schema, take_stream};
+use import::{export_batch, import, import_batch, not_null, required, take_array, take_schema, take_stream, StreamInput};
 use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, SashError, WindowSpec};
 use std::ffi::{c_char, c_void, CStr};
 use std::io::Read;
@@ -142,26 +142,13 @@ pub unsafe extern "C" fn sash_rolling(
     })
 }
 
-/// Reads every batch of a stream; a failing stream becomes `SASH_STATUS_INVALID_ARRAY`
-/// with the producer's message.
+/// Reads every batch of a stream, each checked like a single batch; a
+/// failing stream becomes `SASH_STATUS_INVALID_ARRAY` with the producer's message.
 fn read_stream(stream: FFI_ArrowArrayStream) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
-    let reader = open_stream(stream)?;
-    let schema = reader.schema();
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::new(SashStatus::InvalidArray, format!("reading the input stream: {e}")))?;
+    let input = StreamInput::open(stream)?;
+    let schema = input.schema();
+    let batches = input.collect::<Result<Vec<_>, _>>()?;
     Ok((schema, batches))
-}
-
-fn open_stream(stream: FFI_ArrowArrayStream) -> Result<ArrowArrayStreamReader, Error> {
-    if stream.release.is_none() {
-        return Err(Error::new(SashStatus::Released, "the input stream was already released (its release callback is NULL)"));
-    }
-    if stream.get_schema.is_none() || stream.get_next.is_none() || stream.get_last_error.is_none() {
-        return Err(Error::new(SashStatus::InvalidArray, "the input stream has a NULL callback"));
-    }
-    ArrowArrayStreamReader::try_new(stream)
-        .map_err(|e| Error::new(SashStatus::InvalidArray, format!("the input stream has no usable schema: {e}")))
 }
 
 unsafe fn stream_inputs(input: *mut FFI_ArrowArrayStream, out: *mut FFI_ArrowArrayStream) -> Result<FFI_ArrowArrayStream, Error> {
@@ -291,7 +278,7 @@ pub unsafe extern "C" fn sash_parse_bytes(
 
 /// The lazy output stream of `sash_parse_stream`: one parsed batch per input batch.
 struct ParseStream {
-    input: ArrowArrayStreamReader,
+    input: StreamInput,
     parser: Parser,
     schema: SchemaRef,
 }
@@ -302,7 +289,7 @@ impl Iterator for ParseStream {
     fn next(&mut self) -> Option<Self::Item> {
         let batch = match self.input.next()? {
             Ok(b) => b,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some(Err(ArrowError::CDataInterface(e.message))),
         };
         let result = self.parser.parse_lines(batch.column(0).as_ref()).map(|o| o.batch);
         Some(result.map_err(|e| ArrowError::ExternalError(Box::new(e))))
@@ -331,7 +318,7 @@ pub unsafe extern "C" fn sash_parse_stream(
         // SAFETY: the caller's pointers, per the contract above.
         let input = unsafe { stream_inputs(input, out) }?;
         let spec = spec_text(spec_json)?;
-        let input = open_stream(input)?;
+        let input = StreamInput::open(input)?;
         let in_schema = input.schema();
         if in_schema.fields().len() != 1 {
             return Err(Error::new(

@@ -446,6 +446,28 @@ static void test_errors_malformed(void) {
     }
     CHECK_NOTHING_LIVE();
   }
+  /* Empty strings with a NULL values buffer are valid (size-0 buffers may be NULL); NULL offsets are not. */
+  {
+    int32_t offsets[3] = {0, 0, 0};
+    const void *bufs[3];
+    size_t sizes[3] = {0, sizeof offsets, 0};
+    struct ArrowArray in, out;
+    struct ArrowSchema schema, out_schema;
+    bufs[0] = NULL;
+    bufs[1] = offsets;
+    bufs[2] = NULL;
+    in = make_array(2, 0, 3, bufs, sizes, 0, NULL);
+    schema = make_schema("u", "line", 0, NULL);
+    CHECK_STATUS(sash_parse(&in, &schema, PARSE_SPEC, &out, &out_schema), SASH_STATUS_OK);
+    CHECK(out.length == 2);
+    release_out(&out, &out_schema);
+    bufs[1] = NULL;
+    in = make_array(2, 0, 3, bufs, sizes, 0, NULL);
+    schema = make_schema("u", "line", 0, NULL);
+    CHECK_STATUS(sash_parse(&in, &schema, PARSE_SPEC, &out, &out_schema), SASH_STATUS_INVALID_ARRAY);
+    expect_error_message("NULL");
+    CHECK_NOTHING_LIVE();
+  }
   /* Parse from something that is not a string array. */
   {
     struct ArrowArray in = make_int32(KEY, 4), out;
@@ -463,6 +485,21 @@ static void test_errors_stream(void) {
   CHECK_STATUS(sash_window_agg_stream(&in, WINDOW_SPEC, &out), SASH_STATUS_INVALID_ARRAY);
   CHECK(in.release == NULL);
   CHECK_NOTHING_LIVE();
+  /* A malformed batch inside a stream is checked like a single batch. */
+  {
+    struct ArrowArray batches[2], cols[3];
+    const void *bufs[1] = {NULL};
+    size_t sizes[1] = {0};
+    batches[0] = events_batch(0, 3);
+    cols[0] = make_int64(TS, 1);
+    cols[1] = make_array(1, 0, 1, bufs, sizes, 0, NULL);
+    cols[2] = make_float64(VAL, 1);
+    batches[1] = make_batch(1, 3, cols);
+    in = make_stream(events_schema, batches, 2, -1);
+    CHECK_STATUS(sash_window_agg_stream(&in, WINDOW_SPEC, &out), SASH_STATUS_INVALID_ARRAY);
+    expect_error_message("buffers");
+    CHECK_NOTHING_LIVE();
+  }
   /* Unknown column, invalid spec through a stream. */
   in = events_stream(-1);
   CHECK_STATUS(sash_rolling_stream(&in, "{\"time\": \"t\", \"period\": \"1m\", \"aggs\": [\"count()\"]}", &out),
