@@ -194,3 +194,52 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<(), Error>) -> SashStatus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn last() -> String {
+        // SAFETY: the thread-local message, NUL-terminated.
+        unsafe { CStr::from_ptr(last_message_ptr()) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_internal_with_its_message() {
+        let status = guard(|| panic!("boom at the kernel"));
+        assert_eq!(status, SashStatus::Internal);
+        assert!(last().contains("boom at the kernel"), "{}", last());
+        assert_eq!(guard(|| Ok(())), SashStatus::Ok);
+        assert_eq!(last(), "");
+    }
+
+    #[test]
+    fn every_core_kind_has_its_own_status_named_like_the_corpus() {
+        use sash_core::ErrorKind::*;
+        for kind in [
+            UnknownColumn,
+            WrongType,
+            InvalidSpec,
+            InvalidDuration,
+            UnknownFunction,
+            InvalidExpression,
+            NullTime,
+            Overflow,
+            InvalidInput,
+            Parse,
+            Arrow,
+        ] {
+            assert_eq!(status_of(kind).name(), kind.as_str());
+            // SAFETY: static NUL-terminated names.
+            assert_eq!(unsafe { CStr::from_ptr(status_of(kind).name_ptr()) }.to_str().unwrap(), kind.as_str());
+        }
+    }
+
+    #[test]
+    fn a_nul_in_a_message_does_not_lose_it() {
+        let status = guard(|| Err(Error::new(SashStatus::InvalidSpec, "bad\0spec")));
+        assert_eq!(status, SashStatus::InvalidSpec);
+        assert_eq!(last(), "bad\\0spec");
+    }
+}
