@@ -111,8 +111,9 @@ install: ## Install libsash (.so, .a), include/sash.h and sash.pc under PREFIX (
 test-jvm: ## JVM binding tests (issue #6)
 	@echo "test-jvm: the JVM binding does not exist yet (issue #6); nothing to run"
 
-bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows
+bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows; then the C path (bench-c)
 	$(PY) bench/run.py
+	$(MAKE) --no-print-directory bench-c
 
 bench-c: ## Time the 10M-row tumbling case through the C ABI against the Rust kernel (issue #5: <= 2% overhead)
 	$(CARGO) bench -p sash-c --bench c_path

@@ -18,7 +18,7 @@ use arrow_schema::{ArrowError, SchemaRef};
 pub use error::SashStatus;
 use error::{guard, Error};
 use import::{export_batch, import, import_batch, not_null, required, take_array, take_schema, take_stream, StreamInput};
-use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, SashError, WindowSpec};
+use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, WindowSpec};
 use std::ffi::{c_char, c_void, CStr};
 use std::io::Read;
 
@@ -413,10 +413,6 @@ pub unsafe extern "C" fn sash_parse_read(
         Ok(())
     })
 }
-
-// Keep the core error type in the public API of the rlib for the tests.
-#[doc(hidden)]
-pub type CoreError = SashError;
 
 #[cfg(test)]
 mod tests {
