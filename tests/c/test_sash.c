@@ -399,6 +399,23 @@ static void test_errors_malformed(void) {
     cols[2] = make_array(4, 0, 2, bufs, sizes, 0, NULL);
     window_error(make_batch(4, 3, cols), events_schema(), WINDOW_SPEC, SASH_STATUS_INVALID_ARRAY, "NULL", __LINE__);
   }
+  /* A batch longer than its columns (rows past the buffers). */
+  {
+    struct ArrowArray cols[3];
+    cols[0] = make_int64(TS, 2);
+    cols[1] = make_int32(KEY, 2);
+    cols[2] = make_float64(VAL, 2);
+    window_error(make_batch(4, 3, cols), events_schema(), WINDOW_SPEC, SASH_STATUS_INVALID_ARRAY, "malformed", __LINE__);
+  }
+  /* A column whose offset + length goes past the batch's other columns. */
+  {
+    struct ArrowArray cols[3];
+    cols[0] = make_int64(TS, 4);
+    cols[1] = make_int32(KEY, 4);
+    cols[2] = make_float64(VAL, 4);
+    cols[0].length = 3;
+    window_error(make_batch(4, 3, cols), events_schema(), WINDOW_SPEC, SASH_STATUS_INVALID_ARRAY, NULL, __LINE__);
+  }
   /* Not a record batch: a plain int32 array. */
   window_error(make_int32(KEY, 4), make_schema("i", "key", 0, NULL), WINDOW_SPEC, SASH_STATUS_INVALID_ARRAY, "struct", __LINE__);
   /* A negative length. */
