@@ -9,7 +9,27 @@ CARGO       ?= cargo
 # CI machines have 2 cores; never ask for more jobs than that.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-rust python-dev lint fmt venv clean
+.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-rust python-dev lint fmt venv clean \
+        header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-c-go
+
+# ---- C binding (issue #5) ----
+# Where cargo puts its outputs (honours CARGO_TARGET_DIR).
+TARGET_DIR  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+# cbindgen, pinned, installed from crates.io into .tools/ when missing.
+CBINDGEN_VERSION := 0.29.4
+TOOLS       := $(CURDIR)/.tools
+CBINDGEN    := $(TOOLS)/bin/cbindgen
+# The profile of the libraries `make install` installs (release) and the C tests link (debug: quicker to build).
+INSTALL_PROFILE ?= release
+TEST_PROFILE    ?= debug
+PREFIX      ?= /usr/local
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+C_BUILD     := tests/c/build
+CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -g -Iinclude
+C_LIBS      := -lpthread -ldl -lm
+VALGRIND    := valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1
+SASH_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,14 +60,66 @@ python-dev: venv ## Build the Python wheel (release) and install it into .venv (
 test-python: python-dev ## Python binding tests (tests/python: corpus, equivalence, zero-copy, memory)
 	$(PY) -m pytest -q tests/python
 
-test-c: ## C binding tests (issue #5)
-	@echo "test-c: the C binding does not exist yet (issue #5); nothing to run"
+$(CBINDGEN):
+	CARGO_TARGET_DIR=$(TARGET_DIR)/cbindgen-build $(CARGO) install cbindgen --version $(CBINDGEN_VERSION) --locked --root $(TOOLS)
+
+header: $(CBINDGEN) ## Regenerate include/sash.h from bindings-c/ with cbindgen (pinned, installed into .tools/)
+	$(CBINDGEN) --quiet --config bindings-c/cbindgen.toml --crate sash-c --output include/sash.h bindings-c
+
+lib-c: ## Build libsash.so and libsash.a (profile: PROFILE=debug|release, default release)
+	$(CARGO) build -p sash-c $(if $(filter release,$(or $(PROFILE),$(INSTALL_PROFILE))),--release,)
+
+test-c: test-c-header test-c-programs test-c-install test-c-conformance test-c-go ## C binding tests: header drift and C99/C++ compile, C programs under valgrind and ASan, corpus through the C ABI, Go via cgo
+
+test-c-header: header
+	git diff --exit-code -- include/sash.h || { echo "include/sash.h drifted from bindings-c/: commit the regenerated header"; exit 1; }
+	@mkdir -p $(C_BUILD)
+	gcc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -c tests/c/header_c99.c -o $(C_BUILD)/header_c99.o
+	g++ -Wall -Wextra -Werror -Iinclude -c tests/c/header_cpp.cpp -o $(C_BUILD)/header_cpp.o
+
+test-c-programs:
+	$(MAKE) --no-print-directory lib-c PROFILE=$(TEST_PROFILE)
+	@mkdir -p $(C_BUILD)
+	gcc $(CFLAGS_TEST) tests/c/test_sash.c -o $(C_BUILD)/test_sash $(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)
+	gcc $(CFLAGS_TEST) tests/c/test_sash.c -o $(C_BUILD)/test_sash_dyn -L$(TARGET_DIR)/$(TEST_PROFILE) -Wl,-rpath,$(TARGET_DIR)/$(TEST_PROFILE) -lsash
+	gcc $(CFLAGS_TEST) -fsanitize=address -fno-omit-frame-pointer tests/c/test_sash.c -o $(C_BUILD)/test_sash_asan $(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)
+	$(C_BUILD)/test_sash_dyn
+	$(VALGRIND) $(C_BUILD)/test_sash
+	ASAN_OPTIONS=detect_leaks=1 $(C_BUILD)/test_sash_asan
+
+test-c-install: test-c-programs
+	rm -rf $(C_BUILD)/prefix
+	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(C_BUILD)/prefix INSTALL_PROFILE=$(TEST_PROFILE)
+	PKG_CONFIG_PATH=$(C_BUILD)/prefix/lib/pkgconfig gcc $(CFLAGS_TEST) tests/c/test_sash.c -o $(C_BUILD)/test_sash_installed \
+	  $$(PKG_CONFIG_PATH=$(C_BUILD)/prefix/lib/pkgconfig pkg-config --cflags --libs sash) -Wl,-rpath,$(CURDIR)/$(C_BUILD)/prefix/lib
+	$(C_BUILD)/test_sash_installed
+
+test-c-conformance:
+	$(CARGO) test -p sash-c
+
+test-c-go:
+	@command -v go >/dev/null || { echo "test-c-go: the Go toolchain is required (cgo example, issue #5)"; exit 1; }
+	$(MAKE) --no-print-directory lib-c PROFILE=$(TEST_PROFILE)
+	cd examples/go && CGO_CFLAGS="-I$(CURDIR)/include" CGO_LDFLAGS="$(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)" go test -count=1 ./...
+
+install: ## Install libsash (.so, .a), include/sash.h and sash.pc under PREFIX (default /usr/local)
+	$(MAKE) --no-print-directory lib-c PROFILE=$(INSTALL_PROFILE)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 755 $(TARGET_DIR)/$(INSTALL_PROFILE)/libsash.so $(DESTDIR)$(LIBDIR)/libsash.so
+	install -m 644 $(TARGET_DIR)/$(INSTALL_PROFILE)/libsash.a $(DESTDIR)$(LIBDIR)/libsash.a
+	install -m 644 include/sash.h $(DESTDIR)$(INCLUDEDIR)/sash.h
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(SASH_VERSION)|' \
+	  bindings-c/sash.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/sash.pc
 
 test-jvm: ## JVM binding tests (issue #6)
 	@echo "test-jvm: the JVM binding does not exist yet (issue #6); nothing to run"
 
-bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows
+bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows; then the C path (bench-c)
 	$(PY) bench/run.py
+	$(MAKE) --no-print-directory bench-c
+
+bench-c: ## Time the 10M-row tumbling case through the C ABI against the Rust kernel (issue #5: <= 2% overhead)
+	$(CARGO) bench -p sash-c --bench c_path
 
 bench-rust: ## Build the Rust kernel benchmark binary only
 	$(CARGO) build --release -p sash-core --bench kernels
@@ -59,6 +131,6 @@ lint: ## rustfmt check and clippy with -D warnings
 fmt: ## Format the Rust code
 	$(CARGO) fmt --all
 
-clean: ## Remove build outputs and the venv
+clean: ## Remove build outputs, the venv and the project-local tools
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(C_BUILD) $(TOOLS)

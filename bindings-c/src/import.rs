@@ -1,0 +1,290 @@
+//! Taking input structs from the caller and checking them before arrow-rs
+//! reads them; exporting results into the caller's output structs.
+//!
+//! The C Data Interface does not carry buffer sizes, so a lying producer can
+//! always make a consumer read out of bounds. What can be checked is: the
+//! structure (pointer, buffer and child counts against the declared type),
+//! then, after the import, everything `ArrayData::validate_full` checks
+//! (offsets in order and within the values, UTF-8, dictionary keys, ...).
+
+use crate::error::{Error, SashStatus};
+use arrow_array::ffi::{from_ffi, to_ffi, FFI_ArrowArray, FFI_ArrowSchema};
+use arrow_array::ffi_stream::FFI_ArrowArrayStream;
+use arrow_array::{Array, ArrayRef, RecordBatch, StructArray};
+use arrow_data::ArrayData;
+use arrow_schema::{DataType, Schema, SchemaRef};
+use std::sync::Arc;
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(SashStatus::InvalidArray, msg)
+}
+
+/// Moves the caller's array out of `ptr` (leaving a released struct behind),
+/// so that it is released exactly once, by sash, whatever happens next.
+///
+/// # Safety
+/// `ptr` is NULL or points to a writable `struct ArrowArray`.
+pub(crate) unsafe fn take_array(ptr: *mut FFI_ArrowArray) -> Option<FFI_ArrowArray> {
+    // SAFETY: non-NULL and writable per the contract.
+    (!ptr.is_null()).then(|| unsafe { std::ptr::replace(ptr, FFI_ArrowArray::empty()) })
+}
+
+/// # Safety
+/// `ptr` is NULL or points to a writable `struct ArrowSchema`.
+pub(crate) unsafe fn take_schema(ptr: *mut FFI_ArrowSchema) -> Option<FFI_ArrowSchema> {
+    // SAFETY: non-NULL and writable per the contract.
+    (!ptr.is_null()).then(|| unsafe { std::ptr::replace(ptr, FFI_ArrowSchema::empty()) })
+}
+
+/// # Safety
+/// `ptr` is NULL or points to a writable `struct ArrowArrayStream`.
+pub(crate) unsafe fn take_stream(ptr: *mut FFI_ArrowArrayStream) -> Option<FFI_ArrowArrayStream> {
+    // SAFETY: non-NULL and writable per the contract.
+    (!ptr.is_null()).then(|| unsafe { std::ptr::replace(ptr, FFI_ArrowArrayStream::empty()) })
+}
+
+pub(crate) fn required<T>(value: Option<T>, what: &str) -> Result<T, Error> {
+    value.ok_or_else(|| Error::new(SashStatus::NullArgument, format!("{what} is NULL")))
+}
+
+pub(crate) fn not_null<T>(ptr: *mut T, what: &str) -> Result<*mut T, Error> {
+    if ptr.is_null() {
+        Err(Error::new(SashStatus::NullArgument, format!("{what} is NULL")))
+    } else {
+        Ok(ptr)
+    }
+}
+
+fn check_schema(s: &FFI_ArrowSchema, path: &str) -> Result<(), Error> {
+    if s.format.is_null() {
+        return Err(invalid(format!("{path}: schema format is NULL")));
+    }
+    if s.n_children < 0 || (s.n_children > 0 && s.children.is_null()) {
+        return Err(invalid(format!("{path}: schema has {} children but no children pointer", s.n_children)));
+    }
+    for i in 0..s.n_children as usize {
+        // SAFETY: the producer promises n_children readable pointers.
+        let child = unsafe { *s.children.add(i) };
+        if child.is_null() {
+            return Err(invalid(format!("{path}: schema child {i} is NULL")));
+        }
+        // SAFETY: non-NULL child of a valid schema.
+        check_schema(unsafe { &*child }, &format!("{path}.{i}"))?;
+    }
+    if !s.dictionary.is_null() {
+        // SAFETY: non-NULL dictionary of a valid schema.
+        check_schema(unsafe { &*s.dictionary }, &format!("{path}.dictionary"))?;
+    }
+    Ok(())
+}
+
+/// Checks an array's structure against its type, before arrow-rs follows its pointers.
+fn check_array(a: &FFI_ArrowArray, dt: &DataType, path: &str) -> Result<(), Error> {
+    if a.length < 0 || a.offset < 0 || a.null_count < -1 {
+        return Err(invalid(format!("{path}: negative length ({}), offset ({}) or null_count ({})", a.length, a.offset, a.null_count)));
+    }
+    let layout = arrow_data::layout(dt);
+    let want = layout.buffers.len() + usize::from(layout.can_contain_null_mask) + usize::from(layout.variadic);
+    let n = a.n_buffers;
+    let ok = if layout.variadic { n >= want as i64 } else { n == want as i64 };
+    if !ok {
+        return Err(invalid(format!("{path}: an array of type {dt} has {want} buffers in the C Data Interface, this one has {n}")));
+    }
+    if n > 0 && a.buffers.is_null() {
+        return Err(invalid(format!("{path}: {n} buffers but the buffers pointer is NULL")));
+    }
+    // Every buffer but the validity bitmap must be there when the array has rows.
+    let first = usize::from(layout.can_contain_null_mask);
+    // The values of a variable-size binary array may be NULL when they are
+    // all empty (arrow-rs checks it against the last offset).
+    let last = match dt {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary => n as usize - 1,
+        _ => n as usize,
+    };
+    for i in first..last {
+        // SAFETY: the producer promises n_buffers readable pointers.
+        if a.length > 0 && unsafe { *a.buffers.add(i) }.is_null() {
+            return Err(invalid(format!("{path}: buffer {i} is NULL")));
+        }
+    }
+    let children: Vec<DataType> = match dt {
+        DataType::Struct(fields) => fields.iter().map(|f| f.data_type().clone()).collect(),
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) | DataType::Map(f, _) => {
+            vec![f.data_type().clone()]
+        }
+        DataType::ListView(f) | DataType::LargeListView(f) => vec![f.data_type().clone()],
+        DataType::RunEndEncoded(r, v) => vec![r.data_type().clone(), v.data_type().clone()],
+        DataType::Union(fields, _) => fields.iter().map(|(_, f)| f.data_type().clone()).collect(),
+        _ => Vec::new(),
+    };
+    if a.n_children != children.len() as i64 {
+        return Err(invalid(format!("{path}: type {dt} has {} children, the array has {}", children.len(), a.n_children)));
+    }
+    if !children.is_empty() && a.children.is_null() {
+        return Err(invalid(format!("{path}: the children pointer is NULL")));
+    }
+    for (i, child_type) in children.iter().enumerate() {
+        // SAFETY: the producer promises n_children readable pointers.
+        let child = unsafe { *a.children.add(i) };
+        if child.is_null() {
+            return Err(invalid(format!("{path}: child {i} is NULL")));
+        }
+        // SAFETY: non-NULL child of the array.
+        check_array(unsafe { &*child }, child_type, &format!("{path}.{i}"))?;
+    }
+    if let DataType::Dictionary(_, values) = dt {
+        if a.dictionary.is_null() {
+            return Err(invalid(format!("{path}: dictionary array without a dictionary")));
+        }
+        // SAFETY: non-NULL dictionary of the array.
+        check_array(unsafe { &*a.dictionary }, values, &format!("{path}.dictionary"))?;
+    }
+    Ok(())
+}
+
+/// Imports an array and its schema (both already taken from the caller),
+/// checking the structure first and all the data after.
+pub(crate) fn import(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<(ArrayRef, Option<SchemaRef>), Error> {
+    if array.release.is_none() {
+        return Err(Error::new(SashStatus::Released, "the input array was already released (its release callback is NULL)"));
+    }
+    if schema.release.is_none() {
+        return Err(Error::new(SashStatus::Released, "the input schema was already released (its release callback is NULL)"));
+    }
+    check_schema(schema, "schema")?;
+    let dt = DataType::try_from(schema).map_err(|e| invalid(format!("the schema does not describe an Arrow type: {e}")))?;
+    check_array(&array, &dt, "array")?;
+    // SAFETY: structure checked above; the buffers are the producer's promise.
+    let data: ArrayData = unsafe { from_ffi(array, schema) }.map_err(|e| invalid(format!("the array cannot be imported: {e}")))?;
+    data.validate_full().map_err(|e| invalid(format!("the array is malformed: {e}")))?;
+    let record_schema = match &dt {
+        DataType::Struct(_) => Some(Arc::new(Schema::try_from(schema).map_err(|e| invalid(e.to_string()))?)),
+        _ => None,
+    };
+    Ok((arrow_array::make_array(data), record_schema))
+}
+
+/// Imports a record batch: a struct array whose fields are the columns.
+pub(crate) fn import_batch(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<(SchemaRef, RecordBatch), Error> {
+    let (array, record_schema) = import(array, schema)?;
+    let Some(schema) = record_schema else {
+        return Err(Error::new(
+            SashStatus::InvalidArray,
+            format!("a record batch is a struct array (format \"+s\"); this array has type {}", array.data_type()),
+        ));
+    };
+    let s = array.as_any().downcast_ref::<StructArray>().expect("a struct type imports as a StructArray");
+    if s.null_count() > 0 {
+        return Err(invalid("a record batch cannot have null rows at the top level"));
+    }
+    let batch = RecordBatch::try_new_with_options(
+        schema.clone(),
+        s.columns().to_vec(),
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(s.len())),
+    )
+    .map_err(|e| invalid(format!("the struct array is not a valid record batch: {e}")))?;
+    Ok((schema, batch))
+}
+
+/// Writes a batch into the caller's output structs (as a struct array and
+/// its schema, with the schema's metadata).
+///
+/// # Safety
+/// Both pointers are non-NULL and writable; their old contents are not read.
+pub(crate) unsafe fn export_batch(
+    batch: RecordBatch,
+    out_array: *mut FFI_ArrowArray,
+    out_schema: *mut FFI_ArrowSchema,
+) -> Result<(), Error> {
+    let schema = FFI_ArrowSchema::try_from(batch.schema().as_ref())?;
+    let data = StructArray::from(batch).into_data();
+    let (array, _) = to_ffi(&data)?;
+    // SAFETY: per the contract; nothing can fail after this point.
+    unsafe {
+        std::ptr::write(out_array, array);
+        std::ptr::write(out_schema, schema);
+    }
+    Ok(())
+}
+
+/// A caller's stream of record batches, read with the same checks as a
+/// single batch (structure, then `validate_full`), which arrow-rs's own
+/// stream reader does not do.
+pub(crate) struct StreamInput {
+    stream: FFI_ArrowArrayStream,
+    ffi_schema: FFI_ArrowSchema,
+    schema: SchemaRef,
+}
+
+// SAFETY: the C Stream Interface lets a consumer pull from any thread, one at a time.
+unsafe impl Send for StreamInput {}
+
+impl std::fmt::Debug for StreamInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamInput").field("schema", &self.schema).finish()
+    }
+}
+
+impl StreamInput {
+    pub fn open(mut stream: FFI_ArrowArrayStream) -> Result<StreamInput, Error> {
+        if stream.release.is_none() {
+            return Err(Error::new(SashStatus::Released, "the input stream was already released (its release callback is NULL)"));
+        }
+        let (Some(get_schema), true, true) = (stream.get_schema, stream.get_next.is_some(), stream.get_last_error.is_some()) else {
+            return Err(invalid("the input stream has a NULL callback"));
+        };
+        let mut ffi_schema = FFI_ArrowSchema::empty();
+        // SAFETY: a live stream and a writable output struct.
+        let rc = unsafe { get_schema(&mut stream, &mut ffi_schema) };
+        if rc != 0 {
+            return Err(invalid(format!("the input stream's get_schema failed ({rc}): {}", last_stream_error(&mut stream))));
+        }
+        if ffi_schema.release.is_none() {
+            return Err(invalid("the input stream's get_schema returned a released schema"));
+        }
+        check_schema(&ffi_schema, "stream schema")?;
+        let schema =
+            Schema::try_from(&ffi_schema).map_err(|e| invalid(format!("the input stream's schema is not a record batch schema: {e}")))?;
+        Ok(StreamInput { stream, ffi_schema, schema: Arc::new(schema) })
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The next batch, checked; None at the end of the stream.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
+        let get_next = self.stream.get_next.expect("checked at open");
+        let mut array = FFI_ArrowArray::empty();
+        // SAFETY: a live stream and a writable output struct.
+        let rc = unsafe { get_next(&mut self.stream, &mut array) };
+        if rc != 0 {
+            return Err(invalid(format!("the input stream's get_next failed ({rc}): {}", last_stream_error(&mut self.stream))));
+        }
+        if array.release.is_none() {
+            return Ok(None);
+        }
+        let (_, batch) = import_batch(array, &self.ffi_schema)?;
+        Ok(Some(batch.with_schema(self.schema.clone()).map_err(|e| invalid(e.to_string()))?))
+    }
+}
+
+impl Iterator for StreamInput {
+    type Item = Result<RecordBatch, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_batch().transpose()
+    }
+}
+
+fn last_stream_error(stream: &mut FFI_ArrowArrayStream) -> String {
+    let Some(get_last_error) = stream.get_last_error else { return "(no message)".into() };
+    // SAFETY: a live stream; the message is NUL-terminated or NULL.
+    let ptr = unsafe { get_last_error(stream) };
+    if ptr.is_null() {
+        "(no message)".into()
+    } else {
+        // SAFETY: non-NULL, NUL-terminated per the interface.
+        unsafe { std::ffi::CStr::from_ptr(ptr) }.to_string_lossy().into_owned()
+    }
+}

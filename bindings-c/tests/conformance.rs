@@ -1,0 +1,330 @@
+//! The shared conformance corpus (`tests/conformance/`) through the exported C
+//! functions: every input goes out through the Arrow C Data Interface, every
+//! result comes back through it, errors are compared by status name (the
+//! corpus' kind names) and by `sash_last_error_message()`.
+
+#[path = "../../core/tests/integration/corpus.rs"]
+#[allow(dead_code)]
+mod corpus;
+
+use arrow_array::cast::AsArray;
+use arrow_array::ffi::{from_ffi, to_ffi, FFI_ArrowArray, FFI_ArrowSchema};
+use arrow_array::ffi_stream::{ArrowArrayStreamReader, FFI_ArrowArrayStream};
+use arrow_array::types::*;
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, LargeStringArray, RecordBatch, RecordBatchIterator, RecordBatchReader, StringArray, StringViewArray,
+    StructArray,
+};
+use arrow_schema::{DataType, Schema, SchemaRef, TimeUnit};
+use base64::Engine;
+use corpus::{compare, corpus_dir, load, parse_type, Expected};
+use sash::*;
+use serde_json::{json, Map, Value};
+use std::ffi::{CStr, CString};
+use std::sync::Arc;
+
+/// A failed call: the status name and the message.
+type CError = (String, String);
+
+fn last_error(status: SashStatus) -> CError {
+    // SAFETY: static / thread-local NUL-terminated strings.
+    let name = unsafe { CStr::from_ptr(sash_status_name(status)) }.to_string_lossy().into_owned();
+    let message = unsafe { CStr::from_ptr(sash_last_error_message()) }.to_string_lossy().into_owned();
+    (name, message)
+}
+
+fn export_batch(batch: &RecordBatch) -> (FFI_ArrowArray, FFI_ArrowSchema) {
+    let schema = FFI_ArrowSchema::try_from(batch.schema().as_ref()).unwrap();
+    let (array, _) = to_ffi(&StructArray::from(batch.clone()).into_data()).unwrap();
+    (array, schema)
+}
+
+fn import_batch(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> RecordBatch {
+    let out_schema = Arc::new(Schema::try_from(schema).unwrap());
+    // SAFETY: produced by sash.
+    let data = unsafe { from_ffi(array, schema) }.unwrap();
+    let s = StructArray::from(data);
+    RecordBatch::try_new_with_options(
+        out_schema,
+        s.columns().to_vec(),
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(s.len())),
+    )
+    .unwrap()
+}
+
+type SingleFn = unsafe extern "C" fn(
+    *mut FFI_ArrowArray,
+    *mut FFI_ArrowSchema,
+    *const std::ffi::c_char,
+    *mut FFI_ArrowArray,
+    *mut FFI_ArrowSchema,
+) -> SashStatus;
+type StreamFn = unsafe extern "C" fn(*mut FFI_ArrowArrayStream, *const std::ffi::c_char, *mut FFI_ArrowArrayStream) -> SashStatus;
+
+fn call_single(f: SingleFn, mut array: FFI_ArrowArray, mut schema: FFI_ArrowSchema, spec: &str) -> Result<RecordBatch, CError> {
+    let spec = CString::new(spec).unwrap();
+    let (mut out, mut out_schema) = (FFI_ArrowArray::empty(), FFI_ArrowSchema::empty());
+    // SAFETY: valid structs; sash takes the inputs (leaving them released).
+    let status = unsafe { f(&mut array, &mut schema, spec.as_ptr(), &mut out, &mut out_schema) };
+    assert!(array.is_released() && schema_released(&schema), "sash did not take its inputs");
+    match status {
+        SashStatus::Ok => Ok(import_batch(out, &out_schema)),
+        s => Err(last_error(s)),
+    }
+}
+
+fn schema_released(s: &FFI_ArrowSchema) -> bool {
+    s.release.is_none()
+}
+
+fn call_stream(f: StreamFn, schema: SchemaRef, batches: Vec<RecordBatch>, spec: &str) -> Result<RecordBatch, CError> {
+    let spec = CString::new(spec).unwrap();
+    let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
+    let mut input = FFI_ArrowArrayStream::new(Box::new(reader));
+    let mut out = FFI_ArrowArrayStream::empty();
+    // SAFETY: valid streams.
+    let status = unsafe { f(&mut input, spec.as_ptr(), &mut out) };
+    assert!(input.release.is_none(), "sash did not take its input stream");
+    if status != SashStatus::Ok {
+        return Err(last_error(status));
+    }
+    let reader = ArrowArrayStreamReader::try_new(out).unwrap();
+    let out_schema = reader.schema();
+    let parts: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(|e| ("stream".to_string(), e.to_string()))?;
+    Ok(arrow_select::concat::concat_batches(&out_schema, &parts).unwrap())
+}
+
+fn verdict(result: Result<RecordBatch, CError>, expected: &Expected) -> Result<(), String> {
+    match (result, expected) {
+        (Ok(batch), expected) => compare(&batch, expected),
+        (Err((kind, message)), Expected::Error { kind: want, message_contains }) => {
+            if &kind != want {
+                Err(format!("status {kind} ({message}), want {want}"))
+            } else if let Some(missing) = message_contains.iter().find(|s| !message.contains(s.as_str())) {
+                Err(format!("message '{message}' does not mention '{missing}'"))
+            } else {
+                Ok(())
+            }
+        }
+        (Err((kind, message)), Expected::Table { .. }) => Err(format!("unexpected error {kind}: {message}")),
+    }
+}
+
+#[test]
+fn windows_corpus_through_the_c_abi() {
+    let cases = load("windows");
+    assert!(cases.len() >= 60);
+    let (mut runs, mut failures) = (0, Vec::new());
+    for case in &cases {
+        let spec = case.spec.to_string();
+        let (single, stream): (SingleFn, StreamFn) = match case.op.as_str() {
+            "window_agg" => (sash_window_agg, sash_window_agg_stream),
+            "rolling" => (sash_rolling, sash_rolling_stream),
+            other => panic!("unknown op {other}"),
+        };
+        // Every case through the stream function; one-batch cases through the single-batch one too.
+        runs += 1;
+        if let Err(why) = verdict(call_stream(stream, case.schema.clone(), case.batches.clone(), &spec), &case.expected) {
+            failures.push(format!("{} / {} (stream): {why}", case.file, case.name));
+        }
+        if case.batches.len() == 1 {
+            runs += 1;
+            let (array, schema) = export_batch(&case.batches[0]);
+            if let Err(why) = verdict(call_single(single, array, schema, &spec), &case.expected) {
+                failures.push(format!("{} / {} (single batch): {why}", case.file, case.name));
+            }
+        }
+    }
+    println!("windows corpus through the C ABI: {} cases, {runs} runs, {} failed", cases.len(), failures.len());
+    assert!(failures.is_empty(), "{} conformance runs failed:\n\n{}", failures.len(), failures.join("\n\n"));
+}
+
+// ---------- parse ----------
+
+fn b64(v: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD.decode(v.as_str().expect("base64 string")).expect("valid base64")
+}
+
+fn parse_bytes(bytes: &[u8], spec: &str) -> Result<RecordBatch, CError> {
+    let spec = CString::new(spec).unwrap();
+    let (mut out, mut out_schema) = (FFI_ArrowArray::empty(), FFI_ArrowSchema::empty());
+    // SAFETY: `bytes` is readable for its length.
+    let status = unsafe { sash_parse_bytes(bytes.as_ptr(), bytes.len(), spec.as_ptr(), &mut out, &mut out_schema) };
+    match status {
+        SashStatus::Ok => Ok(import_batch(out, &out_schema)),
+        s => Err(last_error(s)),
+    }
+}
+
+/// Runs a case's input through the C functions: bytes through
+/// `sash_parse_bytes`, lines through `sash_parse` and `sash_parse_stream`
+/// (which must agree).
+fn run_parse(input: &Value, spec: &str) -> Result<RecordBatch, CError> {
+    if let Some(text) = input.get("text") {
+        return parse_bytes(text.as_str().expect("text").as_bytes(), spec);
+    }
+    if let Some(bytes) = input.get("bytes_base64") {
+        return parse_bytes(&b64(bytes), spec);
+    }
+    let lines: Vec<Option<Vec<u8>>> = if let Some(lines) = input.get("lines_base64") {
+        lines.as_array().expect("lines_base64").iter().map(|l| (!l.is_null()).then(|| b64(l))).collect()
+    } else {
+        let lines = input.get("lines").and_then(Value::as_array).expect("input.lines, lines_base64, text or bytes_base64");
+        lines.iter().map(|l| l.as_str().map(|s| s.as_bytes().to_vec())).collect()
+    };
+    let as_str = || lines.iter().map(|l| l.as_ref().map(|b| String::from_utf8(b.clone()).expect("utf8 lines")));
+    let array: ArrayRef = match input.get("array_type").and_then(Value::as_str).unwrap_or("utf8") {
+        "utf8" => Arc::new(as_str().collect::<StringArray>()),
+        "large_utf8" => Arc::new(as_str().collect::<LargeStringArray>()),
+        "utf8_view" => Arc::new(as_str().collect::<StringViewArray>()),
+        "binary" => Arc::new(lines.iter().map(|l| l.as_deref()).collect::<BinaryArray>()),
+        other => panic!("unknown array_type {other}"),
+    };
+    let (ffi_array, ffi_schema) = to_ffi(&array.to_data()).unwrap();
+    let single = call_single(sash_parse, ffi_array, ffi_schema, spec);
+    let batch = RecordBatch::try_from_iter([("line", array)]).unwrap();
+    let streamed = call_stream(sash_parse_stream, batch.schema(), vec![batch], spec);
+    match (&single, &streamed) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "sash_parse and sash_parse_stream disagree"),
+        (Err(a), Err((_, b))) => assert!(b.contains(&a.1), "sash_parse_stream's error '{b}' is not sash_parse's '{}'", a.1),
+        _ => panic!("sash_parse ({single:?}) and sash_parse_stream ({streamed:?}) disagree"),
+    }
+    single
+}
+
+fn micros_to_text(us: i64) -> String {
+    let t = chrono::DateTime::from_timestamp_micros(us).expect("in range");
+    let fraction = us.rem_euclid(1_000_000);
+    if fraction == 0 {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        let digits = format!("{fraction:06}");
+        format!("{}.{}Z", t.format("%Y-%m-%dT%H:%M:%S"), digits.trim_end_matches('0'))
+    }
+}
+
+/// One cell as the corpus writes it (as in core/tests/integration/parse_conformance.rs).
+fn cell(a: &dyn Array, i: usize) -> Value {
+    if a.is_null(i) {
+        return Value::Null;
+    }
+    match a.data_type() {
+        DataType::Utf8 => json!(a.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => json!(a.as_string::<i64>().value(i)),
+        DataType::Utf8View => json!(a.as_string_view().value(i)),
+        DataType::Boolean => json!(a.as_boolean().value(i)),
+        DataType::UInt8 => json!(a.as_primitive::<UInt8Type>().value(i)),
+        DataType::UInt16 => json!(a.as_primitive::<UInt16Type>().value(i)),
+        DataType::UInt32 => json!(a.as_primitive::<UInt32Type>().value(i)),
+        DataType::UInt64 => json!(a.as_primitive::<UInt64Type>().value(i)),
+        DataType::Int32 => json!(a.as_primitive::<Int32Type>().value(i)),
+        DataType::Int64 => json!(a.as_primitive::<Int64Type>().value(i)),
+        DataType::Float64 => json!(a.as_primitive::<Float64Type>().value(i)),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => json!(micros_to_text(a.as_primitive::<TimestampMicrosecondType>().value(i))),
+        DataType::List(_) => {
+            let values = a.as_list::<i32>().value(i);
+            Value::Array((0..values.len()).map(|j| cell(values.as_ref(), j)).collect())
+        }
+        DataType::Struct(fields) => {
+            let s = a.as_struct();
+            Value::Object(fields.iter().zip(s.columns()).map(|(f, c)| (f.name().clone(), cell(c.as_ref(), i))).collect())
+        }
+        DataType::Map(..) => {
+            let entries = a.as_map().value(i);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            let mut map = Map::new();
+            for j in 0..entries.len() {
+                map.insert(keys.as_string::<i32>().value(j).to_string(), cell(values.as_ref(), j));
+            }
+            Value::Object(map)
+        }
+        other => panic!("the parse corpus has no {other} cells"),
+    }
+}
+
+fn check_parse(case: &Value) -> Result<(), String> {
+    let result = run_parse(&case["input"], &case["spec"].to_string());
+    match (result, case.get("error")) {
+        (Ok(batch), None) => {
+            let expected = &case["expected"];
+            let columns = expected["columns"].as_object().ok_or("expected.columns")?;
+            if batch.schema().fields().last().map(|f| f.name().as_str()) != Some("_error") {
+                return Err("_error is not the last column".into());
+            }
+            for (name, want) in columns {
+                let column = batch.column_by_name(name).ok_or_else(|| format!("no column {name}"))?;
+                let got: Vec<Value> = (0..column.len()).map(|i| cell(column.as_ref(), i)).collect();
+                let want = want.as_array().ok_or("column values must be a list")?;
+                if &got != want {
+                    return Err(format!("column {name}:\n  got  {}\n  want {}", Value::Array(got), Value::Array(want.clone())));
+                }
+            }
+            for (name, t) in expected.get("types").and_then(Value::as_object).into_iter().flatten() {
+                let want = parse_type(t.as_str().ok_or("type string")?)?;
+                let got = batch.schema().field_with_name(name).map_err(|e| e.to_string())?.data_type().clone();
+                if got != want {
+                    return Err(format!("column {name} has type {got}, want {want}"));
+                }
+            }
+            Ok(())
+        }
+        (Err((kind, message)), Some(error)) => {
+            if kind != error["kind"].as_str().unwrap_or_default() {
+                return Err(format!("status {kind} ({message}), want {}", error["kind"]));
+            }
+            for part in error.get("message_contains").and_then(Value::as_array).into_iter().flatten() {
+                if !message.contains(part.as_str().unwrap_or_default()) {
+                    return Err(format!("message '{message}' does not mention {part}"));
+                }
+            }
+            Ok(())
+        }
+        (Ok(batch), Some(_)) => Err(format!("expected an error, got {} rows", batch.num_rows())),
+        (Err((kind, message)), None) => Err(format!("unexpected error {kind}: {message}")),
+    }
+}
+
+#[test]
+fn parse_corpus_through_the_c_abi() {
+    let dir = corpus_dir().join("parse");
+    let mut files: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    files.sort();
+    let (mut total, mut failures) = (0, Vec::new());
+    for path in files {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for case in doc["cases"].as_array().unwrap() {
+            total += 1;
+            if let Err(why) = check_parse(case) {
+                failures.push(format!("{} / {}: {why}", path.file_name().unwrap().to_string_lossy(), case["name"]));
+            }
+        }
+    }
+    println!("parse corpus through the C ABI: {total} cases, {} failed", failures.len());
+    assert!(total >= 25, "only {total} parse cases");
+    assert!(failures.is_empty(), "{} of {total} parse cases failed:\n\n{}", failures.len(), failures.join("\n\n"));
+}
+
+/// The last-error message is per thread: concurrent failing calls each read their own.
+#[test]
+fn last_error_is_per_thread() {
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let column = format!("missing_{t}");
+                    let spec = format!(r#"{{"format": "regex", "pattern": "(?P<{column}>", "types": {{}}}}"#);
+                    let err = parse_bytes(b"x\n", &spec).unwrap_err();
+                    assert!(err.1.contains(&column), "thread {t} read another thread's message: {}", err.1);
+                    // A success clears it.
+                    parse_bytes(b"x\n", r#"{"format": "common"}"#).unwrap();
+                    let msg = unsafe { CStr::from_ptr(sash_last_error_message()) };
+                    assert_eq!(msg.to_bytes(), b"");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
