@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p sash-c --bench c_path [-- --rows N]` builds N (default
 //! 10M) rows (ts: timestamp[ms], key: int32 of 1000 keys, val: float64)
-//! deterministically, then times best of 5: `sash_core::window_agg`
+//! deterministically, then times the best of 15 alternating runs of each: `sash_core::window_agg`
 //! directly, and the same batch exported through the C Data Interface into
 //! `sash_window_agg` with the result imported back. Prints one JSON line.
 
@@ -51,15 +51,20 @@ fn through_c(batch: &RecordBatch, spec: &CString) -> usize {
     StructArray::from(data).len()
 }
 
-fn best<F: FnMut() -> usize>(mut f: F) -> (f64, usize) {
-    let mut best = f64::INFINITY;
-    let mut rows = 0;
-    for _ in 0..5 {
+/// Best time of each over `rounds` alternating runs, so both see the same
+/// machine state (a noisy neighbour hurts both, not just one).
+fn best_of_alternating<A: FnMut() -> usize, B: FnMut() -> usize>(rounds: usize, mut a: A, mut b: B) -> ((f64, usize), (f64, usize)) {
+    let (mut best_a, mut best_b) = (f64::INFINITY, f64::INFINITY);
+    let (mut rows_a, mut rows_b) = (0, 0);
+    for _ in 0..rounds {
         let t = Instant::now();
-        rows = f();
-        best = best.min(t.elapsed().as_secs_f64());
+        rows_a = a();
+        best_a = best_a.min(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        rows_b = b();
+        best_b = best_b.min(t.elapsed().as_secs_f64());
     }
-    (best, rows)
+    ((best_a, rows_a), (best_b, rows_b))
 }
 
 fn main() {
@@ -72,8 +77,11 @@ fn main() {
     // Interleave so both see the same machine state; warm up once each.
     let _ = window_agg(&schema, std::slice::from_ref(&batch), &spec).unwrap();
     let _ = through_c(&batch, &cspec);
-    let (rust_s, rust_rows) = best(|| window_agg(&schema, std::slice::from_ref(&batch), &spec).unwrap().num_rows());
-    let (c_s, c_rows) = best(|| through_c(&batch, &cspec));
+    let ((rust_s, rust_rows), (c_s, c_rows)) = best_of_alternating(
+        15,
+        || window_agg(&schema, std::slice::from_ref(&batch), &spec).unwrap().num_rows(),
+        || through_c(&batch, &cspec),
+    );
     assert_eq!(rust_rows, c_rows);
     println!(
         "{{\"case\": \"tumbling\", \"rows\": {rows}, \"output_rows\": {c_rows}, \"rust_seconds\": {rust_s:.4}, \"c_seconds\": {c_s:.4}, \"c_overhead_pct\": {:.2}}}",
