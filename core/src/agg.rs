@@ -723,45 +723,72 @@ pub(crate) fn interpolate_sorted(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
-struct ExactQuantile {
-    column: usize,
-    q: f64,
-    values: Vec<Vec<f64>>,
+/// What a quantile keeps per slot: every value (exact) or a t-digest (approximate).
+trait QuantileState: Default + Send {
+    fn add(&mut self, x: f64);
+    fn merge(&mut self, other: &Self);
+    fn quantile(&mut self, q: f64) -> Option<f64>;
 }
 
-impl Accumulator for ExactQuantile {
+/// Exact quantiles keep the values.
+impl QuantileState for Vec<f64> {
+    fn add(&mut self, x: f64) {
+        self.push(x);
+    }
+    fn merge(&mut self, other: &Self) {
+        self.extend_from_slice(other);
+    }
+    fn quantile(&mut self, q: f64) -> Option<f64> {
+        if self.is_empty() {
+            return None;
+        }
+        self.sort_unstable_by(cmp_f64);
+        Some(interpolate_sorted(self, q))
+    }
+}
+
+impl QuantileState for TDigest {
+    fn add(&mut self, x: f64) {
+        TDigest::add(self, x);
+    }
+    fn merge(&mut self, other: &Self) {
+        TDigest::merge(self, other);
+    }
+    fn quantile(&mut self, q: f64) -> Option<f64> {
+        TDigest::quantile(self, q)
+    }
+}
+
+/// `median`, `quantile` (state `Vec<f64>`) and `approx_quantile` (state `TDigest`).
+struct Quantile<S: QuantileState> {
+    column: usize,
+    q: f64,
+    states: Vec<S>,
+}
+
+impl<S: QuantileState> Accumulator for Quantile<S> {
     fn grow(&mut self, n: usize) {
-        self.values.resize_with(n, Vec::new);
+        self.states.resize_with(n, S::default);
     }
     fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
         let values = as_f64_array(&rows.select(batch.column(self.column))?)?;
         for (i, &slot) in slots.iter().enumerate() {
             if values.is_valid(i) {
-                self.values[slot as usize].push(values.value(i));
+                self.states[slot as usize].add(values.value(i));
             }
         }
         Ok(())
     }
     fn merge(&mut self, dst: usize, src: usize) {
-        let src_values = std::mem::take(&mut self.values[src]);
-        self.values[dst].extend_from_slice(&src_values);
-        self.values[src] = src_values;
+        let source = std::mem::take(&mut self.states[src]);
+        self.states[dst].merge(&source);
+        self.states[src] = source;
     }
     fn reset(&mut self, slot: usize) {
-        self.values[slot] = Vec::new();
+        self.states[slot] = S::default();
     }
     fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
-        let out: Float64Array = slots
-            .iter()
-            .map(|&s| {
-                let v = &mut self.values[s as usize];
-                if v.is_empty() {
-                    return None;
-                }
-                v.sort_unstable_by(cmp_f64);
-                Some(interpolate_sorted(v, self.q))
-            })
-            .collect();
+        let out: Float64Array = slots.iter().map(|&s| self.states[s as usize].quantile(self.q)).collect();
         Ok(vec![Arc::new(out)])
     }
 }
@@ -798,15 +825,57 @@ fn normalized_floats(array: ArrayRef) -> Result<ArrayRef> {
     })
 }
 
-struct CountDistinct {
-    column: usize,
-    converter: RowConverter,
-    sets: Vec<HashSet<Box<[u8]>>>,
+/// What a distinct count keeps per slot: the encoded values (exact) or a
+/// HyperLogLog of their hashes (approximate).
+trait DistinctState: Default + Send {
+    fn insert(&mut self, encoded: &[u8]);
+    fn merge(&mut self, other: &Self);
+    fn count(&self) -> i64;
 }
 
-impl Accumulator for CountDistinct {
+impl DistinctState for HashSet<Box<[u8]>> {
+    fn insert(&mut self, encoded: &[u8]) {
+        if !self.contains(encoded) {
+            HashSet::insert(self, encoded.into());
+        }
+    }
+    fn merge(&mut self, other: &Self) {
+        self.extend(other.iter().cloned());
+    }
+    fn count(&self) -> i64 {
+        self.len() as i64
+    }
+}
+
+impl DistinctState for HyperLogLog {
+    fn insert(&mut self, encoded: &[u8]) {
+        self.insert_hash(hash_bytes(encoded));
+    }
+    fn merge(&mut self, other: &Self) {
+        HyperLogLog::merge(self, other);
+    }
+    fn count(&self) -> i64 {
+        self.estimate() as i64
+    }
+}
+
+/// `count_distinct` (state: a set) and `approx_count_distinct` (state: a
+/// HyperLogLog). Values of any type are compared by their arrow-row encoding.
+struct Distinct<S: DistinctState> {
+    column: usize,
+    converter: RowConverter,
+    states: Vec<S>,
+}
+
+impl<S: DistinctState> Distinct<S> {
+    fn new(column: usize, data_type: DataType) -> Result<Self> {
+        Ok(Distinct { column, converter: RowConverter::new(vec![SortField::new(data_type)])?, states: Vec::new() })
+    }
+}
+
+impl<S: DistinctState> Accumulator for Distinct<S> {
     fn grow(&mut self, n: usize) {
-        self.sets.resize_with(n, HashSet::new);
+        self.states.resize_with(n, S::default);
     }
     fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
         let selected = normalized_floats(rows.select(batch.column(self.column))?)?;
@@ -814,92 +883,21 @@ impl Accumulator for CountDistinct {
         let encoded = encode_rows(&self.converter, &selected)?;
         for (i, &slot) in slots.iter().enumerate() {
             if nulls.as_ref().is_none_or(|n| n.is_valid(i)) {
-                let row = encoded.row(i);
-                let set = &mut self.sets[slot as usize];
-                if !set.contains(row.as_ref()) {
-                    set.insert(row.as_ref().into());
-                }
+                self.states[slot as usize].insert(encoded.row(i).as_ref());
             }
         }
         Ok(())
     }
     fn merge(&mut self, dst: usize, src: usize) {
-        let src_set = std::mem::take(&mut self.sets[src]);
-        self.sets[dst].extend(src_set.iter().cloned());
-        self.sets[src] = src_set;
+        let source = std::mem::take(&mut self.states[src]);
+        self.states[dst].merge(&source);
+        self.states[src] = source;
     }
     fn reset(&mut self, slot: usize) {
-        self.sets[slot] = HashSet::new();
+        self.states[slot] = S::default();
     }
     fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
-        Ok(vec![Arc::new(Int64Array::from_iter_values(slots.iter().map(|&s| self.sets[s as usize].len() as i64)))])
-    }
-}
-
-struct ApproxDistinct {
-    column: usize,
-    converter: RowConverter,
-    sketches: Vec<HyperLogLog>,
-}
-
-impl Accumulator for ApproxDistinct {
-    fn grow(&mut self, n: usize) {
-        self.sketches.resize_with(n, HyperLogLog::new);
-    }
-    fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
-        let selected = normalized_floats(rows.select(batch.column(self.column))?)?;
-        let nulls = selected.logical_nulls();
-        let encoded = encode_rows(&self.converter, &selected)?;
-        for (i, &slot) in slots.iter().enumerate() {
-            if nulls.as_ref().is_none_or(|n| n.is_valid(i)) {
-                self.sketches[slot as usize].insert_hash(hash_bytes(encoded.row(i).as_ref()));
-            }
-        }
-        Ok(())
-    }
-    fn merge(&mut self, dst: usize, src: usize) {
-        let src_sketch = std::mem::take(&mut self.sketches[src]);
-        self.sketches[dst].merge(&src_sketch);
-        self.sketches[src] = src_sketch;
-    }
-    fn reset(&mut self, slot: usize) {
-        self.sketches[slot] = HyperLogLog::new();
-    }
-    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
-        Ok(vec![Arc::new(Int64Array::from_iter_values(slots.iter().map(|&s| self.sketches[s as usize].estimate() as i64)))])
-    }
-}
-
-struct ApproxQuantile {
-    column: usize,
-    q: f64,
-    digests: Vec<TDigest>,
-}
-
-impl Accumulator for ApproxQuantile {
-    fn grow(&mut self, n: usize) {
-        self.digests.resize_with(n, TDigest::new);
-    }
-    fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
-        let values = as_f64_array(&rows.select(batch.column(self.column))?)?;
-        for (i, &slot) in slots.iter().enumerate() {
-            if values.is_valid(i) {
-                self.digests[slot as usize].add(values.value(i));
-            }
-        }
-        Ok(())
-    }
-    fn merge(&mut self, dst: usize, src: usize) {
-        let src_digest = std::mem::take(&mut self.digests[src]);
-        self.digests[dst].merge(&src_digest);
-        self.digests[src] = src_digest;
-    }
-    fn reset(&mut self, slot: usize) {
-        self.digests[slot] = TDigest::new();
-    }
-    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
-        let out: Float64Array = slots.iter().map(|&s| self.digests[s as usize].quantile(self.q)).collect();
-        Ok(vec![Arc::new(out)])
+        Ok(vec![Arc::new(Int64Array::from_iter_values(slots.iter().map(|&s| self.states[s as usize].count())))])
     }
 }
 
@@ -971,23 +969,15 @@ impl AggPlan {
                 (AggFunc::Var | AggFunc::Std, Some(c)) => {
                     Box::new(Variance { column: c, std: agg.func == AggFunc::Std, states: Vec::new() })
                 }
-                (AggFunc::Median, Some(c)) => Box::new(ExactQuantile { column: c, q: 0.5, values: Vec::new() }),
+                (AggFunc::Median, Some(c)) => Box::new(Quantile::<Vec<f64>> { column: c, q: 0.5, states: Vec::new() }),
                 (AggFunc::Quantile, Some(c)) => {
-                    Box::new(ExactQuantile { column: c, q: agg.q.expect("parser guarantees q"), values: Vec::new() })
+                    Box::new(Quantile::<Vec<f64>> { column: c, q: agg.q.expect("parser guarantees q"), states: Vec::new() })
                 }
                 (AggFunc::ApproxQuantile, Some(c)) => {
-                    Box::new(ApproxQuantile { column: c, q: agg.q.expect("parser guarantees q"), digests: Vec::new() })
+                    Box::new(Quantile::<TDigest> { column: c, q: agg.q.expect("parser guarantees q"), states: Vec::new() })
                 }
-                (AggFunc::CountDistinct, Some(c)) => Box::new(CountDistinct {
-                    column: c,
-                    converter: RowConverter::new(vec![SortField::new(value_type.clone().expect("column"))])?,
-                    sets: Vec::new(),
-                }),
-                (AggFunc::ApproxCountDistinct, Some(c)) => Box::new(ApproxDistinct {
-                    column: c,
-                    converter: RowConverter::new(vec![SortField::new(value_type.clone().expect("column"))])?,
-                    sketches: Vec::new(),
-                }),
+                (AggFunc::CountDistinct, Some(c)) => Box::new(Distinct::<HashSet<Box<[u8]>>>::new(c, value_type.clone().expect("column"))?),
+                (AggFunc::ApproxCountDistinct, Some(c)) => Box::new(Distinct::<HyperLogLog>::new(c, value_type.clone().expect("column"))?),
                 (func, _) => return Err(SashError::spec(format!("{} needs a column", func.name()))),
             };
             accumulators.push(acc);
