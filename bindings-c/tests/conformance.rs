@@ -7,19 +7,13 @@
 #[allow(dead_code)]
 mod corpus;
 
-use arrow_array::cast::AsArray;
 use arrow_array::ffi::{from_ffi, to_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::{ArrowArrayStreamReader, FFI_ArrowArrayStream};
-use arrow_array::types::*;
-use arrow_array::{
-    Array, ArrayRef, BinaryArray, LargeStringArray, RecordBatch, RecordBatchIterator, RecordBatchReader, StringArray, StringViewArray,
-    StructArray,
-};
-use arrow_schema::{DataType, Schema, SchemaRef, TimeUnit};
-use base64::Engine;
-use corpus::{compare, corpus_dir, load, parse_type, Expected};
+use arrow_array::{Array, RecordBatch, RecordBatchIterator, RecordBatchReader, StructArray};
+use arrow_schema::{Schema, SchemaRef};
+use corpus::{compare, corpus_dir, load, parse_cell, parse_input, parse_type, Expected, ParseInput};
 use sash::*;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use std::ffi::{CStr, CString};
 use std::sync::Arc;
 
@@ -141,10 +135,6 @@ fn windows_corpus_through_the_c_abi() {
 
 // ---------- parse ----------
 
-fn b64(v: &Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(v.as_str().expect("base64 string")).expect("valid base64")
-}
-
 fn parse_bytes(bytes: &[u8], spec: &str) -> Result<RecordBatch, CError> {
     let spec = CString::new(spec).unwrap();
     let (mut out, mut out_schema) = (FFI_ArrowArray::empty(), FFI_ArrowSchema::empty());
@@ -160,25 +150,9 @@ fn parse_bytes(bytes: &[u8], spec: &str) -> Result<RecordBatch, CError> {
 /// `sash_parse_bytes`, lines through `sash_parse` and `sash_parse_stream`
 /// (which must agree).
 fn run_parse(input: &Value, spec: &str) -> Result<RecordBatch, CError> {
-    if let Some(text) = input.get("text") {
-        return parse_bytes(text.as_str().expect("text").as_bytes(), spec);
-    }
-    if let Some(bytes) = input.get("bytes_base64") {
-        return parse_bytes(&b64(bytes), spec);
-    }
-    let lines: Vec<Option<Vec<u8>>> = if let Some(lines) = input.get("lines_base64") {
-        lines.as_array().expect("lines_base64").iter().map(|l| (!l.is_null()).then(|| b64(l))).collect()
-    } else {
-        let lines = input.get("lines").and_then(Value::as_array).expect("input.lines, lines_base64, text or bytes_base64");
-        lines.iter().map(|l| l.as_str().map(|s| s.as_bytes().to_vec())).collect()
-    };
-    let as_str = || lines.iter().map(|l| l.as_ref().map(|b| String::from_utf8(b.clone()).expect("utf8 lines")));
-    let array: ArrayRef = match input.get("array_type").and_then(Value::as_str).unwrap_or("utf8") {
-        "utf8" => Arc::new(as_str().collect::<StringArray>()),
-        "large_utf8" => Arc::new(as_str().collect::<LargeStringArray>()),
-        "utf8_view" => Arc::new(as_str().collect::<StringViewArray>()),
-        "binary" => Arc::new(lines.iter().map(|l| l.as_deref()).collect::<BinaryArray>()),
-        other => panic!("unknown array_type {other}"),
+    let array = match parse_input(input) {
+        ParseInput::Bytes(bytes) => return parse_bytes(&bytes, spec),
+        ParseInput::Lines(array) => array,
     };
     let (ffi_array, ffi_schema) = to_ffi(&array.to_data()).unwrap();
     let single = call_single(sash_parse, ffi_array, ffi_schema, spec);
@@ -192,56 +166,6 @@ fn run_parse(input: &Value, spec: &str) -> Result<RecordBatch, CError> {
     single
 }
 
-fn micros_to_text(us: i64) -> String {
-    let t = chrono::DateTime::from_timestamp_micros(us).expect("in range");
-    let fraction = us.rem_euclid(1_000_000);
-    if fraction == 0 {
-        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        let digits = format!("{fraction:06}");
-        format!("{}.{}Z", t.format("%Y-%m-%dT%H:%M:%S"), digits.trim_end_matches('0'))
-    }
-}
-
-/// One cell as the corpus writes it (as in core/tests/integration/parse_conformance.rs).
-fn cell(a: &dyn Array, i: usize) -> Value {
-    if a.is_null(i) {
-        return Value::Null;
-    }
-    match a.data_type() {
-        DataType::Utf8 => json!(a.as_string::<i32>().value(i)),
-        DataType::LargeUtf8 => json!(a.as_string::<i64>().value(i)),
-        DataType::Utf8View => json!(a.as_string_view().value(i)),
-        DataType::Boolean => json!(a.as_boolean().value(i)),
-        DataType::UInt8 => json!(a.as_primitive::<UInt8Type>().value(i)),
-        DataType::UInt16 => json!(a.as_primitive::<UInt16Type>().value(i)),
-        DataType::UInt32 => json!(a.as_primitive::<UInt32Type>().value(i)),
-        DataType::UInt64 => json!(a.as_primitive::<UInt64Type>().value(i)),
-        DataType::Int32 => json!(a.as_primitive::<Int32Type>().value(i)),
-        DataType::Int64 => json!(a.as_primitive::<Int64Type>().value(i)),
-        DataType::Float64 => json!(a.as_primitive::<Float64Type>().value(i)),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => json!(micros_to_text(a.as_primitive::<TimestampMicrosecondType>().value(i))),
-        DataType::List(_) => {
-            let values = a.as_list::<i32>().value(i);
-            Value::Array((0..values.len()).map(|j| cell(values.as_ref(), j)).collect())
-        }
-        DataType::Struct(fields) => {
-            let s = a.as_struct();
-            Value::Object(fields.iter().zip(s.columns()).map(|(f, c)| (f.name().clone(), cell(c.as_ref(), i))).collect())
-        }
-        DataType::Map(..) => {
-            let entries = a.as_map().value(i);
-            let (keys, values) = (entries.column(0), entries.column(1));
-            let mut map = Map::new();
-            for j in 0..entries.len() {
-                map.insert(keys.as_string::<i32>().value(j).to_string(), cell(values.as_ref(), j));
-            }
-            Value::Object(map)
-        }
-        other => panic!("the parse corpus has no {other} cells"),
-    }
-}
-
 fn check_parse(case: &Value) -> Result<(), String> {
     let result = run_parse(&case["input"], &case["spec"].to_string());
     match (result, case.get("error")) {
@@ -253,7 +177,7 @@ fn check_parse(case: &Value) -> Result<(), String> {
             }
             for (name, want) in columns {
                 let column = batch.column_by_name(name).ok_or_else(|| format!("no column {name}"))?;
-                let got: Vec<Value> = (0..column.len()).map(|i| cell(column.as_ref(), i)).collect();
+                let got: Vec<Value> = (0..column.len()).map(|i| parse_cell(column.as_ref(), i)).collect();
                 let want = want.as_array().ok_or("column values must be a list")?;
                 if &got != want {
                     return Err(format!("column {name}:\n  got  {}\n  want {}", Value::Array(got), Value::Array(want.clone())));

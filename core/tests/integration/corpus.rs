@@ -322,3 +322,93 @@ pub fn compare(actual: &RecordBatch, expected: &Expected) -> Result<(), String> 
 pub fn pretty(batch: &RecordBatch) -> String {
     arrow_cast::pretty::pretty_format_batches(std::slice::from_ref(batch)).map(|d| d.to_string()).unwrap_or_default()
 }
+
+// ---------------------------------------------------------------- parse cases
+
+/// A parse case's input: raw file bytes, or lines as an Arrow string array.
+#[derive(Debug)]
+pub enum ParseInput {
+    Bytes(Vec<u8>),
+    Lines(ArrayRef),
+}
+
+fn b64(v: &Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(v.as_str().expect("base64 string")).expect("valid base64")
+}
+
+/// Builds a parse case's input the way the corpus README describes.
+pub fn parse_input(input: &Value) -> ParseInput {
+    if let Some(text) = input.get("text") {
+        return ParseInput::Bytes(text.as_str().expect("text").as_bytes().to_vec());
+    }
+    if let Some(bytes) = input.get("bytes_base64") {
+        return ParseInput::Bytes(b64(bytes));
+    }
+    let lines: Vec<Option<Vec<u8>>> = if let Some(lines) = input.get("lines_base64") {
+        lines.as_array().expect("lines_base64").iter().map(|l| (!l.is_null()).then(|| b64(l))).collect()
+    } else {
+        let lines = input.get("lines").and_then(Value::as_array).expect("input.lines, lines_base64, text or bytes_base64");
+        lines.iter().map(|l| l.as_str().map(|s| s.as_bytes().to_vec())).collect()
+    };
+    let as_str = || lines.iter().map(|l| l.as_ref().map(|b| String::from_utf8(b.clone()).expect("utf8 lines")));
+    ParseInput::Lines(match input.get("array_type").and_then(Value::as_str).unwrap_or("utf8") {
+        "utf8" => Arc::new(as_str().collect::<StringArray>()),
+        "large_utf8" => Arc::new(as_str().collect::<LargeStringArray>()),
+        "utf8_view" => Arc::new(as_str().collect::<StringViewArray>()),
+        "binary" => Arc::new(lines.iter().map(|l| l.as_deref()).collect::<BinaryArray>()),
+        other => panic!("unknown array_type {other}"),
+    })
+}
+
+fn micros_to_text(us: i64) -> String {
+    let t = chrono::DateTime::from_timestamp_micros(us).expect("in range");
+    let fraction = us.rem_euclid(1_000_000);
+    if fraction == 0 {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        let digits = format!("{fraction:06}");
+        format!("{}.{}Z", t.format("%Y-%m-%dT%H:%M:%S"), digits.trim_end_matches('0'))
+    }
+}
+
+/// One cell of a parse result as the corpus writes it.
+pub fn parse_cell(a: &dyn Array, i: usize) -> Value {
+    use arrow_array::types::*;
+    use serde_json::json;
+    if a.is_null(i) {
+        return Value::Null;
+    }
+    match a.data_type() {
+        DataType::Utf8 => json!(a.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => json!(a.as_string::<i64>().value(i)),
+        DataType::Utf8View => json!(a.as_string_view().value(i)),
+        DataType::Boolean => json!(a.as_boolean().value(i)),
+        DataType::UInt8 => json!(a.as_primitive::<UInt8Type>().value(i)),
+        DataType::UInt16 => json!(a.as_primitive::<UInt16Type>().value(i)),
+        DataType::UInt32 => json!(a.as_primitive::<UInt32Type>().value(i)),
+        DataType::UInt64 => json!(a.as_primitive::<UInt64Type>().value(i)),
+        DataType::Int32 => json!(a.as_primitive::<Int32Type>().value(i)),
+        DataType::Int64 => json!(a.as_primitive::<Int64Type>().value(i)),
+        DataType::Float64 => json!(a.as_primitive::<Float64Type>().value(i)),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => json!(micros_to_text(a.as_primitive::<TimestampMicrosecondType>().value(i))),
+        DataType::List(_) => {
+            let values = a.as_list::<i32>().value(i);
+            Value::Array((0..values.len()).map(|j| parse_cell(values.as_ref(), j)).collect())
+        }
+        DataType::Struct(fields) => {
+            let s = a.as_struct();
+            Value::Object(fields.iter().zip(s.columns()).map(|(f, c)| (f.name().clone(), parse_cell(c.as_ref(), i))).collect())
+        }
+        DataType::Map(..) => {
+            let entries = a.as_map().value(i);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            let mut map = serde_json::Map::new();
+            for j in 0..entries.len() {
+                map.insert(keys.as_string::<i32>().value(j).to_string(), parse_cell(values.as_ref(), j));
+            }
+            Value::Object(map)
+        }
+        other => panic!("the parse corpus has no {other} cells"),
+    }
+}
