@@ -151,7 +151,6 @@ pub(crate) trait Native: Copy + Send + 'static {
     /// The identities of min and max under sash's order.
     const MIN_IDENTITY: Self;
     const MAX_IDENTITY: Self;
-    fn less(a: Self, b: Self) -> bool;
     /// The smaller/larger of two values under sash's order, without branches:
     /// the next row of a small group is a new extreme about half the time,
     /// which a predicted branch gets wrong.
@@ -168,8 +167,6 @@ macro_rules! int_native {
             type Sum = i128;
             const MIN_IDENTITY: Self = <$t>::MAX;
             const MAX_IDENTITY: Self = <$t>::MIN;
-            #[inline(always)]
-            fn less(a: Self, b: Self) -> bool { a < b }
             #[inline(always)]
             fn min_of(a: Self, b: Self) -> Self { a.min(b) }
             #[inline(always)]
@@ -188,9 +185,6 @@ impl Native for i128 {
     type Sum = i128;
     const MIN_IDENTITY: Self = i128::MAX;
     const MAX_IDENTITY: Self = i128::MIN;
-    fn less(a: Self, b: Self) -> bool {
-        a < b
-    }
     fn min_of(a: Self, b: Self) -> Self {
         a.min(b)
     }
@@ -215,9 +209,6 @@ macro_rules! float_native {
             type Sum = f64;
             const MIN_IDENTITY: Self = <$t>::NAN;
             const MAX_IDENTITY: Self = <$t>::NEG_INFINITY;
-            /// NaN is above every number, +inf included.
-            #[inline(always)]
-            fn less(a: Self, b: Self) -> bool { !a.is_nan() && (b.is_nan() || a < b) }
             /// IEEE minNum ignores a NaN, which is exactly "NaN is the largest".
             #[inline(always)]
             fn min_of(a: Self, b: Self) -> Self { a.min(b) }
@@ -319,12 +310,8 @@ where
         let d = &mut self.states[dst];
         d.count += s.count;
         d.sum = T::Native::add_sums(d.sum, s.sum);
-        if T::Native::less(s.min, d.min) {
-            d.min = s.min;
-        }
-        if T::Native::less(d.max, s.max) {
-            d.max = s.max;
-        }
+        d.min = T::Native::min_of(d.min, s.min);
+        d.max = T::Native::max_of(d.max, s.max);
     }
     fn reset(&mut self, slot: usize) {
         self.states[slot] = Stat::empty();

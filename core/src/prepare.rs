@@ -60,15 +60,17 @@ fn is_sorted(time: &TimeColumn, batches: &[RecordBatch]) -> bool {
     true
 }
 
-impl Prepared {
+/// The time and key columns of an input, checked against its schema.
+pub(crate) struct Columns {
+    pub time: TimeColumn,
+    pub key_indices: Vec<usize>,
+    pub key_types: Vec<DataType>,
+}
+
+impl Columns {
     /// Checks the batches, the time column and the key columns: everything
     /// about the input that does not need its values.
-    pub fn resolve(
-        schema: &SchemaRef,
-        batches: &[RecordBatch],
-        time: &str,
-        by: &[String],
-    ) -> Result<(TimeColumn, Vec<usize>, Vec<DataType>)> {
+    pub fn resolve(schema: &SchemaRef, batches: &[RecordBatch], time: &str, by: &[String]) -> Result<Columns> {
         check_batches(schema, batches)?;
         let time = TimeColumn::resolve(schema, time)?;
         let mut key_indices = Vec::with_capacity(by.len());
@@ -80,11 +82,14 @@ impl Prepared {
             key_indices.push(index);
             key_types.push(data_type);
         }
-        Ok((time, key_indices, key_types))
+        Ok(Columns { time, key_indices, key_types })
     }
+}
 
-    pub fn new(schema: &SchemaRef, batches: &[RecordBatch], time: &str, by: &[String], null_time: NullTime) -> Result<Prepared> {
-        let (time, key_indices, key_types) = Prepared::resolve(schema, batches, time, by)?;
+impl Prepared {
+    /// Applies the null-time rule and puts the rows in time order.
+    pub fn new(schema: &SchemaRef, batches: &[RecordBatch], columns: Columns, null_time: NullTime) -> Result<Prepared> {
+        let Columns { time, key_indices, key_types } = columns;
         let null_count: usize = batches.iter().map(|b| b.column(time.index).null_count()).sum();
         if null_count > 0 && null_time == NullTime::Error {
             return Err(SashError::NullTime { column: time.name.clone(), count: null_count });

@@ -5,7 +5,7 @@ use crate::agg::{AggPlan, Rows};
 use crate::error::{Result, SashError};
 use crate::expr::AggFunc;
 use crate::keys::Grouper;
-use crate::prepare::{key_columns, Prepared};
+use crate::prepare::{key_columns, Columns, Prepared};
 use crate::spec::{Closed, RollingPeriod, RollingSpec};
 use crate::DROPPED_NULL_TIMES_KEY;
 use arrow_array::cast::AsArray;
@@ -25,12 +25,13 @@ use std::sync::Arc;
 pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) -> Result<Vec<RecordBatch>> {
     spec.validate()?;
     // Everything about the spec is checked before the data is looked at.
-    let (time, _, _) = Prepared::resolve(schema, batches, &spec.time, &spec.by)?;
+    let columns = Columns::resolve(schema, batches, &spec.time, &spec.by)?;
+    let time = &columns.time;
     let mut plan = AggPlan::new(schema, &spec.aggs)?;
     if let RollingPeriod::Time(d) = spec.period {
         time.ticks("period", d)?;
     }
-    let input = Prepared::new(schema, batches, &spec.time, &spec.by, spec.null_time)?;
+    let input = Prepared::new(schema, batches, columns, spec.null_time)?;
 
     let mut fields: Vec<_> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(plan.fields.iter().cloned());

@@ -9,7 +9,7 @@
 use crate::agg::{AggPlan, Rows};
 use crate::error::{Result, SashError};
 use crate::keys::{take_keys, Grouper};
-use crate::prepare::{key_columns, Prepared};
+use crate::prepare::{key_columns, Columns, Prepared};
 use crate::spec::{Closed, WindowKind, WindowSpec};
 use crate::DROPPED_NULL_TIMES_KEY;
 use arrow_array::{make_array, Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
@@ -62,7 +62,8 @@ impl Slots {
 pub fn window_agg(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec) -> Result<RecordBatch> {
     spec.validate()?;
     // Everything about the spec is checked before the data is looked at.
-    let (time, _, _) = Prepared::resolve(schema, batches, &spec.time, &spec.by)?;
+    let columns = Columns::resolve(schema, batches, &spec.time, &spec.by)?;
+    let time = &columns.time;
     let mut plan = AggPlan::new(schema, &spec.aggs)?;
     let offset = spec.offset.map(|o| time.ticks("offset", o)).transpose()?.unwrap_or(0);
     enum Kind {
@@ -81,7 +82,7 @@ pub fn window_agg(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec
             Kind::Panes(Grid::new(every, period, offset, spec.closed)?)
         }
     };
-    let input = Prepared::new(schema, batches, &spec.time, &spec.by, spec.null_time)?;
+    let input = Prepared::new(schema, batches, columns, spec.null_time)?;
     let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
     let mut out = match kind {
         Kind::Session(gap) => sessions(&input, &mut grouper, &mut plan, gap)?,
