@@ -339,8 +339,10 @@ fn output_bound(input: &Prepared, grouper: &Grouper, grid: &Grid) -> usize {
     let rows: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
     let per_row = (grid.n as usize).div_ceil(grid.m as usize).max(1);
     let by_rows = rows.saturating_mul(per_row);
-    let first = input.batches.first().map(|b| input.time.values(b.column(input.time.index))[0]);
-    let last = input.batches.last().map(|b| *input.time.values(b.column(input.time.index)).last().expect("non-empty batch"));
+    // One-row slices: 32-bit time columns are widened, and only this row needs it.
+    let tick_at = |b: &RecordBatch, row: usize| input.time.values(&b.column(input.time.index).slice(row, 1))[0];
+    let first = input.batches.first().map(|b| tick_at(b, 0));
+    let last = input.batches.last().map(|b| tick_at(b, b.num_rows() - 1));
     let by_span = match (first, last, grouper.ids_are_ordered()) {
         (Some(first), Some(last), true) => {
             let windows = (grid.pane_of(last) - grid.pane_of(first)) / grid.m as i128 + 2 + grid.n as i128 / grid.m as i128;
