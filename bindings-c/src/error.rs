@@ -104,7 +104,7 @@ impl SashStatus {
 
 /// An error of the binding: a status and its message.
 #[derive(Debug)]
-pub(crate) struct Error {
+pub struct Error {
     pub status: SashStatus,
     pub message: String,
 }
@@ -165,7 +165,7 @@ pub(crate) fn last_message_ptr() -> *const c_char {
     })
 }
 
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

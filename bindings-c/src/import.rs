@@ -24,30 +24,30 @@ fn invalid(msg: impl Into<String>) -> Error {
 ///
 /// # Safety
 /// `ptr` is NULL or points to a writable `struct ArrowArray`.
-pub(crate) unsafe fn take_array(ptr: *mut FFI_ArrowArray) -> Option<FFI_ArrowArray> {
+pub unsafe fn take_array(ptr: *mut FFI_ArrowArray) -> Option<FFI_ArrowArray> {
     // SAFETY: non-NULL and writable per the contract.
     (!ptr.is_null()).then(|| unsafe { std::ptr::replace(ptr, FFI_ArrowArray::empty()) })
 }
 
 /// # Safety
 /// `ptr` is NULL or points to a writable `struct ArrowSchema`.
-pub(crate) unsafe fn take_schema(ptr: *mut FFI_ArrowSchema) -> Option<FFI_ArrowSchema> {
+pub unsafe fn take_schema(ptr: *mut FFI_ArrowSchema) -> Option<FFI_ArrowSchema> {
     // SAFETY: non-NULL and writable per the contract.
     (!ptr.is_null()).then(|| unsafe { std::ptr::replace(ptr, FFI_ArrowSchema::empty()) })
 }
 
 /// # Safety
 /// `ptr` is NULL or points to a writable `struct ArrowArrayStream`.
-pub(crate) unsafe fn take_stream(ptr: *mut FFI_ArrowArrayStream) -> Option<FFI_ArrowArrayStream> {
+pub unsafe fn take_stream(ptr: *mut FFI_ArrowArrayStream) -> Option<FFI_ArrowArrayStream> {
     // SAFETY: non-NULL and writable per the contract.
     (!ptr.is_null()).then(|| unsafe { std::ptr::replace(ptr, FFI_ArrowArrayStream::empty()) })
 }
 
-pub(crate) fn required<T>(value: Option<T>, what: &str) -> Result<T, Error> {
+pub fn required<T>(value: Option<T>, what: &str) -> Result<T, Error> {
     value.ok_or_else(|| Error::new(SashStatus::NullArgument, format!("{what} is NULL")))
 }
 
-pub(crate) fn not_null<T>(ptr: *mut T, what: &str) -> Result<*mut T, Error> {
+pub fn not_null<T>(ptr: *mut T, what: &str) -> Result<*mut T, Error> {
     if ptr.is_null() {
         Err(Error::new(SashStatus::NullArgument, format!("{what} is NULL")))
     } else {
@@ -144,7 +144,7 @@ fn check_array(a: &FFI_ArrowArray, dt: &DataType, path: &str) -> Result<(), Erro
 
 /// Imports an array and its schema (both already taken from the caller),
 /// checking the structure first and all the data after.
-pub(crate) fn import(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<(ArrayRef, Option<SchemaRef>), Error> {
+pub fn import(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<(ArrayRef, Option<SchemaRef>), Error> {
     if array.release.is_none() {
         return Err(Error::new(SashStatus::Released, "the input array was already released (its release callback is NULL)"));
     }
@@ -165,7 +165,7 @@ pub(crate) fn import(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<
 }
 
 /// Imports a record batch: a struct array whose fields are the columns.
-pub(crate) fn import_batch(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<(SchemaRef, RecordBatch), Error> {
+pub fn import_batch(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<(SchemaRef, RecordBatch), Error> {
     let (array, record_schema) = import(array, schema)?;
     let Some(schema) = record_schema else {
         return Err(Error::new(
@@ -191,7 +191,7 @@ pub(crate) fn import_batch(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> R
 ///
 /// # Safety
 /// Both pointers are non-NULL and writable; their old contents are not read.
-pub(crate) unsafe fn export_batch(
+pub unsafe fn export_batch(
     batch: RecordBatch,
     out_array: *mut FFI_ArrowArray,
     out_schema: *mut FFI_ArrowSchema,
@@ -210,7 +210,7 @@ pub(crate) unsafe fn export_batch(
 /// A caller's stream of record batches, read with the same checks as a
 /// single batch (structure, then `validate_full`), which arrow-rs's own
 /// stream reader does not do.
-pub(crate) struct StreamInput {
+pub struct StreamInput {
     stream: FFI_ArrowArrayStream,
     ffi_schema: FFI_ArrowSchema,
     schema: SchemaRef,

@@ -8,7 +8,11 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod error;
-mod import;
+/// The checked import of caller-made C Data Interface structs and the export
+/// of results, shared with the JNI library (bindings-jvm), which receives the
+/// same structs from Arrow Java.
+#[doc(hidden)]
+pub mod import;
 
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;

@@ -1,0 +1,328 @@
+//! libsash_jvm: the JNI entry points behind sash's Java API (`dev.sash.Sash`)
+//! and its Spark integration (`dev.sash.spark.SashSpark`).
+//!
+//! Data crosses by the Arrow C Data Interface: Java allocates the
+//! `ArrowArray`/`ArrowSchema` (or `ArrowArrayStream`) structs with
+//! arrow-c-data, exports its vectors into them and passes their addresses;
+//! sash takes the inputs (the C binding's ownership rule: taken by sash on
+//! every path, released once), checks them like the C ABI does, runs the core
+//! and writes the result into the output structs Java allocated. No buffer is
+//! copied in either direction, except columns Arrow Java or Spark cannot read
+//! as they are ([`jvm_types`]).
+//!
+//! Every entry point runs under [`error::ThrowSashException`]: errors and
+//! panics become Java exceptions, never a crash of the JVM. The Java side
+//! (`dev.sash.NativeLib`) documents each method.
+
+mod error;
+pub mod jvm_types;
+
+use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
+use arrow_array::ffi_stream::FFI_ArrowArrayStream;
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_schema::{ArrowError, SchemaRef};
+use error::{JvmError, ThrowSashException};
+use jni::objects::{JClass, JString};
+use jni::sys::{jboolean, jlong};
+use jni::{Env, EnvUnowned};
+use sash::error::{Error, SashStatus};
+use sash::import::{export_batch, import, import_batch, not_null, required, take_array, take_schema, take_stream, StreamInput};
+use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, WindowSpec};
+
+pub use sash_core::VERSION;
+
+type Result<T> = std::result::Result<T, JvmError>;
+
+fn ptr<T>(address: jlong) -> *mut T {
+    address as usize as *mut T
+}
+
+fn spec_string(env: &Env<'_>, spec: &JString<'_>) -> Result<String> {
+    if spec.is_null() {
+        return Err(Error::new(SashStatus::NullArgument, "spec is null").into());
+    }
+    Ok(spec.try_to_string(env)?)
+}
+
+/// Takes a single-batch input (array and schema) and checks the output
+/// addresses, in that order, so the input is owned by sash whatever fails.
+fn take_single(array: jlong, schema: jlong, out_array: jlong, out_schema: jlong) -> Result<(FFI_ArrowArray, FFI_ArrowSchema)> {
+    // SAFETY: Java passes the addresses of live structs it allocated (or 0).
+    let (array, schema) = unsafe { (take_array(ptr(array)), take_schema(ptr(schema))) };
+    let array = required(array, "array")?;
+    let schema = required(schema, "schema")?;
+    not_null(ptr::<FFI_ArrowArray>(out_array), "outArray")?;
+    not_null(ptr::<FFI_ArrowSchema>(out_schema), "outSchema")?;
+    Ok((array, schema))
+}
+
+fn export_single(batch: RecordBatch, spark_types: bool, out_array: jlong, out_schema: jlong) -> Result<()> {
+    let batch = jvm_types::for_jvm(batch, spark_types)?;
+    // SAFETY: checked non-null by take_single; Java allocated them.
+    unsafe { export_batch(batch, ptr(out_array), ptr(out_schema)) }?;
+    Ok(())
+}
+
+fn take_stream_input(input: jlong, out: jlong) -> Result<StreamInput> {
+    // SAFETY: Java passes the address of a live struct it allocated (or 0).
+    let input = required(unsafe { take_stream(ptr(input)) }, "input")?;
+    not_null(ptr::<FFI_ArrowArrayStream>(out), "out")?;
+    Ok(StreamInput::open(input)?)
+}
+
+/// A result stream whose batches pass through [`jvm_types::for_jvm`].
+struct JvmStream<I> {
+    inner: I,
+    schema: SchemaRef,
+    spark_types: bool,
+}
+
+impl<I: Iterator<Item = std::result::Result<RecordBatch, ArrowError>>> Iterator for JvmStream<I> {
+    type Item = std::result::Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.inner.next()?.and_then(|b| jvm_types::for_jvm(b, self.spark_types)))
+    }
+}
+
+impl<I: Iterator<Item = std::result::Result<RecordBatch, ArrowError>>> RecordBatchReader for JvmStream<I> {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+fn export_stream<I>(inner: I, schema: SchemaRef, spark_types: bool, out: jlong)
+where
+    I: Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send + 'static,
+{
+    let schema = jvm_types::schema_for_jvm(&schema, spark_types);
+    let reader = JvmStream { inner, schema, spark_types };
+    // SAFETY: `out` was checked non-null; Java allocated it.
+    unsafe { std::ptr::write(ptr::<FFI_ArrowArrayStream>(out), FFI_ArrowArrayStream::new(Box::new(reader))) }
+}
+
+fn window(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result<RecordBatch> {
+    Ok(sash_core::window_agg(schema, batches, &WindowSpec::from_json(spec)?)?)
+}
+
+/// Rolling output as (schema, batches): the schema is known even without rows.
+fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let spec = RollingSpec::from_json(spec)?;
+    let parts = sash_core::rolling(schema, batches, &spec)?;
+    let out_schema = match parts.first() {
+        Some(p) => p.schema(),
+        None => sash_core::rolling(schema, &[RecordBatch::new_empty(schema.clone())], &spec)?[0].schema(),
+    };
+    Ok((out_schema, parts))
+}
+
+fn read_all(input: StreamInput) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let schema = input.schema();
+    let batches = input.collect::<std::result::Result<Vec<_>, Error>>()?;
+    Ok((schema, batches))
+}
+
+/// `NativeLib.version()`: the crate version, e.g. "0.1.0".
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_version<'local>(mut unowned: EnvUnowned<'local>, _class: JClass<'local>) -> JString<'local> {
+    unowned.with_env(|env| -> Result<JString<'local>> { Ok(JString::from_str(env, VERSION)?) }).resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.windowAgg(array, schema, spec, sparkTypes, outArray, outSchema)`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_windowAgg<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    array: jlong,
+    schema: jlong,
+    spec: JString<'local>,
+    spark_types: jboolean,
+    out_array: jlong,
+    out_schema: jlong,
+) {
+    unowned
+        .with_env(|env| -> Result<()> {
+            let (array, schema) = take_single(array, schema, out_array, out_schema)?;
+            let spec = spec_string(env, &spec)?;
+            let (schema, batch) = import_batch(array, &schema)?;
+            let out = window(&schema, &[batch], &spec)?;
+            export_single(out, spark_types, out_array, out_schema)
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.rolling(array, schema, spec, sparkTypes, outArray, outSchema)`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_rolling<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    array: jlong,
+    schema: jlong,
+    spec: JString<'local>,
+    spark_types: jboolean,
+    out_array: jlong,
+    out_schema: jlong,
+) {
+    unowned
+        .with_env(|env| -> Result<()> {
+            let (array, schema) = take_single(array, schema, out_array, out_schema)?;
+            let spec = spec_string(env, &spec)?;
+            let (schema, batch) = import_batch(array, &schema)?;
+            let (out_schema_ref, parts) = rolling(&schema, &[batch], &spec)?;
+            let out = arrow_select::concat::concat_batches(&out_schema_ref, &parts)?;
+            export_single(out, spark_types, out_array, out_schema)
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.parse(array, schema, spec, sparkTypes, outArray, outSchema)`:
+/// `array` is one string array (Utf8, LargeUtf8, Utf8View, Binary).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_parse<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    array: jlong,
+    schema: jlong,
+    spec: JString<'local>,
+    spark_types: jboolean,
+    out_array: jlong,
+    out_schema: jlong,
+) {
+    unowned
+        .with_env(|env| -> Result<()> {
+            let (array, schema) = take_single(array, schema, out_array, out_schema)?;
+            let spec = spec_string(env, &spec)?;
+            let (lines, _) = import(array, &schema)?;
+            let out = Parser::new(&ParseSpec::from_json(&spec)?)?.parse_lines(lines.as_ref())?;
+            export_single(out.batch, spark_types, out_array, out_schema)
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.windowAggStream(input, spec, sparkTypes, out)`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_windowAggStream<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    input: jlong,
+    spec: JString<'local>,
+    spark_types: jboolean,
+    out: jlong,
+) {
+    unowned
+        .with_env(|env| -> Result<()> {
+            let input = take_stream_input(input, out)?;
+            let spec = spec_string(env, &spec)?;
+            let (schema, batches) = read_all(input)?;
+            let result = window(&schema, &batches, &spec)?;
+            let out_schema = result.schema();
+            export_stream(vec![Ok(result)].into_iter(), out_schema, spark_types, out);
+            Ok(())
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.rollingStream(input, spec, sparkTypes, out)`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_rollingStream<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    input: jlong,
+    spec: JString<'local>,
+    spark_types: jboolean,
+    out: jlong,
+) {
+    unowned
+        .with_env(|env| -> Result<()> {
+            let input = take_stream_input(input, out)?;
+            let spec = spec_string(env, &spec)?;
+            let (schema, batches) = read_all(input)?;
+            let (out_schema, parts) = rolling(&schema, &batches, &spec)?;
+            export_stream(parts.into_iter().map(Ok), out_schema, spark_types, out);
+            Ok(())
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// The lazy output of `parseStream`: one parsed batch per input batch.
+struct ParseStream {
+    input: StreamInput,
+    parser: Parser,
+}
+
+impl Iterator for ParseStream {
+    type Item = std::result::Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = match self.input.next()? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(ArrowError::CDataInterface(e.message))),
+        };
+        let result = self.parser.parse_lines(batch.column(0).as_ref()).map(|o| o.batch);
+        Some(result.map_err(|e| ArrowError::ExternalError(Box::new(e))))
+    }
+}
+
+/// `NativeLib.parseStream(input, spec, sparkTypes, out)`: `input` yields
+/// record batches of one string column; each becomes one output batch when
+/// Java pulls it.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_parseStream<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    input: jlong,
+    spec: JString<'local>,
+    spark_types: jboolean,
+    out: jlong,
+) {
+    unowned
+        .with_env(|env| -> Result<()> {
+            let input = take_stream_input(input, out)?;
+            let spec = spec_string(env, &spec)?;
+            let columns = input.schema().fields().len();
+            if columns != 1 {
+                let msg = format!("invalid input: the stream of lines must have exactly one column, it has {columns}");
+                return Err(Error::new(SashStatus::InvalidInput, msg).into());
+            }
+            let parser = Parser::new(&ParseSpec::from_json(&spec)?)?;
+            let schema = parser.schema();
+            export_stream(ParseStream { input, parser }, schema, spark_types, out);
+            Ok(())
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.readLog(path, spec, chunkBytes, sparkTypes, out)`: the file
+/// read and parsed in chunks of about `chunkBytes` (0: the core's default)
+/// as Java pulls batches from `out`, so a file larger than memory streams.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_readLog<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    path: JString<'local>,
+    spec: JString<'local>,
+    chunk_bytes: jlong,
+    spark_types: jboolean,
+    out: jlong,
+) {
+    unowned
+        .with_env(|env| -> Result<()> {
+            not_null(ptr::<FFI_ArrowArrayStream>(out), "out")?;
+            if path.is_null() {
+                return Err(Error::new(SashStatus::NullArgument, "path is null").into());
+            }
+            let path = path.try_to_string(env)?;
+            let spec = ParseSpec::from_json(&spec_string(env, &spec)?)?;
+            let file = std::fs::File::open(&path)
+                .map_err(|e| Error::new(SashStatus::InvalidInput, format!("invalid input: cannot open {path}: {e}")))?;
+            let mut reader = ParseReader::new(std::io::BufReader::with_capacity(1 << 20, file), &spec)?;
+            if chunk_bytes > 0 {
+                reader = reader.with_chunk_bytes(chunk_bytes as usize);
+            }
+            let schema = reader.schema();
+            let batches = reader.map(|r| r.map(|o| o.batch).map_err(|e| ArrowError::ExternalError(Box::new(e))));
+            export_stream(batches, schema, spark_types, out);
+            Ok(())
+        })
+        .resolve::<ThrowSashException>()
+}

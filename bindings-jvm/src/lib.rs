@@ -1,7 +1,0 @@
-//! The jvm binding of sash (issue #6).
-//!
-//! This crate is a member of the workspace so that the whole tree builds and
-//! lints together; the binding itself lands with its issue. Until then it only
-//! links the core so a dependency mistake shows up in `cargo build`.
-
-pub use sash_core::VERSION;

@@ -1,0 +1,99 @@
+package dev.sash;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+
+/**
+ * The JNI entry points of libsash_jvm, and the loading of that library.
+ *
+ * <p>Every method takes the addresses of Arrow C Data Interface structs that
+ * the caller allocated ({@code ArrowArray.memoryAddress()} and friends). Inputs
+ * are always taken by sash: after the call, successful or not, the input
+ * structs are released and the caller only frees their memory. Outputs are
+ * written only on success. Errors throw {@link SashSpecException} (an
+ * {@link IllegalArgumentException}) or {@link SashException}. Most users want
+ * {@link Sash}, which does all of this with Arrow Java objects.
+ *
+ * <p>The library ships inside the jar under {@code native/<os>-<arch>/}. It is
+ * loaded once per class loader: each class loader that loads this class gets
+ * its own extracted copy, because a JVM refuses to bind one native library
+ * file to two class loaders (the failure Spark executors hit when a jar is
+ * loaded by several loaders). Setting the system property
+ * {@code sash.native.path} to a library file loads that file instead.
+ */
+public final class NativeLib {
+    private NativeLib() {}
+
+    private static final String LIBRARY = "libsash_jvm.so";
+
+    static {
+        load();
+    }
+
+    /** Forces the library to load (a no-op once loaded); throws if it cannot. */
+    public static void ensureLoaded() {}
+
+    /** The platform folder of this JVM, e.g. {@code linux-x86_64}. */
+    static String platform() {
+        String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch").toLowerCase(Locale.ROOT);
+        String osName = os.contains("linux") ? "linux" : os.contains("mac") ? "darwin" : os.replace(' ', '_');
+        String archName = switch (arch) {
+            case "amd64", "x86_64" -> "x86_64";
+            case "aarch64", "arm64" -> "aarch64";
+            default -> arch;
+        };
+        return osName + "-" + archName;
+    }
+
+    private static void load() {
+        String explicit = System.getProperty("sash.native.path");
+        if (explicit != null && !explicit.isEmpty()) {
+            System.load(Path.of(explicit).toAbsolutePath().toString());
+            return;
+        }
+        String resource = "/native/" + platform() + "/" + LIBRARY;
+        try (InputStream in = NativeLib.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new UnsatisfiedLinkError("sash: no native library for " + platform() + " in the jar (looked for " + resource + ")");
+            }
+            // A fresh file per load: deleted on exit, never shared between class loaders.
+            Path file = Files.createTempFile("libsash_jvm-", ".so");
+            file.toFile().deleteOnExit();
+            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+            System.load(file.toAbsolutePath().toString());
+        } catch (IOException e) {
+            UnsatisfiedLinkError error = new UnsatisfiedLinkError("sash: cannot extract the native library: " + e);
+            error.initCause(e);
+            throw error;
+        }
+    }
+
+    /** The native library's version, e.g. "0.1.0". */
+    public static native String version();
+
+    /** Windowed aggregation of one record batch (a struct array). */
+    public static native void windowAgg(long array, long schema, String specJson, boolean sparkTypes, long outArray, long outSchema);
+
+    /** Rolling aggregation of one record batch; one output row per input row. */
+    public static native void rolling(long array, long schema, String specJson, boolean sparkTypes, long outArray, long outSchema);
+
+    /** Parses one string array (Utf8, LargeUtf8, Utf8View, Binary) of log lines. */
+    public static native void parse(long array, long schema, String specJson, boolean sparkTypes, long outArray, long outSchema);
+
+    /** Windowed aggregation of a whole stream of record batches. */
+    public static native void windowAggStream(long input, String specJson, boolean sparkTypes, long out);
+
+    /** Rolling aggregation of a whole stream of record batches. */
+    public static native void rollingStream(long input, String specJson, boolean sparkTypes, long out);
+
+    /** Parses a stream of one-column batches of lines, lazily: one output batch per input batch. */
+    public static native void parseStream(long input, String specJson, boolean sparkTypes, long out);
+
+    /** Reads and parses a log file in chunks of about {@code chunkBytes} (0: the default) as batches are pulled. */
+    public static native void readLog(String path, String specJson, long chunkBytes, boolean sparkTypes, long out);
+}

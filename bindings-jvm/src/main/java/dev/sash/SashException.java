@@ -1,0 +1,23 @@
+package dev.sash;
+
+/**
+ * A sash failure that is not the caller's spec: null times with
+ * {@code null_time: "error"}, an overflowing result, malformed input data, a
+ * line that did not parse under {@code on_error: "raise"}, or a bug in sash
+ * ({@code kind() == "internal"}; the JVM keeps running).
+ */
+public class SashException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final String kind;
+
+    /** An exception of the given kind (the conformance corpus' kind names) and message. */
+    public SashException(String kind, String message) {
+        super(message);
+        this.kind = kind;
+    }
+
+    /** The error kind: "null_time", "overflow", "invalid_input", "invalid_array", "parse", "internal", ... */
+    public String kind() {
+        return kind;
+    }
+}
