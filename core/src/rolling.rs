@@ -191,6 +191,9 @@ struct RunningAgg {
     name: String,
     /// Per batch, the values (None for `count()`).
     values: Option<Vec<RunningValues>>,
+    /// Whether the values are integers (sums are exact, `sum` gives Int64),
+    /// known from the column's type even when there is no batch.
+    int: bool,
 }
 
 /// Window state of one aggregation; non-finite floats are counted apart so
@@ -272,6 +275,7 @@ impl RunningSums {
         let mut planned = Vec::with_capacity(aggs.len());
         for agg in aggs {
             let column = agg.column.as_deref().map(|c| crate::types::column_index(schema, c)).transpose()?;
+            let mut int_values = false;
             let values = match (agg.func, column) {
                 (AggFunc::Count, None) => None,
                 (AggFunc::Count | AggFunc::Sum | AggFunc::Mean, Some(c)) => {
@@ -281,6 +285,7 @@ impl RunningSums {
                     if !float && !int && agg.func != AggFunc::Count {
                         return Ok(None);
                     }
+                    int_values = !float;
                     let mut per_batch = Vec::with_capacity(batches.len());
                     for batch in batches {
                         let array = batch.column(c);
@@ -297,7 +302,7 @@ impl RunningSums {
                 }
                 _ => return Ok(None),
             };
-            planned.push(RunningAgg { func: agg.func, name: agg.alias.clone(), values });
+            planned.push(RunningAgg { func: agg.func, name: agg.alias.clone(), values, int: int_values });
         }
         Ok(Some(RunningSums { aggs: planned }))
     }
@@ -310,7 +315,7 @@ impl RunningSums {
             .iter()
             .map(|agg| {
                 let counting = agg.func == AggFunc::Count;
-                let int_sum = agg.func == AggFunc::Sum && matches!(agg.values.as_deref(), Some([RunningValues::Int(_), ..]));
+                let int_sum = agg.func == AggFunc::Sum && agg.int;
                 RunningOutput {
                     counts: vec![0; if counting { n } else { 0 }],
                     floats: vec![0.0; if counting || int_sum { 0 } else { n }],
@@ -366,16 +371,13 @@ impl RunningSums {
                     match agg.func {
                         AggFunc::Count => out.counts[at] = if agg.values.is_some() { state.count } else { windows[g].len() as i64 },
                         _ if state.count == 0 => {}
-                        AggFunc::Sum if !out.ints.is_empty() => {
+                        AggFunc::Sum if agg.int => {
                             out.ints[at] = i64::try_from(state.int_sum)
                                 .map_err(|_| SashError::Overflow(format!("{} does not fit Int64", agg.name)))?;
                             out.valid[at] = true;
                         }
                         _ => {
-                            let sum = match agg.values.as_deref() {
-                                Some([RunningValues::Int(_), ..]) => state.int_sum as f64,
-                                _ => state.float_sum(),
-                            };
+                            let sum = if agg.int { state.int_sum as f64 } else { state.float_sum() };
                             out.floats[at] = if agg.func == AggFunc::Mean { sum / state.count as f64 } else { sum };
                             out.valid[at] = true;
                         }
@@ -474,7 +476,7 @@ impl RunningSums {
             .map(|(agg, out)| -> ArrayRef {
                 match agg.func {
                     AggFunc::Count => Arc::new(Int64Array::from(out.counts)),
-                    _ if !out.ints.is_empty() => Arc::new(Int64Array::new(out.ints.into(), Some(NullBuffer::from(out.valid)))),
+                    AggFunc::Sum if agg.int => Arc::new(Int64Array::new(out.ints.into(), Some(NullBuffer::from(out.valid)))),
                     _ => Arc::new(Float64Array::new(out.floats.into(), Some(NullBuffer::from(out.valid)))),
                 }
             })
