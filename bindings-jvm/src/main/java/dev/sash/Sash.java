@@ -2,9 +2,7 @@ package dev.sash;
 
 import java.nio.file.Path;
 import java.util.Objects;
-import org.apache.arrow.c.ArrowArray;
 import org.apache.arrow.c.ArrowArrayStream;
-import org.apache.arrow.c.ArrowSchema;
 import org.apache.arrow.c.Data;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
@@ -51,13 +49,13 @@ public final class Sash {
     /** As {@link #windowAgg(VectorSchemaRoot, WindowSpec, BufferAllocator)}, for an input with dictionary-encoded columns. */
     public static VectorSchemaRoot windowAgg(VectorSchemaRoot input, DictionaryProvider dictionaries, WindowSpec spec, BufferAllocator allocator) {
         Objects.requireNonNull(spec, "spec");
-        return callBatch(Op.WINDOW, input, dictionaries, spec.toJson(), false, allocator);
+        return Kernel.batch(Kernel.Op.WINDOW, input, dictionaries, spec.toJson(), false, allocator);
     }
 
     /** Windowed aggregation of every batch of {@code input} (consumed and closed). */
     public static ArrowReader windowAgg(ArrowReader input, WindowSpec spec, BufferAllocator allocator) {
         Objects.requireNonNull(spec, "spec");
-        return callStream(Op.WINDOW, input, spec.toJson(), false, allocator);
+        return Kernel.stream(Kernel.Op.WINDOW, input, spec.toJson(), false, allocator);
     }
 
     /** Rolling aggregation of one batch: the input columns, then one column per aggregation, in input order. */
@@ -68,13 +66,13 @@ public final class Sash {
     /** As {@link #rolling(VectorSchemaRoot, RollingSpec, BufferAllocator)}, for an input with dictionary-encoded columns. */
     public static VectorSchemaRoot rolling(VectorSchemaRoot input, DictionaryProvider dictionaries, RollingSpec spec, BufferAllocator allocator) {
         Objects.requireNonNull(spec, "spec");
-        return callBatch(Op.ROLLING, input, dictionaries, spec.toJson(), false, allocator);
+        return Kernel.batch(Kernel.Op.ROLLING, input, dictionaries, spec.toJson(), false, allocator);
     }
 
     /** Rolling aggregation of every batch of {@code input} (consumed and closed). */
     public static ArrowReader rolling(ArrowReader input, RollingSpec spec, BufferAllocator allocator) {
         Objects.requireNonNull(spec, "spec");
-        return callStream(Op.ROLLING, input, spec.toJson(), false, allocator);
+        return Kernel.stream(Kernel.Op.ROLLING, input, spec.toJson(), false, allocator);
     }
 
     /**
@@ -83,23 +81,14 @@ public final class Sash {
      * row per line, the format's columns then {@code _error}.
      */
     public static VectorSchemaRoot parse(FieldVector lines, ParseSpec spec, BufferAllocator allocator) {
-        Objects.requireNonNull(lines, "lines");
         Objects.requireNonNull(spec, "spec");
-        Objects.requireNonNull(allocator, "allocator");
-        try (ArrowArray in = ArrowArray.allocateNew(allocator);
-             ArrowSchema inSchema = ArrowSchema.allocateNew(allocator);
-             ArrowArray out = ArrowArray.allocateNew(allocator);
-             ArrowSchema outSchema = ArrowSchema.allocateNew(allocator)) {
-            Data.exportVector(allocator, lines, null, in, inSchema);
-            NativeLib.parse(in.memoryAddress(), inSchema.memoryAddress(), spec.toJson(), false, out.memoryAddress(), outSchema.memoryAddress());
-            return Data.importVectorSchemaRoot(allocator, out, outSchema, null);
-        }
+        return Kernel.parseVector(lines, spec.toJson(), false, allocator);
     }
 
     /** Parses a stream of one-column batches of lines (consumed and closed), one output batch per input batch, lazily. */
     public static ArrowReader parse(ArrowReader lines, ParseSpec spec, BufferAllocator allocator) {
         Objects.requireNonNull(spec, "spec");
-        return callStream(Op.PARSE, lines, spec.toJson(), false, allocator);
+        return Kernel.stream(Kernel.Op.PARSE, lines, spec.toJson(), false, allocator);
     }
 
     /** Reads and parses a log file in bounded memory: batches are read and parsed as they are pulled. */
@@ -115,45 +104,6 @@ public final class Sash {
         if (chunkBytes < 0) throw new IllegalArgumentException("chunkBytes must be >= 0, got " + chunkBytes);
         try (ArrowArrayStream out = ArrowArrayStream.allocateNew(allocator)) {
             NativeLib.readLog(path.toString(), spec.toJson(), chunkBytes, false, out.memoryAddress());
-            return Data.importArrayStream(allocator, out);
-        }
-    }
-
-    enum Op { WINDOW, ROLLING, PARSE }
-
-    /** One batch through the kernel; {@code sparkTypes} casts the result to types Spark reads. */
-    static VectorSchemaRoot callBatch(Op op, VectorSchemaRoot input, DictionaryProvider dictionaries, String spec, boolean sparkTypes,
-                                      BufferAllocator allocator) {
-        Objects.requireNonNull(input, "input");
-        Objects.requireNonNull(allocator, "allocator");
-        try (ArrowArray in = ArrowArray.allocateNew(allocator);
-             ArrowSchema inSchema = ArrowSchema.allocateNew(allocator);
-             ArrowArray out = ArrowArray.allocateNew(allocator);
-             ArrowSchema outSchema = ArrowSchema.allocateNew(allocator)) {
-            Data.exportVectorSchemaRoot(allocator, input, dictionaries, in, inSchema);
-            long a = in.memoryAddress(), s = inSchema.memoryAddress(), oa = out.memoryAddress(), os = outSchema.memoryAddress();
-            switch (op) {
-                case WINDOW -> NativeLib.windowAgg(a, s, spec, sparkTypes, oa, os);
-                case ROLLING -> NativeLib.rolling(a, s, spec, sparkTypes, oa, os);
-                case PARSE -> throw new IllegalStateException("parse takes a vector, not a batch");
-            }
-            return Data.importVectorSchemaRoot(allocator, out, outSchema, null);
-        }
-    }
-
-    /** A stream through the kernel; the input reader is consumed and closed by the kernel. */
-    static ArrowReader callStream(Op op, ArrowReader input, String spec, boolean sparkTypes, BufferAllocator allocator) {
-        Objects.requireNonNull(input, "input");
-        Objects.requireNonNull(allocator, "allocator");
-        try (ArrowArrayStream in = ArrowArrayStream.allocateNew(allocator);
-             ArrowArrayStream out = ArrowArrayStream.allocateNew(allocator)) {
-            Data.exportArrayStream(allocator, input, in);
-            long i = in.memoryAddress(), o = out.memoryAddress();
-            switch (op) {
-                case WINDOW -> NativeLib.windowAggStream(i, spec, sparkTypes, o);
-                case ROLLING -> NativeLib.rollingStream(i, spec, sparkTypes, o);
-                case PARSE -> NativeLib.parseStream(i, spec, sparkTypes, o);
-            }
             return Data.importArrayStream(allocator, out);
         }
     }

@@ -1,0 +1,248 @@
+package dev.sash.spark;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sash.Kernel;
+import dev.sash.ParseSpec;
+import dev.sash.RollingSpec;
+import dev.sash.SashSpecException;
+import dev.sash.WindowSpec;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.rdd.RDD;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.util.ArrowUtils;
+
+/**
+ * sash inside Spark jobs: the same kernels as {@link dev.sash.Sash}, run on the
+ * executors over Arrow batches built from each partition with Spark's own
+ * Arrow writer, the results read back in place.
+ *
+ * <pre>{@code
+ * Dataset<Row> perMinute = SashSpark.windowAgg(events,
+ *     WindowSpec.tumbling("ts", "1m").by("host").agg("count() as n").agg("mean(latency) as avg").build());
+ * Dataset<Row> parsed = SashSpark.parse(spark.read().text("access.log"), "value", ParseSpec.of("combined"));
+ * SashSpark.register(spark);   // SELECT sash_parse(value, 'combined').status FROM logs
+ * }</pre>
+ *
+ * <p>Windows and rolling aggregations need every row of a key in one place:
+ * with {@code by} keys the rows are hash-partitioned by the keys, so each
+ * partition is one independent kernel call and the work spreads over the
+ * partitions; without keys every row goes to one partition. Results equal the
+ * single-process kernel's, row order aside (a Dataset has none). Spark has no
+ * row order either, so among rows with the same time "input order"
+ * (first/last ties, rolling row windows) is the order of the partition.
+ */
+public final class SashSpark {
+    private SashSpark() {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Lines per kernel call in {@link #parse}. */
+    static final int PARSE_BATCH_ROWS = 64 * 1024;
+
+    /** Windowed aggregation of {@code data}: one row per (key, window), columns as in docs/semantics.md. */
+    public static Dataset<Row> windowAgg(Dataset<Row> data, WindowSpec spec) {
+        return aggregate(data, Kernel.Op.WINDOW, spec.toJson());
+    }
+
+    /** Rolling aggregation of {@code data}: every input row with its aggregates. */
+    public static Dataset<Row> rolling(Dataset<Row> data, RollingSpec spec) {
+        return aggregate(data, Kernel.Op.ROLLING, spec.toJson());
+    }
+
+    /**
+     * Parses the string column {@code column} of {@code data}: the input columns,
+     * then the format's columns and {@code _error}, one row per input row. Lines
+     * go to the kernel in Arrow batches of 64K rows, without a shuffle.
+     */
+    public static Dataset<Row> parse(Dataset<Row> data, String column, ParseSpec spec) {
+        SparkSession spark = data.sparkSession();
+        StructType inSchema = data.schema();
+        int lineIndex = fieldIndex(inSchema, column);
+        String specJson = withUtf8Strings(spec.toJson());
+        String timeZone = timeZone(spark);
+        StructType parsed = parseSchema(specJson);
+        for (StructField f : parsed.fields()) {
+            if (List.of(inSchema.fieldNames()).contains(f.name())) {
+                throw new SashSpecException("invalid_spec", "invalid spec: the parsed column \"" + f.name()
+                        + "\" has the name of an input column; rename the input column first");
+            }
+        }
+        StructType outSchema = new StructType(concat(inSchema.fields(), parsed.fields()));
+        FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> parsePartition(rows, inSchema, lineIndex, specJson, timeZone);
+        return toDataFrame(spark, internalRows(data).mapPartitions(job).rdd(), outSchema);
+    }
+
+    /**
+     * Registers the SQL function {@code sash_parse(line, format)}: {@code format}
+     * is a literal, a format name ("combined") or a JSON parse spec; the result
+     * is a struct of the format's columns and {@code _error}. A row-at-a-time
+     * function; {@link #parse} is the batched path for whole columns.
+     */
+    public static void register(SparkSession spark) {
+        SqlFunctions.register(spark);
+    }
+
+    // ---- internals ----
+
+    private static Dataset<Row> aggregate(Dataset<Row> data, Kernel.Op op, String specJson) {
+        SparkSession spark = data.sparkSession();
+        String timeZone = timeZone(spark);
+        StructType inSchema = data.schema();
+        // Run the spec on an empty batch on the driver: bad specs fail here,
+        // before any task starts, and the result's schema is known.
+        StructType outSchema;
+        try (BufferAllocator allocator = new RootAllocator();
+             VectorSchemaRoot empty = ArrowPartitions.emptyRoot(inSchema, timeZone, allocator);
+             VectorSchemaRoot result = Kernel.batch(op, empty, null, specJson, true, allocator)) {
+            outSchema = ArrowUtils.fromArrowSchema(result.getSchema());
+        }
+        List<String> keys = byColumns(specJson);
+        Dataset<Row> placed;
+        if (keys.isEmpty()) {
+            placed = data.repartition(1);
+        } else {
+            // An explicit partition count: adaptive execution would merge the
+            // partitions of a small input into one otherwise.
+            Column[] columns = keys.stream().map(data::col).toArray(Column[]::new);
+            int partitions = Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
+            placed = data.repartition(partitions, columns);
+        }
+        FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> aggregatePartition(rows, op, inSchema, specJson, timeZone);
+        return toDataFrame(spark, internalRows(placed).mapPartitions(job).rdd(), outSchema);
+    }
+
+    private static Iterator<InternalRow> aggregatePartition(Iterator<InternalRow> rows, Kernel.Op op, StructType schema, String spec, String timeZone) {
+        if (!rows.hasNext()) return java.util.Collections.emptyIterator();
+        BufferAllocator allocator = new RootAllocator();
+        VectorSchemaRoot result;
+        try (VectorSchemaRoot input = ArrowPartitions.write(rows, schema, timeZone, allocator, 0)) {
+            result = Kernel.batch(op, input, null, spec, true, allocator);
+        } catch (RuntimeException e) {
+            allocator.close();
+            throw e;
+        }
+        return ArrowPartitions.closingAtEnd(ArrowPartitions.rows(result.getFieldVectors(), result.getRowCount()),
+                ArrowPartitions.all(allocator, result));
+    }
+
+    private static Iterator<InternalRow> parsePartition(Iterator<InternalRow> rows, StructType schema, int lineIndex, String spec, String timeZone) {
+        return new Iterator<>() {
+            private Iterator<InternalRow> current = java.util.Collections.emptyIterator();
+
+            @Override
+            public boolean hasNext() {
+                while (!current.hasNext()) {
+                    if (!rows.hasNext()) return false;
+                    current = nextBatch();
+                }
+                return true;
+            }
+
+            @Override
+            public InternalRow next() {
+                if (!hasNext()) throw new java.util.NoSuchElementException();
+                return current.next();
+            }
+
+            private Iterator<InternalRow> nextBatch() {
+                BufferAllocator allocator = new RootAllocator();
+                VectorSchemaRoot input = null;
+                VectorSchemaRoot parsed = null;
+                try {
+                    input = ArrowPartitions.write(rows, schema, timeZone, allocator, PARSE_BATCH_ROWS);
+                    parsed = Kernel.parseVector(input.getVector(lineIndex), spec, true, allocator);
+                    List<FieldVector> columns = new ArrayList<>(input.getFieldVectors());
+                    columns.addAll(parsed.getFieldVectors());
+                    return ArrowPartitions.closingAtEnd(ArrowPartitions.rows(columns, input.getRowCount()),
+                            ArrowPartitions.all(allocator, input, parsed));
+                } catch (RuntimeException e) {
+                    if (parsed != null) parsed.close();
+                    if (input != null) input.close();
+                    allocator.close();
+                    throw e;
+                }
+            }
+        };
+    }
+
+    /** The struct of columns a parse spec produces, as Spark types. */
+    static StructType parseSchema(String specJson) {
+        try (BufferAllocator allocator = new RootAllocator();
+             org.apache.arrow.vector.VarCharVector none = new org.apache.arrow.vector.VarCharVector("line", allocator)) {
+            none.setValueCount(0);
+            try (VectorSchemaRoot result = Kernel.parseVector(none, specJson, true, allocator)) {
+                return ArrowUtils.fromArrowSchema(result.getSchema());
+            }
+        }
+    }
+
+    /** The spec with {@code "strings": "utf8"} unless it says otherwise: Spark cannot read string views. */
+    static String withUtf8Strings(String specJson) {
+        try {
+            JsonNode node = JSON.readTree(specJson);
+            if (node instanceof ObjectNode object && !object.has("strings")) {
+                object.put("strings", "utf8");
+                return JSON.writeValueAsString(object);
+            }
+            return specJson;
+        } catch (IOException e) {
+            return specJson; // the kernel reports the invalid JSON with its own message
+        }
+    }
+
+    private static List<String> byColumns(String specJson) {
+        List<String> keys = new ArrayList<>();
+        try {
+            JsonNode by = JSON.readTree(specJson).path("by");
+            if (by.isTextual()) keys.add(by.asText());
+            else if (by.isArray()) by.forEach(k -> keys.add(k.asText()));
+        } catch (IOException e) {
+            // unreachable: the kernel already parsed the spec on the driver
+        }
+        return keys;
+    }
+
+    private static int fieldIndex(StructType schema, String column) {
+        String[] names = schema.fieldNames();
+        for (int i = 0; i < names.length; i++) {
+            if (names[i].equals(column)) return i;
+        }
+        throw new SashSpecException("unknown_column", "unknown column \"" + column + "\"; the input has " + List.of(names));
+    }
+
+    private static StructField[] concat(StructField[] a, StructField[] b) {
+        StructField[] all = new StructField[a.length + b.length];
+        System.arraycopy(a, 0, all, 0, a.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    static String timeZone(SparkSession spark) {
+        return spark.conf().get("spark.sql.session.timeZone");
+    }
+
+    private static JavaRDD<InternalRow> internalRows(Dataset<Row> data) {
+        return ((org.apache.spark.sql.classic.Dataset<Row>) data).queryExecution().toRdd().toJavaRDD();
+    }
+
+    private static Dataset<Row> toDataFrame(SparkSession spark, RDD<InternalRow> rows, StructType schema) {
+        return ((org.apache.spark.sql.classic.SparkSession) spark).internalCreateDataFrame(rows, schema, false);
+    }
+}

@@ -1,0 +1,221 @@
+package dev.sash.spark;
+
+import static org.apache.spark.sql.functions.avg;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.max;
+import static org.apache.spark.sql.functions.min;
+import static org.apache.spark.sql.functions.session_window;
+import static org.apache.spark.sql.functions.sum;
+import static org.apache.spark.sql.functions.window;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sash.ParseSpec;
+import dev.sash.RollingSpec;
+import dev.sash.Sash;
+import dev.sash.SashSpecException;
+import dev.sash.WindowSpec;
+import java.nio.file.Path;
+import java.sql.Timestamp;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.ipc.ArrowReader;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** SashSpark in Spark local[2], checked against Spark's own operators and against the single-process kernel. */
+class SashSparkTest {
+    static SparkSession spark;
+    static final Path LOGS = Path.of(System.getProperty("sash.repo.root", "..")).resolve("tests/data/logs");
+
+    @BeforeAll
+    static void start() {
+        spark = SparkSession.builder().master("local[2]").appName("sash-test")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.sql.shuffle.partitions", "4")
+                .config("spark.ui.enabled", "false")
+                .getOrCreate();
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+    }
+
+    /** Random events over ~1 hour: keys with nulls, values with nulls, unsorted, a few duplicate times. */
+    static Dataset<Row> randomEvents(long seed, int rows) {
+        Random random = new Random(seed);
+        List<Row> data = new ArrayList<>();
+        String[] hosts = {"a", "b", "c", "d", "e", null};
+        for (int i = 0; i < rows; i++) {
+            long micros = 1_700_000_000_000_000L + random.nextInt(3_600) * 1_000_000L + random.nextInt(1_000_000);
+            if (random.nextInt(10) == 0 && i > 0) micros = ((Timestamp) data.get(random.nextInt(i)).get(1)).getTime() * 1000;
+            Timestamp ts = new Timestamp(micros / 1000);
+            ts.setNanos((int) (micros % 1_000_000) * 1000);
+            Long v = random.nextInt(8) == 0 ? null : (long) random.nextInt(1000) - 200;
+            Double d = random.nextInt(8) == 0 ? null : random.nextGaussian() * 100;
+            data.add(RowFactory.create(i, ts, hosts[random.nextInt(hosts.length)], v, d));
+        }
+        StructType schema = new StructType()
+                .add("id", DataTypes.IntegerType, false)
+                .add("ts", DataTypes.TimestampType, false)
+                .add("host", DataTypes.StringType, true)
+                .add("v", DataTypes.LongType, true)
+                .add("d", DataTypes.DoubleType, true);
+        return spark.createDataFrame(data, schema).repartition(3);
+    }
+
+    /** Rows as sorted strings, doubles rounded to 9 significant digits (sums in another order differ in the last bits). */
+    static List<String> canonical(Dataset<Row> data) {
+        List<String> out = new ArrayList<>();
+        for (Row row : data.collectAsList()) {
+            StringBuilder s = new StringBuilder();
+            for (int i = 0; i < row.length(); i++) {
+                Object v = row.get(i);
+                if (v instanceof Double x) v = String.format("%.9g", x);
+                s.append(v).append('|');
+            }
+            out.add(s.toString());
+        }
+        out.sort(null);
+        return out;
+    }
+
+    @Test
+    void tumblingEqualsSparkGroupByWindow() {
+        Dataset<Row> events = randomEvents(1, 5_000);
+        Dataset<Row> ours = SashSpark.windowAgg(events, WindowSpec.tumbling("ts", "1m").by("host")
+                .aggs("count() as n", "count(v) as nv", "sum(v) as sv", "mean(d) as md", "min(d) as lo", "max(v) as hi").build());
+        Dataset<Row> theirs = events.groupBy(col("host"), window(col("ts"), "1 minute"))
+                .agg(count(lit(1)).as("n"), count(col("v")).as("nv"), sum(col("v")).as("sv"), avg(col("d")).as("md"),
+                        min(col("d")).as("lo"), max(col("v")).as("hi"))
+                .select(col("host"), col("window.start").as("window_start"), col("window.end").as("window_end"),
+                        col("n"), col("nv"), col("sv"), col("md"), col("lo"), col("hi"));
+        assertEquals(List.of("host", "window_start", "window_end", "n", "nv", "sv", "md", "lo", "hi"), List.of(ours.columns()));
+        assertEquals(theirs.schema().apply("window_start").dataType(), ours.schema().apply("window_start").dataType());
+        assertEquals(canonical(theirs), canonical(ours));
+    }
+
+    @Test
+    void hoppingEqualsSparkSlidingWindow() {
+        Dataset<Row> events = randomEvents(2, 3_000);
+        Dataset<Row> ours = SashSpark.windowAgg(events, WindowSpec.hopping("ts", "1m", "3m").by("host")
+                .aggs("count() as n", "sum(v) as sv", "max(d) as hi").build());
+        Dataset<Row> theirs = events.groupBy(col("host"), window(col("ts"), "3 minutes", "1 minute"))
+                .agg(count(lit(1)).as("n"), sum(col("v")).as("sv"), max(col("d")).as("hi"))
+                .select(col("host"), col("window.start"), col("window.end"), col("n"), col("sv"), col("hi"));
+        assertEquals(canonical(theirs), canonical(ours));
+    }
+
+    @Test
+    void sessionsEqualSparkSessionWindow() {
+        Dataset<Row> events = randomEvents(3, 2_000);
+        Dataset<Row> ours = SashSpark.windowAgg(events, WindowSpec.session("ts", "20s").by("host")
+                .aggs("count() as n", "sum(v) as sv", "min(d) as lo").build());
+        Dataset<Row> theirs = events.groupBy(col("host"), session_window(col("ts"), "20 seconds"))
+                .agg(count(lit(1)).as("n"), sum(col("v")).as("sv"), min(col("d")).as("lo"))
+                .select(col("host"), col("session_window.start"), col("session_window.end"), col("n"), col("sv"), col("lo"));
+        assertEquals(canonical(theirs), canonical(ours));
+    }
+
+    @Test
+    void withoutKeysEverythingIsOneWindowSet() {
+        Dataset<Row> events = randomEvents(4, 2_000);
+        Dataset<Row> ours = SashSpark.windowAgg(events, WindowSpec.tumbling("ts", "10m").aggs("count() as n", "sum(v) as sv").build());
+        Dataset<Row> theirs = events.groupBy(window(col("ts"), "10 minutes")).agg(count(lit(1)).as("n"), sum(col("v")).as("sv"))
+                .select(col("window.start"), col("window.end"), col("n"), col("sv"));
+        assertEquals(canonical(theirs), canonical(ours));
+    }
+
+    @Test
+    void keyedWorkIsSpreadOverPartitions() {
+        Dataset<Row> events = randomEvents(5, 4_000);
+        Dataset<Row> ours = SashSpark.windowAgg(events, WindowSpec.tumbling("ts", "1m").by("host").agg("count() as n").build());
+        long busyPartitions = ours.select(org.apache.spark.sql.functions.spark_partition_id().as("p")).distinct().count();
+        assertTrue(busyPartitions >= 2, "the keyed windows ran in " + busyPartitions + " partition(s)");
+        long total = ours.agg(sum(col("n"))).first().getLong(0);
+        assertEquals(4_000, total);
+    }
+
+    @Test
+    void rollingEqualsTheSingleProcessKernel() throws Exception {
+        Dataset<Row> events = randomEvents(6, 2_000);
+        RollingSpec spec = RollingSpec.builder("ts", "5m").by("host").aggs("count() as n", "sum(v) as sv", "mean(d) as md").build();
+        Dataset<Row> ours = SashSpark.rolling(events, spec);
+        assertEquals(List.of("id", "ts", "host", "v", "d", "n", "sv", "md"), List.of(ours.columns()));
+        // The same rows through the Java API in one process.
+        Dataset<Row> local = spark.createDataFrame(SashSpark.rolling(events.coalesce(1), spec).collectAsList(), ours.schema());
+        assertEquals(canonical(local), canonical(ours));
+        // And by brute force: n is the number of rows of the same host in (t - 5m, t].
+        List<Row> rows = events.collectAsList();
+        for (Row r : ours.filter(col("id").lt(50)).collectAsList()) {
+            long t = ((Timestamp) r.get(1)).getTime();
+            long n = rows.stream().filter(o -> java.util.Objects.equals(o.get(2), r.get(2)))
+                    .filter(o -> ((Timestamp) o.get(1)).getTime() <= t && ((Timestamp) o.get(1)).getTime() > t - 300_000).count();
+            assertEquals(n, r.getLong(5), "row " + r);
+        }
+    }
+
+    @Test
+    void parseEqualsTheSingleProcessKernelOnRealLogs() throws Exception {
+        for (String[] file : new String[][] {{"apache_combined_10k.log", "combined"}, {"linux_2k.log", "syslog"}, {"apache_2k.log", "apache_error"}}) {
+            String spec = "{\"format\":\"" + file[1] + "\",\"strings\":\"utf8\",\"reference_time\":\"2026-01-01T00:00:00Z\",\"timezone\":\"UTC\"}";
+            if (!file[1].equals("syslog")) spec = "{\"format\":\"" + file[1] + "\",\"strings\":\"utf8\"}";
+            Dataset<Row> lines = spark.read().text(LOGS.resolve(file[0]).toString()).repartition(2);
+            Dataset<Row> ours = SashSpark.parse(lines, "value", ParseSpec.fromJson(spec));
+            long failed = ours.filter(col("_error").isNotNull()).count();
+            List<String> expected = new ArrayList<>();
+            try (BufferAllocator allocator = new RootAllocator(); ArrowReader reader = Sash.readLog(LOGS.resolve(file[0]), ParseSpec.fromJson(spec), allocator)) {
+                long localFailed = 0;
+                long localRows = 0;
+                while (reader.loadNextBatch()) {
+                    VectorSchemaRoot root = reader.getVectorSchemaRoot();
+                    localRows += root.getRowCount();
+                    for (int i = 0; i < root.getRowCount(); i++) if (!root.getVector("_error").isNull(i)) localFailed++;
+                    for (int i = 0; i < root.getRowCount(); i++) expected.add(String.valueOf(root.getVector(1).getObject(i)));
+                }
+                assertEquals(localRows, ours.count(), file[0]);
+                assertEquals(localFailed, failed, file[0]);
+            }
+            List<String> got = new ArrayList<>();
+            for (Row r : ours.collectAsList()) got.add(String.valueOf(r.get(2)));
+            expected.sort(null);
+            got.sort(null);
+            assertEquals(expected, got, file[0] + ": the second parsed column");
+        }
+    }
+
+    @Test
+    void sqlFunctionParsesAStructPerLine() {
+        SashSpark.register(spark);
+        spark.read().text(LOGS.resolve("apache_combined_10k.log").toString()).limit(500).createOrReplaceTempView("logs");
+        List<Row> statuses = spark.sql("SELECT sash_parse(value, 'combined').status AS status, sash_parse(value, 'combined').path AS path FROM logs").collectAsList();
+        assertEquals(500, statuses.size());
+        Dataset<Row> batched = SashSpark.parse(spark.table("logs"), "value", ParseSpec.of("combined"));
+        assertEquals(canonical(batched.select("status", "path")), canonical(spark.createDataFrame(statuses, batched.select("status", "path").schema())));
+        assertEquals(DataTypes.IntegerType, batched.schema().apply("status").dataType(), "UInt16 reads as Spark's int");
+        assertThrows(Exception.class, () -> spark.sql("SELECT sash_parse(value, value) FROM logs").collect());
+    }
+
+    @Test
+    void badSpecsFailOnTheDriver() {
+        Dataset<Row> events = randomEvents(7, 10);
+        SashSpecException e = assertThrows(SashSpecException.class,
+                () -> SashSpark.windowAgg(events, WindowSpec.tumbling("ts", "1m").agg("mean(nope)").build()));
+        assertEquals("unknown_column", e.kind());
+    }
+}
