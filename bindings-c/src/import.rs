@@ -156,12 +156,54 @@ pub fn import(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<(ArrayR
     check_array(&array, &dt, "array")?;
     // SAFETY: structure checked above; the buffers are the producer's promise.
     let data: ArrayData = unsafe { from_ffi(array, schema) }.map_err(|e| invalid(format!("the array cannot be imported: {e}")))?;
-    data.validate_full().map_err(|e| invalid(format!("the array is malformed: {e}")))?;
+    let data = match data.validate_full() {
+        Ok(()) => data,
+        Err(e) => {
+            let cleaned = zero_null_views(&data).ok_or_else(|| invalid(format!("the array is malformed: {e}")))?;
+            cleaned.validate_full().map_err(|_| invalid(format!("the array is malformed: {e}")))?;
+            cleaned
+        }
+    };
     let record_schema = match &dt {
         DataType::Struct(_) => Some(Arc::new(Schema::try_from(schema).map_err(|e| invalid(e.to_string()))?)),
         _ => None,
     };
     Ok((arrow_array::make_array(data), record_schema))
+}
+
+/// The array with the views of its null slots (and its struct fields' null
+/// slots) zeroed, or None when it has no view array with nulls.
+///
+/// The content of a null slot is undefined in Arrow, and producers leave
+/// garbage there (Arrow Java 19's ViewVarCharVector does not clear the view
+/// of a slot set to null), but arrow-rs validates every view. Only the views
+/// buffer is copied; the data buffers are still the producer's.
+fn zero_null_views(data: &ArrayData) -> Option<ArrayData> {
+    match data.data_type() {
+        DataType::Utf8View | DataType::BinaryView if data.null_count() > 0 => {
+            let mut views = data.buffers()[0].as_slice().to_vec();
+            for i in 0..data.len() {
+                if data.is_null(i) {
+                    let at = (data.offset() + i) * 16;
+                    views.get_mut(at..at + 16)?.fill(0);
+                }
+            }
+            let mut buffers = data.buffers().to_vec();
+            buffers[0] = arrow_buffer::Buffer::from_vec(views);
+            // SAFETY: the same array with zeroed (empty, valid) views in null slots; validated by the caller.
+            Some(unsafe { data.clone().into_builder().buffers(buffers).build_unchecked() })
+        }
+        DataType::Struct(_) => {
+            let children: Vec<Option<ArrayData>> = data.child_data().iter().map(zero_null_views).collect();
+            if children.iter().all(Option::is_none) {
+                return None;
+            }
+            let children = children.into_iter().zip(data.child_data()).map(|(new, old)| new.unwrap_or_else(|| old.clone())).collect();
+            // SAFETY: the same struct with cleaned children; validated by the caller.
+            Some(unsafe { data.clone().into_builder().child_data(children).build_unchecked() })
+        }
+        _ => None,
+    }
 }
 
 /// Imports a record batch: a struct array whose fields are the columns.
@@ -191,11 +233,7 @@ pub fn import_batch(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<(
 ///
 /// # Safety
 /// Both pointers are non-NULL and writable; their old contents are not read.
-pub unsafe fn export_batch(
-    batch: RecordBatch,
-    out_array: *mut FFI_ArrowArray,
-    out_schema: *mut FFI_ArrowSchema,
-) -> Result<(), Error> {
+pub unsafe fn export_batch(batch: RecordBatch, out_array: *mut FFI_ArrowArray, out_schema: *mut FFI_ArrowSchema) -> Result<(), Error> {
     let schema = FFI_ArrowSchema::try_from(batch.schema().as_ref())?;
     let data = StructArray::from(batch).into_data();
     let (array, _) = to_ffi(&data)?;
@@ -286,5 +324,34 @@ fn last_stream_error(stream: &mut FFI_ArrowArrayStream) -> String {
     } else {
         // SAFETY: non-NULL, NUL-terminated per the interface.
         unsafe { std::ffi::CStr::from_ptr(ptr) }.to_string_lossy().into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Array, StringViewArray};
+    use arrow_buffer::{NullBuffer, ScalarBuffer};
+
+    #[test]
+    fn garbage_views_in_null_slots_are_accepted_and_cleaned() {
+        // Slot 1 is null but its view claims 4 bytes inline with non-zero padding
+        // (what Arrow Java leaves behind); arrow-rs alone rejects the array.
+        let good = StringViewArray::from(vec!["abc"]).to_data();
+        let mut views: Vec<u128> = vec![good.buffers()[0].typed_data::<u128>()[0], 0];
+        views[1] = 4 | (5u128 << 64);
+        let data = unsafe {
+            ArrayData::builder(DataType::Utf8View)
+                .len(2)
+                .add_buffer(ScalarBuffer::from(views).into_inner())
+                .nulls(Some(NullBuffer::from(vec![true, false])))
+                .build_unchecked()
+        };
+        assert!(data.validate_full().is_err());
+        let (array, schema) = to_ffi(&data).unwrap();
+        let (imported, _) = import(array, &schema).unwrap();
+        let strings = imported.as_any().downcast_ref::<StringViewArray>().unwrap();
+        assert_eq!(strings.value(0), "abc");
+        assert!(strings.is_null(1));
     }
 }

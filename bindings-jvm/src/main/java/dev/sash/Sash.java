@@ -31,7 +31,10 @@ import org.apache.arrow.vector.ipc.ArrowReader;
  * inputs, which are consumed and closed. Every method may be called from any
  * thread, concurrently. Errors throw {@link SashSpecException} (an
  * {@link IllegalArgumentException}) for bad specs and {@link SashException}
- * otherwise.
+ * otherwise. An error met while a result {@link ArrowReader} is being pulled
+ * (a parse with {@code on_error: "raise"}, a failing input reader) comes out
+ * of {@link ArrowReader#loadNextBatch()} as an {@link java.io.IOException}
+ * with the kernel's message, as Arrow Java's readers report errors.
  */
 public final class Sash {
     private Sash() {}
