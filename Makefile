@@ -10,7 +10,7 @@ CARGO       ?= cargo
 export CARGO_BUILD_JOBS ?= 2
 
 .PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-rust python-dev lint fmt venv clean \
-        header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-c-go
+        header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-c-go lib-jvm jar
 
 # ---- C binding (issue #5) ----
 # Where cargo puts its outputs (honours CARGO_TARGET_DIR).
@@ -111,8 +111,25 @@ install: ## Install libsash (.so, .a), include/sash.h and sash.pc under PREFIX (
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(SASH_VERSION)|' \
 	  bindings-c/sash.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/sash.pc
 
-test-jvm: ## JVM binding tests (issue #6)
-	@echo "test-jvm: the JVM binding does not exist yet (issue #6); nothing to run"
+# ---- JVM binding (issue #6) ----
+MVN         := mvn -B -q
+# The stripped libsash_jvm.so the jar carries (the release profile keeps debug info for profiling).
+JVM_NATIVE  := $(CURDIR)/bindings-jvm/target/native
+JVM_FLAGS    = -Dsash.cargo.skip -Dsash.native.dir=$(JVM_NATIVE) -Dsash.spark.home=$(SPARK_HOME_VENV)
+# Spark's distribution inside the venv's pyspark (bin/spark-class, bin/spark-submit, jars/): the cluster test runs on it.
+SPARK_HOME_VENV = $(shell $(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))' 2>/dev/null)
+SASH_JAR    := bindings-jvm/target/sash-$(SASH_VERSION).jar
+
+lib-jvm: ## Build libsash_jvm.so (release) and its stripped copy for the jar
+	$(CARGO) build --release -p sash-jvm
+	@mkdir -p $(JVM_NATIVE)
+	objcopy --strip-debug $(TARGET_DIR)/release/libsash_jvm.so $(JVM_NATIVE)/libsash_jvm.so
+
+jar: lib-jvm venv ## Build bindings-jvm/target/sash-<version>.jar (Java API, Spark integration, native library inside)
+	cd bindings-jvm && $(MVN) $(JVM_FLAGS) package -DskipTests
+
+test-jvm: lib-jvm venv ## JVM binding tests: corpus through the Java API, Spark local[2] vs Spark's own operators, leaks, threads, a standalone Spark cluster
+	cd bindings-jvm && $(MVN) $(JVM_FLAGS) verify
 
 bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows; then the C path (bench-c)
 	$(PY) bench/run.py
