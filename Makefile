@@ -9,7 +9,7 @@ CARGO       ?= cargo
 # CI machines have 2 cores; never ask for more jobs than that.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-rust python-dev lint fmt venv clean \
+.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-rust python-dev lint fmt venv clean \
         header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-c-go lib-jvm jar
 
 # ---- C binding (issue #5) ----
@@ -131,9 +131,14 @@ jar: lib-jvm venv ## Build bindings-jvm/target/sash-<version>.jar (Java API, Spa
 test-jvm: lib-jvm venv ## JVM binding tests: corpus through the Java API, Spark local[2] vs Spark's own operators, leaks, threads, a standalone Spark cluster
 	cd bindings-jvm && $(MVN) $(JVM_FLAGS) verify
 
-bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows; then the C path (bench-c)
+bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows; then the C path (bench-c) and the JVM (bench-jvm)
 	$(PY) bench/run.py
 	$(MAKE) --no-print-directory bench-c
+	$(MAKE) --no-print-directory bench-jvm
+
+bench-jvm: lib-jvm venv ## JNI overhead vs the kernel, and SashSpark vs Spark's own window aggregation and regexp parsing (10M rows, local[2]); writes bench/results-jvm.md
+	cd bindings-jvm && $(MVN) $(JVM_FLAGS) test-compile exec:exec -Dexec.executable=java -Dexec.classpathScope=test \
+	  -Dexec.args="$$(sed -n 's:.*<spark.jvm.options>\(.*\)</spark.jvm.options>.*:\1:p' pom.xml) -Xmx12g -classpath %classpath dev.sash.bench.JvmBench $(CURDIR) $(CURDIR)/bench/results-jvm.md"
 
 bench-c: ## Time the 10M-row tumbling case through the C ABI against the Rust kernel (issue #5: <= 2% overhead)
 	$(CARGO) bench -p sash-c --bench c_path

@@ -326,3 +326,52 @@ pub extern "system" fn Java_dev_sash_NativeLib_readLog<'local>(
         })
         .resolve::<ThrowSashException>()
 }
+
+/// `NativeLib.benchWindowAggNanos(array, schema, spec)`: for the benchmark
+/// that measures what the JNI path adds. Takes the batch like `windowAgg`,
+/// then times only the core's window aggregation and returns the
+/// nanoseconds; the result is dropped, nothing is exported.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_benchWindowAggNanos<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    array: jlong,
+    schema: jlong,
+    spec: JString<'local>,
+) -> jlong {
+    unowned
+        .with_env(|env| -> Result<jlong> {
+            // SAFETY: Java passes the addresses of live structs it allocated (or 0).
+            let (array, schema) = unsafe { (take_array(ptr(array)), take_schema(ptr(schema))) };
+            let (array, schema) = (required(array, "array")?, required(schema, "schema")?);
+            let spec = WindowSpec::from_json(&spec_string(env, &spec)?)?;
+            let (schema, batch) = import_batch(array, &schema)?;
+            let start = std::time::Instant::now();
+            let out = sash_core::window_agg(&schema, &[batch], &spec)?;
+            let nanos = start.elapsed().as_nanos() as jlong;
+            drop(out);
+            Ok(nanos)
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.partialPlan(spec)`: how the window aggregation decomposes into
+/// per-partition partials and a merge (`sash_core::partial`), as JSON, or null
+/// when it does not (session windows, holistic aggregations).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_partialPlan<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    spec: JString<'local>,
+) -> JString<'local> {
+    unowned
+        .with_env(|env| -> Result<JString<'local>> {
+            let spec = WindowSpec::from_json(&spec_string(env, &spec)?)?;
+            spec.validate()?;
+            match sash_core::partial::partial_plan(&spec) {
+                Some(plan) => Ok(JString::from_str(env, plan.to_json())?),
+                None => Ok(JString::null()),
+            }
+        })
+        .resolve::<ThrowSashException>()
+}

@@ -38,6 +38,7 @@ pub mod error;
 pub mod expr;
 mod keys;
 pub mod parse;
+pub mod partial;
 mod prepare;
 /// The brute-force reference implementation: the executable specification of
 /// `docs/semantics.md`, used by the tests of the engine and of every binding.

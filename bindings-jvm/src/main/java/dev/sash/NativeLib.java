@@ -96,4 +96,19 @@ public final class NativeLib {
 
     /** Reads and parses a log file in chunks of about {@code chunkBytes} (0: the default) as batches are pulled. */
     public static native void readLog(String path, String specJson, long chunkBytes, boolean sparkTypes, long out);
+
+    /**
+     * Benchmark support: takes a batch like {@link #windowAgg}, times only the
+     * kernel's window aggregation and returns the nanoseconds (the result is
+     * dropped). The JNI overhead benchmark compares it with a full call.
+     */
+    public static native long benchWindowAggNanos(long array, long schema, String specJson);
+
+    /**
+     * How a window aggregation splits into per-partition partial aggregates and
+     * a merge, as JSON ({@code {"partial_aggs": [...], "merge": [{"alias",
+     * "merge", "partials"}]}}), or null when it does not split (sessions;
+     * aggregations other than count, sum, mean, min, max).
+     */
+    public static native String partialPlan(String specJson);
 }

@@ -23,6 +23,7 @@ import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
@@ -56,8 +57,23 @@ public final class SashSpark {
     /** Lines per kernel call in {@link #parse}. */
     static final int PARSE_BATCH_ROWS = 64 * 1024;
 
-    /** Windowed aggregation of {@code data}: one row per (key, window), columns as in docs/semantics.md. */
+    /**
+     * Windowed aggregation of {@code data}: one row per (key, window), columns
+     * as in docs/semantics.md.
+     *
+     * <p>Tumbling and hopping windows whose aggregations are all count, sum,
+     * mean, min or max run in two steps, as SQL engines run GROUP BY: the kernel
+     * computes partial aggregates in every partition where the rows are, and only
+     * those partial rows are shuffled and merged. Other specs (sessions, median,
+     * quantiles, first/last, distinct counts...) need all the rows of a key
+     * together: the rows are hash-partitioned by the keys and each partition is
+     * one kernel call.
+     */
     public static Dataset<Row> windowAgg(Dataset<Row> data, WindowSpec spec) {
+        String plan = dev.sash.NativeLib.partialPlan(spec.toJson());
+        if (plan != null) {
+            return twoStep(data, spec.toJson(), plan);
+        }
         return aggregate(data, Kernel.Op.WINDOW, spec.toJson());
     }
 
@@ -101,18 +117,71 @@ public final class SashSpark {
 
     // ---- internals ----
 
+    /** Partial aggregates where the rows are, then a shuffle and merge of the partials only. */
+    private static Dataset<Row> twoStep(Dataset<Row> data, String specJson, String planJson) {
+        SparkSession spark = data.sparkSession();
+        String timeZone = timeZone(spark);
+        StructType inSchema = data.schema();
+        JsonNode plan;
+        ObjectNode partialSpec;
+        try {
+            plan = JSON.readTree(planJson);
+            partialSpec = (ObjectNode) JSON.readTree(specJson);
+        } catch (IOException e) {
+            throw new IllegalStateException("sash: unreadable partial plan " + planJson, e);
+        }
+        partialSpec.set("aggs", plan.get("partial_aggs"));
+        String partialJson = partialSpec.toString();
+        StructType partialSchema = outputSchema(Kernel.Op.WINDOW, partialJson, inSchema, timeZone);
+        FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> aggregatePartition(rows, Kernel.Op.WINDOW, inSchema, partialJson, timeZone);
+        Dataset<Row> partials = toDataFrame(spark, internalRows(data).mapPartitions(job).rdd(), partialSchema);
+
+        List<Column> groups = new ArrayList<>();
+        for (String key : byColumns(specJson)) groups.add(column(key));
+        groups.add(column("window_start"));
+        groups.add(column("window_end"));
+        List<Column> merged = new ArrayList<>();
+        List<Column> output = new ArrayList<>(groups);
+        for (JsonNode agg : plan.get("merge")) {
+            String alias = agg.get("alias").asText();
+            List<Column> parts = new ArrayList<>();
+            agg.get("partials").forEach(p -> parts.add(column(p.asText())));
+            Column value = switch (agg.get("merge").asText()) {
+                case "sum" -> functions.sum(parts.get(0));
+                case "min" -> functions.min(parts.get(0));
+                case "max" -> functions.max(parts.get(0));
+                // null when no value was counted, as the kernel's mean
+                case "mean" -> functions.try_divide(functions.sum(parts.get(0)).cast("double"), functions.sum(parts.get(1)));
+                default -> throw new IllegalStateException("sash: unknown merge " + agg);
+            };
+            String mergedName = "__sash_m" + merged.size();
+            merged.add(value.as(mergedName));
+            output.add(column(mergedName).as(alias));
+        }
+        Dataset<Row> grouped = partials.groupBy(groups.toArray(Column[]::new))
+                .agg(merged.get(0), merged.subList(1, merged.size()).toArray(Column[]::new));
+        return grouped.select(output.toArray(Column[]::new));
+    }
+
+    /** A column by its exact name, whatever characters it holds. */
+    private static Column column(String name) {
+        return functions.col("`" + name.replace("`", "``") + "`");
+    }
+
+    /** The schema of the kernel's result, from a run on an empty batch; bad specs fail here, on the driver. */
+    private static StructType outputSchema(Kernel.Op op, String specJson, StructType inSchema, String timeZone) {
+        try (BufferAllocator allocator = new RootAllocator();
+             VectorSchemaRoot empty = ArrowPartitions.emptyRoot(inSchema, timeZone, allocator);
+             VectorSchemaRoot result = Kernel.batch(op, empty, null, specJson, true, allocator)) {
+            return ArrowUtils.fromArrowSchema(result.getSchema());
+        }
+    }
+
     private static Dataset<Row> aggregate(Dataset<Row> data, Kernel.Op op, String specJson) {
         SparkSession spark = data.sparkSession();
         String timeZone = timeZone(spark);
         StructType inSchema = data.schema();
-        // Run the spec on an empty batch on the driver: bad specs fail here,
-        // before any task starts, and the result's schema is known.
-        StructType outSchema;
-        try (BufferAllocator allocator = new RootAllocator();
-             VectorSchemaRoot empty = ArrowPartitions.emptyRoot(inSchema, timeZone, allocator);
-             VectorSchemaRoot result = Kernel.batch(op, empty, null, specJson, true, allocator)) {
-            outSchema = ArrowUtils.fromArrowSchema(result.getSchema());
-        }
+        StructType outSchema = outputSchema(op, specJson, inSchema, timeZone);
         List<String> keys = byColumns(specJson);
         Dataset<Row> placed;
         if (keys.isEmpty()) {
@@ -120,7 +189,7 @@ public final class SashSpark {
         } else {
             // An explicit partition count: adaptive execution would merge the
             // partitions of a small input into one otherwise.
-            Column[] columns = keys.stream().map(data::col).toArray(Column[]::new);
+            Column[] columns = keys.stream().map(SashSpark::column).toArray(Column[]::new);
             int partitions = Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
             placed = data.repartition(partitions, columns);
         }

@@ -142,13 +142,31 @@ class SashSparkTest {
     }
 
     @Test
-    void keyedWorkIsSpreadOverPartitions() {
+    void holisticAggregationsSpreadKeysOverPartitionsAndEqualSpark() {
+        // median does not decompose: rows move to their key's partition, one kernel call per partition.
         Dataset<Row> events = randomEvents(5, 4_000);
-        Dataset<Row> ours = SashSpark.windowAgg(events, WindowSpec.tumbling("ts", "1m").by("host").agg("count() as n").build());
+        Dataset<Row> ours = SashSpark.windowAgg(events, WindowSpec.tumbling("ts", "5m").by("host")
+                .aggs("count() as n", "median(d) as med", "max(v) as hi").build());
         long busyPartitions = ours.select(org.apache.spark.sql.functions.spark_partition_id().as("p")).distinct().count();
         assertTrue(busyPartitions >= 2, "the keyed windows ran in " + busyPartitions + " partition(s)");
-        long total = ours.agg(sum(col("n"))).first().getLong(0);
-        assertEquals(4_000, total);
+        assertEquals(4_000, ours.agg(sum(col("n"))).first().getLong(0));
+        Dataset<Row> theirs = events.groupBy(col("host"), window(col("ts"), "5 minutes"))
+                .agg(count(lit(1)).as("n"), org.apache.spark.sql.functions.median(col("d")).as("med"), max(col("v")).as("hi"))
+                .select(col("host"), col("window.start"), col("window.end"), col("n"), col("med"), col("hi"));
+        assertEquals(canonical(theirs), canonical(ours));
+    }
+
+    @Test
+    void decomposableAggregationsMergePartialsFromEveryPartition() {
+        // count/sum/mean/min/max: partials per input partition, merged after a shuffle of the partials only.
+        Dataset<Row> events = randomEvents(8, 6_000).repartition(5);
+        Dataset<Row> ours = SashSpark.windowAgg(events, WindowSpec.hopping("ts", "2m", "5m").by("host")
+                .aggs("count() as n", "mean(v) as mv", "mean(d) as md", "sum(d) as sd", "min(v) as lo").build());
+        Dataset<Row> theirs = events.groupBy(col("host"), window(col("ts"), "5 minutes", "2 minutes"))
+                .agg(count(lit(1)).as("n"), avg(col("v")).as("mv"), avg(col("d")).as("md"), sum(col("d")).as("sd"), min(col("v")).as("lo"))
+                .select(col("host"), col("window.start"), col("window.end"), col("n"), col("mv"), col("md"), col("sd"), col("lo"));
+        assertEquals(canonical(theirs), canonical(ours));
+        assertTrue(ours.queryExecution().executedPlan().toString().contains("HashAggregate"), "the partials are merged by Spark's aggregate");
     }
 
     @Test
