@@ -133,8 +133,18 @@ public final class SashSpark {
         partialSpec.set("aggs", plan.get("partial_aggs"));
         String partialJson = partialSpec.toString();
         StructType partialSchema = outputSchema(Kernel.Op.WINDOW, partialJson, inSchema, timeZone);
-        FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> aggregatePartition(rows, Kernel.Op.WINDOW, inSchema, partialJson, timeZone);
-        Dataset<Row> partials = toDataFrame(spark, internalRows(data).mapPartitions(job).rdd(), partialSchema);
+        // Column batches when the source has them (a cache, Parquet, ORC), else rows.
+        RDD<org.apache.spark.sql.vectorized.ColumnarBatch> columnar = ColumnarInput.batches(data);
+        RDD<InternalRow> partialRows;
+        if (columnar != null) {
+            FlatMapFunction<Iterator<org.apache.spark.sql.vectorized.ColumnarBatch>, InternalRow> job =
+                    batches -> aggregateColumnarPartition(batches, inSchema, partialJson, timeZone);
+            partialRows = columnar.toJavaRDD().mapPartitions(job).rdd();
+        } else {
+            FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> aggregatePartition(rows, Kernel.Op.WINDOW, inSchema, partialJson, timeZone);
+            partialRows = internalRows(data).mapPartitions(job).rdd();
+        }
+        Dataset<Row> partials = toDataFrame(spark, partialRows, partialSchema);
 
         List<Column> groups = new ArrayList<>();
         for (String key : byColumns(specJson)) groups.add(column(key));
@@ -203,6 +213,21 @@ public final class SashSpark {
         VectorSchemaRoot result;
         try (VectorSchemaRoot input = ArrowPartitions.write(rows, schema, timeZone, allocator, 0)) {
             result = Kernel.batch(op, input, null, spec, true, allocator);
+        } catch (RuntimeException e) {
+            allocator.close();
+            throw e;
+        }
+        return ArrowPartitions.closingAtEnd(ArrowPartitions.rows(result.getFieldVectors(), result.getRowCount()),
+                ArrowPartitions.all(allocator, result));
+    }
+
+    private static Iterator<InternalRow> aggregateColumnarPartition(Iterator<org.apache.spark.sql.vectorized.ColumnarBatch> batches,
+                                                                   StructType schema, String spec, String timeZone) {
+        if (!batches.hasNext()) return java.util.Collections.emptyIterator();
+        BufferAllocator allocator = new RootAllocator();
+        VectorSchemaRoot result;
+        try (VectorSchemaRoot input = ColumnarInput.write(batches, schema, timeZone, allocator)) {
+            result = Kernel.batch(Kernel.Op.WINDOW, input, null, spec, true, allocator);
         } catch (RuntimeException e) {
             allocator.close();
             throw e;

@@ -3,6 +3,7 @@ package dev.sash.spark;
 import static org.apache.spark.sql.functions.avg;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.expr;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.max;
 import static org.apache.spark.sql.functions.min;
@@ -167,6 +168,24 @@ class SashSparkTest {
                 .select(col("host"), col("window.start"), col("window.end"), col("n"), col("mv"), col("md"), col("sd"), col("lo"));
         assertEquals(canonical(theirs), canonical(ours));
         assertTrue(ours.queryExecution().executedPlan().toString().contains("HashAggregate"), "the partials are merged by Spark's aggregate");
+    }
+
+    @Test
+    void columnarSourcesGoStraightToArrowAndStillEqualSpark(@org.junit.jupiter.api.io.TempDir Path dir) {
+        // A Parquet scan hands over column batches: nulls in keys and values, every supported type.
+        Dataset<Row> events = randomEvents(9, 5_000)
+                .withColumn("i", expr("cast(v as int)")).withColumn("f", expr("cast(d as float)"))
+                .withColumn("day", expr("to_date(ts)")).withColumn("flag", expr("v % 2 = 0"));
+        events.write().parquet(dir.resolve("events").toString());
+        Dataset<Row> fromFile = spark.read().parquet(dir.resolve("events").toString());
+        Dataset<Row> ours = SashSpark.windowAgg(fromFile, WindowSpec.tumbling("ts", "1m").by("host", "flag")
+                .aggs("count() as n", "sum(i) as si", "mean(f) as mf", "max(day) as md", "min(d) as lo", "count(v) as nv").build());
+        Dataset<Row> theirs = fromFile.groupBy(col("host"), col("flag"), window(col("ts"), "1 minute"))
+                .agg(count(lit(1)).as("n"), sum(col("i")).as("si"), avg(col("f")).as("mf"), max(col("day")).as("md"),
+                        min(col("d")).as("lo"), count(col("v")).as("nv"))
+                .select(col("host"), col("flag"), col("window.start"), col("window.end"), col("n"), col("si"), col("mf"), col("md"), col("lo"), col("nv"));
+        assertTrue(ColumnarInput.batches(fromFile) != null, "a Parquet scan is read as column batches");
+        assertEquals(canonical(theirs), canonical(ours));
     }
 
     @Test
