@@ -119,6 +119,7 @@ JVM_FLAGS    = -Dsash.cargo.skip -Dsash.native.dir=$(JVM_NATIVE) -Dsash.spark.ho
 # Spark's distribution inside the venv's pyspark (bin/spark-class, bin/spark-submit, jars/): the cluster test runs on it.
 SPARK_HOME_VENV = $(shell $(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))' 2>/dev/null)
 SASH_JAR    := bindings-jvm/target/sash-$(SASH_VERSION).jar
+JVM_BENCH_ROWS ?= 10000000
 
 lib-jvm: ## Build libsash_jvm.so (release) and its stripped copy for the jar
 	$(CARGO) build --release -p sash-jvm
@@ -138,7 +139,7 @@ bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python whee
 
 bench-jvm: lib-jvm venv ## JNI overhead vs the kernel, and SashSpark vs Spark's own window aggregation and regexp parsing (10M rows, local[2]); writes bench/results-jvm.md
 	cd bindings-jvm && $(MVN) $(JVM_FLAGS) test-compile exec:exec -Dexec.executable=java -Dexec.classpathScope=test \
-	  -Dexec.args="$$(sed -n 's:.*<spark.jvm.options>\(.*\)</spark.jvm.options>.*:\1:p' pom.xml) -Xmx12g -classpath %classpath dev.sash.bench.JvmBench $(CURDIR) $(CURDIR)/bench/results-jvm.md"
+	  -Dexec.args="$$(sed -n 's:.*<spark.jvm.options>\(.*\)</spark.jvm.options>.*:\1:p' pom.xml) -Xmx12g -classpath %classpath dev.sash.bench.JvmBench $(CURDIR) $(CURDIR)/bench/results-jvm.md $(JVM_BENCH_ROWS)"
 
 bench-c: ## Time the 10M-row tumbling case through the C ABI against the Rust kernel (issue #5: <= 2% overhead)
 	$(CARGO) bench -p sash-c --bench c_path
