@@ -142,7 +142,7 @@ bench-jvm: lib-jvm venv ## JNI overhead vs the kernel, and SashSpark vs Spark's 
 	  -Dexec.args="$$(sed -n 's:.*<spark.jvm.options>\(.*\)</spark.jvm.options>.*:\1:p' pom.xml) -Xmx12g -classpath %classpath dev.sash.bench.JvmBench $(CURDIR) $(CURDIR)/bench/results-jvm.md $(JVM_BENCH_ROWS)"
 
 bench-c: ## Time the 10M-row tumbling case through the C ABI against the Rust kernel (issue #5: <= 2% overhead)
-	$(CARGO) bench -p sash-c --bench c_path
+	$(CARGO) bench -p sash-c --bench c_path | tee bench/results-c.json
 
 bench-rust: ## Build the Rust kernel benchmark binary only
 	$(CARGO) build --release -p sash-core --bench kernels
