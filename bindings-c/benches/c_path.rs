@@ -84,11 +84,8 @@ fn main() {
     // Interleave so both see the same machine state; warm up once each.
     let _ = window_agg(&schema, std::slice::from_ref(&batch), &spec).unwrap();
     let _ = through_c(&batch, &cspec);
-    let (rust_times, c_times, rust_rows, c_rows) = alternating(
-        31,
-        || window_agg(&schema, std::slice::from_ref(&batch), &spec).unwrap().num_rows(),
-        || through_c(&batch, &cspec),
-    );
+    let (rust_times, c_times, rust_rows, c_rows) =
+        alternating(31, || window_agg(&schema, std::slice::from_ref(&batch), &spec).unwrap().num_rows(), || through_c(&batch, &cspec));
     assert_eq!(rust_rows, c_rows);
     let best = |t: &[f64]| t.iter().copied().fold(f64::INFINITY, f64::min);
     let (rust_s, c_s) = (best(&rust_times), best(&c_times));

@@ -375,3 +375,20 @@ pub extern "system" fn Java_dev_sash_NativeLib_partialPlan<'local>(
         })
         .resolve::<ThrowSashException>()
 }
+
+/// `NativeLib.panicForTesting(message)`: panics inside an entry point, so
+/// that a test can check a panic becomes a `SashException` of kind
+/// "internal" and the JVM goes on.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_panicForTesting<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    message: JString<'local>,
+) {
+    unowned
+        .with_env(|env| -> Result<()> {
+            let message = spec_string(env, &message)?;
+            panic!("{message}")
+        })
+        .resolve::<ThrowSashException>()
+}

@@ -111,4 +111,7 @@ public final class NativeLib {
      * aggregations other than count, sum, mean, min, max).
      */
     public static native String partialPlan(String specJson);
+
+    /** Panics inside the native library: for the test that a panic becomes a {@link SashException} and the JVM goes on. */
+    public static native void panicForTesting(String message);
 }

@@ -144,6 +144,17 @@ class MemoryAndThreadsTest {
     }
 
     @Test
+    void aPanicInTheKernelBecomesAnExceptionAndTheJvmGoesOn() {
+        SashException e = assertThrows(SashException.class, () -> NativeLib.panicForTesting("boom in the kernel"));
+        assertEquals("internal", e.kind());
+        assertTrue(e.getMessage().contains("boom in the kernel"), e.getMessage());
+        // The library still works afterwards.
+        try (VectorSchemaRoot in = batch(allocator, 3); VectorSchemaRoot out = Sash.windowAgg(in, SPEC, allocator)) {
+            assertTrue(out.getRowCount() > 0);
+        }
+    }
+
+    @Test
     void aBadStructNeverCrashesTheJvm() {
         // A released (zeroed) input struct and a zero address: exceptions, not crashes.
         try (org.apache.arrow.c.ArrowArray array = org.apache.arrow.c.ArrowArray.allocateNew(allocator);

@@ -216,7 +216,7 @@ class SashSparkTest {
 
     @Test
     void parseEqualsTheSingleProcessKernelOnRealLogs() throws Exception {
-        for (String[] file : new String[][] {{"apache_combined_10k.log", "combined"}, {"linux_2k.log", "syslog"}, {"apache_2k.log", "apache_error"}}) {
+        for (String[] file : new String[][] {{"apache_combined_10k.log", "combined"}, {"linux_2k.log", "syslog"}, {"openssh_2k.log", "syslog"}, {"apache_2k.log", "apache_error"}}) {
             String spec = file[1].equals("syslog")
                     ? "{\"format\":\"syslog\",\"reference_time\":\"2026-01-01T00:00:00Z\",\"timezone\":\"UTC\"}"
                     : "{\"format\":\"" + file[1] + "\"}";
