@@ -51,7 +51,9 @@ class SparkMatchesKernelTest {
                 "case when id % 17 = 0 then null else sin(id) * 100 end as d",
                 "cast(((id * 17) % 500) / 7.0 as decimal(12, 3)) as price",
                 "cast(id % 100 as int) as small",
-                "date_add(date'2024-01-01', cast(id % 5 as int)) as day");
+                "date_add(date'2024-01-01', cast(id % 5 as int)) as day",
+                "cast(timestamp_micros(1700000000000000 + ((id * 7919) % 3000) * 1000003) as timestamp_ntz) as local_ts",
+                "(id * 7919) % 3000 as tick");
         events.cache().count();
     }
 
@@ -70,7 +72,12 @@ class SparkMatchesKernelTest {
                 // holistic: rows move to their key's partition
                 "{\"time\":\"ts\",\"every\":\"5m\",\"by\":[\"host\"],\"aggs\":[\"median(d) as med\",\"quantile(v, 0.9) as p90\",\"first(v) as f\",\"last(d) as l\",\"count_distinct(small) as cd\",\"std(d) as sd\",\"min_by(host, v) as mb\"]}",
                 "{\"time\":\"ts\",\"session_gap\":\"90s\",\"by\":[\"host\"],\"aggs\":[\"count() as n\",\"sum(v) as sv\",\"last(v) as l\"]}",
-                "{\"time\":\"ts\",\"session_gap\":\"5m\",\"aggs\":[\"count() as n\",\"mean(d) as md\",\"max_by(small, d) as mb\"]}");
+                "{\"time\":\"ts\",\"session_gap\":\"5m\",\"aggs\":[\"count() as n\",\"mean(d) as md\",\"max_by(small, d) as mb\"]}",
+                // other time types: timestamp without zone, date, plain integers
+                "{\"time\":\"local_ts\",\"every\":\"15m\",\"by\":\"host\",\"aggs\":[\"count() as n\",\"sum(v) as sv\"]}",
+                "{\"time\":\"day\",\"every\":\"2d\",\"by\":\"flag\",\"aggs\":[\"count() as n\",\"max(d) as hi\",\"median(small) as med\"]}",
+                "{\"time\":\"tick\",\"every\":\"100\",\"period\":\"250\",\"aggs\":[\"count() as n\",\"mean(d) as md\"]}",
+                "{\"time\":\"tick\",\"session_gap\":\"3\",\"by\":\"host\",\"aggs\":[\"count() as n\"]}");
         List<Arguments> out = new ArrayList<>();
         for (String spec : specs) for (int partitions : new int[] {1, 3, 7}) out.add(Arguments.of(spec, partitions));
         return out.stream();
