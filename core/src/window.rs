@@ -398,8 +398,11 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
     let mut next_window = Index::MIN;
     // Per group, its slot in the hopping window being assembled.
     let mut window_slot: Vec<u32> = Vec::new();
-    let mut gids = Vec::with_capacity(MORSEL);
-    let mut row_slots = Vec::with_capacity(MORSEL);
+    // Sized to the input: freeing a 64 KiB block makes glibc consolidate its
+    // free lists, a cost that dominates calls on small batches.
+    let rows: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
+    let mut gids = Vec::with_capacity(MORSEL.min(rows));
+    let mut row_slots = Vec::with_capacity(MORSEL.min(rows));
 
     for (b, batch) in input.batches.iter().enumerate() {
         let times = input.time.values(batch.column(input.time.index));
@@ -540,8 +543,8 @@ fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i6
     let mut open: Vec<u32> = Vec::new();
     let mut first: Vec<i64> = Vec::new();
     let mut last: Vec<i64> = Vec::new();
-    let mut gids = Vec::with_capacity(MORSEL);
-    let mut row_slots = Vec::with_capacity(MORSEL);
+    let mut gids = Vec::with_capacity(MORSEL.min(rows));
+    let mut row_slots = Vec::with_capacity(MORSEL.min(rows));
     let end_of = |last: i64| i64::try_from(last as i128 + gap as i128).map_err(|_| overflow("a session end"));
     for (b, batch) in input.batches.iter().enumerate() {
         let times = input.time.values(batch.column(input.time.index));
