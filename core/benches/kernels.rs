@@ -117,6 +117,20 @@ fn synthetic_line(case: &str, i: u64, rng: &mut Lcg, out: &mut String) {
                 rng.next() % 65_536
             );
         }
+        "parse_json" => {
+            let _ = writeln!(
+                out,
+                r#"{{"time":"2015-05-{:02}T{h:02}:{m:02}:{s:02}Z","level":"{}","msg":"{}","path":"{}","status":{},"duration":{}.{:03},"user":"u{}"}}"#,
+                day.min(28),
+                rng.pick(&["info", "info", "warn", "error", "debug"]),
+                rng.pick(&["request served", "cache miss", "upstream timeout", "user logged in"]),
+                rng.pick(PATHS),
+                rng.pick(&["200", "200", "304", "404", "500"]),
+                rng.next() % 3,
+                rng.next() % 1000,
+                rng.next() % 10_000
+            );
+        }
         _ => {
             let _ = writeln!(
                 out,
@@ -140,6 +154,10 @@ const PARSE_CASES: &[(&str, &str)] = &[
     (
         "parse_logfmt",
         r#"{"format": "logfmt", "fields": {"time": "timestamp", "level": "string", "msg": "string", "path": "string", "status": "int", "duration": "float", "user": "string"}}"#,
+    ),
+    (
+        "parse_json",
+        r#"{"format": "json", "schema": [{"name": "time", "type": "timestamp[us, UTC]"}, {"name": "level", "type": "utf8"}, {"name": "msg", "type": "utf8"}, {"name": "path", "type": "utf8"}, {"name": "status", "type": "int64"}, {"name": "duration", "type": "float64"}, {"name": "user", "type": "utf8"}]}"#,
     ),
 ];
 

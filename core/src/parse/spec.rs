@@ -344,7 +344,41 @@ fn json_type(value: &Value) -> Result<DataType> {
 }
 
 fn scalar_type(text: &str) -> Result<DataType> {
-    Ok(match text {
+    let unknown = || SashError::spec(format!("unknown json field type '{text}'"));
+    let t = text.trim();
+    // timestamp[unit] or timestamp[unit, zone], any unit, any IANA zone or offset.
+    if let Some(inner) = t.strip_prefix("timestamp[").and_then(|rest| rest.strip_suffix(']')) {
+        let (unit, zone) = match inner.split_once(',') {
+            Some((unit, zone)) => (unit.trim(), Some(zone.trim())),
+            None => (inner.trim(), None),
+        };
+        let unit = match unit {
+            "s" => TimeUnit::Second,
+            "ms" => TimeUnit::Millisecond,
+            "us" => TimeUnit::Microsecond,
+            "ns" => TimeUnit::Nanosecond,
+            _ => return Err(unknown()),
+        };
+        let zone = match zone {
+            Some(zone) => {
+                zone.parse::<arrow_array::timezone::Tz>()
+                    .map_err(|e| SashError::spec(format!("json field type '{text}': unknown time zone '{zone}': {e}")))?;
+                Some(Arc::from(zone))
+            }
+            None => None,
+        };
+        return Ok(DataType::Timestamp(unit, zone));
+    }
+    if let Some(inner) = t.strip_prefix("decimal128(").and_then(|rest| rest.strip_suffix(')')) {
+        let (p, s) = inner.split_once(',').ok_or_else(unknown)?;
+        let p: u8 = p.trim().parse().map_err(|_| unknown())?;
+        let s: i8 = s.trim().parse().map_err(|_| unknown())?;
+        if p == 0 || p > 38 || s > p as i8 {
+            return Err(SashError::spec(format!("json field type '{text}': precision must be 1..=38 and scale at most the precision")));
+        }
+        return Ok(DataType::Decimal128(p, s));
+    }
+    Ok(match t {
         "int8" => DataType::Int8,
         "int16" => DataType::Int16,
         "int32" => DataType::Int32,
@@ -359,12 +393,28 @@ fn scalar_type(text: &str) -> Result<DataType> {
         "utf8" => DataType::Utf8,
         "large_utf8" => DataType::LargeUtf8,
         "utf8_view" => DataType::Utf8View,
-        "timestamp[s]" => DataType::Timestamp(TimeUnit::Second, None),
-        "timestamp[ms]" => DataType::Timestamp(TimeUnit::Millisecond, None),
-        "timestamp[us]" => DataType::Timestamp(TimeUnit::Microsecond, None),
-        "timestamp[ns]" => DataType::Timestamp(TimeUnit::Nanosecond, None),
-        "timestamp[us, UTC]" => timestamp_type(),
-        "timestamp[ms, UTC]" => DataType::Timestamp(TimeUnit::Millisecond, Some(Arc::from("UTC"))),
-        other => return Err(SashError::spec(format!("unknown json field type '{other}'"))),
+        "binary" => DataType::Binary,
+        "date32" => DataType::Date32,
+        "date64" => DataType::Date64,
+        _ => return Err(unknown()),
     })
+}
+
+#[cfg(test)]
+mod json_type_tests {
+    use super::*;
+
+    #[test]
+    fn json_field_types_are_the_corpus_type_strings() {
+        assert_eq!(scalar_type("timestamp[ms, Europe/Paris]").unwrap(), DataType::Timestamp(TimeUnit::Millisecond, Some(Arc::from("Europe/Paris"))));
+        assert_eq!(scalar_type("timestamp[ns, +02:00]").unwrap(), DataType::Timestamp(TimeUnit::Nanosecond, Some(Arc::from("+02:00"))));
+        assert_eq!(scalar_type("timestamp[s]").unwrap(), DataType::Timestamp(TimeUnit::Second, None));
+        assert_eq!(scalar_type("decimal128(12, 3)").unwrap(), DataType::Decimal128(12, 3));
+        assert_eq!(scalar_type("date32").unwrap(), DataType::Date32);
+        let bad_zone = scalar_type("timestamp[us, Mars/Olympus]").unwrap_err().to_string();
+        assert!(bad_zone.contains("Mars/Olympus"), "{bad_zone}");
+        assert!(scalar_type("timestamp[minutes]").is_err());
+        assert!(scalar_type("decimal128(40, 2)").is_err());
+        assert!(scalar_type("float128").unwrap_err().to_string().contains("float128"));
+    }
 }
