@@ -9,7 +9,7 @@ CARGO       ?= cargo
 # CI machines have 2 cores; never ask for more jobs than that.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-rust python-dev lint fmt venv clean \
+.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-parse bench-rust python-dev lint fmt venv clean \
         header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-c-go lib-jvm jar
 
 # ---- C binding (issue #5) ----
@@ -134,8 +134,12 @@ test-jvm: lib-jvm venv ## JVM binding tests: corpus through the Java API, Spark 
 
 bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows; then the C path (bench-c) and the JVM (bench-jvm)
 	$(PY) bench/run.py
+	$(MAKE) --no-print-directory bench-parse
 	$(MAKE) --no-print-directory bench-c
 	$(MAKE) --no-print-directory bench-jvm
+
+bench-parse: venv ## Parse 1M lines per format against Polars, DuckDB and pyarrow on the same bytes; writes bench/results-parse.md
+	$(PY) bench/parse_report.py
 
 bench-jvm: lib-jvm venv ## JNI overhead vs the kernel, and SashSpark vs Spark's own window aggregation and regexp parsing (10M rows, local[2]); writes bench/results-jvm.md
 	cd bindings-jvm && $(MVN) $(JVM_FLAGS) test-compile exec:exec -Dexec.executable=java -Dexec.classpathScope=test \

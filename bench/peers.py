@@ -511,6 +511,24 @@ def run_parse_peers(data_dir: str, repeats: int) -> dict[tuple[str, str], float]
             print(f'{{"case": "{case}", "engine": "{engine}", "rows": {rows}, "bytes": {nbytes}, '
                   f'"seconds": {best:.6f}, "mb_per_s": {nbytes / 1e6 / best:.1f}}}', flush=True)
         con.close()
+    # JSON lines with a declared schema: pyarrow's JSON reader on the same bytes, one thread and all threads.
+    path = os.path.join(data_dir, "parse_json.log")
+    if os.path.exists(path):
+        import pyarrow.json as pj
+        schema = pa.schema([("time", pa.timestamp("us", "UTC")), ("level", pa.string()), ("msg", pa.string()),
+                            ("path", pa.string()), ("status", pa.int64()), ("duration", pa.float64()), ("user", pa.string())])
+        nbytes = os.path.getsize(path)
+        for engine, threads in (("pyarrow", False), ("pyarrow_threads", True)):
+            best = float("inf")
+            for _ in range(repeats):
+                gc.collect()
+                start = time.perf_counter()
+                out = pj.read_json(path, read_options=pj.ReadOptions(use_threads=threads, block_size=1 << 24),
+                                   parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"))
+                best = min(best, time.perf_counter() - start)
+            results[("parse_json", engine)] = best
+            print(f'{{"case": "parse_json", "engine": "{engine}", "rows": {out.num_rows}, "bytes": {nbytes}, '
+                  f'"seconds": {best:.6f}, "mb_per_s": {nbytes / 1e6 / best:.1f}}}', flush=True)
     return results
 
 

@@ -1,0 +1,68 @@
+"""The parsing benchmark of issue #3, in one run: sash against Polars, DuckDB and pyarrow on the same bytes.
+
+What
+    ``cargo bench -p sash-core --bench kernels -- --parse --write-data bench/data``
+    generates 1M synthetic lines per format (combined, syslog, logfmt, JSON
+    lines), times the core parser on them (one thread, best of 3) and writes
+    them to ``bench/data/parse_<case>.log``; ``bench/peers.py --parse`` times
+    Polars ``str.extract_groups`` with typed casts, DuckDB ``regexp_extract``
+    (threads=1) and pyarrow's JSON reader on the same files. This script runs
+    both and writes ``bench/results-parse.md``: MB/s and the ratios against the
+    targets (10x Polars and DuckDB for combined; 5x Polars for syslog and
+    logfmt; at least pyarrow for JSON).
+
+How
+    make bench-parse        (or: .venv/bin/python bench/parse_report.py)
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "data"
+TARGETS = {  # case: (peer, ratio)
+    "parse_combined": [("polars", 10.0), ("duckdb", 10.0)],
+    "parse_syslog": [("polars", 5.0)],
+    "parse_logfmt": [("polars", 5.0)],
+    "parse_json": [("pyarrow", 1.0), ("pyarrow_threads", 1.0)],
+}
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def main() -> int:
+    sash = subprocess.run(["cargo", "bench", "-q", "-p", "sash-core", "--bench", "kernels", "--", "--parse", "--write-data", str(DATA)],
+                          cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    peers = subprocess.run([sys.executable, str(ROOT / "bench" / "peers.py"), "--parse", str(DATA)],
+                           cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    ours = {r["case"]: r for r in json_lines(sash)}
+    theirs = {(r["case"], r["engine"]): r for r in json_lines(peers)}
+    lines = ["# Parsing (issue #3)", "",
+             "`make bench-parse`: 1M synthetic lines per format, sash's core parser on one thread (best of 3) "
+             "against the peers on the same bytes (best of 3). DuckDB runs with threads=1; Polars and `pyarrow_threads` "
+             "use their default thread pools (both cores), `pyarrow` one thread.", "",
+             "| case | MB | sash MB/s | peer | peer MB/s | ratio | target | met |", "|---|--:|--:|---|--:|--:|--:|---|"]
+    for case, targets in TARGETS.items():
+        if case not in ours:
+            continue
+        r = ours[case]
+        for peer, target in targets:
+            p = theirs.get((case, peer))
+            if p is None:
+                continue
+            ratio = r["mb_per_s"] / p["mb_per_s"]
+            lines.append(f"| {case} | {r['bytes'] / 1e6:.0f} | {r['mb_per_s']:.0f} | {peer} | {p['mb_per_s']:.0f} "
+                         f"| {ratio:.2f}x | {target:g}x | {'yes' if ratio >= target else 'no'} |")
+    text = "\n".join(lines) + "\n"
+    (ROOT / "bench" / "results-parse.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
