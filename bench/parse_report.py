@@ -44,8 +44,8 @@ def main() -> int:
     theirs = {(r["case"], r["engine"]): r for r in json_lines(peers)}
     lines = ["# Parsing (issue #3)", "",
              "`make bench-parse`: 1M synthetic lines per format, sash's core parser on one thread (best of 3) "
-             "against the peers on the same bytes (best of 3). DuckDB runs with threads=1; Polars and `pyarrow_threads` "
-             "use their default thread pools (both cores), `pyarrow` one thread.", "",
+             "against the peers on the same bytes (best of 3). Peers on one thread too (DuckDB threads=1, "
+             "POLARS_MAX_THREADS=1, `pyarrow` use_threads=False), except `pyarrow_threads` (both cores).", "",
              "| case | MB | sash MB/s | peer | peer MB/s | ratio | target | met |", "|---|--:|--:|---|--:|--:|--:|---|"]
     for case, targets in TARGETS.items():
         if case not in ours:
