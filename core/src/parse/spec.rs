@@ -406,7 +406,10 @@ mod json_type_tests {
 
     #[test]
     fn json_field_types_are_the_corpus_type_strings() {
-        assert_eq!(scalar_type("timestamp[ms, Europe/Paris]").unwrap(), DataType::Timestamp(TimeUnit::Millisecond, Some(Arc::from("Europe/Paris"))));
+        assert_eq!(
+            scalar_type("timestamp[ms, Europe/Paris]").unwrap(),
+            DataType::Timestamp(TimeUnit::Millisecond, Some(Arc::from("Europe/Paris")))
+        );
         assert_eq!(scalar_type("timestamp[ns, +02:00]").unwrap(), DataType::Timestamp(TimeUnit::Nanosecond, Some(Arc::from("+02:00"))));
         assert_eq!(scalar_type("timestamp[s]").unwrap(), DataType::Timestamp(TimeUnit::Second, None));
         assert_eq!(scalar_type("decimal128(12, 3)").unwrap(), DataType::Decimal128(12, 3));

@@ -392,7 +392,9 @@ pub fn parse_cell(a: &dyn Array, i: usize) -> Value {
         DataType::Int64 => json!(a.as_primitive::<Int64Type>().value(i)),
         DataType::Float64 => json!(a.as_primitive::<Float64Type>().value(i)),
         DataType::Timestamp(TimeUnit::Microsecond, _) => json!(micros_to_text(a.as_primitive::<TimestampMicrosecondType>().value(i))),
-        DataType::Timestamp(TimeUnit::Millisecond, _) => json!(micros_to_text(a.as_primitive::<TimestampMillisecondType>().value(i) * 1_000)),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            json!(micros_to_text(a.as_primitive::<TimestampMillisecondType>().value(i) * 1_000))
+        }
         DataType::Timestamp(TimeUnit::Second, _) => json!(micros_to_text(a.as_primitive::<TimestampSecondType>().value(i) * 1_000_000)),
         DataType::Timestamp(TimeUnit::Nanosecond, _) => {
             json!(micros_to_text(a.as_primitive::<TimestampNanosecondType>().value(i).div_euclid(1_000)))
