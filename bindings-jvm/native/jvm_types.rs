@@ -30,7 +30,18 @@ pub fn spark_type(dt: &DataType) -> DataType {
         DataType::Struct(fields) => DataType::Struct(spark_fields(fields)),
         DataType::List(f) | DataType::ListView(f) => DataType::List(Arc::new(spark_field(f))),
         DataType::LargeList(f) | DataType::LargeListView(f) => DataType::LargeList(Arc::new(spark_field(f))),
-        DataType::Map(entries, sorted) => DataType::Map(Arc::new(spark_field(entries)), *sorted),
+        // Spark reads a map's entries by the names "key" and "value".
+        DataType::Map(entries, sorted) => {
+            let renamed = match entries.data_type() {
+                DataType::Struct(kv) if kv.len() == 2 => {
+                    let key = spark_field(&kv[0]).with_name("key");
+                    let value = spark_field(&kv[1]).with_name("value");
+                    entries.as_ref().clone().with_data_type(DataType::Struct(Fields::from(vec![key, value])))
+                }
+                _ => spark_field(entries),
+            };
+            DataType::Map(Arc::new(renamed), *sorted)
+        }
         other => other.clone(),
     }
 }
@@ -55,7 +66,12 @@ pub fn for_jvm(batch: RecordBatch, spark_types: bool) -> Result<RecordBatch, Arr
         let target = if spark_types { spark_type(field.data_type()) } else { java_type(field.data_type()) };
         let mut column: ArrayRef = column.clone();
         if &target != column.data_type() {
-            column = cast(&column, &target)?;
+            column = if column.data_type().equals_datatype(&target) {
+                // Only nested field names differ: the same buffers under the new type.
+                arrow_array::make_array(retype(column.to_data(), &target)?)
+            } else {
+                cast(&column, &target)?
+            };
             changed = true;
         }
         if has_offset(column.as_ref()) {
@@ -78,6 +94,22 @@ pub fn java_type(dt: &DataType) -> DataType {
         DataType::Dictionary(_, values) => java_type(values),
         other => other.clone(),
     }
+}
+
+/// The same data under `target`, a type that differs only in nested field
+/// names: the buffers are kept, the type is replaced at every level.
+fn retype(data: arrow_data::ArrayData, target: &DataType) -> Result<arrow_data::ArrayData, ArrowError> {
+    let child_types: Vec<DataType> = match target {
+        DataType::Struct(fields) => fields.iter().map(|f| f.data_type().clone()).collect(),
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) | DataType::Map(f, _) => vec![f.data_type().clone()],
+        _ => Vec::new(),
+    };
+    let children = if child_types.len() == data.child_data().len() {
+        data.child_data().iter().zip(&child_types).map(|(child, t)| retype(child.clone(), t)).collect::<Result<Vec<_>, _>>()?
+    } else {
+        data.child_data().to_vec()
+    };
+    data.into_builder().data_type(target.clone()).child_data(children).build()
 }
 
 /// The schema [`for_jvm`] gives its batches.
@@ -134,6 +166,26 @@ mod tests {
         let view = arrow_cast::display::array_value_to_string(out.column(2), 2).unwrap();
         assert_eq!(view, "a string longer than twelve bytes");
         assert!(out.column(2).is_null(1));
+    }
+
+    #[test]
+    fn spark_maps_have_key_and_value_entries_over_the_same_buffers() {
+        use arrow_array::builder::{MapBuilder, MapFieldNames, StringBuilder};
+        let names = MapFieldNames { entry: "entries".into(), key: "keys".into(), value: "values".into() };
+        let mut builder = MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new());
+        builder.keys().append_value("msg");
+        builder.values().append_value("hello");
+        builder.append(true).unwrap();
+        let map = builder.finish();
+        let keys_ptr = map.keys().to_data().buffers()[1].as_ptr();
+        let schema = Arc::new(Schema::new(vec![Field::new("fields", map.data_type().clone(), true)]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(map)]).unwrap();
+        let out = for_jvm(batch, true).unwrap();
+        let DataType::Map(entries, _) = out.schema().field(0).data_type().clone() else { panic!("not a map") };
+        let DataType::Struct(kv) = entries.data_type() else { panic!("entries are not a struct") };
+        assert_eq!((kv[0].name().as_str(), kv[1].name().as_str()), ("key", "value"));
+        let out_map = out.column(0).as_any().downcast_ref::<arrow_array::MapArray>().unwrap();
+        assert_eq!(out_map.keys().to_data().buffers()[1].as_ptr(), keys_ptr, "renamed, not copied");
     }
 
     #[test]

@@ -287,11 +287,15 @@ public final class SashSpark {
         }
     }
 
-    /** The spec with {@code "strings": "utf8"} unless it says otherwise: Spark cannot read string views. */
+    /**
+     * The spec with {@code "strings": "utf8"} unless it says otherwise: Spark
+     * cannot read string views. (The json format has no such option: its
+     * strings are Utf8 already.)
+     */
     static String withUtf8Strings(String specJson) {
         try {
             JsonNode node = JSON.readTree(specJson);
-            if (node instanceof ObjectNode object && !object.has("strings")) {
+            if (node instanceof ObjectNode object && !object.has("strings") && !"json".equals(object.path("format").asText())) {
                 object.put("strings", "utf8");
                 return JSON.writeValueAsString(object);
             }

@@ -253,6 +253,31 @@ class SashSparkTest {
     }
 
     @Test
+    void parseGivesSparkMapsStructsAndListsWithErrorsPerRow() {
+        Dataset<Row> lines = spark.createDataset(List.of(
+                "level=info msg=\"hello world\" took=12",
+                "{\"a\": 1, \"s\": {\"b\": \"x\"}, \"l\": [1, 2]}",
+                "{\"a\": \"oops\"}"), org.apache.spark.sql.Encoders.STRING()).toDF("value").coalesce(1);
+        Row kv = SashSpark.parse(lines, "value", ParseSpec.of("logfmt")).first();
+        scala.collection.Map<Object, Object> fields = kv.getMap(kv.fieldIndex("fields"));
+        assertEquals("hello world", fields.apply("msg"));
+        assertEquals("12", fields.apply("took"));
+        String json = "{\"format\":\"json\",\"schema\":[{\"name\":\"a\",\"type\":\"int64\"},"
+                + "{\"name\":\"s\",\"type\":{\"struct\":[{\"name\":\"b\",\"type\":\"utf8\"}]}},{\"name\":\"l\",\"type\":{\"list\":\"int64\"}}]}";
+        List<Row> rows = SashSpark.parse(lines, "value", ParseSpec.fromJson(json)).collectAsList();
+        assertEquals(3, rows.size());
+        Row good = rows.get(1);
+        assertEquals(1L, good.getLong(good.fieldIndex("a")));
+        assertEquals("x", good.getStruct(good.fieldIndex("s")).getString(0));
+        assertEquals(List.of(1L, 2L), good.getList(good.fieldIndex("l")));
+        assertTrue(good.isNullAt(good.fieldIndex("_error")));
+        Row bad = rows.get(2);
+        assertTrue(bad.isNullAt(bad.fieldIndex("a")));
+        assertTrue(bad.getString(bad.fieldIndex("_error")).contains("oops"), bad.toString());
+        assertTrue(!rows.get(0).isNullAt(rows.get(0).fieldIndex("_error")), "a logfmt line is not JSON");
+    }
+
+    @Test
     void sqlFunctionParsesAStructPerLine() {
         SashSpark.register(spark);
         spark.read().text(LOGS.resolve("apache_combined_10k.log").toString()).limit(500).createOrReplaceTempView("logs");
