@@ -122,6 +122,34 @@ class SashApiTest {
     }
 
     @Test
+    void readLogStreamsARealLogInSmallChunksWithoutLosingALine() throws Exception {
+        java.nio.file.Path log = java.nio.file.Path.of(System.getProperty("sash.repo.root", "..")).resolve("tests/data/logs/apache_combined_10k.log");
+        long lines = java.nio.file.Files.lines(log).count();
+        for (long chunk : new long[] {0, 4096, 100_000}) {
+            long rows = 0, failed = 0, batches = 0;
+            String failure = null;
+            try (ArrowReader reader = Sash.readLog(log, ParseSpec.of("combined"), chunk, allocator)) {
+                while (reader.loadNextBatch()) {
+                    VectorSchemaRoot root = reader.getVectorSchemaRoot();
+                    batches++;
+                    for (int i = 0; i < root.getRowCount(); i++) {
+                        if (!root.getVector("_error").isNull(i)) {
+                            failed++;
+                            failure = "line " + (rows + i + 1) + ": " + root.getVector("_error").getObject(i);
+                        }
+                    }
+                    rows += root.getRowCount();
+                }
+            }
+            assertEquals(lines, rows, "chunk " + chunk);
+            // The one truly truncated line of the file (its user agent has no closing quote).
+            assertEquals(1, failed, "chunk " + chunk + ": " + failure);
+            assertTrue(failure.startsWith("line 8899:"), failure);
+            if (chunk == 4096) assertTrue(batches > 100, "small chunks give many batches: " + batches);
+        }
+    }
+
+    @Test
     void badSpecsThrowIllegalArgumentWithTheKind() {
         try (VectorSchemaRoot input = events(allocator)) {
             SashSpecException e = assertThrows(SashSpecException.class,
