@@ -287,6 +287,11 @@ class SashSparkTest {
         assertEquals(canonical(batched.select("status", "path")), canonical(spark.createDataFrame(statuses, batched.select("status", "path").schema())));
         assertEquals(DataTypes.IntegerType, batched.schema().apply("status").dataType(), "UInt16 reads as Spark's int");
         assertThrows(Exception.class, () -> spark.sql("SELECT sash_parse(value, value) FROM logs").collect());
+        // Maps, and a JSON spec as the format.
+        Row kv = spark.sql("SELECT sash_parse('level=info msg=\\\"hi there\\\"', 'logfmt').fields['msg'] AS msg").first();
+        assertEquals("hi there", kv.getString(0));
+        Row js = spark.sql("SELECT sash_parse('{\"a\": 5}', '{\"format\": \"json\", \"schema\": [{\"name\": \"a\", \"type\": \"int64\"}]}').a AS a").first();
+        assertEquals(5L, js.getLong(0));
     }
 
     @Test
