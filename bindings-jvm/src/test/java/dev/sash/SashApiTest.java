@@ -150,6 +150,17 @@ class SashApiTest {
     }
 
     @Test
+    void parsingANonStringVectorIsAClearError() {
+        try (org.apache.arrow.vector.IntVector numbers = new org.apache.arrow.vector.IntVector("n", allocator)) {
+            numbers.setSafe(0, 42);
+            numbers.setValueCount(1);
+            SashSpecException e = assertThrows(SashSpecException.class, () -> Sash.parse(numbers, ParseSpec.of("combined"), allocator));
+            assertEquals("wrong_type", e.kind());
+            assertTrue(e.getMessage().contains("Int32"), e.getMessage());
+        }
+    }
+
+    @Test
     void badSpecsThrowIllegalArgumentWithTheKind() {
         try (VectorSchemaRoot input = events(allocator)) {
             SashSpecException e = assertThrows(SashSpecException.class,
