@@ -290,6 +290,13 @@ impl StreamInput {
         self.schema.clone()
     }
 
+    /// Every remaining batch, each checked, with the stream's schema.
+    pub fn read_all(self) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
+        let schema = self.schema();
+        let batches = self.collect::<Result<Vec<_>, _>>()?;
+        Ok((schema, batches))
+    }
+
     /// The next batch, checked; None at the end of the stream.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
         let get_next = self.stream.get_next.expect("checked at open");

@@ -72,13 +72,7 @@ fn run_window(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result
 
 /// Rolling output as (schema, batches); the schema is known even when there is no batch.
 fn run_rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
-    let spec = RollingSpec::from_json(spec)?;
-    let parts = sash_core::rolling(schema, batches, &spec)?;
-    let out_schema = match parts.first() {
-        Some(p) => p.schema(),
-        None => sash_core::rolling(schema, &[RecordBatch::new_empty(schema.clone())], &spec)?[0].schema(),
-    };
-    Ok((out_schema, parts))
+    Ok(sash_core::rolling_with_schema(schema, batches, &RollingSpec::from_json(spec)?)?)
 }
 
 /// Takes the single-batch inputs and checks the outputs, in that order, so
@@ -149,10 +143,7 @@ pub unsafe extern "C" fn sash_rolling(
 /// Reads every batch of a stream, each checked like a single batch; a
 /// failing stream becomes `SASH_STATUS_INVALID_ARRAY` with the producer's message.
 fn read_stream(stream: FFI_ArrowArrayStream) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
-    let input = StreamInput::open(stream)?;
-    let schema = input.schema();
-    let batches = input.collect::<Result<Vec<_>, _>>()?;
-    Ok((schema, batches))
+    StreamInput::open(stream)?.read_all()
 }
 
 unsafe fn stream_inputs(input: *mut FFI_ArrowArrayStream, out: *mut FFI_ArrowArrayStream) -> Result<FFI_ArrowArrayStream, Error> {
@@ -280,11 +271,34 @@ pub unsafe extern "C" fn sash_parse_bytes(
     })
 }
 
-/// The lazy output stream of `sash_parse_stream`: one parsed batch per input batch.
-struct ParseStream {
+/// The lazy output stream of `sash_parse_stream` (and of the JNI library's
+/// `parseStream`): one parsed batch per input batch.
+#[doc(hidden)]
+pub struct ParseStream {
     input: StreamInput,
     parser: Parser,
     schema: SchemaRef,
+}
+
+impl std::fmt::Debug for ParseStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParseStream").field("schema", &self.schema).finish()
+    }
+}
+
+impl ParseStream {
+    /// Parses `input`, a stream of record batches of exactly one column of lines.
+    pub fn new(input: StreamInput, parser: Parser) -> Result<ParseStream, Error> {
+        let columns = input.schema().fields().len();
+        if columns != 1 {
+            return Err(Error::new(
+                SashStatus::InvalidInput,
+                format!("invalid input: the stream of lines must have exactly one column, it has {columns}"),
+            ));
+        }
+        let schema = parser.schema();
+        Ok(ParseStream { input, parser, schema })
+    }
 }
 
 impl Iterator for ParseStream {
@@ -322,18 +336,9 @@ pub unsafe extern "C" fn sash_parse_stream(
         // SAFETY: the caller's pointers, per the contract above.
         let input = unsafe { stream_inputs(input, out) }?;
         let spec = spec_text(spec_json)?;
-        let input = StreamInput::open(input)?;
-        let in_schema = input.schema();
-        if in_schema.fields().len() != 1 {
-            return Err(Error::new(
-                SashStatus::InvalidInput,
-                format!("invalid input: the stream of lines must have exactly one column, it has {}", in_schema.fields().len()),
-            ));
-        }
-        let parser = parser(spec)?;
-        let schema = parser.schema();
+        let stream = ParseStream::new(StreamInput::open(input)?, parser(spec)?)?;
         // SAFETY: checked non-NULL above.
-        unsafe { export_stream(Box::new(ParseStream { input, parser, schema }), out) };
+        unsafe { export_stream(Box::new(stream), out) };
         Ok(())
     })
 }

@@ -55,7 +55,7 @@ pub use error::{ErrorKind, Result, SashError};
 pub use expr::{AggExpr, AggFunc};
 pub use parse::spec::{FieldType, LogFormat, OnError, ParseSpec, StringOutput};
 pub use parse::{parse_bytes, parse_lines, ParseOutput, ParseReader, Parser, ERROR_COLUMN};
-pub use rolling::rolling;
+pub use rolling::{rolling, rolling_with_schema};
 pub use spec::{Closed, NullTime, RollingPeriod, RollingSpec, WindowKind, WindowSpec};
 pub use window::window_agg;
 

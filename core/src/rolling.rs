@@ -75,6 +75,17 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
     Ok(out)
 }
 
+/// [`rolling`] with its output schema, which is known even when there is no
+/// input batch (and so no output batch to read it from).
+pub fn rolling_with_schema(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let parts = rolling(schema, batches, spec)?;
+    let out_schema = match parts.first() {
+        Some(p) => p.schema(),
+        None => rolling(schema, &[RecordBatch::new_empty(schema.clone())], spec)?[0].schema(),
+    };
+    Ok((out_schema, parts))
+}
+
 /// Works for every aggregation: each output row's slot is fed the rows of its window.
 fn generic(input: &Prepared, batch: &RecordBatch, spec: &RollingSpec, period: Option<i64>, plan: &mut AggPlan) -> Result<Vec<ArrayRef>> {
     let n = batch.num_rows();
