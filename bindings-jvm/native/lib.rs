@@ -27,6 +27,7 @@ use jni::sys::{jboolean, jlong};
 use jni::{Env, EnvUnowned};
 use sash::error::{Error, SashStatus};
 use sash::import::{export_batch, import, import_batch, not_null, required, take_array, take_schema, take_stream, StreamInput};
+use sash::ParseStream;
 use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, WindowSpec};
 
 pub use sash_core::VERSION;
@@ -54,6 +55,25 @@ fn take_single(array: jlong, schema: jlong, out_array: jlong, out_schema: jlong)
     not_null(ptr::<FFI_ArrowArray>(out_array), "outArray")?;
     not_null(ptr::<FFI_ArrowSchema>(out_schema), "outSchema")?;
     Ok((array, schema))
+}
+
+/// The body of every single-batch entry point: take the input, read the spec,
+/// run `op` on the input array and its schema, export the result.
+#[allow(clippy::too_many_arguments)]
+fn single_batch(
+    env: &Env<'_>,
+    array: jlong,
+    schema: jlong,
+    spec: &JString<'_>,
+    spark_types: bool,
+    out_array: jlong,
+    out_schema: jlong,
+    op: impl FnOnce(FFI_ArrowArray, &FFI_ArrowSchema, &str) -> Result<RecordBatch>,
+) -> Result<()> {
+    let (array, schema) = take_single(array, schema, out_array, out_schema)?;
+    let spec = spec_string(env, spec)?;
+    let out = op(array, &schema, &spec)?;
+    export_single(out, spark_types, out_array, out_schema)
 }
 
 fn export_single(batch: RecordBatch, spark_types: bool, out_array: jlong, out_schema: jlong) -> Result<()> {
@@ -107,19 +127,7 @@ fn window(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result<Rec
 
 /// Rolling output as (schema, batches): the schema is known even without rows.
 fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let spec = RollingSpec::from_json(spec)?;
-    let parts = sash_core::rolling(schema, batches, &spec)?;
-    let out_schema = match parts.first() {
-        Some(p) => p.schema(),
-        None => sash_core::rolling(schema, &[RecordBatch::new_empty(schema.clone())], &spec)?[0].schema(),
-    };
-    Ok((out_schema, parts))
-}
-
-fn read_all(input: StreamInput) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let schema = input.schema();
-    let batches = input.collect::<std::result::Result<Vec<_>, Error>>()?;
-    Ok((schema, batches))
+    Ok(sash_core::rolling_with_schema(schema, batches, &RollingSpec::from_json(spec)?)?)
 }
 
 /// `NativeLib.version()`: the crate version, e.g. "0.1.0".
@@ -142,11 +150,10 @@ pub extern "system" fn Java_dev_sash_NativeLib_windowAgg<'local>(
 ) {
     unowned
         .with_env(|env| -> Result<()> {
-            let (array, schema) = take_single(array, schema, out_array, out_schema)?;
-            let spec = spec_string(env, &spec)?;
-            let (schema, batch) = import_batch(array, &schema)?;
-            let out = window(&schema, &[batch], &spec)?;
-            export_single(out, spark_types, out_array, out_schema)
+            single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
+                let (schema, batch) = import_batch(array, schema)?;
+                window(&schema, &[batch], spec)
+            })
         })
         .resolve::<ThrowSashException>()
 }
@@ -165,12 +172,11 @@ pub extern "system" fn Java_dev_sash_NativeLib_rolling<'local>(
 ) {
     unowned
         .with_env(|env| -> Result<()> {
-            let (array, schema) = take_single(array, schema, out_array, out_schema)?;
-            let spec = spec_string(env, &spec)?;
-            let (schema, batch) = import_batch(array, &schema)?;
-            let (out_schema_ref, parts) = rolling(&schema, &[batch], &spec)?;
-            let out = arrow_select::concat::concat_batches(&out_schema_ref, &parts)?;
-            export_single(out, spark_types, out_array, out_schema)
+            single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
+                let (schema, batch) = import_batch(array, schema)?;
+                let (out_schema, parts) = rolling(&schema, &[batch], spec)?;
+                Ok(arrow_select::concat::concat_batches(&out_schema, &parts)?)
+            })
         })
         .resolve::<ThrowSashException>()
 }
@@ -190,11 +196,10 @@ pub extern "system" fn Java_dev_sash_NativeLib_parse<'local>(
 ) {
     unowned
         .with_env(|env| -> Result<()> {
-            let (array, schema) = take_single(array, schema, out_array, out_schema)?;
-            let spec = spec_string(env, &spec)?;
-            let (lines, _) = import(array, &schema)?;
-            let out = Parser::new(&ParseSpec::from_json(&spec)?)?.parse_lines(lines.as_ref())?;
-            export_single(out.batch, spark_types, out_array, out_schema)
+            single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
+                let (lines, _) = import(array, schema)?;
+                Ok(Parser::new(&ParseSpec::from_json(spec)?)?.parse_lines(lines.as_ref())?.batch)
+            })
         })
         .resolve::<ThrowSashException>()
 }
@@ -213,7 +218,7 @@ pub extern "system" fn Java_dev_sash_NativeLib_windowAggStream<'local>(
         .with_env(|env| -> Result<()> {
             let input = take_stream_input(input, out)?;
             let spec = spec_string(env, &spec)?;
-            let (schema, batches) = read_all(input)?;
+            let (schema, batches) = input.read_all()?;
             let result = window(&schema, &batches, &spec)?;
             let out_schema = result.schema();
             export_stream(vec![Ok(result)].into_iter(), out_schema, spark_types, out);
@@ -236,31 +241,12 @@ pub extern "system" fn Java_dev_sash_NativeLib_rollingStream<'local>(
         .with_env(|env| -> Result<()> {
             let input = take_stream_input(input, out)?;
             let spec = spec_string(env, &spec)?;
-            let (schema, batches) = read_all(input)?;
+            let (schema, batches) = input.read_all()?;
             let (out_schema, parts) = rolling(&schema, &batches, &spec)?;
             export_stream(parts.into_iter().map(Ok), out_schema, spark_types, out);
             Ok(())
         })
         .resolve::<ThrowSashException>()
-}
-
-/// The lazy output of `parseStream`: one parsed batch per input batch.
-struct ParseStream {
-    input: StreamInput,
-    parser: Parser,
-}
-
-impl Iterator for ParseStream {
-    type Item = std::result::Result<RecordBatch, ArrowError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let batch = match self.input.next()? {
-            Ok(b) => b,
-            Err(e) => return Some(Err(ArrowError::CDataInterface(e.message))),
-        };
-        let result = self.parser.parse_lines(batch.column(0).as_ref()).map(|o| o.batch);
-        Some(result.map_err(|e| ArrowError::ExternalError(Box::new(e))))
-    }
 }
 
 /// `NativeLib.parseStream(input, spec, sparkTypes, out)`: `input` yields
@@ -279,14 +265,9 @@ pub extern "system" fn Java_dev_sash_NativeLib_parseStream<'local>(
         .with_env(|env| -> Result<()> {
             let input = take_stream_input(input, out)?;
             let spec = spec_string(env, &spec)?;
-            let columns = input.schema().fields().len();
-            if columns != 1 {
-                let msg = format!("invalid input: the stream of lines must have exactly one column, it has {columns}");
-                return Err(Error::new(SashStatus::InvalidInput, msg).into());
-            }
-            let parser = Parser::new(&ParseSpec::from_json(&spec)?)?;
-            let schema = parser.schema();
-            export_stream(ParseStream { input, parser }, schema, spark_types, out);
+            let stream = ParseStream::new(input, Parser::new(&ParseSpec::from_json(&spec)?)?)?;
+            let schema = stream.schema();
+            export_stream(stream, schema, spark_types, out);
             Ok(())
         })
         .resolve::<ThrowSashException>()

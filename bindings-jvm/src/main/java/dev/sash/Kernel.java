@@ -28,19 +28,14 @@ public final class Kernel {
                                       BufferAllocator allocator) {
         Objects.requireNonNull(input, "input");
         Objects.requireNonNull(allocator, "allocator");
-        try (ArrowArray in = ArrowArray.allocateNew(allocator);
-             ArrowSchema inSchema = ArrowSchema.allocateNew(allocator);
-             ArrowArray out = ArrowArray.allocateNew(allocator);
-             ArrowSchema outSchema = ArrowSchema.allocateNew(allocator)) {
-            Data.exportVectorSchemaRoot(allocator, input, dictionaries, in, inSchema);
-            long a = in.memoryAddress(), s = inSchema.memoryAddress(), oa = out.memoryAddress(), os = outSchema.memoryAddress();
-            switch (op) {
-                case WINDOW -> NativeLib.windowAgg(a, s, spec, sparkTypes, oa, os);
-                case ROLLING -> NativeLib.rolling(a, s, spec, sparkTypes, oa, os);
-                case PARSE -> throw new IllegalStateException("parse takes a vector, not a batch");
-            }
-            return Data.importVectorSchemaRoot(allocator, out, outSchema, null);
-        }
+        return single(allocator, (in, inSchema) -> Data.exportVectorSchemaRoot(allocator, input, dictionaries, in, inSchema),
+                (a, s, oa, os) -> {
+                    switch (op) {
+                        case WINDOW -> NativeLib.windowAgg(a, s, spec, sparkTypes, oa, os);
+                        case ROLLING -> NativeLib.rolling(a, s, spec, sparkTypes, oa, os);
+                        case PARSE -> throw new IllegalStateException("parse takes a vector, not a batch");
+                    }
+                });
     }
 
     /** A stream through the kernel; the input reader is consumed and closed by the kernel. */
@@ -64,12 +59,32 @@ public final class Kernel {
     public static VectorSchemaRoot parseVector(FieldVector lines, String spec, boolean sparkTypes, BufferAllocator allocator) {
         Objects.requireNonNull(lines, "lines");
         Objects.requireNonNull(allocator, "allocator");
+        return single(allocator, (in, inSchema) -> Data.exportVector(allocator, lines, null, in, inSchema),
+                (a, s, oa, os) -> NativeLib.parse(a, s, spec, sparkTypes, oa, os));
+    }
+
+    /** Exports an input into C structs. */
+    private interface Export {
+        void into(ArrowArray array, ArrowSchema schema);
+    }
+
+    /** A single-batch native call on struct addresses: input array and schema, output array and schema. */
+    private interface SingleCall {
+        void run(long array, long schema, long outArray, long outSchema);
+    }
+
+    /**
+     * The C Data round trip of every single-batch call: Java allocates the four
+     * structs, exports the input, the native call takes it and fills the output,
+     * Java imports the result; the structs' memory is freed whatever happens.
+     */
+    private static VectorSchemaRoot single(BufferAllocator allocator, Export export, SingleCall call) {
         try (ArrowArray in = ArrowArray.allocateNew(allocator);
              ArrowSchema inSchema = ArrowSchema.allocateNew(allocator);
              ArrowArray out = ArrowArray.allocateNew(allocator);
              ArrowSchema outSchema = ArrowSchema.allocateNew(allocator)) {
-            Data.exportVector(allocator, lines, null, in, inSchema);
-            NativeLib.parse(in.memoryAddress(), inSchema.memoryAddress(), spec, sparkTypes, out.memoryAddress(), outSchema.memoryAddress());
+            export.into(in, inSchema);
+            call.run(in.memoryAddress(), inSchema.memoryAddress(), out.memoryAddress(), outSchema.memoryAddress());
             return Data.importVectorSchemaRoot(allocator, out, outSchema, null);
         }
     }
