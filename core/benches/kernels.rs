@@ -117,33 +117,25 @@ fn synthetic_line(case: &str, i: u64, rng: &mut Lcg, out: &mut String) {
                 rng.next() % 65_536
             );
         }
-        "parse_json" => {
-            let _ = writeln!(
-                out,
-                r#"{{"time":"2015-05-{:02}T{h:02}:{m:02}:{s:02}Z","level":"{}","msg":"{}","path":"{}","status":{},"duration":{}.{:03},"user":"u{}"}}"#,
-                day.min(28),
-                rng.pick(&["info", "info", "warn", "error", "debug"]),
-                rng.pick(&["request served", "cache miss", "upstream timeout", "user logged in"]),
-                rng.pick(PATHS),
-                rng.pick(&["200", "200", "304", "404", "500"]),
-                rng.next() % 3,
-                rng.next() % 1000,
-                rng.next() % 10_000
-            );
-        }
+        // logfmt and JSON lines carry the same fields, drawn in the same order.
         _ => {
-            let _ = writeln!(
-                out,
-                r#"time=2015-05-{:02}T{h:02}:{m:02}:{s:02}Z level={} msg="{}" path={} status={} duration={}.{:03} user=u{}"#,
-                day.min(28),
-                rng.pick(&["info", "info", "warn", "error", "debug"]),
-                rng.pick(&["request served", "cache miss", "upstream timeout", "user logged in"]),
-                rng.pick(PATHS),
-                rng.pick(&["200", "200", "304", "404", "500"]),
-                rng.next() % 3,
-                rng.next() % 1000,
-                rng.next() % 10_000
-            );
+            let day = day.min(28);
+            let level = rng.pick(&["info", "info", "warn", "error", "debug"]);
+            let msg = rng.pick(&["request served", "cache miss", "upstream timeout", "user logged in"]);
+            let path = rng.pick(PATHS);
+            let status = rng.pick(&["200", "200", "304", "404", "500"]);
+            let (secs, millis, user) = (rng.next() % 3, rng.next() % 1000, rng.next() % 10_000);
+            let _ = if case == "parse_json" {
+                writeln!(
+                    out,
+                    r#"{{"time":"2015-05-{day:02}T{h:02}:{m:02}:{s:02}Z","level":"{level}","msg":"{msg}","path":"{path}","status":{status},"duration":{secs}.{millis:03},"user":"u{user}"}}"#
+                )
+            } else {
+                writeln!(
+                    out,
+                    r#"time=2015-05-{day:02}T{h:02}:{m:02}:{s:02}Z level={level} msg="{msg}" path={path} status={status} duration={secs}.{millis:03} user=u{user}"#
+                )
+            };
         }
     }
 }
