@@ -1,6 +1,8 @@
 //! Rolling aggregation: one output row per input row, aggregating the rows of
 //! the same key in a window that ends at that row.
 
+mod float_windows;
+
 use crate::agg::{AggPlan, Rows};
 use crate::error::{Result, SashError};
 use crate::expr::AggFunc;
@@ -16,6 +18,7 @@ use arrow_schema::DataType;
 use arrow_schema::{Schema, SchemaRef};
 use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
+use float_windows::FloatWindows;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -46,7 +49,13 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
         RollingPeriod::Rows(_) => None,
     };
     let n: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
-    let aggregates = if let Some(fast) = RunningSums::plan(schema, &input.batches, &spec.aggs)? {
+    let float_plan = match period {
+        Some(p) => FloatWindows::plan(schema, &spec.aggs, p, spec.closed)?,
+        None => None,
+    };
+    let aggregates = if let Some(fast) = float_plan {
+        fast.stream(&input, n)?
+    } else if let Some(fast) = RunningSums::plan(schema, &input.batches, &spec.aggs)? {
         fast.stream(&input, spec, period, n)?
     } else {
         // Windows may span batches: work on one time-ordered batch.
