@@ -13,9 +13,9 @@
 //!    JSON spec of every other binding.
 //! 3. **Compute** in `py.detach` (the GIL is released) under `catch_unwind`:
 //!    a panic becomes `sash.InternalError`, never a crash.
-//! 4. **Output**: the result batches are exported through the Arrow C stream
-//!    interface and imported by `pyarrow.table`, which takes ownership of the
-//!    buffers without copying.
+//! 4. **Output**: each result batch is exported as one Arrow C `ArrowArray`
+//!    and imported by pyarrow against a kept pyarrow schema (see
+//!    `to_pyarrow`); pyarrow takes ownership of the buffers without copying.
 //!
 //! `sash.parse` and `sash.read_log` (issue #3's parsing kernel) have the same
 //! shape: convert input, build the JSON parse spec from `format` and the
@@ -31,7 +31,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDelta, PyDeltaAccess, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3_arrow::error::PyArrowError;
 use pyo3_arrow::input::{AnyArray, AnyRecordBatch};
-use pyo3_arrow::{PyRecordBatch, PySchema, PyTable};
+use pyo3_arrow::{PyRecordBatch, PyRecordBatchReader, PySchema};
 use serde_json::{Map, Number, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
@@ -60,8 +60,13 @@ fn read_input(data: &Bound<'_, PyAny>) -> PyResult<Input> {
         converted = TO_ARROW.import(py, "sash._convert", "to_arrow")?.call1((data,))?;
         &converted
     };
-    let any: AnyRecordBatch = obj.extract()?;
-    let reader = any.into_reader()?;
+    // A stream first: pyarrow tables have no `__arrow_c_array__`, and asking
+    // for it costs an AttributeError on every call.
+    let reader = if obj.hasattr(pyo3::intern!(py, "__arrow_c_stream__"))? {
+        obj.extract::<PyRecordBatchReader>()?.into_reader()?
+    } else {
+        obj.extract::<AnyRecordBatch>()?.into_reader()?
+    };
     let schema = reader.schema();
     let batches = reader.collect::<Result<Vec<_>, ArrowError>>().map_err(|e| match e {
         // A Python exception raised while producing the stream: re-raise it as is.
@@ -172,10 +177,61 @@ fn compute<T: Send>(py: Python<'_>, f: impl FnOnce() -> sash_core::Result<T> + S
     }
 }
 
-/// Hands the batches to pyarrow through the Arrow C stream interface: the
-/// buffers change owner, they are not copied.
+/// Hands the batches to pyarrow as a `pyarrow.Table`: the buffers change
+/// owner through the Arrow C data interface, they are not copied.
+///
+/// Importing a schema costs pyarrow more than importing a small batch (a
+/// one-row call spent most of its time there), and a program calls sash with
+/// the same few output schemas again and again: so the pyarrow schema of each
+/// recent output schema is kept, and only the arrays cross, each as one
+/// `ArrowArray` struct read by `pyarrow.RecordBatch._import_from_c`.
 fn to_pyarrow(py: Python<'_>, schema: SchemaRef, batches: Vec<RecordBatch>) -> PyResult<Bound<'_, PyAny>> {
-    PyTable::try_new(batches, schema)?.into_pyarrow(py)
+    let api = PYARROW.get_or_try_init(py, || -> PyResult<PyarrowApi> {
+        let pa = py.import(pyo3::intern!(py, "pyarrow"))?;
+        Ok(PyarrowApi {
+            import_batch: pa.getattr("RecordBatch")?.getattr("_import_from_c")?.unbind(),
+            from_batches: pa.getattr("Table")?.getattr("from_batches")?.unbind(),
+        })
+    })?;
+    let pa_schema = pyarrow_schema(py, &schema)?;
+    let imported = PyList::empty(py);
+    for batch in batches {
+        let data = arrow_array::StructArray::from(batch).into_data();
+        // pyarrow moves the struct's contents out (even when it fails), leaving
+        // it released; dropping the box then frees only the struct itself.
+        let mut array = Box::new(arrow_data::ffi::FFI_ArrowArray::new(&data));
+        let address = std::ptr::addr_of_mut!(*array) as usize;
+        imported.append(api.import_batch.bind(py).call1((address, &pa_schema))?)?;
+    }
+    api.from_batches.bind(py).call1((imported, pa_schema))
+}
+
+struct PyarrowApi {
+    import_batch: Py<PyAny>,
+    from_batches: Py<PyAny>,
+}
+
+static PYARROW: PyOnceLock<PyarrowApi> = PyOnceLock::new();
+
+/// The pyarrow schemas of the most recent output schemas, newest first.
+static SCHEMAS: Mutex<Vec<(SchemaRef, Py<PyAny>)>> = Mutex::new(Vec::new());
+const SCHEMAS_KEPT: usize = 32;
+
+fn pyarrow_schema<'py>(py: Python<'py>, schema: &SchemaRef) -> PyResult<Bound<'py, PyAny>> {
+    {
+        let mut kept = SCHEMAS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = kept.iter().position(|(s, _)| s == schema) {
+            let entry = kept.remove(i);
+            let found = entry.1.bind(py).clone();
+            kept.insert(0, entry);
+            return Ok(found);
+        }
+    }
+    let imported = PySchema::new(schema.clone()).into_pyarrow(py)?;
+    let mut kept = SCHEMAS.lock().unwrap_or_else(|e| e.into_inner());
+    kept.insert(0, (schema.clone(), imported.clone().unbind()));
+    kept.truncate(SCHEMAS_KEPT);
+    Ok(imported)
 }
 
 fn run_window(py: Python<'_>, input: Input, spec: Value, reference: bool) -> PyResult<RecordBatch> {

@@ -143,6 +143,29 @@ def test_null_time_drop_metadata():
     assert out.schema.metadata[b"sash.dropped_null_times"] == b"1"
 
 
+def test_output_schemas_are_never_mixed_up():
+    # The binding keeps the pyarrow schemas of recent outputs: outputs that
+    # differ only in metadata, nullability or a type must each get their own.
+    def with_nulls(k):
+        return pa.table({"ts": pa.array([0, *[None] * k, 5], pa.timestamp("s")), "v": [1] * (k + 2)})
+
+    for k in (1, 2, 1, 3):
+        for op in (sash.window_agg, sash.rolling):
+            spec = {"every": "10s"} if op is sash.window_agg else {"period": "10s"}
+            out = op(with_nulls(k), time="ts", aggs=["count() as n"], null_time="drop", **spec)
+            assert out.schema.metadata[b"sash.dropped_null_times"] == str(k).encode()
+    for values in ([1, 2], [1.0, 2.0], [1, None], ["a", "b"]):
+        t = pa.table({"ts": pa.array([0, 5], pa.timestamp("s")), "v": values})
+        out = sash.window_agg(t, time="ts", every="10s", aggs=["min(v) as m"])
+        assert out.schema.field("m").type == t.schema.field("v").type
+        assert out["m"].to_pylist() == [min(v for v in values if v is not None)]
+    # More distinct schemas than are kept, then the first again.
+    for i in range(40):
+        t = pa.table({"ts": pa.array([0], pa.timestamp("s")), f"v{i}": [i]})
+        out = sash.window_agg(t, time="ts", every="10s", aggs=[f"sum(v{i}) as s{i}"])
+        assert out.column_names[-1] == f"s{i}" and out[f"s{i}"].to_pylist() == [i]
+
+
 def test_errors_subclass_builtins_and_keep_the_message():
     t = base()
     with pytest.raises(TypeError) as info:
