@@ -1,11 +1,12 @@
-//! The rolling fast path for the commonest request: count, sum and mean of
-//! one floating-point column over a time period.
+//! The rolling fast path for the commonest requests: count, sum, mean, min
+//! and max of one floating-point column over a time period.
 //!
 //! Rows are sorted by time, so the rows that enter or leave windows as time
 //! advances are ranges of that order, whatever their key: three cursors
 //! (entered, left, answered) sweep the rows once, and each key keeps only its
-//! running sums. A row costs a key lookup, one entry, amortized one exit and
-//! a write, all on sequential memory and a per-key state that stays in cache.
+//! running sums (and, for min and max, monotonic queues of candidates). A row
+//! costs a key lookup, one entry, amortized one exit and a write, whatever
+//! the window's size: no row is visited once per window it belongs to.
 
 use crate::error::Result;
 use crate::expr::{AggExpr, AggFunc};
@@ -17,6 +18,7 @@ use arrow_array::types::Float64Type;
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array};
 use arrow_buffer::{bit_util, BooleanBuffer, MutableBuffer, NullBuffer};
 use arrow_schema::{DataType, SchemaRef};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// A null value in a window ring. User NaNs are stored as the canonical NaN,
@@ -31,12 +33,16 @@ enum Output {
     Valid,
     Sum,
     Mean,
+    Min,
+    Max,
 }
 
 pub(super) struct FloatWindows {
     outputs: Vec<Output>,
     /// The values column, as f64 (Float32 is widened); None when only `count()` is asked.
     column: Option<usize>,
+    /// Its type, which min and max keep.
+    column_type: DataType,
     period: i64,
     include_start: bool,
     include_end: bool,
@@ -113,6 +119,55 @@ impl KeyState {
     }
 }
 
+/// One key's candidates for the window's min and max: monotonic queues of
+/// (sorted row, value), oldest first. A value is dropped once a newer one is
+/// at least as extreme, since it can never be the answer again; so the front
+/// is the answer, and each value enters and leaves once.
+#[derive(Default)]
+struct Extremes {
+    min: VecDeque<(usize, f64)>,
+    max: VecDeque<(usize, f64)>,
+}
+
+/// `a < b` in sash's order of floats, where NaN is above +inf.
+#[inline(always)]
+fn below(a: f64, b: f64) -> bool {
+    !a.is_nan() && (b.is_nan() || a < b)
+}
+
+impl Extremes {
+    #[inline(always)]
+    fn enter(&mut self, row: usize, bits: u64, track_min: bool, track_max: bool) {
+        if bits == NULL_BITS {
+            return;
+        }
+        let x = f64::from_bits(bits);
+        // Ties keep the older value in front, as a scan that keeps the first extreme would.
+        if track_min {
+            while self.min.back().is_some_and(|&(_, v)| below(x, v)) {
+                self.min.pop_back();
+            }
+            self.min.push_back((row, x));
+        }
+        if track_max {
+            while self.max.back().is_some_and(|&(_, v)| below(v, x)) {
+                self.max.pop_back();
+            }
+            self.max.push_back((row, x));
+        }
+    }
+
+    #[inline(always)]
+    fn leave(&mut self, row: usize) {
+        if self.min.front().is_some_and(|&(r, _)| r == row) {
+            self.min.pop_front();
+        }
+        if self.max.front().is_some_and(|&(r, _)| r == row) {
+            self.max.pop_front();
+        }
+    }
+}
+
 /// Rows from the oldest one still in some window to the newest one read,
 /// in time order: (key, time, value bits).
 #[derive(Default)]
@@ -158,7 +213,7 @@ impl FloatWindows {
         for agg in aggs {
             let output = match (agg.func, &agg.column) {
                 (AggFunc::Count, None) => Output::Rows,
-                (AggFunc::Count | AggFunc::Sum | AggFunc::Mean, Some(name)) => {
+                (AggFunc::Count | AggFunc::Sum | AggFunc::Mean | AggFunc::Min | AggFunc::Max, Some(name)) => {
                     let index = crate::types::column_index(schema, name)?;
                     if !matches!(schema.field(index).data_type(), DataType::Float32 | DataType::Float64)
                         || column.is_some_and(|c| c != index)
@@ -169,6 +224,8 @@ impl FloatWindows {
                     match agg.func {
                         AggFunc::Count => Output::Valid,
                         AggFunc::Sum => Output::Sum,
+                        AggFunc::Min => Output::Min,
+                        AggFunc::Max => Output::Max,
                         _ => Output::Mean,
                     }
                 }
@@ -179,6 +236,7 @@ impl FloatWindows {
         Ok(Some(FloatWindows {
             outputs,
             column,
+            column_type: column.map_or(DataType::Float64, |c| schema.field(c).data_type().clone()),
             period,
             include_start: matches!(closed, Closed::Left | Closed::Both),
             include_end: matches!(closed, Closed::Right | Closed::Both),
@@ -208,6 +266,9 @@ impl FloatWindows {
             .collect();
         let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
         let mut states: Vec<KeyState> = Vec::new();
+        let track_min = self.outputs.contains(&Output::Min);
+        let track_max = self.outputs.contains(&Output::Max);
+        let mut extremes: Vec<Extremes> = Vec::new();
         let mut pending = Pending::default();
         // Sorted-row cursors, each only moving forward: rows before `left`
         // have left every window, rows before `entered` have entered theirs,
@@ -230,6 +291,9 @@ impl FloatWindows {
             grouper.assign(b, start..end, &mut gids)?;
             if states.len() < grouper.num_groups() {
                 states.resize(grouper.num_groups(), KeyState::default());
+                if track_min || track_max {
+                    extremes.resize_with(grouper.num_groups(), Extremes::default);
+                }
             }
             let times = input.time.values(batch.column(input.time.index));
             pending.keys.extend_from_slice(&gids);
@@ -272,12 +336,18 @@ impl FloatWindows {
                     while entered < pending.end() && (times[entered - first] < t || (self.include_end && times[entered - first] == t)) {
                         let e = entered - first;
                         states[keys[e] as usize].enter(bits[e]);
+                        if track_min || track_max {
+                            extremes[keys[e] as usize].enter(entered, bits[e], track_min, track_max);
+                        }
                         entered += 1;
                     }
                     if let Some(bound) = self.eviction_bound(t) {
                         while left < entered && times[left - first] < bound {
                             let l = left - first;
                             states[keys[l] as usize].leave(bits[l]);
+                            if track_min || track_max {
+                                extremes[keys[l] as usize].leave(left);
+                            }
                             left += 1;
                         }
                     }
@@ -286,35 +356,49 @@ impl FloatWindows {
                     Some(order) => order[answered] as usize,
                     None => answered,
                 };
-                write(&mut columns, &states[keys[i] as usize], at);
+                let g = keys[i] as usize;
+                write(&mut columns, &states[g], extremes.get(g), at);
                 answered += 1;
             }
             pending.forget_before(left.min(answered));
         }
 
-        Ok(columns
+        columns
             .into_iter()
-            .map(|column| -> ArrayRef {
+            .map(|column| -> Result<ArrayRef> {
                 match column.output {
-                    Output::Rows | Output::Valid => Arc::new(Int64Array::from(column.counts)),
-                    _ => {
+                    Output::Rows | Output::Valid => Ok(Arc::new(Int64Array::from(column.counts)) as ArrayRef),
+                    output => {
                         let valid = NullBuffer::new(BooleanBuffer::new(column.valid.into(), 0, n));
-                        Arc::new(Float64Array::new(column.floats.into(), Some(valid)))
+                        let floats: ArrayRef = Arc::new(Float64Array::new(column.floats.into(), Some(valid)));
+                        // Min and max keep the column's type; f32 -> f64 -> f32 is exact.
+                        match output {
+                            Output::Min | Output::Max if self.column_type != DataType::Float64 => {
+                                arrow_cast::cast(&floats, &self.column_type).map_err(Into::into)
+                            }
+                            _ => Ok(floats),
+                        }
                     }
                 }
             })
-            .collect())
+            .collect()
     }
 }
 
 /// Writes one row's aggregates, at its input position.
 #[inline(always)]
-fn write(columns: &mut [Column], state: &KeyState, at: usize) {
+fn write(columns: &mut [Column], state: &KeyState, extremes: Option<&Extremes>, at: usize) {
     for column in columns.iter_mut() {
         match column.output {
             Output::Rows => column.counts[at] = state.rows,
             Output::Valid => column.counts[at] = state.valid,
             _ if state.valid == 0 => {}
+            Output::Min | Output::Max => {
+                let extremes = extremes.expect("kept when min or max is asked");
+                let queue = if column.output == Output::Min { &extremes.min } else { &extremes.max };
+                column.floats[at] = queue.front().expect("a valid value is in the window").1;
+                bit_util::set_bit(column.valid.as_slice_mut(), at);
+            }
             output => {
                 let sum = state.float_sum();
                 column.floats[at] = if output == Output::Mean { sum / state.valid as f64 } else { sum };

@@ -355,7 +355,7 @@ fn random_rolling_spec(rng: &mut StdRng, input: &Input) -> RollingSpec {
 }
 
 /// A rolling spec the streaming paths take: a time period (or sometimes a
-/// row count) and only count, sum and mean of one numeric column, so the
+/// row count) and only count, sum, mean, min and max of one numeric column, so the
 /// random cases reach them often (with `random_aggs` they rarely would).
 fn random_running_spec(rng: &mut StdRng, input: &Input) -> RollingSpec {
     let mut spec = random_rolling_spec(rng, input);
@@ -366,10 +366,12 @@ fn random_running_spec(rng: &mut StdRng, input: &Input) -> RollingSpec {
     let count = rng.random_range(1..=4);
     spec.aggs = (0..count)
         .map(|i| {
-            let text = match rng.random_range(0..4) {
+            let text = match rng.random_range(0..6) {
                 0 => "count()".to_string(),
                 1 => format!("count({column})"),
                 2 => format!("sum({column})"),
+                3 => format!("min({column})"),
+                4 => format!("max({column})"),
                 _ => format!("mean({column})"),
             };
             AggExpr::parse(&format!("{text} as a{i}")).expect("a valid expression")
@@ -690,6 +692,7 @@ fn large_rolling_inputs_match_the_general_path() {
         arrow_schema::Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), true),
         arrow_schema::Field::new("key", DataType::Int32, true),
         arrow_schema::Field::new("val", DataType::Float64, true),
+        arrow_schema::Field::new("val32", DataType::Float32, true),
     ]));
     let mut t = 0i64;
     let (mut ts, mut keys, mut vals) = (Vec::new(), Vec::new(), Vec::new());
@@ -709,15 +712,19 @@ fn large_rolling_inputs_match_the_general_path() {
         vec![
             Arc::new(arrow_array::TimestampMillisecondArray::from(ts)),
             Arc::new(arrow_array::Int32Array::from(keys)),
-            Arc::new(arrow_array::Float64Array::from(vals)),
+            Arc::new(arrow_array::Float64Array::from(vals.clone())),
+            Arc::new(arrow_array::Float32Array::from(vals.iter().map(|v| v.map(|x| x as f32)).collect::<Vec<_>>())),
         ],
     )
     .unwrap();
     let batches = [batch.slice(0, 100_000), batch.slice(100_000, 1), batch.slice(100_001, n - 100_001)];
-    for closed in ["right", "left", "both", "none"] {
-        let aggs = r#""mean(val) as m", "count() as c", "sum(val) as s", "count(val) as v""#;
+    for (closed, column) in [("right", "val"), ("left", "val"), ("both", "val"), ("none", "val"), ("right", "val32"), ("none", "val32")] {
+        let aggs = format!(
+            r#""mean({column}) as m", "count() as c", "sum({column}) as s", "count({column}) as v", "min({column}) as lo", "max({column}) as hi""#
+        );
         let streaming = format!(r#"{{"time": "ts", "period": "40ms", "closed": "{closed}", "by": "key", "aggs": [{aggs}]}}"#);
-        let general = format!(r#"{{"time": "ts", "period": "40ms", "closed": "{closed}", "by": "key", "aggs": [{aggs}, "median(val)"]}}"#);
+        let general =
+            format!(r#"{{"time": "ts", "period": "40ms", "closed": "{closed}", "by": "key", "aggs": [{aggs}, "median({column})"]}}"#);
         let run = |text: &str| {
             let spec = RollingSpec::from_json(text).unwrap();
             let parts = sash_core::rolling(&schema, &batches, &spec).unwrap();
