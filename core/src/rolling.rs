@@ -1,7 +1,7 @@
 //! Rolling aggregation: one output row per input row, aggregating the rows of
 //! the same key in a window that ends at that row.
 
-mod float_windows;
+mod streaming;
 
 use crate::agg::{AggPlan, Rows};
 use crate::error::{Result, SashError};
@@ -18,9 +18,9 @@ use arrow_schema::DataType;
 use arrow_schema::{Schema, SchemaRef};
 use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
-use float_windows::FloatWindows;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use streaming::StreamingWindows;
 
 /// Computes a rolling aggregation. Returns one batch per input batch, each
 /// holding that batch's columns (shared, not copied) followed by the
@@ -49,11 +49,11 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
         RollingPeriod::Rows(_) => None,
     };
     let n: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
-    let float_plan = match period {
-        Some(p) => FloatWindows::plan(schema, &spec.aggs, p, spec.closed)?,
+    let streaming_plan = match period {
+        Some(p) => StreamingWindows::plan(schema, &spec.aggs, p, spec.closed)?,
         None => None,
     };
-    let aggregates = if let Some(fast) = float_plan {
+    let aggregates = if let Some(fast) = streaming_plan {
         fast.stream(&input, n)?
     } else if let Some(fast) = RunningSums::plan(schema, &input.batches, &spec.aggs)? {
         fast.stream(&input, spec, period, n)?

@@ -693,6 +693,7 @@ fn large_rolling_inputs_match_the_general_path() {
         arrow_schema::Field::new("key", DataType::Int32, true),
         arrow_schema::Field::new("val", DataType::Float64, true),
         arrow_schema::Field::new("val32", DataType::Float32, true),
+        arrow_schema::Field::new("ms", DataType::Int32, true),
     ]));
     let mut t = 0i64;
     let (mut ts, mut keys, mut vals) = (Vec::new(), Vec::new(), Vec::new());
@@ -714,11 +715,21 @@ fn large_rolling_inputs_match_the_general_path() {
             Arc::new(arrow_array::Int32Array::from(keys)),
             Arc::new(arrow_array::Float64Array::from(vals.clone())),
             Arc::new(arrow_array::Float32Array::from(vals.iter().map(|v| v.map(|x| x as f32)).collect::<Vec<_>>())),
+            Arc::new(arrow_array::Int32Array::from(vals.iter().map(|v| v.filter(|x| x.is_finite()).map(|x| x as i32)).collect::<Vec<_>>())),
         ],
     )
     .unwrap();
     let batches = [batch.slice(0, 100_000), batch.slice(100_000, 1), batch.slice(100_001, n - 100_001)];
-    for (closed, column) in [("right", "val"), ("left", "val"), ("both", "val"), ("none", "val"), ("right", "val32"), ("none", "val32")] {
+    for (closed, column) in [
+        ("right", "val"),
+        ("left", "val"),
+        ("both", "val"),
+        ("none", "val"),
+        ("right", "val32"),
+        ("none", "val32"),
+        ("right", "ms"),
+        ("left", "ms"),
+    ] {
         let aggs = format!(
             r#""mean({column}) as m", "count() as c", "sum({column}) as s", "count({column}) as v", "min({column}) as lo", "max({column}) as hi""#
         );

@@ -1,5 +1,6 @@
 //! The rolling fast path for the commonest requests: count, sum, mean, min
-//! and max of one floating-point column over a time period.
+//! and max of one numeric column (floats, or integers up to Int64) over a
+//! time period.
 //!
 //! Rows are sorted by time, so the rows that enter or leave windows as time
 //! advances are ranges of that order, whatever their key: three cursors
@@ -8,22 +9,18 @@
 //! costs a key lookup, one entry, amortized one exit and a write, whatever
 //! the window's size: no row is visited once per window it belongs to.
 
-use crate::error::Result;
+use crate::error::{Result, SashError};
 use crate::expr::{AggExpr, AggFunc};
 use crate::keys::Grouper;
 use crate::prepare::{key_columns, Prepared};
 use crate::spec::Closed;
 use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
+use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array};
 use arrow_buffer::{bit_util, BooleanBuffer, MutableBuffer, NullBuffer};
 use arrow_schema::{DataType, SchemaRef};
 use std::collections::VecDeque;
 use std::sync::Arc;
-
-/// A null value in a window ring. User NaNs are stored as the canonical NaN,
-/// so this payload can only mean "null"; stored values are never output.
-const NULL_BITS: u64 = 0x7ff0_dead_beef_0001;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Output {
@@ -37,15 +34,45 @@ enum Output {
     Max,
 }
 
-pub(super) struct FloatWindows {
-    outputs: Vec<Output>,
-    /// The values column, as f64 (Float32 is widened); None when only `count()` is asked.
+pub(super) struct StreamingWindows {
+    /// Per aggregation: what it outputs and its alias (for overflow errors).
+    outputs: Vec<(Output, String)>,
+    /// The values column; None when only `count()` is asked.
     column: Option<usize>,
     /// Its type, which min and max keep.
     column_type: DataType,
+    /// Integer values: exact sums (Int64), values kept as i64.
+    int: bool,
     period: i64,
     include_start: bool,
     include_end: bool,
+}
+
+/// A value as the sweep keeps it: an f64 or an i64, by its bits.
+trait Kind {
+    const INT: bool;
+    /// `a < b` in sash's order (for floats, NaN is above +inf).
+    fn below(a: u64, b: u64) -> bool;
+}
+
+struct Floats;
+struct Ints;
+
+impl Kind for Floats {
+    const INT: bool = false;
+    #[inline(always)]
+    fn below(a: u64, b: u64) -> bool {
+        let (a, b) = (f64::from_bits(a), f64::from_bits(b));
+        !a.is_nan() && (b.is_nan() || a < b)
+    }
+}
+
+impl Kind for Ints {
+    const INT: bool = true;
+    #[inline(always)]
+    fn below(a: u64, b: u64) -> bool {
+        (a as i64) < (b as i64)
+    }
 }
 
 /// One key's running sums over the rows of its current window.
@@ -53,10 +80,12 @@ pub(super) struct FloatWindows {
 struct KeyState {
     rows: i64,
     valid: i64,
-    /// Neumaier-compensated sum of the finite values.
+    /// Neumaier-compensated sum of the finite float values.
     sum: f64,
     compensation: f64,
-    /// Non-finite values are counted apart, so that one leaving the window leaves no trace in the sum.
+    /// Exact sum of integer values.
+    int_sum: i128,
+    /// Non-finite floats are counted apart, so that one leaving the window leaves no trace in the sum.
     nan: u32,
     pos_inf: u32,
     neg_inf: u32,
@@ -71,15 +100,19 @@ impl KeyState {
     }
 
     #[inline(always)]
-    fn enter(&mut self, bits: u64) {
+    fn enter<K: Kind>(&mut self, bits: u64, valid: bool) {
         self.rows += 1;
-        self.account(bits, 1);
+        if valid {
+            self.account::<K>(bits, 1);
+        }
     }
 
     #[inline(always)]
-    fn leave(&mut self, bits: u64) {
+    fn leave<K: Kind>(&mut self, bits: u64, valid: bool) {
         self.rows -= 1;
-        self.account(bits, -1);
+        if valid {
+            self.account::<K>(bits, -1);
+        }
         if self.rows == 0 {
             // An empty window restarts from zero, shedding rounding error.
             self.sum = 0.0;
@@ -88,13 +121,16 @@ impl KeyState {
     }
 
     #[inline(always)]
-    fn account(&mut self, bits: u64, sign: i32) {
+    fn account<K: Kind>(&mut self, bits: u64, sign: i32) {
+        self.valid += sign as i64;
+        if K::INT {
+            self.int_sum += sign as i128 * (bits as i64) as i128;
+            return;
+        }
         let x = f64::from_bits(bits);
         if x.is_finite() {
-            self.valid += sign as i64;
             self.add_finite(if sign > 0 { x } else { -x });
-        } else if bits != NULL_BITS {
-            self.valid += sign as i64;
+        } else {
             let counter = if x.is_nan() {
                 &mut self.nan
             } else if x > 0.0 {
@@ -120,40 +156,30 @@ impl KeyState {
 }
 
 /// One key's candidates for the window's min and max: monotonic queues of
-/// (sorted row, value), oldest first. A value is dropped once a newer one is
-/// at least as extreme, since it can never be the answer again; so the front
-/// is the answer, and each value enters and leaves once.
+/// (sorted row, value bits), oldest first. A value is dropped once a newer
+/// one is at least as extreme, since it can never be the answer again; so
+/// the front is the answer, and each value enters and leaves once.
 #[derive(Default)]
 struct Extremes {
-    min: VecDeque<(usize, f64)>,
-    max: VecDeque<(usize, f64)>,
-}
-
-/// `a < b` in sash's order of floats, where NaN is above +inf.
-#[inline(always)]
-fn below(a: f64, b: f64) -> bool {
-    !a.is_nan() && (b.is_nan() || a < b)
+    min: VecDeque<(usize, u64)>,
+    max: VecDeque<(usize, u64)>,
 }
 
 impl Extremes {
     #[inline(always)]
-    fn enter(&mut self, row: usize, bits: u64, track_min: bool, track_max: bool) {
-        if bits == NULL_BITS {
-            return;
-        }
-        let x = f64::from_bits(bits);
+    fn enter<K: Kind>(&mut self, row: usize, bits: u64, track_min: bool, track_max: bool) {
         // Ties keep the older value in front, as a scan that keeps the first extreme would.
         if track_min {
-            while self.min.back().is_some_and(|&(_, v)| below(x, v)) {
+            while self.min.back().is_some_and(|&(_, v)| K::below(bits, v)) {
                 self.min.pop_back();
             }
-            self.min.push_back((row, x));
+            self.min.push_back((row, bits));
         }
         if track_max {
-            while self.max.back().is_some_and(|&(_, v)| below(v, x)) {
+            while self.max.back().is_some_and(|&(_, v)| K::below(v, bits)) {
                 self.max.pop_back();
             }
-            self.max.push_back((row, x));
+            self.max.push_back((row, bits));
         }
     }
 
@@ -169,12 +195,14 @@ impl Extremes {
 }
 
 /// Rows from the oldest one still in some window to the newest one read,
-/// in time order: (key, time, value bits).
+/// in time order: key, time, value bits and whether the value is valid.
 #[derive(Default)]
 struct Pending {
     keys: Vec<u32>,
     times: Vec<i64>,
     bits: Vec<u64>,
+    /// Empty when the input has no null values (then every value is valid).
+    valid: Vec<bool>,
     /// Sorted-row index of `keys[0]`.
     first: usize,
 }
@@ -191,23 +219,48 @@ impl Pending {
             self.keys.drain(..drop);
             self.times.drain(..drop);
             self.bits.drain(..drop);
+            self.valid.drain(..drop.min(self.valid.len()));
             self.first = keep;
         }
+    }
+
+    /// Appends the values of `array` (any type the plan took) as bits, and
+    /// their validity when the input has nulls (`nullable`).
+    fn push_values(&mut self, array: &ArrayRef, int: bool, nullable: bool) -> Result<()> {
+        if nullable {
+            match array.logical_nulls() {
+                None => self.valid.resize(self.valid.len() + array.len(), true),
+                Some(n) => self.valid.extend(n.iter()),
+            }
+        }
+        if int {
+            let values = arrow_cast::cast(array, &DataType::Int64)?;
+            self.bits.extend(values.as_primitive::<Int64Type>().values().iter().map(|&v| v as u64));
+        } else {
+            let values = arrow_cast::cast(array, &DataType::Float64)?;
+            // One NaN: stored values are only compared and summed, never output as stored.
+            self.bits
+                .extend(values.as_primitive::<Float64Type>().values().iter().map(|&x| if x.is_nan() { f64::NAN } else { x }.to_bits()));
+        }
+        Ok(())
     }
 }
 
 /// One output column being filled at the rows' input positions.
 struct Column {
     output: Output,
+    name: String,
     counts: Vec<i64>,
     floats: Vec<f64>,
+    ints: Vec<i64>,
     valid: MutableBuffer,
 }
 
-impl FloatWindows {
-    /// The plan, when every aggregation is `count()`, or count, sum or mean
-    /// of one Float32/Float64 column; None sends the request elsewhere.
-    pub(super) fn plan(schema: &SchemaRef, aggs: &[AggExpr], period: i64, closed: Closed) -> Result<Option<FloatWindows>> {
+impl StreamingWindows {
+    /// The plan, when every aggregation is `count()`, or count, sum, mean,
+    /// min or max of one float or integer (not UInt64) column; None sends
+    /// the request elsewhere.
+    pub(super) fn plan(schema: &SchemaRef, aggs: &[AggExpr], period: i64, closed: Closed) -> Result<Option<StreamingWindows>> {
         let mut column = None;
         let mut outputs = Vec::with_capacity(aggs.len());
         for agg in aggs {
@@ -215,9 +268,9 @@ impl FloatWindows {
                 (AggFunc::Count, None) => Output::Rows,
                 (AggFunc::Count | AggFunc::Sum | AggFunc::Mean | AggFunc::Min | AggFunc::Max, Some(name)) => {
                     let index = crate::types::column_index(schema, name)?;
-                    if !matches!(schema.field(index).data_type(), DataType::Float32 | DataType::Float64)
-                        || column.is_some_and(|c| c != index)
-                    {
+                    let t = schema.field(index).data_type();
+                    let numeric = matches!(t, DataType::Float32 | DataType::Float64) || (t.is_integer() && *t != DataType::UInt64);
+                    if !numeric || column.is_some_and(|c| c != index) {
                         return Ok(None);
                     }
                     column = Some(index);
@@ -231,12 +284,14 @@ impl FloatWindows {
                 }
                 _ => return Ok(None),
             };
-            outputs.push(output);
+            outputs.push((output, agg.alias.clone()));
         }
-        Ok(Some(FloatWindows {
+        let column_type = column.map_or(DataType::Float64, |c| schema.field(c).data_type().clone());
+        Ok(Some(StreamingWindows {
             outputs,
             column,
-            column_type: column.map_or(DataType::Float64, |c| schema.field(c).data_type().clone()),
+            int: column_type.is_integer(),
+            column_type,
             period,
             include_start: matches!(closed, Closed::Left | Closed::Both),
             include_end: matches!(closed, Closed::Right | Closed::Both),
@@ -251,25 +306,41 @@ impl FloatWindows {
     }
 
     pub(super) fn stream(&self, input: &Prepared, n: usize) -> Result<Vec<ArrayRef>> {
+        if self.int {
+            self.sweep::<Ints>(input, n)
+        } else {
+            self.sweep::<Floats>(input, n)
+        }
+    }
+
+    fn sweep<K: Kind>(&self, input: &Prepared, n: usize) -> Result<Vec<ArrayRef>> {
         let mut columns: Vec<Column> = self
             .outputs
             .iter()
-            .map(|&output| {
+            .map(|(output, name)| {
                 let counting = matches!(output, Output::Rows | Output::Valid);
+                let exact = K::INT && matches!(output, Output::Sum | Output::Min | Output::Max);
                 Column {
-                    output,
+                    output: *output,
+                    name: name.clone(),
                     counts: if counting { vec![0; n] } else { Vec::new() },
-                    floats: if counting { Vec::new() } else { vec![0.0; n] },
+                    floats: if counting || exact { Vec::new() } else { vec![0.0; n] },
+                    ints: if exact { vec![0; n] } else { Vec::new() },
                     valid: MutableBuffer::from_len_zeroed(if counting { 0 } else { bit_util::ceil(n, 8) }),
                 }
             })
             .collect();
         let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
         let mut states: Vec<KeyState> = Vec::new();
-        let track_min = self.outputs.contains(&Output::Min);
-        let track_max = self.outputs.contains(&Output::Max);
+        let track_min = self.outputs.iter().any(|(o, _)| *o == Output::Min);
+        let track_max = self.outputs.iter().any(|(o, _)| *o == Output::Max);
         let mut extremes: Vec<Extremes> = Vec::new();
         let mut pending = Pending::default();
+        // Validity is kept per row only when some value is null: `count()`
+        // alone has no values (none valid), a column without nulls has no invalid one.
+        let nullable = self.column.is_some_and(|c| input.batches.iter().any(|b| b.column(c).logical_null_count() > 0));
+        let all_valid = self.column.is_some() && !nullable;
+        let is_valid = |valid: &[bool], i: usize| if nullable { valid[i] } else { all_valid };
         // Sorted-row cursors, each only moving forward: rows before `left`
         // have left every window, rows before `entered` have entered theirs,
         // rows before `answered` have their output.
@@ -300,19 +371,7 @@ impl FloatWindows {
             pending.times.extend_from_slice(&times[start..end]);
             match self.column {
                 None => pending.bits.resize(pending.keys.len(), 0),
-                Some(c) => {
-                    let values = arrow_cast::cast(&batch.column(c).slice(start, end - start), &DataType::Float64)?;
-                    let values = values.as_primitive::<Float64Type>();
-                    let canonical = |x: f64| if x.is_nan() { f64::NAN.to_bits() } else { x.to_bits() };
-                    match values.nulls().filter(|n| n.null_count() > 0) {
-                        None => pending.bits.extend(values.values().iter().map(|&x| canonical(x))),
-                        Some(nulls) => {
-                            pending.bits.extend(
-                                values.values().iter().zip(nulls.iter()).map(|(&x, valid)| if valid { canonical(x) } else { NULL_BITS }),
-                            )
-                        }
-                    }
-                }
+                Some(c) => pending.push_values(&batch.column(c).slice(start, end - start), K::INT, nullable)?,
             }
 
             // With a closed end, rows answer only once every row of their time
@@ -324,10 +383,8 @@ impl FloatWindows {
                 let last_time = local[local.len() - 1];
                 ready = pending.first + local.partition_point(|&t| t < last_time);
             }
-            let keys = &pending.keys;
-            let times = &pending.times;
-            let bits = &pending.bits;
-            let first = pending.first;
+            let Pending { keys, times, bits, valid, first } = &pending;
+            let first = *first;
             while answered < ready {
                 let i = answered - first;
                 let t = times[i];
@@ -335,18 +392,21 @@ impl FloatWindows {
                     bound_time = Some(t);
                     while entered < pending.end() && (times[entered - first] < t || (self.include_end && times[entered - first] == t)) {
                         let e = entered - first;
-                        states[keys[e] as usize].enter(bits[e]);
-                        if track_min || track_max {
-                            extremes[keys[e] as usize].enter(entered, bits[e], track_min, track_max);
+                        let g = keys[e] as usize;
+                        let valid = is_valid(valid, e);
+                        states[g].enter::<K>(bits[e], valid);
+                        if (track_min || track_max) && valid {
+                            extremes[g].enter::<K>(entered, bits[e], track_min, track_max);
                         }
                         entered += 1;
                     }
                     if let Some(bound) = self.eviction_bound(t) {
                         while left < entered && times[left - first] < bound {
                             let l = left - first;
-                            states[keys[l] as usize].leave(bits[l]);
+                            let g = keys[l] as usize;
+                            states[g].leave::<K>(bits[l], is_valid(valid, l));
                             if track_min || track_max {
-                                extremes[keys[l] as usize].leave(left);
+                                extremes[g].leave(left);
                             }
                             left += 1;
                         }
@@ -357,7 +417,7 @@ impl FloatWindows {
                     None => answered,
                 };
                 let g = keys[i] as usize;
-                write(&mut columns, &states[g], extremes.get(g), at);
+                write::<K>(&mut columns, &states[g], extremes.get(g), at)?;
                 answered += 1;
             }
             pending.forget_before(left.min(answered));
@@ -366,19 +426,20 @@ impl FloatWindows {
         columns
             .into_iter()
             .map(|column| -> Result<ArrayRef> {
-                match column.output {
-                    Output::Rows | Output::Valid => Ok(Arc::new(Int64Array::from(column.counts)) as ArrayRef),
-                    output => {
-                        let valid = NullBuffer::new(BooleanBuffer::new(column.valid.into(), 0, n));
-                        let floats: ArrayRef = Arc::new(Float64Array::new(column.floats.into(), Some(valid)));
-                        // Min and max keep the column's type; f32 -> f64 -> f32 is exact.
-                        match output {
-                            Output::Min | Output::Max if self.column_type != DataType::Float64 => {
-                                arrow_cast::cast(&floats, &self.column_type).map_err(Into::into)
-                            }
-                            _ => Ok(floats),
-                        }
-                    }
+                let Column { output, counts, floats, ints, valid, .. } = column;
+                if matches!(output, Output::Rows | Output::Valid) {
+                    return Ok(Arc::new(Int64Array::from(counts)));
+                }
+                let valid = Some(NullBuffer::new(BooleanBuffer::new(valid.into(), 0, n)));
+                let array: ArrayRef = if K::INT && matches!(output, Output::Sum | Output::Min | Output::Max) {
+                    Arc::new(Int64Array::new(ints.into(), valid))
+                } else {
+                    Arc::new(Float64Array::new(floats.into(), valid))
+                };
+                // Min and max keep the column's type (the values came from it, so the cast is exact).
+                match output {
+                    Output::Min | Output::Max if array.data_type() != &self.column_type => Ok(arrow_cast::cast(&array, &self.column_type)?),
+                    _ => Ok(array),
                 }
             })
             .collect()
@@ -387,23 +448,34 @@ impl FloatWindows {
 
 /// Writes one row's aggregates, at its input position.
 #[inline(always)]
-fn write(columns: &mut [Column], state: &KeyState, extremes: Option<&Extremes>, at: usize) {
+fn write<K: Kind>(columns: &mut [Column], state: &KeyState, extremes: Option<&Extremes>, at: usize) -> Result<()> {
     for column in columns.iter_mut() {
         match column.output {
             Output::Rows => column.counts[at] = state.rows,
             Output::Valid => column.counts[at] = state.valid,
-            _ if state.valid == 0 => {}
+            _ if state.valid == 0 => continue,
             Output::Min | Output::Max => {
                 let extremes = extremes.expect("kept when min or max is asked");
                 let queue = if column.output == Output::Min { &extremes.min } else { &extremes.max };
-                column.floats[at] = queue.front().expect("a valid value is in the window").1;
-                bit_util::set_bit(column.valid.as_slice_mut(), at);
+                let bits = queue.front().expect("a valid value is in the window").1;
+                if K::INT {
+                    column.ints[at] = bits as i64;
+                } else {
+                    column.floats[at] = f64::from_bits(bits);
+                }
+            }
+            Output::Sum if K::INT => {
+                column.ints[at] =
+                    i64::try_from(state.int_sum).map_err(|_| SashError::Overflow(format!("{} does not fit Int64", column.name)))?;
             }
             output => {
-                let sum = state.float_sum();
+                let sum = if K::INT { state.int_sum as f64 } else { state.float_sum() };
                 column.floats[at] = if output == Output::Mean { sum / state.valid as f64 } else { sum };
-                bit_util::set_bit(column.valid.as_slice_mut(), at);
             }
         }
+        if !matches!(column.output, Output::Rows | Output::Valid) {
+            bit_util::set_bit(column.valid.as_slice_mut(), at);
+        }
     }
+    Ok(())
 }
