@@ -32,6 +32,8 @@ enum Output {
     Mean,
     Min,
     Max,
+    Var,
+    Std,
 }
 
 pub(super) struct StreamingWindows {
@@ -51,6 +53,7 @@ pub(super) struct StreamingWindows {
 /// A value as the sweep keeps it: an f64 or an i64, by its bits.
 trait Kind {
     const INT: bool;
+    fn as_f64(bits: u64) -> f64;
     /// `a < b` in sash's order (for floats, NaN is above +inf).
     fn below(a: u64, b: u64) -> bool;
 }
@@ -61,6 +64,10 @@ struct Ints;
 impl Kind for Floats {
     const INT: bool = false;
     #[inline(always)]
+    fn as_f64(bits: u64) -> f64 {
+        f64::from_bits(bits)
+    }
+    #[inline(always)]
     fn below(a: u64, b: u64) -> bool {
         let (a, b) = (f64::from_bits(a), f64::from_bits(b));
         !a.is_nan() && (b.is_nan() || a < b)
@@ -69,6 +76,10 @@ impl Kind for Floats {
 
 impl Kind for Ints {
     const INT: bool = true;
+    #[inline(always)]
+    fn as_f64(bits: u64) -> f64 {
+        (bits as i64) as f64
+    }
     #[inline(always)]
     fn below(a: u64, b: u64) -> bool {
         (a as i64) < (b as i64)
@@ -194,6 +205,112 @@ impl Extremes {
     }
 }
 
+/// A double-double: hi + lo, about 32 significant digits, so that sums of
+/// values and of their squares keep the variance exact enough even when the
+/// mean is far larger than the spread (Dekker, Knuth; products by FMA).
+#[derive(Default, Clone, Copy)]
+struct Dd {
+    hi: f64,
+    lo: f64,
+}
+
+impl Dd {
+    #[inline(always)]
+    fn add(self, other: Dd) -> Dd {
+        let s = self.hi + other.hi;
+        let b = s - self.hi;
+        let e = (self.hi - (s - b)) + (other.hi - b) + self.lo + other.lo;
+        let hi = s + e;
+        Dd { hi, lo: e - (hi - s) }
+    }
+
+    #[inline(always)]
+    fn product(a: f64, b: f64) -> Dd {
+        let p = a * b;
+        Dd { hi: p, lo: a.mul_add(b, -p) }
+    }
+
+    fn mul(self, other: Dd) -> Dd {
+        let p = Dd::product(self.hi, other.hi);
+        let lo = p.lo + (self.hi * other.lo + self.lo * other.hi);
+        let hi = p.hi + lo;
+        Dd { hi, lo: lo - (hi - p.hi) }
+    }
+
+    fn neg(self) -> Dd {
+        Dd { hi: -self.hi, lo: -self.lo }
+    }
+}
+
+/// One key's sums of finite values and of their squares, for var and std.
+#[derive(Default, Clone, Copy)]
+struct Moments {
+    sum: Dd,
+    squares: Dd,
+    /// Values whose square could overflow or lose digits to underflow: while
+    /// any is in the window, the variance is computed from the rows.
+    wild: u32,
+    /// Bounds on the rounding error the sums have gathered since the window
+    /// was last empty: a large value that has left still leaves its error.
+    sum_error: f64,
+    squares_error: f64,
+}
+
+/// Above the relative rounding error of one double-double operation (2^-104), with slack.
+const DD_ERROR: f64 = 1.0 / (1u128 << 100) as f64;
+
+impl Moments {
+    #[inline(always)]
+    fn account(&mut self, x: f64, sign: f64) {
+        if !x.is_finite() {
+            // Counted in the key's state; var is NaN while one is in the window.
+            return;
+        }
+        let magnitude = x.abs();
+        if magnitude > 1e150 || (magnitude < 1e-150 && magnitude != 0.0) {
+            self.wild = self.wild.wrapping_add_signed(sign as i32);
+            return;
+        }
+        let x = sign * x;
+        self.sum = self.sum.add(Dd { hi: x, lo: 0.0 });
+        self.squares = self.squares.add(Dd::product(x, sign * x));
+        self.sum_error += (self.sum.hi.abs() + magnitude) * DD_ERROR;
+        self.squares_error += (self.squares.hi.abs() + magnitude * magnitude) * DD_ERROR;
+    }
+}
+
+/// The sample variance of a key's window (null under two values), from its
+/// sums; `from_rows` computes it from the window's rows when the sums cannot
+/// be trusted to 12 digits (a spread tiny next to the mean or next to values
+/// that have left, or wild values).
+fn variance<K: Kind>(state: &KeyState, moments: &Moments, extremes: &Extremes, from_rows: impl FnOnce() -> f64) -> Option<f64> {
+    let n = state.valid;
+    if n < 2 {
+        return None;
+    }
+    if !K::INT && (state.nan > 0 || state.pos_inf > 0 || state.neg_inf > 0) {
+        return Some(f64::NAN);
+    }
+    let value = |bits: u64| if K::INT { (bits as i64) as f64 } else { f64::from_bits(bits) };
+    let (low, high) = (extremes.min.front().map(|e| value(e.1)), extremes.max.front().map(|e| value(e.1)));
+    if low == high {
+        return Some(0.0);
+    }
+    if moments.wild > 0 {
+        return Some(from_rows());
+    }
+    let count = n as f64;
+    let scaled = Dd::product(moments.squares.hi, count).add(Dd::product(moments.squares.lo, count));
+    let spread = scaled.add(moments.sum.mul(moments.sum).neg());
+    let error = count * moments.squares_error + 2.0 * moments.sum.hi.abs() * moments.sum_error + 4.0 * scaled.hi.abs() * DD_ERROR;
+    // (A NaN bound, from sums that overflowed, also sends it to the rows.)
+    let trusted = spread.hi > 1e12 * error;
+    if !trusted {
+        return Some(from_rows());
+    }
+    Some((spread.hi + spread.lo) / (count * (count - 1.0)))
+}
+
 /// Rows from the oldest one still in some window to the newest one read,
 /// in time order: key, time, value bits and whether the value is valid.
 #[derive(Default)]
@@ -266,7 +383,7 @@ impl StreamingWindows {
         for agg in aggs {
             let output = match (agg.func, &agg.column) {
                 (AggFunc::Count, None) => Output::Rows,
-                (AggFunc::Count | AggFunc::Sum | AggFunc::Mean | AggFunc::Min | AggFunc::Max, Some(name)) => {
+                (AggFunc::Count | AggFunc::Sum | AggFunc::Mean | AggFunc::Min | AggFunc::Max | AggFunc::Var | AggFunc::Std, Some(name)) => {
                     let index = crate::types::column_index(schema, name)?;
                     let t = schema.field(index).data_type();
                     let numeric = matches!(t, DataType::Float32 | DataType::Float64) || (t.is_integer() && *t != DataType::UInt64);
@@ -279,6 +396,8 @@ impl StreamingWindows {
                         AggFunc::Sum => Output::Sum,
                         AggFunc::Min => Output::Min,
                         AggFunc::Max => Output::Max,
+                        AggFunc::Var => Output::Var,
+                        AggFunc::Std => Output::Std,
                         _ => Output::Mean,
                     }
                 }
@@ -332,9 +451,12 @@ impl StreamingWindows {
             .collect();
         let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
         let mut states: Vec<KeyState> = Vec::new();
-        let track_min = self.outputs.iter().any(|(o, _)| *o == Output::Min);
-        let track_max = self.outputs.iter().any(|(o, _)| *o == Output::Max);
+        let track_var = self.outputs.iter().any(|(o, _)| matches!(o, Output::Var | Output::Std));
+        // Var and std need the extremes too: a window of equal values has variance 0, exactly.
+        let track_min = track_var || self.outputs.iter().any(|(o, _)| *o == Output::Min);
+        let track_max = track_var || self.outputs.iter().any(|(o, _)| *o == Output::Max);
         let mut extremes: Vec<Extremes> = Vec::new();
+        let mut moments: Vec<Moments> = Vec::new();
         let mut pending = Pending::default();
         // Validity is kept per row only when some value is null: `count()`
         // alone has no values (none valid), a column without nulls has no invalid one.
@@ -364,6 +486,9 @@ impl StreamingWindows {
                 states.resize(grouper.num_groups(), KeyState::default());
                 if track_min || track_max {
                     extremes.resize_with(grouper.num_groups(), Extremes::default);
+                }
+                if track_var {
+                    moments.resize(grouper.num_groups(), Moments::default());
                 }
             }
             let times = input.time.values(batch.column(input.time.index));
@@ -398,6 +523,9 @@ impl StreamingWindows {
                         if (track_min || track_max) && valid {
                             extremes[g].enter::<K>(entered, bits[e], track_min, track_max);
                         }
+                        if track_var && valid {
+                            moments[g].account(K::as_f64(bits[e]), 1.0);
+                        }
                         entered += 1;
                     }
                     if let Some(bound) = self.eviction_bound(t) {
@@ -408,6 +536,13 @@ impl StreamingWindows {
                             if track_min || track_max {
                                 extremes[g].leave(left);
                             }
+                            if track_var {
+                                if states[g].rows == 0 {
+                                    moments[g] = Moments::default();
+                                } else if is_valid(valid, l) {
+                                    moments[g].account(K::as_f64(bits[l]), -1.0);
+                                }
+                            }
                             left += 1;
                         }
                     }
@@ -417,7 +552,21 @@ impl StreamingWindows {
                     None => answered,
                 };
                 let g = keys[i] as usize;
-                write::<K>(&mut columns, &states[g], extremes.get(g), at)?;
+                let var = if track_var {
+                    // The window's rows of this key: its valid rows among those entered and not left.
+                    let from_rows = || {
+                        let xs: Vec<f64> = (left..entered)
+                            .filter(|&r| keys[r - first] as usize == g && is_valid(valid, r - first))
+                            .map(|r| K::as_f64(bits[r - first]))
+                            .collect();
+                        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+                        xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (xs.len() - 1) as f64
+                    };
+                    variance::<K>(&states[g], &moments[g], &extremes[g], from_rows)
+                } else {
+                    None
+                };
+                write::<K>(&mut columns, &states[g], extremes.get(g), var, at)?;
                 answered += 1;
             }
             pending.forget_before(left.min(answered));
@@ -448,12 +597,16 @@ impl StreamingWindows {
 
 /// Writes one row's aggregates, at its input position.
 #[inline(always)]
-fn write<K: Kind>(columns: &mut [Column], state: &KeyState, extremes: Option<&Extremes>, at: usize) -> Result<()> {
+fn write<K: Kind>(columns: &mut [Column], state: &KeyState, extremes: Option<&Extremes>, var: Option<f64>, at: usize) -> Result<()> {
     for column in columns.iter_mut() {
         match column.output {
             Output::Rows => column.counts[at] = state.rows,
             Output::Valid => column.counts[at] = state.valid,
             _ if state.valid == 0 => continue,
+            Output::Var | Output::Std => match var {
+                None => continue,
+                Some(v) => column.floats[at] = if column.output == Output::Std { v.sqrt() } else { v },
+            },
             Output::Min | Output::Max => {
                 let extremes = extremes.expect("kept when min or max is asked");
                 let queue = if column.output == Output::Min { &extremes.min } else { &extremes.max };
