@@ -457,6 +457,9 @@ impl StreamingWindows {
         let track_max = track_var || self.outputs.iter().any(|(o, _)| *o == Output::Max);
         let mut extremes: Vec<Extremes> = Vec::new();
         let mut moments: Vec<Moments> = Vec::new();
+        // With var: each key's valid rows in its window (sorted rows), for the
+        // windows whose sums cannot be trusted, so they cost their own size.
+        let mut members: Vec<VecDeque<usize>> = Vec::new();
         let mut pending = Pending::default();
         // Validity is kept per row only when some value is null: `count()`
         // alone has no values (none valid), a column without nulls has no invalid one.
@@ -489,6 +492,7 @@ impl StreamingWindows {
                 }
                 if track_var {
                     moments.resize(grouper.num_groups(), Moments::default());
+                    members.resize_with(grouper.num_groups(), VecDeque::new);
                 }
             }
             let times = input.time.values(batch.column(input.time.index));
@@ -525,6 +529,7 @@ impl StreamingWindows {
                         }
                         if track_var && valid {
                             moments[g].account(K::as_f64(bits[e]), 1.0);
+                            members[g].push_back(entered);
                         }
                         entered += 1;
                     }
@@ -537,6 +542,9 @@ impl StreamingWindows {
                                 extremes[g].leave(left);
                             }
                             if track_var {
+                                if members[g].front() == Some(&left) {
+                                    members[g].pop_front();
+                                }
                                 if states[g].rows == 0 {
                                     moments[g] = Moments::default();
                                 } else if is_valid(valid, l) {
@@ -553,12 +561,8 @@ impl StreamingWindows {
                 };
                 let g = keys[i] as usize;
                 let var = if track_var {
-                    // The window's rows of this key: its valid rows among those entered and not left.
                     let from_rows = || {
-                        let xs: Vec<f64> = (left..entered)
-                            .filter(|&r| keys[r - first] as usize == g && is_valid(valid, r - first))
-                            .map(|r| K::as_f64(bits[r - first]))
-                            .collect();
+                        let xs: Vec<f64> = members[g].iter().map(|&r| K::as_f64(bits[r - first])).collect();
                         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
                         xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (xs.len() - 1) as f64
                     };
