@@ -193,10 +193,11 @@ fn for_each_window(
     Ok(())
 }
 
-/// The running-sum fast path: when every aggregation is count, sum or mean
-/// of a primitive column, rows stream through in time order; each key keeps
-/// the rows of its current window in a queue, and its sums change by the rows
-/// that enter and leave instead of being recomputed.
+/// The running-sum path for what [`StreamingWindows`] does not take (row-count
+/// periods, count/sum/mean over several columns): when every aggregation is
+/// count, sum or mean of a primitive column, rows stream through in time
+/// order; each key keeps the rows of its current window in a queue, and its
+/// sums change by the rows that enter and leave instead of being recomputed.
 struct RunningSums {
     aggs: Vec<RunningAgg>,
 }
