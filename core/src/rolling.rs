@@ -49,8 +49,8 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
         RollingPeriod::Rows(_) => None,
     };
     let n: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
-    let streaming_plan = match period {
-        Some(p) => StreamingWindows::plan(schema, &spec.aggs, p, spec.closed)?,
+    let streaming_plan = match streaming::Span::of(spec.period, period, spec.closed) {
+        Some(span) => StreamingWindows::plan(schema, &spec.aggs, span, spec.closed)?,
         None => None,
     };
     let aggregates = if let Some(fast) = streaming_plan {

@@ -1,13 +1,14 @@
-//! The rolling fast path for the commonest requests: count, sum, mean, min
-//! and max of one numeric column (floats, or integers up to Int64) over a
-//! time period.
+//! The rolling fast path for the commonest requests: count, sum, mean, min,
+//! max, var and std of one numeric column (floats, or integers other than
+//! UInt64), over a time period or a row count.
 //!
 //! Rows are sorted by time, so the rows that enter or leave windows as time
 //! advances are ranges of that order, whatever their key: three cursors
 //! (entered, left, answered) sweep the rows once, and each key keeps only its
 //! running sums (and, for min and max, monotonic queues of candidates). A row
 //! costs a key lookup, one entry, amortized one exit and a write, whatever
-//! the window's size: no row is visited once per window it belongs to.
+//! the window's size: no row is visited once per window it belongs to. With
+//! a row count, each key's window is a queue of its last rows instead.
 
 use crate::error::{Result, SashError};
 use crate::expr::{AggExpr, AggFunc};
@@ -45,9 +46,37 @@ pub(super) struct StreamingWindows {
     column_type: DataType,
     /// Integer values: exact sums (Int64), values kept as i64.
     int: bool,
-    period: i64,
+    span: Span,
     include_start: bool,
     include_end: bool,
+}
+
+/// A rolling window's extent: a duration in ticks of the time column, or a
+/// number of rows of the key (`budget` rows kept, the row itself among them
+/// or not, from the `closed` rule).
+#[derive(Clone, Copy)]
+pub(super) enum Span {
+    Time(i64),
+    Rows { budget: usize, include_self: bool },
+}
+
+impl Span {
+    pub(super) fn of(period: crate::spec::RollingPeriod, ticks: Option<i64>, closed: Closed) -> Option<Span> {
+        match (period, ticks) {
+            (crate::spec::RollingPeriod::Rows(count), _) => {
+                let count = usize::try_from(count).ok()?;
+                let (budget, include_self) = match closed {
+                    Closed::Right => (count, true),
+                    Closed::Left => (count, false),
+                    Closed::Both => (count + 1, true),
+                    Closed::None => (count.saturating_sub(1), false),
+                };
+                Some(Span::Rows { budget, include_self })
+            }
+            (_, Some(p)) => Some(Span::Time(p)),
+            _ => None,
+        }
+    }
 }
 
 /// A value as the sweep keeps it: an f64 or an i64, by its bits.
@@ -375,9 +404,9 @@ struct Column {
 
 impl StreamingWindows {
     /// The plan, when every aggregation is `count()`, or count, sum, mean,
-    /// min or max of one float or integer (not UInt64) column; None sends
-    /// the request elsewhere.
-    pub(super) fn plan(schema: &SchemaRef, aggs: &[AggExpr], period: i64, closed: Closed) -> Result<Option<StreamingWindows>> {
+    /// min, max, var or std of one float or integer (not UInt64) column;
+    /// None sends the request elsewhere.
+    pub(super) fn plan(schema: &SchemaRef, aggs: &[AggExpr], span: Span, closed: Closed) -> Result<Option<StreamingWindows>> {
         let mut column = None;
         let mut outputs = Vec::with_capacity(aggs.len());
         for agg in aggs {
@@ -411,7 +440,7 @@ impl StreamingWindows {
             column,
             int: column_type.is_integer(),
             column_type,
-            period,
+            span,
             include_start: matches!(closed, Closed::Left | Closed::Both),
             include_end: matches!(closed, Closed::Right | Closed::Both),
         }))
@@ -419,22 +448,22 @@ impl StreamingWindows {
 
     /// The first time that stays in the window of a row at `time`; None when
     /// nothing can leave (the window reaches below the smallest time).
-    fn eviction_bound(&self, time: i64) -> Option<i64> {
-        let start = time as i128 - self.period as i128 + i128::from(!self.include_start);
+    fn eviction_bound(&self, time: i64, period: i64) -> Option<i64> {
+        let start = time as i128 - period as i128 + i128::from(!self.include_start);
         (start > i64::MIN as i128).then_some(start as i64)
     }
 
     pub(super) fn stream(&self, input: &Prepared, n: usize) -> Result<Vec<ArrayRef>> {
-        if self.int {
-            self.sweep::<Ints>(input, n)
-        } else {
-            self.sweep::<Floats>(input, n)
+        match (self.span, self.int) {
+            (Span::Time(period), true) => self.sweep::<Ints>(input, n, period),
+            (Span::Time(period), false) => self.sweep::<Floats>(input, n, period),
+            (Span::Rows { budget, include_self }, true) => self.sweep_rows::<Ints>(input, n, budget, include_self),
+            (Span::Rows { budget, include_self }, false) => self.sweep_rows::<Floats>(input, n, budget, include_self),
         }
     }
 
-    fn sweep<K: Kind>(&self, input: &Prepared, n: usize) -> Result<Vec<ArrayRef>> {
-        let mut columns: Vec<Column> = self
-            .outputs
+    fn new_columns<K: Kind>(&self, n: usize) -> Vec<Column> {
+        self.outputs
             .iter()
             .map(|(output, name)| {
                 let counting = matches!(output, Output::Rows | Output::Valid);
@@ -448,7 +477,11 @@ impl StreamingWindows {
                     valid: MutableBuffer::from_len_zeroed(if counting { 0 } else { bit_util::ceil(n, 8) }),
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    fn sweep<K: Kind>(&self, input: &Prepared, n: usize, period: i64) -> Result<Vec<ArrayRef>> {
+        let mut columns = self.new_columns::<K>(n);
         let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
         let mut states: Vec<KeyState> = Vec::new();
         let track_var = self.outputs.iter().any(|(o, _)| matches!(o, Output::Var | Output::Std));
@@ -533,7 +566,7 @@ impl StreamingWindows {
                         }
                         entered += 1;
                     }
-                    if let Some(bound) = self.eviction_bound(t) {
+                    if let Some(bound) = self.eviction_bound(t, period) {
                         while left < entered && times[left - first] < bound {
                             let l = left - first;
                             let g = keys[l] as usize;
@@ -561,11 +594,7 @@ impl StreamingWindows {
                 };
                 let g = keys[i] as usize;
                 let var = if track_var {
-                    let from_rows = || {
-                        let xs: Vec<f64> = members[g].iter().map(|&r| K::as_f64(bits[r - first])).collect();
-                        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-                        xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (xs.len() - 1) as f64
-                    };
+                    let from_rows = || two_pass_variance(members[g].iter().map(|&r| K::as_f64(bits[r - first])));
                     variance::<K>(&states[g], &moments[g], &extremes[g], from_rows)
                 } else {
                     None
@@ -575,7 +604,69 @@ impl StreamingWindows {
             }
             pending.forget_before(left.min(answered));
         }
+        self.finish::<K>(columns, n)
+    }
 
+    /// Row-count windows: each key keeps its last rows (with their values) in
+    /// a queue; a row enters its key's queue and the oldest rows over the
+    /// budget leave, before (with the row itself) or after the row answers.
+    fn sweep_rows<K: Kind>(&self, input: &Prepared, n: usize, budget: usize, include_self: bool) -> Result<Vec<ArrayRef>> {
+        let mut columns = self.new_columns::<K>(n);
+        let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
+        let track_var = self.outputs.iter().any(|(o, _)| matches!(o, Output::Var | Output::Std));
+        let track_min = track_var || self.outputs.iter().any(|(o, _)| *o == Output::Min);
+        let track_max = track_var || self.outputs.iter().any(|(o, _)| *o == Output::Max);
+        let nullable = self.column.is_some_and(|c| input.batches.iter().any(|b| b.column(c).logical_null_count() > 0));
+        let all_valid = self.column.is_some() && !nullable;
+        let mut keys: Vec<RowWindow> = Vec::new();
+        let mut chunk = Pending::default();
+        let mut gids = Vec::new();
+        let mut sorted = 0usize;
+        for (b, batch) in input.batches.iter().enumerate() {
+            let rows = batch.num_rows();
+            for start in (0..rows).step_by(16 * 1024) {
+                let end = (start + 16 * 1024).min(rows);
+                grouper.assign(b, start..end, &mut gids)?;
+                if keys.len() < grouper.num_groups() {
+                    keys.resize_with(grouper.num_groups(), RowWindow::default);
+                }
+                chunk.bits.clear();
+                chunk.valid.clear();
+                match self.column {
+                    None => chunk.bits.resize(end - start, 0),
+                    Some(c) => chunk.push_values(&batch.column(c).slice(start, end - start), K::INT, nullable)?,
+                }
+                for (i, &g) in gids.iter().enumerate() {
+                    let key = &mut keys[g as usize];
+                    let entry = (sorted, chunk.bits[i], if nullable { chunk.valid[i] } else { all_valid });
+                    if include_self {
+                        key.enter::<K>(entry, track_min, track_max, track_var);
+                    }
+                    while key.rows.len() > budget {
+                        key.leave_oldest::<K>(track_var);
+                    }
+                    let var = if track_var {
+                        let from_rows = || two_pass_variance(key.rows.iter().filter(|e| e.2).map(|e| K::as_f64(e.1)));
+                        variance::<K>(&key.state, &key.moments, &key.extremes, from_rows)
+                    } else {
+                        None
+                    };
+                    let at = match &input.order {
+                        Some(order) => order[sorted] as usize,
+                        None => sorted,
+                    };
+                    write::<K>(&mut columns, &key.state, Some(&key.extremes), var, at)?;
+                    if !include_self {
+                        key.enter::<K>(entry, track_min, track_max, track_var);
+                    }
+                    sorted += 1;
+                }
+            }
+        }
+        self.finish::<K>(columns, n)
+    }
+
+    fn finish<K: Kind>(&self, columns: Vec<Column>, n: usize) -> Result<Vec<ArrayRef>> {
         columns
             .into_iter()
             .map(|column| -> Result<ArrayRef> {
@@ -597,6 +688,50 @@ impl StreamingWindows {
             })
             .collect()
     }
+}
+
+/// One key's row-count window: its rows, oldest first (sorted row, value
+/// bits, valid), and what the aggregations keep of them.
+#[derive(Default)]
+struct RowWindow {
+    rows: VecDeque<(usize, u64, bool)>,
+    state: KeyState,
+    extremes: Extremes,
+    moments: Moments,
+}
+
+impl RowWindow {
+    #[inline(always)]
+    fn enter<K: Kind>(&mut self, entry: (usize, u64, bool), track_min: bool, track_max: bool, track_var: bool) {
+        let (row, bits, valid) = entry;
+        self.state.enter::<K>(bits, valid);
+        if valid && (track_min || track_max) {
+            self.extremes.enter::<K>(row, bits, track_min, track_max);
+        }
+        if valid && track_var {
+            self.moments.account(K::as_f64(bits), 1.0);
+        }
+        self.rows.push_back(entry);
+    }
+
+    #[inline(always)]
+    fn leave_oldest<K: Kind>(&mut self, track_var: bool) {
+        let Some((row, bits, valid)) = self.rows.pop_front() else { return };
+        self.state.leave::<K>(bits, valid);
+        self.extremes.leave(row);
+        if self.state.rows == 0 {
+            self.moments = Moments::default();
+        } else if valid && track_var {
+            self.moments.account(K::as_f64(bits), -1.0);
+        }
+    }
+}
+
+/// The sample variance of at least two values, two-pass (mean first).
+fn two_pass_variance(values: impl Iterator<Item = f64>) -> f64 {
+    let xs: Vec<f64> = values.collect();
+    let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+    xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (xs.len() - 1) as f64
 }
 
 /// Writes one row's aggregates, at its input position.
