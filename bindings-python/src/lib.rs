@@ -248,15 +248,13 @@ fn run_window(py: Python<'_>, input: Input, spec: Value, reference: bool) -> PyR
 fn run_rolling(py: Python<'_>, input: Input, spec: Value, reference: bool) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
     compute(py, move || {
         let spec = sash_core::RollingSpec::from_value(&spec)?;
-        // Zero batches still have an output schema: compute it from one empty batch.
+        if !reference {
+            return sash_core::rolling_with_schema(&input.schema, &input.batches, &spec);
+        }
+        // The reference returns one batch, so zero batches in still give one (empty) out.
         let batches = if input.batches.is_empty() { vec![RecordBatch::new_empty(input.schema.clone())] } else { input.batches };
-        let out = if reference {
-            vec![sash_core::reference::rolling(&input.schema, &batches, &spec)?]
-        } else {
-            sash_core::rolling(&input.schema, &batches, &spec)?
-        };
-        let schema = out.first().map(RecordBatch::schema).expect("one batch out per batch in, and at least one in");
-        Ok((schema, out))
+        let out = sash_core::reference::rolling(&input.schema, &batches, &spec)?;
+        Ok((out.schema(), vec![out]))
     })
 }
 

@@ -208,3 +208,14 @@ def test_threads_run_in_parallel_safely():
 
 def test_version():
     assert isinstance(sash.__version__, str) and sash.__version__.count(".") == 2
+
+
+def test_a_stream_of_zero_batches_gives_an_empty_result_with_its_schema():
+    schema = pa.schema([("ts", pa.timestamp("ms")), ("k", pa.int32()), ("v", pa.int64())])
+    empty = lambda: pa.RecordBatchReader.from_batches(schema, [])  # noqa: E731
+    rolled = sash.rolling(empty(), time="ts", period="5m", by="k", aggs=["sum(v) as s", "mean(v) as m"])
+    assert rolled.num_rows == 0
+    assert rolled.schema.names == ["ts", "k", "v", "s", "m"]
+    assert rolled.schema.field("s").type == pa.int64() and rolled.schema.field("m").type == pa.float64()
+    windows = sash.window_agg(empty(), time="ts", every="1m", by="k", aggs=["sum(v) as s"])
+    assert windows.num_rows == 0 and windows.schema.names == ["k", "window_start", "window_end", "s"]
