@@ -217,60 +217,42 @@ struct RunningAgg {
     int: bool,
 }
 
-/// Window state of one aggregation; non-finite floats are counted apart so
-/// that a NaN or an infinity leaving the window leaves no trace in the sum.
+/// A float sum that values enter and leave: Neumaier-compensated over the
+/// finite values, with NaN and infinities counted apart so that one leaving
+/// the window leaves no trace in the sum. Both rolling paths keep one per
+/// key (and aggregation).
 #[derive(Default, Clone, Copy)]
-struct Running {
-    count: i64,
+struct FloatSum {
     sum: f64,
     compensation: f64,
-    int_sum: i128,
     nan: i64,
     pos_inf: i64,
     neg_inf: i64,
 }
 
-impl Running {
-    /// Neumaier's compensated addition.
+impl FloatSum {
+    /// Adds `x` (sign 1) or takes it back out (sign -1).
     #[inline(always)]
-    fn add_float(&mut self, x: f64) {
-        let t = self.sum + x;
-        if self.sum.abs() >= x.abs() {
-            self.compensation += (self.sum - t) + x;
+    fn add(&mut self, x: f64, sign: i64) {
+        if x.is_finite() {
+            let x = sign as f64 * x;
+            let t = self.sum + x;
+            self.compensation += if self.sum.abs() >= x.abs() { (self.sum - t) + x } else { (x - t) + self.sum };
+            self.sum = t;
+        } else if x.is_nan() {
+            self.nan += sign;
+        } else if x > 0.0 {
+            self.pos_inf += sign;
         } else {
-            self.compensation += (x - t) + self.sum;
-        }
-        self.sum = t;
-    }
-
-    #[inline(always)]
-    fn apply(&mut self, values: &RunningValues, row: usize, sign: i64) {
-        match values {
-            RunningValues::Float(a) => {
-                if a.is_valid(row) {
-                    self.count += sign;
-                    let x = a.value(row);
-                    if x.is_finite() {
-                        self.add_float(sign as f64 * x);
-                    } else if x.is_nan() {
-                        self.nan += sign;
-                    } else if x > 0.0 {
-                        self.pos_inf += sign;
-                    } else {
-                        self.neg_inf += sign;
-                    }
-                }
-            }
-            RunningValues::Int(a) => {
-                if a.is_valid(row) {
-                    self.count += sign;
-                    self.int_sum += sign as i128 * a.value(row) as i128;
-                }
-            }
+            self.neg_inf += sign;
         }
     }
 
-    fn float_sum(&self) -> f64 {
+    fn has_non_finite(&self) -> bool {
+        self.nan > 0 || self.pos_inf > 0 || self.neg_inf > 0
+    }
+
+    fn value(&self) -> f64 {
         if self.nan > 0 || (self.pos_inf > 0 && self.neg_inf > 0) {
             f64::NAN
         } else if self.pos_inf > 0 {
@@ -279,6 +261,45 @@ impl Running {
             f64::NEG_INFINITY
         } else {
             self.sum + self.compensation
+        }
+    }
+}
+
+/// How many rows a row-count window keeps, and whether the row itself is
+/// one of them, for a period of `count` rows under `closed`.
+fn row_budget(count: usize, closed: Closed) -> (usize, bool) {
+    match closed {
+        Closed::Right => (count, true),
+        Closed::Left => (count, false),
+        Closed::Both => (count + 1, true),
+        Closed::None => (count.saturating_sub(1), false),
+    }
+}
+
+/// Window state of one aggregation.
+#[derive(Default, Clone, Copy)]
+struct Running {
+    count: i64,
+    float: FloatSum,
+    int_sum: i128,
+}
+
+impl Running {
+    #[inline(always)]
+    fn apply(&mut self, values: &RunningValues, row: usize, sign: i64) {
+        match values {
+            RunningValues::Float(a) => {
+                if a.is_valid(row) {
+                    self.count += sign;
+                    self.float.add(a.value(row), sign);
+                }
+            }
+            RunningValues::Int(a) => {
+                if a.is_valid(row) {
+                    self.count += sign;
+                    self.int_sum += sign as i128 * a.value(row) as i128;
+                }
+            }
         }
     }
 }
@@ -398,7 +419,7 @@ impl RunningSums {
                             out.valid[at] = true;
                         }
                         _ => {
-                            let sum = if agg.int { state.int_sum as f64 } else { state.float_sum() };
+                            let sum = if agg.int { state.int_sum as f64 } else { state.float.value() };
                             out.floats[at] = if agg.func == AggFunc::Mean { sum / state.count as f64 } else { sum };
                             out.valid[at] = true;
                         }
@@ -406,15 +427,6 @@ impl RunningSums {
                 }
                 Ok(())
             };
-        let row_budget = |count: i64| -> (usize, bool) {
-            let count = count as usize;
-            match spec.closed {
-                Closed::Right => (count, true),
-                Closed::Left => (count, false),
-                Closed::Both => (count + 1, true),
-                Closed::None => (count.saturating_sub(1), false),
-            }
-        };
 
         // Rows of the current time that wait for the rest of their time:
         // (key, output position, batch, row).
@@ -444,7 +456,7 @@ impl RunningSums {
                     };
                     match (spec.period, period) {
                         (RollingPeriod::Rows(count), _) => {
-                            let (budget, include_self) = row_budget(count);
+                            let (budget, include_self) = row_budget(count as usize, spec.closed);
                             if include_self {
                                 windows[g].push_back((b as u32, row as u32, t));
                                 apply(&mut states, g, b as u32, row as u32, 1);

@@ -10,6 +10,7 @@
 //! the window's size: no row is visited once per window it belongs to. With
 //! a row count, each key's window is a queue of its last rows instead.
 
+use super::FloatSum;
 use crate::error::{Result, SashError};
 use crate::expr::{AggExpr, AggFunc};
 use crate::keys::Grouper;
@@ -64,13 +65,7 @@ impl Span {
     pub(super) fn of(period: crate::spec::RollingPeriod, ticks: Option<i64>, closed: Closed) -> Option<Span> {
         match (period, ticks) {
             (crate::spec::RollingPeriod::Rows(count), _) => {
-                let count = usize::try_from(count).ok()?;
-                let (budget, include_self) = match closed {
-                    Closed::Right => (count, true),
-                    Closed::Left => (count, false),
-                    Closed::Both => (count + 1, true),
-                    Closed::None => (count.saturating_sub(1), false),
-                };
+                let (budget, include_self) = super::row_budget(usize::try_from(count).ok()?, closed);
                 Some(Span::Rows { budget, include_self })
             }
             (_, Some(p)) => Some(Span::Time(p)),
@@ -120,25 +115,12 @@ impl Kind for Ints {
 struct KeyState {
     rows: i64,
     valid: i64,
-    /// Neumaier-compensated sum of the finite float values.
-    sum: f64,
-    compensation: f64,
+    float: FloatSum,
     /// Exact sum of integer values.
     int_sum: i128,
-    /// Non-finite floats are counted apart, so that one leaving the window leaves no trace in the sum.
-    nan: u32,
-    pos_inf: u32,
-    neg_inf: u32,
 }
 
 impl KeyState {
-    #[inline(always)]
-    fn add_finite(&mut self, x: f64) {
-        let t = self.sum + x;
-        self.compensation += if self.sum.abs() >= x.abs() { (self.sum - t) + x } else { (x - t) + self.sum };
-        self.sum = t;
-    }
-
     #[inline(always)]
     fn enter<K: Kind>(&mut self, bits: u64, valid: bool) {
         self.rows += 1;
@@ -155,8 +137,7 @@ impl KeyState {
         }
         if self.rows == 0 {
             // An empty window restarts from zero, shedding rounding error.
-            self.sum = 0.0;
-            self.compensation = 0.0;
+            self.float = FloatSum::default();
         }
     }
 
@@ -167,31 +148,7 @@ impl KeyState {
             self.int_sum += sign as i128 * (bits as i64) as i128;
             return;
         }
-        let x = f64::from_bits(bits);
-        if x.is_finite() {
-            self.add_finite(if sign > 0 { x } else { -x });
-        } else {
-            let counter = if x.is_nan() {
-                &mut self.nan
-            } else if x > 0.0 {
-                &mut self.pos_inf
-            } else {
-                &mut self.neg_inf
-            };
-            *counter = counter.wrapping_add_signed(sign);
-        }
-    }
-
-    fn float_sum(&self) -> f64 {
-        if self.nan > 0 || (self.pos_inf > 0 && self.neg_inf > 0) {
-            f64::NAN
-        } else if self.pos_inf > 0 {
-            f64::INFINITY
-        } else if self.neg_inf > 0 {
-            f64::NEG_INFINITY
-        } else {
-            self.sum + self.compensation
-        }
+        self.float.add(f64::from_bits(bits), sign as i64);
     }
 }
 
@@ -317,7 +274,7 @@ fn variance<K: Kind>(state: &KeyState, moments: &Moments, extremes: &Extremes, f
     if n < 2 {
         return None;
     }
-    if !K::INT && (state.nan > 0 || state.pos_inf > 0 || state.neg_inf > 0) {
+    if !K::INT && state.float.has_non_finite() {
         return Some(f64::NAN);
     }
     let value = |bits: u64| if K::INT { (bits as i64) as f64 } else { f64::from_bits(bits) };
@@ -761,7 +718,7 @@ fn write<K: Kind>(columns: &mut [Column], state: &KeyState, extremes: Option<&Ex
                     i64::try_from(state.int_sum).map_err(|_| SashError::Overflow(format!("{} does not fit Int64", column.name)))?;
             }
             output => {
-                let sum = if K::INT { state.int_sum as f64 } else { state.float_sum() };
+                let sum = if K::INT { state.int_sum as f64 } else { state.float.value() };
                 column.floats[at] = if output == Output::Mean { sum / state.valid as f64 } else { sum };
             }
         }

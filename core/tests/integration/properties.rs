@@ -558,40 +558,34 @@ proptest! {
         let mut rng = StdRng::seed_from_u64(seed);
         let input = random_input(&mut rng);
         let spec = random_rolling_spec(&mut rng, &input);
-        let engine = sash_core::rolling(&input.schema, &input.batches, &spec);
-        let expected = reference::rolling(&input.schema, &input.batches, &spec);
-        let bounds = with_bounds(&spec, |s| &mut s.aggs)
-            .map(|wider| reference::rolling(&input.schema, &input.batches, &wider));
-        check(engine, expected, |got: Vec<RecordBatch>, want| {
-            prop_assert_eq!(got.len(), input.batches.len(), "one output batch per input batch");
-            for (out, batch) in got.iter().zip(&input.batches) {
-                prop_assert_eq!(out.num_rows(), kept_rows(batch), "rows of an output batch");
-            }
-            let got = arrow_select::concat::concat_batches(&got[0].schema(), &got).expect("same schema");
-            let bounds = bounds.map(|b| b.expect("the reference succeeded without the bounds"));
-            compare(&got, &want, &spec.aggs, bounds.as_ref())
-        })
-        .map_err(|e| TestCaseError::fail(format!("{e}\nspec: {spec:?}\ninput: {}", describe(&input))))?;
+        rolling_agrees_with_reference(&input, &spec)?;
     }
-}
-
-proptest! {
-    #![proptest_config(config())]
 
     #[test]
     fn rolling_running_sums_match_reference(seed in any::<u64>()) {
         let mut rng = StdRng::seed_from_u64(seed);
         let input = random_input(&mut rng);
         let spec = random_running_spec(&mut rng, &input);
-        let engine = sash_core::rolling(&input.schema, &input.batches, &spec);
-        let expected = reference::rolling(&input.schema, &input.batches, &spec);
-        check(engine, expected, |got: Vec<RecordBatch>, want| {
-            prop_assert_eq!(got.len(), input.batches.len(), "one output batch per input batch");
-            let got = arrow_select::concat::concat_batches(&got[0].schema(), &got).expect("same schema");
-            compare(&got, &want, &spec.aggs, None)
-        })
-        .map_err(|e| TestCaseError::fail(format!("{e}\nspec: {spec:?}\ninput: {}", describe(&input))))?;
+        rolling_agrees_with_reference(&input, &spec)?;
     }
+}
+
+/// `sash_core::rolling` against the reference: the same error kind, or one
+/// output batch per input batch with its kept rows and the same values.
+fn rolling_agrees_with_reference(input: &Input, spec: &RollingSpec) -> std::result::Result<(), TestCaseError> {
+    let engine = sash_core::rolling(&input.schema, &input.batches, spec);
+    let expected = reference::rolling(&input.schema, &input.batches, spec);
+    let bounds = with_bounds(spec, |s| &mut s.aggs).map(|wider| reference::rolling(&input.schema, &input.batches, &wider));
+    check(engine, expected, |got: Vec<RecordBatch>, want| {
+        prop_assert_eq!(got.len(), input.batches.len(), "one output batch per input batch");
+        for (out, batch) in got.iter().zip(&input.batches) {
+            prop_assert_eq!(out.num_rows(), kept_rows(batch), "rows of an output batch");
+        }
+        let got = arrow_select::concat::concat_batches(&got[0].schema(), &got).expect("same schema");
+        let bounds = bounds.map(|b| b.expect("the reference succeeded without the bounds"));
+        compare(&got, &want, &spec.aggs, bounds.as_ref())
+    })
+    .map_err(|e| TestCaseError::fail(format!("{e}\nspec: {spec:?}\ninput: {}", describe(input))))
 }
 
 #[test]
