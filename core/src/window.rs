@@ -210,10 +210,12 @@ struct Emitter {
     gids: Vec<u32>,
     waiting: Vec<u32>,
     sinks: Vec<ColumnSink>,
+    bound: usize,
 }
 
 /// Collects one aggregate column across flushes. Fixed-width values are
-/// copied into one growing buffer as each chunk arrives, so the small chunk
+/// copied into one buffer, reserved like the emitter's vectors, as each chunk
+/// arrives, so the small chunk
 /// arrays are freed (and their memory reused) at once instead of piling up
 /// until a final concatenation that would briefly hold the output twice.
 enum ColumnSink {
@@ -222,11 +224,12 @@ enum ColumnSink {
 }
 
 impl ColumnSink {
-    fn for_type(data_type: &DataType) -> ColumnSink {
+    /// `bound` is the emitter's bound on output rows (see `Emitter::with_capacity`).
+    fn for_type(data_type: &DataType, bound: usize) -> ColumnSink {
         match data_type.primitive_width() {
-            Some(_) => ColumnSink::Fixed {
+            Some(width) => ColumnSink::Fixed {
                 data_type: data_type.clone(),
-                values: MutableBuffer::new(0),
+                values: MutableBuffer::with_capacity(bound.saturating_mul(width)),
                 validity: BooleanBufferBuilder::new(0),
                 nulls: 0,
                 len: 0,
@@ -257,7 +260,8 @@ impl ColumnSink {
 
     fn finish(self) -> Result<ArrayRef> {
         Ok(match self {
-            ColumnSink::Fixed { data_type, values, mut validity, nulls, len } => {
+            ColumnSink::Fixed { data_type, mut values, mut validity, nulls, len } => {
+                values.shrink_to_fit();
                 let null_buffer = (nulls > 0).then(|| NullBuffer::new(validity.finish()));
                 let data = ArrayData::builder(data_type).len(len).add_buffer(values.into()).nulls(null_buffer);
                 make_array(data.build()?)
@@ -274,9 +278,13 @@ impl ColumnSink {
 const FLUSH_AT: usize = 4096;
 
 impl Emitter {
-    /// `bound` is an upper bound of the output rows. Reserving it up front
-    /// avoids the doubling copies of a growing vector; pages never written
-    /// are never resident, so a loose bound costs no memory.
+    /// `bound` is an upper bound of the output rows, already capped by the
+    /// caller at the input's row count. Reserving it up front avoids the
+    /// regrowth (and page faults of each larger copy) of every output
+    /// column; pages never written are never resident, so a loose bound
+    /// costs no memory, and the cap keeps the address space reserved no
+    /// larger than the input (a hopping bound multiplies rows by windows
+    /// per row, which could exceed what the system lets a process map).
     fn with_capacity(bound: usize) -> Self {
         Emitter {
             starts: Vec::with_capacity(bound),
@@ -284,6 +292,7 @@ impl Emitter {
             gids: Vec::with_capacity(bound),
             waiting: Vec::new(),
             sinks: Vec::new(),
+            bound,
         }
     }
 
@@ -307,7 +316,7 @@ impl Emitter {
         }
         let chunk = plan.finish(&self.waiting)?;
         if self.sinks.is_empty() {
-            self.sinks = chunk.iter().map(|a| ColumnSink::for_type(a.data_type())).collect();
+            self.sinks = chunk.iter().map(|a| ColumnSink::for_type(a.data_type(), self.bound)).collect();
         }
         for (sink, array) in self.sinks.iter_mut().zip(chunk) {
             sink.append(array);
@@ -390,7 +399,8 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
     let tumbling = grid.m == 1 && grid.n == 1;
     let ordered_ids = grouper.ids_are_ordered();
     let mut slots = Slots::new();
-    let mut emitter = Emitter::with_capacity(output_bound(input, grouper, &grid));
+    let rows: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
+    let mut emitter = Emitter::with_capacity(output_bound(input, grouper, &grid).min(rows));
     let mut slot_of_gid: Vec<u32> = Vec::new();
     let mut touched: Vec<u32> = Vec::new();
     let mut current: Option<Index> = None;
@@ -400,7 +410,6 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
     let mut window_slot: Vec<u32> = Vec::new();
     // Sized to the input: freeing a 64 KiB block makes glibc consolidate its
     // free lists, a cost that dominates calls on small batches.
-    let rows: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
     let mut gids = Vec::with_capacity(MORSEL.min(rows));
     let mut row_slots = Vec::with_capacity(MORSEL.min(rows));
 
