@@ -44,7 +44,10 @@ impl Slots {
         let slot = self.next;
         self.next += 1;
         if self.next as usize > self.capacity {
-            self.capacity = (self.capacity * 2).max(1024);
+            // Start small: a call on a few rows should not zero kilobytes of
+            // state per accumulator (nor free blocks large enough to make
+            // glibc consolidate its free lists).
+            self.capacity = (self.capacity * 2).max(16);
             plan.grow(self.capacity);
         }
         slot
@@ -213,34 +216,37 @@ struct Emitter {
     bound: usize,
 }
 
-/// Collects one aggregate column across flushes. Fixed-width values are
-/// copied into one buffer, reserved like the emitter's vectors, as each chunk
-/// arrives, so the small chunk
-/// arrays are freed (and their memory reused) at once instead of piling up
-/// until a final concatenation that would briefly hold the output twice.
+/// Collects one aggregate column across flushes. The first chunk is kept as
+/// it is, so an output that fits one flush is never copied. From the second
+/// on, fixed-width values are copied into one buffer, reserved like the
+/// emitter's vectors, as each chunk arrives, so the small chunk arrays are
+/// freed (and their memory reused) at once instead of piling up until a final
+/// concatenation that would briefly hold the output twice.
 enum ColumnSink {
+    First(ArrayRef),
     Fixed { data_type: DataType, values: MutableBuffer, validity: BooleanBufferBuilder, nulls: usize, len: usize },
     Chunks(Vec<ArrayRef>),
 }
 
 impl ColumnSink {
-    /// `bound` is the emitter's bound on output rows (see `Emitter::with_capacity`).
-    fn for_type(data_type: &DataType, bound: usize) -> ColumnSink {
-        match data_type.primitive_width() {
-            Some(width) => ColumnSink::Fixed {
-                data_type: data_type.clone(),
-                values: MutableBuffer::with_capacity(bound.saturating_mul(width)),
-                validity: BooleanBufferBuilder::new(0),
-                nulls: 0,
-                len: 0,
-            },
-            None => ColumnSink::Chunks(Vec::new()),
-        }
-    }
-
-    fn append(&mut self, array: ArrayRef) {
+    /// Adds a chunk; `bound` is the emitter's bound on output rows (see
+    /// `Emitter::with_capacity`).
+    fn append(self, array: ArrayRef, bound: usize) -> ColumnSink {
         match self {
-            ColumnSink::Fixed { values, validity, nulls, len, data_type } => {
+            ColumnSink::First(first) => match first.data_type().primitive_width() {
+                Some(width) => {
+                    let fixed = ColumnSink::Fixed {
+                        data_type: first.data_type().clone(),
+                        values: MutableBuffer::with_capacity(bound.saturating_mul(width)),
+                        validity: BooleanBufferBuilder::new(0),
+                        nulls: 0,
+                        len: 0,
+                    };
+                    fixed.append(first, bound).append(array, bound)
+                }
+                None => ColumnSink::Chunks(vec![first, array]),
+            },
+            ColumnSink::Fixed { data_type, mut values, mut validity, mut nulls, mut len } => {
                 let width = data_type.primitive_width().expect("fixed width");
                 let data = array.to_data();
                 let bytes = &data.buffers()[0].as_slice()[data.offset() * width..(data.offset() + data.len()) * width];
@@ -248,18 +254,23 @@ impl ColumnSink {
                 match data.nulls() {
                     Some(n) => {
                         validity.append_buffer(n.inner());
-                        *nulls += n.null_count();
+                        nulls += n.null_count();
                     }
                     None => validity.append_n(data.len(), true),
                 }
-                *len += data.len();
+                len += data.len();
+                ColumnSink::Fixed { data_type, values, validity, nulls, len }
             }
-            ColumnSink::Chunks(chunks) => chunks.push(array),
+            ColumnSink::Chunks(mut chunks) => {
+                chunks.push(array);
+                ColumnSink::Chunks(chunks)
+            }
         }
     }
 
     fn finish(self) -> Result<ArrayRef> {
         Ok(match self {
+            ColumnSink::First(array) => array,
             ColumnSink::Fixed { data_type, mut values, mut validity, nulls, len } => {
                 values.shrink_to_fit();
                 let null_buffer = (nulls > 0).then(|| NullBuffer::new(validity.finish()));
@@ -315,12 +326,11 @@ impl Emitter {
             return Ok(());
         }
         let chunk = plan.finish(&self.waiting)?;
-        if self.sinks.is_empty() {
-            self.sinks = chunk.iter().map(|a| ColumnSink::for_type(a.data_type(), self.bound)).collect();
-        }
-        for (sink, array) in self.sinks.iter_mut().zip(chunk) {
-            sink.append(array);
-        }
+        self.sinks = if self.sinks.is_empty() {
+            chunk.into_iter().map(ColumnSink::First).collect()
+        } else {
+            std::mem::take(&mut self.sinks).into_iter().zip(chunk).map(|(sink, array)| sink.append(array, self.bound)).collect()
+        };
         for slot in self.waiting.drain(..) {
             slots.give_back(plan, slot);
         }
