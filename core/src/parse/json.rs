@@ -1,4 +1,5 @@
-//! JSON lines into a declared Arrow schema, with arrow-json's decoder.
+//! JSON lines into a declared Arrow schema, with arrow-json's decoder (and,
+//! for flat schemas, the direct decoder in `json_flat.rs` first).
 //!
 //! arrow-json fails a whole batch for one bad value (arrow-rs#3392). sash
 //! needs one row per line and an error for only the bad line, so: all lines
@@ -8,6 +9,7 @@
 //! indices). A batch without bad lines costs one decode; a batch with k bad
 //! lines costs about two decodes plus one small decoder per line.
 
+use super::json_flat::FlatDecoder;
 use super::row::{Cut, CutReason, Failure};
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow_json::reader::{Decoder, ReaderBuilder};
@@ -17,11 +19,13 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(crate) struct JsonParser {
     schema: SchemaRef,
+    /// The direct decoder, for schemas of flat fields (`json_flat.rs`).
+    flat: Option<FlatDecoder>,
 }
 
 impl JsonParser {
     pub(crate) fn new(fields: &Fields) -> JsonParser {
-        JsonParser { schema: Arc::new(Schema::new(fields.clone())) }
+        JsonParser { schema: Arc::new(Schema::new(fields.clone())), flat: FlatDecoder::new(fields) }
     }
 
     pub(crate) fn fields(&self) -> Fields {
@@ -37,8 +41,16 @@ impl JsonParser {
     fn decode_all(&self, lines: &[&[u8]]) -> Result<Option<RecordBatch>, ArrowError> {
         let mut decoder = self.decoder(lines.len())?;
         for (i, line) in lines.iter().enumerate() {
-            // A value split over lines or two values on one line would shift every later row.
-            if decoder.decode(line).is_err() || decoder.decode(b"\n").is_err() || decoder.has_partial_record() || decoder.len() != i + 1 {
+            // A value split over lines or two values on one line would shift
+            // every later row. The decoder stops reading once its batch is
+            // full, so a second value on the last line shows only as bytes
+            // it did not read.
+            let read_all = |read: usize| line[read..].iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+            if !decoder.decode(line).is_ok_and(read_all)
+                || decoder.decode(b"\n").is_err()
+                || decoder.has_partial_record()
+                || decoder.len() != i + 1
+            {
                 return Ok(None);
             }
         }
@@ -66,7 +78,37 @@ impl JsonParser {
 
     /// One output row per entry of `lines` (`Err` entries are rows already
     /// known bad); returns the columns and each row's failure.
+    ///
+    /// With a flat schema, the direct decoder reads the lines and leaves to
+    /// arrow-json only those it does not read exactly as arrow-json would;
+    /// their rows are then taken from arrow-json's columns.
     pub(crate) fn parse(&self, lines: Vec<Result<&[u8], Failure>>) -> Result<(Vec<ArrayRef>, Vec<Option<Failure>>), ArrowError> {
+        let Some(flat) = &self.flat else { return self.parse_with_arrow_json(lines) };
+        let inputs: Vec<Option<&[u8]>> = lines.iter().map(|l| l.as_ref().ok().copied()).collect();
+        let Some((columns, left)) = flat.decode(&inputs)? else { return self.parse_with_arrow_json(lines) };
+        let mut failures: Vec<Option<Failure>> = lines.iter().map(|l| l.as_ref().err().cloned()).collect();
+        if left.is_empty() {
+            return Ok((columns, failures));
+        }
+        let (others, other_failures) = self.parse_with_arrow_json(left.iter().map(|&i| Ok(inputs[i].unwrap_or_default())).collect())?;
+        let mut source: Vec<(usize, usize)> = (0..lines.len()).map(|i| (0, i)).collect();
+        for (k, (&i, failure)) in left.iter().zip(other_failures).enumerate() {
+            source[i] = (1, k);
+            failures[i] = failure;
+        }
+        let columns = columns
+            .iter()
+            .zip(&others)
+            .map(|(flat, other)| arrow_select::interleave::interleave(&[flat.as_ref(), other.as_ref()], &source))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((columns, failures))
+    }
+
+    /// [`JsonParser::parse`] with arrow-json's decoder alone.
+    pub(crate) fn parse_with_arrow_json(
+        &self,
+        lines: Vec<Result<&[u8], Failure>>,
+    ) -> Result<(Vec<ArrayRef>, Vec<Option<Failure>>), ArrowError> {
         let mut failures: Vec<Option<Failure>> = lines.iter().map(|l| l.as_ref().err().cloned()).collect();
         let mut good: Vec<&[u8]> = lines.iter().filter_map(|l| l.as_ref().ok().copied()).collect();
         let mut batch = self.decode_all(&good)?;

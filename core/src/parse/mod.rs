@@ -25,6 +25,7 @@
 mod access;
 mod apache_error;
 mod json;
+mod json_flat;
 mod logfmt;
 mod pattern;
 mod row;
