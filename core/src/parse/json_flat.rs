@@ -696,14 +696,39 @@ mod tests {
         line
     }
 
+    /// A line with one character replaced, removed or added, or cut short.
+    fn mutate(line: &str, rng: &mut StdRng) -> String {
+        let mut chars: Vec<char> = line.chars().collect();
+        const SOME: &[char] = &['"', '\\', '{', '}', '[', ']', ',', ':', ' ', '0', '5', '-', '.', 'e', 'u', 'n', 'é', '\u{1}'];
+        let at = rng.random_range(0..=chars.len());
+        match rng.random_range(0..4) {
+            0 if at < chars.len() => chars[at] = SOME[rng.random_range(0..SOME.len())],
+            1 if at < chars.len() => {
+                chars.remove(at);
+            }
+            2 => chars.insert(at, SOME[rng.random_range(0..SOME.len())]),
+            _ => chars.truncate(at),
+        }
+        chars.into_iter().collect()
+    }
+
     #[test]
     fn the_flat_decoder_agrees_with_arrow_json() {
         let parser = JsonParser::new(&schema());
         let flat_decoder = FlatDecoder::new(&schema()).unwrap();
         let mut rng = StdRng::seed_from_u64(7);
         let (mut left_to_arrow_json, mut all) = (0, 0);
-        for round in 0..400 {
-            let lines: Vec<String> = (0..rng.random_range(0..60)).map(|_| random_line(&mut rng)).collect();
+        for round in 0..1000 {
+            let lines: Vec<String> = (0..rng.random_range(0..60))
+                .map(|_| {
+                    let line = random_line(&mut rng);
+                    if rng.random_range(0..6) == 0 {
+                        mutate(&line, &mut rng)
+                    } else {
+                        line
+                    }
+                })
+                .collect();
             let inputs: Vec<Result<&[u8], Failure>> = lines
                 .iter()
                 .enumerate()
@@ -725,7 +750,7 @@ mod tests {
             left_to_arrow_json += flat_decoder.decode(&flat).unwrap().unwrap().1.len();
         }
         // The lines must exercise both decoders.
-        assert!(left_to_arrow_json > all / 5 && left_to_arrow_json < all / 2, "{left_to_arrow_json} of {all} lines left to arrow-json");
+        assert!(left_to_arrow_json > all / 4 && left_to_arrow_json < all / 2, "{left_to_arrow_json} of {all} lines left to arrow-json");
     }
 
     #[test]
