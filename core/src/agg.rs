@@ -72,8 +72,22 @@ pub(crate) trait Accumulator: Send {
     fn update(&mut self, batch_idx: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()>;
     /// Folds `src` into `dst`; `src`'s rows are all later than `dst`'s.
     fn merge(&mut self, dst: usize, src: usize);
+    /// `merge` for each `(dst, src)` pair, in order. One call per batch of
+    /// pairs: a hopping window merges a state per pane and group, and a
+    /// dynamic call for each cost more than the merge itself.
+    fn merge_pairs(&mut self, pairs: &[(u32, u32)]) {
+        for &(dst, src) in pairs {
+            self.merge(dst as usize, src as usize);
+        }
+    }
     /// Empties a slot for reuse.
     fn reset(&mut self, slot: usize);
+    /// `reset` for each slot.
+    fn reset_all(&mut self, slots: &[u32]) {
+        for &slot in slots {
+            self.reset(slot as usize);
+        }
+    }
     /// One output array per output of this accumulator, with one row per slot in `slots`.
     fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>>;
 }
@@ -996,15 +1010,15 @@ impl AggPlan {
         Ok(())
     }
 
-    pub fn merge(&mut self, dst: usize, src: usize) {
+    pub fn merge_pairs(&mut self, pairs: &[(u32, u32)]) {
         for acc in &mut self.accumulators {
-            acc.merge(dst, src);
+            acc.merge_pairs(pairs);
         }
     }
 
-    pub fn reset(&mut self, slot: usize) {
+    pub fn reset_all(&mut self, slots: &[u32]) {
         for acc in &mut self.accumulators {
-            acc.reset(slot);
+            acc.reset_all(slots);
         }
     }
 

@@ -53,9 +53,9 @@ impl Slots {
         slot
     }
 
-    fn give_back(&mut self, plan: &mut AggPlan, slot: u32) {
-        plan.reset(slot as usize);
-        self.free.push(slot);
+    fn give_back_all(&mut self, plan: &mut AggPlan, slots: &[u32]) {
+        plan.reset_all(slots);
+        self.free.extend_from_slice(slots);
     }
 }
 
@@ -331,9 +331,8 @@ impl Emitter {
         } else {
             std::mem::take(&mut self.sinks).into_iter().zip(chunk).map(|(sink, array)| sink.append(array, self.bound)).collect()
         };
-        for slot in self.waiting.drain(..) {
-            slots.give_back(plan, slot);
-        }
+        slots.give_back_all(plan, &self.waiting);
+        self.waiting.clear();
         Ok(())
     }
 
@@ -506,6 +505,7 @@ fn emit_windows(
         Some(next) => k * grid.m as i128 + grid.n as i128 - 1 < next,
     };
     let mut windows = BTreeSet::new();
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
     for pane in pending.iter() {
         let (first, last) = grid.windows_of(pane.p);
         for k in first.max(*next_window)..=last {
@@ -518,6 +518,7 @@ fn emit_windows(
         let lo = k * grid.m as i128;
         let hi = lo + grid.n as i128;
         let mut order: Vec<u32> = Vec::new();
+        pairs.clear();
         for pane in pending.iter().filter(|pane| pane.p >= lo && pane.p < hi) {
             for &(g, src) in &pane.entries {
                 if window_slot.len() <= g as usize {
@@ -528,11 +529,20 @@ fn emit_windows(
                     order.push(g);
                     *dst = slots.take(plan);
                 }
-                plan.merge(*dst as usize, src as usize);
+                pairs.push((*dst, src));
             }
         }
+        // Panes in time order, so each window's state folds its panes in order.
+        plan.merge_pairs(&pairs);
         if ordered_ids {
-            order.sort_unstable();
+            // As in close_pane: when most groups are present, reading them off
+            // in id order is cheaper than sorting them.
+            if order.len() * 16 > window_slot.len() {
+                order.clear();
+                order.extend((0..window_slot.len() as u32).filter(|&g| window_slot[g as usize] != NO_SLOT));
+            } else {
+                order.sort_unstable();
+            }
         }
         let (start, end) = grid.window_bounds(k)?;
         for g in order {
@@ -547,9 +557,8 @@ fn emit_windows(
             break;
         }
         let pane = pending.pop_front().expect("front exists");
-        for (_, slot) in pane.entries {
-            slots.give_back(plan, slot);
-        }
+        let freed: Vec<u32> = pane.entries.iter().map(|&(_, slot)| slot).collect();
+        slots.give_back_all(plan, &freed);
     }
     Ok(())
 }
