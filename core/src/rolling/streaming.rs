@@ -419,6 +419,23 @@ impl StreamingWindows {
         }
     }
 
+    /// Which per-key structures the outputs need: (min, max, var). Var and
+    /// std need the extremes too: a window of equal values has variance 0, exactly.
+    fn tracked(&self) -> (bool, bool, bool) {
+        let var = self.outputs.iter().any(|(o, _)| matches!(o, Output::Var | Output::Std));
+        let min = var || self.outputs.iter().any(|(o, _)| *o == Output::Min);
+        let max = var || self.outputs.iter().any(|(o, _)| *o == Output::Max);
+        (min, max, var)
+    }
+
+    /// (nullable, all_valid): validity is kept per row only when some value
+    /// is null; otherwise every row is valid, or none is (`count()` alone has
+    /// no values).
+    fn validity(&self, input: &Prepared) -> (bool, bool) {
+        let nullable = self.column.is_some_and(|c| input.batches.iter().any(|b| b.column(c).logical_null_count() > 0));
+        (nullable, self.column.is_some() && !nullable)
+    }
+
     fn new_columns<K: Kind>(&self, n: usize) -> Vec<Column> {
         self.outputs
             .iter()
@@ -441,20 +458,14 @@ impl StreamingWindows {
         let mut columns = self.new_columns::<K>(n);
         let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
         let mut states: Vec<KeyState> = Vec::new();
-        let track_var = self.outputs.iter().any(|(o, _)| matches!(o, Output::Var | Output::Std));
-        // Var and std need the extremes too: a window of equal values has variance 0, exactly.
-        let track_min = track_var || self.outputs.iter().any(|(o, _)| *o == Output::Min);
-        let track_max = track_var || self.outputs.iter().any(|(o, _)| *o == Output::Max);
+        let (track_min, track_max, track_var) = self.tracked();
         let mut extremes: Vec<Extremes> = Vec::new();
         let mut moments: Vec<Moments> = Vec::new();
         // With var: each key's valid rows in its window (sorted rows), for the
         // windows whose sums cannot be trusted, so they cost their own size.
         let mut members: Vec<VecDeque<usize>> = Vec::new();
         let mut pending = Pending::default();
-        // Validity is kept per row only when some value is null: `count()`
-        // alone has no values (none valid), a column without nulls has no invalid one.
-        let nullable = self.column.is_some_and(|c| input.batches.iter().any(|b| b.column(c).logical_null_count() > 0));
-        let all_valid = self.column.is_some() && !nullable;
+        let (nullable, all_valid) = self.validity(input);
         let is_valid = |valid: &[bool], i: usize| if nullable { valid[i] } else { all_valid };
         // Sorted-row cursors, each only moving forward: rows before `left`
         // have left every window, rows before `entered` have entered theirs,
@@ -570,11 +581,8 @@ impl StreamingWindows {
     fn sweep_rows<K: Kind>(&self, input: &Prepared, n: usize, budget: usize, include_self: bool) -> Result<Vec<ArrayRef>> {
         let mut columns = self.new_columns::<K>(n);
         let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
-        let track_var = self.outputs.iter().any(|(o, _)| matches!(o, Output::Var | Output::Std));
-        let track_min = track_var || self.outputs.iter().any(|(o, _)| *o == Output::Min);
-        let track_max = track_var || self.outputs.iter().any(|(o, _)| *o == Output::Max);
-        let nullable = self.column.is_some_and(|c| input.batches.iter().any(|b| b.column(c).logical_null_count() > 0));
-        let all_valid = self.column.is_some() && !nullable;
+        let (track_min, track_max, track_var) = self.tracked();
+        let (nullable, all_valid) = self.validity(input);
         let mut keys: Vec<RowWindow> = Vec::new();
         let mut chunk = Pending::default();
         let mut gids = Vec::new();
