@@ -384,12 +384,7 @@ fn close_pane(
 ) -> Result<()> {
     if ordered_ids {
         // Emitting groups in key order now spares a sort and a reordering copy later.
-        if touched.len() * 16 > slot_of_gid.len() {
-            touched.clear();
-            touched.extend((0..slot_of_gid.len() as u32).filter(|&g| slot_of_gid[g as usize] != NO_SLOT));
-        } else {
-            touched.sort_unstable();
-        }
+        into_id_order(touched, slot_of_gid);
     }
     if tumbling {
         let (start, end) = grid.window_bounds(p)?;
@@ -402,6 +397,17 @@ fn close_pane(
     }
     touched.clear();
     Ok(())
+}
+
+/// Sorts `gids`, the groups whose entry in `slot_of_gid` is taken. When most
+/// groups are there, reading them off the table is cheaper than sorting.
+fn into_id_order(gids: &mut Vec<u32>, slot_of_gid: &[u32]) {
+    if gids.len() * 16 > slot_of_gid.len() {
+        gids.clear();
+        gids.extend((0..slot_of_gid.len() as u32).filter(|&g| slot_of_gid[g as usize] != NO_SLOT));
+    } else {
+        gids.sort_unstable();
+    }
 }
 
 fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid) -> Result<Output> {
@@ -535,14 +541,7 @@ fn emit_windows(
         // Panes in time order, so each window's state folds its panes in order.
         plan.merge_pairs(&pairs);
         if ordered_ids {
-            // As in close_pane: when most groups are present, reading them off
-            // in id order is cheaper than sorting them.
-            if order.len() * 16 > window_slot.len() {
-                order.clear();
-                order.extend((0..window_slot.len() as u32).filter(|&g| window_slot[g as usize] != NO_SLOT));
-            } else {
-                order.sort_unstable();
-            }
+            into_id_order(&mut order, window_slot);
         }
         let (start, end) = grid.window_bounds(k)?;
         for g in order {
