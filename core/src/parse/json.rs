@@ -9,7 +9,7 @@
 //! indices). A batch without bad lines costs one decode; a batch with k bad
 //! lines costs about two decodes plus one small decoder per line.
 
-use super::json_flat::FlatDecoder;
+use super::json_flat::{skip_space, FlatDecoder};
 use super::row::{Cut, CutReason, Failure};
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow_json::reader::{Decoder, ReaderBuilder};
@@ -45,7 +45,7 @@ impl JsonParser {
             // every later row. The decoder stops reading once its batch is
             // full, so a second value on the last line shows only as bytes
             // it did not read.
-            let read_all = |read: usize| line[read..].iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+            let read_all = |read: usize| skip_space(line, read) == line.len();
             if !decoder.decode(line).is_ok_and(read_all)
                 || decoder.decode(b"\n").is_err()
                 || decoder.has_partial_record()

@@ -16,7 +16,7 @@
 use arrow_array::builder::BooleanBufferBuilder;
 use arrow_array::timezone::Tz;
 use arrow_array::types::*;
-use arrow_array::{ArrayRef, BooleanArray, LargeStringArray, PrimitiveArray, StringArray};
+use arrow_array::{make_array, Array, ArrayRef, BooleanArray, LargeStringArray, PrimitiveArray, StringArray};
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_cast::parse::string_to_datetime;
 use arrow_schema::{ArrowError, DataType, Fields, TimeUnit};
@@ -31,7 +31,6 @@ enum Kind {
     Boolean,
     /// Any integer type but UInt64; values are checked against `[min, max]`.
     Int {
-        data_type: DataType,
         min: i64,
         max: i64,
     },
@@ -46,7 +45,7 @@ enum Kind {
 
 impl Kind {
     fn of(data_type: &DataType) -> Option<Kind> {
-        let int = |min: i64, max: i64| Some(Kind::Int { data_type: data_type.clone(), min, max });
+        let int = |min: i64, max: i64| Some(Kind::Int { min, max });
         match data_type {
             DataType::Utf8 => Some(Kind::Utf8),
             DataType::LargeUtf8 => Some(Kind::LargeUtf8),
@@ -182,8 +181,8 @@ impl FlatDecoder {
         let mut arrays = Vec::with_capacity(columns.len());
         for (((column, mut valid), kind), data_type) in columns.into_iter().zip(valid).zip(&self.kinds).zip(&self.data_types) {
             let nulls = Some(NullBuffer::new(valid.finish())).filter(|n| n.null_count() > 0);
-            let array: ArrayRef = match (column, kind) {
-                (Column::Str { offsets, bytes }, Kind::Utf8) => {
+            let array: ArrayRef = match column {
+                Column::Str { offsets, bytes } if matches!(kind, Kind::Utf8) => {
                     if bytes.len() > i32::MAX as usize {
                         return Ok(None);
                     }
@@ -195,14 +194,14 @@ impl FlatDecoder {
                         StringArray::new_unchecked(OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)), bytes.into(), nulls)
                     })
                 }
-                (Column::Str { offsets, bytes }, _) => {
+                Column::Str { offsets, bytes } => {
                     // SAFETY: as above, with 64-bit offsets.
                     Arc::new(unsafe {
                         LargeStringArray::new_unchecked(OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)), bytes.into(), nulls)
                     })
                 }
-                (Column::Bool(mut bits), _) => Arc::new(BooleanArray::new(bits.finish(), nulls)),
-                (Column::Int(values), Kind::Int { data_type, .. }) => {
+                Column::Bool(mut bits) => Arc::new(BooleanArray::new(bits.finish(), nulls)),
+                Column::Int(values) => {
                     let wide = PrimitiveArray::<Int64Type>::new(values.into(), nulls);
                     // Every value was checked against the type's range.
                     if *data_type == DataType::Int64 {
@@ -211,11 +210,14 @@ impl FlatDecoder {
                         arrow_cast::cast(&wide, data_type)?
                     }
                 }
-                (Column::UInt(values), _) => Arc::new(PrimitiveArray::<UInt64Type>::new(values.into(), nulls)),
-                (Column::F32(values), _) => Arc::new(PrimitiveArray::<Float32Type>::new(values.into(), nulls)),
-                (Column::F64(values), _) => Arc::new(PrimitiveArray::<Float64Type>::new(values.into(), nulls)),
-                (Column::Time { values, .. }, Kind::Timestamp { unit, .. }) => timestamp_array(values, nulls, *unit, data_type.clone()),
-                _ => unreachable!("columns are made from their kinds"),
+                Column::UInt(values) => Arc::new(PrimitiveArray::<UInt64Type>::new(values.into(), nulls)),
+                Column::F32(values) => Arc::new(PrimitiveArray::<Float32Type>::new(values.into(), nulls)),
+                Column::F64(values) => Arc::new(PrimitiveArray::<Float64Type>::new(values.into(), nulls)),
+                // Timestamps are 64-bit integers underneath: only the type changes.
+                Column::Time { values, .. } => {
+                    let ticks = PrimitiveArray::<Int64Type>::new(values.into(), nulls).into_data();
+                    make_array(ticks.into_builder().data_type(data_type.clone()).build()?)
+                }
             };
             arrays.push(array);
         }
@@ -347,16 +349,6 @@ impl FlatDecoder {
     }
 }
 
-fn timestamp_array(values: Vec<i64>, nulls: Option<NullBuffer>, unit: TimeUnit, data_type: DataType) -> ArrayRef {
-    let values: ScalarBuffer<i64> = values.into();
-    match unit {
-        TimeUnit::Second => Arc::new(PrimitiveArray::<TimestampSecondType>::new(values, nulls).with_data_type(data_type)),
-        TimeUnit::Millisecond => Arc::new(PrimitiveArray::<TimestampMillisecondType>::new(values, nulls).with_data_type(data_type)),
-        TimeUnit::Microsecond => Arc::new(PrimitiveArray::<TimestampMicrosecondType>::new(values, nulls).with_data_type(data_type)),
-        TimeUnit::Nanosecond => Arc::new(PrimitiveArray::<TimestampNanosecondType>::new(values, nulls).with_data_type(data_type)),
-    }
-}
-
 /// A timestamp string as arrow-json reads it (`string_to_datetime` in the
 /// field's zone, UTC without one), or `None` where it would fail.
 fn timestamp_value<T: TimeZone>(zone: &T, text: &str, unit: TimeUnit) -> Option<i64> {
@@ -390,8 +382,9 @@ fn push(column: &mut Column, line: &[u8], value: &Value) {
     }
 }
 
+/// The index of the first byte at or after `at` that is not JSON whitespace.
 #[inline]
-fn skip_space(line: &[u8], mut at: usize) -> usize {
+pub(super) fn skip_space(line: &[u8], mut at: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\r' | b'\n') = line.get(at) {
         at += 1;
     }
