@@ -6,7 +6,7 @@
 //! repeats included. A bare key (no `=`) has a null value; `key=` has "".
 
 use super::access::{closing_quote, describe_byte, unescape};
-use super::row::{Columns, Failure, LineCtx, MapCol, Parsed};
+use super::row::{short_eq, Columns, Failure, LineCtx, MapCol, Parsed};
 use super::spec::{FieldType, StringOutput};
 use super::time::Zone;
 use super::typed::TypedField;
@@ -46,7 +46,48 @@ struct Pair {
     next: usize,
 }
 
-fn next_pair(b: &[u8], mut at: usize) -> Result<Option<Pair>, Failure> {
+/// Bytes that end a key: `=`, a separator, or a quote (which a key cannot hold).
+const ENDS_KEY: [bool; 256] = byte_set(b"= \t\"");
+/// Bytes that end an unquoted value.
+const ENDS_VALUE: [bool; 256] = byte_set(b" \t");
+
+const fn byte_set(bytes: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        set[bytes[i] as usize] = true;
+        i += 1;
+    }
+    set
+}
+
+/// Why a pair could not be read, kept small so the common path returns in
+/// registers; rendered into a [`Failure`] only when it happens.
+#[derive(Clone, Copy)]
+enum PairError {
+    NoKey { at: usize },
+    QuoteInKey { at: usize },
+    Unclosed { key: (usize, usize), quote: usize },
+    NoSpaceAfterQuote { key: (usize, usize), at: usize },
+}
+
+impl PairError {
+    #[cold]
+    fn failure(self, b: &[u8]) -> Failure {
+        let name = |key: (usize, usize)| String::from_utf8_lossy(&b[key.0..key.1]).into_owned();
+        match self {
+            PairError::NoKey { at } => Failure::new("key", at, format!("expected a key, found {}", describe_byte(b[at]))),
+            PairError::QuoteInKey { at } => Failure::new("key", at, "a key cannot hold '\"'"),
+            PairError::Unclosed { key, quote } => {
+                Failure::new(&name(key), b.len(), format!("no closing '\"' for the quote at byte {quote}: the line ends"))
+            }
+            PairError::NoSpaceAfterQuote { key, at } => Failure::new(&name(key), at, "expected a space after the closing quote"),
+        }
+    }
+}
+
+#[inline(always)]
+fn next_pair(b: &[u8], mut at: usize) -> Result<Option<Pair>, PairError> {
     while at < b.len() && (b[at] == b' ' || b[at] == b'\t') {
         at += 1;
     }
@@ -54,35 +95,29 @@ fn next_pair(b: &[u8], mut at: usize) -> Result<Option<Pair>, Failure> {
         return Ok(None);
     }
     let key_start = at;
-    while at < b.len() && !matches!(b[at], b'=' | b' ' | b'\t' | b'"') {
+    while at < b.len() && !ENDS_KEY[b[at] as usize] {
         at += 1;
     }
     if at == key_start {
-        return Err(Failure::new("key", at, format!("expected a key, found {}", describe_byte(b[at]))));
+        return Err(PairError::NoKey { at });
     }
     let key = (key_start, at);
     if at == b.len() || b[at] != b'=' {
         if at < b.len() && b[at] == b'"' {
-            return Err(Failure::new("key", at, "a key cannot hold '\"'"));
+            return Err(PairError::QuoteInKey { at });
         }
         return Ok(Some(Pair { key, value: None, next: at }));
     }
     at += 1;
     if b.get(at) == Some(&b'"') {
-        let (end, escaped) = closing_quote(b, at + 1).ok_or_else(|| {
-            Failure::new(
-                &String::from_utf8_lossy(&b[key.0..key.1]),
-                b.len(),
-                format!("no closing '\"' for the quote at byte {at}: the line ends"),
-            )
-        })?;
-        if end + 1 < b.len() && !matches!(b[end + 1], b' ' | b'\t') {
-            return Err(Failure::new(&String::from_utf8_lossy(&b[key.0..key.1]), end + 1, "expected a space after the closing quote"));
+        let (end, escaped) = closing_quote(b, at + 1).ok_or(PairError::Unclosed { key, quote: at })?;
+        if end + 1 < b.len() && !ENDS_VALUE[b[end + 1] as usize] {
+            return Err(PairError::NoSpaceAfterQuote { key, at: end + 1 });
         }
         return Ok(Some(Pair { key, value: Some((at + 1, end, escaped)), next: end + 1 }));
     }
     let start = at;
-    while at < b.len() && !matches!(b[at], b' ' | b'\t') {
+    while at < b.len() && !ENDS_VALUE[b[at] as usize] {
         at += 1;
     }
     Ok(Some(Pair { key, value: Some((start, at, false)), next: at }))
@@ -107,7 +142,7 @@ impl LineParser for LogfmtParser {
                 let pair = match next_pair(b, at) {
                     Ok(Some(pair)) => pair,
                     Ok(None) => break None,
-                    Err(f) => break Some(f),
+                    Err(e) => break Some(e.failure(b)),
                 };
                 let key = String::from_utf8_lossy(&b[pair.key.0..pair.key.1]).into_owned();
                 if let Err(f) = ctx.check_cut(&key, pair.key.1) {
@@ -139,11 +174,19 @@ impl LineParser for LogfmtParser {
         }
         self.slots.iter_mut().for_each(|s| *s = None);
         let mut failure = None;
+        // Lines of one log mostly list their keys in the same order: the
+        // field after the last one found is tried first.
+        let mut expected = 0;
         loop {
             match next_pair(b, at) {
                 Ok(Some(pair)) => {
                     let key = &b[pair.key.0..pair.key.1];
-                    if let Some(i) = self.declared.iter().position(|f| f.name.as_bytes() == key) {
+                    let found = match self.declared.get(expected) {
+                        Some(f) if short_eq(f.name.as_bytes(), key) => Some(expected),
+                        _ => self.declared.iter().position(|f| short_eq(f.name.as_bytes(), key)),
+                    };
+                    if let Some(i) = found {
+                        expected = i + 1;
                         self.slots[i] = Some(match pair.value {
                             None => Slot::Bare,
                             Some((start, end, escaped)) => Slot::Value { start, end, escaped },
@@ -152,8 +195,8 @@ impl LineParser for LogfmtParser {
                     at = pair.next;
                 }
                 Ok(None) => break,
-                Err(f) => {
-                    failure = Some(f);
+                Err(e) => {
+                    failure = Some(e.failure(b));
                     break;
                 }
             }
