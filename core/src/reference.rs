@@ -120,7 +120,8 @@ fn column_values(name: &str, array: &dyn Array) -> Result<Vec<Value>> {
 }
 
 fn value_at(name: &str, array: &dyn Array, i: usize) -> Result<Value> {
-    if array.is_null(i) {
+    // A Null-typed array has no validity buffer: `is_null` says false.
+    if array.is_null(i) || *array.data_type() == DataType::Null {
         return Ok(Value::Null);
     }
     let int = |v: i128| -> Result<Value> { Ok(Value::Int(v)) };

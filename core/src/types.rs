@@ -60,7 +60,7 @@ pub fn check_key_type(column: &str, data_type: &DataType) -> Result<()> {
     } else {
         Err(SashError::wrong_type(
             column,
-            "a key column: integer, string (Utf8, LargeUtf8, Utf8View), dictionary, boolean, date or timestamp",
+            "a key column: integer, string (Utf8, LargeUtf8, Utf8View), binary, dictionary, boolean, date, timestamp or null",
             data_type,
         ))
     }
@@ -70,7 +70,8 @@ fn is_key_type(t: &DataType) -> bool {
     t.is_integer()
         || matches!(
             t,
-            DataType::Utf8
+            DataType::Null
+                | DataType::Utf8
                 | DataType::LargeUtf8
                 | DataType::Utf8View
                 | DataType::Binary

@@ -219,3 +219,20 @@ def test_a_stream_of_zero_batches_gives_an_empty_result_with_its_schema():
     assert rolled.schema.field("s").type == pa.int64() and rolled.schema.field("m").type == pa.float64()
     windows = sash.window_agg(empty(), time="ts", every="1m", by="k", aggs=["sum(v) as s"])
     assert windows.num_rows == 0 and windows.schema.names == ["k", "window_start", "window_end", "s"]
+
+
+def test_a_key_column_of_nones_is_one_null_group():
+    # pyarrow and pandas type a column holding only None as Null. (Polars
+    # does too, but exports it with a buffer the C Data Interface does not
+    # allow, which arrow-rs rejects: pola-rs/polars#22934.)
+    t = pa.table({"ts": pa.array(TS, pa.timestamp("ms")), "key": [None] * len(TS), "val": pa.array(VAL)})
+    assert t.schema.field("key").type == pa.null()
+    got = sash.window_agg(t, time="ts", every="1m", by="key", aggs=["count() as n", "sum(val) as s"])
+    assert got.schema.field("key").type == pa.null()
+    want = duckdb.sql("SELECT NULL AS key, time_bucket(INTERVAL 1 minute, ts) AS ws, count(*) AS n, sum(val) AS s "
+                      "FROM t GROUP BY ws ORDER BY ws").to_arrow_table()
+    assert got.column("n").to_pylist() == want.column("n").to_pylist()
+    assert got.column("s").to_pylist() == want.column("s").to_pylist()
+    assert got.column("key").null_count == got.num_rows
+    rolled = sash.rolling(t.to_pandas(), time="ts", period="1m", by="key", aggs=["count() as n"])
+    assert rolled.column("n").to_pylist() == sash.rolling(t.drop(["key"]), time="ts", period="1m", aggs=["count() as n"]).column("n").to_pylist()

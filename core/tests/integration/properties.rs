@@ -16,7 +16,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Date32Array, Date64Array, Decimal128Array, DictionaryArray, Float64Array, Int32Array, Int64Array,
-    RecordBatch, StringArray, TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
+    NullArray, RecordBatch, StringArray, TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    TimestampSecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use proptest::prelude::*;
@@ -124,6 +125,8 @@ fn key_array(data_type: &DataType, cells: Vec<Option<u8>>) -> ArrayRef {
             Arc::new(cells.iter().map(|c| c.map(|v| STRINGS[usize::from(v)])).collect::<DictionaryArray<Int32Type>>())
         }
         DataType::Boolean => Arc::new(BooleanArray::from(cells.iter().map(|c| c.map(|v| v % 2 == 1)).collect::<Vec<_>>())),
+        // A column pyarrow infers from a list of Nones: one null group.
+        DataType::Null => Arc::new(NullArray::new(cells.len())),
         other => unreachable!("{other}"),
     }
 }
@@ -190,6 +193,7 @@ fn random_input(rng: &mut StdRng) -> Input {
                     DataType::Utf8,
                     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
                     DataType::Boolean,
+                    DataType::Null,
                 ],
             )
             .clone()
