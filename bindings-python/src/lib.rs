@@ -60,20 +60,55 @@ fn read_input(data: &Bound<'_, PyAny>) -> PyResult<Input> {
         converted = TO_ARROW.import(py, "sash._convert", "to_arrow")?.call1((data,))?;
         &converted
     };
+    match import_batches(obj) {
+        Err(ImportError::Arrow(e)) if is_polars_null_export(obj, &e) => {
+            // Re-exported by pyarrow, which reads the extra buffer and writes
+            // the struct the interface specifies; no buffer is copied.
+            let table = py.import(pyo3::intern!(py, "pyarrow"))?.call_method1(pyo3::intern!(py, "table"), (obj,))?;
+            import_batches(&table).map_err(|e| e.into_pyerr(py))
+        }
+        other => other.map_err(|e| e.into_pyerr(py)),
+    }
+}
+
+enum ImportError {
+    Python(PyErr),
+    /// The stream's arrays could not be read.
+    Arrow(ArrowError),
+}
+
+impl ImportError {
+    fn into_pyerr(self, py: Python<'_>) -> PyErr {
+        match self {
+            ImportError::Python(e) => e,
+            // A Python exception raised while producing the stream: re-raise it as is.
+            ImportError::Arrow(e @ ArrowError::ExternalError(_)) => PyErr::from(PyArrowError::from(e)),
+            ImportError::Arrow(e) => error::new_err(py, "invalid_input", format!("invalid input: could not read the Arrow stream: {e}")),
+        }
+    }
+}
+
+fn import_batches(obj: &Bound<'_, PyAny>) -> Result<Input, ImportError> {
+    let py = obj.py();
+    let python = |e: PyErr| ImportError::Python(e);
     // A stream first: pyarrow tables have no `__arrow_c_array__`, and asking
     // for it costs an AttributeError on every call.
-    let reader = if obj.hasattr(pyo3::intern!(py, "__arrow_c_stream__"))? {
-        obj.extract::<PyRecordBatchReader>()?.into_reader()?
+    let reader = if obj.hasattr(pyo3::intern!(py, "__arrow_c_stream__")).map_err(python)? {
+        obj.extract::<PyRecordBatchReader>().map_err(python)?.into_reader().map_err(|e| python(e.into()))?
     } else {
-        obj.extract::<AnyRecordBatch>()?.into_reader()?
+        obj.extract::<AnyRecordBatch>().map_err(python)?.into_reader().map_err(|e| python(e.into()))?
     };
     let schema = reader.schema();
-    let batches = reader.collect::<Result<Vec<_>, ArrowError>>().map_err(|e| match e {
-        // A Python exception raised while producing the stream: re-raise it as is.
-        ArrowError::ExternalError(_) => PyErr::from(PyArrowError::from(e)),
-        e => error::new_err(py, "invalid_input", format!("invalid input: could not read the Arrow stream: {e}")),
-    })?;
+    let batches = reader.collect::<Result<Vec<_>, ArrowError>>().map_err(ImportError::Arrow)?;
     Ok(Input { schema, batches })
+}
+
+/// Polars exports a column of its Null type with one buffer where the C Data
+/// Interface specifies none, which arrow-rs rejects (pola-rs/polars#22934).
+/// A polars object can export again, so it can take the pyarrow route.
+fn is_polars_null_export(obj: &Bound<'_, PyAny>, e: &ArrowError) -> bool {
+    let from_polars = obj.get_type().module().is_ok_and(|m| m.to_string_lossy().starts_with("polars"));
+    from_polars && e.to_string().contains("\"Null\" doesn't expect buffer")
 }
 
 // --------------------------------------------------------------------------

@@ -222,9 +222,7 @@ def test_a_stream_of_zero_batches_gives_an_empty_result_with_its_schema():
 
 
 def test_a_key_column_of_nones_is_one_null_group():
-    # pyarrow and pandas type a column holding only None as Null. (Polars
-    # does too, but exports it with a buffer the C Data Interface does not
-    # allow, which arrow-rs rejects: pola-rs/polars#22934.)
+    # pyarrow, pandas and polars type a column holding only None as Null.
     t = pa.table({"ts": pa.array(TS, pa.timestamp("ms")), "key": [None] * len(TS), "val": pa.array(VAL)})
     assert t.schema.field("key").type == pa.null()
     got = sash.window_agg(t, time="ts", every="1m", by="key", aggs=["count() as n", "sum(val) as s"])
@@ -236,3 +234,8 @@ def test_a_key_column_of_nones_is_one_null_group():
     assert got.column("key").null_count == got.num_rows
     rolled = sash.rolling(t.to_pandas(), time="ts", period="1m", by="key", aggs=["count() as n"])
     assert rolled.column("n").to_pylist() == sash.rolling(t.drop(["key"]), time="ts", period="1m", aggs=["count() as n"]).column("n").to_pylist()
+    # Polars exports Null columns with a buffer the C Data Interface does not
+    # allow, which arrow-rs alone rejects (pola-rs/polars#22934).
+    frame = pl.from_arrow(t)
+    assert sash.window_agg(frame, time="ts", every="1m", by="key", aggs=["count() as n", "sum(val) as s"]).equals(got)
+    assert frame.equals(pl.from_arrow(t)), "the polars input is unchanged"
