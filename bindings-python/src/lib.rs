@@ -94,9 +94,9 @@ fn import_batches(obj: &Bound<'_, PyAny>) -> Result<Input, ImportError> {
     // A stream first: pyarrow tables have no `__arrow_c_array__`, and asking
     // for it costs an AttributeError on every call.
     let reader = if obj.hasattr(pyo3::intern!(py, "__arrow_c_stream__")).map_err(python)? {
-        obj.extract::<PyRecordBatchReader>().map_err(python)?.into_reader().map_err(|e| python(e.into()))?
+        obj.extract::<PyRecordBatchReader>().map_err(python)?.into_reader().map_err(python)?
     } else {
-        obj.extract::<AnyRecordBatch>().map_err(python)?.into_reader().map_err(|e| python(e.into()))?
+        obj.extract::<AnyRecordBatch>().map_err(python)?.into_reader().map_err(python)?
     };
     let schema = reader.schema();
     let batches = reader.collect::<Result<Vec<_>, ArrowError>>().map_err(ImportError::Arrow)?;
