@@ -16,6 +16,9 @@ use arrow_schema::{DataType, Field};
 #[derive(Debug)]
 pub(crate) struct LogfmtParser {
     declared: Vec<TypedField>,
+    /// Per declared field, whether its name holds no byte that ends a key, so
+    /// a line can be checked for it without scanning (see [`next_pair`]).
+    plain: Vec<bool>,
     zone: Zone,
     /// Per declared field, this line's value: (start, end, escaped), or a bare key.
     slots: Vec<Option<Slot>>,
@@ -32,6 +35,7 @@ impl LogfmtParser {
     pub(crate) fn new(fields: &[(String, FieldType)], zone: Zone) -> LogfmtParser {
         LogfmtParser {
             declared: fields.iter().map(|(n, t)| TypedField::new(n, t.clone())).collect(),
+            plain: fields.iter().map(|(n, _)| !n.is_empty() && !n.bytes().any(|c| ENDS_KEY[c as usize])).collect(),
             zone,
             slots: vec![None; fields.len()],
             decoded: Vec::new(),
@@ -86,8 +90,11 @@ impl PairError {
     }
 }
 
+/// The next pair after `at`. `predicted` is a key expected here, holding no
+/// byte that ends a key: when the line has it followed by `=`, the key is
+/// taken whole instead of scanned (a scan would stop at the same place).
 #[inline(always)]
-fn next_pair(b: &[u8], mut at: usize) -> Result<Option<Pair>, PairError> {
+fn next_pair(b: &[u8], mut at: usize, predicted: Option<&[u8]>) -> Result<Option<Pair>, PairError> {
     while at < b.len() && (b[at] == b' ' || b[at] == b'\t') {
         at += 1;
     }
@@ -95,8 +102,13 @@ fn next_pair(b: &[u8], mut at: usize) -> Result<Option<Pair>, PairError> {
         return Ok(None);
     }
     let key_start = at;
-    while at < b.len() && !ENDS_KEY[b[at] as usize] {
-        at += 1;
+    match predicted {
+        Some(name) if b.get(at + name.len()) == Some(&b'=') && short_eq(&b[at..at + name.len()], name) => at += name.len(),
+        _ => {
+            while at < b.len() && !ENDS_KEY[b[at] as usize] {
+                at += 1;
+            }
+        }
     }
     if at == key_start {
         return Err(PairError::NoKey { at });
@@ -139,7 +151,7 @@ impl LineParser for LogfmtParser {
             // Pairs before a failure are kept: the map holds them and `_error` says where it stopped.
             let mut entries: Vec<(String, Option<String>)> = Vec::new();
             let failure = loop {
-                let pair = match next_pair(b, at) {
+                let pair = match next_pair(b, at, None) {
                     Ok(Some(pair)) => pair,
                     Ok(None) => break None,
                     Err(e) => break Some(e.failure(b)),
@@ -178,7 +190,8 @@ impl LineParser for LogfmtParser {
         // field after the last one found is tried first.
         let mut expected = 0;
         loop {
-            match next_pair(b, at) {
+            let predicted = self.declared.get(expected).filter(|_| self.plain[expected]).map(|f| f.name.as_bytes());
+            match next_pair(b, at, predicted) {
                 Ok(Some(pair)) => {
                     let key = &b[pair.key.0..pair.key.1];
                     let found = match self.declared.get(expected) {
