@@ -38,15 +38,10 @@ impl AccessParser {
     }
 }
 
-/// End of the space-delimited token starting at `at` (tokens are short: a
-/// plain loop beats a SIMD search here).
+/// End of the space-delimited token starting at `at`.
 #[inline]
 fn token_end(b: &[u8], at: usize) -> usize {
-    let mut i = at;
-    while i < b.len() && b[i] != b' ' {
-        i += 1;
-    }
-    i
+    super::scan::find_either(b, at, b' ', b' ')
 }
 
 /// Expects one space at `at` (before `next`), returning the position after it.

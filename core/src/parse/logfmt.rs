@@ -7,6 +7,7 @@
 
 use super::access::{closing_quote, describe_byte, unescape};
 use super::row::{short_eq, Columns, Failure, LineCtx, MapCol, Parsed};
+use super::scan::find_either;
 use super::spec::{FieldType, StringOutput};
 use super::time::Zone;
 use super::typed::TypedField;
@@ -129,10 +130,8 @@ fn next_pair(b: &[u8], mut at: usize, predicted: Option<&[u8]>) -> Result<Option
         return Ok(Some(Pair { key, value: Some((at + 1, end, escaped)), next: end + 1 }));
     }
     let start = at;
-    while at < b.len() && !ENDS_VALUE[b[at] as usize] {
-        at += 1;
-    }
-    Ok(Some(Pair { key, value: Some((start, at, false)), next: at }))
+    let end = find_either(b, at, b' ', b'\t');
+    Ok(Some(Pair { key, value: Some((start, end, false)), next: end }))
 }
 
 impl LineParser for LogfmtParser {

@@ -29,6 +29,7 @@ mod json_flat;
 mod logfmt;
 mod pattern;
 mod row;
+mod scan;
 pub mod spec;
 mod syslog;
 pub mod time;

@@ -44,7 +44,7 @@ impl SyslogParser {
 
 #[inline]
 fn token_end(b: &[u8], at: usize) -> usize {
-    at + memchr::memchr(b' ', &b[at..]).unwrap_or(b.len() - at)
+    super::scan::find_either(b, at, b' ', b' ')
 }
 
 /// An RFC 5424 header field: `-` is null.
