@@ -45,12 +45,21 @@ fn token_end(b: &[u8], at: usize) -> usize {
 }
 
 /// Expects one space at `at` (before `next`), returning the position after it.
-#[inline]
+#[inline(always)]
 fn space(b: &[u8], at: usize, next: &str, after: &str) -> Result<usize, Failure> {
+    if b.get(at) == Some(&b' ') {
+        Ok(at + 1)
+    } else {
+        Err(no_space(b, at, next, after))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn no_space(b: &[u8], at: usize, next: &str, after: &str) -> Failure {
     match b.get(at) {
-        Some(b' ') => Ok(at + 1),
-        None => Err(Failure::new(next, at, format!("missing: the line ends after {after}"))),
-        Some(&c) => Err(Failure::new(after, at, format!("unexpected {} where a space should end it", describe_byte(c)))),
+        None => Failure::new(next, at, format!("missing: the line ends after {after}")),
+        Some(&c) => Failure::new(after, at, format!("unexpected {} where a space should end it", describe_byte(c))),
     }
 }
 
