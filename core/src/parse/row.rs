@@ -22,16 +22,37 @@ use std::sync::Arc;
 
 /// Why a line stopped parsing: the field, the byte offset within the line,
 /// and what was wrong. Rendered into `_error` as `field at byte N: reason`.
+///
+/// Boxed, so that a `Result` carrying it fits in two registers: parsers
+/// return one per field, and a large error type would make every such return
+/// go through memory on the path where nothing failed.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Failure {
+pub(crate) struct Failure(Box<FailureDetail>);
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FailureDetail {
     pub field: String,
     pub offset: usize,
     pub reason: String,
 }
 
+impl std::ops::Deref for Failure {
+    type Target = FailureDetail;
+    fn deref(&self) -> &FailureDetail {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Failure {
+    fn deref_mut(&mut self) -> &mut FailureDetail {
+        &mut self.0
+    }
+}
+
 impl Failure {
+    #[cold]
     pub(crate) fn new(field: &str, offset: usize, reason: impl Into<String>) -> Failure {
-        Failure { field: field.to_string(), offset, reason: reason.into() }
+        Failure(Box::new(FailureDetail { field: field.to_string(), offset, reason: reason.into() }))
     }
 
     pub(crate) fn render(&self, out: &mut String) {
