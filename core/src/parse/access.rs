@@ -8,6 +8,7 @@
 //! is decoded into a copy, every other value stays a view.
 
 use super::row::{Columns, Failure, LineCtx, Parsed};
+use super::scan::token_end;
 use super::spec::{timestamp_type, StringOutput};
 use super::time::{parse_clf, TsCache};
 use super::LineParser;
@@ -36,12 +37,6 @@ impl AccessParser {
     pub(crate) fn new(combined: bool) -> AccessParser {
         AccessParser { combined, cache: TsCache::default(), decoded: Vec::new() }
     }
-}
-
-/// End of the space-delimited token starting at `at`.
-#[inline]
-fn token_end(b: &[u8], at: usize) -> usize {
-    super::scan::find_either(b, at, b' ', b' ')
 }
 
 /// Expects one space at `at` (before `next`), returning the position after it.

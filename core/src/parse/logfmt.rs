@@ -53,8 +53,6 @@ struct Pair {
 
 /// Bytes that end a key: `=`, a separator, or a quote (which a key cannot hold).
 const ENDS_KEY: [bool; 256] = byte_set(b"= \t\"");
-/// Bytes that end an unquoted value.
-const ENDS_VALUE: [bool; 256] = byte_set(b" \t");
 
 const fn byte_set(bytes: &[u8]) -> [bool; 256] {
     let mut set = [false; 256];
@@ -124,7 +122,7 @@ fn next_pair(b: &[u8], mut at: usize, predicted: Option<&[u8]>) -> Result<Option
     at += 1;
     if b.get(at) == Some(&b'"') {
         let (end, escaped) = closing_quote(b, at + 1).ok_or(PairError::Unclosed { key, quote: at })?;
-        if end + 1 < b.len() && !ENDS_VALUE[b[end + 1] as usize] {
+        if end + 1 < b.len() && !matches!(b[end + 1], b' ' | b'\t') {
             return Err(PairError::NoSpaceAfterQuote { key, at: end + 1 });
         }
         return Ok(Some(Pair { key, value: Some((at + 1, end, escaped)), next: end + 1 }));

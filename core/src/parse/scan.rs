@@ -35,6 +35,12 @@ pub(crate) fn find_either(b: &[u8], mut at: usize, x: u8, y: u8) -> usize {
     at
 }
 
+/// End of the space-delimited token starting at `at` (access logs, syslog).
+#[inline(always)]
+pub(crate) fn token_end(b: &[u8], at: usize) -> usize {
+    find_either(b, at, b' ', b' ')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

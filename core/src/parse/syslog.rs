@@ -10,6 +10,7 @@
 
 use super::access::{describe_byte, excerpt};
 use super::row::{Columns, Failure, LineCtx, Parsed};
+use super::scan::token_end;
 use super::spec::{timestamp_type, StringOutput};
 use super::time::{infer_year, parse_bsd_date, parse_iso8601, TsCache, Zone};
 use super::LineParser;
@@ -40,11 +41,6 @@ impl SyslogParser {
     pub(crate) fn new(zone: Zone, reference_us: i64) -> SyslogParser {
         SyslogParser { zone, reference_us, cache: TsCache::default() }
     }
-}
-
-#[inline]
-fn token_end(b: &[u8], at: usize) -> usize {
-    super::scan::find_either(b, at, b' ', b' ')
 }
 
 /// An RFC 5424 header field: `-` is null.
