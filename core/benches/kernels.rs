@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p sash-core --bench kernels -- --data FILE [--case NAME] [--once]`
 //! reads an Arrow IPC file (ts: timestamp[ms], key: int32, val: float64), runs
-//! each case (best of 5, or once with `--once`) and prints one JSON object
+//! each case (best of 5, of `--repeats N`, or once with `--once`) and prints one JSON object
 //! per line: case, rows, seconds, rows_per_s, output_rows, output_bytes, and
 //! the process RSS before and after loading the data.
 //!
@@ -204,6 +204,8 @@ fn main() {
     };
     let only = value_of("--case");
     let once = args.iter().any(|a| a == "--once");
+    // More repeats make a profile of the kernel outweigh loading the data.
+    let repeats: usize = value_of("--repeats").and_then(|r| r.parse().ok()).unwrap_or(5);
     let baseline = rss_bytes();
     let reader = FileReader::try_new(std::fs::File::open(&path).expect("data file"), None).expect("Arrow IPC file");
     let schema = reader.schema();
@@ -217,7 +219,7 @@ fn main() {
         let mut best = f64::INFINITY;
         let (mut output_rows, mut output_bytes) = (0, 0);
         reset_peak_rss();
-        for _ in 0..if once { 1 } else { 5 } {
+        for _ in 0..if once { 1 } else { repeats } {
             let start = Instant::now();
             let outputs: Vec<RecordBatch> = match *op {
                 "window" => vec![window_agg(&schema, &batches, &WindowSpec::from_json(spec).unwrap()).unwrap()],

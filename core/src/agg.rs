@@ -6,6 +6,7 @@
 //! seen is the earliest. `merge(dst, src)` is only called with `src` holding
 //! rows later than `dst`'s.
 
+use crate::column_builder::ColumnBuilder;
 use crate::error::{Result, SashError};
 use crate::expr::{AggExpr, AggFunc};
 use crate::sketch::hll::{hash_bytes, HyperLogLog};
@@ -90,6 +91,15 @@ pub(crate) trait Accumulator: Send {
     }
     /// One output array per output of this accumulator, with one row per slot in `slots`.
     fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>>;
+    /// `finish`, appending each output to its builder in `out` (in output
+    /// order). Accumulators of fixed-width values override it to write into
+    /// the builders' buffers instead of building arrays to copy.
+    fn finish_into(&mut self, slots: &[u32], out: &mut [&mut ColumnBuilder]) -> Result<()> {
+        for (builder, array) in out.iter_mut().zip(self.finish(slots)?) {
+            builder.append_array(array);
+        }
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------- count()
@@ -118,6 +128,10 @@ impl Accumulator for CountRows {
     }
     fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         Ok(vec![Arc::new(Int64Array::from_iter_values(slots.iter().map(|&s| self.counts[s as usize])))])
+    }
+    fn finish_into(&mut self, slots: &[u32], out: &mut [&mut ColumnBuilder]) -> Result<()> {
+        out[0].extend_values(&DataType::Int64, slots.iter().map(|&s| self.counts[s as usize]), None);
+        Ok(())
     }
 }
 
@@ -349,12 +363,32 @@ where
         }
         Ok(out)
     }
+    fn finish_into(&mut self, slots: &[u32], out: &mut [&mut ColumnBuilder]) -> Result<()> {
+        let valid = NullBuffer::from(slots.iter().map(|&s| self.states[s as usize].count > 0).collect::<Vec<_>>());
+        let valid = Some(valid).filter(|v| v.null_count() > 0);
+        for (i, output) in self.outputs.clone().into_iter().enumerate() {
+            let states = slots.iter().map(|&s| &self.states[s as usize]);
+            let builder = &mut *out[i];
+            match output {
+                StatOutput::Count => builder.extend_values(&DataType::Int64, states.map(|s| s.count), None),
+                StatOutput::Mean => builder.extend_values(&DataType::Float64, states.map(|s| self.mean(s)), valid.as_ref()),
+                StatOutput::Min => builder.extend_values(&self.data_type, states.map(|s| s.min), valid.as_ref()),
+                StatOutput::Max => builder.extend_values(&self.data_type, states.map(|s| s.max), valid.as_ref()),
+                StatOutput::Sum => self.sums_into(slots, valid.as_ref(), builder)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The parts of finishing that differ between integer, float and decimal sums.
 trait StatFinish {
     fn mean<N: Native>(&self, s: &Stat<N>) -> f64;
     fn sums(&self, slots: &[u32], valid: Option<NullBuffer>) -> Result<ArrayRef>;
+    fn sums_into(&self, slots: &[u32], valid: Option<&NullBuffer>, out: &mut ColumnBuilder) -> Result<()> {
+        out.append_array(self.sums(slots, valid.cloned())?);
+        Ok(())
+    }
 }
 
 macro_rules! int_finish {
@@ -404,6 +438,10 @@ macro_rules! float_finish {
                     slots.iter().map(|&s| self.states[s as usize].sum).collect(),
                     valid,
                 )))
+            }
+            fn sums_into(&self, slots: &[u32], valid: Option<&NullBuffer>, out: &mut ColumnBuilder) -> Result<()> {
+                out.extend_values(&DataType::Float64, slots.iter().map(|&s| self.states[s as usize].sum), valid);
+                Ok(())
             }
         }
     )*};
@@ -1020,6 +1058,18 @@ impl AggPlan {
         for acc in &mut self.accumulators {
             acc.reset_all(slots);
         }
+    }
+
+    /// Appends one row per slot to each aggregation's builder (in spec order).
+    pub fn finish_into(&mut self, slots: &[u32], builders: &mut [ColumnBuilder]) -> Result<()> {
+        for (a, acc) in self.accumulators.iter_mut().enumerate() {
+            // An accumulator's outputs appear in spec order (see `new`).
+            let mut mine: Vec<&mut ColumnBuilder> =
+                builders.iter_mut().zip(&self.outputs).filter(|(_, &(owner, _))| owner == a).map(|(b, _)| b).collect();
+            debug_assert!(self.outputs.iter().filter(|o| o.0 == a).map(|o| o.1).eq(0..mine.len()));
+            acc.finish_into(slots, &mut mine)?;
+        }
+        Ok(())
     }
 
     /// One array per aggregation, in spec order.

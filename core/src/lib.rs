@@ -33,6 +33,7 @@
 //! ```
 
 mod agg;
+mod column_builder;
 pub mod duration;
 pub mod error;
 pub mod expr;

@@ -7,16 +7,14 @@
 //! pane is a window.
 
 use crate::agg::{AggPlan, Rows};
+use crate::column_builder::ColumnBuilder;
 use crate::error::{Result, SashError};
 use crate::keys::{take_keys, Grouper};
 use crate::prepare::{key_columns, Columns, Prepared};
 use crate::spec::{Closed, WindowKind, WindowSpec};
 use crate::DROPPED_NULL_TIMES_KEY;
-use arrow_array::{make_array, Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
-use arrow_buffer::{BooleanBufferBuilder, MutableBuffer, NullBuffer};
-use arrow_data::ArrayData;
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use arrow_select::concat::concat;
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow_schema::{Field, Schema, SchemaRef};
 use arrow_select::take::take;
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -212,77 +210,7 @@ struct Emitter {
     ends: Vec<i64>,
     gids: Vec<u32>,
     waiting: Vec<u32>,
-    sinks: Vec<ColumnSink>,
-    bound: usize,
-}
-
-/// Collects one aggregate column across flushes. The first chunk is kept as
-/// it is, so an output that fits one flush is never copied. From the second
-/// on, fixed-width values are copied into one buffer, reserved like the
-/// emitter's vectors, as each chunk arrives, so the small chunk arrays are
-/// freed (and their memory reused) at once instead of piling up until a final
-/// concatenation that would briefly hold the output twice.
-enum ColumnSink {
-    First(ArrayRef),
-    Fixed { data_type: DataType, values: MutableBuffer, validity: BooleanBufferBuilder, nulls: usize, len: usize },
-    Chunks(Vec<ArrayRef>),
-}
-
-impl ColumnSink {
-    /// Adds a chunk; `bound` is the emitter's bound on output rows (see
-    /// `Emitter::with_capacity`).
-    fn append(self, array: ArrayRef, bound: usize) -> ColumnSink {
-        match self {
-            ColumnSink::First(first) => match first.data_type().primitive_width() {
-                Some(width) => {
-                    let fixed = ColumnSink::Fixed {
-                        data_type: first.data_type().clone(),
-                        values: MutableBuffer::with_capacity(bound.saturating_mul(width)),
-                        validity: BooleanBufferBuilder::new(0),
-                        nulls: 0,
-                        len: 0,
-                    };
-                    fixed.append(first, bound).append(array, bound)
-                }
-                None => ColumnSink::Chunks(vec![first, array]),
-            },
-            ColumnSink::Fixed { data_type, mut values, mut validity, mut nulls, mut len } => {
-                let width = data_type.primitive_width().expect("fixed width");
-                let data = array.to_data();
-                let bytes = &data.buffers()[0].as_slice()[data.offset() * width..(data.offset() + data.len()) * width];
-                values.extend_from_slice(bytes);
-                match data.nulls() {
-                    Some(n) => {
-                        validity.append_buffer(n.inner());
-                        nulls += n.null_count();
-                    }
-                    None => validity.append_n(data.len(), true),
-                }
-                len += data.len();
-                ColumnSink::Fixed { data_type, values, validity, nulls, len }
-            }
-            ColumnSink::Chunks(mut chunks) => {
-                chunks.push(array);
-                ColumnSink::Chunks(chunks)
-            }
-        }
-    }
-
-    fn finish(self) -> Result<ArrayRef> {
-        Ok(match self {
-            ColumnSink::First(array) => array,
-            ColumnSink::Fixed { data_type, mut values, mut validity, nulls, len } => {
-                values.shrink_to_fit();
-                let null_buffer = (nulls > 0).then(|| NullBuffer::new(validity.finish()));
-                let data = ArrayData::builder(data_type).len(len).add_buffer(values.into()).nulls(null_buffer);
-                make_array(data.build()?)
-            }
-            ColumnSink::Chunks(chunks) => {
-                let refs: Vec<&dyn Array> = chunks.iter().map(|a| a.as_ref()).collect();
-                concat(&refs)?
-            }
-        })
-    }
+    columns: Vec<ColumnBuilder>,
 }
 
 /// Closed windows finished together; large enough to amortize the per-call cost.
@@ -296,14 +224,13 @@ impl Emitter {
     /// costs no memory, and the cap keeps the address space reserved no
     /// larger than the input (a hopping bound multiplies rows by windows
     /// per row, which could exceed what the system lets a process map).
-    fn with_capacity(bound: usize) -> Self {
+    fn with_capacity(bound: usize, plan: &AggPlan) -> Self {
         Emitter {
             starts: Vec::with_capacity(bound),
             ends: Vec::with_capacity(bound),
             gids: Vec::with_capacity(bound),
             waiting: Vec::new(),
-            sinks: Vec::new(),
-            bound,
+            columns: plan.fields.iter().map(|_| ColumnBuilder::new(bound)).collect(),
         }
     }
 
@@ -325,12 +252,7 @@ impl Emitter {
         if self.waiting.is_empty() {
             return Ok(());
         }
-        let chunk = plan.finish(&self.waiting)?;
-        self.sinks = if self.sinks.is_empty() {
-            chunk.into_iter().map(ColumnSink::First).collect()
-        } else {
-            std::mem::take(&mut self.sinks).into_iter().zip(chunk).map(|(sink, array)| sink.append(array, self.bound)).collect()
-        };
+        plan.finish_into(&self.waiting, &mut self.columns)?;
         slots.give_back_all(plan, &self.waiting);
         self.waiting.clear();
         Ok(())
@@ -338,10 +260,10 @@ impl Emitter {
 
     fn finish(mut self, plan: &mut AggPlan, slots: &mut Slots) -> Result<Output> {
         self.flush(plan, slots)?;
-        let aggregates = if self.sinks.is_empty() {
+        let aggregates = if self.columns.iter().any(ColumnBuilder::is_empty) {
             plan.finish(&[])?
         } else {
-            self.sinks.into_iter().map(ColumnSink::finish).collect::<Result<Vec<_>>>()?
+            self.columns.into_iter().map(|c| Ok(c.finish()?.expect("not empty"))).collect::<Result<Vec<_>>>()?
         };
         // Give back the unused reservation (glibc remaps large blocks in place).
         self.starts.shrink_to_fit();
@@ -415,7 +337,7 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
     let ordered_ids = grouper.ids_are_ordered();
     let mut slots = Slots::new();
     let rows: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
-    let mut emitter = Emitter::with_capacity(output_bound(input, grouper, &grid).min(rows));
+    let mut emitter = Emitter::with_capacity(output_bound(input, grouper, &grid).min(rows), plan);
     let mut slot_of_gid: Vec<u32> = Vec::new();
     let mut touched: Vec<u32> = Vec::new();
     let mut current: Option<Index> = None;
@@ -566,7 +488,7 @@ fn emit_windows(
 fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i64) -> Result<Output> {
     let mut slots = Slots::new();
     let rows: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
-    let mut emitter = Emitter::with_capacity(rows);
+    let mut emitter = Emitter::with_capacity(rows, plan);
     let mut open: Vec<u32> = Vec::new();
     let mut first: Vec<i64> = Vec::new();
     let mut last: Vec<i64> = Vec::new();
