@@ -272,6 +272,8 @@ impl<N: Native> Stat<N> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StatOutput {
     Count,
+    /// Rows, null or not: `count()`.
+    Rows,
     Sum,
     Mean,
     Min,
@@ -288,12 +290,20 @@ where
     data_type: DataType,
     outputs: Vec<StatOutput>,
     states: Vec<Stat<T::Native>>,
+    /// Per slot, its rows whose value is null, kept apart (states stay 32
+    /// bytes for f64) and only for `count()`, which is `count + nulls`: so
+    /// a `count()` next to stats of a column costs no pass of its own.
+    nulls: Vec<i64>,
 }
 
 impl<T: ArrowPrimitiveType> PrimitiveStats<T>
 where
     T::Native: Native,
 {
+    fn rows(&self, slot: usize) -> i64 {
+        self.states[slot].count + self.nulls[slot]
+    }
+
     #[inline(always)]
     fn fold(st: &mut Stat<T::Native>, v: T::Native, want_min: bool, want_max: bool) {
         st.count += 1;
@@ -314,6 +324,9 @@ where
 {
     fn grow(&mut self, n: usize) {
         self.states.resize(n, Stat::empty());
+        if self.outputs.contains(&StatOutput::Rows) {
+            self.nulls.resize(n, 0);
+        }
     }
     fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
         let array = batch.column(self.column).as_primitive::<T>();
@@ -321,6 +334,8 @@ where
         let want_min = self.outputs.contains(&StatOutput::Min);
         let want_max = self.outputs.contains(&StatOutput::Max);
         let states = &mut self.states;
+        let null_rows = &mut self.nulls;
+        let count_nulls = !null_rows.is_empty();
         match array.nulls() {
             None => for_rows!(rows, slots, |slot, row| {
                 Self::fold(&mut states[slot], values[row], want_min, want_max);
@@ -328,6 +343,8 @@ where
             Some(nulls) => for_rows!(rows, slots, |slot, row| {
                 if nulls.is_valid(row) {
                     Self::fold(&mut states[slot], values[row], want_min, want_max);
+                } else if count_nulls {
+                    null_rows[slot] += 1;
                 }
             }),
         }
@@ -340,9 +357,15 @@ where
         d.sum = T::Native::add_sums(d.sum, s.sum);
         d.min = T::Native::min_of(d.min, s.min);
         d.max = T::Native::max_of(d.max, s.max);
+        if !self.nulls.is_empty() {
+            self.nulls[dst] += self.nulls[src];
+        }
     }
     fn reset(&mut self, slot: usize) {
         self.states[slot] = Stat::empty();
+        if let Some(nulls) = self.nulls.get_mut(slot) {
+            *nulls = 0;
+        }
     }
     fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         let valid = NullBuffer::from(slots.iter().map(|&s| self.states[s as usize].count > 0).collect::<Vec<_>>());
@@ -352,6 +375,7 @@ where
             let states = slots.iter().map(|&s| &self.states[s as usize]);
             let array: ArrayRef = match output {
                 StatOutput::Count => Arc::new(Int64Array::from_iter_values(states.map(|s| s.count))),
+                StatOutput::Rows => Arc::new(Int64Array::from_iter_values(slots.iter().map(|&s| self.rows(s as usize)))),
                 StatOutput::Mean => Arc::new(Float64Array::new(states.map(|s| self.mean(s)).collect(), valid.clone())),
                 StatOutput::Min | StatOutput::Max => {
                     let values: Vec<T::Native> = states.map(|s| if output == StatOutput::Min { s.min } else { s.max }).collect();
@@ -371,6 +395,7 @@ where
             let builder = &mut *out[i];
             match output {
                 StatOutput::Count => builder.extend_values(&DataType::Int64, states.map(|s| s.count), None),
+                StatOutput::Rows => builder.extend_values(&DataType::Int64, slots.iter().map(|&s| self.rows(s as usize)), None),
                 StatOutput::Mean => builder.extend_values(&DataType::Float64, states.map(|s| self.mean(s)), valid.as_ref()),
                 StatOutput::Min => builder.extend_values(&self.data_type, states.map(|s| s.min), valid.as_ref()),
                 StatOutput::Max => builder.extend_values(&self.data_type, states.map(|s| s.max), valid.as_ref()),
@@ -487,6 +512,7 @@ fn primitive_stats(column: usize, name: &str, data_type: &DataType, outputs: Vec
                 data_type: data_type.clone(),
                 outputs,
                 states: Vec::new(),
+                nulls: Vec::new(),
             })
         };
     }
@@ -504,14 +530,16 @@ fn primitive_stats(column: usize, name: &str, data_type: &DataType, outputs: Vec
         DataType::Float64 => make!(Float64Type),
         DataType::Decimal128(_, _) => make!(Decimal128Type),
         // Dates and timestamps only take min and max here; their storage is i32/i64.
-        DataType::Date32 if outputs_ok(&[StatOutput::Min, StatOutput::Max, StatOutput::Count]) => make!(Date32Type),
-        DataType::Date64 if outputs_ok(&[StatOutput::Min, StatOutput::Max, StatOutput::Count]) => make!(Date64Type),
-        DataType::Timestamp(unit, _) if outputs_ok(&[StatOutput::Min, StatOutput::Max, StatOutput::Count]) => match unit {
-            arrow_schema::TimeUnit::Second => make!(TimestampSecondType),
-            arrow_schema::TimeUnit::Millisecond => make!(TimestampMillisecondType),
-            arrow_schema::TimeUnit::Microsecond => make!(TimestampMicrosecondType),
-            arrow_schema::TimeUnit::Nanosecond => make!(TimestampNanosecondType),
-        },
+        DataType::Date32 if outputs_ok(&[StatOutput::Min, StatOutput::Max, StatOutput::Count, StatOutput::Rows]) => make!(Date32Type),
+        DataType::Date64 if outputs_ok(&[StatOutput::Min, StatOutput::Max, StatOutput::Count, StatOutput::Rows]) => make!(Date64Type),
+        DataType::Timestamp(unit, _) if outputs_ok(&[StatOutput::Min, StatOutput::Max, StatOutput::Count, StatOutput::Rows]) => {
+            match unit {
+                arrow_schema::TimeUnit::Second => make!(TimestampSecondType),
+                arrow_schema::TimeUnit::Millisecond => make!(TimestampMillisecondType),
+                arrow_schema::TimeUnit::Microsecond => make!(TimestampMicrosecondType),
+                arrow_schema::TimeUnit::Nanosecond => make!(TimestampNanosecondType),
+            }
+        }
         _ => return None,
     })
 }
@@ -958,6 +986,8 @@ impl AggPlan {
         // Fused primitive stats: per column, the list of (agg index, output kind).
         let mut stats_by_column: Vec<(usize, Vec<(usize, StatOutput)>)> = Vec::new();
         let mut pending: Vec<Option<(usize, usize)>> = vec![None; aggs.len()];
+        // count() rides along with fused stats when there are any.
+        let mut row_counts: Vec<usize> = Vec::new();
         for (i, agg) in aggs.iter().enumerate() {
             let out_type = agg_output_type(schema, agg)?;
             // Counts are never null; every other aggregate is null for an all-null window.
@@ -982,8 +1012,11 @@ impl AggPlan {
                     continue;
                 }
             }
+            if (agg.func, column) == (AggFunc::Count, None) {
+                row_counts.push(i);
+                continue;
+            }
             let acc: Box<dyn Accumulator> = match (agg.func, column) {
-                (AggFunc::Count, None) => Box::new(CountRows::default()),
                 (AggFunc::Count, Some(c)) => Box::new(CountValid { column: c, counts: Vec::new() }),
                 (AggFunc::Min | AggFunc::Max, Some(c)) => {
                     let t = value_type.clone().expect("column");
@@ -1021,6 +1054,19 @@ impl AggPlan {
             };
             accumulators.push(acc);
             pending[i] = Some((accumulators.len() - 1, 0));
+        }
+        match stats_by_column.first_mut() {
+            Some((_, list)) => {
+                list.extend(row_counts.iter().map(|&i| (i, StatOutput::Rows)));
+                // Outputs in spec order (see `finish_into`).
+                list.sort_by_key(|&(i, _)| i);
+            }
+            None => {
+                for &i in &row_counts {
+                    accumulators.push(Box::new(CountRows::default()));
+                    pending[i] = Some((accumulators.len() - 1, 0));
+                }
+            }
         }
         for (column, list) in stats_by_column {
             let field = schema.field(column);

@@ -97,6 +97,32 @@ fn visit_ints(array: &dyn Array, range: Range<usize>, mut visit: impl FnMut(usiz
     }
 }
 
+/// The group ids of a dense key column's rows when they hold no null, in a
+/// loop the compiler vectorizes (the common case, and the per-row closure of
+/// `visit_ints` costs more than the subtraction). False if not applicable.
+fn dense_ids_without_nulls(array: &dyn Array, range: Range<usize>, min: i64, out: &mut Vec<u32>) -> bool {
+    if array.null_count() > 0 {
+        return false;
+    }
+    macro_rules! go {
+        ($t:ty) => {{
+            let values = &array.as_primitive::<$t>().values()[range];
+            out.extend(values.iter().map(|&v| (v.as_i64().wrapping_sub(min)) as u32));
+            true
+        }};
+    }
+    match array.data_type() {
+        DataType::Int8 => go!(Int8Type),
+        DataType::Int16 => go!(Int16Type),
+        DataType::Int32 => go!(Int32Type),
+        DataType::Int64 => go!(Int64Type),
+        DataType::UInt8 => go!(UInt8Type),
+        DataType::UInt16 => go!(UInt16Type),
+        DataType::UInt32 => go!(UInt32Type),
+        _ => false,
+    }
+}
+
 fn is_int_like(t: &DataType) -> bool {
     t.is_integer() || matches!(t, DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _))
 }
@@ -166,7 +192,11 @@ impl Grouper {
             }
             Mode::Dense { min, len } => {
                 let (min, len) = (*min, *len);
-                visit_ints(self.batch_keys[batch][0].as_ref(), rows.clone(), |_, v| {
+                let keys = self.batch_keys[batch][0].as_ref();
+                if dense_ids_without_nulls(keys, rows.clone(), min, out) {
+                    return Ok(());
+                }
+                visit_ints(keys, rows.clone(), |_, v| {
                     out.push(match v {
                         Some(v) => (v - min) as u32,
                         None => len,

@@ -392,14 +392,16 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
             if slot_of_gid.len() < grouper.num_groups() {
                 slot_of_gid.resize(grouper.num_groups(), NO_SLOT);
             }
-            row_slots.clear();
-            for &g in &gids {
+            // Written through a zip, not pushed: pushing keeps the vector's
+            // length in memory across the (rare) call that takes a slot.
+            row_slots.resize(gids.len(), 0);
+            for (row_slot, &g) in row_slots.iter_mut().zip(&gids) {
                 let slot = &mut slot_of_gid[g as usize];
                 if *slot == NO_SLOT {
                     *slot = slots.take(plan);
                     touched.push(g);
                 }
-                row_slots.push(*slot);
+                *row_slot = *slot;
             }
             plan.update(b, batch, &Rows::Range(i..j), &row_slots)?;
             i = j;
