@@ -361,6 +361,29 @@ where
             self.nulls[dst] += self.nulls[src];
         }
     }
+    fn merge_pairs(&mut self, pairs: &[(u32, u32)]) {
+        // One loop per wanted part: extremes nobody asked for are not merged.
+        let want_min = self.outputs.contains(&StatOutput::Min);
+        let want_max = self.outputs.contains(&StatOutput::Max);
+        let states = &mut self.states;
+        for &(dst, src) in pairs {
+            let s = states[src as usize];
+            let d = &mut states[dst as usize];
+            d.count += s.count;
+            d.sum = T::Native::add_sums(d.sum, s.sum);
+            if want_min {
+                d.min = T::Native::min_of(d.min, s.min);
+            }
+            if want_max {
+                d.max = T::Native::max_of(d.max, s.max);
+            }
+        }
+        if !self.nulls.is_empty() {
+            for &(dst, src) in pairs {
+                self.nulls[dst as usize] += self.nulls[src as usize];
+            }
+        }
+    }
     fn reset(&mut self, slot: usize) {
         self.states[slot] = Stat::empty();
         if let Some(nulls) = self.nulls.get_mut(slot) {

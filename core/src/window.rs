@@ -16,7 +16,7 @@ use crate::DROPPED_NULL_TIMES_KEY;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow_schema::{Field, Schema, SchemaRef};
 use arrow_select::take::take;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 const NO_SLOT: u32 = u32::MAX;
@@ -434,20 +434,20 @@ fn emit_windows(
         None => true,
         Some(next) => k * grid.m as i128 + grid.n as i128 - 1 < next,
     };
-    let mut windows = BTreeSet::new();
+    // The complete windows not yet emitted: one range, as windows are
+    // consecutive and completeness only ever holds for a prefix of them.
+    let first_window = pending.iter().map(|pane| grid.windows_of(pane.p).0.max(*next_window)).min();
+    let last_window = pending.iter().map(|pane| grid.windows_of(pane.p).1).max();
+    let (Some(first_window), Some(last_window)) = (first_window, last_window) else {
+        return Ok(());
+    };
     let mut pairs: Vec<(u32, u32)> = Vec::new();
-    for pane in pending.iter() {
-        let (first, last) = grid.windows_of(pane.p);
-        for k in first.max(*next_window)..=last {
-            if complete(k) {
-                windows.insert(k);
-            }
-        }
-    }
-    for &k in &windows {
+    let mut order: Vec<u32> = Vec::new();
+    let mut k = first_window;
+    while k <= last_window && complete(k) {
         let lo = k * grid.m as i128;
         let hi = lo + grid.n as i128;
-        let mut order: Vec<u32> = Vec::new();
+        order.clear();
         pairs.clear();
         for pane in pending.iter().filter(|pane| pane.p >= lo && pane.p < hi) {
             for &(g, src) in &pane.entries {
@@ -462,16 +462,19 @@ fn emit_windows(
                 pairs.push((*dst, src));
             }
         }
-        // Panes in time order, so each window's state folds its panes in order.
-        plan.merge_pairs(&pairs);
-        if ordered_ids {
-            into_id_order(&mut order, window_slot);
-        }
-        let (start, end) = grid.window_bounds(k)?;
-        for g in order {
-            emitter.push(start, end, g, std::mem::replace(&mut window_slot[g as usize], NO_SLOT));
+        if !pairs.is_empty() {
+            // Panes in time order, so each window's state folds its panes in order.
+            plan.merge_pairs(&pairs);
+            if ordered_ids {
+                into_id_order(&mut order, window_slot);
+            }
+            let (start, end) = grid.window_bounds(k)?;
+            for &g in &order {
+                emitter.push(start, end, g, std::mem::replace(&mut window_slot[g as usize], NO_SLOT));
+            }
         }
         *next_window = k + 1;
+        k += 1;
     }
     // A pane is done once every window containing it has been emitted.
     while let Some(pane) = pending.front() {
@@ -480,8 +483,10 @@ fn emit_windows(
             break;
         }
         let pane = pending.pop_front().expect("front exists");
-        let freed: Vec<u32> = pane.entries.iter().map(|&(_, slot)| slot).collect();
-        slots.give_back_all(plan, &freed);
+        pairs.clear();
+        order.clear();
+        order.extend(pane.entries.iter().map(|&(_, slot)| slot));
+        slots.give_back_all(plan, &order);
     }
     Ok(())
 }
