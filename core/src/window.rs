@@ -391,6 +391,9 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
             grouper.assign(b, i..j, &mut gids)?;
             if slot_of_gid.len() < grouper.num_groups() {
                 slot_of_gid.resize(grouper.num_groups(), NO_SLOT);
+                if !tumbling {
+                    window_slot.resize(grouper.num_groups(), NO_SLOT);
+                }
             }
             // Written through a zip, not pushed: pushing keeps the vector's
             // length in memory across the (rare) call that takes a slot.
@@ -450,17 +453,16 @@ fn emit_windows(
         order.clear();
         pairs.clear();
         for pane in pending.iter().filter(|pane| pane.p >= lo && pane.p < hi) {
-            for &(g, src) in &pane.entries {
-                if window_slot.len() <= g as usize {
-                    window_slot.resize(g as usize + 1, NO_SLOT);
-                }
+            // `panes` keeps `window_slot` as long as the group ids.
+            let window_slot = window_slot.as_mut_slice();
+            pairs.extend(pane.entries.iter().map(|&(g, src)| {
                 let dst = &mut window_slot[g as usize];
                 if *dst == NO_SLOT {
                     order.push(g);
                     *dst = slots.take(plan);
                 }
-                pairs.push((*dst, src));
-            }
+                (*dst, src)
+            }));
         }
         if !pairs.is_empty() {
             // Panes in time order, so each window's state folds its panes in order.
