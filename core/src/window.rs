@@ -469,17 +469,28 @@ fn emit_windows(
         let hi = lo + grid.n as i128;
         order.clear();
         pairs.clear();
-        for pane in pending.iter().filter(|pane| pane.p >= lo && pane.p < hi) {
-            // `panes` keeps `window_slot` as long as the group ids.
-            let window_slot = window_slot.as_mut_slice();
-            pairs.extend(pane.entries.iter().map(|&(g, src)| {
+        // As in `panes`: the window's groups are collected without a branch
+        // per entry (a group's first entry marks it PENDING), then given
+        // slots; `panes` keeps `window_slot` as long as the group ids.
+        let window_panes = || pending.iter().filter(|pane| pane.p >= lo && pane.p < hi);
+        let entries: usize = window_panes().map(|pane| pane.entries.len()).sum();
+        order.resize(entries, 0);
+        let mut fresh = 0;
+        for pane in window_panes() {
+            for &(g, _) in &pane.entries {
                 let dst = &mut window_slot[g as usize];
-                if *dst == NO_SLOT {
-                    order.push(g);
-                    *dst = slots.take(plan);
-                }
-                (*dst, src)
-            }));
+                let is_new = *dst == NO_SLOT;
+                order[fresh] = g;
+                fresh += is_new as usize;
+                *dst -= is_new as u32;
+            }
+        }
+        order.truncate(fresh);
+        for &g in &order {
+            window_slot[g as usize] = slots.take(plan);
+        }
+        for pane in window_panes() {
+            pairs.extend(pane.entries.iter().map(|&(g, src)| (window_slot[g as usize], src)));
         }
         if !pairs.is_empty() {
             // Panes in time order, so each window's state folds its panes in order.
