@@ -447,7 +447,7 @@ fn emit_windows(
     next_pane: Option<Index>,
     next_window: &mut Index,
     ordered_ids: bool,
-    window_slot: &mut Vec<u32>,
+    window_slot: &mut [u32],
     emitter: &mut Emitter,
 ) -> Result<()> {
     let complete = |k: Index| match next_pane {
