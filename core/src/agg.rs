@@ -304,6 +304,13 @@ where
         self.states[slot].count + self.nulls[slot]
     }
 
+    fn fold_range<const MIN: bool, const MAX: bool>(states: &mut [Stat<T::Native>], values: &[T::Native], slots: &[u32]) {
+        debug_assert_eq!(values.len(), slots.len());
+        for (&v, &slot) in values.iter().zip(slots) {
+            Self::fold(&mut states[slot as usize], v, MIN, MAX);
+        }
+    }
+
     #[inline(always)]
     fn fold(st: &mut Stat<T::Native>, v: T::Native, want_min: bool, want_max: bool) {
         st.count += 1;
@@ -336,11 +343,19 @@ where
         let states = &mut self.states;
         let null_rows = &mut self.nulls;
         let count_nulls = !null_rows.is_empty();
-        match array.nulls() {
-            None => for_rows!(rows, slots, |slot, row| {
+        match (array.nulls(), rows) {
+            // The hot case gets a loop per (min, max) choice, over zipped
+            // slices: no per-row test of what is wanted, no index checks.
+            (None, Rows::Range(r)) => match (want_min, want_max) {
+                (true, true) => Self::fold_range::<true, true>(states, &values[r.clone()], slots),
+                (true, false) => Self::fold_range::<true, false>(states, &values[r.clone()], slots),
+                (false, true) => Self::fold_range::<false, true>(states, &values[r.clone()], slots),
+                (false, false) => Self::fold_range::<false, false>(states, &values[r.clone()], slots),
+            },
+            (None, _) => for_rows!(rows, slots, |slot, row| {
                 Self::fold(&mut states[slot], values[row], want_min, want_max);
             }),
-            Some(nulls) => for_rows!(rows, slots, |slot, row| {
+            (Some(nulls), _) => for_rows!(rows, slots, |slot, row| {
                 if nulls.is_valid(row) {
                     Self::fold(&mut states[slot], values[row], want_min, want_max);
                 } else if count_nulls {
