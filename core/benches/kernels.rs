@@ -3,7 +3,8 @@
 //!
 //! `cargo bench -p sash-core --bench kernels -- --data FILE [--case NAME] [--once]`
 //! reads an Arrow IPC file (ts: timestamp[ms], key: int32, val: float64), runs
-//! each case (best of 5, of `--repeats N`, or once with `--once`) and prints one JSON object
+//! each case (best of 5, of `--repeats N`, or once with `--once`; `SASH_BENCH_TRACE=1`
+//! prints each run's time and the page faults so far to stderr) and prints one JSON object
 //! per line: case, rows, seconds, rows_per_s, output_rows, output_bytes, and
 //! the process RSS before and after loading the data.
 //!
@@ -225,6 +226,14 @@ fn main() {
                 "window" => vec![window_agg(&schema, &batches, &WindowSpec::from_json(spec).unwrap()).unwrap()],
                 _ => rolling(&schema, &batches, &RollingSpec::from_json(spec).unwrap()).unwrap(),
             };
+            if std::env::var_os("SASH_BENCH_TRACE").is_some() {
+                // Minor page faults so far: the first calls fault in fresh
+                // memory for the output (about 1.3 us per page here) until
+                // the allocator keeps freed blocks, so they run slower.
+                let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+                let faults = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(7)).unwrap_or("?").to_string();
+                eprintln!("{name}: {:.4} s, minor faults so far {faults}", start.elapsed().as_secs_f64());
+            }
             best = best.min(start.elapsed().as_secs_f64());
             output_rows = outputs.iter().map(|b| b.num_rows()).sum::<usize>();
             // Rolling output shares the input columns, and its per-batch
