@@ -135,6 +135,25 @@ impl Accumulator for CountRows {
     }
 }
 
+// ---------------------------------------------------------------- any aggregation of a Null-typed column
+
+/// The result of sum, mean, min, ... over a column of type Null: null.
+struct AllNull {
+    data_type: DataType,
+}
+
+impl Accumulator for AllNull {
+    fn grow(&mut self, _: usize) {}
+    fn update(&mut self, _: usize, _: &RecordBatch, _: &Rows<'_>, _: &[u32]) -> Result<()> {
+        Ok(())
+    }
+    fn merge(&mut self, _: usize, _: usize) {}
+    fn reset(&mut self, _: usize) {}
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        Ok(vec![new_null_array(&self.data_type, slots.len())])
+    }
+}
+
 // ---------------------------------------------------------------- count(col)
 
 struct CountValid {
@@ -1054,7 +1073,16 @@ impl AggPlan {
                 row_counts.push(i);
                 continue;
             }
+            let numeric_func = !matches!(
+                agg.func,
+                AggFunc::Count | AggFunc::CountDistinct | AggFunc::ApproxCountDistinct | AggFunc::First | AggFunc::Last
+            );
             let acc: Box<dyn Accumulator> = match (agg.func, column) {
+                // A Null-typed column has no value to aggregate (its rows are
+                // skipped like any null): the result is null in every window.
+                (_, Some(_)) if value_type == Some(DataType::Null) && numeric_func && agg.by_column.is_none() => {
+                    Box::new(AllNull { data_type: fields[i].data_type().clone() })
+                }
                 (AggFunc::Count, Some(c)) => Box::new(CountValid { column: c, counts: Vec::new() }),
                 (AggFunc::Min | AggFunc::Max, Some(c)) => {
                     let t = value_type.clone().expect("column");

@@ -88,12 +88,16 @@ pub fn is_numeric(t: &DataType) -> bool {
     t.is_integer() || matches!(t, DataType::Float32 | DataType::Float64 | DataType::Decimal128(_, _))
 }
 
-/// Types with an order that min/max (and min_by/max_by's ordering column) accept.
+/// Types with an order that min/max (and min_by/max_by's ordering column)
+/// accept. A Null-typed column (all null, as pandas and Polars make of a
+/// column of Nones) is accepted too, as by DuckDB and Polars: its rows are
+/// skipped like any null.
 pub fn is_orderable(t: &DataType) -> bool {
     is_numeric(t)
         || matches!(
             t,
-            DataType::Utf8
+            DataType::Null
+                | DataType::Utf8
                 | DataType::LargeUtf8
                 | DataType::Utf8View
                 | DataType::Boolean
@@ -130,7 +134,8 @@ pub fn agg_output_type(schema: &Schema, agg: &AggExpr) -> Result<DataType> {
     }
     let numeric = |what: &str| -> Result<&DataType> {
         let f = value.expect("parser guarantees a column");
-        if is_numeric(f.data_type()) {
+        // Null-typed: all null, so the result is null, as in DuckDB and Polars.
+        if is_numeric(f.data_type()) || *f.data_type() == DataType::Null {
             Ok(f.data_type())
         } else {
             Err(SashError::wrong_type(f.name(), format!("a numeric column for {what}"), f.data_type()))

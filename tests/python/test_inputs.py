@@ -239,3 +239,24 @@ def test_a_key_column_of_nones_is_one_null_group():
     frame = pl.from_arrow(t)
     assert sash.window_agg(frame, time="ts", every="1m", by="key", aggs=["count() as n", "sum(val) as s"]).equals(got)
     assert frame.equals(pl.from_arrow(t)), "the polars input is unchanged"
+
+
+def test_aggregations_of_a_column_of_nones_are_null_as_in_duckdb():
+    # A value column holding only None is typed Null; DuckDB and Polars
+    # aggregate it to null (count to 0) instead of refusing it.
+    t = pa.table({"ts": pa.array(TS, pa.timestamp("ms")), "key": pa.array([1, 2] * (len(TS) // 2) + [1] * (len(TS) % 2)),
+                  "val": [None] * len(TS)})
+    assert t.schema.field("val").type == pa.null()
+    aggs = {"n": "count(val)", "s": "sum(val)", "m": "mean(val)", "lo": "min(val)", "hi": "max(val)", "med": "median(val)",
+            "sd": "std(val)", "d": "count_distinct(val)", "by": "min_by(key, val)"}
+    got = sash.window_agg(t, time="ts", every="1m", by="key", aggs=aggs)
+    want = duckdb.sql("SELECT key, time_bucket(INTERVAL 1 minute, ts) AS ws, count(val) AS n, sum(val) AS s, avg(val) AS m, "
+                      "min(val) AS lo, max(val) AS hi, median(val) AS med, stddev_samp(val) AS sd, count(DISTINCT val) AS d, "
+                      "min_by(key, val) AS by FROM t GROUP BY ALL ORDER BY ws, key").to_arrow_table()
+    assert got.num_rows == want.num_rows > 1
+    for name in aggs:
+        assert got.column(name).to_pylist() == want.column(name).to_pylist(), name
+    assert [got.schema.field(n).type for n in ("n", "s", "m", "lo", "by")] == [pa.int64(), pa.int64(), pa.float64(), pa.null(), pa.int64()]
+    rolled = sash.rolling(pl.from_arrow(t), time="ts", period="1m", by="key", aggs=aggs)
+    assert rolled.column("n").to_pylist() == [0] * len(TS)
+    assert all(rolled.column(name).null_count == len(TS) for name in aggs if name not in ("n", "d"))

@@ -145,6 +145,8 @@ fn batch(schema: &SchemaRef, key_types: &[DataType], rows: &[Row]) -> RecordBatc
     columns.push(Arc::new(
         Decimal128Array::from(rows.iter().map(|r| r.vd).collect::<Vec<_>>()).with_precision_and_scale(12, 3).expect("valid"),
     ));
+    // What pandas and Polars make of a column of Nones.
+    columns.push(Arc::new(NullArray::new(rows.len())));
     RecordBatch::try_new(schema.clone(), columns).expect("valid batch")
 }
 
@@ -206,6 +208,7 @@ fn random_input(rng: &mut StdRng) -> Input {
     fields.push(Field::new("vs", DataType::Utf8, true));
     fields.push(Field::new("vb", DataType::Boolean, true));
     fields.push(Field::new("vd", DataType::Decimal128(12, 3), true));
+    fields.push(Field::new("vn", DataType::Null, true));
     let flavour = Flavour {
         null_rate: *pick(rng, &[0.0, 0.1, 0.5]),
         nan: rng.random_bool(0.3),
@@ -270,9 +273,9 @@ fn random_duration(rng: &mut StdRng, input: &Input, units: std::ops::RangeInclus
 }
 
 fn random_aggs(rng: &mut StdRng, input: &Input) -> Vec<AggExpr> {
-    let numeric = ["vi", "vf", "vd"];
-    let orderable = ["vi", "vf", "vd", "vs", "vb", "t"];
-    let mut any: Vec<&str> = vec!["vi", "vf", "vd", "vs", "vb", "t"];
+    let numeric = ["vi", "vf", "vd", "vn"];
+    let orderable = ["vi", "vf", "vd", "vs", "vb", "t", "vn"];
+    let mut any: Vec<&str> = vec!["vi", "vf", "vd", "vs", "vb", "t", "vn"];
     any.extend(input.keys.iter().map(String::as_str));
     let quantiles = [0.0, 0.1, 0.25, 0.5, 0.9, 0.99, 1.0];
     let count = rng.random_range(1..=6);
