@@ -3,13 +3,15 @@
 use crate::error::Result;
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
-use arrow_array::{Array, ArrayRef, Int64Array, UInt32Array};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, Int64Array, PrimitiveArray, UInt32Array};
+use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_row::{RowConverter, SortField};
 use arrow_schema::{DataType, SortOptions, TimeUnit};
 use arrow_select::interleave::interleave;
 use arrow_select::take::take;
 use hashbrown::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 const NO_GROUP: u32 = u32::MAX;
 /// Largest integer key range served by a direct lookup table instead of a hash map.
@@ -269,6 +271,43 @@ impl Grouper {
             rank[gid as usize] = r as u32;
         }
         Ok((columns, rank))
+    }
+}
+
+impl Grouper {
+    /// The key columns of output rows whose groups are `gids`, given the
+    /// groups' keys from `finish`. A dense key is its group id plus the
+    /// smallest key, so its column is computed in one pass, without a take.
+    pub fn keys_of(&self, group_keys: &[ArrayRef], gids: &[u32]) -> Result<Vec<ArrayRef>> {
+        if let Mode::Dense { min, len } = self.mode {
+            let nulls = gids.contains(&len).then(|| NullBuffer::from_iter(gids.iter().map(|&g| g != len)));
+            macro_rules! go {
+                ($t:ty) => {{
+                    type Native = <$t as ArrowPrimitiveType>::Native;
+                    // Nulls hold the value one past the largest key: never read.
+                    let values: ScalarBuffer<Native> = gids.iter().map(|&g| (min + g as i64) as Native).collect();
+                    let column: ArrayRef = Arc::new(PrimitiveArray::<$t>::new(values, nulls).with_data_type(self.key_types[0].clone()));
+                    return Ok(vec![column]);
+                }};
+            }
+            match &self.key_types[0] {
+                DataType::Int8 => go!(Int8Type),
+                DataType::Int16 => go!(Int16Type),
+                DataType::Int32 => go!(Int32Type),
+                DataType::Int64 => go!(Int64Type),
+                DataType::UInt8 => go!(UInt8Type),
+                DataType::UInt16 => go!(UInt16Type),
+                DataType::UInt32 => go!(UInt32Type),
+                DataType::Date32 => go!(Date32Type),
+                DataType::Date64 => go!(Date64Type),
+                DataType::Timestamp(TimeUnit::Second, _) => go!(TimestampSecondType),
+                DataType::Timestamp(TimeUnit::Millisecond, _) => go!(TimestampMillisecondType),
+                DataType::Timestamp(TimeUnit::Microsecond, _) => go!(TimestampMicrosecondType),
+                DataType::Timestamp(TimeUnit::Nanosecond, _) => go!(TimestampNanosecondType),
+                _ => {}
+            }
+        }
+        take_keys(group_keys, gids)
     }
 }
 

@@ -9,7 +9,7 @@
 use crate::agg::{AggPlan, Rows};
 use crate::column_builder::ColumnBuilder;
 use crate::error::{Result, SashError};
-use crate::keys::{take_keys, Grouper};
+use crate::keys::Grouper;
 use crate::prepare::{key_columns, Columns, Prepared};
 use crate::spec::{Closed, WindowKind, WindowSpec};
 use crate::DROPPED_NULL_TIMES_KEY;
@@ -120,7 +120,7 @@ pub fn window_agg(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec
     }
     let out_schema = Arc::new(Schema::new_with_metadata(fields, metadata));
 
-    let mut columns: Vec<ArrayRef> = take_keys(&group_keys, &out.gids)?;
+    let mut columns: Vec<ArrayRef> = grouper.keys_of(&group_keys, &out.gids)?;
     drop(out.gids);
     // The bound vectors become the output columns without a copy.
     columns.push(input.time.build(out.starts)?);
