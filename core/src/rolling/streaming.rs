@@ -18,9 +18,10 @@ use crate::prepare::{key_columns, Prepared};
 use crate::spec::Closed;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, ArrayRef, Float64Array, Int64Array};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, Float64Array, Int64Array};
 use arrow_buffer::{bit_util, BooleanBuffer, MutableBuffer, NullBuffer};
 use arrow_schema::{DataType, SchemaRef};
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -77,6 +78,11 @@ impl Span {
 /// A value as the sweep keeps it: an f64 or an i64, by its bits.
 trait Kind {
     const INT: bool;
+    /// The Arrow type values are cast to, and read in place from.
+    type Arrow: ArrowPrimitiveType;
+    /// The running sum [`StreamingWindows::sweep_sums`] keeps per key.
+    type Sum: RunningSum;
+    fn to_bits(value: <Self::Arrow as ArrowPrimitiveType>::Native) -> u64;
     fn as_f64(bits: u64) -> f64;
     /// `a < b` in sash's order (for floats, NaN is above +inf).
     fn below(a: u64, b: u64) -> bool;
@@ -87,6 +93,12 @@ struct Ints;
 
 impl Kind for Floats {
     const INT: bool = false;
+    type Arrow = Float64Type;
+    type Sum = FloatSum;
+    #[inline(always)]
+    fn to_bits(value: f64) -> u64 {
+        value.to_bits()
+    }
     #[inline(always)]
     fn as_f64(bits: u64) -> f64 {
         f64::from_bits(bits)
@@ -100,6 +112,12 @@ impl Kind for Floats {
 
 impl Kind for Ints {
     const INT: bool = true;
+    type Arrow = Int64Type;
+    type Sum = IntSum;
+    #[inline(always)]
+    fn to_bits(value: i64) -> u64 {
+        value as u64
+    }
     #[inline(always)]
     fn as_f64(bits: u64) -> f64 {
         (bits as i64) as f64
@@ -107,6 +125,79 @@ impl Kind for Ints {
     #[inline(always)]
     fn below(a: u64, b: u64) -> bool {
         (a as i64) < (b as i64)
+    }
+}
+
+/// A sum that values enter and leave, kept by bits as the sweep reads them.
+trait RunningSum: Default + Copy {
+    fn add(&mut self, bits: u64, sign: i64);
+    fn total(&self) -> f64;
+    /// The exact sum, for integers.
+    fn exact(&self) -> i128;
+}
+
+impl RunningSum for FloatSum {
+    #[inline(always)]
+    fn add(&mut self, bits: u64, sign: i64) {
+        FloatSum::add(self, f64::from_bits(bits), sign);
+    }
+    #[inline(always)]
+    fn total(&self) -> f64 {
+        self.value()
+    }
+    fn exact(&self) -> i128 {
+        unreachable!("float sums are not exact")
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct IntSum(i128);
+
+impl RunningSum for IntSum {
+    #[inline(always)]
+    fn add(&mut self, bits: u64, sign: i64) {
+        self.0 += sign as i128 * (bits as i64) as i128;
+    }
+    #[inline(always)]
+    fn total(&self) -> f64 {
+        self.0 as f64
+    }
+    #[inline(always)]
+    fn exact(&self) -> i128 {
+        self.0
+    }
+}
+
+/// One key's state in [`StreamingWindows::sweep_sums`]: [`KeyState`] without
+/// what the other kind of value needs, so that more keys fit in the cache.
+#[derive(Default, Clone, Copy)]
+struct SumState<S> {
+    rows: i64,
+    valid: i64,
+    sum: S,
+}
+
+impl<S: RunningSum> SumState<S> {
+    #[inline(always)]
+    fn enter(&mut self, bits: u64, valid: bool) {
+        self.rows += 1;
+        if valid {
+            self.valid += 1;
+            self.sum.add(bits, 1);
+        }
+    }
+
+    #[inline(always)]
+    fn leave(&mut self, bits: u64, valid: bool) {
+        self.rows -= 1;
+        if valid {
+            self.valid -= 1;
+            self.sum.add(bits, -1);
+        }
+        if self.rows == 0 {
+            // An empty window restarts from zero, shedding rounding error.
+            self.sum = S::default();
+        }
     }
 }
 
@@ -412,6 +503,8 @@ impl StreamingWindows {
 
     pub(super) fn stream(&self, input: &Prepared, n: usize) -> Result<Vec<ArrayRef>> {
         match (self.span, self.int) {
+            (Span::Time(period), true) if self.sums_only() => self.sweep_sums::<Ints>(input, n, period),
+            (Span::Time(period), false) if self.sums_only() => self.sweep_sums::<Floats>(input, n, period),
             (Span::Time(period), true) => self.sweep::<Ints>(input, n, period),
             (Span::Time(period), false) => self.sweep::<Floats>(input, n, period),
             (Span::Rows { budget, include_self }, true) => self.sweep_rows::<Ints>(input, n, budget, include_self),
@@ -575,6 +668,120 @@ impl StreamingWindows {
         self.finish::<K>(columns, n)
     }
 
+    /// Whether the outputs are all counts, sums and means of a column: then
+    /// a key's state is its running sums alone, and [`Self::sweep_sums`] applies.
+    fn sums_only(&self) -> bool {
+        self.column.is_some() && self.outputs.iter().all(|(o, _)| matches!(o, Output::Rows | Output::Valid | Output::Sum | Output::Mean))
+    }
+
+    /// [`Self::sweep`] when only running sums are kept: the same three
+    /// cursors, but times and values are read where they lie in the batches
+    /// instead of being copied into a pending queue first; only the rows' group
+    /// ids are queued. Same states, same arithmetic, so the same results.
+    fn sweep_sums<K: Kind>(&self, input: &Prepared, n: usize, period: i64) -> Result<Vec<ArrayRef>> {
+        let column = self.column.expect("sums_only asks for a column");
+        let mut columns = self.new_columns::<K>(n);
+        let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
+        let mut states: Vec<SumState<K::Sum>> = Vec::new();
+        let times: Vec<Cow<[i64]>> = input.batches.iter().map(|b| input.time.values(b.column(input.time.index))).collect();
+        let cast: Vec<ArrayRef> = input
+            .batches
+            .iter()
+            .map(|b| arrow_cast::cast(b.column(column), &K::Arrow::DATA_TYPE))
+            .collect::<std::result::Result<_, _>>()?;
+        let parts: Vec<SortedPart<'_, <K::Arrow as ArrowPrimitiveType>::Native>> = times
+            .iter()
+            .zip(&cast)
+            .map(|(times, values)| {
+                let values = values.as_primitive::<K::Arrow>();
+                SortedPart { times, values: values.values(), nulls: values.nulls().filter(|n| n.null_count() > 0) }
+            })
+            .collect();
+
+        // Group ids of the rows from sorted row `first` on, as far as read.
+        let mut keys: Vec<u32> = Vec::new();
+        let mut first = 0usize;
+        let (mut left, mut entered, mut answered) = (Cursor::start(&parts), Cursor::start(&parts), Cursor::start(&parts));
+        let mut bound_time = None;
+        let mut gids = Vec::new();
+        let mut targets: Vec<SumTarget<'_>> = columns
+            .iter_mut()
+            .map(|c| SumTarget {
+                output: c.output,
+                name: &c.name,
+                counts: &mut c.counts,
+                floats: &mut c.floats,
+                ints: &mut c.ints,
+                valid: c.valid.as_slice_mut(),
+            })
+            .collect();
+        let chunks: Vec<(usize, usize, usize)> = parts
+            .iter()
+            .enumerate()
+            .flat_map(|(b, part)| {
+                let rows = part.times.len();
+                (0..rows).step_by(16 * 1024).map(move |start| (b, start, (start + 16 * 1024).min(rows)))
+            })
+            .collect();
+        for (chunk, &(b, start, end)) in chunks.iter().enumerate() {
+            grouper.assign(b, start..end, &mut gids)?;
+            if states.len() < grouper.num_groups() {
+                states.resize(grouper.num_groups(), SumState::default());
+            }
+            let chunk_first = first + keys.len();
+            keys.extend_from_slice(&gids);
+            let known = first + keys.len();
+            // With a closed end, rows answer only once every row of their time
+            // is known: the last time read may continue in the next chunk.
+            let ready = if self.include_end && chunk + 1 < chunks.len() {
+                let local = &parts[b].times[start..end];
+                chunk_first + local.partition_point(|&t| t < local[local.len() - 1])
+            } else {
+                known
+            };
+            while answered.global < ready {
+                let t = answered.time();
+                if bound_time != Some(t) {
+                    bound_time = Some(t);
+                    while entered.global < known {
+                        let time = entered.time();
+                        if !(time < t || (self.include_end && time == t)) {
+                            break;
+                        }
+                        let g = keys[entered.global - first] as usize;
+                        states[g].enter(K::to_bits(entered.value()), entered.is_valid());
+                        entered.advance(&parts);
+                    }
+                    if let Some(bound) = self.eviction_bound(t, period) {
+                        while left.global < entered.global {
+                            if left.time() >= bound {
+                                break;
+                            }
+                            let g = keys[left.global - first] as usize;
+                            states[g].leave(K::to_bits(left.value()), left.is_valid());
+                            left.advance(&parts);
+                        }
+                    }
+                }
+                let at = match &input.order {
+                    Some(order) => order[answered.global] as usize,
+                    None => answered.global,
+                };
+                let g = keys[answered.global - first] as usize;
+                write_sums::<K>(&mut targets, &states[g], at)?;
+                answered.advance(&parts);
+            }
+            // Forget the group ids no cursor needs, once that frees enough to be worth the move.
+            let drop = left.global.min(answered.global) - first;
+            if drop >= 64 * 1024 && drop * 2 >= keys.len() {
+                keys.drain(..drop);
+                first += drop;
+            }
+        }
+        drop(targets);
+        self.finish::<K>(columns, n)
+    }
+
     /// Row-count windows: each key keeps its last rows (with their values) in
     /// a queue; a row enters its key's queue and the oldest rows over the
     /// budget leave, before (with the row itself) or after the row answers.
@@ -655,6 +862,69 @@ impl StreamingWindows {
     }
 }
 
+/// One prepared batch as [`StreamingWindows::sweep_sums`] reads it in place.
+#[derive(Clone, Copy)]
+struct SortedPart<'a, N> {
+    times: &'a [i64],
+    values: &'a [N],
+    /// None when no value is null.
+    nulls: Option<&'a NullBuffer>,
+}
+
+impl<N> SortedPart<'_, N> {
+    #[inline(always)]
+    fn is_valid(&self, row: usize) -> bool {
+        self.nulls.is_none_or(|n| n.is_valid(row))
+    }
+}
+
+/// A position in the sorted rows, holding its batch's slices so that the
+/// sweep's loops index no table of batches: its batch, its row there, and
+/// its index overall.
+#[derive(Clone, Copy)]
+struct Cursor<'a, N> {
+    part: SortedPart<'a, N>,
+    batch: usize,
+    row: usize,
+    global: usize,
+}
+
+impl<'a, N: Copy> Cursor<'a, N> {
+    fn start(parts: &[SortedPart<'a, N>]) -> Self {
+        let part = parts.first().copied().unwrap_or(SortedPart { times: &[], values: &[], nulls: None });
+        Cursor { part, batch: 0, row: 0, global: 0 }
+    }
+
+    #[inline(always)]
+    fn time(&self) -> i64 {
+        self.part.times[self.row]
+    }
+
+    #[inline(always)]
+    fn value(&self) -> N {
+        self.part.values[self.row]
+    }
+
+    #[inline(always)]
+    fn is_valid(&self) -> bool {
+        self.part.is_valid(self.row)
+    }
+
+    #[inline(always)]
+    fn advance(&mut self, parts: &[SortedPart<'a, N>]) {
+        self.row += 1;
+        self.global += 1;
+        if self.row == self.part.times.len() {
+            // Prepared batches are never empty, so the next one has a row 0.
+            self.batch += 1;
+            self.row = 0;
+            if let Some(&part) = parts.get(self.batch) {
+                self.part = part;
+            }
+        }
+    }
+}
+
 /// One key's row-count window: its rows, oldest first (sorted row, value
 /// bits, valid), and what the aggregations keep of them.
 #[derive(Default)]
@@ -697,6 +967,39 @@ fn two_pass_variance(values: impl Iterator<Item = f64>) -> f64 {
     let xs: Vec<f64> = values.collect();
     let mean = xs.iter().sum::<f64>() / xs.len() as f64;
     xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (xs.len() - 1) as f64
+}
+
+/// An output column of [`StreamingWindows::sweep_sums`], as the slices it writes.
+struct SumTarget<'a> {
+    output: Output,
+    name: &'a str,
+    counts: &'a mut [i64],
+    floats: &'a mut [f64],
+    ints: &'a mut [i64],
+    valid: &'a mut [u8],
+}
+
+/// Writes one row's counts, sums and means, at its input position.
+#[inline(always)]
+fn write_sums<K: Kind>(targets: &mut [SumTarget<'_>], state: &SumState<K::Sum>, at: usize) -> Result<()> {
+    for target in targets.iter_mut() {
+        match target.output {
+            Output::Rows => target.counts[at] = state.rows,
+            Output::Valid => target.counts[at] = state.valid,
+            _ if state.valid == 0 => continue,
+            Output::Sum if K::INT => {
+                target.ints[at] =
+                    i64::try_from(state.sum.exact()).map_err(|_| SashError::Overflow(format!("{} does not fit Int64", target.name)))?;
+                bit_util::set_bit(target.valid, at);
+            }
+            output => {
+                let sum = state.sum.total();
+                target.floats[at] = if output == Output::Mean { sum / state.valid as f64 } else { sum };
+                bit_util::set_bit(target.valid, at);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes one row's aggregates, at its input position.
