@@ -58,6 +58,31 @@ macro_rules! as_i64 {
 }
 as_i64!(i8, i16, i32, i64, u8, u16, u32, u64);
 
+/// Expands `$go!(ArrowType)` for an integer-like `$data_type` whose values
+/// are group ids' offsets from a minimum: every integer type but UInt64 (whose
+/// values beyond i64::MAX would not survive the offset arithmetic), dates and
+/// timestamps. Any other type gives `$otherwise`.
+macro_rules! with_offset_key_type {
+    ($data_type:expr, $go:ident, $otherwise:expr) => {
+        match $data_type {
+            DataType::Int8 => $go!(Int8Type),
+            DataType::Int16 => $go!(Int16Type),
+            DataType::Int32 => $go!(Int32Type),
+            DataType::Int64 => $go!(Int64Type),
+            DataType::UInt8 => $go!(UInt8Type),
+            DataType::UInt16 => $go!(UInt16Type),
+            DataType::UInt32 => $go!(UInt32Type),
+            DataType::Date32 => $go!(Date32Type),
+            DataType::Date64 => $go!(Date64Type),
+            DataType::Timestamp(TimeUnit::Second, _) => $go!(TimestampSecondType),
+            DataType::Timestamp(TimeUnit::Millisecond, _) => $go!(TimestampMillisecondType),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => $go!(TimestampMicrosecondType),
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => $go!(TimestampNanosecondType),
+            _ => $otherwise,
+        }
+    };
+}
+
 /// Calls `visit(i, value)` for each row `range.start + i` of an integer-like
 /// array, with `None` for nulls, without materializing the values.
 #[inline(always)]
@@ -81,21 +106,8 @@ fn visit_ints(array: &dyn Array, range: Range<usize>, mut visit: impl FnMut(usiz
         }};
     }
     match array.data_type() {
-        DataType::Int8 => go!(Int8Type),
-        DataType::Int16 => go!(Int16Type),
-        DataType::Int32 => go!(Int32Type),
-        DataType::Int64 => go!(Int64Type),
-        DataType::UInt8 => go!(UInt8Type),
-        DataType::UInt16 => go!(UInt16Type),
-        DataType::UInt32 => go!(UInt32Type),
         DataType::UInt64 => go!(UInt64Type),
-        DataType::Date32 => go!(Date32Type),
-        DataType::Date64 => go!(Date64Type),
-        DataType::Timestamp(TimeUnit::Second, _) => go!(TimestampSecondType),
-        DataType::Timestamp(TimeUnit::Millisecond, _) => go!(TimestampMillisecondType),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => go!(TimestampMicrosecondType),
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => go!(TimestampNanosecondType),
-        other => unreachable!("{other} is not integer-like"),
+        other => with_offset_key_type!(other, go, unreachable!("{other} is not integer-like")),
     }
 }
 
@@ -113,16 +125,7 @@ fn dense_ids_without_nulls(array: &dyn Array, range: Range<usize>, min: i64, out
             true
         }};
     }
-    match array.data_type() {
-        DataType::Int8 => go!(Int8Type),
-        DataType::Int16 => go!(Int16Type),
-        DataType::Int32 => go!(Int32Type),
-        DataType::Int64 => go!(Int64Type),
-        DataType::UInt8 => go!(UInt8Type),
-        DataType::UInt16 => go!(UInt16Type),
-        DataType::UInt32 => go!(UInt32Type),
-        _ => false,
-    }
+    with_offset_key_type!(array.data_type(), go, false)
 }
 
 /// The smallest and largest value of a non-empty integer-like array with no
@@ -139,22 +142,7 @@ fn bounds_without_nulls(array: &dyn Array) -> Option<(i64, i64)> {
             Some((lo.as_i64(), hi.as_i64()))
         }};
     }
-    match array.data_type() {
-        DataType::Int8 => go!(Int8Type),
-        DataType::Int16 => go!(Int16Type),
-        DataType::Int32 => go!(Int32Type),
-        DataType::Int64 => go!(Int64Type),
-        DataType::UInt8 => go!(UInt8Type),
-        DataType::UInt16 => go!(UInt16Type),
-        DataType::UInt32 => go!(UInt32Type),
-        DataType::Date32 => go!(Date32Type),
-        DataType::Date64 => go!(Date64Type),
-        DataType::Timestamp(TimeUnit::Second, _) => go!(TimestampSecondType),
-        DataType::Timestamp(TimeUnit::Millisecond, _) => go!(TimestampMillisecondType),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => go!(TimestampMicrosecondType),
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => go!(TimestampNanosecondType),
-        _ => None,
-    }
+    with_offset_key_type!(array.data_type(), go, None)
 }
 
 fn is_int_like(t: &DataType) -> bool {
@@ -326,22 +314,7 @@ impl Grouper {
                     return Ok(vec![column]);
                 }};
             }
-            match &self.key_types[0] {
-                DataType::Int8 => go!(Int8Type),
-                DataType::Int16 => go!(Int16Type),
-                DataType::Int32 => go!(Int32Type),
-                DataType::Int64 => go!(Int64Type),
-                DataType::UInt8 => go!(UInt8Type),
-                DataType::UInt16 => go!(UInt16Type),
-                DataType::UInt32 => go!(UInt32Type),
-                DataType::Date32 => go!(Date32Type),
-                DataType::Date64 => go!(Date64Type),
-                DataType::Timestamp(TimeUnit::Second, _) => go!(TimestampSecondType),
-                DataType::Timestamp(TimeUnit::Millisecond, _) => go!(TimestampMillisecondType),
-                DataType::Timestamp(TimeUnit::Microsecond, _) => go!(TimestampMicrosecondType),
-                DataType::Timestamp(TimeUnit::Nanosecond, _) => go!(TimestampNanosecondType),
-                _ => {}
-            }
+            with_offset_key_type!(&self.key_types[0], go, ())
         }
         take_keys(group_keys, gids)
     }
