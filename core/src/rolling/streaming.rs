@@ -134,6 +134,8 @@ trait RunningSum: Default + Copy {
     fn total(&self) -> f64;
     /// The exact sum, for integers.
     fn exact(&self) -> i128;
+    /// Whether a NaN or an infinity is among the values.
+    fn has_non_finite(&self) -> bool;
 }
 
 impl RunningSum for FloatSum {
@@ -147,6 +149,10 @@ impl RunningSum for FloatSum {
     }
     fn exact(&self) -> i128 {
         unreachable!("float sums are not exact")
+    }
+    #[inline(always)]
+    fn has_non_finite(&self) -> bool {
+        FloatSum::has_non_finite(self)
     }
 }
 
@@ -166,10 +172,14 @@ impl RunningSum for IntSum {
     fn exact(&self) -> i128 {
         self.0
     }
+    fn has_non_finite(&self) -> bool {
+        false
+    }
 }
 
-/// One key's state in [`StreamingWindows::sweep_sums`]: [`KeyState`] without
-/// what the other kind of value needs, so that more keys fit in the cache.
+/// One key's running sums over the rows of its current window: row and
+/// valid counts and the sum of the values' kind (kept small, so that more
+/// keys fit in the cache).
 #[derive(Default, Clone, Copy)]
 struct SumState<S> {
     rows: i64,
@@ -198,48 +208,6 @@ impl<S: RunningSum> SumState<S> {
             // An empty window restarts from zero, shedding rounding error.
             self.sum = S::default();
         }
-    }
-}
-
-/// One key's running sums over the rows of its current window.
-#[derive(Default, Clone, Copy)]
-struct KeyState {
-    rows: i64,
-    valid: i64,
-    float: FloatSum,
-    /// Exact sum of integer values.
-    int_sum: i128,
-}
-
-impl KeyState {
-    #[inline(always)]
-    fn enter<K: Kind>(&mut self, bits: u64, valid: bool) {
-        self.rows += 1;
-        if valid {
-            self.account::<K>(bits, 1);
-        }
-    }
-
-    #[inline(always)]
-    fn leave<K: Kind>(&mut self, bits: u64, valid: bool) {
-        self.rows -= 1;
-        if valid {
-            self.account::<K>(bits, -1);
-        }
-        if self.rows == 0 {
-            // An empty window restarts from zero, shedding rounding error.
-            self.float = FloatSum::default();
-        }
-    }
-
-    #[inline(always)]
-    fn account<K: Kind>(&mut self, bits: u64, sign: i32) {
-        self.valid += sign as i64;
-        if K::INT {
-            self.int_sum += sign as i128 * (bits as i64) as i128;
-            return;
-        }
-        self.float.add(f64::from_bits(bits), sign as i64);
     }
 }
 
@@ -360,12 +328,12 @@ impl Moments {
 /// sums; `from_rows` computes it from the window's rows when the sums cannot
 /// be trusted to 12 digits (a spread tiny next to the mean or next to values
 /// that have left, or wild values).
-fn variance<K: Kind>(state: &KeyState, moments: &Moments, extremes: &Extremes, from_rows: impl FnOnce() -> f64) -> Option<f64> {
+fn variance<K: Kind>(state: &SumState<K::Sum>, moments: &Moments, extremes: &Extremes, from_rows: impl FnOnce() -> f64) -> Option<f64> {
     let n = state.valid;
     if n < 2 {
         return None;
     }
-    if !K::INT && state.float.has_non_finite() {
+    if state.sum.has_non_finite() {
         return Some(f64::NAN);
     }
     let value = |bits: u64| if K::INT { (bits as i64) as f64 } else { f64::from_bits(bits) };
@@ -550,7 +518,7 @@ impl StreamingWindows {
     fn sweep<K: Kind>(&self, input: &Prepared, n: usize, period: i64) -> Result<Vec<ArrayRef>> {
         let mut columns = self.new_columns::<K>(n);
         let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
-        let mut states: Vec<KeyState> = Vec::new();
+        let mut states: Vec<SumState<K::Sum>> = Vec::new();
         let (track_min, track_max, track_var) = self.tracked();
         let mut extremes: Vec<Extremes> = Vec::new();
         let mut moments: Vec<Moments> = Vec::new();
@@ -580,7 +548,7 @@ impl StreamingWindows {
             let batch = &input.batches[b];
             grouper.assign(b, start..end, &mut gids)?;
             if states.len() < grouper.num_groups() {
-                states.resize(grouper.num_groups(), KeyState::default());
+                states.resize(grouper.num_groups(), SumState::default());
                 if track_min || track_max {
                     extremes.resize_with(grouper.num_groups(), Extremes::default);
                 }
@@ -617,7 +585,7 @@ impl StreamingWindows {
                         let e = entered - first;
                         let g = keys[e] as usize;
                         let valid = is_valid(valid, e);
-                        states[g].enter::<K>(bits[e], valid);
+                        states[g].enter(bits[e], valid);
                         if (track_min || track_max) && valid {
                             extremes[g].enter::<K>(entered, bits[e], track_min, track_max);
                         }
@@ -631,7 +599,7 @@ impl StreamingWindows {
                         while left < entered && times[left - first] < bound {
                             let l = left - first;
                             let g = keys[l] as usize;
-                            states[g].leave::<K>(bits[l], is_valid(valid, l));
+                            states[g].leave(bits[l], is_valid(valid, l));
                             if track_min || track_max {
                                 extremes[g].leave(left);
                             }
@@ -704,17 +672,6 @@ impl StreamingWindows {
         let (mut left, mut entered, mut answered) = (Cursor::start(&parts), Cursor::start(&parts), Cursor::start(&parts));
         let mut bound_time = None;
         let mut gids = Vec::new();
-        let mut targets: Vec<SumTarget<'_>> = columns
-            .iter_mut()
-            .map(|c| SumTarget {
-                output: c.output,
-                name: &c.name,
-                counts: &mut c.counts,
-                floats: &mut c.floats,
-                ints: &mut c.ints,
-                valid: c.valid.as_slice_mut(),
-            })
-            .collect();
         let chunks: Vec<(usize, usize, usize)> = parts
             .iter()
             .enumerate()
@@ -768,7 +725,7 @@ impl StreamingWindows {
                     None => answered.global,
                 };
                 let g = keys[answered.global - first] as usize;
-                write_sums::<K>(&mut targets, &states[g], at)?;
+                write::<K>(&mut columns, &states[g], None, None, at)?;
                 answered.advance(&parts);
             }
             // Forget the group ids no cursor needs, once that frees enough to be worth the move.
@@ -778,7 +735,6 @@ impl StreamingWindows {
                 first += drop;
             }
         }
-        drop(targets);
         self.finish::<K>(columns, n)
     }
 
@@ -790,7 +746,7 @@ impl StreamingWindows {
         let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
         let (track_min, track_max, track_var) = self.tracked();
         let (nullable, all_valid) = self.validity(input);
-        let mut keys: Vec<RowWindow> = Vec::new();
+        let mut keys: Vec<RowWindow<K::Sum>> = Vec::new();
         let mut chunk = Pending::default();
         let mut gids = Vec::new();
         let mut sorted = 0usize;
@@ -928,18 +884,18 @@ impl<'a, N: Copy> Cursor<'a, N> {
 /// One key's row-count window: its rows, oldest first (sorted row, value
 /// bits, valid), and what the aggregations keep of them.
 #[derive(Default)]
-struct RowWindow {
+struct RowWindow<S> {
     rows: VecDeque<(usize, u64, bool)>,
-    state: KeyState,
+    state: SumState<S>,
     extremes: Extremes,
     moments: Moments,
 }
 
-impl RowWindow {
+impl<S: RunningSum> RowWindow<S> {
     #[inline(always)]
-    fn enter<K: Kind>(&mut self, entry: (usize, u64, bool), track_min: bool, track_max: bool, track_var: bool) {
+    fn enter<K: Kind<Sum = S>>(&mut self, entry: (usize, u64, bool), track_min: bool, track_max: bool, track_var: bool) {
         let (row, bits, valid) = entry;
-        self.state.enter::<K>(bits, valid);
+        self.state.enter(bits, valid);
         if valid && (track_min || track_max) {
             self.extremes.enter::<K>(row, bits, track_min, track_max);
         }
@@ -950,9 +906,9 @@ impl RowWindow {
     }
 
     #[inline(always)]
-    fn leave_oldest<K: Kind>(&mut self, track_var: bool) {
+    fn leave_oldest<K: Kind<Sum = S>>(&mut self, track_var: bool) {
         let Some((row, bits, valid)) = self.rows.pop_front() else { return };
-        self.state.leave::<K>(bits, valid);
+        self.state.leave(bits, valid);
         self.extremes.leave(row);
         if self.state.rows == 0 {
             self.moments = Moments::default();
@@ -969,42 +925,15 @@ fn two_pass_variance(values: impl Iterator<Item = f64>) -> f64 {
     xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (xs.len() - 1) as f64
 }
 
-/// An output column of [`StreamingWindows::sweep_sums`], as the slices it writes.
-struct SumTarget<'a> {
-    output: Output,
-    name: &'a str,
-    counts: &'a mut [i64],
-    floats: &'a mut [f64],
-    ints: &'a mut [i64],
-    valid: &'a mut [u8],
-}
-
-/// Writes one row's counts, sums and means, at its input position.
-#[inline(always)]
-fn write_sums<K: Kind>(targets: &mut [SumTarget<'_>], state: &SumState<K::Sum>, at: usize) -> Result<()> {
-    for target in targets.iter_mut() {
-        match target.output {
-            Output::Rows => target.counts[at] = state.rows,
-            Output::Valid => target.counts[at] = state.valid,
-            _ if state.valid == 0 => continue,
-            Output::Sum if K::INT => {
-                target.ints[at] =
-                    i64::try_from(state.sum.exact()).map_err(|_| SashError::Overflow(format!("{} does not fit Int64", target.name)))?;
-                bit_util::set_bit(target.valid, at);
-            }
-            output => {
-                let sum = state.sum.total();
-                target.floats[at] = if output == Output::Mean { sum / state.valid as f64 } else { sum };
-                bit_util::set_bit(target.valid, at);
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Writes one row's aggregates, at its input position.
 #[inline(always)]
-fn write<K: Kind>(columns: &mut [Column], state: &KeyState, extremes: Option<&Extremes>, var: Option<f64>, at: usize) -> Result<()> {
+fn write<K: Kind>(
+    columns: &mut [Column],
+    state: &SumState<K::Sum>,
+    extremes: Option<&Extremes>,
+    var: Option<f64>,
+    at: usize,
+) -> Result<()> {
     for column in columns.iter_mut() {
         match column.output {
             Output::Rows => column.counts[at] = state.rows,
@@ -1026,10 +955,10 @@ fn write<K: Kind>(columns: &mut [Column], state: &KeyState, extremes: Option<&Ex
             }
             Output::Sum if K::INT => {
                 column.ints[at] =
-                    i64::try_from(state.int_sum).map_err(|_| SashError::Overflow(format!("{} does not fit Int64", column.name)))?;
+                    i64::try_from(state.sum.exact()).map_err(|_| SashError::Overflow(format!("{} does not fit Int64", column.name)))?;
             }
             output => {
-                let sum = if K::INT { state.int_sum as f64 } else { state.float.value() };
+                let sum = state.sum.total();
                 column.floats[at] = if output == Output::Mean { sum / state.valid as f64 } else { sum };
             }
         }
