@@ -336,6 +336,26 @@ fn into_id_order(gids: &mut Vec<u32>, slot_of_gid: &[u32]) {
     }
 }
 
+/// Appends to `fresh` the ids of `ids` whose entry in `table` is NO_SLOT,
+/// each once, marking their entries PENDING for the caller to fill. There
+/// is no branch per id: a branch on "new?" mispredicts on every group's first
+/// row in each pane, and cost more than all the rest of the loop. Every id is
+/// written at the list's end, whose length only grows on a first sighting.
+/// `room` is at least the number of ids.
+fn collect_new(ids: impl IntoIterator<Item = u32>, room: usize, table: &mut [u32], fresh: &mut Vec<u32>) {
+    let mut len = fresh.len();
+    fresh.resize(len + room, 0);
+    for g in ids {
+        let entry = &mut table[g as usize];
+        let is_new = *entry == NO_SLOT;
+        fresh[len] = g;
+        len += is_new as usize;
+        // NO_SLOT becomes PENDING; a taken slot stays as it is.
+        *entry -= is_new as u32;
+    }
+    fresh.truncate(len);
+}
+
 fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid) -> Result<Output> {
     let tumbling = grid.m == 1 && grid.n == 1;
     let ordered_ids = grouper.ids_are_ordered();
@@ -400,22 +420,9 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
                     window_slot.resize(grouper.num_groups(), NO_SLOT);
                 }
             }
-            // The groups new to this pane are found without a branch per
-            // row: a branch on "new?" mispredicts on every group's first row
-            // in each pane, and cost more than all the rest of this loop. A
-            // group's first row marks it PENDING and lands in the list, whose
-            // length only grows on a first row.
-            new_gids.resize(gids.len(), 0);
-            let mut fresh = 0;
-            for &g in &gids {
-                let slot = &mut slot_of_gid[g as usize];
-                let is_new = *slot == NO_SLOT;
-                new_gids[fresh] = g;
-                fresh += is_new as usize;
-                // NO_SLOT becomes PENDING; a taken slot stays as it is.
-                *slot -= is_new as u32;
-            }
-            for &g in &new_gids[..fresh] {
+            new_gids.clear();
+            collect_new(gids.iter().copied(), gids.len(), &mut slot_of_gid, &mut new_gids);
+            for &g in &new_gids {
                 slot_of_gid[g as usize] = slots.take(plan);
                 touched.push(g);
             }
@@ -469,23 +476,12 @@ fn emit_windows(
         let hi = lo + grid.n as i128;
         order.clear();
         pairs.clear();
-        // As in `panes`: the window's groups are collected without a branch
-        // per entry (a group's first entry marks it PENDING), then given
+        // As in `panes`: the window's groups are collected, then given
         // slots; `panes` keeps `window_slot` as long as the group ids.
         let window_panes = || pending.iter().filter(|pane| pane.p >= lo && pane.p < hi);
-        let entries: usize = window_panes().map(|pane| pane.entries.len()).sum();
-        order.resize(entries, 0);
-        let mut fresh = 0;
         for pane in window_panes() {
-            for &(g, _) in &pane.entries {
-                let dst = &mut window_slot[g as usize];
-                let is_new = *dst == NO_SLOT;
-                order[fresh] = g;
-                fresh += is_new as usize;
-                *dst -= is_new as u32;
-            }
+            collect_new(pane.entries.iter().map(|&(g, _)| g), pane.entries.len(), window_slot, &mut order);
         }
-        order.truncate(fresh);
         for &g in &order {
             window_slot[g as usize] = slots.take(plan);
         }
