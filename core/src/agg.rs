@@ -385,15 +385,7 @@ where
         Ok(())
     }
     fn merge(&mut self, dst: usize, src: usize) {
-        let s = self.states[src];
-        let d = &mut self.states[dst];
-        d.count += s.count;
-        d.sum = T::Native::add_sums(d.sum, s.sum);
-        d.min = T::Native::min_of(d.min, s.min);
-        d.max = T::Native::max_of(d.max, s.max);
-        if !self.nulls.is_empty() {
-            self.nulls[dst] += self.nulls[src];
-        }
+        self.merge_pairs(&[(dst as u32, src as u32)]);
     }
     fn merge_pairs(&mut self, pairs: &[(u32, u32)]) {
         // One loop per wanted part: extremes nobody asked for are not merged.
