@@ -534,15 +534,7 @@ impl StreamingWindows {
         let (mut left, mut entered, mut answered) = (0usize, 0usize, 0usize);
         let mut bound_time = None;
 
-        let chunks: Vec<(usize, usize, usize)> = input
-            .batches
-            .iter()
-            .enumerate()
-            .flat_map(|(b, batch)| {
-                let rows = batch.num_rows();
-                (0..rows).step_by(16 * 1024).map(move |start| (b, start, (start + 16 * 1024).min(rows)))
-            })
-            .collect();
+        let chunks = chunks_of(input);
         let mut gids = Vec::new();
         for (chunk, &(b, start, end)) in chunks.iter().enumerate() {
             let batch = &input.batches[b];
@@ -672,14 +664,7 @@ impl StreamingWindows {
         let (mut left, mut entered, mut answered) = (Cursor::start(&parts), Cursor::start(&parts), Cursor::start(&parts));
         let mut bound_time = None;
         let mut gids = Vec::new();
-        let chunks: Vec<(usize, usize, usize)> = parts
-            .iter()
-            .enumerate()
-            .flat_map(|(b, part)| {
-                let rows = part.times.len();
-                (0..rows).step_by(16 * 1024).map(move |start| (b, start, (start + 16 * 1024).min(rows)))
-            })
-            .collect();
+        let chunks = chunks_of(input);
         for (chunk, &(b, start, end)) in chunks.iter().enumerate() {
             grouper.assign(b, start..end, &mut gids)?;
             if states.len() < grouper.num_groups() {
@@ -750,45 +735,42 @@ impl StreamingWindows {
         let mut chunk = Pending::default();
         let mut gids = Vec::new();
         let mut sorted = 0usize;
-        for (b, batch) in input.batches.iter().enumerate() {
-            let rows = batch.num_rows();
-            for start in (0..rows).step_by(16 * 1024) {
-                let end = (start + 16 * 1024).min(rows);
-                grouper.assign(b, start..end, &mut gids)?;
-                if keys.len() < grouper.num_groups() {
-                    keys.resize_with(grouper.num_groups(), RowWindow::default);
+        for (b, start, end) in chunks_of(input) {
+            let batch = &input.batches[b];
+            grouper.assign(b, start..end, &mut gids)?;
+            if keys.len() < grouper.num_groups() {
+                keys.resize_with(grouper.num_groups(), RowWindow::default);
+            }
+            chunk.bits.clear();
+            chunk.valid.clear();
+            match self.column {
+                None => chunk.bits.resize(end - start, 0),
+                Some(c) => chunk.push_values(&batch.column(c).slice(start, end - start), K::INT, nullable)?,
+            }
+            for (i, &g) in gids.iter().enumerate() {
+                let key = &mut keys[g as usize];
+                let entry = (sorted, chunk.bits[i], if nullable { chunk.valid[i] } else { all_valid });
+                if include_self {
+                    key.enter::<K>(entry, track_min, track_max, track_var);
                 }
-                chunk.bits.clear();
-                chunk.valid.clear();
-                match self.column {
-                    None => chunk.bits.resize(end - start, 0),
-                    Some(c) => chunk.push_values(&batch.column(c).slice(start, end - start), K::INT, nullable)?,
+                while key.rows.len() > budget {
+                    key.leave_oldest::<K>(track_var);
                 }
-                for (i, &g) in gids.iter().enumerate() {
-                    let key = &mut keys[g as usize];
-                    let entry = (sorted, chunk.bits[i], if nullable { chunk.valid[i] } else { all_valid });
-                    if include_self {
-                        key.enter::<K>(entry, track_min, track_max, track_var);
-                    }
-                    while key.rows.len() > budget {
-                        key.leave_oldest::<K>(track_var);
-                    }
-                    let var = if track_var {
-                        let from_rows = || two_pass_variance(key.rows.iter().filter(|e| e.2).map(|e| K::as_f64(e.1)));
-                        variance::<K>(&key.state, &key.moments, &key.extremes, from_rows)
-                    } else {
-                        None
-                    };
-                    let at = match &input.order {
-                        Some(order) => order[sorted] as usize,
-                        None => sorted,
-                    };
-                    write::<K>(&mut columns, &key.state, Some(&key.extremes), var, at)?;
-                    if !include_self {
-                        key.enter::<K>(entry, track_min, track_max, track_var);
-                    }
-                    sorted += 1;
+                let var = if track_var {
+                    let from_rows = || two_pass_variance(key.rows.iter().filter(|e| e.2).map(|e| K::as_f64(e.1)));
+                    variance::<K>(&key.state, &key.moments, &key.extremes, from_rows)
+                } else {
+                    None
+                };
+                let at = match &input.order {
+                    Some(order) => order[sorted] as usize,
+                    None => sorted,
+                };
+                write::<K>(&mut columns, &key.state, Some(&key.extremes), var, at)?;
+                if !include_self {
+                    key.enter::<K>(entry, track_min, track_max, track_var);
                 }
+                sorted += 1;
             }
         }
         self.finish::<K>(columns, n)
@@ -816,6 +798,23 @@ impl StreamingWindows {
             })
             .collect()
     }
+}
+
+/// The sweeps read the sorted rows in chunks of this many, so that a chunk's
+/// group ids and values stay in cache.
+const CHUNK_ROWS: usize = 16 * 1024;
+
+/// The chunks of the prepared batches, in order: (batch, start, end).
+fn chunks_of(input: &Prepared) -> Vec<(usize, usize, usize)> {
+    input
+        .batches
+        .iter()
+        .enumerate()
+        .flat_map(|(b, batch)| {
+            let rows = batch.num_rows();
+            (0..rows).step_by(CHUNK_ROWS).map(move |start| (b, start, (start + CHUNK_ROWS).min(rows)))
+        })
+        .collect()
 }
 
 /// One prepared batch as [`StreamingWindows::sweep_sums`] reads it in place.
