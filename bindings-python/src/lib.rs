@@ -703,6 +703,7 @@ fn read_log<'py>(
 
 #[pymodule]
 fn _sash(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    return_freed_memory_at_once();
     m.add("__version__", sash_core::VERSION)?;
     error::register(m)?;
     m.add_function(wrap_pyfunction!(window_agg, m)?)?;
@@ -716,4 +717,27 @@ fn _sash(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_kernel_seconds, m)?)?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
     Ok(())
+}
+
+/// Every Rust allocation of the module, and so every buffer it hands to
+/// pyarrow (whose release callback frees it here again), comes from
+/// mimalloc, as in py-polars. A call makes dozens of small allocations
+/// (spec, plan, schema and FFI structs) that glibc's malloc, sharing its
+/// arenas with the interpreter and pyarrow, served slowly: a one-row
+/// `window_agg` call took 20.8 µs with it and 15.1 µs with mimalloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `purge_delay` option (the index in its `mi_option_e`).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// By default mimalloc keeps freed pages resident for 10 ms (arenas 100 ms)
+/// in case they are reused. Reading a log in chunks frees a 16 MiB chunk and
+/// its batch every few milliseconds, so the pages piled up: the streaming
+/// peak crept from 84 to 103 MB as the file grew from 38 to 608 MB, where
+/// glibc stayed flat. Returning them at once keeps it flat (64 MB), as a
+/// stream must be whatever its length.
+fn return_freed_memory_at_once() {
+    // SAFETY: sets one integer option; the call takes no pointers.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
 }
