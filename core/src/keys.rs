@@ -137,12 +137,19 @@ fn bounds_without_nulls(array: &dyn Array) -> Option<(i64, i64)> {
     }
     macro_rules! go {
         ($t:ty) => {{
-            let values = array.as_primitive::<$t>().values();
-            let (lo, hi) = values.iter().fold((values[0], values[0]), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            let (lo, hi) = bounds(array.as_primitive::<$t>().values());
             Some((lo.as_i64(), hi.as_i64()))
         }};
     }
     with_offset_key_type!(array.data_type(), go, None)
+}
+
+/// The smallest and largest of non-empty `values`. Compiled for AVX2 too:
+/// SSE2, the baseline, has no min/max of 32- or 64-bit integers, so this
+/// pass over every key ran scalar there.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
+fn bounds<T: Copy + Ord>(values: &[T]) -> (T, T) {
+    values.iter().fold((values[0], values[0]), |(lo, hi), &v| (lo.min(v), hi.max(v)))
 }
 
 fn is_int_like(t: &DataType) -> bool {

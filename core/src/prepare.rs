@@ -50,7 +50,7 @@ fn is_sorted(time: &TimeColumn, batches: &[RecordBatch]) -> bool {
         if values.first().is_some_and(|&v| v < previous) {
             return false;
         }
-        if !values.windows(2).all(|w| w[0] <= w[1]) {
+        if has_descent(&values) {
             return false;
         }
         if let Some(&last) = values.last() {
@@ -58,6 +58,26 @@ fn is_sorted(time: &TimeColumn, batches: &[RecordBatch]) -> bool {
         }
     }
     true
+}
+
+/// Whether some value is smaller than the one before it. Eight pairs at a
+/// time and no early exit, so that the loop is vectorized: this pass reads
+/// the whole time column of every call, and with an early exit per pair it
+/// ran scalar, at half the speed memory allows.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
+fn has_descent(values: &[i64]) -> bool {
+    if values.len() < 2 {
+        return false;
+    }
+    let (before, after) = (&values[..values.len() - 1], &values[1..]);
+    let mut lanes = [false; 8];
+    for (b, a) in before.chunks_exact(8).zip(after.chunks_exact(8)) {
+        for k in 0..8 {
+            lanes[k] |= a[k] < b[k];
+        }
+    }
+    let tail = before.len() - before.len() % 8;
+    lanes.contains(&true) || before[tail..].iter().zip(&after[tail..]).any(|(b, a)| a < b)
 }
 
 /// The time and key columns of an input, checked against its schema.
@@ -151,4 +171,26 @@ pub(crate) fn sort_by_time(
 /// The key columns of each batch.
 pub(crate) fn key_columns(batches: &[RecordBatch], key_indices: &[usize]) -> Vec<Vec<ArrayRef>> {
     batches.iter().map(|b| key_indices.iter().map(|&k| b.column(k).clone()).collect()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_descent;
+
+    /// Every position of a descent is found, in the vectorized body and in
+    /// the tail; equal neighbours are no descent.
+    #[test]
+    fn has_descent_finds_any_descent() {
+        for len in 0..40usize {
+            let rising: Vec<i64> = (0..len as i64).map(|v| v / 2).collect();
+            assert!(!has_descent(&rising), "{len}");
+            for at in 1..len {
+                let mut values = rising.clone();
+                values[at] = values[at - 1] - 1;
+                assert!(has_descent(&values), "{len} {at}");
+            }
+        }
+        assert!(has_descent(&[i64::MAX, i64::MIN]));
+        assert!(!has_descent(&[i64::MIN, i64::MAX]));
+    }
 }
