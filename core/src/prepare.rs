@@ -60,24 +60,14 @@ fn is_sorted(time: &TimeColumn, batches: &[RecordBatch]) -> bool {
     true
 }
 
-/// Whether some value is smaller than the one before it. Eight pairs at a
-/// time and no early exit, so that the loop is vectorized: this pass reads
-/// the whole time column of every call, and with an early exit per pair it
-/// ran scalar, at half the speed memory allows.
+/// Whether some value is smaller than the one before it. No early exit, so
+/// that the loop is vectorized: this pass reads the whole time column of
+/// every call, and with an early exit per pair it ran scalar, at half the
+/// speed memory allows.
 #[multiversion::multiversion(targets("x86_64+avx2"))]
 fn has_descent(values: &[i64]) -> bool {
-    if values.len() < 2 {
-        return false;
-    }
-    let (before, after) = (&values[..values.len() - 1], &values[1..]);
-    let mut lanes = [false; 8];
-    for (b, a) in before.chunks_exact(8).zip(after.chunks_exact(8)) {
-        for k in 0..8 {
-            lanes[k] |= a[k] < b[k];
-        }
-    }
-    let tail = before.len() - before.len() % 8;
-    lanes.contains(&true) || before[tail..].iter().zip(&after[tail..]).any(|(b, a)| a < b)
+    let pairs = values.iter().zip(values.iter().skip(1));
+    pairs.fold(false, |any, (before, after)| any | (after < before))
 }
 
 /// The time and key columns of an input, checked against its schema.
