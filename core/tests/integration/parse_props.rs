@@ -80,6 +80,7 @@ fn loggy_bytes() -> impl Strategy<Value = Vec<u8>> {
         Just(b"\n".to_vec()),
         Just(vec![0u8]),
         Just(vec![0xff, 0xc3]),
+        Just("é€".as_bytes().to_vec()),
         proptest::collection::vec(any::<u8>(), 0..8),
         "[ -~]{0,12}".prop_map(String::into_bytes),
     ];
@@ -107,5 +108,45 @@ proptest! {
                 prop_assert!(StringViewArray::try_new(views, buffers, nulls).is_ok());
             }
         }
+    }
+}
+
+/// The views of every string column are valid UTF-8 within their buffers.
+fn views_are_utf8(out: &sash_core::parse::ParseOutput) -> bool {
+    out.batch.columns().iter().filter_map(|c| c.as_string_view_opt()).all(|v| {
+        let (views, buffers, nulls) = v.clone().into_parts();
+        StringViewArray::try_new(views, buffers, nulls).is_ok()
+    })
+}
+
+/// Binary elements that split a character between them: the whole buffer is
+/// valid UTF-8, each element is not. Every format must fail those lines
+/// rather than hand out strings of invalid UTF-8.
+#[test]
+fn binary_elements_splitting_a_character_are_invalid_lines() {
+    let array = arrow_array::BinaryArray::from_iter_values([&b"a=x\xc3"[..], &b"\xa9 b=y"[..]]);
+    for spec in SPECS {
+        let out = parse_lines(&array, &ParseSpec::from_json(spec).unwrap()).unwrap();
+        assert!(views_are_utf8(&out), "{spec}");
+        assert_eq!(out.failed, 2, "{spec}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn binary_elements_cut_anywhere_give_valid_strings(
+        bytes in loggy_bytes(),
+        cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..6),
+        which in 0..SPECS.len(),
+    ) {
+        let mut at: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+        at.extend([0, bytes.len()]);
+        at.sort_unstable();
+        let array = arrow_array::BinaryArray::from_iter_values(at.windows(2).map(|w| &bytes[w[0]..w[1]]));
+        let out = parse_lines(&array, &ParseSpec::from_json(SPECS[which]).unwrap()).unwrap();
+        prop_assert_eq!(out.batch.num_rows(), array.len());
+        prop_assert!(views_are_utf8(&out));
     }
 }
