@@ -339,7 +339,9 @@ def write_markdown(path: Path, table_md: str, info: dict, rows: int, data: Path,
                 "result exported to a `pyarrow.Table`; kernel in-process: the Rust kernel alone on the "
                 "same imported batches (`sash._sash._kernel_seconds`); overhead = call − kernel. "
                 "One row: mean per call over 20,000 calls (best of 5). Targets: ≤ 5% on the full table, "
-                "≤ 5 µs on one row.", "", python_md, ""]
+                "≤ 5 µs on one row. For scale, the last column is what pyarrow alone spends handing the "
+                "same one-row result over (export as a C `ArrowArray`, import against a kept schema, "
+                "`Table.from_batches`): part of every call that returns a `pyarrow.Table`.", "", python_md, ""]
     if mem:
         out += ["## Peak memory (sash, one iteration, `--once`)", "",
                 "| case | peak RSS | baseline RSS | loaded RSS | peak − baseline | input + output | overhead |",
