@@ -160,7 +160,7 @@ impl Parser {
                         }
                     })
                     .collect();
-                self.run(&lines, &blocks, Check::Known(Clean::Utf8Only))
+                self.run(GivenLines::new(lines, blocks, Check::Known(Clean::Utf8Only)))
             }
             other => Err(SashError::WrongType {
                 column: "lines".to_string(),
@@ -186,70 +186,62 @@ impl Parser {
         let (lines, blocks) = lines_in(values, spans);
         // Binary elements may start inside a character that the one before
         // began: a valid region then still holds invalid elements.
-        self.run(&lines, &blocks, Check::Chunks { region, known_utf8: utf8, ascii_boundaries: utf8 })
+        self.run(GivenLines::new(lines, blocks, Check::Chunks { region, known_utf8: utf8, ascii_boundaries: utf8 }))
     }
 
     /// Parses a whole buffer of raw bytes, split into lines at LF, CRLF or a
     /// lone CR. The last line counts without a newline; empty lines are rows.
     /// String fields point into `bytes` (zero-copy).
     pub fn parse_bytes(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
-        let spans = split_lines(bytes.as_slice());
-        let (lines, blocks) = lines_in(bytes, spans.into_iter().map(Some));
-        // Lines end at CR or LF, which no character holds part of.
-        self.run(&lines, &blocks, Check::Chunks { region: bytes.as_slice(), known_utf8: false, ascii_boundaries: true })
+        self.run(ByteLines::new(bytes))
     }
 
-    fn run(&mut self, lines: &[LineRef], blocks: &[Buffer], check: Check) -> Result<ParseOutput> {
+    fn run<'a>(&mut self, mut lines: impl LineChunks<'a>) -> Result<ParseOutput> {
         match &mut self.engine {
             Engine::Lines(parser) => {
-                let mut cols = Columns::new(parser.fields(spec::StringOutput::View), lines.len());
-                let chunks = lines.chunks(CHECKED_LINES).flat_map(|chunk| {
-                    let clean = check.of(chunk);
-                    chunk.iter().map(move |line| (line, clean))
-                });
-                for (line, clean) in chunks {
-                    let number = self.next_line;
-                    self.next_line += 1;
-                    let result = match prepare(line, clean) {
-                        Err(failure) => Err(failure),
-                        Ok((ctx, cut)) => {
-                            let mut result = parser.parse(&ctx, &mut cols);
-                            if let Some(cut) = cut {
-                                // The parser saw the line only up to the bad byte.
-                                match &mut result {
-                                    Ok(()) => result = Err(Failure::new("line", cut.at, cut.describe())),
-                                    Err(f) if f.offset >= cut.at => {
-                                        f.offset = cut.at;
-                                        f.reason = format!("{} (the line is unreadable from here)", cut.describe());
+                let mut cols = Columns::new(parser.fields(spec::StringOutput::View), lines.expected_lines());
+                while let Some((chunk, clean)) = lines.next_chunk() {
+                    for line in chunk {
+                        let number = self.next_line;
+                        self.next_line += 1;
+                        let result = match prepare(line, clean) {
+                            Err(failure) => Err(failure),
+                            Ok((ctx, cut)) => {
+                                let mut result = parser.parse(&ctx, &mut cols);
+                                if let Some(cut) = cut {
+                                    // The parser saw the line only up to the bad byte.
+                                    match &mut result {
+                                        Ok(()) => result = Err(Failure::new("line", cut.at, cut.describe())),
+                                        Err(f) if f.offset >= cut.at => {
+                                            f.offset = cut.at;
+                                            f.reason = format!("{} (the line is unreadable from here)", cut.describe());
+                                        }
+                                        Err(_) => {}
                                     }
-                                    Err(_) => {}
                                 }
+                                result
                             }
-                            result
+                        };
+                        let message = cols.end_row(&result);
+                        if let (Some(message), OnError::Raise) = (message, self.spec.on_error) {
+                            return Err(SashError::Parse { line: number, message: message.to_string() });
                         }
-                    };
-                    let message = cols.end_row(&result);
-                    if let (Some(message), OnError::Raise) = (message, self.spec.on_error) {
-                        return Err(SashError::Parse { line: number, message: message.to_string() });
                     }
                 }
                 let failed = cols.failed;
-                let batch = cols.finish(blocks, self.spec.strings)?;
+                let batch = cols.finish(&lines.into_blocks(), self.spec.strings)?;
                 Ok(ParseOutput { parsed: batch.num_rows() - failed, failed, batch })
             }
             Engine::Json(parser) => {
-                let inputs: Vec<std::result::Result<&[u8], Failure>> = lines
-                    .chunks(CHECKED_LINES)
-                    .flat_map(|chunk| {
-                        let clean = check.of(chunk);
-                        chunk.iter().map(move |line| (line, clean))
-                    })
-                    .map(|(line, clean)| match prepare(line, clean) {
+                let mut inputs: Vec<std::result::Result<&[u8], Failure>> = Vec::with_capacity(lines.expected_lines());
+                while let Some((chunk, clean)) = lines.next_chunk() {
+                    inputs.extend(chunk.iter().map(|line| match prepare(line, clean) {
                         Err(f) => Err(f),
                         Ok((_, Some(cut))) => Err(json::cut_failure(cut)),
                         Ok((ctx, None)) => Ok(ctx.bytes),
-                    })
-                    .collect();
+                    }));
+                }
+                let count = inputs.len();
                 let (mut columns, failures) = parser.parse(inputs)?;
                 let mut message = String::new();
                 let mut failed = 0;
@@ -267,12 +259,12 @@ impl Parser {
                         }
                     }
                 }
-                self.next_line += lines.len() as u64;
+                self.next_line += count as u64;
                 let errors: StringArray = errors.finish();
                 columns.push(Arc::new(errors) as ArrayRef);
-                let options = RecordBatchOptions::new().with_row_count(Some(lines.len()));
+                let options = RecordBatchOptions::new().with_row_count(Some(count));
                 let batch = RecordBatch::try_new_with_options(self.schema(), columns, &options)?;
-                Ok(ParseOutput { parsed: lines.len() - failed, failed, batch })
+                Ok(ParseOutput { parsed: count - failed, failed, batch })
             }
         }
     }
@@ -287,6 +279,132 @@ enum Clean {
     Utf8Only,
     /// Each line must be checked.
     No,
+}
+
+/// Lines handed to the parser a chunk at a time, each chunk with what is
+/// known of its bytes, and the buffers that views of them point into.
+trait LineChunks<'a> {
+    /// The number of lines expected: the output columns reserve it.
+    fn expected_lines(&self) -> usize;
+    /// The next lines, or None at the end.
+    fn next_chunk(&mut self) -> Option<(&[LineRef<'a>], Clean)>;
+    /// The buffers the views point into, once every line was read.
+    fn into_blocks(self) -> Vec<Buffer>;
+}
+
+/// Lines already listed (elements of a string or binary array).
+struct GivenLines<'a> {
+    lines: Vec<LineRef<'a>>,
+    blocks: Vec<Buffer>,
+    check: Check<'a>,
+    at: usize,
+}
+
+impl<'a> GivenLines<'a> {
+    fn new(lines: Vec<LineRef<'a>>, blocks: Vec<Buffer>, check: Check<'a>) -> GivenLines<'a> {
+        GivenLines { lines, blocks, check, at: 0 }
+    }
+}
+
+impl<'a> LineChunks<'a> for GivenLines<'a> {
+    fn expected_lines(&self) -> usize {
+        self.lines.len()
+    }
+
+    fn next_chunk(&mut self) -> Option<(&[LineRef<'a>], Clean)> {
+        if self.at == self.lines.len() {
+            return None;
+        }
+        let chunk = &self.lines[self.at..(self.at + CHECKED_LINES).min(self.lines.len())];
+        self.at += chunk.len();
+        Some((chunk, self.check.of(chunk)))
+    }
+
+    fn into_blocks(self) -> Vec<Buffer> {
+        self.blocks
+    }
+}
+
+/// The lines of a raw buffer, found a chunk of about [`SPLIT_BYTES`] at a
+/// time just before the chunk is parsed: splitting, checking and parsing
+/// then read its bytes from cache, where splitting the whole buffer first
+/// read it from memory once more (a sixth of the parse of a combined log).
+struct ByteLines<'a> {
+    values: &'a Buffer,
+    /// Where the next chunk starts.
+    at: usize,
+    lines: Vec<LineRef<'a>>,
+    blocks: Vec<Buffer>,
+    /// Where the current block starts in `values`.
+    base: usize,
+    expected: usize,
+}
+
+const SPLIT_BYTES: usize = 64 * 1024;
+
+impl<'a> ByteLines<'a> {
+    fn new(values: &'a Buffer) -> ByteLines<'a> {
+        let data = values.as_slice();
+        // The first chunk's lines give the expected count; a loose guess
+        // costs address space, not memory (pages never written stay out).
+        let sample = &data[..data.len().min(SPLIT_BYTES)];
+        let sample_lines = memchr::memchr2_iter(b'\n', b'\r', sample).count().max(1);
+        // Capped as if lines averaged 32 bytes: a sample of short lines must
+        // not reserve gigabytes; beyond the guess the columns grow.
+        let guess = (data.len() as u128 * sample_lines as u128 / sample.len().max(1) as u128) as usize;
+        let expected = guess.saturating_mul(5) / 4 + 16;
+        let expected = expected.min(data.len() / 32 + 16);
+        ByteLines { values, at: 0, lines: Vec::new(), blocks: vec![values.clone()], base: 0, expected }
+    }
+}
+
+impl<'a> LineChunks<'a> for ByteLines<'a> {
+    fn expected_lines(&self) -> usize {
+        self.expected
+    }
+
+    fn next_chunk(&mut self) -> Option<(&[LineRef<'a>], Clean)> {
+        let data: &'a [u8] = self.values.as_slice();
+        if self.at == data.len() {
+            return None;
+        }
+        // The chunk ends with the terminator of the first line ending past
+        // SPLIT_BYTES (a CRLF whole), so no line and no CRLF is cut in two.
+        let start = self.at;
+        let end = match memchr::memchr2(b'\n', b'\r', data.get(start + SPLIT_BYTES..).unwrap_or(&[])) {
+            None => data.len(),
+            Some(i) => {
+                let i = start + SPLIT_BYTES + i;
+                if data[i] == b'\r' && data.get(i + 1) == Some(&b'\n') {
+                    i + 2
+                } else {
+                    i + 1
+                }
+            }
+        };
+        self.at = end;
+        let chunk = &data[start..end];
+        self.lines.clear();
+        for (line_start, line_end) in split_lines(chunk) {
+            let (line_start, line_end) = (start + line_start, start + line_end);
+            if line_end - self.base > u32::MAX as usize {
+                self.blocks.push(self.values.slice(line_start));
+                self.base = line_start;
+            }
+            self.lines.push(LineRef {
+                bytes: Some(&data[line_start..line_end]),
+                block: Some(self.blocks.len() as u32),
+                offset: (line_start - self.base) as u32,
+            });
+        }
+        // Lines end at CR or LF, which no character holds part of: the
+        // chunk's bytes as a whole tell.
+        Some((&self.lines, Clean::of(chunk, false)))
+    }
+
+    fn into_blocks(self) -> Vec<Buffer> {
+        self.blocks
+    }
 }
 
 /// Lines checked together for UTF-8 and NUL bytes, just before they are

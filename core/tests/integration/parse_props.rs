@@ -150,3 +150,51 @@ proptest! {
         prop_assert!(views_are_utf8(&out));
     }
 }
+
+/// Raw bytes are split a chunk of about 64 KiB at a time: lines, empty lines
+/// and every terminator (LF, CRLF, lone CR) come out the same wherever the
+/// chunks end, including lines longer than a chunk.
+#[test]
+fn lines_of_raw_bytes_do_not_depend_on_where_chunks_end() {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    for round in 0..4 {
+        let mut bytes = Vec::new();
+        let mut want = Vec::new();
+        while bytes.len() < 300_000 {
+            let len = match next(50) {
+                // Not after a lone CR: an empty line ended by LF would make it a CRLF.
+                0 if bytes.last() != Some(&b'\r') => 0,
+                1 => 70_000 + next(10_000) as usize, // longer than a chunk
+                _ => 1 + next(120) as usize,
+            };
+            let line: String = (0..len).map(|i| (b'a' + ((i as u64 + round) % 26) as u8) as char).collect();
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.extend_from_slice(match next(3) {
+                0 => &b"\n"[..],
+                1 => b"\r\n",
+                _ => b"\r",
+            });
+            want.push(line);
+        }
+        if round % 2 == 1 {
+            bytes.extend_from_slice(b"last line without a terminator");
+            want.push("last line without a terminator".to_string());
+        }
+        assert_eq!(sash_core::parse::split_lines_for_tests(&bytes), want.len());
+        let spec = ParseSpec::from_json(r#"{"format": "regex", "pattern": "^(?P<all>.*)$"}"#).unwrap();
+        let out = parse_bytes(&Buffer::from(bytes.as_slice()), &spec).unwrap();
+        let all = out.batch.column_by_name("all").unwrap().as_string_view();
+        let got: Vec<String> =
+            (0..all.len()).map(|i| if all.is_null(i) { "<null>".to_string() } else { all.value(i).to_string() }).collect();
+        // Empty lines are failed rows (null), the others their text.
+        let want: Vec<String> = want.into_iter().map(|l| if l.is_empty() { "<null>".to_string() } else { l }).collect();
+        assert_eq!(got.len(), want.len(), "round {round}");
+        assert!(got == want, "round {round}: first difference at row {:?}", got.iter().zip(&want).position(|(a, b)| a != b));
+    }
+}
