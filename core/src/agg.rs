@@ -417,8 +417,7 @@ where
         }
     }
     fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
-        let valid = NullBuffer::from(slots.iter().map(|&s| self.states[s as usize].count > 0).collect::<Vec<_>>());
-        let valid = Some(valid).filter(|v| v.null_count() > 0);
+        let valid = validity_of(&self.states, slots);
         let mut out = Vec::with_capacity(self.outputs.len());
         for output in self.outputs.clone() {
             let states = slots.iter().map(|&s| &self.states[s as usize]);
@@ -437,8 +436,7 @@ where
         Ok(out)
     }
     fn finish_into(&mut self, slots: &[u32], out: &mut [&mut ColumnBuilder]) -> Result<()> {
-        let valid = NullBuffer::from(slots.iter().map(|&s| self.states[s as usize].count > 0).collect::<Vec<_>>());
-        let valid = Some(valid).filter(|v| v.null_count() > 0);
+        let valid = validity_of(&self.states, slots);
         for (i, output) in self.outputs.clone().into_iter().enumerate() {
             let states = slots.iter().map(|&s| &self.states[s as usize]);
             let builder = &mut *out[i];
@@ -453,6 +451,15 @@ where
         }
         Ok(())
     }
+}
+
+/// Which of `slots` hold a value (a count above zero); None when all do,
+/// the common case, found without building the bitmap.
+fn validity_of<N: Native>(states: &[Stat<N>], slots: &[u32]) -> Option<NullBuffer> {
+    if slots.iter().all(|&s| states[s as usize].count > 0) {
+        return None;
+    }
+    Some(NullBuffer::from(slots.iter().map(|&s| states[s as usize].count > 0).collect::<Vec<_>>()))
 }
 
 /// The parts of finishing that differ between integer, float and decimal sums.
