@@ -334,9 +334,7 @@ struct ByteLines<'a> {
     /// Where the next chunk starts.
     at: usize,
     lines: Vec<LineRef<'a>>,
-    blocks: Vec<Buffer>,
-    /// Where the current block starts in `values`.
-    base: usize,
+    blocks: Blocks<'a>,
     expected: usize,
 }
 
@@ -354,7 +352,7 @@ impl<'a> ByteLines<'a> {
         let guess = (data.len() as u128 * sample_lines as u128 / sample.len().max(1) as u128) as usize;
         let expected = guess.saturating_mul(5) / 4 + 16;
         let expected = expected.min(data.len() / 32 + 16);
-        ByteLines { values, at: 0, lines: Vec::new(), blocks: vec![values.clone()], base: 0, expected }
+        ByteLines { values, at: 0, lines: Vec::new(), blocks: Blocks::new(values), expected }
     }
 }
 
@@ -386,16 +384,7 @@ impl<'a> LineChunks<'a> for ByteLines<'a> {
         let chunk = &data[start..end];
         self.lines.clear();
         for (line_start, line_end) in split_lines(chunk) {
-            let (line_start, line_end) = (start + line_start, start + line_end);
-            if line_end - self.base > u32::MAX as usize {
-                self.blocks.push(self.values.slice(line_start));
-                self.base = line_start;
-            }
-            self.lines.push(LineRef {
-                bytes: Some(&data[line_start..line_end]),
-                block: Some(self.blocks.len() as u32),
-                offset: (line_start - self.base) as u32,
-            });
+            self.lines.push(self.blocks.line(start + line_start, start + line_end));
         }
         // Lines end at CR or LF, which no character holds part of: the
         // chunk's bytes as a whole tell.
@@ -403,7 +392,7 @@ impl<'a> LineChunks<'a> for ByteLines<'a> {
     }
 
     fn into_blocks(self) -> Vec<Buffer> {
-        self.blocks
+        self.blocks.into_buffers()
     }
 }
 
@@ -500,26 +489,46 @@ fn prepare<'a>(line: &LineRef<'a>, clean: Clean) -> std::result::Result<(LineCtx
     Ok((LineCtx { bytes: &bytes[..end], block: line.block, offset: line.offset, cut }, cut))
 }
 
-/// Lines of one contiguous buffer given by byte spans. Views hold 32-bit
-/// offsets, so when a span ends more than 4 GiB past the current block's
-/// start, a new block (a zero-copy slice) starts at that line.
+/// Lines of one contiguous buffer given by byte spans.
 fn lines_in<'a>(values: &'a Buffer, spans: impl Iterator<Item = Option<(usize, usize)>>) -> (Vec<LineRef<'a>>, Vec<Buffer>) {
-    let data = values.as_slice();
-    let mut blocks = vec![values.clone()];
-    let mut base = 0usize;
+    let mut blocks = Blocks::new(values);
     let lines = spans
         .map(|span| match span {
             None => LineRef { bytes: None, block: None, offset: 0 },
-            Some((start, end)) => {
-                if end - base > u32::MAX as usize {
-                    blocks.push(values.slice(start));
-                    base = start;
-                }
-                LineRef { bytes: Some(&data[start..end]), block: Some(blocks.len() as u32), offset: (start - base) as u32 }
-            }
+            Some((start, end)) => blocks.line(start, end),
         })
         .collect();
-    (lines, blocks)
+    (lines, blocks.into_buffers())
+}
+
+/// The buffers that views of one buffer's lines point into. Views hold
+/// 32-bit offsets, so when a line ends more than 4 GiB past the current
+/// block's start, a new block (a zero-copy slice) starts at that line.
+struct Blocks<'a> {
+    values: &'a Buffer,
+    blocks: Vec<Buffer>,
+    /// Where the current block starts in `values`.
+    base: usize,
+}
+
+impl<'a> Blocks<'a> {
+    fn new(values: &'a Buffer) -> Blocks<'a> {
+        Blocks { values, blocks: vec![values.clone()], base: 0 }
+    }
+
+    /// The line `values[start..end]`, lines coming in buffer order.
+    fn line(&mut self, start: usize, end: usize) -> LineRef<'a> {
+        if end - self.base > u32::MAX as usize {
+            self.blocks.push(self.values.slice(start));
+            self.base = start;
+        }
+        let data: &'a [u8] = self.values.as_slice();
+        LineRef { bytes: Some(&data[start..end]), block: Some(self.blocks.len() as u32), offset: (start - self.base) as u32 }
+    }
+
+    fn into_buffers(self) -> Vec<Buffer> {
+        self.blocks
+    }
 }
 
 /// Line spans of `b`: terminated by LF, CRLF or a lone CR; the last line
