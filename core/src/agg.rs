@@ -81,6 +81,14 @@ pub(crate) trait Accumulator: Send {
             self.merge(dst as usize, src as usize);
         }
     }
+    /// `merge(dst_base + g, src_base + g)` for each g of `groups`, in
+    /// order: the merge of one block of slots into another (see
+    /// `window::PaneBlocks`), without a list of pairs to build and read.
+    fn merge_groups(&mut self, dst_base: u32, src_base: u32, groups: &[u32]) {
+        for &g in groups {
+            self.merge((dst_base + g) as usize, (src_base + g) as usize);
+        }
+    }
     /// Empties a slot for reuse.
     fn reset(&mut self, slot: usize);
     /// `reset` for each slot.
@@ -330,6 +338,30 @@ where
         }
     }
 
+    fn merge_each(&mut self, pairs: impl Iterator<Item = (u32, u32)> + Clone) {
+        // Extremes nobody asked for are not merged.
+        let want_min = self.outputs.contains(&StatOutput::Min);
+        let want_max = self.outputs.contains(&StatOutput::Max);
+        let states = &mut self.states;
+        for (dst, src) in pairs.clone() {
+            let s = states[src as usize];
+            let d = &mut states[dst as usize];
+            d.count += s.count;
+            d.sum = T::Native::add_sums(d.sum, s.sum);
+            if want_min {
+                d.min = T::Native::min_of(d.min, s.min);
+            }
+            if want_max {
+                d.max = T::Native::max_of(d.max, s.max);
+            }
+        }
+        if !self.nulls.is_empty() {
+            for (dst, src) in pairs {
+                self.nulls[dst as usize] += self.nulls[src as usize];
+            }
+        }
+    }
+
     #[inline(always)]
     fn fold(st: &mut Stat<T::Native>, v: T::Native, want_min: bool, want_max: bool) {
         st.count += 1;
@@ -388,27 +420,10 @@ where
         self.merge_pairs(&[(dst as u32, src as u32)]);
     }
     fn merge_pairs(&mut self, pairs: &[(u32, u32)]) {
-        // One loop per wanted part: extremes nobody asked for are not merged.
-        let want_min = self.outputs.contains(&StatOutput::Min);
-        let want_max = self.outputs.contains(&StatOutput::Max);
-        let states = &mut self.states;
-        for &(dst, src) in pairs {
-            let s = states[src as usize];
-            let d = &mut states[dst as usize];
-            d.count += s.count;
-            d.sum = T::Native::add_sums(d.sum, s.sum);
-            if want_min {
-                d.min = T::Native::min_of(d.min, s.min);
-            }
-            if want_max {
-                d.max = T::Native::max_of(d.max, s.max);
-            }
-        }
-        if !self.nulls.is_empty() {
-            for &(dst, src) in pairs {
-                self.nulls[dst as usize] += self.nulls[src as usize];
-            }
-        }
+        self.merge_each(pairs.iter().copied());
+    }
+    fn merge_groups(&mut self, dst_base: u32, src_base: u32, groups: &[u32]) {
+        self.merge_each(groups.iter().map(|&g| (dst_base + g, src_base + g)));
     }
     fn reset(&mut self, slot: usize) {
         self.states[slot] = Stat::empty();
@@ -1162,6 +1177,12 @@ impl AggPlan {
     pub fn merge_pairs(&mut self, pairs: &[(u32, u32)]) {
         for acc in &mut self.accumulators {
             acc.merge_pairs(pairs);
+        }
+    }
+
+    pub fn merge_groups(&mut self, dst_base: u32, src_base: u32, groups: &[u32]) {
+        for acc in &mut self.accumulators {
+            acc.merge_groups(dst_base, src_base, groups);
         }
     }
 
