@@ -169,7 +169,11 @@ fn parse_bench(args: &[String], only: Option<&str>, once: bool) {
         }
         if let Some(dir) = &write_dir {
             std::fs::create_dir_all(dir).expect("data dir");
-            std::fs::write(std::path::Path::new(dir).join(format!("{name}.log")), &text).expect("write data");
+            // Flushed before the timing starts: the kernel's writeback of
+            // these pages would otherwise share the CPUs with the parse.
+            let mut file = std::fs::File::create(std::path::Path::new(dir).join(format!("{name}.log"))).expect("create data file");
+            std::io::Write::write_all(&mut file, text.as_bytes()).expect("write data");
+            file.sync_all().expect("flush data");
         }
         let bytes = text.len();
         let buffer = arrow_buffer::Buffer::from_vec(text.into_bytes());
