@@ -1,6 +1,7 @@
 //! Grouping rows by key columns: every distinct key gets a dense group id.
 
 use crate::error::Result;
+use crate::parse::row::short_eq;
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, Int64Array, PrimitiveArray, UInt32Array};
@@ -26,6 +27,9 @@ enum Mode {
     Dense { min: i64, len: u32 },
     /// One integer-like key over a wide range.
     IntMap { map: HashMap<i64, u32>, null_gid: u32 },
+    /// One string or binary key, hashed on its bytes where they lie in the
+    /// array: each group's bytes are kept once, in `keys`.
+    Bytes(ByteGroups),
     /// Anything else: keys encoded by arrow-row and hashed as bytes.
     Rows { converter: RowConverter, map: HashMap<Box<[u8]>, u32> },
 }
@@ -152,6 +156,87 @@ fn bounds<T: Copy + Ord>(values: &[T]) -> (T, T) {
     values.iter().fold((values[0], values[0]), |(lo, hi), &v| (lo.min(v), hi.max(v)))
 }
 
+fn is_bytes(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::LargeBinary | DataType::BinaryView)
+}
+
+/// Calls `visit(i, value)` for each row `range.start + i` of a string or
+/// binary array, with `None` for nulls.
+#[inline(always)]
+fn visit_bytes(array: &dyn Array, range: Range<usize>, mut visit: impl FnMut(usize, Option<&[u8]>)) {
+    macro_rules! go {
+        ($typed:expr) => {{
+            let typed = $typed;
+            match typed.nulls().filter(|n| n.null_count() > 0) {
+                None => {
+                    for (i, row) in range.clone().enumerate() {
+                        visit(i, Some(typed.value(row).as_ref()));
+                    }
+                }
+                Some(nulls) => {
+                    for (i, row) in range.clone().enumerate() {
+                        visit(i, nulls.is_valid(row).then(|| typed.value(row).as_ref()));
+                    }
+                }
+            }
+        }};
+    }
+    match array.data_type() {
+        DataType::Utf8 => go!(array.as_string::<i32>()),
+        DataType::LargeUtf8 => go!(array.as_string::<i64>()),
+        DataType::Utf8View => go!(array.as_string_view()),
+        DataType::Binary => go!(array.as_binary::<i32>()),
+        DataType::LargeBinary => go!(array.as_binary::<i64>()),
+        DataType::BinaryView => go!(array.as_binary_view()),
+        other => unreachable!("{other} is not a string or binary type"),
+    }
+}
+
+/// Group ids of byte strings: a hash table of (hash, group id) whose keys'
+/// bytes sit end to end in one buffer, so that a new group costs no
+/// allocation of its own and a lookup hashes the row's bytes in place.
+#[derive(Default)]
+struct ByteGroups {
+    hasher: hashbrown::DefaultHashBuilder,
+    table: hashbrown::HashTable<(u64, u32)>,
+    /// The bytes of every non-null group's key, in group id order...
+    keys: Vec<u8>,
+    /// ...group g's ending at `ends[g]` (and starting where g - 1's ends);
+    /// the null group, if any, takes no bytes.
+    ends: Vec<usize>,
+    null_gid: Option<u32>,
+}
+
+impl ByteGroups {
+    #[inline(always)]
+    fn gid(&mut self, value: Option<&[u8]>, new_group: impl FnOnce() -> u32) -> u32 {
+        let Some(bytes) = value else {
+            return *self.null_gid.get_or_insert_with(|| {
+                let gid = new_group();
+                self.ends.push(self.keys.len());
+                gid
+            });
+        };
+        let hash = std::hash::BuildHasher::hash_one(&self.hasher, bytes);
+        let (keys, ends) = (&self.keys, &self.ends);
+        // The table holds no null group.
+        let key_of = |gid: u32| {
+            let start = if gid == 0 { 0 } else { ends[gid as usize - 1] };
+            &keys[start..ends[gid as usize]]
+        };
+        let found = self.table.find(hash, |&(h, gid)| h == hash && short_eq(key_of(gid), bytes));
+        if let Some(&(_, gid)) = found {
+            return gid;
+        }
+        let gid = new_group();
+        debug_assert_eq!(gid as usize, self.ends.len());
+        self.keys.extend_from_slice(bytes);
+        self.ends.push(self.keys.len());
+        self.table.insert_unique(hash, (hash, gid), |&(h, _)| h);
+        gid
+    }
+}
+
 fn is_int_like(t: &DataType) -> bool {
     t.is_integer() || matches!(t, DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _))
 }
@@ -187,6 +272,7 @@ impl Grouper {
                     Some(_) => Mode::IntMap { map: HashMap::new(), null_gid: NO_GROUP },
                 }
             }
+            [t] if is_bytes(t) => Mode::Bytes(ByteGroups::default()),
             types => {
                 let fields = types.iter().map(|t| SortField::new(t.clone())).collect();
                 Mode::Rows { converter: RowConverter::new(fields)?, map: HashMap::new() }
@@ -248,6 +334,11 @@ impl Grouper {
                         Some(v) => *map.entry(v).or_insert_with(|| new_group(first_seen, batch, rows.start + i)),
                     };
                     out.push(gid);
+                });
+            }
+            Mode::Bytes(groups) => {
+                visit_bytes(self.batch_keys[batch][0].as_ref(), rows.clone(), |i, v| {
+                    out.push(groups.gid(v, || new_group(first_seen, batch, rows.start + i)));
                 });
             }
             Mode::Rows { converter, map } => {

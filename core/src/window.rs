@@ -139,7 +139,29 @@ fn window_agg_storing(schema: &SchemaRef, batches: &[RecordBatch], spec: &Window
     debug_assert!(!emitted_in_order || in_order(&out), "pane windows were not emitted in order");
     if !emitted_in_order && !in_order(&out) {
         let mut order: Vec<u32> = (0..rows as u32).collect();
-        order.sort_unstable_by_key(|&i| order_of(&out, i as usize));
+        if out.starts.is_sorted() {
+            // Pane windows come out by start already: only each start's run
+            // needs sorting, a far smaller sort than of the whole output.
+            let mut keyed: Vec<u64> = Vec::new();
+            for run in order.chunk_by_mut(|&a, &b| out.starts[a as usize] == out.starts[b as usize]) {
+                let end = out.ends[run[0] as usize];
+                if run.iter().all(|&i| out.ends[i as usize] == end) {
+                    // One end (tumbling, hopping): the rank alone orders the
+                    // run; sorting (rank, row) as one integer spares the
+                    // comparisons two lookups each.
+                    keyed.clear();
+                    keyed.extend(run.iter().map(|&i| (u64::from(rank[out.gids[i as usize] as usize]) << 32) | u64::from(i)));
+                    keyed.sort_unstable();
+                    for (row, key) in run.iter_mut().zip(&keyed) {
+                        *row = *key as u32;
+                    }
+                } else {
+                    run.sort_unstable_by_key(|&i| (rank[out.gids[i as usize] as usize], out.ends[i as usize]));
+                }
+            }
+        } else {
+            order.sort_unstable_by_key(|&i| order_of(&out, i as usize));
+        }
         out.starts = order.iter().map(|&i| out.starts[i as usize]).collect();
         out.ends = order.iter().map(|&i| out.ends[i as usize]).collect();
         out.gids = order.iter().map(|&i| out.gids[i as usize]).collect();

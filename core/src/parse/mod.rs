@@ -28,7 +28,7 @@ mod json;
 mod json_flat;
 mod logfmt;
 mod pattern;
-mod row;
+pub(crate) mod row;
 mod scan;
 pub mod spec;
 mod syslog;

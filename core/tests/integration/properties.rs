@@ -15,9 +15,9 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Date64Array, Decimal128Array, DictionaryArray, Float64Array, Int32Array, Int64Array,
-    NullArray, RecordBatch, StringArray, TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
-    TimestampSecondArray,
+    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Date64Array, Decimal128Array, DictionaryArray, Float64Array, Int32Array,
+    Int64Array, LargeStringArray, NullArray, RecordBatch, StringArray, StringViewArray, TimestampMicrosecondArray,
+    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use proptest::prelude::*;
@@ -121,6 +121,13 @@ fn key_array(data_type: &DataType, cells: Vec<Option<u8>>) -> ArrayRef {
     match data_type {
         DataType::Int32 => Arc::new(Int32Array::from(cells.iter().map(|c| c.map(|v| i32::from(v) * 7 - 10)).collect::<Vec<_>>())),
         DataType::Utf8 => Arc::new(StringArray::from(cells.iter().map(|c| c.map(|v| STRINGS[usize::from(v)])).collect::<Vec<_>>())),
+        DataType::LargeUtf8 => {
+            Arc::new(LargeStringArray::from(cells.iter().map(|c| c.map(|v| STRINGS[usize::from(v)])).collect::<Vec<_>>()))
+        }
+        DataType::Utf8View => Arc::new(StringViewArray::from(cells.iter().map(|c| c.map(|v| STRINGS[usize::from(v)])).collect::<Vec<_>>())),
+        DataType::Binary => {
+            Arc::new(BinaryArray::from(cells.iter().map(|c| c.map(|v| STRINGS[usize::from(v)].as_bytes())).collect::<Vec<_>>()))
+        }
         DataType::Dictionary(_, _) => {
             Arc::new(cells.iter().map(|c| c.map(|v| STRINGS[usize::from(v)])).collect::<DictionaryArray<Int32Type>>())
         }
@@ -193,6 +200,9 @@ fn random_input(rng: &mut StdRng) -> Input {
                 &[
                     DataType::Int32,
                     DataType::Utf8,
+                    DataType::LargeUtf8,
+                    DataType::Utf8View,
+                    DataType::Binary,
                     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
                     DataType::Boolean,
                     DataType::Null,
