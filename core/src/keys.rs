@@ -30,6 +30,10 @@ enum Mode {
     /// One string or binary key, hashed on its bytes where they lie in the
     /// array: each group's bytes are kept once, in `keys`.
     Bytes(ByteGroups),
+    /// One dictionary key of strings or binaries: per batch, each dictionary
+    /// entry takes the group id of its value (through `groups`) when a row
+    /// first uses it, so a row costs an index lookup.
+    Dictionary { groups: ByteGroups, per_batch: Vec<Vec<u32>> },
     /// Anything else: keys encoded by arrow-row and hashed as bytes.
     Rows { converter: RowConverter, map: HashMap<Box<[u8]>, u32> },
 }
@@ -273,6 +277,9 @@ impl Grouper {
                 }
             }
             [t] if is_bytes(t) => Mode::Bytes(ByteGroups::default()),
+            [DataType::Dictionary(_, values)] if is_bytes(values) => {
+                Mode::Dictionary { groups: ByteGroups::default(), per_batch: vec![Vec::new(); batches.len()] }
+            }
             types => {
                 let fields = types.iter().map(|t| SortField::new(t.clone())).collect();
                 Mode::Rows { converter: RowConverter::new(fields)?, map: HashMap::new() }
@@ -340,6 +347,32 @@ impl Grouper {
                 visit_bytes(self.batch_keys[batch][0].as_ref(), rows.clone(), |i, v| {
                     out.push(groups.gid(v, || new_group(first_seen, batch, rows.start + i)));
                 });
+            }
+            Mode::Dictionary { groups, per_batch } => {
+                let keys = self.batch_keys[batch][0].slice(rows.start, rows.len());
+                let dictionary = keys.as_any_dictionary();
+                let values = dictionary.values();
+                // Null rows and rows whose entry is null alike.
+                let nulls = keys.logical_nulls().filter(|n| n.null_count() > 0);
+                let gid_of_entry = &mut per_batch[batch];
+                if gid_of_entry.is_empty() {
+                    gid_of_entry.resize(values.len(), NO_GROUP);
+                }
+                for (i, entry) in dictionary.normalized_keys().into_iter().enumerate() {
+                    let row = rows.start + i;
+                    if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                        out.push(groups.gid(None, || new_group(first_seen, batch, row)));
+                        continue;
+                    }
+                    let mut gid = gid_of_entry[entry];
+                    if gid == NO_GROUP {
+                        visit_bytes(values.as_ref(), entry..entry + 1, |_, value| {
+                            gid = groups.gid(value, || new_group(first_seen, batch, row));
+                        });
+                        gid_of_entry[entry] = gid;
+                    }
+                    out.push(gid);
+                }
             }
             Mode::Rows { converter, map } => {
                 let columns: Vec<ArrayRef> = self.batch_keys[batch].iter().map(|a| a.slice(rows.start, rows.len())).collect();
@@ -422,4 +455,39 @@ impl Grouper {
 pub(crate) fn take_keys(group_keys: &[ArrayRef], gids: &[u32]) -> Result<Vec<ArrayRef>> {
     let indices = UInt32Array::from(gids.to_vec());
     group_keys.iter().map(|c| Ok(take(c.as_ref(), &indices, None)?)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{DictionaryArray, StringArray, UInt8Array};
+
+    fn gids(grouper: &mut Grouper, batch: usize, len: usize) -> Vec<u32> {
+        let mut out = Vec::new();
+        grouper.assign(batch, 0..len, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn dictionary_keys_group_by_value_whatever_the_entry_or_the_batch() {
+        // Entries 0 and 2 hold the same value, entry 3 a null value; row 4 is a null key.
+        let values: ArrayRef = Arc::new(StringArray::from(vec![Some("b"), Some("a"), Some("b"), None, Some("")]));
+        let keys = UInt8Array::from(vec![Some(0), Some(1), Some(2), Some(3), None, Some(4), Some(0)]);
+        let first: ArrayRef = Arc::new(DictionaryArray::try_new(keys, values).unwrap());
+        // Another dictionary, sliced: its rows are "", "a", "b".
+        let other_values: ArrayRef = Arc::new(StringArray::from(vec!["zz", "", "a", "b"]));
+        let other: ArrayRef = Arc::new(DictionaryArray::try_new(UInt8Array::from(vec![0, 1, 2, 3]), other_values).unwrap());
+        let other = other.slice(1, 3);
+        let key_type = first.data_type().clone();
+        let mut grouper = Grouper::new(&[key_type], &[vec![first], vec![other]]).unwrap();
+        assert!(matches!(grouper.mode, Mode::Dictionary { .. }));
+        let (b, a, null, empty) = (0, 1, 2, 3);
+        assert_eq!(gids(&mut grouper, 0, 7), vec![b, a, b, null, null, empty, b]);
+        assert_eq!(gids(&mut grouper, 1, 3), vec![empty, a, b]);
+        let (keys, rank) = grouper.finish().unwrap();
+        let keys = arrow_cast::cast(&keys[0], &DataType::Utf8).unwrap();
+        assert_eq!(keys.as_string::<i32>().iter().collect::<Vec<_>>(), vec![Some("b"), Some("a"), None, Some("")]);
+        // Ascending, nulls last: "", "a", "b", null.
+        assert_eq!(rank, vec![2, 1, 3, 0]);
+    }
 }
