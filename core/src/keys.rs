@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::parse::row::short_eq;
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
-use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, Int64Array, PrimitiveArray, UInt32Array};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, PrimitiveArray, UInt32Array};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_row::{RowConverter, SortField};
 use arrow_schema::{DataType, SortOptions, TimeUnit};
@@ -18,13 +18,29 @@ const NO_GROUP: u32 = u32::MAX;
 /// Largest integer key range served by a direct lookup table instead of a hash map.
 const DENSE_RANGE_LIMIT: i64 = 1 << 20;
 
+/// One key's place in a dense group id.
+#[derive(Debug, Clone, Copy)]
+struct Digit {
+    min: i64,
+    /// Values in [min, min + len); `len` stands for null.
+    len: u32,
+}
+
+impl Digit {
+    fn radix(self) -> usize {
+        self.len as usize + 1
+    }
+}
+
 enum Mode {
     /// No key columns: every row is group 0.
     Single,
-    /// One integer-like key over a small range [min, min + len): the group id
-    /// *is* the key's offset (nulls get `len`), so group order is key order
-    /// and no lookup table is needed.
-    Dense { min: i64, len: u32 },
+    /// Integer-like keys, each over a small range [min, min + len), whose
+    /// ranges multiply to a small number: each key's offset (`len` for a
+    /// null) is a digit of the group id, the first key's the most
+    /// significant, so group order is key order (nulls last) and no lookup
+    /// table is needed.
+    Dense { digits: Vec<Digit>, scratch: Vec<u32> },
     /// One integer-like key over a wide range.
     IntMap { map: HashMap<i64, u32>, null_gid: u32 },
     /// One string or binary key, hashed on its bytes where they lie in the
@@ -117,6 +133,45 @@ fn visit_ints(array: &dyn Array, range: Range<usize>, mut visit: impl FnMut(usiz
         DataType::UInt64 => go!(UInt64Type),
         other => with_offset_key_type!(other, go, unreachable!("{other} is not integer-like")),
     }
+}
+
+/// The range of an integer-like key over every batch, as a dense digit:
+/// None when it is too wide.
+fn dense_digit<'a>(arrays: impl Iterator<Item = &'a dyn Array>) -> Option<Digit> {
+    let mut bounds: Option<(i64, i64)> = None;
+    for array in arrays {
+        if let Some((lo, hi)) = bounds_without_nulls(array) {
+            bounds = Some(bounds.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            continue;
+        }
+        visit_ints(array, 0..array.len(), |_, v| {
+            if let Some(v) = v {
+                bounds = Some(match bounds {
+                    None => (v, v),
+                    Some((lo, hi)) => (lo.min(v), hi.max(v)),
+                });
+            }
+        });
+    }
+    match bounds {
+        Some((lo, hi)) if (hi as i128 - lo as i128) < DENSE_RANGE_LIMIT as i128 => Some(Digit { min: lo, len: (hi - lo + 1) as u32 }),
+        Some(_) => None,
+        None => Some(Digit { min: 0, len: 0 }),
+    }
+}
+
+/// Appends to `out` the digit of each row of `range`: its offset from
+/// `digit.min`, or `digit.len` for a null.
+fn dense_digits(keys: &dyn Array, range: Range<usize>, digit: Digit, out: &mut Vec<u32>) {
+    if dense_ids_without_nulls(keys, range.clone(), digit.min, out) {
+        return;
+    }
+    visit_ints(keys, range, |_, v| {
+        out.push(match v {
+            Some(v) => (v - digit.min) as u32,
+            None => digit.len,
+        });
+    });
 }
 
 /// The group ids of a dense key column's rows when they hold no null, in a
@@ -251,29 +306,19 @@ impl Grouper {
         let mode = match key_types {
             [] => Mode::Single,
             // u64 keys beyond i64::MAX would not survive the offset arithmetic.
-            [t] if is_int_like(t) && *t != DataType::UInt64 => {
-                let mut bounds: Option<(i64, i64)> = None;
-                for keys in batches {
-                    let array = &keys[0];
-                    if let Some((lo, hi)) = bounds_without_nulls(array.as_ref()) {
-                        bounds = Some(bounds.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-                        continue;
+            types if types.iter().all(|t| is_int_like(t) && *t != DataType::UInt64) => {
+                let digits: Vec<Option<Digit>> =
+                    (0..types.len()).map(|k| dense_digit(batches.iter().map(|keys| keys[k].as_ref()))).collect();
+                let groups = digits.iter().try_fold(1usize, |product, d| d.and_then(|d| product.checked_mul(d.radix())));
+                match (groups, types.len()) {
+                    (Some(groups), _) if groups <= DENSE_RANGE_LIMIT as usize => {
+                        Mode::Dense { digits: digits.into_iter().map(|d| d.expect("all dense")).collect(), scratch: Vec::new() }
                     }
-                    visit_ints(array.as_ref(), 0..array.len(), |_, v| {
-                        if let Some(v) = v {
-                            bounds = Some(match bounds {
-                                None => (v, v),
-                                Some((lo, hi)) => (lo.min(v), hi.max(v)),
-                            });
-                        }
-                    });
-                }
-                match bounds {
-                    Some((lo, hi)) if (hi as i128 - lo as i128) < DENSE_RANGE_LIMIT as i128 => {
-                        Mode::Dense { min: lo, len: (hi - lo + 1) as u32 }
-                    }
-                    None => Mode::Dense { min: 0, len: 0 },
-                    Some(_) => Mode::IntMap { map: HashMap::new(), null_gid: NO_GROUP },
+                    (_, 1) => Mode::IntMap { map: HashMap::new(), null_gid: NO_GROUP },
+                    _ => Mode::Rows {
+                        converter: RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?,
+                        map: HashMap::new(),
+                    },
                 }
             }
             [t] if is_bytes(t) => Mode::Bytes(ByteGroups::default()),
@@ -291,7 +336,7 @@ impl Grouper {
     pub fn num_groups(&self) -> usize {
         match self.mode {
             Mode::Single => 1,
-            Mode::Dense { len, .. } => len as usize + 1,
+            Mode::Dense { ref digits, .. } => digits.iter().map(|d| d.radix()).product(),
             _ => self.first_seen.len(),
         }
     }
@@ -316,18 +361,17 @@ impl Grouper {
                 }
                 out.resize(rows.len(), 0);
             }
-            Mode::Dense { min, len } => {
-                let (min, len) = (*min, *len);
-                let keys = self.batch_keys[batch][0].as_ref();
-                if dense_ids_without_nulls(keys, rows.clone(), min, out) {
-                    return Ok(());
+            Mode::Dense { digits, scratch } => {
+                let keys = &self.batch_keys[batch];
+                dense_digits(keys[0].as_ref(), rows.clone(), digits[0], out);
+                for (key, &digit) in keys.iter().zip(digits.iter()).skip(1) {
+                    scratch.clear();
+                    dense_digits(key.as_ref(), rows.clone(), digit, scratch);
+                    let radix = digit.radix() as u32;
+                    for (gid, &d) in out.iter_mut().zip(scratch.iter()) {
+                        *gid = *gid * radix + d;
+                    }
                 }
-                visit_ints(keys, rows.clone(), |_, v| {
-                    out.push(match v {
-                        Some(v) => (v - min) as u32,
-                        None => len,
-                    });
-                });
             }
             Mode::IntMap { map, null_gid } => {
                 visit_ints(self.batch_keys[batch][0].as_ref(), rows.clone(), |i, v| {
@@ -397,10 +441,9 @@ impl Grouper {
     /// The key values of every group (one row per group id), and each group's
     /// rank in ascending key order with nulls last.
     pub fn finish(&self) -> Result<(Vec<ArrayRef>, Vec<u32>)> {
-        if let Mode::Dense { min, len } = self.mode {
-            let values = Int64Array::from_iter((0..len as i64).map(|offset| Some(min + offset)).chain(std::iter::once(None)));
-            let column = arrow_cast::cast(&values, &self.key_types[0])?;
-            return Ok((vec![column], (0..=len).collect()));
+        if let Mode::Dense { .. } = self.mode {
+            let gids: Vec<u32> = (0..self.num_groups() as u32).collect();
+            return Ok((self.keys_of(&[], &gids)?, gids));
         }
         let mut columns = Vec::with_capacity(self.key_types.len());
         for (k, key_type) in self.key_types.iter().enumerate() {
@@ -434,21 +477,38 @@ impl Grouper {
     /// groups' keys from `finish`. A dense key is its group id plus the
     /// smallest key, so its column is computed in one pass, without a take.
     pub fn keys_of(&self, group_keys: &[ArrayRef], gids: &[u32]) -> Result<Vec<ArrayRef>> {
-        if let Mode::Dense { min, len } = self.mode {
-            let nulls = gids.contains(&len).then(|| NullBuffer::from_iter(gids.iter().map(|&g| g != len)));
-            macro_rules! go {
-                ($t:ty) => {{
-                    type Native = <$t as ArrowPrimitiveType>::Native;
-                    // Nulls hold the value one past the largest key: never read.
-                    let values: ScalarBuffer<Native> = gids.iter().map(|&g| (min + g as i64) as Native).collect();
-                    let column: ArrayRef = Arc::new(PrimitiveArray::<$t>::new(values, nulls).with_data_type(self.key_types[0].clone()));
-                    return Ok(vec![column]);
-                }};
-            }
-            with_offset_key_type!(&self.key_types[0], go, ())
+        let Mode::Dense { digits, .. } = &self.mode else {
+            return take_keys(group_keys, gids);
+        };
+        if let [digit] = digits[..] {
+            // One key: the group id is its digit, with no division to undo.
+            return Ok(vec![dense_key_column(&self.key_types[0], digit, gids, |g| g)]);
         }
-        take_keys(group_keys, gids)
+        let mut columns = Vec::with_capacity(digits.len());
+        // The last key's digit is the least significant.
+        let mut stride = 1u32;
+        for (k, &digit) in digits.iter().enumerate().rev() {
+            let radix = digit.radix() as u32;
+            columns.push(dense_key_column(&self.key_types[k], digit, gids, |g| (g / stride) % radix));
+            stride *= radix;
+        }
+        columns.reverse();
+        Ok(columns)
     }
+}
+
+/// The values of a dense key for groups `gids`, given each group's digit of that key.
+fn dense_key_column(key_type: &DataType, Digit { min, len }: Digit, gids: &[u32], digit_of: impl Fn(u32) -> u32) -> ArrayRef {
+    let nulls = gids.iter().any(|&g| digit_of(g) == len).then(|| NullBuffer::from_iter(gids.iter().map(|&g| digit_of(g) != len)));
+    macro_rules! go {
+        ($t:ty) => {{
+            type Native = <$t as ArrowPrimitiveType>::Native;
+            // Nulls hold the value one past the largest key: never read.
+            let values: ScalarBuffer<Native> = gids.iter().map(|&g| (min + digit_of(g) as i64) as Native).collect();
+            Arc::new(PrimitiveArray::<$t>::new(values, nulls).with_data_type(key_type.clone()))
+        }};
+    }
+    with_offset_key_type!(key_type, go, unreachable!("dense keys are integer-like"))
 }
 
 /// Picks the key values for each output row.

@@ -893,12 +893,12 @@ fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::{Float64Array, Int32Array, Int64Array};
+    use arrow_array::{Float64Array, Int16Array, Int32Array, Int64Array};
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
-    /// Random rows: int64 time (sorted or not), one int32 key over a small
-    /// range with nulls, f64 and i64 values with nulls; in one to three batches.
+    /// Random rows: int64 time (sorted or not), an int32 and an int16 key
+    /// over small ranges with nulls, f64 and i64 values with nulls; in one to three batches.
     fn random_input(rng: &mut StdRng) -> (SchemaRef, Vec<RecordBatch>) {
         let rows = rng.random_range(0..400usize);
         let keys = rng.random_range(1..40i32);
@@ -911,11 +911,14 @@ mod tests {
         let key: Int32Array = (0..rows).map(|_| maybe(rng).then(|| rng.random_range(0..keys))).collect();
         let x: Float64Array = (0..rows).map(|_| maybe(rng).then(|| rng.random_range(-100..100) as f64 / 4.0)).collect();
         let n: Int64Array = (0..rows).map(|_| maybe(rng).then(|| rng.random_range(-1000..1000))).collect();
+        let second_keys = rng.random_range(1..6i16);
+        let j: Int16Array = (0..rows).map(|_| maybe(rng).then(|| rng.random_range(-2..second_keys))).collect();
         let batch = RecordBatch::try_from_iter([
             ("t", Arc::new(Int64Array::from(times)) as ArrayRef),
             ("k", Arc::new(key) as ArrayRef),
             ("x", Arc::new(x) as ArrayRef),
             ("n", Arc::new(n) as ArrayRef),
+            ("j", Arc::new(j) as ArrayRef),
         ])
         .unwrap();
         let cut = rng.random_range(0..=rows);
@@ -933,7 +936,7 @@ mod tests {
             }
             format!(r#""every": {every}, "period": {period}"#)
         };
-        let by = if rng.random_bool(0.8) { r#"["k"]"# } else { "[]" };
+        let by = [r#"["k"]"#, r#"["k"]"#, "[]", r#"["k", "j"]"#, r#"["j", "k"]"#][rng.random_range(0..5)];
         let closed = if rng.random_bool(0.5) { "left" } else { "right" };
         let offset = rng.random_range(-20..20);
         let aggs = r#"["count()", "count(x)", "sum(n)", "mean(x)", "min(x)", "max(n)", "first(x)", "last(n)", "var(x)",
