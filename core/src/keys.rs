@@ -50,6 +50,9 @@ enum Mode {
     /// entry takes the group id of its value (through `groups`) when a row
     /// first uses it, so a row costs an index lookup.
     Dictionary { groups: ByteGroups, per_batch: Vec<Vec<u32>> },
+    /// Two keys, each grouped on its own (as integers, bytes or a
+    /// dictionary): a row's group is the pair of its two ids.
+    Pair { parts: Box<[Grouper; 2]>, map: HashMap<u64, u32>, second: Vec<u32> },
     /// Anything else: keys encoded by arrow-row and hashed as bytes.
     Rows { converter: RowConverter, map: HashMap<Box<[u8]>, u32> },
 }
@@ -215,6 +218,11 @@ fn bounds<T: Copy + Ord>(values: &[T]) -> (T, T) {
     values.iter().fold((values[0], values[0]), |(lo, hi), &v| (lo.min(v), hi.max(v)))
 }
 
+/// Whether one key of this type is grouped without arrow-row encoding.
+fn groups_alone(t: &DataType) -> bool {
+    (is_int_like(t) && *t != DataType::UInt64) || is_bytes(t) || matches!(t, DataType::Dictionary(_, values) if is_bytes(values))
+}
+
 fn is_bytes(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::LargeBinary | DataType::BinaryView)
 }
@@ -315,22 +323,30 @@ impl Grouper {
                         Mode::Dense { digits: digits.into_iter().map(|d| d.expect("all dense")).collect(), scratch: Vec::new() }
                     }
                     (_, 1) => Mode::IntMap { map: HashMap::new(), null_gid: NO_GROUP },
-                    _ => Mode::Rows {
-                        converter: RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?,
-                        map: HashMap::new(),
-                    },
+                    _ => Self::pair_or_rows(key_types, batches)?,
                 }
             }
             [t] if is_bytes(t) => Mode::Bytes(ByteGroups::default()),
             [DataType::Dictionary(_, values)] if is_bytes(values) => {
                 Mode::Dictionary { groups: ByteGroups::default(), per_batch: vec![Vec::new(); batches.len()] }
             }
-            types => {
-                let fields = types.iter().map(|t| SortField::new(t.clone())).collect();
-                Mode::Rows { converter: RowConverter::new(fields)?, map: HashMap::new() }
-            }
+            _ => Self::pair_or_rows(key_types, batches)?,
         };
         Ok(Grouper { mode, batch_keys: batches.to_vec(), first_seen: Vec::new(), key_types: key_types.to_vec() })
+    }
+
+    /// Two keys that each group on their own are grouped as a pair of ids;
+    /// any other keys are encoded by arrow-row.
+    fn pair_or_rows(key_types: &[DataType], batches: &[Vec<ArrayRef>]) -> Result<Mode> {
+        if key_types.len() == 2 && key_types.iter().all(groups_alone) {
+            let part = |k: usize| {
+                let columns: Vec<Vec<ArrayRef>> = batches.iter().map(|keys| vec![keys[k].clone()]).collect();
+                Grouper::new(&key_types[k..=k], &columns)
+            };
+            return Ok(Mode::Pair { parts: Box::new([part(0)?, part(1)?]), map: HashMap::new(), second: Vec::new() });
+        }
+        let fields = key_types.iter().map(|t| SortField::new(t.clone())).collect();
+        Ok(Mode::Rows { converter: RowConverter::new(fields)?, map: HashMap::new() })
     }
 
     pub fn num_groups(&self) -> usize {
@@ -416,6 +432,15 @@ impl Grouper {
                         gid_of_entry[entry] = gid;
                     }
                     out.push(gid);
+                }
+            }
+            Mode::Pair { parts, map, second } => {
+                let [first_part, second_part] = &mut **parts;
+                first_part.assign(batch, rows.clone(), out)?;
+                second_part.assign(batch, rows.clone(), second)?;
+                for (i, (gid, &other)) in out.iter_mut().zip(second.iter()).enumerate() {
+                    let pair = (u64::from(*gid) << 32) | u64::from(other);
+                    *gid = *map.entry(pair).or_insert_with(|| new_group(first_seen, batch, rows.start + i));
                 }
             }
             Mode::Rows { converter, map } => {
