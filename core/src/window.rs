@@ -279,6 +279,23 @@ impl Grid {
         first..end
     }
 
+    /// Pops from the front of `pending` (panes in time order) each pane
+    /// whose windows have all been emitted, handing it to `done`.
+    fn pop_done_panes<T>(
+        &self,
+        pending: &mut VecDeque<T>,
+        pane_of: impl Fn(&T) -> Index,
+        next_pane: Option<Index>,
+        mut done: impl FnMut(T),
+    ) {
+        while let Some(pane) = pending.front() {
+            if !self.window_complete(self.windows_of(pane_of(pane)).1, next_pane) {
+                break;
+            }
+            done(pending.pop_front().expect("front exists"));
+        }
+    }
+
     fn window_bounds(&self, k: Index) -> Result<(i64, i64)> {
         let start = self.offset as i128 + k * self.every as i128;
         let end = start + self.period as i128;
@@ -647,16 +664,17 @@ impl PaneStore for SlotTable {
         if !ready.is_empty() {
             self.next_window = ready.end;
         }
-        // A pane is done once every window containing it has been emitted.
-        while let Some(pane) = self.pending.front() {
-            if !grid.window_complete(grid.windows_of(pane.p).1, next_pane) {
-                break;
-            }
-            let pane = self.pending.pop_front().expect("front exists");
-            self.order.clear();
-            self.order.extend(pane.entries.iter().map(|&(_, slot)| slot));
-            self.slots.give_back_all(plan, &self.order);
-        }
+        let (order, slots) = (&mut self.order, &mut self.slots);
+        grid.pop_done_panes(
+            &mut self.pending,
+            |pane| pane.p,
+            next_pane,
+            |pane| {
+                order.clear();
+                order.extend(pane.entries.iter().map(|&(_, slot)| slot));
+                slots.give_back_all(plan, order);
+            },
+        );
         Ok(())
     }
 }
@@ -823,17 +841,18 @@ impl PaneStore for PaneBlocks {
         if !ready.is_empty() {
             self.next_window = ready.end;
         }
-        // A pane is done once every window containing it has been emitted.
-        while let Some(pane) = self.pending.front() {
-            if !grid.window_complete(grid.windows_of(pane.p).1, next_pane) {
-                break;
-            }
-            let pane = self.pending.pop_front().expect("front exists");
-            self.present.clear();
-            self.present.extend(pane.groups.iter().map(|&g| pane.base + g));
-            plan.reset_all(&self.present);
-            self.free.push(pane.base);
-        }
+        let (present, free) = (&mut self.present, &mut self.free);
+        grid.pop_done_panes(
+            &mut self.pending,
+            |pane| pane.p,
+            next_pane,
+            |pane| {
+                present.clear();
+                present.extend(pane.groups.iter().map(|&g| pane.base + g));
+                plan.reset_all(present);
+                free.push(pane.base);
+            },
+        );
         Ok(())
     }
 }
