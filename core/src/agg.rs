@@ -939,28 +939,32 @@ fn encode_rows(converter: &RowConverter, array: &ArrayRef) -> Result<arrow_row::
 }
 
 fn normalized_floats(array: ArrayRef) -> Result<ArrayRef> {
-    // -0.0 equals 0.0 and every NaN is one value for distinct counts.
+    // -0.0 equals 0.0 and every NaN is one value for distinct counts. Every
+    // float width becomes Float64, exactly: the encoding is of `distinct_type`.
     Ok(match array.data_type() {
-        DataType::Float32 | DataType::Float64 => {
-            let values = as_f64_array(&array)?;
-            let normalized: Float64Array = values
-                .iter()
-                .map(|v| {
-                    v.map(|x| {
-                        if x.is_nan() {
-                            f64::NAN
-                        } else if x == 0.0 {
-                            0.0
-                        } else {
-                            x
-                        }
-                    })
-                })
-                .collect();
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            let wide = cast(&array, &DataType::Float64)?;
+            let normalized: Float64Array = wide.as_primitive::<Float64Type>().unary(|x| {
+                if x.is_nan() {
+                    f64::NAN
+                } else if x == 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            });
             Arc::new(normalized)
         }
         _ => array,
     })
+}
+
+/// The type distinct counts encode values of `data_type` as (see `normalized_floats`).
+fn distinct_type(data_type: DataType) -> DataType {
+    match data_type {
+        DataType::Float16 | DataType::Float32 => DataType::Float64,
+        other => other,
+    }
 }
 
 /// What a distinct count keeps per slot: the encoded values (exact) or a
@@ -1007,7 +1011,7 @@ struct Distinct<S: DistinctState> {
 
 impl<S: DistinctState> Distinct<S> {
     fn new(column: usize, data_type: DataType) -> Result<Self> {
-        Ok(Distinct { column, converter: RowConverter::new(vec![SortField::new(data_type)])?, states: Vec::new() })
+        Ok(Distinct { column, converter: RowConverter::new(vec![SortField::new(distinct_type(data_type))])?, states: Vec::new() })
     }
 }
 
