@@ -243,7 +243,9 @@ pub unsafe extern "C" fn sash_parse(
 ///
 /// `data`/`len`: the bytes (not NUL-terminated; `data` may be NULL when `len`
 /// is 0). sash copies them once; the caller keeps ownership of `data`.
-/// Output as for `sash_parse`.
+/// Gzip-compressed bytes (a `.gz` log, told by its first two bytes) are
+/// decompressed first; a corrupt or truncated gzip stream is
+/// `SASH_STATUS_INVALID_INPUT`. Output as for `sash_parse`.
 #[no_mangle]
 pub unsafe extern "C" fn sash_parse_bytes(
     data: *const u8,
@@ -396,10 +398,12 @@ impl RecordBatchReader for ReadStream {
 /// (0: 16 MiB), in bounded memory: each chunk, cut after its last complete
 /// line, becomes one batch of `out`, read and parsed when the caller pulls
 /// it. `read` is called with `user_data`, from the thread that pulls `out`,
-/// until it returns 0 (end) or a negative value (an error of `out`'s
-/// `get_next`); `user_data` must stay valid until `out` is released. Output
-/// columns as for `sash_parse`. On error of this call, `out` is not written
-/// and `read` was never called.
+/// until it returns 0 (end) or a negative value (an error: the complete
+/// lines read before it come as one last batch, then `out`'s `get_next`
+/// fails); `user_data` must stay valid until `out` is released. Gzip input
+/// is decompressed as it is read (see `sash_parse_bytes`). Output columns as
+/// for `sash_parse`. On error of this call, `out` is not written and `read`
+/// was never called.
 #[no_mangle]
 pub unsafe extern "C" fn sash_parse_read(
     read: SashReadCallback,

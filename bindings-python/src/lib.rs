@@ -655,6 +655,11 @@ fn log_path(path: &Bound<'_, PyAny>) -> PyResult<std::path::PathBuf> {
 /// errors count from the start of the file. The GIL is released while
 /// reading and parsing.
 ///
+/// A gzip-compressed file (``access.log.1.gz``, recognized by its first
+/// bytes, whatever its name) is decompressed as it is read. A truncated or
+/// corrupt one raises :class:`InvalidInputError`; a ``RecordBatchReader``
+/// first yields every complete line it could decompress.
+///
 /// >>> import sash, tempfile, os
 /// >>> path = os.path.join(tempfile.mkdtemp(), "app.log")
 /// >>> _ = open(path, "w").write("ts=2024-01-01T00:00:00Z ms=5\nts=2024-01-01T00:00:01Z ms=7\n")

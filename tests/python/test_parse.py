@@ -234,6 +234,30 @@ def test_apache_combined_10k_through_read_log():
     assert sash.read_log(str(ACCESS), "combined").equals(t)
 
 
+def test_gzip_logs_read_as_their_text(tmp_path):
+    import gzip
+    plain = ACCESS.read_bytes()
+    packed = tmp_path / "access.log.1.gz"
+    packed.write_bytes(gzip.compress(plain))
+    whole = sash.read_log(ACCESS, "combined")
+    assert sash.read_log(packed, "combined").equals(whole)
+    assert pa.Table.from_batches(list(sash.read_log(packed, "combined", batch_size=700))).equals(whole)
+    assert sash.parse(packed.read_bytes(), "combined").equals(whole)
+
+    # Cut short: an error, after the complete lines when streaming.
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(gzip.compress(plain)[:100_000])
+    with pytest.raises(sash.InvalidInputError, match=r"truncated \.gz"):
+        sash.read_log(cut, "combined")
+    read = []
+    with pytest.raises(sash.InvalidInputError, match=r"truncated \.gz.*bytes after the last complete line were not parsed"):
+        for batch in sash.read_log(cut, "combined", batch_size=500):
+            read.append(batch)
+    rows = sum(b.num_rows for b in read)
+    assert 1000 < rows < whole.num_rows
+    assert pa.Table.from_batches(read).equals(whole.slice(0, rows))
+
+
 def test_apache_combined_10k_raise_names_line_8899():
     with pytest.raises(sash.ParseError, match=r"^line 8899 does not parse: user_agent at byte"):
         sash.read_log(ACCESS, "combined", on_error="raise")

@@ -191,8 +191,20 @@ impl Parser {
 
     /// Parses a whole buffer of raw bytes, split into lines at LF, CRLF or a
     /// lone CR. The last line counts without a newline; empty lines are rows.
-    /// String fields point into `bytes` (zero-copy).
+    /// String fields point into `bytes` (zero-copy). Gzip-compressed bytes
+    /// (a rotated `access.log.1.gz`, recognized by their first two bytes) are
+    /// decompressed first, and the string fields point into the text.
     pub fn parse_bytes(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
+        if is_gzip(bytes) {
+            let mut text = Vec::new();
+            flate2::read::MultiGzDecoder::new(bytes.as_slice()).read_to_end(&mut text).map_err(|e| gzip_error(&e))?;
+            return self.parse_text(&Buffer::from_vec(text));
+        }
+        self.parse_text(bytes)
+    }
+
+    /// `parse_bytes` of bytes known to be text.
+    fn parse_text(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
         self.run(ByteLines::new(bytes))
     }
 
@@ -610,16 +622,77 @@ pub fn parse_bytes(bytes: &Buffer, spec: &ParseSpec) -> Result<ParseOutput> {
     Parser::new(spec)?.parse_bytes(bytes)
 }
 
+/// The first two bytes of every gzip stream (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether `bytes` begin as a gzip stream does. No log line can: 0x8b is
+/// not a byte UTF-8 text starts a character with.
+fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&GZIP_MAGIC)
+}
+
+#[cold]
+fn gzip_error(e: &std::io::Error) -> SashError {
+    SashError::InvalidInput(gzip_message(e))
+}
+
+fn gzip_message(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        "the gzip-compressed log ends in the middle of its compressed data (a truncated .gz file?)".into()
+    } else {
+        format!("the gzip-compressed log is corrupt: {e}")
+    }
+}
+
+/// A stream as `ParseReader` reads it: plain text, or gzip decompressed on
+/// the fly, told apart by the first two bytes (kept in front of the rest).
+#[derive(Debug)]
+enum Source<R: Read> {
+    Unread(R),
+    Text(std::io::Chain<std::io::Cursor<Vec<u8>>, R>),
+    Gzip(Box<flate2::read::MultiGzDecoder<std::io::Chain<std::io::Cursor<Vec<u8>>, R>>>),
+    /// Only while `Unread` turns into one of the others.
+    Taken,
+}
+
+impl<R: Read> Source<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Source::Unread(_) = self {
+            let Source::Unread(mut reader) = std::mem::replace(self, Source::Taken) else { unreachable!() };
+            let mut head = Vec::with_capacity(GZIP_MAGIC.len());
+            let sniffed = (&mut reader).take(GZIP_MAGIC.len() as u64).read_to_end(&mut head);
+            let rest = std::io::Cursor::new(head).chain(reader);
+            let gzip = is_gzip(rest.get_ref().0.get_ref());
+            *self = if gzip { Source::Gzip(Box::new(flate2::read::MultiGzDecoder::new(rest))) } else { Source::Text(rest) };
+            sniffed?;
+        }
+        match self {
+            Source::Text(reader) => reader.read(buf),
+            Source::Gzip(reader) => reader.read(buf).map_err(|e| std::io::Error::new(e.kind(), gzip_message(&e))),
+            Source::Unread(_) | Source::Taken => unreachable!("the stream is sniffed above"),
+        }
+    }
+}
+
 /// Parses a stream (a file, a socket) in chunks of about `chunk_bytes`,
 /// yielding one batch per chunk: memory stays bounded by the chunk size
 /// whatever the stream's length (a line longer than a chunk grows that chunk).
+/// A gzip stream (several members too, as `cat a.gz b.gz` makes) is
+/// decompressed as it is read.
+///
+/// When reading fails part way (a truncated .gz file, an I/O error), the
+/// complete lines read until then are still yielded, as the last batch, and
+/// the error comes after them, saying how many bytes of a line cut short it
+/// left unparsed.
 #[derive(Debug)]
 pub struct ParseReader<R: Read> {
-    reader: R,
+    reader: Source<R>,
     parser: Parser,
     chunk_bytes: usize,
     /// The unfinished last line of the previous chunk.
     carry: Vec<u8>,
+    /// A read error held back until the lines read before it are yielded.
+    failed: Option<SashError>,
     done: bool,
 }
 
@@ -628,7 +701,14 @@ pub const DEFAULT_CHUNK_BYTES: usize = 16 << 20;
 
 impl<R: Read> ParseReader<R> {
     pub fn new(reader: R, spec: &ParseSpec) -> Result<ParseReader<R>> {
-        Ok(ParseReader { reader, parser: Parser::new(spec)?, chunk_bytes: DEFAULT_CHUNK_BYTES, carry: Vec::new(), done: false })
+        Ok(ParseReader {
+            reader: Source::Unread(reader),
+            parser: Parser::new(spec)?,
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+            carry: Vec::new(),
+            failed: None,
+            done: false,
+        })
     }
 
     pub fn with_chunk_bytes(mut self, chunk_bytes: usize) -> Self {
@@ -653,8 +733,25 @@ impl<R: Read> ParseReader<R> {
                 buf.resize(want, 0);
                 let n = match self.reader.read(&mut buf[len..]) {
                     Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
-                    Err(e) => return Err(SashError::InvalidInput(format!("reading the log: {e}"))),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                        // A signal, not the end: read again.
+                        buf.truncate(len);
+                        continue;
+                    }
+                    Err(e) => {
+                        // The complete lines read so far are yielded; what
+                        // follows the last of them is a line cut short.
+                        buf.truncate(len);
+                        let complete = memchr::memrchr2(b'\n', b'\r', &buf).map_or(0, |i| i + 1);
+                        let mut message = format!("reading the log: {e}");
+                        if buf.len() > complete {
+                            message += &format!("; the {} bytes after the last complete line were not parsed", buf.len() - complete);
+                        }
+                        buf.truncate(complete);
+                        self.failed = Some(SashError::InvalidInput(message));
+                        self.done = true;
+                        return Ok((!buf.is_empty()).then(|| Buffer::from_vec(buf)));
+                    }
                 };
                 buf.truncate(len + n);
                 if n == 0 && buf.len() == len {
@@ -685,8 +782,8 @@ impl<R: Read> Iterator for ParseReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match self.next_chunk() {
-            Ok(Some(chunk)) => Some(self.parser.parse_bytes(&chunk)),
-            Ok(None) => None,
+            Ok(Some(chunk)) => Some(self.parser.parse_text(&chunk)),
+            Ok(None) => self.failed.take().map(Err),
             Err(e) => {
                 self.done = true;
                 Some(Err(e))

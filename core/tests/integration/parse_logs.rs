@@ -178,3 +178,68 @@ fn apache_error_2k_agrees_with_loghub() {
         assert_eq!(want.trim(), row[3].trim(), "line {}", i + 1);
     }
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn read_all<R: std::io::Read>(reader: ParseReader<R>) -> (Vec<RecordBatch>, Option<String>) {
+    let mut batches = Vec::new();
+    for item in reader {
+        match item {
+            Ok(out) => batches.push(out.batch),
+            Err(e) => return (batches, Some(e.to_string())),
+        }
+    }
+    (batches, None)
+}
+
+#[test]
+fn gzip_logs_parse_as_their_text() {
+    for (log, spec) in [("apache_combined_10k.log", r#"{"format": "combined"}"#), ("linux_2k.log", r#"{"format": "syslog"}"#)] {
+        let spec = ParseSpec::from_json(spec).unwrap();
+        let plain = std::fs::read(log_path(log)).unwrap();
+        let whole = parse_bytes(&Buffer::from_vec(plain.clone()), &spec).unwrap().batch;
+        // One gzip member, and two (as `cat a.gz b.gz` or a resumed writer makes).
+        let half = plain.len() / 2;
+        for compressed in [gzip(&plain), [gzip(&plain[..half]), gzip(&plain[half..])].concat()] {
+            let out = parse_bytes(&Buffer::from_vec(compressed.clone()), &spec).unwrap();
+            assert_eq!(out.batch, whole, "{log}");
+            let (batches, error) = read_all(ParseReader::new(compressed.as_slice(), &spec).unwrap().with_chunk_bytes(50_000));
+            assert_eq!(error, None, "{log}");
+            assert!(batches.len() > 3, "{log}: {} batches", batches.len());
+            assert_eq!(arrow_select::concat::concat_batches(&whole.schema(), &batches).unwrap(), whole, "{log}");
+        }
+    }
+}
+
+#[test]
+fn truncated_gzip_yields_its_complete_lines_then_an_error() {
+    let spec = ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap();
+    let plain = std::fs::read(log_path("apache_combined_10k.log")).unwrap();
+    let whole = parse_bytes(&Buffer::from_vec(plain.clone()), &spec).unwrap().batch;
+    let compressed = gzip(&plain);
+    let cut = &compressed[..compressed.len() * 3 / 5];
+
+    let error = parse_bytes(&Buffer::from_slice_ref(cut), &spec).unwrap_err().to_string();
+    assert!(error.contains("truncated .gz"), "{error}");
+
+    let (batches, error) = read_all(ParseReader::new(cut, &spec).unwrap().with_chunk_bytes(50_000));
+    let error = error.expect("the stream ends early: an error after the batches");
+    assert!(error.contains("truncated .gz") && error.contains("bytes after the last complete line were not parsed"), "{error}");
+    let read = arrow_select::concat::concat_batches(&whole.schema(), &batches).unwrap();
+    // A prefix of the file's lines, each whole: none cut short, none lost before the cut.
+    assert!(read.num_rows() > 5000 && read.num_rows() < whole.num_rows(), "{} rows", read.num_rows());
+    assert_eq!(read, whole.slice(0, read.num_rows()));
+
+    let mut corrupt = compressed.clone();
+    let middle = corrupt.len() / 2;
+    corrupt[middle..middle + 64].iter_mut().for_each(|b| *b = !*b);
+    let error = parse_bytes(&Buffer::from_vec(corrupt.clone()), &spec).unwrap_err().to_string();
+    assert!(error.contains("gzip"), "{error}");
+    let (_, error) = read_all(ParseReader::new(corrupt.as_slice(), &spec).unwrap());
+    assert!(error.is_some_and(|e| e.contains("gzip")));
+}

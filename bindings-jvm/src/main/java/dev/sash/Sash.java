@@ -94,7 +94,11 @@ public final class Sash {
         return Kernel.stream(Kernel.Op.PARSE, lines, spec.toJson(), false, allocator);
     }
 
-    /** Reads and parses a log file in bounded memory: batches are read and parsed as they are pulled. */
+    /**
+     * Reads and parses a log file in bounded memory: batches are read and parsed as they are pulled.
+     * A gzip-compressed file ({@code access.log.1.gz}) is decompressed as it is read; if it is cut
+     * short, its complete lines come first and then {@code loadNextBatch} throws.
+     */
     public static ArrowReader readLog(Path path, ParseSpec spec, BufferAllocator allocator) {
         return readLog(path, spec, 0, allocator);
     }

@@ -609,11 +609,14 @@ class ConformanceTest {
             Path file = Files.createTempFile("sash-conformance-", ".log");
             try {
                 Files.write(file, content);
-                String why = parseVerdict(outcome(() -> {
+                Outcome read = outcome(() -> {
                     try (ArrowReader out = Sash.readLog(file, spec, allocator)) {
                         return collect(out, true);
                     }
-                }), json, -1);
+                });
+                // An error met while reading (a truncated .gz) comes from the
+                // result stream, as for parse streams below.
+                String why = STREAM_ERROR.equals(read.kind()) ? lazyStreamVerdict(read, null, json) : parseVerdict(read, json, -1);
                 if (why != null) failures.add("readLog: " + why);
             } finally {
                 Files.deleteIfExists(file);
@@ -647,11 +650,12 @@ class ConformanceTest {
      * raised lazily, from the result stream's {@code loadNextBatch}: as the C
      * runner does for {@code sash_parse_stream}, it has no kind to compare
      * (see {@link #STREAM_ERROR}), so it must be an expected error, carry the
-     * message of the one-batch call's error and every {@code message_contains}.
+     * message of the one-batch call's error ({@code single}; null when there
+     * is none, as for {@code readLog}) and every {@code message_contains}.
      */
     private static String lazyStreamVerdict(Outcome streamed, Outcome single, JsonNode json) {
         if (!json.has("error")) return "unexpected error from the result stream: " + streamed.message();
-        if (single.failed() && !streamed.message().contains(single.message())) {
+        if (single != null && single.failed() && !streamed.message().contains(single.message())) {
             return "the stream's error '" + streamed.message() + "' is not the one-batch call's '" + single.message() + "'";
         }
         for (JsonNode part : json.get("error").path("message_contains")) {
