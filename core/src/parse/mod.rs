@@ -471,10 +471,23 @@ impl Clean {
 
 /// Turns a line into what a parser reads, or the failure of a line that has
 /// nothing to parse (null, empty, only whitespace).
+/// The UTF-8 encoding of U+FEFF, the byte order mark Windows tools write at
+/// the start of a text file (and that files joined together carry into the
+/// middle). Read as text it would end up in a line's first field: a host of
+/// "\u{feff}10.0.0.1", a logfmt key that matches no declared field.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 fn prepare<'a>(line: &LineRef<'a>, clean: Clean) -> std::result::Result<(LineCtx<'a>, Option<Cut>), Failure> {
-    let Some(bytes) = line.bytes else {
+    let Some(mut bytes) = line.bytes else {
         return Err(Failure::new("line", 0, "null input"));
     };
+    // A byte order mark opening a line is no part of it; byte offsets in
+    // errors count from after it.
+    let mut offset = line.offset;
+    if let Some(rest) = bytes.strip_prefix(UTF8_BOM) {
+        bytes = rest;
+        offset += UTF8_BOM.len() as u32;
+    }
     if bytes.is_empty() {
         return Err(Failure::new("line", 0, "empty line"));
     }
@@ -498,7 +511,7 @@ fn prepare<'a>(line: &LineRef<'a>, clean: Clean) -> std::result::Result<(LineCtx
         }
     }
     let end = cut.map_or(bytes.len(), |c| c.at);
-    Ok((LineCtx { bytes: &bytes[..end], block: line.block, offset: line.offset, cut }, cut))
+    Ok((LineCtx { bytes: &bytes[..end], block: line.block, offset, cut }, cut))
 }
 
 /// Lines of one contiguous buffer given by byte spans.

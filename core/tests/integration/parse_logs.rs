@@ -243,3 +243,19 @@ fn truncated_gzip_yields_its_complete_lines_then_an_error() {
     let (_, error) = read_all(ParseReader::new(corrupt.as_slice(), &spec).unwrap());
     assert!(error.is_some_and(|e| e.contains("gzip")));
 }
+
+#[test]
+fn byte_order_marks_opening_lines_are_skipped() {
+    // Windows tools start a file with a byte order mark, and joining such
+    // files carries one into the middle: neither may reach a field.
+    let spec = ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap();
+    let plain = std::fs::read(log_path("apache_combined_10k.log")).unwrap();
+    let whole = parse_bytes(&Buffer::from_vec(plain.clone()), &spec).unwrap().batch;
+    let bom = b"\xEF\xBB\xBF";
+    let joined = [&bom[..], &plain, bom, &plain].concat();
+    let out = parse_bytes(&Buffer::from_vec(joined.clone()), &spec).unwrap();
+    assert_eq!(out.batch, arrow_select::concat::concat_batches(&whole.schema(), [&whole, &whole]).unwrap());
+    let (batches, error) = read_all(ParseReader::new(gzip(&joined).as_slice(), &spec).unwrap().with_chunk_bytes(70_000));
+    assert_eq!(error, None);
+    assert_eq!(arrow_select::concat::concat_batches(&whole.schema(), &batches).unwrap(), out.batch);
+}
