@@ -209,6 +209,7 @@ impl Parser {
     }
 
     fn run<'a>(&mut self, mut lines: impl LineChunks<'a>) -> Result<ParseOutput> {
+        let max_line = self.spec.max_line_bytes;
         match &mut self.engine {
             Engine::Lines(parser) => {
                 let mut cols = Columns::new(parser.fields(spec::StringOutput::View), lines.expected_lines());
@@ -216,7 +217,7 @@ impl Parser {
                     for line in chunk {
                         let number = self.next_line;
                         self.next_line += 1;
-                        let result = match prepare(line, clean) {
+                        let result = match prepare(line, clean, max_line) {
                             Err(failure) => Err(failure),
                             Ok((ctx, cut)) => {
                                 let mut result = parser.parse(&ctx, &mut cols);
@@ -247,7 +248,7 @@ impl Parser {
             Engine::Json(parser) => {
                 let mut inputs: Vec<std::result::Result<&[u8], Failure>> = Vec::with_capacity(lines.expected_lines());
                 while let Some((chunk, clean)) = lines.next_chunk() {
-                    inputs.extend(chunk.iter().map(|line| match prepare(line, clean) {
+                    inputs.extend(chunk.iter().map(|line| match prepare(line, clean, max_line) {
                         Err(f) => Err(f),
                         Ok((_, Some(cut))) => Err(json::cut_failure(cut)),
                         Ok((ctx, None)) => Ok(ctx.bytes),
@@ -477,10 +478,13 @@ impl Clean {
 /// "\u{feff}10.0.0.1", a logfmt key that matches no declared field.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-fn prepare<'a>(line: &LineRef<'a>, clean: Clean) -> std::result::Result<(LineCtx<'a>, Option<Cut>), Failure> {
+fn prepare<'a>(line: &LineRef<'a>, clean: Clean, max_line: usize) -> std::result::Result<(LineCtx<'a>, Option<Cut>), Failure> {
     let Some(mut bytes) = line.bytes else {
         return Err(Failure::new("line", 0, "null input"));
     };
+    if bytes.len() > max_line {
+        return Err(Failure::new("line", 0, format!("longer than max_line_bytes ({max_line} bytes); not parsed")));
+    }
     // A byte order mark opening a line is no part of it; byte offsets in
     // errors count from after it.
     let mut offset = line.offset;
@@ -733,48 +737,59 @@ impl<R: Read> ParseReader<R> {
         self.parser.schema()
     }
 
+    /// Reads once into `buf`, growing it to at most `want` bytes; interrupted
+    /// reads are retried. Ok(0) is the end of the stream.
+    fn read_more(&mut self, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
+        let len = buf.len();
+        buf.resize(want.max(len + 1), 0);
+        loop {
+            match self.reader.read(&mut buf[len..]) {
+                Ok(n) => {
+                    buf.truncate(len + n);
+                    return Ok(n);
+                }
+                // A signal, not the end: read again.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    buf.truncate(len);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Gives up after a read error: the complete lines of `buf` are the last
+    /// chunk, and the error, saying how much of a line it cut short, follows.
+    fn fail(&mut self, e: &std::io::Error, mut buf: Vec<u8>, cut_short: usize) -> Result<Option<Buffer>> {
+        let complete = memchr::memrchr2(b'\n', b'\r', &buf).map_or(0, |i| i + 1);
+        let unparsed = buf.len() - complete + cut_short;
+        let mut message = format!("reading the log: {e}");
+        if unparsed > 0 {
+            message += &format!("; the {unparsed} bytes after the last complete line were not parsed");
+        }
+        buf.truncate(complete);
+        self.failed = Some(SashError::InvalidInput(message));
+        self.done = true;
+        Ok((!buf.is_empty()).then(|| Buffer::from_vec(buf)))
+    }
+
     fn next_chunk(&mut self) -> Result<Option<Buffer>> {
         if self.done {
             return Ok(None);
         }
+        let max_line = self.parser.spec.max_line_bytes;
         let mut buf = std::mem::take(&mut self.carry);
         let mut want = self.chunk_bytes.max(buf.len() + 1);
-        let mut eof = false;
         loop {
             while buf.len() < want {
-                let len = buf.len();
-                buf.resize(want, 0);
-                let n = match self.reader.read(&mut buf[len..]) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                        // A signal, not the end: read again.
-                        buf.truncate(len);
-                        continue;
-                    }
-                    Err(e) => {
-                        // The complete lines read so far are yielded; what
-                        // follows the last of them is a line cut short.
-                        buf.truncate(len);
-                        let complete = memchr::memrchr2(b'\n', b'\r', &buf).map_or(0, |i| i + 1);
-                        let mut message = format!("reading the log: {e}");
-                        if buf.len() > complete {
-                            message += &format!("; the {} bytes after the last complete line were not parsed", buf.len() - complete);
-                        }
-                        buf.truncate(complete);
-                        self.failed = Some(SashError::InvalidInput(message));
+                match self.read_more(&mut buf, want) {
+                    Ok(0) => {
                         self.done = true;
                         return Ok((!buf.is_empty()).then(|| Buffer::from_vec(buf)));
                     }
-                };
-                buf.truncate(len + n);
-                if n == 0 && buf.len() == len {
-                    eof = true;
-                    break;
+                    Ok(_) => {}
+                    Err(e) => return self.fail(&e, buf, 0),
                 }
-            }
-            if eof {
-                self.done = true;
-                return Ok((!buf.is_empty()).then(|| Buffer::from_vec(buf)));
             }
             // End the chunk after its last complete line. A CR as the very last
             // byte may be the first half of a CRLF: it waits for the next chunk.
@@ -784,8 +799,37 @@ impl<R: Read> ParseReader<R> {
                 buf.truncate(i + 1);
                 return Ok(Some(Buffer::from_vec(buf)));
             }
-            // No line ends in this chunk: read more.
-            want = buf.len() * 2;
+            // No line ends in this chunk: `buf` is one line so far.
+            if buf.len() > max_line + 1 {
+                // Too long to parse: its first max_line + 1 bytes are kept
+                // (the parser reports a line that long) and the rest is read
+                // past, not kept, so a file without line ends cannot take
+                // all memory.
+                let mut rest = buf.split_off(max_line + 1);
+                let mut skipped = 0;
+                loop {
+                    if let Some(i) = memchr::memchr2(b'\n', b'\r', &rest) {
+                        buf.extend_from_slice(&rest[i..]);
+                        break;
+                    }
+                    skipped += rest.len();
+                    rest.clear();
+                    match self.read_more(&mut rest, self.chunk_bytes.min(1 << 20)) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) => return self.fail(&e, buf, skipped),
+                    }
+                }
+                want = self.chunk_bytes.max(buf.len() + 1);
+                if buf.len() == max_line + 1 {
+                    // The stream ended inside the line.
+                    self.done = true;
+                    return Ok(Some(Buffer::from_vec(buf)));
+                }
+                continue;
+            }
+            // Read more, up to a little past the longest line allowed.
+            want = (buf.len() * 2).min(max_line + 2).max(buf.len() + 1);
         }
     }
 }

@@ -165,7 +165,15 @@ pub struct ParseSpec {
     /// regex: the pattern and the types of its groups (string when absent).
     pub pattern: Option<String>,
     pub types: Vec<(String, FieldType)>,
+    /// Lines longer than this many bytes are failed rows, not parsed; a
+    /// stream reader keeps only this much of one (memory stays bounded
+    /// whatever the input, a file without line ends included).
+    pub max_line_bytes: usize,
 }
+
+/// The default of `ParseSpec::max_line_bytes`: 16 MiB, eight times DuckDB's
+/// `max_line_size` default, far above any log line.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
 
 impl ParseSpec {
     /// A spec with every option at its default.
@@ -180,6 +188,7 @@ impl ParseSpec {
             schema: None,
             pattern: None,
             types: Vec::new(),
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
         }
     }
 
@@ -209,7 +218,7 @@ impl ParseSpec {
             }
             Some(other) => return Err(SashError::spec(format!("'format' must be a string, got {other}"))),
         };
-        let common = ["format", "on_error"];
+        let common = ["format", "on_error", "max_line_bytes"];
         for key in map.keys() {
             if !common.contains(&key.as_str()) && !format.own_keys().contains(&key.as_str()) {
                 let mut allowed: Vec<&str> = common.to_vec();
@@ -233,6 +242,16 @@ impl ParseSpec {
             Some("large_utf8") => StringOutput::LargeUtf8,
             Some(other) => return Err(SashError::spec(format!("strings must be \"view\", \"utf8\" or \"large_utf8\", got \"{other}\""))),
         };
+        match map.get("max_line_bytes") {
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                spec.max_line_bytes = value
+                    .as_u64()
+                    .filter(|&n| n > 0)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| SashError::spec(format!("max_line_bytes must be a positive integer (bytes), got {value}")))?
+            }
+        }
         if let Some(tz) = string_key(map, "timezone")? {
             spec.timezone = Zone::parse(&tz)?;
         }

@@ -259,3 +259,46 @@ fn byte_order_marks_opening_lines_are_skipped() {
     assert_eq!(error, None);
     assert_eq!(arrow_select::concat::concat_batches(&whole.schema(), &batches).unwrap(), out.batch);
 }
+
+/// `len` bytes of `byte`, made as they are read: a stream as large as a
+/// file with no line ends, without holding it.
+struct Repeat {
+    byte: u8,
+    left: usize,
+}
+
+impl std::io::Read for Repeat {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.left);
+        buf[..n].fill(self.byte);
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_stream_reader_reads_past_lines_longer_than_max_line_bytes() {
+    let spec = ParseSpec::from_json(r#"{"format": "logfmt", "fields": {"a": "int"}, "max_line_bytes": 1000}"#).unwrap();
+    let too_long = "line at byte 0: longer than max_line_bytes (1000 bytes); not parsed";
+    // Giant lines between, around and at the end of ordinary ones, across
+    // chunk edges and with CRLF ends: the same rows as from one buffer.
+    let log = format!("a=1\n{}\r\na=2\n{}\na=3\r\n{}", "x".repeat(5000), "y".repeat(1001), "z".repeat(2500));
+    let whole = parse_bytes(&Buffer::from_slice_ref(log.as_bytes()), &spec).unwrap().batch;
+    for chunk in [64, 999, 1000, 1001, 4096, 1 << 20] {
+        let (batches, error) = read_all(ParseReader::new(log.as_bytes(), &spec).unwrap().with_chunk_bytes(chunk));
+        assert_eq!(error, None);
+        let read = arrow_select::concat::concat_batches(&whole.schema(), &batches).unwrap();
+        assert_eq!(read.num_rows(), 6, "chunk {chunk}");
+        for column in ["a", "_error"] {
+            assert_eq!(read.column_by_name(column), whole.column_by_name(column), "chunk {chunk}: {column}");
+        }
+    }
+    let errors: Vec<Option<String>> = (0..6).map(|i| text(&whole, "_error", i)).collect();
+    assert_eq!(errors, [None, Some(too_long.into()), None, Some(too_long.into()), None, Some(too_long.into())]);
+
+    // A 300 MB stream with no line end: one failed row, read in bounded memory.
+    let (batches, error) = read_all(ParseReader::new(Repeat { byte: b'x', left: 300 << 20 }, &spec).unwrap().with_chunk_bytes(1 << 16));
+    assert_eq!(error, None);
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+    assert_eq!(text(&batches[0], "_error", 0).as_deref(), Some(too_long));
+}

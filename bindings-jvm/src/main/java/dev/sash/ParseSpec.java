@@ -59,6 +59,8 @@ public final class ParseSpec {
         /** "mark" (default: an {@code _error} column) or "raise". */
         public Builder onError(String onError) { return option("on_error", onError); }
         public Builder timezone(String zone) { return option("timezone", zone); }
+        /** Lines longer than this are failed rows, not parsed (default 16 MiB). */
+        public Builder maxLineBytes(long bytes) { return option("max_line_bytes", bytes); }
 
         public ParseSpec build() {
             return new ParseSpec(Json.write(keys));
