@@ -245,11 +245,11 @@ impl ParseSpec {
         match map.get("max_line_bytes") {
             None | Some(Value::Null) => {}
             Some(value) => {
-                spec.max_line_bytes = value
-                    .as_u64()
-                    .filter(|&n| n > 0)
-                    .and_then(|n| usize::try_from(n).ok())
-                    .ok_or_else(|| SashError::spec(format!("max_line_bytes must be a positive integer (bytes), got {value}")))?
+                // At most 4 GiB - 1: string views and offsets address a line with 32 bits.
+                spec.max_line_bytes =
+                    value.as_u64().filter(|&n| n > 0 && n <= u64::from(u32::MAX)).map(|n| n as usize).ok_or_else(|| {
+                        SashError::spec(format!("max_line_bytes must be a positive integer (bytes) of at most {}, got {value}", u32::MAX))
+                    })?
             }
         }
         if let Some(tz) = string_key(map, "timezone")? {
