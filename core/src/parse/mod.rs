@@ -470,14 +470,15 @@ impl Clean {
     }
 }
 
-/// Turns a line into what a parser reads, or the failure of a line that has
-/// nothing to parse (null, empty, only whitespace).
 /// The UTF-8 encoding of U+FEFF, the byte order mark Windows tools write at
 /// the start of a text file (and that files joined together carry into the
 /// middle). Read as text it would end up in a line's first field: a host of
 /// "\u{feff}10.0.0.1", a logfmt key that matches no declared field.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// Turns a line into what a parser reads, or the failure of a line that has
+/// nothing to parse (null, empty, only whitespace) or is longer than
+/// `max_line` bytes.
 fn prepare<'a>(line: &LineRef<'a>, clean: Clean, max_line: usize) -> std::result::Result<(LineCtx<'a>, Option<Cut>), Failure> {
     let Some(mut bytes) = line.bytes else {
         return Err(Failure::new("line", 0, "null input"));
@@ -693,7 +694,8 @@ impl<R: Read> Source<R> {
 
 /// Parses a stream (a file, a socket) in chunks of about `chunk_bytes`,
 /// yielding one batch per chunk: memory stays bounded by the chunk size
-/// whatever the stream's length (a line longer than a chunk grows that chunk).
+/// whatever the stream's length (a line longer than a chunk grows that chunk,
+/// up to the spec's `max_line_bytes`; of a longer line only that much is kept).
 /// A gzip stream (several members too, as `cat a.gz b.gz` makes) is
 /// decompressed as it is read.
 ///
