@@ -154,7 +154,10 @@ pub(crate) fn push_text(cols: &mut Columns, col: usize, ctx: &LineCtx, start: us
 
 impl AccessParser {
     /// `"METHOD PATH PROTOCOL"` content in `[start, end)`. `-` (no request)
-    /// leaves all three null; a request without spaces is all path.
+    /// leaves all three null; a request without spaces is all path. Each
+    /// part is decoded on its own: escapes never hold a space (Apache and
+    /// nginx write spaces as they are), so splitting first gives the parts
+    /// of the decoded request.
     fn request(&mut self, cols: &mut Columns, ctx: &LineCtx, start: usize, end: usize, escaped: bool) {
         let b = ctx.bytes;
         let req = &b[start..end];
@@ -166,11 +169,11 @@ impl AccessParser {
             push_text(cols, PATH, ctx, start, end, escaped, &mut self.decoded);
             return;
         };
-        cols.str(METHOD).push_view(ctx.view(start, start + first));
+        push_text(cols, METHOD, ctx, start, start + first, escaped, &mut self.decoded);
         let last = memchr::memrchr(b' ', req).unwrap_or(first);
         if last > first && req[last + 1..].starts_with(b"HTTP/") {
             push_text(cols, PATH, ctx, start + first + 1, start + last, escaped, &mut self.decoded);
-            cols.str(PROTOCOL).push_view(ctx.view(start + last + 1, end));
+            push_text(cols, PROTOCOL, ctx, start + last + 1, end, escaped, &mut self.decoded);
         } else {
             push_text(cols, PATH, ctx, start + first + 1, end, escaped, &mut self.decoded);
         }
