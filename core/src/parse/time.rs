@@ -217,7 +217,7 @@ pub(crate) fn civil_us(year: i64, month: u32, day: u32, hour: u32, minute: u32, 
     Ok(days * MICROS_PER_DAY + ((hour * 3600 + minute * 60) as i64 + second as i64) * MICROS_PER_SECOND + micros as i64)
 }
 
-/// `±HHMM` or `±HH:MM` → offset in seconds east of UTC, and its length.
+/// `±HHMM`, `±HH:MM` or `±HH` → offset in seconds east of UTC, and its length.
 fn parse_offset(b: &[u8]) -> Option<(i64, usize)> {
     let sign = match b.first()? {
         b'+' => 1,
@@ -225,7 +225,11 @@ fn parse_offset(b: &[u8]) -> Option<(i64, usize)> {
         _ => return None,
     };
     let hours = digits(b, 1, 2)?;
-    let (minutes, len) = if b.get(3) == Some(&b':') { (digits(b, 4, 2)?, 6) } else { (digits(b, 3, 2)?, 5) };
+    let (minutes, len) = match b.get(3) {
+        None => (0, 3),
+        Some(b':') => (digits(b, 4, 2)?, 6),
+        Some(_) => (digits(b, 3, 2)?, 5),
+    };
     if hours > 23 || minutes > 59 {
         return None;
     }
@@ -259,34 +263,45 @@ fn fraction(b: &[u8]) -> (u32, usize) {
     (us, n)
 }
 
-/// RFC 3339 / ISO 8601: `YYYY-MM-DD[T ]HH:MM[:SS[.f]][Z|±HH:MM|±HHMM]`; the
-/// whole input must be consumed. Without an offset the time is in `zone`.
+/// RFC 3339 / ISO 8601: `YYYY-MM-DD[T ]HH:MM[:SS[.f]][Z|±HH[:MM]]`, the
+/// basic form `YYYYMMDDTHHMMSS[.f][Z|±HH[MM]]` (AWS writes it), or a date
+/// alone (its midnight); the whole input must be consumed. Without an offset
+/// the time is in `zone`.
 pub(crate) fn parse_iso8601(b: &[u8], zone: Zone) -> Result<i64, &'static str> {
-    const LAYOUT: &str = "expected YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]";
-    if b.len() < 16 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
-        return Err(LAYOUT);
-    }
-    let year = digits(b, 0, 4).ok_or(LAYOUT)? as i64;
-    let month = digits(b, 5, 2).ok_or(LAYOUT)?;
-    let day = digits(b, 8, 2).ok_or(LAYOUT)?;
-    let hour = digits(b, 11, 2).ok_or(LAYOUT)?;
-    let minute = digits(b, 14, 2).ok_or(LAYOUT)?;
-    let mut at = 16;
-    let mut second = 0;
-    let mut micros = 0;
-    if b.get(at) == Some(&b':') {
-        second = digits(b, at + 1, 2).ok_or(LAYOUT)?;
-        at += 3;
-        if matches!(b.get(at), Some(b'.') | Some(b',')) {
-            let (us, n) = fraction(&b[at + 1..]);
-            if n == 0 {
-                return Err(LAYOUT);
-            }
-            micros = us;
-            at += 1 + n;
+    const LAYOUT: &str = "expected YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|±HH:MM]";
+    let field = |at: usize, n: usize| digits(b, at, n).ok_or(LAYOUT);
+    let basic = b.len() >= 15 && b[8] == b'T' && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit);
+    // The date and time fields, where the rest starts, and whether the time
+    // has seconds (only then may a fraction follow).
+    let (year, month, day, hour, minute, second, mut at, has_seconds) = if basic {
+        (field(0, 4)?, field(4, 2)?, field(6, 2)?, field(9, 2)?, field(11, 2)?, field(13, 2)?, 15, true)
+    } else {
+        if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+            return Err(LAYOUT);
         }
+        let (year, month, day) = (field(0, 4)?, field(5, 2)?, field(8, 2)?);
+        if b.len() == 10 {
+            return zone.local_to_utc(civil_us(year as i64, month, day, 0, 0, 0, 0)?);
+        }
+        if b.len() < 16 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
+            return Err(LAYOUT);
+        }
+        let (hour, minute) = (field(11, 2)?, field(14, 2)?);
+        match b.get(16) {
+            Some(b':') => (year, month, day, hour, minute, field(17, 2)?, 19, true),
+            _ => (year, month, day, hour, minute, 0, 16, false),
+        }
+    };
+    let mut micros = 0;
+    if has_seconds && matches!(b.get(at), Some(b'.') | Some(b',')) {
+        let (us, n) = fraction(&b[at + 1..]);
+        if n == 0 {
+            return Err(LAYOUT);
+        }
+        micros = us;
+        at += 1 + n;
     }
-    let wall = civil_us(year, month, day, hour, minute, second, micros)?;
+    let wall = civil_us(year as i64, month, day, hour, minute, second, micros)?;
     match &b[at..] {
         [] => zone.local_to_utc(wall),
         [b'Z'] | [b'z'] => Ok(wall),
@@ -443,6 +458,27 @@ mod tests {
         let paris = Zone::parse("Europe/Paris").unwrap();
         assert_eq!(parse_iso8601(b"2024-07-01 12:00:00", paris), Ok(utc_micros(2024, 7, 1, 10, 0, 0)));
         assert!(parse_iso8601(b"2024-03-31 02:30:00", paris).is_err(), "in the spring-forward gap");
+        // ISO 8601 forms other tools read too (Polars, Python's fromisoformat).
+        assert_eq!(parse_iso8601(b"2024-07-01", paris), Ok(utc_micros(2024, 6, 30, 22, 0, 0)), "a date alone: its midnight");
+        assert_eq!(parse_iso8601(b"2015-05-17T10:00:00+02", Zone::Utc), Ok(utc_micros(2015, 5, 17, 8, 0, 0)));
+        assert_eq!(parse_iso8601(b"2015-05-17T10:00-0130", Zone::Utc), Ok(utc_micros(2015, 5, 17, 11, 30, 0)));
+        assert_eq!(parse_iso8601(b"20150517T100000Z", Zone::Utc), Ok(utc_micros(2015, 5, 17, 10, 0, 0)));
+        assert_eq!(parse_iso8601(b"20150517T100000.25+0200", Zone::Utc), Ok(utc_micros(2015, 5, 17, 8, 0, 0) + 250_000));
+        assert_eq!(parse_iso8601(b"20150517T100000", paris), Ok(utc_micros(2015, 5, 17, 8, 0, 0)));
+        for bad in [
+            &b"2015-05-17T"[..],
+            b"2015-05-17T10:00.5",
+            b"2015-05-17+02",
+            b"2015-05-1",
+            b"2015-02-30",
+            b"20150517T1000Z",
+            b"20150517 100000",
+            b"2015-05-17T10:00:00+2",
+            b"2015-05-17T10:00:00+02:",
+            b"2015-05-17T10:00:00+24",
+        ] {
+            assert!(parse_iso8601(bad, Zone::Utc).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
         assert_eq!(parse_ctime(b"Sun Dec 04 04:47:44 2005"), Ok(utc_micros(2005, 12, 4, 4, 47, 44)));
         assert_eq!(parse_ctime(b"Wed Oct 11 14:32:52.123456 2000"), Ok(utc_micros(2000, 10, 11, 14, 32, 52) + 123_456));
         assert_eq!(parse_bsd_date(b"Jun  4 15:16:01 x"), Some((6, 4, 15 * 3600 + 16 * 60 + 1, 15)));
