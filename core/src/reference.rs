@@ -34,8 +34,10 @@ use crate::types::{agg_output_type, check_key_type, column_index, TimeType};
 use crate::DROPPED_NULL_TIMES_KEY;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Date64Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Date32Type, Date64Type, Decimal128Type, DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType, DurationSecondType,
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
+    Time64NanosecondType, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type,
+    UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{
     new_empty_array, Array, ArrayRef, Date32Array, Date64Array, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
@@ -158,10 +160,19 @@ fn value_at(name: &str, array: &dyn Array, i: usize) -> Result<Value> {
         DataType::Binary => Ok(Value::Str(array.as_binary::<i32>().value(i).to_vec())),
         DataType::LargeBinary => Ok(Value::Str(array.as_binary::<i64>().value(i).to_vec())),
         DataType::BinaryView => Ok(Value::Str(array.as_binary_view().value(i).to_vec())),
+        DataType::FixedSizeBinary(_) => Ok(Value::Str(array.as_fixed_size_binary().value(i).to_vec())),
+        DataType::Time32(TimeUnit::Second) => int(array.as_primitive::<Time32SecondType>().value(i).into()),
+        DataType::Time32(TimeUnit::Millisecond) => int(array.as_primitive::<Time32MillisecondType>().value(i).into()),
+        DataType::Time64(TimeUnit::Microsecond) => int(array.as_primitive::<Time64MicrosecondType>().value(i).into()),
+        DataType::Time64(TimeUnit::Nanosecond) => int(array.as_primitive::<Time64NanosecondType>().value(i).into()),
+        DataType::Duration(TimeUnit::Second) => int(array.as_primitive::<DurationSecondType>().value(i).into()),
+        DataType::Duration(TimeUnit::Millisecond) => int(array.as_primitive::<DurationMillisecondType>().value(i).into()),
+        DataType::Duration(TimeUnit::Microsecond) => int(array.as_primitive::<DurationMicrosecondType>().value(i).into()),
+        DataType::Duration(TimeUnit::Nanosecond) => int(array.as_primitive::<DurationNanosecondType>().value(i).into()),
         DataType::Dictionary(_, _) => Ok(column_values(name, &array.slice(i, 1))?.remove(0)),
         other => Err(SashError::wrong_type(
             name,
-            "a column of a type the reference reads (integers, floats, decimal128, strings, binaries, booleans, dates, timestamps, dictionaries)",
+            "a column of a type the reference reads (integers, floats, decimal128, strings, binaries, booleans, dates, times, timestamps, durations, dictionaries)",
             other,
         )),
     }

@@ -89,22 +89,36 @@ pub fn is_numeric(t: &DataType) -> bool {
 }
 
 /// Types with an order that min/max (and min_by/max_by's ordering column)
-/// accept. A Null-typed column (all null, as pandas and Polars make of a
-/// column of Nones) is accepted too, as by DuckDB and Polars: its rows are
-/// skipped like any null.
+/// accept: numbers, strings and binaries (by bytes), booleans, dates, times,
+/// timestamps, durations, and dictionaries of these (by their values, as
+/// DuckDB and Polars order enums and categoricals of strings). A Null-typed
+/// column (all null, as pandas and Polars make of a column of Nones) is
+/// accepted too, as by DuckDB and Polars: its rows are skipped like any null.
 pub fn is_orderable(t: &DataType) -> bool {
-    is_numeric(t)
-        || matches!(
-            t,
-            DataType::Null
-                | DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Boolean
-                | DataType::Date32
-                | DataType::Date64
-                | DataType::Timestamp(_, _)
-        )
+    match t {
+        DataType::Dictionary(_, value) => **value != DataType::Null && is_orderable(value),
+        _ => {
+            is_numeric(t)
+                || matches!(
+                    t,
+                    DataType::Null
+                        | DataType::Utf8
+                        | DataType::LargeUtf8
+                        | DataType::Utf8View
+                        | DataType::Binary
+                        | DataType::LargeBinary
+                        | DataType::BinaryView
+                        | DataType::FixedSizeBinary(_)
+                        | DataType::Boolean
+                        | DataType::Date32
+                        | DataType::Date64
+                        | DataType::Time32(_)
+                        | DataType::Time64(_)
+                        | DataType::Timestamp(_, _)
+                        | DataType::Duration(_)
+                )
+        }
+    }
 }
 
 fn field<'a>(schema: &'a Schema, name: &str) -> Result<&'a Field> {
@@ -161,4 +175,39 @@ pub fn agg_output_type(schema: &Schema, agg: &AggExpr) -> Result<DataType> {
         }
         AggFunc::First | AggFunc::Last | AggFunc::MinBy | AggFunc::MaxBy => value.expect("parser guarantees a column").data_type().clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// min/max keep the input type for every orderable type, dictionaries and
+    /// durations included; a type without an order is a wrong_type error
+    /// naming the column, also as min_by/max_by's ordering column.
+    #[test]
+    fn min_and_max_take_the_orderable_types() {
+        let dictionary = DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::LargeUtf8));
+        let list = DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)));
+        let schema = Schema::new(vec![
+            Field::new("c", dictionary.clone(), true),
+            Field::new("d", DataType::Duration(TimeUnit::Second), true),
+            Field::new("t", DataType::Time64(TimeUnit::Nanosecond), true),
+            Field::new("y", DataType::FixedSizeBinary(4), true),
+            Field::new("l", list, true),
+            Field::new("n", DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Null)), true),
+        ]);
+        let output = |text: &str| agg_output_type(&schema, &AggExpr::parse(text).expect("valid"));
+        assert_eq!(output("min(c)").ok(), Some(dictionary));
+        assert_eq!(output("max(d)").ok(), Some(DataType::Duration(TimeUnit::Second)));
+        assert_eq!(output("max(t)").ok(), Some(DataType::Time64(TimeUnit::Nanosecond)));
+        assert_eq!(output("min(y)").ok(), Some(DataType::FixedSizeBinary(4)));
+        assert_eq!(output("max_by(l, d)").ok().map(|t| t.is_nested()), Some(true), "any value type, ordered by a duration");
+        for (text, column) in [("min(l)", "l"), ("max_by(d, l)", "l"), ("max(n)", "n")] {
+            match output(text) {
+                Err(SashError::WrongType { column: c, .. }) => assert_eq!(c, column, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
 }

@@ -15,9 +15,9 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type};
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Date64Array, Decimal128Array, DictionaryArray, Float64Array, Int32Array,
-    Int64Array, LargeStringArray, NullArray, RecordBatch, StringArray, StringViewArray, TimestampMicrosecondArray,
-    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
+    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Date64Array, Decimal128Array, DictionaryArray, DurationMillisecondArray,
+    Float64Array, Int32Array, Int64Array, LargeStringArray, NullArray, RecordBatch, StringArray, StringViewArray,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use proptest::prelude::*;
@@ -154,6 +154,12 @@ fn batch(schema: &SchemaRef, key_types: &[DataType], rows: &[Row]) -> RecordBatc
     ));
     // What pandas and Polars make of a column of Nones.
     columns.push(Arc::new(NullArray::new(rows.len())));
+    // Ordered by value, not storage: a dictionary (indices in order of first
+    // appearance), bytes, a duration.
+    let other_string = |r: &Row| r.vs.map(|v| STRINGS[(usize::from(v) + 3) % STRINGS.len()]);
+    columns.push(Arc::new(rows.iter().map(other_string).collect::<DictionaryArray<Int32Type>>()));
+    columns.push(Arc::new(BinaryArray::from(rows.iter().map(|r| other_string(r).map(str::as_bytes)).collect::<Vec<_>>())));
+    columns.push(Arc::new(DurationMillisecondArray::from(rows.iter().map(|r| r.vi).collect::<Vec<_>>())));
     RecordBatch::try_new(schema.clone(), columns).expect("valid batch")
 }
 
@@ -219,6 +225,9 @@ fn random_input(rng: &mut StdRng) -> Input {
     fields.push(Field::new("vb", DataType::Boolean, true));
     fields.push(Field::new("vd", DataType::Decimal128(12, 3), true));
     fields.push(Field::new("vn", DataType::Null, true));
+    fields.push(Field::new("vc", DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)), true));
+    fields.push(Field::new("vy", DataType::Binary, true));
+    fields.push(Field::new("vu", DataType::Duration(TimeUnit::Millisecond), true));
     let flavour = Flavour {
         null_rate: *pick(rng, &[0.0, 0.1, 0.5]),
         nan: rng.random_bool(0.3),
@@ -284,8 +293,8 @@ fn random_duration(rng: &mut StdRng, input: &Input, units: std::ops::RangeInclus
 
 fn random_aggs(rng: &mut StdRng, input: &Input) -> Vec<AggExpr> {
     let numeric = ["vi", "vf", "vd", "vn"];
-    let orderable = ["vi", "vf", "vd", "vs", "vb", "t", "vn"];
-    let mut any: Vec<&str> = vec!["vi", "vf", "vd", "vs", "vb", "t", "vn"];
+    let orderable = ["vi", "vf", "vd", "vs", "vb", "t", "vn", "vc", "vy", "vu"];
+    let mut any: Vec<&str> = vec!["vi", "vf", "vd", "vs", "vb", "t", "vn", "vc", "vy", "vu"];
     any.extend(input.keys.iter().map(String::as_str));
     let quantiles = [0.0, 0.1, 0.25, 0.5, 0.9, 0.99, 1.0];
     let count = rng.random_range(1..=6);
