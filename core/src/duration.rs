@@ -26,6 +26,33 @@ const UNITS: &[(&str, i64)] = &[
     ("w", 7 * 86_400 * 1_000_000_000),
 ];
 
+/// Nanoseconds in one `unit`: a short unit (`ns` … `w`, case as written,
+/// so that `M` is not taken for minutes) or the words Spark and pandas write
+/// (`minute`, `minutes`, `min`, `sec`, `hour`, ..., in any case).
+fn unit_nanos(unit: &str) -> Option<i64> {
+    if let Some((_, nanos)) = UNITS.iter().find(|(name, _)| *name == unit) {
+        return Some(*nanos);
+    }
+    let word = unit.to_ascii_lowercase();
+    let short = match word.strip_suffix('s').unwrap_or(&word) {
+        "nanosecond" | "nsec" => "ns",
+        "microsecond" | "usec" => "us",
+        "millisecond" | "msec" => "ms",
+        "second" | "sec" => "s",
+        "minute" | "min" => "m",
+        "hour" | "hr" => "h",
+        "day" => "d",
+        "week" => "w",
+        _ => return None,
+    };
+    UNITS.iter().find(|(name, _)| *name == short).map(|(_, nanos)| *nanos)
+}
+
+fn is_calendar_unit(unit: &str) -> bool {
+    let word = unit.to_ascii_lowercase();
+    matches!(word.strip_suffix('s').unwrap_or(&word), "mo" | "y" | "q" | "month" | "quarter" | "year" | "yr")
+}
+
 impl Duration {
     /// Parses `"1h30m"`, `"-5m"`, `"10i"`, `"10"`.
     pub fn parse(input: &str) -> Result<Duration> {
@@ -54,24 +81,25 @@ impl Duration {
         while !rest.is_empty() {
             let digits_len = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
             if digits_len == 0 {
-                return Err(bad("expected a number before each unit, as in \"1h30m\""));
+                return Err(bad("expected a number before each unit, as in \"1h30m\" or \"1 hour 30 minutes\""));
             }
             let number: i64 = rest[..digits_len].parse().map_err(|_| bad("number too large"))?;
             rest = &rest[digits_len..];
             if rest.starts_with('.') {
                 return Err(bad("fractions are not allowed; use a smaller unit (\"90m\" for 1.5h)"));
             }
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            rest = rest.trim_start();
+            let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == ' ').unwrap_or(rest.len());
             let unit = &rest[..unit_len];
-            let per_unit = match UNITS.iter().find(|(name, _)| *name == unit) {
-                Some((_, nanos)) => *nanos,
-                None if matches!(unit, "mo" | "y" | "q") => return Err(bad("calendar months, quarters and years are not supported yet")),
+            let per_unit = match unit_nanos(unit) {
+                Some(nanos) => nanos,
+                None if is_calendar_unit(unit) => return Err(bad("calendar months, quarters and years are not supported yet")),
                 None if unit.is_empty() => return Err(bad("missing unit (ns, us, ms, s, m, h, d, w)")),
                 None => return Err(bad(&format!("unknown unit '{unit}'; expected ns, us, ms, s, m, h, d or w"))),
             };
             let part = number.checked_mul(per_unit).ok_or_else(|| bad("too large"))?;
             total = total.checked_add(part).ok_or_else(|| bad("too large"))?;
-            rest = &rest[unit_len..];
+            rest = rest[unit_len..].trim_start();
         }
         Ok(Duration::Time { nanos: sign * total })
     }
@@ -123,9 +151,38 @@ mod tests {
         assert_eq!(Duration::parse("0m").unwrap().to_string(), "0s");
     }
 
+    /// The words Spark's window() and pandas take, with or without spaces.
+    #[test]
+    fn parses_the_words_other_tools_write() {
+        let minutes = |n: i64| Duration::Time { nanos: n * 60_000_000_000 };
+        for (text, want) in [
+            ("10 minutes", minutes(10)),
+            ("1 minute", minutes(1)),
+            ("5min", minutes(5)),
+            ("5 Mins", minutes(5)),
+            ("10 m", minutes(10)),
+            ("1 hour 30 minutes", minutes(90)),
+            ("1h 30m", minutes(90)),
+            ("2 hrs", minutes(120)),
+            ("1 day", minutes(1440)),
+            ("2 weeks", minutes(20160)),
+            ("-5 minutes", minutes(-5)),
+            (" 30 sec ", Duration::Time { nanos: 30_000_000_000 }),
+            ("1 second", Duration::Time { nanos: 1_000_000_000 }),
+            ("250 milliseconds", Duration::Time { nanos: 250_000_000 }),
+            ("3 microseconds", Duration::Time { nanos: 3_000 }),
+            ("7 nanoseconds", Duration::Time { nanos: 7 }),
+            ("5 msec", Duration::Time { nanos: 5_000_000 }),
+        ] {
+            assert_eq!(Duration::parse(text).ok(), Some(want), "{text}");
+        }
+    }
+
     #[test]
     fn rejects_bad_durations() {
-        for bad in ["", "h", "1.5h", "3mo", "1x", "10 m", "99999999999999999999s", "1h-"] {
+        for bad in
+            ["", "h", "1.5h", "3mo", "1x", "10 parsecs", "1M", "2 months", "1 year", "99999999999999999999s", "1h-", "1 h 30", "minutes"]
+        {
             assert!(Duration::parse(bad).is_err(), "{bad} should fail");
         }
     }
