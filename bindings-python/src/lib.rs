@@ -25,7 +25,7 @@ mod error;
 
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{ArrowError, SchemaRef};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDelta, PyDeltaAccess, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -116,7 +116,8 @@ fn is_polars_null_export(obj: &Bound<'_, PyAny>, e: &ArrowError) -> bool {
 // --------------------------------------------------------------------------
 
 /// A Python value as JSON. Durations may also be `datetime.timedelta`
-/// (turned into whole microseconds, `"90000000us"`).
+/// (turned into whole microseconds, `"90000000us"`), NumPy's `timedelta64`
+/// or pandas' `Timedelta` (whole nanoseconds).
 fn to_json(key: &str, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     if obj.is_none() {
         return Ok(Value::Null);
@@ -156,6 +157,17 @@ fn to_json(key: &str, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
             map.insert(k.to_str()?.to_string(), to_json(key, &v)?);
         }
         return Ok(Value::Object(map));
+    }
+    // NumPy's timedelta64 and pandas' Timedelta (a timedelta that also holds
+    // nanoseconds): whole nanoseconds, NaT refused.
+    let type_name = obj.get_type().name()?;
+    if type_name == "timedelta64" || (type_name == "Timedelta" && obj.hasattr(pyo3::intern!(obj.py(), "asm8"))?) {
+        let value = if type_name == "Timedelta" { obj.getattr(pyo3::intern!(obj.py(), "asm8"))? } else { obj.clone() };
+        let nanos: i64 = value.call_method1("astype", ("timedelta64[ns]",))?.call_method1("astype", ("int64",))?.extract()?;
+        if nanos == i64::MIN {
+            return Err(PyValueError::new_err(format!("'{key}' cannot be NaT")));
+        }
+        return Ok(Value::String(format!("{nanos}ns")));
     }
     if let Ok(delta) = obj.cast::<PyDelta>() {
         let micros = i128::from(delta.get_days()) * 86_400_000_000
@@ -680,7 +692,7 @@ fn read_log<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let spec = parse_spec(format, options)?;
     if batch_size == Some(0) {
-        return Err(pyo3::exceptions::PyValueError::new_err("batch_size must be at least 1"));
+        return Err(PyValueError::new_err("batch_size must be at least 1"));
     }
     let path = log_path(path)?;
     match batch_size {

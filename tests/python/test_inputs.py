@@ -135,6 +135,18 @@ def test_keyword_forms():
     assert sash.window_agg(ints, time="t", every=np.int64(10), aggs=["count() as n"])["n"].to_pylist() == [2, 1]
 
 
+def test_durations_from_numpy_pandas_and_spark_strings():
+    t = base()
+    want = sash.window_agg(t, time="ts", every="1m", by="key", aggs=["count() as n"])
+    for every in (np.timedelta64(1, "m"), np.timedelta64(60_000_000_000, "ns"), pd.Timedelta(minutes=1), "1 minute", "60 Seconds"):
+        assert sash.window_agg(t, time="ts", every=every, by="key", aggs=["count() as n"]).equals(want), every
+    # pandas keeps nanoseconds that datetime.timedelta would drop.
+    ns = pa.table({"ts": pa.array([0, 60, 61, 200], pa.timestamp("ns"))})
+    assert sash.window_agg(ns, time="ts", every=pd.Timedelta(61, "ns"), aggs=["count() as n"])["n"].to_pylist() == [2, 1, 1]
+    with pytest.raises(ValueError, match="NaT"):
+        sash.window_agg(t, time="ts", every=np.timedelta64("NaT"), aggs=["count()"])
+
+
 def test_null_time_drop_metadata():
     t = pa.table({"ts": pa.array([0, None, 5], pa.timestamp("s")), "v": [1, 2, 3]})
     with pytest.raises(sash.NullTimeError, match="1 null"):

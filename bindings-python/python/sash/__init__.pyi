@@ -17,9 +17,14 @@ class _ArrowArray(Protocol):
 # Arrow objects (pyarrow, polars, DuckDB, nanoarrow, pandas >= 2.2), a pandas
 # DataFrame, or a dict of NumPy arrays or lists.
 ArrowInput = _ArrowStream | _ArrowArray | Mapping[str, Any] | Any
-# "10m", "1h30m", "500ms"; integers (or "10", "10i") for integer time columns;
-# "100i" for a rolling window of 100 rows.
-Duration = str | int | timedelta
+class _Timedelta64(Protocol):
+    # numpy.timedelta64, without making NumPy a typing dependency.
+    def astype(self, dtype: str) -> Any: ...
+
+# "10m", "1h30m", "500ms", "10 minutes"; integers (or "10", "10i") for integer
+# time columns; "100i" for a rolling window of 100 rows. A pandas.Timedelta is a
+# timedelta.
+Duration = str | int | timedelta | _Timedelta64
 Aggs = Sequence[str] | Mapping[str, str]
 By = str | Sequence[str] | None
 
