@@ -7,6 +7,17 @@ import java.util.Map;
 final class Json {
     private Json() {}
 
+    /**
+     * A {@link java.time.Duration} as a spec duration, to the nanosecond
+     * ("-2s500000000ns"): seconds and nanoseconds written apart, so a duration
+     * too long for the kernel's 64-bit nanoseconds is its error, not an
+     * ArithmeticException here.
+     */
+    static String duration(java.time.Duration duration) {
+        java.time.Duration magnitude = duration.abs();
+        return (duration.isNegative() ? "-" : "") + magnitude.getSeconds() + "s" + magnitude.getNano() + "ns";
+    }
+
     static String write(Object value) {
         StringBuilder out = new StringBuilder();
         write(out, value);

@@ -32,6 +32,11 @@ public final class RollingSpec {
         return new Builder(time, period);
     }
 
+    /** Rolling windows over the rows of the last {@code period} of time. */
+    public static Builder builder(String time, java.time.Duration period) {
+        return new Builder(time, Json.duration(Objects.requireNonNull(period, "period")));
+    }
+
     /** The canonical JSON text of the spec. */
     public String toJson() {
         return json;

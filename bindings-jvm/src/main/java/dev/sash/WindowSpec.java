@@ -1,5 +1,6 @@
 package dev.sash;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -36,13 +37,28 @@ public final class WindowSpec {
         return builder(time).every(every);
     }
 
+    /** Tumbling windows of length {@code every}. */
+    public static Builder tumbling(String time, Duration every) {
+        return builder(time).every(every);
+    }
+
     /** Hopping windows of length {@code period} starting every {@code every}. */
     public static Builder hopping(String time, String every, String period) {
         return builder(time).every(every).period(period);
     }
 
+    /** Hopping windows of length {@code period} starting every {@code every}. */
+    public static Builder hopping(String time, Duration every, Duration period) {
+        return builder(time).every(every).period(period);
+    }
+
     /** Session windows, per key, closed by a silence of at least {@code gap}. */
     public static Builder session(String time, String gap) {
+        return builder(time).sessionGap(gap);
+    }
+
+    /** Session windows, per key, closed by a silence of at least {@code gap}. */
+    public static Builder session(String time, Duration gap) {
         return builder(time).sessionGap(gap);
     }
 
@@ -74,6 +90,10 @@ public final class WindowSpec {
         public Builder period(String period) { keys.put("period", period); return this; }
         public Builder offset(String offset) { keys.put("offset", offset); return this; }
         public Builder sessionGap(String gap) { keys.put("session_gap", gap); return this; }
+        public Builder every(Duration every) { return every(Json.duration(every)); }
+        public Builder period(Duration period) { return period(Json.duration(period)); }
+        public Builder offset(Duration offset) { return offset(Json.duration(offset)); }
+        public Builder sessionGap(Duration gap) { return sessionGap(Json.duration(gap)); }
         /** "left" (default): windows are [start, end); "right": (start, end]. */
         public Builder closed(String closed) { keys.put("closed", closed); return this; }
         /** "error" (default) or "drop". */

@@ -76,6 +76,29 @@ class SashApiTest {
     }
 
     @Test
+    void javaTimeDurationsAreSpecDurations() {
+        WindowSpec strings = WindowSpec.hopping("ts", "1m", "2m").offset("-30s").by("host").agg("count() as n").build();
+        WindowSpec durations = WindowSpec.hopping("ts", java.time.Duration.ofMinutes(1), java.time.Duration.ofMinutes(2))
+                .offset(java.time.Duration.ofSeconds(-30)).by("host").agg("count() as n").build();
+        assertTrue(durations.toJson().contains("\"offset\":\"-30s0ns\""), durations.toJson());
+        assertEquals("-2s500000000ns", Json.duration(java.time.Duration.ofMillis(-2500)));
+        try (VectorSchemaRoot input = events(allocator);
+                VectorSchemaRoot a = Sash.windowAgg(input, strings, allocator);
+                VectorSchemaRoot b = Sash.windowAgg(input, durations, allocator)) {
+            assertEquals(a.contentToTSVString(), b.contentToTSVString());
+            assertTrue(a.getRowCount() > 0);
+        }
+        RollingSpec rolling = RollingSpec.builder("ts", java.time.Duration.ofMinutes(1)).by("host").agg("mean(latency) as avg").build();
+        assertEquals(RollingSpec.builder("ts", "60s0ns").by("host").agg("mean(latency) as avg").build().toJson(), rolling.toJson());
+        // Beyond 64-bit nanoseconds: the kernel's error, not an ArithmeticException.
+        try (VectorSchemaRoot input = events(allocator)) {
+            SashSpecException e = assertThrows(SashSpecException.class,
+                    () -> Sash.windowAgg(input, WindowSpec.tumbling("ts", java.time.Duration.ofDays(365L * 1000)).agg("count()").build(), allocator));
+            assertTrue(e.getMessage().contains("too large"), e.getMessage());
+        }
+    }
+
+    @Test
     void rollingHandsTheInputBuffersThroughWithoutCopying() {
         RollingSpec spec = RollingSpec.builder("ts", "1m").by("host").agg("mean(latency) as avg").build();
         try (VectorSchemaRoot input = events(allocator); VectorSchemaRoot out = Sash.rolling(input, spec, allocator)) {
