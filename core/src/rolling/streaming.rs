@@ -663,6 +663,8 @@ impl StreamingWindows {
         let mut first = 0usize;
         let (mut left, mut entered, mut answered) = (Cursor::start(&parts), Cursor::start(&parts), Cursor::start(&parts));
         let mut bound_time = None;
+        // The latest time read and the sorted row where its run of rows starts.
+        let mut last_run: Option<(i64, usize)> = None;
         let mut gids = Vec::new();
         let chunks = chunks_of(input);
         for (chunk, &(b, start, end)) in chunks.iter().enumerate() {
@@ -674,13 +676,18 @@ impl StreamingWindows {
             keys.extend_from_slice(&gids);
             let known = first + keys.len();
             // With a closed end, rows answer only once every row of their time
-            // is known: the last time read may continue in the next chunk.
-            let ready = if self.include_end && chunk + 1 < chunks.len() {
-                let local = &parts[b].times[start..end];
-                chunk_first + local.partition_point(|&t| t < local[local.len() - 1])
-            } else {
-                known
+            // is known: the last time read may continue in the next chunk. Its
+            // run of rows may also have begun in earlier chunks (a chunk of
+            // that time alone), so where it starts is carried over.
+            let local = &parts[b].times[start..end];
+            let last_time = local[local.len() - 1];
+            let local_start = chunk_first + local.partition_point(|&t| t < last_time);
+            let run_start = match last_run {
+                Some((time, run_start)) if time == last_time && local_start == chunk_first => run_start,
+                _ => local_start,
             };
+            last_run = Some((last_time, run_start));
+            let ready = if self.include_end && chunk + 1 < chunks.len() { run_start } else { known };
             while answered.global < ready {
                 let t = answered.time();
                 if bound_time != Some(t) {
