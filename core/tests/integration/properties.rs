@@ -842,3 +842,43 @@ fn variance_with_offset(offset: f64) {
         assert!((g - want).abs() <= 1e-9 * want.abs() + 1e-12, "offset {offset}, row {i}: {g} vs two-pass {want}");
     }
 }
+
+/// Rows of one time spanning several of the streaming sweep's chunks (a
+/// burst longer than its 16K-row chunks, or many batches) all see each other.
+#[test]
+fn rolling_time_runs_longer_than_a_chunk_are_whole() {
+    let burst = 40_000usize;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("ts", DataType::Timestamp(TimeUnit::Second, None), false),
+        Field::new("v", DataType::Float64, true),
+    ]));
+    // The burst at t = 10, then one row at t = 11 and one at t = 30.
+    let times: Vec<i64> = std::iter::repeat_n(10, burst).chain([11, 30]).collect();
+    let values: Vec<Option<f64>> = (0..burst + 2).map(|i| (i % 4 != 3 && i != burst + 1).then_some(1.0)).collect();
+    let valid_in_burst = values[..burst].iter().flatten().count() as i64;
+    let batch =
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(TimestampSecondArray::from(times)), Arc::new(Float64Array::from(values))])
+            .unwrap();
+    for (closed, batches) in [
+        ("right", vec![batch.clone()]),
+        ("both", vec![batch.slice(0, 100), batch.slice(100, 1), batch.slice(101, burst + 1 - 101)]),
+        ("both", (0..burst + 2).map(|i| batch.slice(i, 1)).collect::<Vec<_>>()),
+    ] {
+        let spec = RollingSpec::from_json(&format!(
+            r#"{{"time": "ts", "period": "5s", "closed": "{closed}", "aggs": ["count(v) as n", "sum(v) as s"]}}"#
+        ))
+        .unwrap();
+        let parts = sash_core::rolling(&schema, &batches, &spec).unwrap();
+        let out = arrow_select::concat::concat_batches(&parts[0].schema(), &parts).unwrap();
+        let n = out.column_by_name("n").unwrap().as_primitive::<arrow_array::types::Int64Type>();
+        let s = out.column_by_name("s").unwrap().as_primitive::<Float64Type>();
+        let rows = out.num_rows();
+        for i in 0..burst {
+            assert_eq!((n.value(i), s.value(i)), (valid_in_burst, valid_in_burst as f64), "{closed}, {} batches, row {i}", batches.len());
+        }
+        assert_eq!(n.value(burst), valid_in_burst + 1, "{closed}: t = 11 sees the burst");
+        if rows == burst + 2 {
+            assert_eq!(n.value(burst + 1), 0, "{closed}: t = 30 is alone and its value is null");
+        }
+    }
+}
