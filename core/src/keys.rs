@@ -444,7 +444,8 @@ impl Grouper {
                 }
             }
             Mode::Rows { converter, map } => {
-                let columns: Vec<ArrayRef> = self.batch_keys[batch].iter().map(|a| a.slice(rows.start, rows.len())).collect();
+                let columns: Vec<ArrayRef> =
+                    self.batch_keys[batch].iter().map(|a| normalized_float_key(a.slice(rows.start, rows.len()))).collect();
                 let encoded = converter.convert_columns(&columns)?;
                 for (i, row) in encoded.iter().enumerate() {
                     let bytes = row.as_ref();
@@ -477,7 +478,9 @@ impl Grouper {
                 continue;
             }
             let sources: Vec<&dyn Array> = self.batch_keys.iter().map(|b| b[k].as_ref()).collect();
-            columns.push(interleave(&sources, &self.first_seen)?);
+            // Normalized as when grouped: a group of 0.0 and -0.0 shows 0.0,
+            // and NaNs (whatever their sign) sort last, not below -inf.
+            columns.push(normalized_float_key(interleave(&sources, &self.first_seen)?));
         }
         let n = self.num_groups();
         let mut order: Vec<u32> = (0..n as u32).collect();
@@ -534,6 +537,31 @@ fn dense_key_column(key_type: &DataType, Digit { min, len }: Digit, gids: &[u32]
         }};
     }
     with_offset_key_type!(key_type, go, unreachable!("dense keys are integer-like"))
+}
+
+/// A float key with -0.0 made 0.0 and every NaN the same NaN, so that the
+/// row encoding (which tells them apart, as a total order must) groups them
+/// as one value. Other keys are returned as they are.
+fn normalized_float_key(array: ArrayRef) -> ArrayRef {
+    macro_rules! normalize {
+        ($t:ty, $zero:expr, $nan:expr) => {{
+            let normalized: PrimitiveArray<$t> = array.as_primitive::<$t>().unary(|x| {
+                if x.is_nan() {
+                    $nan
+                } else if x == $zero {
+                    $zero
+                } else {
+                    x
+                }
+            });
+            Arc::new(normalized) as ArrayRef
+        }};
+    }
+    match array.data_type() {
+        DataType::Float32 => normalize!(Float32Type, 0.0f32, f32::NAN),
+        DataType::Float64 => normalize!(Float64Type, 0.0f64, f64::NAN),
+        _ => array,
+    }
 }
 
 /// Picks the key values for each output row.

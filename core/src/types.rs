@@ -49,10 +49,13 @@ impl TimeType {
     }
 }
 
-/// Key columns: anything with a total order and equality.
+/// Key columns: anything with a total order and equality. Float keys group
+/// -0.0 with 0.0 and every NaN together (as DuckDB, Polars and Spark do).
 pub fn check_key_type(column: &str, data_type: &DataType) -> Result<()> {
     let ok = match data_type {
-        DataType::Dictionary(_, value) => is_key_type(value),
+        // Dictionary entries are grouped by their encoded bytes, where -0.0
+        // and 0.0 (and NaNs) differ: float dictionaries stay out.
+        DataType::Dictionary(_, value) => is_key_type(value) && !matches!(**value, DataType::Float32 | DataType::Float64),
         other => is_key_type(other),
     };
     if ok {
@@ -60,7 +63,7 @@ pub fn check_key_type(column: &str, data_type: &DataType) -> Result<()> {
     } else {
         Err(SashError::wrong_type(
             column,
-            "a key column: integer, string (Utf8, LargeUtf8, Utf8View), binary, dictionary, boolean, date, timestamp or null",
+            "a key column: integer, float, decimal, string (Utf8, LargeUtf8, Utf8View), binary, dictionary, boolean, date, time, timestamp, duration or null",
             data_type,
         ))
     }
@@ -71,13 +74,20 @@ fn is_key_type(t: &DataType) -> bool {
         || matches!(
             t,
             DataType::Null
+                | DataType::Float32
+                | DataType::Float64
                 | DataType::Utf8
                 | DataType::LargeUtf8
                 | DataType::Utf8View
                 | DataType::Binary
                 | DataType::LargeBinary
                 | DataType::BinaryView
+                | DataType::FixedSizeBinary(_)
                 | DataType::Boolean
+                | DataType::Decimal128(_, _)
+                | DataType::Time32(_)
+                | DataType::Time64(_)
+                | DataType::Duration(_)
                 | DataType::Date32
                 | DataType::Date64
                 | DataType::Timestamp(_, _)

@@ -16,7 +16,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type};
 use arrow_array::{
     Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Date64Array, Decimal128Array, DictionaryArray, DurationMillisecondArray,
-    Float64Array, Int32Array, Int64Array, LargeStringArray, NullArray, RecordBatch, StringArray, StringViewArray,
+    DurationSecondArray, Float64Array, Int32Array, Int64Array, LargeStringArray, NullArray, RecordBatch, StringArray, StringViewArray,
     TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -132,6 +132,19 @@ fn key_array(data_type: &DataType, cells: Vec<Option<u8>>) -> ArrayRef {
             Arc::new(cells.iter().map(|c| c.map(|v| STRINGS[usize::from(v)])).collect::<DictionaryArray<Int32Type>>())
         }
         DataType::Boolean => Arc::new(BooleanArray::from(cells.iter().map(|c| c.map(|v| v % 2 == 1)).collect::<Vec<_>>())),
+        // -0.0 and 0.0 are one key, as are NaNs whatever their bits.
+        DataType::Float64 => {
+            let pool = [0.0, -0.0, f64::NAN, -f64::NAN, 1.5, f64::INFINITY, -1e300];
+            Arc::new(Float64Array::from(cells.iter().map(|c| c.map(|v| pool[usize::from(v) % pool.len()])).collect::<Vec<_>>()))
+        }
+        DataType::Decimal128(_, _) => Arc::new(
+            Decimal128Array::from(cells.iter().map(|c| c.map(|v| i128::from(v) * 125 - 250)).collect::<Vec<_>>())
+                .with_precision_and_scale(10, 2)
+                .expect("valid"),
+        ),
+        DataType::Duration(_) => {
+            Arc::new(DurationSecondArray::from(cells.iter().map(|c| c.map(|v| i64::from(v) * 90 - 100)).collect::<Vec<_>>()))
+        }
         // A column pyarrow infers from a list of Nones: one null group.
         DataType::Null => Arc::new(NullArray::new(cells.len())),
         other => unreachable!("{other}"),
@@ -212,6 +225,9 @@ fn random_input(rng: &mut StdRng) -> Input {
                     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
                     DataType::Boolean,
                     DataType::Null,
+                    DataType::Float64,
+                    DataType::Decimal128(10, 2),
+                    DataType::Duration(TimeUnit::Second),
                 ],
             )
             .clone()
