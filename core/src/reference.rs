@@ -1070,13 +1070,15 @@ mod tests {
         let err = window(vec![("t", t.clone())], r#"{"time":"t","every":10,"aggs":["count()"]}"#).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Overflow);
         assert!(window(vec![("t", t)], r#"{"time":"t","every":10,"closed":"right","aggs":["count()"]}"#).is_ok());
-        let columns = || vec![("t", ints(&[0])), ("s", Arc::new(StringArray::from(vec!["x"])) as ArrayRef), ("f", floats(&[1.0]))];
+        let list = || Arc::new(arrow_array::ListArray::from_iter_primitive::<Int64Type, _, _>(vec![Some(vec![Some(1)])])) as ArrayRef;
+        let columns =
+            || vec![("t", ints(&[0])), ("s", Arc::new(StringArray::from(vec!["x"])) as ArrayRef), ("f", floats(&[1.0])), ("l", list())];
         for (spec, kind) in [
             (r#"{"time":"nope","every":10,"aggs":["count()"]}"#, ErrorKind::UnknownColumn),
             (r#"{"time":"t","every":10,"by":"nope","aggs":["count()"]}"#, ErrorKind::UnknownColumn),
             (r#"{"time":"t","every":10,"aggs":["sum(nope)"]}"#, ErrorKind::UnknownColumn),
             (r#"{"time":"s","every":10,"aggs":["count()"]}"#, ErrorKind::WrongType),
-            (r#"{"time":"t","every":10,"by":"f","aggs":["count()"]}"#, ErrorKind::WrongType),
+            (r#"{"time":"t","every":10,"by":"l","aggs":["count()"]}"#, ErrorKind::WrongType),
             (r#"{"time":"t","every":10,"aggs":["mean(s)"]}"#, ErrorKind::WrongType),
         ] {
             assert_eq!(window(columns(), spec).unwrap_err().kind(), kind, "{spec}");

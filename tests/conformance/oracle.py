@@ -127,10 +127,15 @@ class T:
         return self.cat in ("int", "float", "dec")
 
     def is_orderable(self):
-        return self.is_numeric() or self.cat in ("str", "bool", "date32", "date64", "ts")
+        if self.cat == "dict":
+            return self.value.is_orderable()
+        return self.is_numeric() or self.cat in ("str", "bin", "bool", "date32", "date64", "ts")
 
     def is_key(self):
-        return self.base.cat in ("int", "str", "bin", "bool", "date32", "date64", "ts")
+        # Float keys group -0.0 with 0.0 and NaNs together; not inside dictionaries.
+        if self.cat == "dict":
+            return self.value.cat in ("int", "str", "bin", "bool", "date32", "date64", "ts", "dec")
+        return self.cat in ("int", "float", "dec", "str", "bin", "bool", "date32", "date64", "ts")
 
     def nanos_per_tick(self):
         if self.cat == "ts":
@@ -221,6 +226,18 @@ _UNIT_NANOS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 10**6, "s": 10**9, "m":
                "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
 
 
+_UNIT_WORDS = {"nanosecond": "ns", "nsec": "ns", "microsecond": "us", "usec": "us", "millisecond": "ms", "msec": "ms",
+               "second": "s", "sec": "s", "minute": "m", "min": "m", "hour": "h", "hr": "h", "day": "d", "week": "w"}
+
+
+def _unit_nanos(unit):
+    if unit in _UNIT_NANOS:
+        return _UNIT_NANOS[unit]
+    word = unit.lower()
+    word = word[:-1] if word.endswith("s") else word
+    return _UNIT_NANOS[_UNIT_WORDS[word]] if word in _UNIT_WORDS else None
+
+
 def parse_duration(key, v):
     """-> ("count", n) or ("time", nanos)."""
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
@@ -235,9 +252,17 @@ def parse_duration(key, v):
     sign = -1 if neg else 1
     if re.fullmatch(r"[0-9]+i?", body):
         return ("count", sign * int(body.rstrip("i")))
-    if not re.fullmatch(r"([0-9]+(ns|us|µs|ms|s|m|h|d|w))+", body):
+    # Parts: a number, optional spaces, a unit (a short one as written, or a
+    # word in any case: "10 minutes", "1 Hour 30 min"), optional spaces.
+    parts = re.findall(r"([0-9]+) *([^0-9 ]+) *", body)
+    if not body or "".join(re.findall(r"[0-9]+ *[^0-9 ]+ *", body)) != body:
         raise OracleError("invalid_duration", v)
-    total = sum(int(n) * _UNIT_NANOS[u] for n, u in re.findall(r"([0-9]+)(ns|us|µs|ms|s|m|h|d|w)", body))
+    total = 0
+    for n, u in parts:
+        nanos = _unit_nanos(u)
+        if nanos is None:
+            raise OracleError("invalid_duration", v)
+        total += int(n) * nanos
     if total > I64_MAX:
         raise OracleError("invalid_duration", v)
     return ("time", sign * total)
