@@ -161,8 +161,14 @@ fn to_json(key: &str, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     // NumPy's timedelta64 and pandas' Timedelta (a timedelta that also holds
     // nanoseconds): whole nanoseconds, NaT refused.
     let type_name = obj.get_type().name()?;
-    if type_name == "timedelta64" || (type_name == "Timedelta" && obj.hasattr(pyo3::intern!(obj.py(), "asm8"))?) {
-        let value = if type_name == "Timedelta" { obj.getattr(pyo3::intern!(obj.py(), "asm8"))? } else { obj.clone() };
+    let timedelta64 = if type_name == "timedelta64" {
+        Some(obj.clone())
+    } else if type_name == "Timedelta" {
+        obj.getattr(pyo3::intern!(obj.py(), "asm8")).ok()
+    } else {
+        None
+    };
+    if let Some(value) = timedelta64 {
         let nanos: i64 = value.call_method1("astype", ("timedelta64[ns]",))?.call_method1("astype", ("int64",))?.extract()?;
         if nanos == i64::MIN {
             return Err(PyValueError::new_err(format!("'{key}' cannot be NaT")));

@@ -9,6 +9,7 @@
 use crate::column_builder::ColumnBuilder;
 use crate::error::{Result, SashError};
 use crate::expr::{AggExpr, AggFunc};
+use crate::keys::normalized_float_key;
 use crate::sketch::hll::{hash_bytes, HyperLogLog};
 use crate::sketch::tdigest::TDigest;
 use crate::types::{agg_output_type, column_index};
@@ -942,19 +943,7 @@ fn normalized_floats(array: ArrayRef) -> Result<ArrayRef> {
     // -0.0 equals 0.0 and every NaN is one value for distinct counts. Every
     // float width becomes Float64, exactly: the encoding is of `distinct_type`.
     Ok(match array.data_type() {
-        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
-            let wide = cast(&array, &DataType::Float64)?;
-            let normalized: Float64Array = wide.as_primitive::<Float64Type>().unary(|x| {
-                if x.is_nan() {
-                    f64::NAN
-                } else if x == 0.0 {
-                    0.0
-                } else {
-                    x
-                }
-            });
-            Arc::new(normalized)
-        }
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => normalized_float_key(cast(&array, &DataType::Float64)?),
         _ => array,
     })
 }

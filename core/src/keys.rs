@@ -539,10 +539,11 @@ fn dense_key_column(key_type: &DataType, Digit { min, len }: Digit, gids: &[u32]
     with_offset_key_type!(key_type, go, unreachable!("dense keys are integer-like"))
 }
 
-/// A float key with -0.0 made 0.0 and every NaN the same NaN, so that the
-/// row encoding (which tells them apart, as a total order must) groups them
-/// as one value. Other keys are returned as they are.
-fn normalized_float_key(array: ArrayRef) -> ArrayRef {
+/// A float column with -0.0 made 0.0 and every NaN the same NaN, so that the
+/// row encoding (which tells them apart, as a total order must) takes them
+/// as one value: for grouping keys and counting distinct values. Other
+/// columns are returned as they are.
+pub(crate) fn normalized_float_key(array: ArrayRef) -> ArrayRef {
     macro_rules! normalize {
         ($t:ty, $zero:expr, $nan:expr) => {{
             let normalized: PrimitiveArray<$t> = array.as_primitive::<$t>().unary(|x| {

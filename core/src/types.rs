@@ -69,29 +69,10 @@ pub fn check_key_type(column: &str, data_type: &DataType) -> Result<()> {
     }
 }
 
+/// Key types are the orderable ones (see [`is_orderable`]), dictionaries
+/// aside: their values are checked by [`check_key_type`].
 fn is_key_type(t: &DataType) -> bool {
-    t.is_integer()
-        || matches!(
-            t,
-            DataType::Null
-                | DataType::Float32
-                | DataType::Float64
-                | DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Binary
-                | DataType::LargeBinary
-                | DataType::BinaryView
-                | DataType::FixedSizeBinary(_)
-                | DataType::Boolean
-                | DataType::Decimal128(_, _)
-                | DataType::Time32(_)
-                | DataType::Time64(_)
-                | DataType::Duration(_)
-                | DataType::Date32
-                | DataType::Date64
-                | DataType::Timestamp(_, _)
-        )
+    !matches!(t, DataType::Dictionary(_, _)) && is_orderable(t)
 }
 
 pub fn is_numeric(t: &DataType) -> bool {
