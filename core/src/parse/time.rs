@@ -94,16 +94,33 @@ impl TimeFormat {
                 let mut parsed = Parsed::new();
                 chrono::format::parse(&mut parsed, text, items.iter())
                     .map_err(|e| format!("does not match the format '{format}' ({e})"))?;
+                let incomplete = |e| format!("incomplete for the format '{format}' ({e})");
                 if parsed.offset().is_some() {
-                    let t = parsed.to_datetime().map_err(|e| format!("incomplete for the format '{format}' ({e})"))?;
-                    Ok(t.timestamp_micros())
+                    Ok(parsed.to_datetime().map_err(incomplete)?.timestamp_micros())
+                } else if parsed.timestamp().is_some() {
+                    // `%s` counts seconds since the epoch: an instant, which no zone moves.
+                    Ok(parsed.to_naive_datetime_with_offset(0).map_err(incomplete)?.and_utc().timestamp_micros())
                 } else {
-                    let naive =
-                        parsed.to_naive_datetime_with_offset(0).map_err(|e| format!("incomplete for the format '{format}' ({e})"))?;
+                    zero_missing_time(&mut parsed);
+                    let naive = parsed.to_naive_datetime_with_offset(0).map_err(incomplete)?;
                     zone.local_to_utc(naive.and_utc().timestamp_micros()).map_err(str::to_string)
                 }
             }
         }
+    }
+}
+
+/// Time fields a format leaves out are zero, as Python's `strptime`, Polars
+/// and DuckDB take them: a date alone (`%Y-%m-%d`) is its midnight and an hour
+/// without minutes (`%Y-%m-%d %H`) its whole hour. chrono asks for both. A
+/// 12-hour clock without AM/PM (`%I` alone) stays an error: the hour is unknown.
+fn zero_missing_time(parsed: &mut Parsed) {
+    let no_hour = parsed.hour_div_12().is_none() && parsed.hour_mod_12().is_none();
+    if no_hour && parsed.minute().is_none() && parsed.second().is_none() && parsed.nanosecond().is_none() {
+        let _ = parsed.set_hour(0);
+    }
+    if parsed.hour_div_12().is_some() && parsed.hour_mod_12().is_some() && parsed.minute().is_none() && parsed.second().is_none() {
+        let _ = parsed.set_minute(0);
     }
 }
 
@@ -500,6 +517,22 @@ mod tests {
         let f = TimeFormat::parse("%Y-%m-%d %H:%M:%S").unwrap();
         assert_eq!(f.parse_value("2000-10-10 13:55:36", Zone::Utc), Ok(utc_micros(2000, 10, 10, 13, 55, 36)));
         assert!(f.parse_value("2000-10-10", Zone::Utc).is_err());
+        // Time fields left out of the format are zero.
+        let paris = Zone::parse("Europe/Paris").unwrap();
+        let f = TimeFormat::parse("%Y-%m-%d").unwrap();
+        assert_eq!(f.parse_value("2000-10-10", Zone::Utc), Ok(utc_micros(2000, 10, 10, 0, 0, 0)));
+        assert_eq!(f.parse_value("2000-10-10", paris), Ok(utc_micros(2000, 10, 9, 22, 0, 0)));
+        let f = TimeFormat::parse("%j/%Y %H").unwrap();
+        assert_eq!(f.parse_value("285/2000 13", Zone::Utc), Ok(utc_micros(2000, 10, 11, 13, 0, 0)));
+        let f = TimeFormat::parse("%Y-%m-%d %I").unwrap();
+        assert!(f.parse_value("2000-10-10 01", Zone::Utc).is_err(), "AM or PM is unknown");
+        let f = TimeFormat::parse("%Y-%m-%d %M").unwrap();
+        assert!(f.parse_value("2000-10-10 30", Zone::Utc).is_err(), "minutes without an hour");
+        // `%s` is an instant: the zone of zone-less times does not move it.
+        let f = TimeFormat::parse("%s").unwrap();
+        assert_eq!(f.parse_value("971186136", paris), Ok(utc_micros(2000, 10, 10, 13, 55, 36)));
+        let f = TimeFormat::parse("%s %Y").unwrap();
+        assert!(f.parse_value("971186136 1999", paris).is_err(), "fields that disagree with the epoch");
         assert_eq!(TimeFormat::EpochMillis.parse_value("1500", Zone::Utc), Ok(1_500_000));
         assert_eq!(TimeFormat::EpochSeconds.parse_value("1.25", Zone::Utc), Ok(1_250_000));
         assert_eq!(TimeFormat::EpochNanos.parse_value("1999", Zone::Utc), Ok(1));
