@@ -32,6 +32,17 @@ impl Zone {
             .map_err(|_| SashError::spec(format!("unknown time zone '{name}'; use an IANA name such as \"Europe/Paris\" or \"UTC\"")))
     }
 
+    /// The wall-clock time (µs as if it were UTC) of an instant.
+    pub(crate) fn utc_to_wall(self, utc_us: i64) -> Result<i64, &'static str> {
+        match self {
+            Zone::Utc => Ok(utc_us),
+            Zone::Named(tz) => {
+                let utc = chrono::DateTime::from_timestamp_micros(utc_us).ok_or("timestamp out of range")?.naive_utc();
+                Ok(tz.from_utc_datetime(&utc).naive_local().and_utc().timestamp_micros())
+            }
+        }
+    }
+
     /// Converts a wall-clock time (µs as if it were UTC) to UTC. An ambiguous
     /// time (the hour repeated when clocks go back) takes the earlier instant;
     /// a time in a gap (clocks going forward) does not exist and is an error.
@@ -365,24 +376,25 @@ pub(crate) fn parse_bsd_date(b: &[u8]) -> Option<(u32, u32, u32, usize)> {
 /// year before when that would put the date more than a day after the
 /// reference (a December line read in January: vector#19584).
 pub(crate) fn infer_year(month: u32, day: u32, second_of_day: u32, reference_us: i64, zone: Zone) -> Result<i64, &'static str> {
-    let year = year_of(reference_us);
-    let at = |y: i64| -> Result<i64, &'static str> {
-        let wall = civil_us(y, month, day, second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60, 0)?;
-        zone.local_to_utc(wall)
-    };
-    // Feb 29 only exists in leap years; look back for the latest one that is not in the future.
-    if month == 2 && day == 29 {
-        let mut y = year;
-        while !is_leap(y) || at(y)? > reference_us + MICROS_PER_DAY {
-            y -= 1;
+    // Compared as wall-clock times in the zone: the reference's local date
+    // decides the year (a line stamped Jan 1 in Tokyo while it is still Dec 31
+    // in UTC belongs to the new year), and a year whose date would fall in a
+    // clock change is never converted unless it is the one chosen.
+    let latest = zone.utc_to_wall(reference_us)? + MICROS_PER_DAY;
+    let wall = |y: i64| civil_us(y, month, day, second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60, 0);
+    // The latest date at most a day after the reference: the year after
+    // (a sender's clock a little ahead at New Year), the reference's year, or
+    // the one before (a December line read in January); for Feb 29 the latest
+    // such leap year.
+    let mut year = year_of(latest) + 1;
+    loop {
+        if !(month == 2 && day == 29) || is_leap(year) {
+            let w = wall(year)?;
+            if w <= latest {
+                return zone.local_to_utc(w);
+            }
         }
-        return at(y);
-    }
-    let t = at(year)?;
-    if t > reference_us + MICROS_PER_DAY {
-        at(year - 1)
-    } else {
-        Ok(t)
+        year -= 1;
     }
 }
 
@@ -508,6 +520,17 @@ mod tests {
         assert_eq!(infer_year(12, 31, 3600, reference, Zone::Utc), Ok(utc_micros(2023, 12, 31, 1, 0, 0)));
         assert_eq!(infer_year(1, 1, 3600, reference, Zone::Utc), Ok(utc_micros(2024, 1, 1, 1, 0, 0)));
         assert_eq!(infer_year(2, 29, 0, reference, Zone::Utc), Ok(utc_micros(2020, 2, 29, 0, 0, 0)));
+        // A sender's clock a little ahead at New Year: the date is in the next year.
+        let reference = utc_micros(2023, 12, 31, 23, 50, 0);
+        assert_eq!(infer_year(1, 1, 600, reference, Zone::Utc), Ok(utc_micros(2024, 1, 1, 0, 10, 0)));
+        assert_eq!(infer_year(12, 31, 23 * 3600, reference, Zone::Utc), Ok(utc_micros(2023, 12, 31, 23, 0, 0)));
+        // The year is the reference's in the zone: 23:30 UTC on Dec 31 is already Jan 1 in Tokyo.
+        let tokyo = Zone::parse("Asia/Tokyo").unwrap();
+        let reference = utc_micros(2025, 12, 31, 23, 30, 0);
+        assert_eq!(infer_year(1, 1, 8 * 3600, reference, tokyo), Ok(utc_micros(2025, 12, 31, 23, 0, 0)));
+        assert_eq!(infer_year(12, 31, 8 * 3600, reference, tokyo), Ok(utc_micros(2025, 12, 30, 23, 0, 0)));
+        // A date that never exists stays an error.
+        assert!(infer_year(4, 31, 0, reference, tokyo).is_err());
     }
 
     #[test]
