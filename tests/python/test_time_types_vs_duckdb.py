@@ -29,49 +29,44 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 ZONES = [None, "UTC", "America/New_York", "Asia/Kolkata"]
 
-# sash expression -> DuckDB aggregate. `rn` is the input order, `b` a second
-# (nullable) integer column for min_by/max_by.
-WINDOW_AGGS = {
+# sash expression -> DuckDB aggregate, for both operations. `rn` is the input
+# order, `b` a second (nullable) integer column for min_by/max_by.
+SHARED_AGGS = {
     "count()": "count(*)",
     "count(val)": "count(val)",
     "sum(val)": "sum(val)",
     "mean(val)": "avg(val)",
     "min(val)": "min(val)",
     "max(val)": "max(val)",
-    "first(val)": "list(val ORDER BY ts, rn) FILTER (WHERE val IS NOT NULL)[1]",
-    "last(val)": "list(val ORDER BY ts DESC, rn DESC) FILTER (WHERE val IS NOT NULL)[1]",
     "var(val)": "var_samp(val)",
     "std(val)": "stddev_samp(val)",
     "median(val)": "quantile_cont(val, 0.5)",
+    "mean(iv)": "avg(iv)",
+}
+
+WINDOW_AGGS = {
+    **SHARED_AGGS,
+    "first(val)": "list(val ORDER BY ts, rn) FILTER (WHERE val IS NOT NULL)[1]",
+    "last(val)": "list(val ORDER BY ts DESC, rn DESC) FILTER (WHERE val IS NOT NULL)[1]",
     "quantile(val, 0.3)": "quantile_cont(val, 0.3)",
     "count_distinct(val)": "count(DISTINCT val)",
     "min_by(val, b)": "list(val ORDER BY b, ts, rn) FILTER (WHERE b IS NOT NULL)[1]",
     "max_by(val, b)": "list(val ORDER BY b DESC, ts, rn) FILTER (WHERE b IS NOT NULL)[1]",
     "sum(iv)": "sum(iv)::BIGINT",
-    "mean(iv)": "avg(iv)",
     "min(s)": "min(s)",
     "max(s)": "max(s)",
     "first(s)": "list(s ORDER BY ts, rn) FILTER (WHERE s IS NOT NULL)[1]",
     "count_distinct(s)": "count(DISTINCT s)",
 }
 
+# Window functions take no cast after the aggregate, so sum(iv) stays as DuckDB types it.
 ROLLING_AGGS = {
-    "count()": "count(*)",
-    "count(val)": "count(val)",
-    "sum(val)": "sum(val)",
-    "mean(val)": "avg(val)",
-    "min(val)": "min(val)",
-    "max(val)": "max(val)",
-    "var(val)": "var_samp(val)",
-    "std(val)": "stddev_samp(val)",
-    "median(val)": "quantile_cont(val, 0.5)",
+    **SHARED_AGGS,
     "quantile(val, 0.9)": "quantile_cont(val, 0.9)",
     "sum(iv)": "sum(iv)",
     "min(iv)": "min(iv)",
-    "mean(iv)": "avg(iv)",
     "count_distinct(iv)": "count(DISTINCT iv)",
 }
-
 
 def floor_div(x: str, d: int) -> str:
     """SQL for floor(x / d) on integers, exact for any sign (no float rounding)."""

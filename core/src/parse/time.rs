@@ -36,10 +36,7 @@ impl Zone {
     pub(crate) fn utc_to_wall(self, utc_us: i64) -> Result<i64, &'static str> {
         match self {
             Zone::Utc => Ok(utc_us),
-            Zone::Named(tz) => {
-                let utc = chrono::DateTime::from_timestamp_micros(utc_us).ok_or("timestamp out of range")?.naive_utc();
-                Ok(tz.from_utc_datetime(&utc).naive_local().and_utc().timestamp_micros())
-            }
+            Zone::Named(tz) => Ok(tz.from_utc_datetime(&naive_of(utc_us)?).naive_local().and_utc().timestamp_micros()),
         }
     }
 
@@ -49,15 +46,17 @@ impl Zone {
     pub(crate) fn local_to_utc(self, wall_us: i64) -> Result<i64, &'static str> {
         match self {
             Zone::Utc => Ok(wall_us),
-            Zone::Named(tz) => {
-                let naive = chrono::DateTime::from_timestamp_micros(wall_us).ok_or("timestamp out of range")?.naive_utc();
-                match tz.from_local_datetime(&naive) {
-                    LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Ok(t.timestamp_micros()),
-                    LocalResult::None => Err("local time does not exist in the time zone (clocks went forward)"),
-                }
-            }
+            Zone::Named(tz) => match tz.from_local_datetime(&naive_of(wall_us)?) {
+                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Ok(t.timestamp_micros()),
+                LocalResult::None => Err("local time does not exist in the time zone (clocks went forward)"),
+            },
         }
     }
+}
+
+/// Microseconds since the epoch as a date and time without a zone.
+fn naive_of(us: i64) -> Result<chrono::NaiveDateTime, &'static str> {
+    chrono::DateTime::from_timestamp_micros(us).map(|t| t.naive_utc()).ok_or("timestamp out of range")
 }
 
 /// How a declared timestamp field is written.
@@ -372,9 +371,9 @@ pub(crate) fn parse_bsd_date(b: &[u8]) -> Option<(u32, u32, u32, usize)> {
     Some((month, day, hour * 3600 + minute * 60 + second, at + 8))
 }
 
-/// The year of a date written without one: the reference time's year, or the
-/// year before when that would put the date more than a day after the
-/// reference (a December line read in January: vector#19584).
+/// The year of a date written without one: the latest year that puts it at
+/// most a day after the reference (so a December line read in January is
+/// from the year before: vector#19584), counted in `zone`.
 pub(crate) fn infer_year(month: u32, day: u32, second_of_day: u32, reference_us: i64, zone: Zone) -> Result<i64, &'static str> {
     // Compared as wall-clock times in the zone: the reference's local date
     // decides the year (a line stamped Jan 1 in Tokyo while it is still Dec 31
