@@ -48,6 +48,7 @@ mod rolling;
 pub mod sketch;
 pub mod spec;
 mod time;
+mod time_sort;
 pub mod types;
 mod window;
 
