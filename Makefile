@@ -134,8 +134,9 @@ jar: lib-jvm venv ## Build bindings-jvm/target/sash-<version>.jar (Java API, Spa
 test-jvm: lib-jvm venv ## JVM binding tests: corpus through the Java API, Spark local[2] vs Spark's own operators, leaks, threads, a standalone Spark cluster
 	cd bindings-jvm && $(MVN) $(JVM_FLAGS) verify
 
-bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows; then the C path (bench-c) and the JVM (bench-jvm)
+bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows, sorted and shuffled; then the C path (bench-c) and the JVM (bench-jvm)
 	$(PY) bench/run.py
+	$(PY) bench/unsorted.py
 	$(MAKE) --no-print-directory bench-parse
 	$(MAKE) --no-print-directory bench-c
 	$(MAKE) --no-print-directory bench-jvm
