@@ -111,6 +111,9 @@ fn window_agg_storing(schema: &SchemaRef, batches: &[RecordBatch], spec: &Window
     };
     let input = Prepared::new(schema, batches, columns, spec.null_time)?;
     let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
+    if matches!(kind, Kind::Panes(_)) {
+        grouper.rank_ahead()?;
+    }
     // Pane windows with ordered group ids are emitted in final order already
     // (`close_pane` and `emit_windows` put each window's groups in id order);
     // checking it would cost a twentieth of a tumbling window's time.
