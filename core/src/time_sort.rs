@@ -51,8 +51,10 @@ pub(crate) fn sort_batches(schema: &SchemaRef, batches: &[RecordBatch], times: &
         order[place as usize] = j as u32;
     }
     buckets.permute(&mut order);
-    let sorted: Result<Vec<ArrayRef>> = columns.iter().map(|parts| buckets.sort_column(parts, &order)).collect();
-    Ok((batch(schema, sorted?, n)?, ScalarBuffer::from(order)))
+    // Shared by every column that is taken, and handed to the caller.
+    let indices = UInt32Array::new(ScalarBuffer::from(order), None);
+    let sorted: Result<Vec<ArrayRef>> = columns.iter().map(|parts| buckets.sort_column(parts, &indices)).collect();
+    Ok((batch(schema, sorted?, n)?, indices.values().clone()))
 }
 
 fn batch(schema: &SchemaRef, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch> {
@@ -146,7 +148,7 @@ impl Buckets {
 
     /// One column in time order: fixed-width values without nulls move
     /// through the buckets; anything else is taken through `order`.
-    fn sort_column(&self, parts: &[ArrayRef], order: &[u32]) -> Result<ArrayRef> {
+    fn sort_column(&self, parts: &[ArrayRef], order: &UInt32Array) -> Result<ArrayRef> {
         let data_type = parts[0].data_type();
         let no_nulls = parts.iter().all(|p| p.null_count() == 0);
         let moved = match data_type.primitive_width() {
@@ -162,10 +164,7 @@ impl Buckets {
                 let data = ArrayDataBuilder::new(data_type.clone()).len(n).add_buffer(values).build()?;
                 Ok(make_array(data))
             }
-            None => {
-                let indices = UInt32Array::new(ScalarBuffer::from(order.to_vec()), None);
-                Ok(take(joined(parts)?.as_ref(), &indices, None)?)
-            }
+            None => Ok(take(joined(parts)?.as_ref(), order, None)?),
         }
     }
 
