@@ -6,8 +6,8 @@ What
     ``default_rng(SEED).permutation``, one record batch), as events arrive
     from merged sources or late. sash must put them in time order first
     (docs/semantics.md); DuckDB's and Polars' hash aggregations do not care
-    about order, and their window functions sort. Cases: tumbling and
-    session windows, with the specs of the main benchmark (bench/python_cases.py),
+    about order, and their window functions sort. Cases: the four of the
+    main benchmark, with its specs (bench/python_cases.py),
     sash called through the wheel, peers single-threaded (DuckDB threads=1,
     POLARS_MAX_THREADS=1) with the formulations of bench/peers.py that are
     correct on unsorted rows. Every result is checked against the others
@@ -43,18 +43,24 @@ import peers  # noqa: E402
 import python_cases  # noqa: E402
 
 SEED = 7
-CASES = ("tumbling", "session")
+CASES = ("tumbling", "hopping", "rolling", "session")
 # Formulations of bench/peers.py whose result does not depend on row order.
 ORDER_FREE = {
     ("duckdb", "tumbling"): {"time_bucket", "epoch_div"},
+    ("duckdb", "hopping"): {"panes_x_range5", "rows_x_range5"},
+    ("duckdb", "rolling"): {"range_window"},
     ("duckdb", "session"): {"lag_cumsum"},
     ("polars", "tumbling"): {"group_by_truncate", "group_by_truncate_streaming", "group_by_combined_key"},
+    ("polars", "hopping"): {"panes_explode_streaming", "panes_explode"},
+    ("polars", "rolling"): {"rolling_mean_by_over"},
     ("polars", "session"): set(),
 }
 # sash's output columns under the canonical names of bench/peers.py.
 SASH_NAMES = {
     "tumbling": {"window_start": "ws", "count()": "n", "sum(val)": "s", "mean(val)": "mean",
                  "min(val)": "mn", "max(val)": "mx"},
+    "hopping": {"window_start": "ws", "count()": "n", "mean(val)": "mean"},
+    "rolling": {"mean(val)": "mean"},
     "session": {"window_start": "start", "window_end": "end", "count()": "n", "sum(val)": "s",
                 "mean(val)": "mean"},
 }
