@@ -56,8 +56,8 @@ enum Mode {
     /// Anything else: keys encoded by arrow-row and hashed as bytes.
     Rows { converter: RowConverter, map: HashMap<Box<[u8]>, u32> },
     /// Every row's group assigned ahead (see [`Grouper::rank_ahead`]), ids
-    /// in key order: per batch, per row.
-    Ranked { ids: Vec<Vec<u32>> },
+    /// in key order: per batch, per row; and the groups' keys in that order.
+    Ranked { ids: Vec<Vec<u32>>, keys: Vec<ArrayRef> },
 }
 
 /// Assigns group ids to rows, remembering where each group was first seen so
@@ -386,16 +386,18 @@ impl Grouper {
             }
             ids.push(batch_ids);
         }
-        let (_, rank) = self.finish()?;
+        let (keys, rank) = self.finish()?;
         for gid in ids.iter_mut().flatten() {
             *gid = rank[*gid as usize];
         }
+        let mut order = vec![0u32; rank.len()];
         let mut first_seen = vec![(0, 0); rank.len()];
         for (gid, &r) in rank.iter().enumerate() {
+            order[r as usize] = gid as u32;
             first_seen[r as usize] = self.first_seen[gid];
         }
         self.first_seen = first_seen;
-        self.mode = Mode::Ranked { ids };
+        self.mode = Mode::Ranked { ids, keys: take_keys(&keys, &order)? };
         Ok(())
     }
 
@@ -480,7 +482,7 @@ impl Grouper {
                     *gid = *map.entry(pair).or_insert_with(|| new_group(first_seen, batch, rows.start + i));
                 }
             }
-            Mode::Ranked { ids } => out.extend_from_slice(&ids[batch][rows]),
+            Mode::Ranked { ids, .. } => out.extend_from_slice(&ids[batch][rows]),
             Mode::Rows { converter, map } => {
                 let columns: Vec<ArrayRef> =
                     self.batch_keys[batch].iter().map(|a| normalized_float_key(a.slice(rows.start, rows.len()))).collect();
@@ -505,9 +507,14 @@ impl Grouper {
     /// The key values of every group (one row per group id), and each group's
     /// rank in ascending key order with nulls last.
     pub fn finish(&self) -> Result<(Vec<ArrayRef>, Vec<u32>)> {
-        if let Mode::Dense { .. } = self.mode {
-            let gids: Vec<u32> = (0..self.num_groups() as u32).collect();
-            return Ok((self.keys_of(&[], &gids)?, gids));
+        match &self.mode {
+            Mode::Dense { .. } => {
+                let gids: Vec<u32> = (0..self.num_groups() as u32).collect();
+                return Ok((self.keys_of(&[], &gids)?, gids));
+            }
+            // Ranked ahead: sorted once already.
+            Mode::Ranked { keys, .. } => return Ok((keys.clone(), (0..self.num_groups() as u32).collect())),
+            _ => {}
         }
         let mut columns = Vec::with_capacity(self.key_types.len());
         for (k, key_type) in self.key_types.iter().enumerate() {
@@ -674,8 +681,12 @@ mod tests {
             assert!(grouper.ids_are_ordered());
             let got: Vec<u32> = (0..batches.len()).flat_map(|b| gids(&mut grouper, b, batches[b][0].len())).collect();
             assert_eq!(got, expected, "{types:?}");
-            let (_, rank) = grouper.finish().unwrap();
+            let (keys, rank) = grouper.finish().unwrap();
             assert_eq!(rank, (0..rank.len() as u32).collect::<Vec<_>>(), "{types:?}");
+            if types == [DataType::Utf8] {
+                let keys: Vec<Option<&str>> = keys[0].as_string::<i32>().iter().collect();
+                assert_eq!(keys, vec![Some(""), Some("a"), Some("b"), Some("c"), None]);
+            }
         }
     }
 }
