@@ -32,15 +32,11 @@ pub(crate) fn sort_batches(schema: &SchemaRef, batches: &[RecordBatch], times: &
     if n > u32::MAX as usize {
         return Err(SashError::InvalidInput(format!("{n} unsorted rows in one call; sort the input by time or split it")));
     }
-    let (mut min, mut max) = (i64::MAX, i64::MIN);
-    for part in times {
-        (min, max) = part.iter().fold((min, max), |(lo, hi), &t| (lo.min(t), hi.max(t)));
-    }
-    let bits = if n == 0 { 0 } else { 64 - ((max as i128 - min as i128) as u64).leading_zeros() };
+    let (min, bits) = span(times).unwrap_or((0, 0));
     let columns: Vec<Vec<ArrayRef>> = (0..schema.fields().len()).map(|c| batches.iter().map(|b| b.column(c).clone()).collect()).collect();
     if bits > BUCKET_BITS + LOW_BITS_MAX {
         // Times too far apart for buckets of one word per row.
-        let order = ScalarBuffer::from(time_order(times));
+        let order = ScalarBuffer::from(time_order(times, min, bits));
         let indices = UInt32Array::new(order.clone(), None);
         let sorted: Result<Vec<ArrayRef>> = columns.iter().map(|parts| Ok(take(joined(parts)?.as_ref(), &indices, None)?)).collect();
         return Ok((batch(schema, sorted?, n)?, order));
@@ -188,40 +184,21 @@ impl Buckets {
 /// a small bucket), none for a bucket of fewer rows than counters.
 fn sort_entries(entries: &mut [u64], bits: u32, scratch: &mut Vec<u64>) {
     const DIGIT: u32 = 8;
-    const COUNTERS: usize = 1 << DIGIT;
-    if entries.len() <= COUNTERS {
+    if entries.len() <= 1 << DIGIT {
         entries.sort_unstable();
         return;
     }
-    scratch.clear();
-    scratch.resize(entries.len(), 0);
-    let mut in_entries = true;
-    let mut shift = 32;
-    while shift < 32 + bits {
-        let (from, to): (&mut [u64], &mut [u64]) = if in_entries { (entries, scratch) } else { (scratch, entries) };
-        let mut starts = [0usize; COUNTERS];
-        for &e in from.iter() {
-            starts[((e >> shift) as usize) & (COUNTERS - 1)] += 1;
-        }
-        if !starts.contains(&from.len()) {
-            let mut next = 0;
-            for start in starts.iter_mut() {
-                let count = *start;
-                *start = next;
-                next += count;
-            }
-            for &e in from.iter() {
-                let d = ((e >> shift) as usize) & (COUNTERS - 1);
-                to[starts[d]] = e;
-                starts[d] += 1;
-            }
-            in_entries = !in_entries;
-        }
-        shift += DIGIT;
+    radix_sort(entries, scratch, bits, DIGIT, |&e| e >> 32);
+}
+
+/// The smallest time and how many bits the range above it takes; None
+/// without rows.
+fn span(parts: &[impl AsRef<[i64]>]) -> Option<(i64, u32)> {
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    for part in parts {
+        (min, max) = part.as_ref().iter().fold((min, max), |(lo, hi), &t| (lo.min(t), hi.max(t)));
     }
-    if !in_entries {
-        entries.copy_from_slice(scratch);
-    }
+    (min <= max).then(|| (min, 64 - ((max as i128 - min as i128) as u64).leading_zeros()))
 }
 
 /// The rows in time order, ties in input order: a stable sort of row
@@ -229,79 +206,62 @@ fn sort_entries(entries: &mut [u64], bits: u32, scratch: &mut Vec<u64>) {
 /// An LSD radix sort on the times less their minimum, with only as many
 /// passes as their range needs (a comparison sort of indices, reading each
 /// one's time at random, took 1.6 s on 10M shuffled rows).
-pub(crate) fn time_order(parts: &[impl AsRef<[i64]>]) -> Vec<u32> {
-    debug_assert!(parts.iter().map(|p| p.as_ref().len()).sum::<usize>() <= u32::MAX as usize);
-    let (mut min, mut max) = (i64::MAX, i64::MIN);
-    for part in parts {
-        (min, max) = part.as_ref().iter().fold((min, max), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+pub(crate) fn time_order(parts: &[impl AsRef<[i64]>], min: i64, bits: u32) -> Vec<u32> {
+    let n = parts.iter().map(|p| p.as_ref().len()).sum();
+    debug_assert!(n <= u32::MAX as usize);
+    let mut rows: Vec<(u64, u32)> = Vec::with_capacity(n);
+    for &t in parts.iter().flat_map(|p| p.as_ref()) {
+        rows.push((t.wrapping_sub(min) as u64, rows.len() as u32));
     }
-    if min > max {
-        return Vec::new();
-    }
-    let bits = 64 - ((max as i128 - min as i128) as u64).leading_zeros();
-    let offset = |t: i64| t.wrapping_sub(min) as u64;
-    let rows_of = |make: &mut dyn FnMut(usize, i64)| {
-        let mut i = 0;
-        for part in parts {
-            for &t in part.as_ref() {
-                make(i, t);
-                i += 1;
-            }
-        }
-    };
-    if bits <= 32 {
-        // Time offset and row in one word: each pass moves 8 bytes a row.
-        let mut rows: Vec<u64> = Vec::with_capacity(parts.iter().map(|p| p.as_ref().len()).sum());
-        rows_of(&mut |i, t| rows.push((offset(t) << 32) | i as u64));
-        radix_passes(&mut rows, bits, |&r| r >> 32);
-        rows.into_iter().map(|r| r as u32).collect()
-    } else {
-        let mut rows: Vec<(u64, u32)> = Vec::with_capacity(parts.iter().map(|p| p.as_ref().len()).sum());
-        rows_of(&mut |i, t| rows.push((offset(t), i as u32)));
-        radix_passes(&mut rows, bits, |&(key, _)| key);
-        rows.into_iter().map(|(_, i)| i).collect()
-    }
+    radix_sort(&mut rows, &mut Vec::new(), bits, 11, |&(key, _)| key);
+    rows.into_iter().map(|(_, i)| i).collect()
 }
 
-/// Sorts `items` stably by the low `bits` bits of `key`, eleven bits a
-/// pass (three passes cover a day of milliseconds; a byte a pass, four, was
-/// a sixth slower). Every pass's counts come from one read of the items.
-fn radix_passes<T: Copy + Default>(items: &mut Vec<T>, bits: u32, key: impl Fn(&T) -> u64) {
-    const DIGIT: u32 = 11;
-    const BUCKETS: usize = 1 << DIGIT;
-    let passes = bits.div_ceil(DIGIT) as usize;
-    let mut counts = vec![[0usize; BUCKETS]; passes];
+/// Sorts `items` stably by the low `bits` bits of `key`, `digit` bits a
+/// pass (eleven for the whole input: three passes cover a day of
+/// milliseconds, where four of a byte were a sixth slower). Every pass's
+/// counts come from one read of the items; a digit all of them share moves
+/// nothing.
+fn radix_sort<T: Copy + Default>(items: &mut [T], scratch: &mut Vec<T>, bits: u32, digit: u32, key: impl Fn(&T) -> u64) {
+    let buckets = 1usize << digit;
+    let passes = bits.div_ceil(digit) as usize;
+    let mut counts = vec![0usize; passes * buckets];
     for item in items.iter() {
         let k = key(item);
-        for (pass, count) in counts.iter_mut().enumerate() {
-            count[((k >> (pass as u32 * DIGIT)) as usize) & (BUCKETS - 1)] += 1;
+        for (pass, count) in counts.chunks_exact_mut(buckets).enumerate() {
+            count[((k >> (pass as u32 * digit)) as usize) & (buckets - 1)] += 1;
         }
     }
-    let mut scratch: Vec<T> = vec![T::default(); items.len()];
-    for (pass, count) in counts.iter().enumerate() {
-        // A digit all rows share moves nothing.
+    scratch.clear();
+    scratch.resize(items.len(), T::default());
+    let mut in_items = true;
+    for (pass, count) in counts.chunks_exact_mut(buckets).enumerate() {
         if count.contains(&items.len()) {
             continue;
         }
-        let mut starts = [0usize; BUCKETS];
         let mut next = 0;
-        for (start, &n) in starts.iter_mut().zip(count) {
+        for start in count.iter_mut() {
+            let n = *start;
             *start = next;
             next += n;
         }
-        let shift = pass as u32 * DIGIT;
-        for item in items.iter() {
-            let d = ((key(item) >> shift) as usize) & (BUCKETS - 1);
-            scratch[starts[d]] = *item;
-            starts[d] += 1;
+        let shift = pass as u32 * digit;
+        let (from, to): (&[T], &mut [T]) = if in_items { (items, scratch) } else { (scratch, items) };
+        for item in from {
+            let d = ((key(item) >> shift) as usize) & (buckets - 1);
+            to[count[d]] = *item;
+            count[d] += 1;
         }
-        std::mem::swap(items, &mut scratch);
+        in_items = !in_items;
+    }
+    if !in_items {
+        items.copy_from_slice(scratch);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{sort_batches, time_order};
+    use super::{sort_batches, span, time_order};
     use arrow_array::types::Int64Type;
     use arrow_array::{
         ArrayRef, BooleanArray, Float64Array, Int16Array, Int32Array, RecordBatch, StringArray, TimestampMillisecondArray, UInt8Array,
@@ -376,30 +336,30 @@ mod tests {
     }
 
     /// The radix sort orders rows as a stable comparison sort does, over
-    /// narrow and wide ranges (one word per row, or two), with ties and the
-    /// extremes of i64.
+    /// narrow and wide ranges, with ties and the extremes of i64.
     #[test]
     fn time_order_is_a_stable_sort_by_time() {
         let mut rng = StdRng::seed_from_u64(11);
         for case in 0..400 {
             let n = rng.random_range(0..3000);
-            let span: i64 = match case % 4 {
+            let width: i64 = match case % 4 {
                 0 => 5,
                 1 => 1 << 20,
                 2 => 1 << 40,
                 _ => i64::MAX,
             };
             let base = rng.random_range(-(1i64 << 50)..(1i64 << 50));
-            let mut times: Vec<i64> = (0..n).map(|_| base.saturating_add(rng.random_range(-span / 2..=span / 2))).collect();
+            let mut times: Vec<i64> = (0..n).map(|_| base.saturating_add(rng.random_range(-width / 2..=width / 2))).collect();
             if case % 7 == 0 && n > 2 {
                 times[0] = i64::MIN;
                 times[n - 1] = i64::MAX;
             }
             let mut expected: Vec<u32> = (0..n as u32).collect();
             expected.sort_by_key(|&i| times[i as usize]);
-            assert_eq!(time_order(&[&times]), expected, "case {case}");
+            let (min, bits) = span(&[&times]).unwrap_or((0, 0));
+            assert_eq!(time_order(&[&times], min, bits), expected, "case {case}");
             let (head, tail) = times.split_at(n / 3);
-            assert_eq!(time_order(&[head, tail]), expected, "case {case}, in two parts");
+            assert_eq!(time_order(&[head, tail], min, bits), expected, "case {case}, in two parts");
         }
     }
 }
