@@ -394,6 +394,12 @@ def run_peers(table: pa.Table, cases=CASES, engines=ENGINES, repeats: int = 3,
     if "pandas" in engines:
         forms += pandas_formulations(table.to_pandas(), cases)
 
+    return time_formulations(forms, cases, rows, repeats, check, log)
+
+
+def time_formulations(forms: list[Formulation], cases, rows: int, repeats: int = 3,
+                      check: bool = True, log=print) -> list[Timing]:
+    """Time `forms` case by case; with `check`, each result against the case's first."""
     timings: list[Timing] = []
     for case in cases:
         reference: tuple[str, pl.DataFrame] | None = None

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("POLARS_MAX_THREADS", "1")  # before polars is imported
@@ -101,24 +99,8 @@ def formulations(table: pa.Table) -> list[peers.Formulation]:
 
 
 def run(table: pa.Table, repeats: int = 3, log=print) -> list[peers.Timing]:
-    """Times every formulation on `table` (already shuffled); checks they all agree."""
-    timings = []
-    forms = formulations(table)
-    for case in CASES:
-        reference = None
-        for f in (f for f in forms if f.case == case):
-            times, res = peers.time_best(f.run, repeats)
-            t = peers.Timing(f.engine, case, f.name, min(times), times, peers._n_rows(res), table.num_rows)
-            timings.append(t)
-            log(f"  {case:9s} {f.engine:7s} {f.name:28s} best {t.seconds:8.3f} s {t.rows_per_s / 1e6:8.2f} M rows/s")
-            canon = f.canon(res)
-            res = None
-            if reference is None:
-                reference = (f"{f.engine}/{f.name}", canon)
-            else:
-                peers.check_equal(case, reference[1], canon, f"{reference[0]} vs {f.engine}/{f.name}")
-            gc.collect()
-    return timings
+    """Times every formulation on `table` (already shuffled); checks they all agree with sash's."""
+    return peers.time_formulations(formulations(table), CASES, table.num_rows, repeats, log=log)
 
 
 def markdown(timings: list[peers.Timing], rows: int) -> str:
