@@ -2,6 +2,7 @@
 //! null times, and putting rows in time order (detected, never trusted).
 
 use crate::error::{Result, SashError};
+use crate::expr::AggExpr;
 use crate::spec::NullTime;
 use crate::time::TimeColumn;
 use crate::types::{check_key_type, column_index};
@@ -16,7 +17,10 @@ pub(crate) struct Prepared {
     pub time: TimeColumn,
     pub key_indices: Vec<usize>,
     pub key_types: Vec<DataType>,
-    /// Batches whose concatenation is sorted by time.
+    /// Batches whose concatenation is sorted by time. When the input had to
+    /// be sorted, the columns no aggregation reads (not the time, a key or an
+    /// aggregation's column) are left out: they are `Null` columns, so any
+    /// read of one as data fails loudly instead of seeing unsorted rows.
     pub batches: Vec<RecordBatch>,
     /// When the input had to be sorted: for each sorted row, its index in the
     /// (null-time-filtered) concatenated input.
@@ -97,8 +101,9 @@ impl Columns {
 }
 
 impl Prepared {
-    /// Applies the null-time rule and puts the rows in time order.
-    pub fn new(schema: &SchemaRef, batches: &[RecordBatch], columns: Columns, null_time: NullTime) -> Result<Prepared> {
+    /// Applies the null-time rule and puts the rows in time order; `aggs`
+    /// name the columns besides time and keys that the caller reads.
+    pub fn new(schema: &SchemaRef, batches: &[RecordBatch], columns: Columns, null_time: NullTime, aggs: &[AggExpr]) -> Result<Prepared> {
         let Columns { time, key_indices, key_types } = columns;
         let null_count: usize = batches.iter().map(|b| b.column(time.index).null_count()).sum();
         if null_count > 0 && null_time == NullTime::Error {
@@ -107,7 +112,12 @@ impl Prepared {
         let (filtered, kept) =
             if null_count > 0 { drop_null_times(time.index, batches)? } else { (batches.to_vec(), vec![None; batches.len()]) };
         let non_empty: Vec<RecordBatch> = filtered.into_iter().filter(|b| b.num_rows() > 0).collect();
-        let (batches, order) = sort_by_time(schema, &time, non_empty)?;
+        let mut needed = vec![false; schema.fields().len()];
+        let read = aggs.iter().flat_map(|a| [&a.column, &a.by_column]).flatten().filter_map(|name| schema.index_of(name).ok());
+        for c in read.chain(key_indices.iter().copied()).chain([time.index]) {
+            needed[c] = true;
+        }
+        let (batches, order) = sort_by_time(schema, &time, non_empty, &needed)?;
         Ok(Prepared { time, key_indices, key_types, batches, order, dropped_null_times: null_count, kept })
     }
 }
@@ -139,12 +149,13 @@ pub(crate) fn sort_by_time(
     schema: &SchemaRef,
     time: &TimeColumn,
     batches: Vec<RecordBatch>,
+    needed: &[bool],
 ) -> Result<(Vec<RecordBatch>, Option<ScalarBuffer<u32>>)> {
     if is_sorted(time, &batches) {
         return Ok((batches, None));
     }
     let times: Vec<Cow<[i64]>> = batches.iter().map(|b| time.values(b.column(time.index))).collect();
-    let (sorted, order) = crate::time_sort::sort_batches(schema, &batches, &times)?;
+    let (sorted, order) = crate::time_sort::sort_batches(schema, &batches, &times, time.index, needed)?;
     Ok((vec![sorted], Some(order)))
 }
 

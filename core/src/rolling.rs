@@ -34,7 +34,7 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
     if let RollingPeriod::Time(d) = spec.period {
         time.ticks("period", d)?;
     }
-    let input = Prepared::new(schema, batches, columns, spec.null_time)?;
+    let input = Prepared::new(schema, batches, columns, spec.null_time, &spec.aggs)?;
 
     let mut fields: Vec<_> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(plan.fields.iter().cloned());
@@ -62,7 +62,7 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
         match input.batches.len() {
             0 => plan.finish(&[])?,
             1 => generic(&input, &input.batches[0], spec, period, &mut plan)?,
-            _ => generic(&input, &concat_batches(schema, &input.batches)?, spec, period, &mut plan)?,
+            _ => generic(&input, &concat_batches(&input.batches[0].schema(), &input.batches)?, spec, period, &mut plan)?,
         }
     };
 

@@ -4,53 +4,103 @@
 //! the smallest), in input order, so that a bucket is a contiguous range of
 //! the output; then each bucket, small enough to stay in the cache, is
 //! sorted on its own. Fixed-width columns without nulls (times, keys,
-//! numbers) move the same way: one pass reading them in order and writing
-//! each row to its bucket, then a permutation inside each bucket, in the
-//! cache. A gather through the finished order (arrow's `take`) reads every
-//! row at random, a cache miss each: on 10M shuffled rows it cost more than
-//! sorting them. Other columns are still taken through the order.
+//! numbers) are dealt in the same pass, straight to their bucket, and then
+//! permuted inside each bucket while it is in the cache, all columns of a
+//! bucket together. A gather through the finished order (arrow's `take`)
+//! reads every row at random, a cache miss each: on 10M shuffled rows it
+//! cost more than sorting them. Other columns are still taken through the
+//! order.
+//!
+//! Nothing as long as the input is allocated besides the outputs: on 10M
+//! rows, a row-sized scratch array (bucket of each row, sort entries) cost
+//! its pages' first-touch faults plus a pass over it, more than the deal.
 
 use crate::error::{Result, SashError};
-use arrow_array::{make_array, Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow_array::{make_array, new_null_array, Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow_buffer::{ArrowNativeType, Buffer, ScalarBuffer};
 use arrow_data::ArrayDataBuilder;
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use arrow_select::concat::concat;
 use arrow_select::take::take;
 use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::Arc;
 
 /// High bits of the time that pick a bucket, at most.
 const BUCKET_BITS: u32 = 11;
 /// Time bits at most that the buckets' own sorts can take: a bucket's
 /// entries hold the time's low bits above the row's place in the bucket.
 const LOW_BITS_MAX: u32 = 32;
+/// Rows dealt at a time: their places are found once, in a block that stays
+/// in the L1 cache, then every moved column is written through them.
+const DEAL_ROWS: usize = 16 * 1024;
 
-/// `batches` (at least one row in all, times given per batch) as one batch
-/// in time order, and for each of its rows, its index in the input.
-pub(crate) fn sort_batches(schema: &SchemaRef, batches: &[RecordBatch], times: &[Cow<[i64]>]) -> Result<(RecordBatch, ScalarBuffer<u32>)> {
+/// `batches` (at least one row in all, times given per batch; the time
+/// column, at `time_index`, without nulls) as one batch in time order, and
+/// for each of its rows, its index in the input. Columns not `needed` are
+/// not sorted: they become `Null` columns (of the same name).
+pub(crate) fn sort_batches(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    times: &[Cow<[i64]>],
+    time_index: usize,
+    needed: &[bool],
+) -> Result<(RecordBatch, ScalarBuffer<u32>)> {
     let n: usize = times.iter().map(|t| t.len()).sum();
     if n > u32::MAX as usize {
         return Err(SashError::InvalidInput(format!("{n} unsorted rows in one call; sort the input by time or split it")));
     }
     let (min, bits) = span(times).unwrap_or((0, 0));
+    let schema = &only_needed(schema, needed);
     let columns: Vec<Vec<ArrayRef>> = (0..schema.fields().len()).map(|c| batches.iter().map(|b| b.column(c).clone()).collect()).collect();
-    if bits > BUCKET_BITS + LOW_BITS_MAX {
-        // Times too far apart for buckets of one word per row.
+    // The buckets' sorts read the times from the moved time column; times
+    // too far apart do not fit buckets of one word per row.
+    let time_moves = columns[time_index].iter().all(|p| p.null_count() == 0);
+    if bits > BUCKET_BITS + LOW_BITS_MAX || !time_moves {
         let order = ScalarBuffer::from(time_order(times, min, bits));
         let indices = UInt32Array::new(order.clone(), None);
-        let sorted: Result<Vec<ArrayRef>> = columns.iter().map(|parts| Ok(take(joined(parts)?.as_ref(), &indices, None)?)).collect();
+        let sorted: Result<Vec<ArrayRef>> = columns.iter().zip(needed).map(|(parts, &needed)| taken(parts, &indices, needed)).collect();
         return Ok((batch(schema, sorted?, n)?, order));
     }
-    let buckets = Buckets::new(times, min, bits, n);
-    let mut order = vec![0u32; n];
-    for (j, &place) in buckets.dest.iter().enumerate() {
-        order[place as usize] = j as u32;
-    }
-    buckets.permute(&mut order);
-    // Shared by every column that is taken, and handed to the caller.
+    let mut moved: Vec<Option<Box<dyn MovedColumn>>> =
+        columns.iter().zip(needed).map(|(parts, &needed)| moved_column(parts, n).filter(|_| needed)).collect();
+    let buckets = Buckets::new(times, min, bits);
+    let mut order = buckets.deal(times, &mut moved);
+    buckets.sort_each(time_index, &mut moved, &mut order);
+
     let indices = UInt32Array::new(ScalarBuffer::from(order), None);
-    let sorted: Result<Vec<ArrayRef>> = columns.iter().map(|parts| buckets.sort_column(parts, &indices)).collect();
+    let sorted: Result<Vec<ArrayRef>> = columns
+        .iter()
+        .zip(moved)
+        .zip(needed)
+        .map(|((parts, moved), &needed)| match moved {
+            Some(column) => column.finish(parts[0].data_type(), n),
+            None => taken(parts, &indices, needed),
+        })
+        .collect();
     Ok((batch(schema, sorted?, n)?, indices.values().clone()))
+}
+
+/// A column in the order of `indices` (a gather); a `Null` column when not `needed`.
+fn taken(parts: &[ArrayRef], indices: &UInt32Array, needed: bool) -> Result<ArrayRef> {
+    match needed {
+        true => Ok(take(joined(parts)?.as_ref(), indices, None)?),
+        false => Ok(new_null_array(&DataType::Null, indices.len())),
+    }
+}
+
+/// The schema with the fields not `needed` turned to `Null`.
+fn only_needed(schema: &SchemaRef, needed: &[bool]) -> SchemaRef {
+    if needed.iter().all(|&n| n) {
+        return schema.clone();
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .zip(needed)
+        .map(|(f, &needed)| if needed { f.as_ref().clone() } else { Field::new(f.name(), DataType::Null, true) })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 fn batch(schema: &SchemaRef, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch> {
@@ -64,118 +114,217 @@ fn joined(parts: &[ArrayRef]) -> Result<Cow<'_, ArrayRef>> {
     })
 }
 
-/// The buckets of a time sort: where each input row goes, and each bucket's
-/// permutation into time order.
+/// The buckets of a time sort: bucket b holds places `starts[b]..starts[b + 1]`
+/// of the output, the rows whose time less `min` has b as its high bits.
 struct Buckets {
-    /// Per input row, its place in the bucketed order.
-    dest: Vec<u32>,
-    /// Bucket b holds places `starts[b]..starts[b + 1]`.
     starts: Vec<usize>,
-    /// Per place: the place, within its bucket, of the row that goes there
-    /// once the bucket is sorted.
-    source: Vec<u32>,
+    min: i64,
+    low_bits: u32,
 }
 
 impl Buckets {
-    fn new(times: &[Cow<[i64]>], min: i64, bits: u32, n: usize) -> Buckets {
+    fn new(times: &[Cow<[i64]>], min: i64, bits: u32) -> Buckets {
         // The caller keeps `bits` within BUCKET_BITS + LOW_BITS_MAX.
         let low_bits = bits.saturating_sub(BUCKET_BITS);
         let count = 1usize << (bits - low_bits);
-        let offset = |t: i64| t.wrapping_sub(min) as u64;
         let mut starts = vec![0usize; count + 1];
         for part in times {
             for &t in part.iter() {
-                starts[(offset(t) >> low_bits) as usize + 1] += 1;
+                starts[(t.wrapping_sub(min) as u64 >> low_bits) as usize + 1] += 1;
             }
         }
         for b in 0..count {
             starts[b + 1] += starts[b];
         }
-        // Each row's entry: the low bits of its time above its place in the
-        // bucket, which grows with the input order; sorting the entries as
-        // integers sorts a bucket by time, ties in input order.
-        let mut next = starts.clone();
-        let mut dest = Vec::with_capacity(n);
-        let mut entries = vec![0u64; n];
-        let low_mask = (1u64 << low_bits) - 1;
-        for part in times {
-            for &t in part.iter() {
-                let b = (offset(t) >> low_bits) as usize;
-                let place = next[b];
-                next[b] += 1;
-                entries[place] = ((offset(t) & low_mask) << 32) | (place - starts[b]) as u64;
-                dest.push(place as u32);
-            }
-        }
-        let mut scratch = Vec::new();
-        for b in 0..count {
-            sort_entries(&mut entries[starts[b]..starts[b + 1]], low_bits, &mut scratch);
-        }
-        let source = entries.into_iter().map(|e| e as u32).collect();
-        Buckets { dest, starts, source }
+        Buckets { starts, min, low_bits }
     }
 
-    /// Writes the values, given in input order, to their places in the bucketed order.
-    fn scatter<T: Copy>(&self, out: &mut [T], parts: impl Iterator<Item = impl AsRef<[T]>>) {
-        let mut j = 0;
-        for part in parts {
-            for &v in part.as_ref() {
-                out[self.dest[j] as usize] = v;
-                j += 1;
+    /// Writes every row of the moved columns to the next place of its
+    /// bucket, in input order; returns, per place, the row's input index.
+    fn deal(&self, times: &[Cow<[i64]>], moved: &mut [Option<Box<dyn MovedColumn>>]) -> Vec<u32> {
+        let n = *self.starts.last().expect("a bucket");
+        let buckets = self.starts.len() - 1;
+        let mut order = vec![0u32; n];
+        let mut next = self.starts.clone();
+        let mut deal = Deal::default();
+        let mut staged_order = Vec::new();
+        let mut count = vec![0u32; buckets];
+        let mut row = 0u32;
+        for (part, part_times) in times.iter().enumerate() {
+            for (block, block_times) in part_times.chunks(DEAL_ROWS).enumerate() {
+                deal.plan(block_times, &mut count, &mut next, |t| (t.wrapping_sub(self.min) as u64 >> self.low_bits) as usize);
+                staged_order.resize(block_times.len(), 0);
+                for (&slot, input) in deal.slots.iter().zip(row..) {
+                    staged_order[slot as usize] = input;
+                }
+                deal.write(&staged_order, &mut order);
+                for column in moved.iter_mut().flatten() {
+                    column.deal(part, block * DEAL_ROWS, &deal);
+                }
+                row += block_times.len() as u32;
             }
         }
+        order
     }
 
-    /// Puts each bucket of `values` (in bucketed order) in time order.
-    fn permute<T: Copy>(&self, values: &mut [T]) {
-        let mut bucket: Vec<T> = Vec::new();
-        for b in 0..self.starts.len() - 1 {
-            let (start, end) = (self.starts[b], self.starts[b + 1]);
-            if end - start < 2 {
+    /// Sorts each bucket by time (its rows are in input order, so ties stay
+    /// so) and permutes the moved columns and `order` the same way.
+    fn sort_each(&self, time_index: usize, moved: &mut [Option<Box<dyn MovedColumn>>], order: &mut [u32]) {
+        if self.low_bits == 0 {
+            // One time per bucket: the deal left them in order.
+            return;
+        }
+        let low_mask = (1u64 << self.low_bits) - 1;
+        let (mut entries, mut scratch, mut held) = (Vec::new(), Vec::new(), Vec::new());
+        for bucket in self.starts.windows(2) {
+            let range = bucket[0]..bucket[1];
+            if range.len() < 2 {
                 continue;
             }
-            bucket.clear();
-            bucket.extend_from_slice(&values[start..end]);
-            for (value, &from) in values[start..end].iter_mut().zip(&self.source[start..end]) {
-                *value = bucket[from as usize];
+            // Each row's entry: the low bits of its time above its place in
+            // the bucket, which grows with the input order; sorting the
+            // entries as integers sorts the bucket by time, ties in input order.
+            entries.clear();
+            let time = moved[time_index].as_ref().expect("the time column moves");
+            entries.extend(time.low_times(range.clone(), self.min).enumerate().map(|(i, t)| ((t as u64 & low_mask) << 32) | i as u64));
+            sort_entries(&mut entries, self.low_bits, &mut scratch);
+            if entries.iter().enumerate().all(|(i, &e)| e as u32 as usize == i) {
+                continue;
             }
+            for column in moved.iter_mut().flatten() {
+                column.permute(range.clone(), &entries);
+            }
+            permute(&mut order[range], &entries, &mut held);
+        }
+    }
+}
+
+/// `values` (one bucket) in the order of `entries`, whose low 32 bits name
+/// the place within the bucket each value comes from.
+fn permute<T: Copy>(values: &mut [T], entries: &[u64], held: &mut Vec<T>) {
+    held.clear();
+    held.extend_from_slice(values);
+    for (value, &entry) in values.iter_mut().zip(entries) {
+        *value = held[entry as u32 as usize];
+    }
+}
+
+/// How one block of rows is dealt: each row's slot in a staging area where
+/// the block's rows of each bucket are together, and the runs of that area
+/// to copy to the buckets. Writing every row straight to its bucket touches
+/// a different cache line and page per row (hundreds of streams); staging
+/// turns that into one copy per run.
+#[derive(Default)]
+struct Deal {
+    bucket_of: Vec<u32>,
+    slots: Vec<u32>,
+    /// Per bucket, its next slot in the staging area.
+    cursor: Vec<u32>,
+    /// (place in the output, start in the staging area, rows).
+    runs: Vec<(usize, usize, usize)>,
+}
+
+impl Deal {
+    /// Plans the deal of a block whose rows have the buckets `bucket(time)`;
+    /// `count` (one zero per bucket) is left zeroed, and `next` (each
+    /// bucket's next free place) is moved past the block's rows.
+    fn plan(&mut self, times: &[i64], count: &mut [u32], next: &mut [usize], bucket: impl Fn(i64) -> usize) {
+        self.bucket_of.clear();
+        self.bucket_of.extend(times.iter().map(|&t| bucket(t) as u32));
+        for &b in &self.bucket_of {
+            count[b as usize] += 1;
+        }
+        self.cursor.resize(count.len(), 0);
+        self.runs.clear();
+        self.slots.clear();
+        let mut start = 0;
+        for &b in &self.bucket_of {
+            let b = b as usize;
+            if count[b] != 0 {
+                // The bucket's first row in the block opens its run.
+                let rows = count[b] as usize;
+                self.runs.push((next[b], start, rows));
+                self.cursor[b] = start as u32;
+                start += rows;
+                next[b] += rows;
+                count[b] = 0;
+            }
+            self.slots.push(self.cursor[b]);
+            self.cursor[b] += 1;
         }
     }
 
-    /// One column in time order: fixed-width values without nulls move
-    /// through the buckets; anything else is taken through `order`.
-    fn sort_column(&self, parts: &[ArrayRef], order: &UInt32Array) -> Result<ArrayRef> {
-        let data_type = parts[0].data_type();
-        let no_nulls = parts.iter().all(|p| p.null_count() == 0);
-        let moved = match data_type.primitive_width() {
-            Some(1) if no_nulls => Some(self.move_values::<u8>(parts)),
-            Some(2) if no_nulls => Some(self.move_values::<u16>(parts)),
-            Some(4) if no_nulls => Some(self.move_values::<u32>(parts)),
-            Some(8) if no_nulls => Some(self.move_values::<u64>(parts)),
-            _ => None,
-        };
-        let n = order.len();
-        match moved {
-            Some(values) => {
-                let data = ArrayDataBuilder::new(data_type.clone()).len(n).add_buffer(values).build()?;
-                Ok(make_array(data))
-            }
-            None => Ok(take(joined(parts)?.as_ref(), order, None)?),
+    /// Copies the staged block (in slot order) to its places in `out`.
+    fn write<T: Copy>(&self, staged: &[T], out: &mut [T]) {
+        for &(place, start, rows) in &self.runs {
+            out[place..place + rows].copy_from_slice(&staged[start..start + rows]);
         }
     }
+}
 
-    fn move_values<T: ArrowNativeType + Default>(&self, parts: &[ArrayRef]) -> Buffer {
-        let n = self.dest.len();
-        let mut out = vec![T::default(); n];
-        let slices = parts.iter().map(|p| {
-            let data = p.to_data();
-            let (offset, len) = (data.offset(), data.len());
-            // Fixed-width values are buffer 0, `offset` values in.
-            ScalarBuffer::<T>::new(data.buffers()[0].clone(), offset, len)
-        });
-        self.scatter(&mut out, slices);
-        self.permute(&mut out);
-        Buffer::from_vec(out)
+/// A fixed-width column without nulls on its way through the buckets.
+trait MovedColumn {
+    /// Writes rows `first..` of input batch `part` to `places`.
+    fn deal(&mut self, part: usize, first: usize, deal: &Deal);
+    fn permute(&mut self, range: Range<usize>, entries: &[u64]);
+    /// The values at `range` as times, less `min`, to their low 32 bits
+    /// (which need no sign extension of narrower time columns).
+    fn low_times(&self, range: Range<usize>, min: i64) -> Box<dyn Iterator<Item = u32> + '_>;
+    fn finish(self: Box<Self>, data_type: &DataType, n: usize) -> Result<ArrayRef>;
+}
+
+struct Moved<T: ArrowNativeType> {
+    parts: Vec<ScalarBuffer<T>>,
+    out: Vec<T>,
+    held: Vec<T>,
+}
+
+/// The column's values in buckets, when they can move by their bits.
+fn moved_column(parts: &[ArrayRef], n: usize) -> Option<Box<dyn MovedColumn>> {
+    fn boxed<T: ArrowNativeType>(parts: &[ArrayRef], n: usize) -> Box<dyn MovedColumn> {
+        let parts = parts
+            .iter()
+            .map(|p| {
+                let data = p.to_data();
+                // Fixed-width values are buffer 0, `offset` values in.
+                ScalarBuffer::<T>::new(data.buffers()[0].clone(), data.offset(), data.len())
+            })
+            .collect();
+        Box::new(Moved { parts, out: vec![T::default(); n], held: Vec::new() })
+    }
+    if parts.iter().any(|p| p.null_count() > 0) {
+        return None;
+    }
+    match parts[0].data_type().primitive_width() {
+        Some(1) => Some(boxed::<u8>(parts, n)),
+        Some(2) => Some(boxed::<u16>(parts, n)),
+        Some(4) => Some(boxed::<u32>(parts, n)),
+        Some(8) => Some(boxed::<u64>(parts, n)),
+        _ => None,
+    }
+}
+
+impl<T: ArrowNativeType> MovedColumn for Moved<T> {
+    fn deal(&mut self, part: usize, first: usize, deal: &Deal) {
+        let values = &self.parts[part][first..first + deal.slots.len()];
+        self.held.resize(values.len(), T::default());
+        for (&slot, &value) in deal.slots.iter().zip(values) {
+            self.held[slot as usize] = value;
+        }
+        deal.write(&self.held, &mut self.out);
+    }
+
+    fn permute(&mut self, range: Range<usize>, entries: &[u64]) {
+        permute(&mut self.out[range], entries, &mut self.held);
+    }
+
+    fn low_times(&self, range: Range<usize>, min: i64) -> Box<dyn Iterator<Item = u32> + '_> {
+        Box::new(self.out[range].iter().map(move |&v| (v.as_usize() as u64).wrapping_sub(min as u64) as u32))
+    }
+
+    fn finish(self: Box<Self>, data_type: &DataType, n: usize) -> Result<ArrayRef> {
+        let data = ArrayDataBuilder::new(data_type.clone()).len(n).add_buffer(Buffer::from_vec(self.out)).build()?;
+        Ok(make_array(data))
     }
 }
 
@@ -276,37 +425,52 @@ mod tests {
     /// Bucketed columns and taken ones come out as a stable sort by time
     /// and a take would give them: over time ranges that need one bucket
     /// pass or local passes or none, or too wide for buckets; with several
-    /// batches, sliced arrays, nulls, strings and booleans.
+    /// batches, sliced arrays, nulls, strings and booleans; with 64-bit and
+    /// (negative) 32-bit time columns; columns not needed come out `Null`.
     #[test]
     fn sorted_batches_match_a_stable_sort_and_a_take() {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, Some("Europe/Paris".into())), false),
-            Field::new("key", DataType::Int32, true),
-            Field::new("val", DataType::Float64, false),
-            Field::new("small", DataType::UInt8, false),
-            Field::new("mid", DataType::Int16, false),
-            Field::new("name", DataType::Utf8, true),
-            Field::new("flag", DataType::Boolean, false),
-        ]));
         let mut rng = StdRng::seed_from_u64(5);
-        for case in 0..300 {
-            let span: i64 = [3, 2_000, 1 << 27, 1 << 42, 1 << 50, i64::MAX][case % 6];
-            let base: i64 = rng.random_range(-(1i64 << 40)..(1i64 << 40));
+        for case in 0..400 {
+            // Every other case has an Int32 time column, so ranges wider than 32 bits are not drawn for it.
+            let narrow = case % 2 == 1;
+            let time_type = if narrow { DataType::Int32 } else { DataType::Timestamp(TimeUnit::Millisecond, Some("Europe/Paris".into())) };
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("ts", time_type, false),
+                Field::new("key", DataType::Int32, true),
+                Field::new("val", DataType::Float64, false),
+                Field::new("small", DataType::UInt8, false),
+                Field::new("mid", DataType::Int16, false),
+                Field::new("name", DataType::Utf8, true),
+                Field::new("flag", DataType::Boolean, false),
+            ]));
+            let span: i64 = if narrow {
+                [3, 2_000, 1 << 27, 1 << 31][case / 2 % 4]
+            } else {
+                [3, 2_000, 1 << 27, 1 << 42, 1 << 50, i64::MAX][case / 2 % 6]
+            };
+            let base: i64 =
+                if narrow { rng.random_range(-(1i64 << 20)..(1i64 << 20)) } else { rng.random_range(-(1i64 << 40)..(1i64 << 40)) };
+            let (lo, hi) = if narrow { (i32::MIN as i64, i32::MAX as i64) } else { (i64::MIN, i64::MAX) };
             let batches: Vec<RecordBatch> = (0..rng.random_range(1..4))
                 .map(|_| {
                     let n = rng.random_range(0..700);
                     let skip = rng.random_range(0..3usize);
-                    // Half the cases crowd most rows into one bucket, which then sorts in passes of its own.
-                    let crowded = case % 12 >= 6;
+                    // A third of the cases crowd most rows into one bucket, which then sorts in passes of its own.
+                    let crowded = case % 3 == 0;
                     let times: Vec<i64> = (0..n + skip)
                         .map(|_| match crowded && rng.random_bool(0.95) {
                             true => base.saturating_add(rng.random_range(0..1 << 12)),
                             false => base.saturating_add(rng.random_range(0..=span / 2) * 2 - span / 2),
                         })
+                        .map(|t| t.clamp(lo, hi))
                         .collect();
+                    let time: ArrayRef = match narrow {
+                        true => Arc::new(Int32Array::from_iter_values(times.iter().map(|&t| t as i32))),
+                        false => Arc::new(TimestampMillisecondArray::from(times).with_timezone("Europe/Paris")),
+                    };
                     let columns: Vec<ArrayRef> = vec![
-                        Arc::new(TimestampMillisecondArray::from(times).with_timezone("Europe/Paris")),
-                        Arc::new(Int32Array::from_iter((0..n + skip).map(|i| (case % 3 != 0 || i % 5 != 0).then_some(i as i32 % 17)))),
+                        time,
+                        Arc::new(Int32Array::from_iter((0..n + skip).map(|i| (case % 5 != 0 || i % 5 != 0).then_some(i as i32 % 17)))),
                         Arc::new(Float64Array::from_iter_values((0..n + skip).map(|_| rng.random::<f64>()))),
                         Arc::new(UInt8Array::from_iter_values((0..n + skip).map(|i| i as u8))),
                         Arc::new(Int16Array::from_iter_values((0..n + skip).map(|i| -(i as i16)))),
@@ -316,22 +480,32 @@ mod tests {
                     RecordBatch::try_new(schema.clone(), columns).unwrap().slice(skip, n)
                 })
                 .collect();
-            let times: Vec<Cow<[i64]>> =
-                batches.iter().map(|b| Cow::Owned(b.column(0).to_data().buffer::<i64>(0)[..b.num_rows()].to_vec())).collect();
+            let as_i64 = |a: &ArrayRef| {
+                let a = arrow_cast::cast(a, &DataType::Int64).unwrap();
+                a.as_any().downcast_ref::<arrow_array::PrimitiveArray<Int64Type>>().unwrap().values().to_vec()
+            };
+            let times: Vec<Cow<[i64]>> = batches.iter().map(|b| Cow::Owned(as_i64(b.column(0)))).collect();
             let all = concat_batches(&schema, &batches).unwrap();
-            let all_times: Vec<i64> = arrow_cast::cast(all.column(0), &DataType::Int64)
-                .unwrap()
-                .as_any()
-                .downcast_ref::<arrow_array::PrimitiveArray<Int64Type>>()
-                .unwrap()
-                .values()
-                .to_vec();
+            let all_times = as_i64(all.column(0));
             let mut expected_order: Vec<u32> = (0..all.num_rows() as u32).collect();
             expected_order.sort_by_key(|&i| all_times[i as usize]);
             let expected = take_record_batch(&all, &arrow_array::UInt32Array::from(expected_order.clone())).unwrap();
-            let (sorted, order) = sort_batches(&schema, &batches, &times).unwrap();
+            // Most cases need every column; the others drop some, never the time.
+            let needed: Vec<bool> = (0..7).map(|c| c == 0 || case % 4 != 0 || rng.random_bool(0.5)).collect();
+            let (sorted, order) = sort_batches(&schema, &batches, &times, 0, &needed).unwrap();
             assert_eq!(order.to_vec(), expected_order, "case {case}");
-            assert_eq!(sorted, expected, "case {case}");
+            assert_eq!(sorted.num_rows(), expected.num_rows(), "case {case}");
+            for (c, &needed) in needed.iter().enumerate() {
+                let name = schema.field(c).name();
+                assert_eq!(sorted.schema().field(c).name(), name, "case {case}");
+                if needed {
+                    assert_eq!(sorted.column(c), expected.column(c), "case {case}, column {name}");
+                    assert_eq!(sorted.schema().field(c), schema.field(c), "case {case}");
+                } else {
+                    assert_eq!(sorted.column(c).data_type(), &DataType::Null, "case {case}, column {name}");
+                    assert_eq!(sorted.column(c).len(), expected.num_rows(), "case {case}, column {name}");
+                }
+            }
         }
     }
 
