@@ -66,6 +66,15 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
         }
     };
 
+    // The aggregates come in time order: back to input order when the rows
+    // had to be sorted.
+    let aggregates = match &input.order {
+        Some(order) => {
+            let restore = crate::time_sort::Restore::new(order.clone());
+            aggregates.iter().map(|a| restore.array(a)).collect::<Result<Vec<_>>>()?
+        }
+        None => aggregates,
+    };
     // Hand each input batch its own slice of the aggregates, in input order.
     let mut out = Vec::with_capacity(batches.len());
     let mut start = 0;
@@ -120,13 +129,6 @@ fn generic(input: &Prepared, batch: &RecordBatch, spec: &RollingSpec, period: Op
     }
     drop(gids);
 
-    // Each sorted row writes to the slot of its input position.
-    let original = |row: u32| -> u32 {
-        match &input.order {
-            Some(order) => order[row as usize],
-            None => row,
-        }
-    };
     plan.grow(n);
     let mut slots = Vec::new();
     for g in 0..groups {
@@ -134,7 +136,7 @@ fn generic(input: &Prepared, batch: &RecordBatch, spec: &RollingSpec, period: Op
         let mut update = |row: u32, from: usize, to: usize| -> Result<()> {
             if from < to {
                 slots.clear();
-                slots.resize(to - from, original(row));
+                slots.resize(to - from, row);
                 plan.update(0, batch, &Rows::Indices(&segment[from..to]), &slots)?;
             }
             Ok(())
@@ -454,11 +456,7 @@ impl RunningSums {
                     let row = start + i;
                     let g = g as usize;
                     let t = times[row];
-                    let sorted_index = base + row;
-                    let at = match &input.order {
-                        Some(order) => order[sorted_index] as usize,
-                        None => sorted_index,
-                    };
+                    let at = base + row;
                     match (spec.period, period) {
                         (RollingPeriod::Rows(count), _) => {
                             let (budget, include_self) = row_budget(count as usize, spec.closed);

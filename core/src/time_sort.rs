@@ -17,8 +17,8 @@
 
 use crate::error::{Result, SashError};
 use arrow_array::{make_array, new_null_array, Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
-use arrow_buffer::{ArrowNativeType, Buffer, ScalarBuffer};
-use arrow_data::ArrayDataBuilder;
+use arrow_buffer::{ArrowNativeType, Buffer, NullBuffer, ScalarBuffer};
+use arrow_data::{ArrayData, ArrayDataBuilder};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use arrow_select::concat::concat;
 use arrow_select::take::take;
@@ -225,12 +225,12 @@ struct Deal {
 }
 
 impl Deal {
-    /// Plans the deal of a block whose rows have the buckets `bucket(time)`;
+    /// Plans the deal of a block whose rows have the buckets `bucket(key)`;
     /// `count` (one zero per bucket) is left zeroed, and `next` (each
     /// bucket's next free place) is moved past the block's rows.
-    fn plan(&mut self, times: &[i64], count: &mut [u32], next: &mut [usize], bucket: impl Fn(i64) -> usize) {
+    fn plan<K: Copy>(&mut self, keys: &[K], count: &mut [u32], next: &mut [usize], bucket: impl Fn(K) -> usize) {
         self.bucket_of.clear();
-        self.bucket_of.extend(times.iter().map(|&t| bucket(t) as u32));
+        self.bucket_of.extend(keys.iter().map(|&k| bucket(k) as u32));
         for &b in &self.bucket_of {
             count[b as usize] += 1;
         }
@@ -328,6 +328,82 @@ impl<T: ArrowNativeType> MovedColumn for Moved<T> {
     }
 }
 
+/// Puts columns computed in time order back in input order: value `s`
+/// goes to row `order[s]`. Written straight, each write lands at random, a
+/// cache miss a row (and a gather through the inverse reads at random);
+/// here values are first dealt into ranges of the output by the high bits
+/// of their destination, and each range then fills within the cache.
+pub(crate) struct Restore {
+    order: ScalarBuffer<u32>,
+    shift: u32,
+    starts: Vec<usize>,
+    /// The destinations, in the dealt order.
+    dests: Vec<u32>,
+}
+
+impl Restore {
+    pub(crate) fn new(order: ScalarBuffer<u32>) -> Restore {
+        let n = order.len();
+        let shift = (usize::BITS - n.leading_zeros()).saturating_sub(BUCKET_BITS);
+        // A permutation of 0..n fills every range of the output exactly.
+        let starts = (0..=(n >> shift) + 1).map(|b| (b << shift).min(n)).collect();
+        let mut restore = Restore { order, shift, starts, dests: Vec::new() };
+        restore.dests = restore.deal(&restore.order);
+        restore
+    }
+
+    /// `values` (in time order) in the dealt order.
+    fn deal<T: Copy + Default>(&self, values: &[T]) -> Vec<T> {
+        let buckets = self.starts.len() - 1;
+        let (mut next, mut count) = (self.starts.clone(), vec![0u32; buckets]);
+        let (mut deal, mut staged) = (Deal::default(), Vec::new());
+        let mut dealt = vec![T::default(); values.len()];
+        for (keys, values) in self.order.chunks(DEAL_ROWS).zip(values.chunks(DEAL_ROWS)) {
+            deal.plan(keys, &mut count, &mut next, |d| (d >> self.shift) as usize);
+            staged.resize(keys.len(), T::default());
+            for (&slot, &value) in deal.slots.iter().zip(values) {
+                staged[slot as usize] = value;
+            }
+            deal.write(&staged, &mut dealt);
+        }
+        dealt
+    }
+
+    /// `values` (in time order) in input order.
+    pub(crate) fn values<T: Copy + Default>(&self, values: &[T]) -> Vec<T> {
+        let mut out = vec![T::default(); values.len()];
+        for (&d, value) in self.dests.iter().zip(self.deal(values)) {
+            out[d as usize] = value;
+        }
+        out
+    }
+
+    /// `array` (in time order) in input order.
+    pub(crate) fn array(&self, array: &ArrayRef) -> Result<ArrayRef> {
+        let data = array.to_data();
+        let values = match data.data_type().primitive_width() {
+            Some(1) => self.buffer::<u8>(&data),
+            Some(2) => self.buffer::<u16>(&data),
+            Some(4) => self.buffer::<u32>(&data),
+            Some(8) => self.buffer::<u64>(&data),
+            _ => {
+                let inverse = self.values(&(0..array.len() as u32).collect::<Vec<_>>());
+                return Ok(take(array.as_ref(), &UInt32Array::from(inverse), None)?);
+            }
+        };
+        let nulls = data.nulls().filter(|n| n.null_count() > 0).map(|nulls| {
+            let valid: Vec<bool> = self.values(&nulls.iter().collect::<Vec<bool>>());
+            NullBuffer::from(valid)
+        });
+        Ok(make_array(ArrayDataBuilder::new(data.data_type().clone()).len(array.len()).add_buffer(values).nulls(nulls).build()?))
+    }
+
+    fn buffer<T: ArrowNativeType>(&self, data: &ArrayData) -> Buffer {
+        let values = ScalarBuffer::<T>::new(data.buffers()[0].clone(), data.offset(), data.len());
+        Buffer::from_vec(self.values(&values))
+    }
+}
+
 /// Sorts a bucket's entries as integers: by the low `bits` bits of time
 /// above 32 bits of place. A byte of time a pass (few counters to clear for
 /// a small bucket), none for a bucket of fewer rows than counters.
@@ -410,13 +486,16 @@ fn radix_sort<T: Copy + Default>(items: &mut [T], scratch: &mut Vec<T>, bits: u3
 
 #[cfg(test)]
 mod tests {
-    use super::{sort_batches, span, time_order};
+    use super::{sort_batches, span, time_order, Restore};
     use arrow_array::types::Int64Type;
     use arrow_array::{
         ArrayRef, BooleanArray, Float64Array, Int16Array, Int32Array, RecordBatch, StringArray, TimestampMillisecondArray, UInt8Array,
     };
+    use arrow_array::{Int64Array, UInt32Array};
+    use arrow_buffer::ScalarBuffer;
     use arrow_schema::{DataType, Field, Schema, TimeUnit};
     use arrow_select::concat::concat_batches;
+    use arrow_select::take::take;
     use arrow_select::take::take_record_batch;
     use rand::{rngs::StdRng, Rng, SeedableRng};
     use std::borrow::Cow;
@@ -505,6 +584,37 @@ mod tests {
                     assert_eq!(sorted.column(c).data_type(), &DataType::Null, "case {case}, column {name}");
                     assert_eq!(sorted.column(c).len(), expected.num_rows(), "case {case}, column {name}");
                 }
+            }
+        }
+    }
+
+    /// Restored columns are the scatter `out[order[s]] = column[s]`, at
+    /// sizes with one bucket, a partial last bucket, or many; for values
+    /// with and without nulls, sliced, and for strings (taken).
+    #[test]
+    fn restore_puts_values_at_their_rows() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for n in [0usize, 1, 2, 7, 2048, 2049, 5000, 70_001, 300_000] {
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            for i in (1..n).rev() {
+                order.swap(i, rng.random_range(0..=i));
+            }
+            let restore = Restore::new(ScalarBuffer::from(order.clone()));
+            let scatter = |column: &ArrayRef| {
+                let mut inverse = vec![0u32; n];
+                for (s, &d) in order.iter().enumerate() {
+                    inverse[d as usize] = s as u32;
+                }
+                take(column.as_ref(), &UInt32Array::from(inverse), None).unwrap()
+            };
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(Float64Array::from_iter_values((0..n).map(|_| rng.random::<f64>()))),
+                Arc::new(Int64Array::from_iter((0..n + 3).map(|i| (i % 7 != 0).then_some(i as i64))).slice(3, n)),
+                Arc::new(UInt8Array::from_iter_values((0..n).map(|i| i as u8))),
+                Arc::new(StringArray::from_iter((0..n).map(|i| (i % 4 != 0).then(|| format!("s{i}"))))),
+            ];
+            for column in &columns {
+                assert_eq!(&restore.array(column).unwrap(), &scatter(column), "n {n}, {}", column.data_type());
             }
         }
     }

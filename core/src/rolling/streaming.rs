@@ -609,10 +609,7 @@ impl StreamingWindows {
                         }
                     }
                 }
-                let at = match &input.order {
-                    Some(order) => order[answered] as usize,
-                    None => answered,
-                };
+                let at = answered;
                 let g = keys[i] as usize;
                 let var = if track_var {
                     let from_rows = || two_pass_variance(members[g].iter().map(|&r| K::as_f64(bits[r - first])));
@@ -712,10 +709,7 @@ impl StreamingWindows {
                         }
                     }
                 }
-                let at = match &input.order {
-                    Some(order) => order[answered.global] as usize,
-                    None => answered.global,
-                };
+                let at = answered.global;
                 let g = keys[answered.global - first] as usize;
                 write::<K>(&mut columns, &states[g], None, None, at)?;
                 answered.advance(&parts);
@@ -769,10 +763,7 @@ impl StreamingWindows {
                 } else {
                     None
                 };
-                let at = match &input.order {
-                    Some(order) => order[sorted] as usize,
-                    None => sorted,
-                };
+                let at = sorted;
                 write::<K>(&mut columns, &key.state, Some(&key.extremes), var, at)?;
                 if !include_self {
                     key.enter::<K>(entry, track_min, track_max, track_var);
