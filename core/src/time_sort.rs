@@ -31,9 +31,11 @@ const BUCKET_BITS: u32 = 11;
 /// Time bits at most that the buckets' own sorts can take: a bucket's
 /// entries hold the time's low bits above the row's place in the bucket.
 const LOW_BITS_MAX: u32 = 32;
-/// Rows dealt at a time: their places are found once, in a block that stays
-/// in the L1 cache, then every moved column is written through them.
-const DEAL_ROWS: usize = 16 * 1024;
+/// Rows dealt at a time: their slots are found once, then every moved column
+/// is staged through them (half a MiB for 8-byte values, within the L2
+/// cache) and copied out in runs, about 32 rows a run with 2,048 buckets
+/// (16K-row blocks, 8 rows a run, were 5% slower on 10M shuffled rows).
+const DEAL_ROWS: usize = 64 * 1024;
 
 /// `batches` (at least one row in all, times given per batch; the time
 /// column, at `time_index`, without nulls) as one batch in time order, and
