@@ -22,7 +22,8 @@ pub(crate) struct Prepared {
     /// aggregation's column) are left out: they are `Null` columns, so any
     /// read of one as data fails loudly instead of seeing unsorted rows.
     pub batches: Vec<RecordBatch>,
-    /// When the input had to be sorted: for each sorted row, its index in the
+    /// When the input had to be sorted and the caller asked for it
+    /// (`want_order`): for each sorted row, its index in the
     /// (null-time-filtered) concatenated input.
     pub order: Option<ScalarBuffer<u32>>,
     /// Rows the caller asked to drop because their time is null.
@@ -103,7 +104,14 @@ impl Columns {
 impl Prepared {
     /// Applies the null-time rule and puts the rows in time order; `aggs`
     /// name the columns besides time and keys that the caller reads.
-    pub fn new(schema: &SchemaRef, batches: &[RecordBatch], columns: Columns, null_time: NullTime, aggs: &[AggExpr]) -> Result<Prepared> {
+    pub fn new(
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+        columns: Columns,
+        null_time: NullTime,
+        aggs: &[AggExpr],
+        want_order: bool,
+    ) -> Result<Prepared> {
         let Columns { time, key_indices, key_types } = columns;
         let null_count: usize = batches.iter().map(|b| b.column(time.index).null_count()).sum();
         if null_count > 0 && null_time == NullTime::Error {
@@ -117,7 +125,7 @@ impl Prepared {
         for c in read.chain(key_indices.iter().copied()).chain([time.index]) {
             needed[c] = true;
         }
-        let (batches, order) = sort_by_time(schema, &time, non_empty, &needed)?;
+        let (batches, order) = sort_by_time(schema, &time, non_empty, &needed, want_order)?;
         Ok(Prepared { time, key_indices, key_types, batches, order, dropped_null_times: null_count, kept })
     }
 }
@@ -150,13 +158,14 @@ pub(crate) fn sort_by_time(
     time: &TimeColumn,
     batches: Vec<RecordBatch>,
     needed: &[bool],
+    want_order: bool,
 ) -> Result<(Vec<RecordBatch>, Option<ScalarBuffer<u32>>)> {
     if is_sorted(time, &batches) {
         return Ok((batches, None));
     }
     let times: Vec<Cow<[i64]>> = batches.iter().map(|b| time.values(b.column(time.index))).collect();
-    let (sorted, order) = crate::time_sort::sort_batches(schema, &batches, &times, time.index, needed)?;
-    Ok((vec![sorted], Some(order)))
+    let (sorted, order) = crate::time_sort::sort_batches(schema, &batches, &times, time.index, needed, want_order)?;
+    Ok((vec![sorted], order))
 }
 
 /// The key columns of each batch.

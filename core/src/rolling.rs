@@ -34,7 +34,7 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
     if let RollingPeriod::Time(d) = spec.period {
         time.ticks("period", d)?;
     }
-    let input = Prepared::new(schema, batches, columns, spec.null_time, &spec.aggs)?;
+    let input = Prepared::new(schema, batches, columns, spec.null_time, &spec.aggs, true)?;
 
     let mut fields: Vec<_> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(plan.fields.iter().cloned());

@@ -39,15 +39,16 @@ const DEAL_ROWS: usize = 64 * 1024;
 
 /// `batches` (at least one row in all, times given per batch; the time
 /// column, at `time_index`, without nulls) as one batch in time order, and
-/// for each of its rows, its index in the input. Columns not `needed` are
-/// not sorted: they become `Null` columns (of the same name).
+/// for each of its rows, its index in the input when `want_order`. Columns
+/// not `needed` are not sorted: they become `Null` columns (of the same name).
 pub(crate) fn sort_batches(
     schema: &SchemaRef,
     batches: &[RecordBatch],
     times: &[Cow<[i64]>],
     time_index: usize,
     needed: &[bool],
-) -> Result<(RecordBatch, ScalarBuffer<u32>)> {
+    want_order: bool,
+) -> Result<(RecordBatch, Option<ScalarBuffer<u32>>)> {
     let n: usize = times.iter().map(|t| t.len()).sum();
     if n > u32::MAX as usize {
         return Err(SashError::InvalidInput(format!("{n} unsorted rows in one call; sort the input by time or split it")));
@@ -62,25 +63,29 @@ pub(crate) fn sort_batches(
         let order = ScalarBuffer::from(time_order(times, min, bits));
         let indices = UInt32Array::new(order.clone(), None);
         let sorted: Result<Vec<ArrayRef>> = columns.iter().zip(needed).map(|(parts, &needed)| taken(parts, &indices, needed)).collect();
-        return Ok((batch(schema, sorted?, n)?, order));
+        return Ok((batch(schema, sorted?, n)?, want_order.then_some(order)));
     }
     let mut moved: Vec<Option<Box<dyn MovedColumn>>> =
         columns.iter().zip(needed).map(|(parts, &needed)| moved_column(parts, n).filter(|_| needed)).collect();
     let buckets = Buckets::new(times, min, bits);
-    let mut order = buckets.deal(times, &mut moved);
-    buckets.sort_each(time_index, &mut moved, &mut order);
+    // The order moves along only when asked for or needed to take a column.
+    let any_taken = moved.iter().zip(needed).any(|(m, &needed)| needed && m.is_none());
+    let mut order = (want_order || any_taken).then(|| vec![0u32; n]);
+    buckets.deal(times, &mut moved, order.as_deref_mut());
+    buckets.sort_each(time_index, &mut moved, order.as_deref_mut());
 
-    let indices = UInt32Array::new(ScalarBuffer::from(order), None);
+    let indices = order.map(|order| UInt32Array::new(ScalarBuffer::from(order), None));
     let sorted: Result<Vec<ArrayRef>> = columns
         .iter()
         .zip(moved)
         .zip(needed)
-        .map(|((parts, moved), &needed)| match moved {
-            Some(column) => column.finish(parts[0].data_type(), n),
-            None => taken(parts, &indices, needed),
+        .map(|((parts, moved), &needed)| match (moved, &indices) {
+            (Some(column), _) => column.finish(parts[0].data_type(), n),
+            (None, Some(indices)) => taken(parts, indices, needed),
+            (None, None) => Ok(new_null_array(&DataType::Null, n)),
         })
         .collect();
-    Ok((batch(schema, sorted?, n)?, indices.values().clone()))
+    Ok((batch(schema, sorted?, n)?, indices.filter(|_| want_order).map(|i| i.values().clone())))
 }
 
 /// A column in the order of `indices` (a gather); a `Null` column when not `needed`.
@@ -142,11 +147,9 @@ impl Buckets {
     }
 
     /// Writes every row of the moved columns to the next place of its
-    /// bucket, in input order; returns, per place, the row's input index.
-    fn deal(&self, times: &[Cow<[i64]>], moved: &mut [Option<Box<dyn MovedColumn>>]) -> Vec<u32> {
-        let n = *self.starts.last().expect("a bucket");
+    /// bucket, in input order, and to `order`, per place, the row's input index.
+    fn deal(&self, times: &[Cow<[i64]>], moved: &mut [Option<Box<dyn MovedColumn>>], mut order: Option<&mut [u32]>) {
         let buckets = self.starts.len() - 1;
-        let mut order = vec![0u32; n];
         let mut next = self.starts.clone();
         let mut deal = Deal::default();
         let mut staged_order = Vec::new();
@@ -155,23 +158,24 @@ impl Buckets {
         for (part, part_times) in times.iter().enumerate() {
             for (block, block_times) in part_times.chunks(DEAL_ROWS).enumerate() {
                 deal.plan(block_times, &mut count, &mut next, |t| (t.wrapping_sub(self.min) as u64 >> self.low_bits) as usize);
-                staged_order.resize(block_times.len(), 0);
-                for (&slot, input) in deal.slots.iter().zip(row..) {
-                    staged_order[slot as usize] = input;
+                if let Some(order) = order.as_deref_mut() {
+                    staged_order.resize(block_times.len(), 0);
+                    for (&slot, input) in deal.slots.iter().zip(row..) {
+                        staged_order[slot as usize] = input;
+                    }
+                    deal.write(&staged_order, order);
                 }
-                deal.write(&staged_order, &mut order);
                 for column in moved.iter_mut().flatten() {
                     column.deal(part, block * DEAL_ROWS, &deal);
                 }
                 row += block_times.len() as u32;
             }
         }
-        order
     }
 
     /// Sorts each bucket by time (its rows are in input order, so ties stay
     /// so) and permutes the moved columns and `order` the same way.
-    fn sort_each(&self, time_index: usize, moved: &mut [Option<Box<dyn MovedColumn>>], order: &mut [u32]) {
+    fn sort_each(&self, time_index: usize, moved: &mut [Option<Box<dyn MovedColumn>>], mut order: Option<&mut [u32]>) {
         if self.low_bits == 0 {
             // One time per bucket: the deal left them in order.
             return;
@@ -196,7 +200,9 @@ impl Buckets {
             for column in moved.iter_mut().flatten() {
                 column.permute(range.clone(), &entries);
             }
-            permute(&mut order[range], &entries, &mut held);
+            if let Some(order) = order.as_deref_mut() {
+                permute(&mut order[range], &entries, &mut held);
+            }
         }
     }
 }
@@ -573,8 +579,9 @@ mod tests {
             let expected = take_record_batch(&all, &arrow_array::UInt32Array::from(expected_order.clone())).unwrap();
             // Most cases need every column; the others drop some, never the time.
             let needed: Vec<bool> = (0..7).map(|c| c == 0 || case % 4 != 0 || rng.random_bool(0.5)).collect();
-            let (sorted, order) = sort_batches(&schema, &batches, &times, 0, &needed).unwrap();
-            assert_eq!(order.to_vec(), expected_order, "case {case}");
+            let want_order = case % 8 != 1;
+            let (sorted, order) = sort_batches(&schema, &batches, &times, 0, &needed, want_order).unwrap();
+            assert_eq!(order.map(|o| o.to_vec()), want_order.then(|| expected_order.clone()), "case {case}");
             assert_eq!(sorted.num_rows(), expected.num_rows(), "case {case}");
             for (c, &needed) in needed.iter().enumerate() {
                 let name = schema.field(c).name();

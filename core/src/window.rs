@@ -109,7 +109,8 @@ fn window_agg_storing(schema: &SchemaRef, batches: &[RecordBatch], spec: &Window
             Kind::Panes(Grid::new(every, period, offset, spec.closed)?)
         }
     };
-    let input = Prepared::new(schema, batches, columns, spec.null_time, &spec.aggs)?;
+    // Windows come out in time order: which input row a sorted row was is never asked.
+    let input = Prepared::new(schema, batches, columns, spec.null_time, &spec.aggs, false)?;
     let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
     if matches!(kind, Kind::Panes(_)) {
         grouper.rank_ahead()?;
