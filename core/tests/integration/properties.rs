@@ -705,7 +705,14 @@ fn large_inputs_match_reference() {
         // No aggregation reads `tag`: unsorted, it is left out of the sort.
         r#"{"time": "ts", "every": "1s", "by": "key", "aggs": ["count()", "mean(val)", "last(val)", "max_by(key, val)"]}"#.to_string(),
     ];
-    for order in [&sorted, &shuffled] {
+    // Late rows: 1% of them moved up to 200 rows later, as late events arrive.
+    let mut late = sorted.clone();
+    for _ in 0..n / 100 {
+        let from = rng.random_range(0..n - 200);
+        let row = late.remove(from);
+        late.insert(from + rng.random_range(1..200), row);
+    }
+    for order in [&sorted, &shuffled, &late] {
         let batches = make(order);
         for text in &specs {
             let spec = WindowSpec::from_json(text).unwrap();
