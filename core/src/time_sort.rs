@@ -54,18 +54,8 @@ pub(crate) fn sort_batches(
     if n > u32::MAX as usize {
         return Err(SashError::InvalidInput(format!("{n} unsorted rows in one call; sort the input by time or split it")));
     }
-    let (min, bits) = span(times).unwrap_or((0, 0));
     let schema = &only_needed(schema, needed);
     let columns: Vec<Vec<ArrayRef>> = (0..schema.fields().len()).map(|c| batches.iter().map(|b| b.column(c).clone()).collect()).collect();
-    // The buckets' sorts read the times from the moved time column; times
-    // too far apart do not fit buckets of one word per row.
-    let time_moves = columns[time_index].iter().all(|p| p.null_count() == 0);
-    if bits > BUCKET_BITS + LOW_BITS_MAX || !time_moves {
-        let order = ScalarBuffer::from(time_order(times, min, bits));
-        let indices = UInt32Array::new(order.clone(), None);
-        let sorted: Result<Vec<ArrayRef>> = columns.iter().zip(needed).map(|(parts, &needed)| taken(parts, &indices, needed)).collect();
-        return Ok((batch(schema, sorted?, n)?, want_order.then_some(order)));
-    }
     if let Some(runs) = merge_late_rows(times, n) {
         // Nearly sorted: the columns are copied run by run, every type alike.
         let sorted = columns.iter().zip(needed).map(|(parts, &needed)| match needed {
@@ -77,6 +67,16 @@ pub(crate) fn sort_batches(
             runs.iter().flat_map(|r| (r.start..r.end).map(|row| offsets[r.part] + row as u32)).collect()
         });
         return Ok((batch(schema, sorted.collect::<Result<_>>()?, n)?, order));
+    }
+    let (min, bits) = span(times).unwrap_or((0, 0));
+    // The buckets' sorts read the times from the moved time column; times
+    // too far apart do not fit buckets of one word per row.
+    let time_moves = columns[time_index].iter().all(|p| p.null_count() == 0);
+    if bits > BUCKET_BITS + LOW_BITS_MAX || !time_moves {
+        let order = ScalarBuffer::from(time_order(times, min, bits));
+        let indices = UInt32Array::new(order.clone(), None);
+        let sorted: Result<Vec<ArrayRef>> = columns.iter().zip(needed).map(|(parts, &needed)| taken(parts, &indices, needed)).collect();
+        return Ok((batch(schema, sorted?, n)?, want_order.then_some(order)));
     }
     let mut moved: Vec<Option<Box<dyn MovedColumn>>> =
         columns.iter().zip(needed).map(|(parts, &needed)| moved_column(parts, n).filter(|_| needed)).collect();
