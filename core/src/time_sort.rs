@@ -225,16 +225,23 @@ impl Buckets {
         // The caller keeps `bits` within BUCKET_BITS + LOW_BITS_MAX.
         let low_bits = bits.saturating_sub(BUCKET_BITS);
         let count = 1usize << (bits - low_bits);
-        let mut starts = vec![0usize; count + 1];
+        let mut buckets = Buckets { starts: vec![0usize; count + 1], min, low_bits };
         for part in times {
             for &t in part.iter() {
-                starts[(t.wrapping_sub(min) as u64 >> low_bits) as usize + 1] += 1;
+                let b = buckets.of(t);
+                buckets.starts[b + 1] += 1;
             }
         }
         for b in 0..count {
-            starts[b + 1] += starts[b];
+            buckets.starts[b + 1] += buckets.starts[b];
         }
-        Buckets { starts, min, low_bits }
+        buckets
+    }
+
+    /// The bucket of time `t`.
+    #[inline]
+    fn of(&self, t: i64) -> usize {
+        (t.wrapping_sub(self.min) as u64 >> self.low_bits) as usize
     }
 
     /// Writes every row of the moved columns to the next place of its
@@ -248,13 +255,9 @@ impl Buckets {
         let mut row = 0u32;
         for (part, part_times) in times.iter().enumerate() {
             for (block, block_times) in part_times.chunks(DEAL_ROWS).enumerate() {
-                deal.plan(block_times, &mut count, &mut next, |t| (t.wrapping_sub(self.min) as u64 >> self.low_bits) as usize);
+                deal.plan(block_times, &mut count, &mut next, |t| self.of(t));
                 if let Some(order) = order.as_deref_mut() {
-                    staged_order.resize(block_times.len(), 0);
-                    for (&slot, input) in deal.slots.iter().zip(row..) {
-                        staged_order[slot as usize] = input;
-                    }
-                    deal.write(&staged_order, order);
+                    deal.write(row.., &mut staged_order, order);
                 }
                 for column in moved.iter_mut().flatten() {
                     column.deal(part, block * DEAL_ROWS, &deal);
@@ -353,8 +356,13 @@ impl Deal {
         }
     }
 
-    /// Copies the staged block (in slot order) to its places in `out`.
-    fn write<T: Copy>(&self, staged: &[T], out: &mut [T]) {
+    /// Writes the block's `values` (in input order) to their places in
+    /// `out`: staged in slot order in `staged`, then copied out run by run.
+    fn write<T: Copy + Default>(&self, values: impl IntoIterator<Item = T>, staged: &mut Vec<T>, out: &mut [T]) {
+        staged.resize(self.slots.len(), T::default());
+        for (&slot, value) in self.slots.iter().zip(values) {
+            staged[slot as usize] = value;
+        }
         for &(place, start, rows) in &self.runs {
             out[place..place + rows].copy_from_slice(&staged[start..start + rows]);
         }
@@ -406,11 +414,7 @@ fn moved_column(parts: &[ArrayRef], n: usize) -> Option<Box<dyn MovedColumn>> {
 impl<T: ArrowNativeType> MovedColumn for Moved<T> {
     fn deal(&mut self, part: usize, first: usize, deal: &Deal) {
         let values = &self.parts[part][first..first + deal.slots.len()];
-        self.held.resize(values.len(), T::default());
-        for (&slot, &value) in deal.slots.iter().zip(values) {
-            self.held[slot as usize] = value;
-        }
-        deal.write(&self.held, &mut self.out);
+        deal.write(values.iter().copied(), &mut self.held, &mut self.out);
     }
 
     fn permute(&mut self, range: Range<usize>, entries: &[u64]) {
@@ -465,11 +469,7 @@ impl Restore {
         let mut dealt = vec![T::default(); values.len()];
         for (keys, values) in self.order.chunks(DEAL_ROWS).zip(values.chunks(DEAL_ROWS)) {
             deal.plan(keys, &mut count, &mut next, |d| (d >> self.shift) as usize);
-            staged.resize(keys.len(), T::default());
-            for (&slot, &value) in deal.slots.iter().zip(values) {
-                staged[slot as usize] = value;
-            }
-            deal.write(&staged, &mut dealt);
+            deal.write(values.iter().copied(), &mut staged, &mut dealt);
         }
         dealt
     }
