@@ -90,6 +90,16 @@ pub(crate) trait Accumulator: Send {
             self.merge((dst_base + g) as usize, (src_base + g) as usize);
         }
     }
+    /// Whether this accumulator counts every row of a slot, nulls included,
+    /// so that `slots_with_rows` can tell which slots got rows.
+    fn counts_every_row(&self) -> bool {
+        false
+    }
+    /// Replaces `out` with each g of `0..n`, ascending, whose slot `base + g`
+    /// has rows. Only called when `counts_every_row`.
+    fn slots_with_rows(&self, _base: u32, _n: u32, _out: &mut Vec<u32>) {
+        unreachable!("slots_with_rows needs an accumulator that counts every row")
+    }
     /// Empties a slot for reuse.
     fn reset(&mut self, slot: usize);
     /// `reset` for each slot.
@@ -132,6 +142,12 @@ impl Accumulator for CountRows {
     fn merge(&mut self, dst: usize, src: usize) {
         self.counts[dst] += self.counts[src];
     }
+    fn counts_every_row(&self) -> bool {
+        true
+    }
+    fn slots_with_rows(&self, base: u32, n: u32, out: &mut Vec<u32>) {
+        nonzero_rows(n, |g| self.counts[(base + g) as usize], out);
+    }
     fn reset(&mut self, slot: usize) {
         self.counts[slot] = 0;
     }
@@ -142,6 +158,19 @@ impl Accumulator for CountRows {
         out[0].extend_values(&DataType::Int64, slots.iter().map(|&s| self.counts[s as usize]), None);
         Ok(())
     }
+}
+
+/// Replaces `out` with each g of `0..n` whose row count is not zero, without
+/// a branch per g (one would mispredict on groups missing from a window).
+fn nonzero_rows(n: u32, rows: impl Fn(u32) -> i64, out: &mut Vec<u32>) {
+    out.clear();
+    out.resize(n as usize, 0);
+    let mut len = 0;
+    for g in 0..n {
+        out[len] = g;
+        len += (rows(g) != 0) as usize;
+    }
+    out.truncate(len);
 }
 
 // ---------------------------------------------------------------- any aggregation of a Null-typed column
@@ -212,6 +241,21 @@ pub(crate) trait Native: Copy + Send + 'static {
     /// which a predicted branch gets wrong.
     fn min_of(a: Self, b: Self) -> Self;
     fn max_of(a: Self, b: Self) -> Self;
+    /// `min_of` and `max_of` when `b` is known not to be NaN: one
+    /// instruction each for floats instead of five (a NaN `a`, the min
+    /// identity or a sticky max, still behaves as in `min_of`/`max_of`).
+    #[inline(always)]
+    fn min_of_number(a: Self, b: Self) -> Self {
+        Self::min_of(a, b)
+    }
+    #[inline(always)]
+    fn max_of_number(a: Self, b: Self) -> Self {
+        Self::max_of(a, b)
+    }
+    /// Whether any of `values` is NaN (never, for integers).
+    fn any_nan(_values: &[Self]) -> bool {
+        false
+    }
     fn add(sum: Self::Sum, v: Self) -> Self::Sum;
     fn add_sums(a: Self::Sum, b: Self::Sum) -> Self::Sum;
     fn sum_to_f64(sum: Self::Sum) -> f64;
@@ -265,13 +309,30 @@ macro_rules! float_native {
             type Sum = f64;
             const MIN_IDENTITY: Self = <$t>::NAN;
             const MAX_IDENTITY: Self = <$t>::NEG_INFINITY;
-            /// IEEE minNum ignores a NaN, which is exactly "NaN is the largest".
+            /// Ignores a NaN, which is exactly "NaN is the largest"; of equal
+            /// values (-0.0 and 0.0) keeps `b`, as `min_of_number` does.
             #[inline(always)]
-            fn min_of(a: Self, b: Self) -> Self { a.min(b) }
+            fn min_of(a: Self, b: Self) -> Self {
+                if a < b || b.is_nan() { a } else { b }
+            }
             #[inline(always)]
             fn max_of(a: Self, b: Self) -> Self {
                 let larger = if b > a { b } else { a };
                 if a.is_nan() || b.is_nan() { <$t>::NAN } else { larger }
+            }
+            // A NaN `a` (the identity) loses to `b`, as in `min_of`.
+            #[inline(always)]
+            fn min_of_number(a: Self, b: Self) -> Self {
+                if a < b { a } else { b }
+            }
+            // A NaN `a` (a NaN seen before) stays, as in `max_of`.
+            #[inline(always)]
+            fn max_of_number(a: Self, b: Self) -> Self {
+                if b > a { b } else { a }
+            }
+            fn any_nan(values: &[Self]) -> bool {
+                // Whole chunks without an early exit, so the test vectorizes.
+                values.chunks(256).any(|chunk| chunk.iter().fold(false, |nan, v| nan | v.is_nan()))
             }
             #[inline(always)]
             fn add(sum: f64, v: Self) -> f64 { sum + v as f64 }
@@ -334,6 +395,22 @@ where
 
     fn fold_range<const MIN: bool, const MAX: bool>(states: &mut [Stat<T::Native>], values: &[T::Native], slots: &[u32]) {
         debug_assert_eq!(values.len(), slots.len());
+        // A pass over values about to be read anyway (in the cache) spares
+        // every row the NaN tests of its min and max: a third of the loop.
+        if (MIN || MAX) && !T::Native::any_nan(values) {
+            for (&v, &slot) in values.iter().zip(slots) {
+                let st = &mut states[slot as usize];
+                st.count += 1;
+                st.sum = T::Native::add(st.sum, v);
+                if MIN {
+                    st.min = T::Native::min_of_number(st.min, v);
+                }
+                if MAX {
+                    st.max = T::Native::max_of_number(st.max, v);
+                }
+            }
+            return;
+        }
         for (&v, &slot) in values.iter().zip(slots) {
             Self::fold(&mut states[slot as usize], v, MIN, MAX);
         }
@@ -419,6 +496,12 @@ where
     }
     fn merge(&mut self, dst: usize, src: usize) {
         self.merge_pairs(&[(dst as u32, src as u32)]);
+    }
+    fn counts_every_row(&self) -> bool {
+        self.outputs.contains(&StatOutput::Rows)
+    }
+    fn slots_with_rows(&self, base: u32, n: u32, out: &mut Vec<u32>) {
+        nonzero_rows(n, |g| self.rows((base + g) as usize), out);
     }
     fn merge_pairs(&mut self, pairs: &[(u32, u32)]) {
         self.merge_each(pairs.iter().copied());
@@ -1179,6 +1262,19 @@ impl AggPlan {
         }
     }
 
+    /// Whether some accumulator counts every row, so that
+    /// `slots_with_rows` can tell which slots got rows.
+    pub fn counts_every_row(&self) -> bool {
+        self.accumulators.iter().any(|acc| acc.counts_every_row())
+    }
+
+    /// Replaces `out` with each g of `0..n`, ascending, whose slot `base + g`
+    /// has rows; only when `counts_every_row`.
+    pub fn slots_with_rows(&self, base: u32, n: u32, out: &mut Vec<u32>) {
+        let counter = self.accumulators.iter().find(|acc| acc.counts_every_row()).expect("an accumulator counts every row");
+        counter.slots_with_rows(base, n, out);
+    }
+
     pub fn reset_all(&mut self, slots: &[u32]) {
         for acc in &mut self.accumulators {
             acc.reset_all(slots);
@@ -1204,5 +1300,59 @@ impl AggPlan {
             per_acc.push(acc.finish(slots)?);
         }
         Ok(self.outputs.iter().map(|&(a, o)| per_acc[a][o].clone()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Float64Array;
+    use arrow_schema::Field;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// Min and max of floats skip their NaN tests on an update whose values
+    /// hold no NaN. A slot fed over several updates, some with NaN and some
+    /// without, must still get sash's order (NaN above +inf): min ignores a
+    /// NaN unless all are NaN, max is NaN once any is.
+    #[test]
+    fn float_extremes_are_the_same_with_and_without_nan_in_an_update() {
+        let pool = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, 1.5, -2.5, 7.0];
+        let schema = Schema::new(vec![Field::new("v", DataType::Float64, false)]);
+        let aggs: Vec<AggExpr> = ["min(v)", "max(v)", "count(v)"].iter().map(|e| AggExpr::parse(e).unwrap()).collect();
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..500 {
+            let slots = rng.random_range(1..5u32);
+            let mut plan = AggPlan::new(&schema, &aggs).unwrap();
+            plan.grow(slots as usize);
+            let mut seen: Vec<Vec<f64>> = vec![Vec::new(); slots as usize];
+            for _ in 0..rng.random_range(1..6) {
+                // Some updates draw NaN, most not.
+                let nan_allowed = rng.random_bool(0.3);
+                let len = rng.random_range(0..20);
+                let values: Vec<f64> = (0..len).map(|_| pool[rng.random_range(usize::from(!nan_allowed)..pool.len())]).collect();
+                let row_slots: Vec<u32> = (0..len).map(|_| rng.random_range(0..slots)).collect();
+                for (&v, &s) in values.iter().zip(&row_slots) {
+                    seen[s as usize].push(v);
+                }
+                let batch = RecordBatch::try_new(Arc::new(schema.clone()), vec![Arc::new(Float64Array::from(values))]).unwrap();
+                plan.update(0, &batch, &Rows::Range(0..len), &row_slots).unwrap();
+            }
+            let all: Vec<u32> = (0..slots).collect();
+            let out = plan.finish(&all).unwrap();
+            let (min, max) = (out[0].as_primitive::<Float64Type>(), out[1].as_primitive::<Float64Type>());
+            for (s, values) in seen.iter().enumerate() {
+                if values.is_empty() {
+                    assert!(min.is_null(s) && max.is_null(s), "slot without values: {values:?}");
+                    continue;
+                }
+                let numbers: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+                let want_min = numbers.iter().copied().reduce(f64::min).unwrap_or(f64::NAN);
+                let want_max = if numbers.len() < values.len() { f64::NAN } else { numbers.iter().copied().reduce(f64::max).unwrap() };
+                let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+                assert!(same(min.value(s), want_min), "min of {values:?}: {} not {want_min}", min.value(s));
+                assert!(same(max.value(s), want_max), "max of {values:?}: {} not {want_max}", max.value(s));
+            }
+        }
     }
 }
