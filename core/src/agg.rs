@@ -937,12 +937,9 @@ pub(crate) fn interpolate_sorted(sorted: &[f64], q: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * q;
     let lo = h.floor() as usize;
     let hi = h.ceil() as usize;
-    let (a, b) = (sorted[lo], sorted[hi]);
-    if lo == hi || a == b {
-        a
-    } else {
-        a + (h - lo as f64) * (b - a)
-    }
+    // Between an infinity and another value the limit, as DuckDB's
+    // quantile_cont and Spark's percentile answer: -inf towards 1 is -inf.
+    crate::sketch::tdigest::lerp(sorted[lo], sorted[hi], h - lo as f64)
 }
 
 /// What a quantile keeps per slot: every value (exact) or a t-digest (approximate).

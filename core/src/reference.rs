@@ -349,16 +349,28 @@ enum Cell {
     Row(usize),
 }
 
-/// Numpy's "linear" quantile of values sorted with NaN above +inf.
+/// Numpy's "linear" quantile of values sorted with NaN above +inf; an exact
+/// position is the value there, and between an infinity and another value
+/// the limit of the interpolation (as DuckDB's quantile_cont): -inf towards
+/// a number is -inf, a number towards +inf is +inf, -inf to +inf is NaN.
 fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * q;
     let lo = h.floor() as usize;
     let hi = h.ceil() as usize;
-    let (a, b) = (sorted[lo], sorted[hi]);
+    let (a, b, t) = (sorted[lo], sorted[hi], h - lo as f64);
     if lo == hi || a == b {
         a
+    } else if a.is_nan() || b.is_nan() || (a.is_infinite() && b.is_infinite()) {
+        f64::NAN
+    } else if a.is_infinite() {
+        a
+    } else if b.is_infinite() {
+        b
+    } else if t >= 0.5 {
+        // numpy's form for the upper half, so results agree to the bit.
+        b - (b - a) * (1.0 - t)
     } else {
-        a + (h - lo as f64) * (b - a)
+        a + (b - a) * t
     }
 }
 
