@@ -13,7 +13,7 @@
 //! The classes are made with `type(name, (SashError, builtin), ns)` when the
 //! module is initialised (pyo3's `create_exception!` takes one base only).
 
-use pyo3::exceptions::{PyException, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyOSError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
@@ -134,6 +134,19 @@ pub fn to_pyerr(py: Python<'_>, err: SashError) -> PyErr {
 /// An error of the given kind with our own message (input conversion problems).
 pub fn new_err(py: Python<'_>, kind: &str, msg: String) -> PyErr {
     PyErr::from_type(class_of(py, kind), msg)
+}
+
+/// A failure to read `path` as the builtin `OSError` subclass of its errno
+/// (`FileNotFoundError`, `IsADirectoryError`, ...) with the path in its
+/// message and `filename`, as Python's own `open` reports it.
+pub fn io_error(path: &std::path::Path, err: std::io::Error) -> PyErr {
+    let reason = err.to_string();
+    // "No such file or directory (os error 2)": Python shows the errno apart.
+    let reason = reason.split(" (os error").next().unwrap_or(&reason).to_string();
+    match err.raw_os_error() {
+        Some(code) => PyOSError::new_err((code, reason, path.to_string_lossy().into_owned())),
+        None => PyOSError::new_err(format!("{reason}: '{}'", path.display())),
+    }
 }
 
 /// A caught panic as `sash.InternalError`.

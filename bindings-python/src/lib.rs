@@ -703,7 +703,7 @@ fn read_log<'py>(
     let path = log_path(path)?;
     match batch_size {
         None => {
-            let bytes = py.detach(|| std::fs::read(&path))?;
+            let bytes = py.detach(|| std::fs::read(&path)).map_err(|e| error::io_error(&path, e))?;
             let (schema, batch) = compute(py, move || {
                 let mut parser = sash_core::Parser::new(&sash_core::ParseSpec::from_value(&spec)?)?;
                 let out = parser.parse_bytes(&arrow_buffer::Buffer::from_vec(bytes))?;
@@ -712,7 +712,7 @@ fn read_log<'py>(
             to_pyarrow(py, schema, vec![batch])
         }
         Some(n) => {
-            let file = std::fs::File::open(&path)?;
+            let file = std::fs::File::open(&path).map_err(|e| error::io_error(&path, e))?;
             let reader =
                 compute(py, move || sash_core::ParseReader::new(std::io::BufReader::new(file), &sash_core::ParseSpec::from_value(&spec)?))?;
             let schema = reader.schema();

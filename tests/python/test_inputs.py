@@ -119,8 +119,11 @@ def test_a_consumed_reader_is_empty_not_a_crash():
 
 
 def test_unsupported_input_is_a_type_error():
-    with pytest.raises(TypeError, match="Arrow object"):
-        sash.window_agg([1, 2, 3], **WINDOW)
+    # A sash error too, so that `except sash.SashError` catches every sash error.
+    for bad in ([1, 2, 3], 5, None):
+        with pytest.raises(sash.WrongTypeError, match="Arrow object") as info:
+            sash.window_agg(bad, **WINDOW)
+        assert isinstance(info.value, TypeError) and info.value.kind == "wrong_type"
     with pytest.raises(TypeError, match="'every'"):
         sash.window_agg(base(), time="ts", every=object(), aggs=["count()"])
 

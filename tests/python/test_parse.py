@@ -166,9 +166,10 @@ def test_nanoarrow_input():
 
 
 def test_non_lines_raise_type_error():
-    for bad in ["one string", 42, {"a": 1}]:
-        with pytest.raises(TypeError):
+    for bad in ["one string", 42, {"a": 1}, [1, 2], ["a", 2.5]]:
+        with pytest.raises(sash.WrongTypeError) as info:
             sash.parse(bad, "common")
+        assert isinstance(info.value, TypeError), bad
 
 
 def test_input_is_unchanged_and_usable_after():
@@ -277,8 +278,13 @@ def test_read_log_streams_batches():
 
 
 def test_read_log_errors():
-    with pytest.raises(FileNotFoundError):
-        sash.read_log("/nonexistent/file.log", "combined")
+    # As Python's own open reports it: the errno's OSError subclass, naming the path.
+    for batch_size in (None, 100):
+        with pytest.raises(FileNotFoundError, match="/nonexistent/file.log") as info:
+            sash.read_log("/nonexistent/file.log", "combined", batch_size=batch_size)
+        assert info.value.filename == "/nonexistent/file.log" and info.value.errno == 2
+    with pytest.raises(IsADirectoryError):
+        sash.read_log(str(ACCESS.parent), "combined")
     with pytest.raises(sash.InvalidSpecError):
         sash.read_log(ACCESS, "nope")
     with pytest.raises(ValueError):

@@ -21,7 +21,7 @@ def to_arrow(data: Any) -> Any:
     module = type(data).__module__ or ""
     if module.startswith("pandas") and hasattr(data, "columns"):
         return pa.Table.from_pandas(data, preserve_index=False)
-    raise TypeError(
+    raise _wrong_type(
         "sash takes an Arrow object (anything with __arrow_c_stream__ or __arrow_c_array__: "
         "pyarrow, polars, DuckDB, nanoarrow, pandas) or a dict of NumPy arrays or lists; "
         f"got {type(data).__module__}.{type(data).__qualname__}"
@@ -36,12 +36,23 @@ def to_lines(lines: Any) -> Any:
     import pyarrow as pa
 
     if isinstance(lines, (str, bytes, dict)) or not hasattr(lines, "__iter__"):
-        raise TypeError(
+        raise _wrong_type(
             "sash.parse takes lines as an Arrow string array or chunked array (pyarrow, polars, "
             "nanoarrow), a NumPy array or a list of str, or bytes holding whole lines; "
             f"got {type(lines).__module__}.{type(lines).__qualname__}"
         )
     module = type(lines).__module__ or ""
-    if module.startswith("numpy"):
-        return pa.array(lines, pa.string() if lines.dtype.kind in "UOT" else None)
-    return pa.array(lines, pa.string())
+    try:
+        if module.startswith("numpy"):
+            return pa.array(lines, pa.string() if lines.dtype.kind in "UOT" else None)
+        return pa.array(lines, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid) as e:
+        raise _wrong_type(f"sash.parse takes lines of str (or None for a missing line): {e}") from e
+
+
+def _wrong_type(message: str) -> Exception:
+    """``sash.WrongTypeError``: a ``sash.SashError`` and a ``TypeError``, like
+    the errors of the kernel, so that ``except sash.SashError`` catches it."""
+    from sash._sash import WrongTypeError
+
+    return WrongTypeError(message)
