@@ -271,6 +271,29 @@ def results_table(rates: dict[str, dict[str, float | None]]) -> str:
     return "\n".join(lines)
 
 
+def floor_md(floor: dict | None, rates: dict[str, dict[str, float | None]]) -> str | None:
+    """What the Rust benchmark's `rolling_floor` (the least the rolling case's
+    semantics cost on this machine) allows: the best ratio to Polars that any
+    implementation could show. None without the floor or the peer."""
+    rolling = rates.get("rolling", {})
+    if floor is None or rolling.get("polars") is None:
+        return None
+    floor_rate = floor["rows"] / floor["seconds"]
+    cap = floor_rate / rolling["polars"]
+    factor = TARGETS["rolling"][1]
+    text = (f"A bare sweep doing only what the rolling case's semantics ask of each row (enter its key's "
+            f"compensated running sum, leave it 5 minutes later, write the mean and its validity bit into "
+            f"fresh output), with the keys already group ids and nothing checked "
+            f"(`rolling_floor` in core/benches/kernels.rs): {floor['seconds']:.4f} s, "
+            f"{fmt_rate(floor_rate)} rows/s. No implementation of these semantics can beat it, so against "
+            f"Polars none can show more than **{cap:.1f}×** here (target ≥{factor:g}×)")
+    if rolling.get("sash") is not None:
+        text += f"; the kernel runs at {rolling['sash'] / floor_rate:.2f} of the floor's speed."
+    else:
+        text += "."
+    return text
+
+
 def machine_info() -> dict[str, str]:
     cpu = "unknown"
     try:
@@ -311,7 +334,7 @@ def machine_info() -> dict[str, str]:
 
 def write_markdown(path: Path, table_md: str, info: dict, rows: int, data: Path,
                    timings, mem: list[MemCheck], rust: RustOutput | None, versions: str,
-                   python_md: str | None = None) -> None:
+                   python_md: str | None = None, floor_text: str | None = None) -> None:
     out = [
         "# sash benchmark results",
         "",
@@ -333,6 +356,8 @@ def write_markdown(path: Path, table_md: str, info: dict, rows: int, data: Path,
         table_md,
         "",
     ]
+    if floor_text:
+        out += ["## The rolling floor", "", floor_text, ""]
     if python_md:
         out += ["## Python binding (the same cases through the wheel)", "",
                 "Python call: `sash.window_agg(table, **spec)` / `sash.rolling` on the in-memory table, "
@@ -420,12 +445,14 @@ def main(argv: list[str] | None = None) -> int:
     input_bytes = table.nbytes
 
     rust: RustOutput | None = None
+    floor: dict | None = None
     mem: list[MemCheck] = []
     if not args.skip_rust:
         rust = run_rust_bench(data)
         missing = [c for c in cases if c not in rust.cases]
         if missing:
             print(f"run: warning: the Rust benchmark reported no {', '.join(missing)}", file=sys.stderr)
+        floor = rust.cases.get("rolling_floor")
         rust.cases = {c: r for c, r in rust.cases.items() if c in cases}
         if not args.no_memory:
             exe = locate_bench_executable()
@@ -462,6 +489,10 @@ def main(argv: list[str] | None = None) -> int:
     table_md = results_table(rates)
     print()
     print(table_md)
+    floor_text = floor_md(floor, rates)
+    if floor_text:
+        print()
+        print(floor_text)
     python_md = None
     if py_results:
         rust_s = {c: rec["seconds"] for c, rec in rust.cases.items()} if rust is not None else None
@@ -476,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         info = machine_info()
         write_markdown(HERE / "results.md", table_md, info, args.rows, data, timings, mem, rust, versions,
-                       python_md)
+                       python_md, floor_text)
         write_chart(HERE / "results.png", rates,
                     f"sash vs peers, {args.rows:,} rows, single-threaded peers "
                     f"({info['nproc']} CPUs, {info['date']})")

@@ -87,6 +87,16 @@ def test_results_table_targets_and_ratios():
     assert md[4].endswith("| — | — | ≥10× DuckDB | n/a |")
 
 
+def test_floor_md_caps_the_ratio_to_polars():
+    rates = {"rolling": {"sash": 50e6, "duckdb": 3e6, "polars": 15e6, "pandas": None}}
+    text = run.floor_md({"case": "rolling_floor", "rows": 10_000_000, "seconds": 0.1}, rates)
+    assert "0.1000 s, 100.00 M rows/s" in text
+    assert "more than **6.7×** here (target ≥10×)" in text
+    assert text.endswith("the kernel runs at 0.50 of the floor's speed.")
+    assert run.floor_md(None, rates) is None
+    assert run.floor_md({"rows": 1, "seconds": 1.0}, {"rolling": {"sash": 1.0, "polars": None}}) is None
+
+
 def test_memcheck_overhead():
     m = run.MemCheck("tumbling", peak=400_000_000, baseline=50_000_000, loaded=250_000_000,
                      input_bytes=200_000_000, output_bytes=50_000_000)
