@@ -50,16 +50,19 @@ test: test-rust test-corpus test-python test-c test-jvm ## Run every test of eve
 # sash-c's Rust tests run in test-c-conformance (debug, next to the C programs'
 # build): building them here too, in release with LTO, cost CI a minute for nothing.
 test-rust: ## Rust unit, conformance and property tests (sash-c's run in test-c)
-	$(CARGO) test --release --workspace --exclude sash-python --exclude sash-c
+	$(CARGO) test --profile test-opt --workspace --exclude sash-python --exclude sash-c
 
 test-corpus: venv ## Re-derive the conformance corpus's expectations (brute force + DuckDB) and test the bench harness
 	$(PY) tests/conformance/oracle.py --check
 	$(PY) -m pytest -q bench/test_run.py
 
+# The profile python-dev builds with: test-python asks for test-opt (see Cargo.toml).
+PY_PROFILE ?= release
 python-dev: venv ## Build the Python wheel (release) and install it into .venv (maturin develop)
-	cd bindings-python && VIRTUAL_ENV=$(abspath $(VENV)) $(abspath $(VENV))/bin/maturin develop --release --quiet
+	cd bindings-python && VIRTUAL_ENV=$(abspath $(VENV)) $(abspath $(VENV))/bin/maturin develop --profile $(PY_PROFILE) --quiet
 
-test-python: python-dev ## Python binding tests (tests/python: corpus, equivalence, zero-copy, memory)
+test-python: venv ## Python binding tests (tests/python: corpus, equivalence, zero-copy, memory)
+	$(MAKE) --no-print-directory python-dev PY_PROFILE=test-opt
 	$(PY) -m pytest -q tests/python
 
 $(CBINDGEN):
@@ -123,15 +126,18 @@ SPARK_HOME_VENV = $(shell $(PY) -c 'import os, pyspark; print(os.path.dirname(py
 SASH_JAR    := bindings-jvm/target/sash-$(SASH_VERSION).jar
 JVM_BENCH_ROWS ?= 10000000
 
+# The profile lib-jvm builds with: test-jvm asks for test-opt (see Cargo.toml).
+JVM_PROFILE ?= release
 lib-jvm: ## Build libsash_jvm.so (release) and its stripped copy for the jar
-	$(CARGO) build --release -p sash-jvm
+	$(CARGO) build --profile $(JVM_PROFILE) -p sash-jvm
 	@mkdir -p $(JVM_NATIVE)
-	objcopy --strip-debug $(TARGET_DIR)/release/libsash_jvm.so $(JVM_NATIVE)/libsash_jvm.so
+	objcopy --strip-debug $(TARGET_DIR)/$(JVM_PROFILE)/libsash_jvm.so $(JVM_NATIVE)/libsash_jvm.so
 
 jar: lib-jvm venv ## Build bindings-jvm/target/sash-<version>.jar (Java API, Spark integration, native library inside)
 	cd bindings-jvm && $(MVN) $(JVM_FLAGS) package -DskipTests
 
-test-jvm: lib-jvm venv ## JVM binding tests: corpus through the Java API, Spark local[2] vs Spark's own operators, leaks, threads, a standalone Spark cluster
+test-jvm: venv ## JVM binding tests: corpus through the Java API, Spark local[2] vs Spark's own operators, leaks, threads, a standalone Spark cluster
+	$(MAKE) --no-print-directory lib-jvm JVM_PROFILE=test-opt
 	cd bindings-jvm && $(MVN) $(JVM_FLAGS) verify
 
 bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows, sorted and shuffled; then the C path (bench-c) and the JVM (bench-jvm)
