@@ -399,20 +399,12 @@ where
         // every row the NaN tests of its min and max: a third of the loop.
         if (MIN || MAX) && !T::Native::any_nan(values) {
             for (&v, &slot) in values.iter().zip(slots) {
-                let st = &mut states[slot as usize];
-                st.count += 1;
-                st.sum = T::Native::add(st.sum, v);
-                if MIN {
-                    st.min = T::Native::min_of_number(st.min, v);
-                }
-                if MAX {
-                    st.max = T::Native::max_of_number(st.max, v);
-                }
+                Self::fold::<true>(&mut states[slot as usize], v, MIN, MAX);
             }
-            return;
-        }
-        for (&v, &slot) in values.iter().zip(slots) {
-            Self::fold(&mut states[slot as usize], v, MIN, MAX);
+        } else {
+            for (&v, &slot) in values.iter().zip(slots) {
+                Self::fold::<false>(&mut states[slot as usize], v, MIN, MAX);
+            }
         }
     }
 
@@ -440,15 +432,17 @@ where
         }
     }
 
+    /// Adds `v` to `st`; `NOT_NAN` when `v` is known not to be NaN, which
+    /// spares the extremes their NaN tests.
     #[inline(always)]
-    fn fold(st: &mut Stat<T::Native>, v: T::Native, want_min: bool, want_max: bool) {
+    fn fold<const NOT_NAN: bool>(st: &mut Stat<T::Native>, v: T::Native, want_min: bool, want_max: bool) {
         st.count += 1;
         st.sum = T::Native::add(st.sum, v);
         if want_min {
-            st.min = T::Native::min_of(st.min, v);
+            st.min = if NOT_NAN { T::Native::min_of_number(st.min, v) } else { T::Native::min_of(st.min, v) };
         }
         if want_max {
-            st.max = T::Native::max_of(st.max, v);
+            st.max = if NOT_NAN { T::Native::max_of_number(st.max, v) } else { T::Native::max_of(st.max, v) };
         }
     }
 }
@@ -482,11 +476,11 @@ where
                 (false, false) => Self::fold_range::<false, false>(states, &values[r.clone()], slots),
             },
             (None, _) => for_rows!(rows, slots, |slot, row| {
-                Self::fold(&mut states[slot], values[row], want_min, want_max);
+                Self::fold::<false>(&mut states[slot], values[row], want_min, want_max);
             }),
             (Some(nulls), _) => for_rows!(rows, slots, |slot, row| {
                 if nulls.is_valid(row) {
-                    Self::fold(&mut states[slot], values[row], want_min, want_max);
+                    Self::fold::<false>(&mut states[slot], values[row], want_min, want_max);
                 } else if count_nulls {
                     null_rows[slot] += 1;
                 }
