@@ -22,7 +22,7 @@
 
 use arrow_array::RecordBatch;
 use arrow_ipc::reader::FileReader;
-use sash_core::{rolling, window_agg, RollingSpec, WindowSpec};
+use sash_core::{rolling, window_agg, FloatSum, RollingSpec, WindowSpec};
 use std::time::Instant;
 
 /// Resets the kernel's record of this process's peak RSS (VmHWM), so that the
@@ -271,52 +271,28 @@ fn main() {
     }
 }
 
-/// One key's running state in [`rolling_floor`]: what the semantics need.
+/// One key's running state in [`rolling_floor`]: its row count and the
+/// kernel's own running sum.
 #[derive(Clone, Copy, Default)]
 struct FloorState {
     rows: i64,
-    sum: f64,
-    compensation: f64,
-    nan: i64,
-    pos_inf: i64,
-    neg_inf: i64,
+    sum: FloatSum,
 }
 
 impl FloorState {
     #[inline(always)]
     fn add(&mut self, x: f64, sign: i64) {
         self.rows += sign;
-        if x.is_finite() {
-            let x = sign as f64 * x;
-            let t = self.sum + x;
-            let z = t - self.sum;
-            self.compensation += (self.sum - (t - z)) + (x - z);
-            self.sum = t;
-        } else if x.is_nan() {
-            self.nan += sign;
-        } else if x > 0.0 {
-            self.pos_inf += sign;
-        } else {
-            self.neg_inf += sign;
-        }
+        self.sum.add(x, sign);
         if self.rows == 0 {
-            self.sum = 0.0;
-            self.compensation = 0.0;
+            // As the kernel: an empty window restarts from zero.
+            self.sum = FloatSum::default();
         }
     }
 
     #[inline(always)]
     fn mean(&self) -> f64 {
-        let sum = if self.nan > 0 || (self.pos_inf > 0 && self.neg_inf > 0) {
-            f64::NAN
-        } else if self.pos_inf > 0 {
-            f64::INFINITY
-        } else if self.neg_inf > 0 {
-            f64::NEG_INFINITY
-        } else {
-            self.sum + self.compensation
-        };
-        sum / self.rows as f64
+        self.sum.value() / self.rows as f64
     }
 }
 

@@ -57,6 +57,8 @@ pub use error::{ErrorKind, Result, SashError};
 pub use expr::{AggExpr, AggFunc};
 pub use parse::spec::{FieldType, LogFormat, OnError, ParseSpec, StringOutput};
 pub use parse::{parse_bytes, parse_lines, ParseOutput, ParseReader, Parser, ERROR_COLUMN};
+#[doc(hidden)]
+pub use rolling::FloatSum;
 pub use rolling::{rolling, rolling_with_schema};
 pub use spec::{Closed, NullTime, RollingPeriod, RollingSpec, WindowKind, WindowSpec};
 pub use window::window_agg;

@@ -222,9 +222,11 @@ struct RunningAgg {
 /// A float sum that values enter and leave: compensated (Neumaier) over the
 /// finite values, with NaN and infinities counted apart so that one leaving
 /// the window leaves no trace in the sum. Both rolling paths keep one per
-/// key (and aggregation).
-#[derive(Default, Clone, Copy)]
-struct FloatSum {
+/// key (and aggregation). Exported (hidden) for the benchmark's rolling
+/// floor, which must do this very arithmetic; not part of the API.
+#[doc(hidden)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FloatSum {
     sum: f64,
     compensation: f64,
     nan: i64,
@@ -235,7 +237,7 @@ struct FloatSum {
 impl FloatSum {
     /// Adds `x` (sign 1) or takes it back out (sign -1).
     #[inline(always)]
-    fn add(&mut self, x: f64, sign: i64) {
+    pub fn add(&mut self, x: f64, sign: i64) {
         if x.is_finite() {
             let x = sign as f64 * x;
             // The rounding error of `sum + x`, by Knuth's TwoSum: exact
@@ -259,7 +261,9 @@ impl FloatSum {
         self.nan > 0 || self.pos_inf > 0 || self.neg_inf > 0
     }
 
-    fn value(&self) -> f64 {
+    /// The sum: NaN if a NaN or both infinities are in, else an infinity if one is in.
+    #[inline]
+    pub fn value(&self) -> f64 {
         if self.nan > 0 || (self.pos_inf > 0 && self.neg_inf > 0) {
             f64::NAN
         } else if self.pos_inf > 0 {
