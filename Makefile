@@ -49,8 +49,9 @@ test: test-rust test-corpus test-python test-c test-jvm ## Run every test of eve
 
 # sash-c's Rust tests run in test-c-conformance (debug, next to the C programs'
 # build): building them here too, in release with LTO, cost CI a minute for nothing.
+RUST_TEST_CRATES := --workspace --exclude sash-python --exclude sash-c
 test-rust: ## Rust unit, conformance and property tests (sash-c's run in test-c)
-	$(CARGO) test --profile test-opt --workspace --exclude sash-python --exclude sash-c
+	$(CARGO) test --profile test-opt $(RUST_TEST_CRATES)
 
 test-corpus: venv ## Re-derive the conformance corpus's expectations (brute force + DuckDB) and test the bench harness
 	$(PY) tests/conformance/oracle.py --check
@@ -128,8 +129,14 @@ JVM_BENCH_ROWS ?= 10000000
 
 # The profile lib-jvm builds with: test-jvm asks for test-opt (see Cargo.toml).
 JVM_PROFILE ?= release
+# What lib-jvm builds. test-jvm asks for the crates and targets test-rust
+# builds: cargo then resolves the same crate features, so the library that
+# test-rust's build already made is reused. Built alone (-p sash-jvm) its
+# dependencies get other features (dev-dependencies add some), and make test
+# compiled the arrow crates and sash-core again: 2.5 minutes.
+JVM_BUILD ?= -p sash-jvm
 lib-jvm: ## Build libsash_jvm.so (release) and its stripped copy for the jar
-	$(CARGO) build --profile $(JVM_PROFILE) -p sash-jvm
+	$(CARGO) build --profile $(JVM_PROFILE) $(JVM_BUILD)
 	@mkdir -p $(JVM_NATIVE)
 	objcopy --strip-debug $(TARGET_DIR)/$(JVM_PROFILE)/libsash_jvm.so $(JVM_NATIVE)/libsash_jvm.so
 
@@ -137,7 +144,7 @@ jar: lib-jvm venv ## Build bindings-jvm/target/sash-<version>.jar (Java API, Spa
 	cd bindings-jvm && $(MVN) $(JVM_FLAGS) package -DskipTests
 
 test-jvm: venv ## JVM binding tests: corpus through the Java API, Spark local[2] vs Spark's own operators, leaks, threads, a standalone Spark cluster
-	$(MAKE) --no-print-directory lib-jvm JVM_PROFILE=test-opt
+	$(MAKE) --no-print-directory lib-jvm JVM_PROFILE=test-opt JVM_BUILD="$(RUST_TEST_CRATES) --lib --tests"
 	cd bindings-jvm && $(MVN) $(JVM_FLAGS) verify
 
 bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows, sorted and shuffled; then the C path (bench-c) and the JVM (bench-jvm)
