@@ -8,7 +8,7 @@
 //! is decoded into a copy, every other value stays a view.
 
 use super::row::{Columns, Failure, LineCtx, Parsed};
-use super::scan::token_end;
+use super::scan::{find_either, token_end};
 use super::spec::{timestamp_type, StringOutput};
 use super::time::{parse_clf, TsCache};
 use super::LineParser;
@@ -94,7 +94,10 @@ fn dash_field(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: 
 pub(crate) fn closing_quote(b: &[u8], mut at: usize) -> Option<(usize, bool)> {
     let mut escaped = false;
     loop {
-        let i = at + memchr::memchr2(b'"', b'\\', &b[at..])?;
+        let i = find_either(b, at, b'"', b'\\');
+        if i == b.len() {
+            return None;
+        }
         if b[i] == b'"' {
             return Some((i, escaped));
         }

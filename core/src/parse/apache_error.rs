@@ -100,13 +100,18 @@ impl LineParser for ApacheErrorParser {
                 let inner = &b[start + 4..end];
                 match memchr::memchr(b':', inner) {
                     Some(i) => {
-                        cols.u32(PID).push(number(&inner[..i], "pid", start + 4)?);
+                        let pid = number(&inner[..i], "pid", start + 4)?;
+                        cols.u32(PID).push(pid);
                         let tid = inner[i + 1..].strip_prefix(b"tid ").ok_or_else(|| {
                             Failure::new("tid", start + 5 + i, format!("expected 'tid N', found '{}'", excerpt(&inner[i + 1..])))
                         })?;
-                        cols.u64(TID).push(number(tid, "tid", start + 9 + i)?);
+                        let tid = number(tid, "tid", start + 9 + i)?;
+                        cols.u64(TID).push(tid);
                     }
-                    None => cols.u32(PID).push(number(inner, "pid", start + 4)?),
+                    None => {
+                        let pid = number(inner, "pid", start + 4)?;
+                        cols.u32(PID).push(pid);
+                    }
                 }
                 at = next;
             } else if rest.starts_with(b"[client ") && !cols.is_set(CLIENT) {

@@ -44,11 +44,13 @@ impl LogfmtParser {
     }
 }
 
-/// One pair: key range, value (range, quoted, escaped) or none, position after.
+/// One pair: key range, value (range, quoted, escaped) or none, position
+/// after, and whether the key is the predicted one.
 struct Pair {
     key: (usize, usize),
     value: Option<(usize, usize, bool)>,
     next: usize,
+    predicted: bool,
 }
 
 /// Bytes that end a key: `=`, a separator, or a quote (which a key cannot hold).
@@ -101,14 +103,18 @@ fn next_pair(b: &[u8], mut at: usize, predicted: Option<&[u8]>) -> Result<Option
         return Ok(None);
     }
     let key_start = at;
-    match predicted {
-        Some(name) if b.get(at + name.len()) == Some(&b'=') && short_eq(&b[at..at + name.len()], name) => at += name.len(),
+    let predicted = match predicted {
+        Some(name) if b.get(at + name.len()) == Some(&b'=') && short_eq(&b[at..at + name.len()], name) => {
+            at += name.len();
+            true
+        }
         _ => {
             while at < b.len() && !ENDS_KEY[b[at] as usize] {
                 at += 1;
             }
+            false
         }
-    }
+    };
     if at == key_start {
         return Err(PairError::NoKey { at });
     }
@@ -117,7 +123,7 @@ fn next_pair(b: &[u8], mut at: usize, predicted: Option<&[u8]>) -> Result<Option
         if at < b.len() && b[at] == b'"' {
             return Err(PairError::QuoteInKey { at });
         }
-        return Ok(Some(Pair { key, value: None, next: at }));
+        return Ok(Some(Pair { key, value: None, next: at, predicted }));
     }
     at += 1;
     if b.get(at) == Some(&b'"') {
@@ -125,11 +131,11 @@ fn next_pair(b: &[u8], mut at: usize, predicted: Option<&[u8]>) -> Result<Option
         if end + 1 < b.len() && !matches!(b[end + 1], b' ' | b'\t') {
             return Err(PairError::NoSpaceAfterQuote { key, at: end + 1 });
         }
-        return Ok(Some(Pair { key, value: Some((at + 1, end, escaped)), next: end + 1 }));
+        return Ok(Some(Pair { key, value: Some((at + 1, end, escaped)), next: end + 1, predicted }));
     }
     let start = at;
     let end = find_either(b, at, b' ', b'\t');
-    Ok(Some(Pair { key, value: Some((start, end, false)), next: end }))
+    Ok(Some(Pair { key, value: Some((start, end, false)), next: end, predicted }))
 }
 
 impl LineParser for LogfmtParser {
@@ -191,9 +197,13 @@ impl LineParser for LogfmtParser {
             match next_pair(b, at, predicted) {
                 Ok(Some(pair)) => {
                     let key = &b[pair.key.0..pair.key.1];
-                    let found = match self.declared.get(expected) {
-                        Some(f) if short_eq(f.name.as_bytes(), key) => Some(expected),
-                        _ => self.declared.iter().position(|f| short_eq(f.name.as_bytes(), key)),
+                    let found = if pair.predicted {
+                        Some(expected)
+                    } else {
+                        match self.declared.get(expected) {
+                            Some(f) if short_eq(f.name.as_bytes(), key) => Some(expected),
+                            _ => self.declared.iter().position(|f| short_eq(f.name.as_bytes(), key)),
+                        }
                     };
                     if let Some(i) = found {
                         expected = i + 1;

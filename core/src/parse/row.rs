@@ -386,12 +386,23 @@ impl Col {
 }
 
 /// The columns of one output batch plus `_error`.
+///
+/// Parsers write a row through the accessors (`str`, `u16`, ..., `bool`,
+/// `set_null`), and each accessor call writes exactly one value: a parser
+/// computes the value first and then calls the accessor, never the other way
+/// round. Counting those calls lets [`Columns::end_row`] skip its look at
+/// every column when the parser wrote them all, as on almost every line.
 #[derive(Debug)]
 pub(crate) struct Columns {
     pub fields: Vec<Field>,
     pub cols: Vec<Col>,
     rows: usize,
-    errors: arrow_array::builder::StringBuilder,
+    /// Values written in the current row.
+    written: usize,
+    /// The failed rows and where each one's message ends in `messages`:
+    /// `_error` is built from them at the end, since nearly every row's is null.
+    failures: Vec<(usize, usize)>,
+    messages: String,
     pub failed: usize,
     scratch: String,
 }
@@ -400,6 +411,7 @@ macro_rules! accessor {
     ($name:ident, $variant:ident, $ty:ty) => {
         #[inline]
         pub(crate) fn $name(&mut self, i: usize) -> &mut $ty {
+            self.written += 1;
             match &mut self.cols[i] {
                 Col::$variant(c) => c,
                 _ => unreachable!("column {i} is not {}", stringify!($variant)),
@@ -413,14 +425,7 @@ impl Columns {
     /// requested output, and converted in [`Columns::finish`]).
     pub(crate) fn new(fields: Vec<Field>, capacity: usize) -> Columns {
         let cols = fields.iter().map(|f| Col::for_type(f.data_type(), capacity)).collect();
-        Columns {
-            fields,
-            cols,
-            rows: 0,
-            errors: arrow_array::builder::StringBuilder::with_capacity(capacity, 0),
-            failed: 0,
-            scratch: String::new(),
-        }
+        Columns { fields, cols, rows: 0, written: 0, failures: Vec::new(), messages: String::new(), failed: 0, scratch: String::new() }
     }
 
     accessor!(str, Str, StrCol);
@@ -435,6 +440,7 @@ impl Columns {
 
     #[inline]
     pub(crate) fn bool(&mut self, i: usize, v: bool) {
+        self.written += 1;
         match &mut self.cols[i] {
             Col::Bool { values, nulls } => {
                 values.append(v);
@@ -452,6 +458,7 @@ impl Columns {
 
     #[inline]
     pub(crate) fn set_null(&mut self, i: usize) {
+        self.written += 1;
         self.cols[i].push_null();
     }
 
@@ -460,24 +467,52 @@ impl Columns {
     #[inline]
     pub(crate) fn end_row(&mut self, result: &Parsed) -> Option<&str> {
         self.rows += 1;
-        for col in &mut self.cols {
-            if col.len() < self.rows {
-                col.push_null();
+        if std::mem::take(&mut self.written) != self.cols.len() {
+            for col in &mut self.cols {
+                if col.len() < self.rows {
+                    col.push_null();
+                }
             }
         }
         debug_assert!(self.cols.iter().all(|c| c.len() == self.rows), "a parser wrote a column twice in one row");
         match result {
-            Ok(()) => {
-                self.errors.append_null();
-                None
-            }
+            Ok(()) => None,
             Err(failure) => {
                 self.failed += 1;
                 failure.render(&mut self.scratch);
-                self.errors.append_value(&self.scratch);
+                self.messages.push_str(&self.scratch);
+                self.failures.push((self.rows - 1, self.messages.len()));
                 Some(&self.scratch)
             }
         }
+    }
+
+    /// The `_error` column: null where a row parsed, else its message.
+    fn finish_errors(&mut self) -> Result<StringArray, arrow_schema::ArrowError> {
+        let failures = std::mem::take(&mut self.failures);
+        let messages = std::mem::take(&mut self.messages);
+        if failures.is_empty() {
+            // Zeroed memory the system maps lazily: no page of it is written.
+            return Ok(StringArray::new_null(self.rows));
+        }
+        let too_long =
+            || arrow_schema::ArrowError::ComputeError(format!("the _error messages of one batch exceed 2 GiB ({} bytes)", messages.len()));
+        let mut offsets: Vec<i32> = Vec::with_capacity(self.rows + 1);
+        let mut valid = BooleanBufferBuilder::new(self.rows);
+        offsets.push(0);
+        let mut end = 0i32;
+        for &(row, message_end) in &failures {
+            // Rows before this failure (and after the last one) parsed: empty and null.
+            valid.append_n(row + 1 - offsets.len(), false);
+            offsets.resize(row + 1, end);
+            end = i32::try_from(message_end).map_err(|_| too_long())?;
+            valid.append(true);
+            offsets.push(end);
+        }
+        valid.append_n(self.rows + 1 - offsets.len(), false);
+        offsets.resize(self.rows + 1, end);
+        let nulls = arrow_buffer::NullBuffer::new(valid.finish());
+        Ok(StringArray::new(OffsetBuffer::new(ScalarBuffer::from(offsets)), Buffer::from_vec(messages.into_bytes()), Some(nulls)))
     }
 
     /// The output batch; `blocks` are the input buffers the views point at.
@@ -512,8 +547,7 @@ impl Columns {
             arrays.push(array);
         }
         fields.push(Field::new(super::ERROR_COLUMN, DataType::Utf8, true));
-        let errors: StringArray = self.errors.finish();
-        arrays.push(Arc::new(errors));
+        arrays.push(Arc::new(self.finish_errors()?));
         let schema: SchemaRef = Arc::new(Schema::new(fields));
         let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(self.rows));
         self.rows = 0;
@@ -524,6 +558,35 @@ impl Columns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `_error` is built from the failures alone at the end: every row must
+    /// get its own message or null, whatever the pattern of failures.
+    #[test]
+    fn error_column_puts_each_message_at_its_row() {
+        let mut state = 7u64;
+        for case in 0..300 {
+            let rows = case % 40;
+            let mut cols = Columns::new(vec![Field::new("a", DataType::Utf8View, true)], 4);
+            let mut want = Vec::new();
+            for row in 0..rows {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let result = match (state >> 33) % [2, 5, 1000][case % 3] {
+                    0 => Err(Failure::new("a", row, format!("bad row {row} ✗"))),
+                    _ => Ok(()),
+                };
+                if row % 3 == 0 {
+                    cols.set_null(0);
+                }
+                want.push(result.as_ref().err().map(|_| format!("a at byte {row}: bad row {row} ✗")));
+                cols.end_row(&result);
+            }
+            let batch = cols.finish(&[], StringOutput::View).unwrap();
+            let errors = batch.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+            let got: Vec<Option<String>> = errors.iter().map(|e| e.map(str::to_string)).collect();
+            assert_eq!(got, want, "case {case}");
+            assert_eq!(batch.column(0).null_count(), rows, "case {case}");
+        }
+    }
 
     #[test]
     fn short_eq_is_equality() {

@@ -1,11 +1,12 @@
-//! Finding the end of a short field: the next of two delimiter bytes, eight
-//! bytes per step.
+//! Finding the end of a short field: the next of two delimiter bytes,
+//! sixteen bytes per step (SSE2), then eight.
 //!
 //! Log fields run from a few bytes to a few dozen. A byte loop pays a branch
 //! per byte; `memchr` pays a call and a setup that only long haystacks repay.
-//! This reads one `u64` per step and flags the bytes equal to a delimiter
-//! with the carry trick (Bit Twiddling Hacks, "determine if a word has a
-//! byte equal to n").
+//! On x86-64 this compares sixteen bytes at once while sixteen remain; then
+//! (and on other targets throughout) it reads one `u64` per step and flags
+//! the bytes equal to a delimiter with the carry trick (Bit Twiddling Hacks,
+//! "determine if a word has a byte equal to n").
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -21,6 +22,24 @@ fn flag_equal(word: u64, byte: u8) -> u64 {
 /// Position of the first `x` or `y` at or after `at`, or `b.len()`.
 #[inline(always)]
 pub(crate) fn find_either(b: &[u8], mut at: usize, x: u8, y: u8) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+        // Sixteen bytes per step while sixteen remain: most fields end
+        // within the first step. SAFETY: SSE2 is part of every x86-64; the
+        // load reads `b[at..at + 16]`, in bounds, and needs no alignment.
+        unsafe {
+            let (vx, vy) = (_mm_set1_epi8(x as i8), _mm_set1_epi8(y as i8));
+            while let Some(chunk) = b.get(at..at + 16) {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+                let hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, vx), _mm_cmpeq_epi8(v, vy)));
+                if hits != 0 {
+                    return at + hits.trailing_zeros() as usize;
+                }
+                at += 16;
+            }
+        }
+    }
     while let Some(chunk) = b.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
         let flags = flag_equal(word, x) | flag_equal(word, y);
@@ -54,7 +73,7 @@ mod tests {
             (state >> 33) as usize
         };
         for _ in 0..20_000 {
-            let len = next() % 40;
+            let len = next() % 70;
             let line: Vec<u8> = (0..len).map(|_| alphabet[next() % alphabet.len()]).collect();
             for at in 0..=len {
                 for (x, y) in [(b' ', b'\t'), (b' ', b' '), (0x80, 0xff), (0, b'"')] {
