@@ -35,36 +35,6 @@ def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def floor_lines(ours: dict, theirs: dict) -> list[str]:
-    """The output floor: what writing the parse's output alone costs (the
-    kernels bench's ``floor_seconds``), and so the most any parser producing
-    those columns could show against each peer."""
-    rows = []
-    for case, targets in TARGETS.items():
-        r = ours.get(case)
-        if r is None or "floor_seconds" not in r:
-            continue
-        floor_mb_s = r["bytes"] / 1e6 / r["floor_seconds"]
-        for peer, target in targets:
-            p = theirs.get((case, peer))
-            if p is None:
-                continue
-            ceiling = floor_mb_s / p["mb_per_s"]
-            rows.append(f"| {case} | {r['output_bytes'] / 1e6:.0f} | {r['floor_seconds'] * 1e3:.1f} | {r['seconds'] * 1e3:.1f} "
-                        f"| {peer} | {ceiling:.2f}x | {target:g}x | {'yes' if ceiling >= target else 'no'} |")
-    if not rows:
-        return []
-    return ["", "## The output floor", "",
-            "Before reading a byte of input, a parser must write its output: the views, typed values, validity bitmaps and "
-            "`_error` offsets (the views' data buffers are the input itself and are not written). The floor allocates buffers "
-            "of exactly the sizes the kernel's output has and fills them front to back, one at a time, reading nothing "
-            "(`output_floor` in core/benches/kernels.rs, best of 3, each run in fresh pages like each timed parse). No parser "
-            "producing these columns can run faster, so the ceiling is the most it could show against the peer "
-            "(floor MB/s over the peer's MB/s, input bytes both).", "",
-            "| case | output MB | floor ms | sash ms | peer | ceiling | target | possible |",
-            "|---|--:|--:|--:|---|--:|--:|---|", *rows]
-
-
 def main() -> int:
     sash = subprocess.run(["cargo", "bench", "-q", "-p", "sash-core", "--bench", "kernels", "--", "--parse", "--write-data", str(DATA)],
                           cwd=ROOT, check=True, capture_output=True, text=True).stdout
@@ -88,7 +58,6 @@ def main() -> int:
             ratio = r["mb_per_s"] / p["mb_per_s"]
             lines.append(f"| {case} | {r['bytes'] / 1e6:.0f} | {r['mb_per_s']:.0f} | {peer} | {p['mb_per_s']:.0f} "
                          f"| {ratio:.2f}x | {target:g}x | {'yes' if ratio >= target else 'no'} |")
-    lines += floor_lines(ours, theirs)
     text = "\n".join(lines) + "\n"
     (ROOT / "bench" / "results-parse.md").write_text(text)
     print(text)

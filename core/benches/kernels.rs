@@ -16,9 +16,7 @@
 //! `... --parse [--lines N] [--write-data DIR] [--case NAME] [--once]` times
 //! the parsing kernel instead: it generates N (default 1M) synthetic lines per
 //! format deterministically (combined ≈ 170 MB), parses them from one buffer
-//! (best of 3) and prints case, rows, bytes, seconds, rows_per_s, mb_per_s,
-//! output_bytes (what the parse wrote) and floor_seconds (what writing that
-//! many bytes into fresh memory costs alone: see [`output_floor`]).
+//! (best of 3) and prints case, rows, bytes, seconds, rows_per_s, mb_per_s.
 //! With `--write-data DIR` it also writes the lines to `DIR/parse_<case>.log`
 //! so `bench/peers.py` times Polars and DuckDB on exactly the same bytes.
 
@@ -187,75 +185,19 @@ fn parse_bench(args: &[String], only: Option<&str>, once: bool) {
         let spec = sash_core::ParseSpec::from_json(spec).unwrap();
         let mut best = f64::INFINITY;
         let mut failed = 0;
-        let mut written = Vec::new();
         for _ in 0..if once { 1 } else { 3 } {
-            return_freed_memory(); // as for the floor below: every run's output is fresh pages
             let start = Instant::now();
             let out = sash_core::parse_bytes(&buffer, &spec).unwrap();
             best = best.min(start.elapsed().as_secs_f64());
             failed = out.failed;
             assert_eq!(out.batch.num_rows() as u64, lines);
-            written = written_buffer_sizes(&out.batch);
         }
-        let floor = output_floor(&written, if once { 1 } else { 3 });
         println!(
-            "{{\"case\": \"{name}\", \"rows\": {lines}, \"bytes\": {bytes}, \"seconds\": {best:.6}, \"rows_per_s\": {:.0}, \"mb_per_s\": {:.1}, \"failed_lines\": {failed}, \"output_bytes\": {}, \"floor_seconds\": {floor:.6}}}",
+            "{{\"case\": \"{name}\", \"rows\": {lines}, \"bytes\": {bytes}, \"seconds\": {best:.6}, \"rows_per_s\": {:.0}, \"mb_per_s\": {:.1}, \"failed_lines\": {failed}}}",
             lines as f64 / best,
-            bytes as f64 / 1e6 / best,
-            written.iter().sum::<usize>()
+            bytes as f64 / 1e6 / best
         );
     }
-}
-
-/// The sizes of the buffers a parse writes: every buffer of every output
-/// column except the data buffers of views, which are the input itself.
-fn written_buffer_sizes(batch: &RecordBatch) -> Vec<usize> {
-    fn visit(data: &arrow_data::ArrayData, out: &mut Vec<usize>) {
-        let buffers = data.buffers();
-        let written = if matches!(data.data_type(), arrow_schema::DataType::Utf8View) { &buffers[..1] } else { buffers };
-        out.extend(written.iter().map(|b| b.len()).filter(|&len| len > 0));
-        out.extend(data.nulls().map(|n| n.buffer().len()));
-        data.child_data().iter().for_each(|child| visit(child, out));
-    }
-    let mut out = Vec::new();
-    batch.columns().iter().for_each(|c| visit(&c.to_data(), &mut out));
-    out
-}
-
-/// Gives memory freed by earlier runs back to the system (glibc keeps some
-/// of it mapped), so that the next run's output lands in fresh pages, as a
-/// call's output does in a process that has not just freed as much.
-fn return_freed_memory() {
-    extern "C" {
-        fn malloc_trim(pad: usize) -> i32;
-    }
-    // SAFETY: glibc's malloc_trim only releases free memory; it touches no
-    // live allocation.
-    unsafe { malloc_trim(0) };
-}
-
-/// The least any parser producing these columns costs here, best of
-/// `repeats`: it allocates buffers of the sizes the kernel's output has and
-/// fills each one front to back (one stream at a time, the cheapest order),
-/// reading no input at all. Fresh pages are what a call's output is, so their
-/// first-touch faults count, as they do for the kernel.
-fn output_floor(sizes: &[usize], repeats: usize) -> f64 {
-    let mut best = f64::INFINITY;
-    for _ in 0..repeats {
-        return_freed_memory();
-        let start = Instant::now();
-        let buffers: Vec<Vec<u64>> = sizes
-            .iter()
-            .map(|&len| {
-                let mut words = Vec::with_capacity(len.div_ceil(8));
-                words.extend((0..len.div_ceil(8) as u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
-                words
-            })
-            .collect();
-        best = best.min(start.elapsed().as_secs_f64());
-        std::hint::black_box(&buffers);
-    }
-    best
 }
 
 fn main() {
