@@ -119,32 +119,8 @@ public final class SashSpark {
 
     /** Partial aggregates where the rows are, then a shuffle and merge of the partials only. */
     private static Dataset<Row> twoStep(Dataset<Row> data, String specJson, String planJson) {
-        SparkSession spark = data.sparkSession();
-        String timeZone = timeZone(spark);
-        StructType inSchema = data.schema();
-        JsonNode plan;
-        ObjectNode partialSpec;
-        try {
-            plan = JSON.readTree(planJson);
-            partialSpec = (ObjectNode) JSON.readTree(specJson);
-        } catch (IOException e) {
-            throw new IllegalStateException("sash: unreadable partial plan " + planJson, e);
-        }
-        partialSpec.set("aggs", plan.get("partial_aggs"));
-        String partialJson = partialSpec.toString();
-        StructType partialSchema = outputSchema(Kernel.Op.WINDOW, partialJson, inSchema, timeZone);
-        // Column batches when the source has them (a cache, Parquet, ORC), else rows.
-        RDD<org.apache.spark.sql.vectorized.ColumnarBatch> columnar = ColumnarInput.batches(data);
-        RDD<InternalRow> partialRows;
-        if (columnar != null) {
-            FlatMapFunction<Iterator<org.apache.spark.sql.vectorized.ColumnarBatch>, InternalRow> job =
-                    batches -> aggregateColumnarPartition(batches, inSchema, partialJson, timeZone);
-            partialRows = columnar.toJavaRDD().mapPartitions(job).rdd();
-        } else {
-            FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> aggregatePartition(rows, Kernel.Op.WINDOW, inSchema, partialJson, timeZone);
-            partialRows = internalRows(data).mapPartitions(job).rdd();
-        }
-        Dataset<Row> partials = toDataFrame(spark, partialRows, partialSchema);
+        JsonNode plan = readJson(planJson);
+        Dataset<Row> partials = partials(data, specJson, plan);
 
         List<Column> groups = new ArrayList<>();
         for (String key : byColumns(specJson)) groups.add(column(key));
@@ -171,6 +147,41 @@ public final class SashSpark {
         Dataset<Row> grouped = partials.groupBy(groups.toArray(Column[]::new))
                 .agg(merged.get(0), merged.subList(1, merged.size()).toArray(Column[]::new));
         return grouped.select(output.toArray(Column[]::new));
+    }
+
+    /**
+     * The first step of {@link #twoStep}: the kernel's partial aggregates of
+     * every partition where its rows are, before any shuffle (the JVM
+     * benchmark times this step on its own too).
+     */
+    static Dataset<Row> partials(Dataset<Row> data, String specJson, JsonNode plan) {
+        SparkSession spark = data.sparkSession();
+        String timeZone = timeZone(spark);
+        StructType inSchema = data.schema();
+        ObjectNode partialSpec = (ObjectNode) readJson(specJson);
+        partialSpec.set("aggs", plan.get("partial_aggs"));
+        String partialJson = partialSpec.toString();
+        StructType partialSchema = outputSchema(Kernel.Op.WINDOW, partialJson, inSchema, timeZone);
+        // Column batches when the source has them (a cache, Parquet, ORC), else rows.
+        RDD<org.apache.spark.sql.vectorized.ColumnarBatch> columnar = ColumnarInput.batches(data);
+        RDD<InternalRow> partialRows;
+        if (columnar != null) {
+            FlatMapFunction<Iterator<org.apache.spark.sql.vectorized.ColumnarBatch>, InternalRow> job =
+                    batches -> aggregateColumnarPartition(batches, inSchema, partialJson, timeZone);
+            partialRows = columnar.toJavaRDD().mapPartitions(job).rdd();
+        } else {
+            FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> aggregatePartition(rows, Kernel.Op.WINDOW, inSchema, partialJson, timeZone);
+            partialRows = internalRows(data).mapPartitions(job).rdd();
+        }
+        return toDataFrame(spark, partialRows, partialSchema);
+    }
+
+    static JsonNode readJson(String json) {
+        try {
+            return JSON.readTree(json);
+        } catch (IOException e) {
+            throw new IllegalStateException("sash: unreadable JSON " + json, e);
+        }
     }
 
     /** A column by its exact name, whatever characters it holds. */
