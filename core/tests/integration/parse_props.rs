@@ -198,3 +198,44 @@ fn lines_of_raw_bytes_do_not_depend_on_where_chunks_end() {
         assert!(got == want, "round {round}: first difference at row {:?}", got.iter().zip(&want).position(|(a, b)| a != b));
     }
 }
+
+/// The request's three parts, by the rule docs/parsing.md states: the method
+/// ends at the first space; the protocol follows the last space when it
+/// starts with `HTTP/`; the path is what lies between (or all after the
+/// method). Written out here without the parser's shortcuts.
+fn request_parts(req: &str) -> (Option<&str>, Option<&str>, Option<&str>) {
+    if req == "-" {
+        return (None, None, None);
+    }
+    let Some(first) = req.find(' ') else {
+        return (None, Some(req), None);
+    };
+    let last = req.rfind(' ').unwrap();
+    if last > first && req[last + 1..].starts_with("HTTP/") {
+        (Some(&req[..first]), Some(&req[first + 1..last]), Some(&req[last + 1..]))
+    } else {
+        (Some(&req[..first]), Some(&req[first + 1..]), None)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn requests_split_as_the_rule_says(pieces in prop::collection::vec(prop_oneof![
+        Just("GET"), Just("/a/b?c=d"), Just(" "), Just("  "), Just("HTTP/1.1"), Just("HTTP/2.0"), Just("HTTP/1"),
+        Just("xHTTP/1.1"), Just("-"), Just("é"), Just("1234567"), Just("12345678"),
+    ], 0..8)) {
+        let req: String = pieces.concat();
+        let line = format!(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "{req}" 200 1 "-" "-""#);
+        let out = parse_lines(&StringArray::from(vec![line.as_str()]), &combined()).unwrap();
+        let part = |name: &str| {
+            let column = out.batch.column_by_name(name).unwrap().as_string_view();
+            column.is_valid(0).then(|| column.value(0).to_string())
+        };
+        let want = request_parts(&req);
+        let got = (part("method"), part("path"), part("protocol"));
+        prop_assert_eq!(out.failed, 0);
+        prop_assert_eq!((got.0.as_deref(), got.1.as_deref(), got.2.as_deref()), want, "request {:?}", req);
+    }
+}
