@@ -153,6 +153,8 @@ const PARSE_CASES: &[(&str, &str)] = &[
         "parse_logfmt",
         r#"{"format": "logfmt", "fields": {"time": "timestamp", "level": "string", "msg": "string", "path": "string", "status": "int", "duration": "float", "user": "string"}}"#,
     ),
+    // The same logfmt lines without declared fields: every pair into one Map column.
+    ("parse_logfmt_map", r#"{"format": "logfmt"}"#),
     (
         "parse_json",
         r#"{"format": "json", "schema": [{"name": "time", "type": "timestamp[us, UTC]"}, {"name": "level", "type": "utf8"}, {"name": "msg", "type": "utf8"}, {"name": "path", "type": "utf8"}, {"name": "status", "type": "int64"}, {"name": "duration", "type": "float64"}, {"name": "user", "type": "utf8"}]}"#,

@@ -151,15 +151,17 @@ impl LineParser for LogfmtParser {
         let b = ctx.bytes;
         let mut at = 0;
         if self.declared.is_empty() {
-            // Pairs before a failure are kept: the map holds them and `_error` says where it stopped.
-            let mut entries: Vec<(String, Option<String>)> = Vec::new();
+            // Pairs before a failure are kept: the map holds them and `_error`
+            // says where it stopped. So each pair goes into the map as it is
+            // read, straight from the line (before the cut it is valid UTF-8).
+            let map = cols.map(0);
             let failure = loop {
                 let pair = match next_pair(b, at, None) {
                     Ok(Some(pair)) => pair,
                     Ok(None) => break None,
                     Err(e) => break Some(e.failure(b)),
                 };
-                let key = String::from_utf8_lossy(&b[pair.key.0..pair.key.1]).into_owned();
+                let key = String::from_utf8_lossy(&b[pair.key.0..pair.key.1]);
                 if let Err(f) = ctx.check_cut(&key, pair.key.1) {
                     break Some(f);
                 }
@@ -170,20 +172,16 @@ impl LineParser for LogfmtParser {
                             break Some(f);
                         }
                         if escaped && unescape(&b[start..end], &mut self.decoded) {
-                            Some(String::from_utf8(self.decoded.clone()).expect("unescape checked UTF-8"))
+                            Some(std::borrow::Cow::Borrowed(std::str::from_utf8(&self.decoded).expect("unescape checked UTF-8")))
                         } else {
-                            // Before the cut the line is valid UTF-8, and values end at ASCII bytes.
-                            Some(String::from_utf8_lossy(&b[start..end]).into_owned())
+                            // Values end at ASCII bytes.
+                            Some(String::from_utf8_lossy(&b[start..end]))
                         }
                     }
                 };
-                entries.push((key, value));
+                map.push_entry(&key, value.as_deref());
                 at = pair.next;
             };
-            let map = cols.map(0);
-            for (key, value) in &entries {
-                map.push_entry(key, value.as_deref());
-            }
             map.close_row();
             return failure.map_or(Ok(()), Err);
         }
