@@ -239,3 +239,29 @@ proptest! {
         prop_assert_eq!((got.0.as_deref(), got.1.as_deref(), got.2.as_deref()), want, "request {:?}", req);
     }
 }
+
+/// logfmt without declared fields: each row's map holds its pairs in line
+/// order, repeats included, escapes decoded, and the pairs before a failure.
+#[test]
+fn logfmt_maps_keep_pairs_in_order_up_to_a_failure() {
+    let text = b"a=1 a=2 b=\"x \\\"y\\\"\" bare\nk=v q=\"open\nz=1 x\xffy=2 w=3\nok=\"\" n=\"\\x41\"";
+    let out = parse_bytes(&Buffer::from(&text[..]), &ParseSpec::from_json(r#"{"format": "logfmt"}"#).unwrap()).unwrap();
+    let maps = out.batch.column_by_name("fields").unwrap().as_map();
+    let entries = |row: usize| -> Vec<(String, Option<String>)> {
+        let entry = maps.value(row);
+        let (keys, values) = (entry.column(0).as_string::<i32>(), entry.column(1).as_string::<i32>());
+        (0..entry.len()).map(|i| (keys.value(i).to_string(), values.is_valid(i).then(|| values.value(i).to_string()))).collect()
+    };
+    let pair = |k: &str, v: Option<&str>| (k.to_string(), v.map(str::to_string));
+    assert_eq!(entries(0), vec![pair("a", Some("1")), pair("a", Some("2")), pair("b", Some("x \"y\"")), pair("bare", None)]);
+    // An unclosed quote: the pair before it stays.
+    assert_eq!(entries(1), vec![pair("k", Some("v"))]);
+    // Invalid UTF-8 inside a key: the pairs before it stay.
+    assert_eq!(entries(2), vec![pair("z", Some("1"))]);
+    assert_eq!(entries(3), vec![pair("ok", Some("")), pair("n", Some("A"))]);
+    let errors = out.batch.column_by_name("_error").unwrap().as_string::<i32>();
+    assert!(errors.is_null(0) && errors.is_null(3));
+    assert!(errors.value(1).starts_with("q at byte "), "{}", errors.value(1));
+    assert!(errors.value(2).contains("invalid UTF-8"), "{}", errors.value(2));
+    assert_eq!((out.parsed, out.failed), (2, 2));
+}
