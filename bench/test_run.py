@@ -168,3 +168,12 @@ def test_end_to_end_with_fake_cargo(tmp_path, monkeypatch, capsys):
     mem = next(l for l in out.splitlines() if l.startswith("memory: tumbling: peak - baseline"))
     peak_minus_base = float(mem.split("= ")[1].split(" MB")[0].replace(",", ""))
     assert peak_minus_base > 60  # the 64 MiB the fake touched
+
+
+def test_parse_report_keeps_each_sides_fastest_run():
+    import parse_report
+
+    runs = [{"case": "c", "engine": "polars", "seconds": 2.0}, {"case": "c", "engine": "polars", "seconds": 1.0},
+            {"case": "c", "engine": "duckdb", "seconds": 3.0}, {"case": "d", "engine": "polars", "seconds": 4.0}]
+    best = parse_report.fastest(runs, lambda r: (r["case"], r["engine"]))
+    assert {k: r["seconds"] for k, r in best.items()} == {("c", "polars"): 1.0, ("c", "duckdb"): 3.0, ("d", "polars"): 4.0}
