@@ -138,6 +138,46 @@ fn next_pair(b: &[u8], mut at: usize, predicted: Option<&[u8]>) -> Result<Option
     Ok(Some(Pair { key, value: Some((start, end, false)), next: end, predicted }))
 }
 
+impl LogfmtParser {
+    /// The line as most lines of a log are: pairs naming declared fields in
+    /// their declared order, each at most once, nothing else. Such a line's
+    /// values are written as they are read, which gives exactly what the
+    /// slots below give (no key repeats, so no later value wins, and line
+    /// order is declared order, so a failing value stops at the same field).
+    /// `None` on the first thing that departs from it (another key, a key
+    /// out of order or repeated, a malformed pair, a value of the wrong
+    /// type): the caller drops what was written and parses the line in full.
+    #[inline]
+    fn parse_in_order(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Option<Parsed> {
+        let b = ctx.bytes;
+        let mut at = 0;
+        for (i, field) in self.declared.iter_mut().enumerate() {
+            let name = self.plain[i].then_some(field.name.as_bytes())?;
+            let pair = match next_pair(b, at, Some(name)) {
+                Ok(Some(pair)) if pair.predicted => pair,
+                Ok(None) => return Some(Ok(())),
+                _ => return None,
+            };
+            match pair.value {
+                None => match field.field_type {
+                    FieldType::Bool => cols.bool(i, true),
+                    _ => cols.set_null(i),
+                },
+                Some((start, end, escaped)) => {
+                    let decoded = escaped && unescape(&b[start..end], &mut self.decoded);
+                    field.push(cols, i, ctx, start, end, decoded.then_some(&self.decoded[..]), self.zone).ok()?;
+                }
+            }
+            at = pair.next;
+        }
+        // Every declared field was found: only the line's end may follow.
+        match next_pair(b, at, None) {
+            Ok(None) => Some(Ok(())),
+            _ => None,
+        }
+    }
+}
+
 impl LineParser for LogfmtParser {
     fn fields(&self, strings: StringOutput) -> Vec<Field> {
         if self.declared.is_empty() {
@@ -185,6 +225,23 @@ impl LineParser for LogfmtParser {
             map.close_row();
             return failure.map_or(Ok(()), Err);
         }
+        match self.parse_in_order(ctx, cols) {
+            Some(result) => result,
+            None => {
+                cols.restart_row();
+                self.parse_with_slots(ctx, cols)
+            }
+        }
+    }
+}
+
+impl LogfmtParser {
+    /// Any line with declared fields: every pair is read first, each
+    /// declared field's last value kept in its slot, then the slots are
+    /// written in declared order.
+    fn parse_with_slots(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
+        let b = ctx.bytes;
+        let mut at = 0;
         self.slots.iter_mut().for_each(|s| *s = None);
         let mut failure = None;
         // Lines of one log mostly list their keys in the same order: the
@@ -237,5 +294,80 @@ impl LineParser for LogfmtParser {
             Some(f) => Err(f),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::time::TimeFormat;
+    use super::*;
+    use arrow_array::RecordBatch;
+    use arrow_buffer::Buffer;
+
+    /// Each line in its own buffer (views point at buffer i + 1; 0 is the
+    /// side buffer), parsed with or without the in-order path first.
+    fn parse_all(lines: &[Vec<u8>], in_order_first: bool) -> RecordBatch {
+        let fields = [
+            ("a", FieldType::Int),
+            ("bb", FieldType::Bool),
+            ("t", FieldType::Timestamp(TimeFormat::Auto)),
+            ("f", FieldType::Float),
+            ("s", FieldType::String),
+        ];
+        let fields: Vec<(String, FieldType)> = fields.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+        let mut parser = LogfmtParser::new(&fields, Zone::Utc);
+        let mut cols = Columns::new(parser.fields(StringOutput::View), lines.len());
+        let buffers: Vec<Buffer> = lines.iter().map(|l| Buffer::from(l.as_slice())).collect();
+        for (i, buffer) in buffers.iter().enumerate() {
+            let ctx = LineCtx { bytes: buffer.as_slice(), block: Some(i as u32 + 1), offset: 0, cut: None };
+            let result = if in_order_first { parser.parse(&ctx, &mut cols) } else { parser.parse_with_slots(&ctx, &mut cols) };
+            cols.end_row(&result);
+        }
+        cols.finish(&buffers, StringOutput::View).unwrap()
+    }
+
+    /// The in-order path (with its restarts) must give what the slots give,
+    /// on lines in declared order and on lines that depart from it in every
+    /// way: other keys, repeats, reordering, bare keys, bad values, escapes,
+    /// malformed pairs.
+    #[test]
+    fn in_order_path_gives_what_the_slots_give() {
+        let in_order: &[&[&str]] = &[
+            &["a=1", "a=-7", "a=x", "a="],
+            &["bb=true", "bb=0", "bb", "bb=maybe"],
+            &["t=2024-01-02T03:04:05Z", "t=2024-01-02T03:04:06Z", "t=bad"],
+            &["f=1.5", "f=2", "f=1e3", "f=x"],
+            &["s=plain", r#"s="two words""#, r#"s="esc \"q\"""#, "s=", r#"s="open"#, r#"s="x"y"#],
+        ];
+        let others = ["zz=9", "=x", "a\"=1", "a=2", "bb=false", "\t", "", "s=later"];
+        let mut state = 3u64;
+        let mut next = move |n: usize| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        let mut lines = Vec::new();
+        for _ in 0..4000 {
+            let mut pieces: Vec<&str> = Vec::new();
+            // A prefix of the declared fields in order, as most lines are.
+            for choices in &in_order[..next(in_order.len() + 1)] {
+                pieces.push(choices[next(choices.len())]);
+            }
+            // Then, on some lines, a departure.
+            match next(4) {
+                0 => pieces.push(others[next(others.len())]),
+                1 => {
+                    let at = next(pieces.len() + 1);
+                    pieces.insert(at, others[next(others.len())]);
+                }
+                2 if pieces.len() > 1 => {
+                    let last = pieces.len() - 1;
+                    pieces.swap(0, last);
+                }
+                _ => {}
+            }
+            let separator = [" ", "  ", "\t"][next(3)];
+            lines.push(pieces.join(separator).into_bytes());
+        }
+        assert_eq!(parse_all(&lines, true), parse_all(&lines, false));
     }
 }

@@ -265,6 +265,11 @@ impl<T: ArrowPrimitiveType> PrimCol<T> {
         self.nulls.append_null();
     }
 
+    fn truncate(&mut self, len: usize) {
+        self.values.truncate(len);
+        self.nulls.truncate(len);
+    }
+
     fn finish(&mut self) -> PrimitiveArray<T> {
         PrimitiveArray::new(ScalarBuffer::from(std::mem::take(&mut self.values)), self.nulls.finish())
     }
@@ -366,6 +371,30 @@ impl Col {
         }
     }
 
+    /// Drops the values after the first `len` (a row being written again).
+    fn truncate(&mut self, len: usize) {
+        match self {
+            Col::Str(c) => {
+                // Decoded values the dropped views named stay in the side
+                // buffer, unreferenced: harmless, and rare.
+                c.views.truncate(len);
+                c.nulls.truncate(len);
+            }
+            Col::U8(c) => c.truncate(len),
+            Col::U16(c) => c.truncate(len),
+            Col::U32(c) => c.truncate(len),
+            Col::U64(c) => c.truncate(len),
+            Col::I64(c) => c.truncate(len),
+            Col::F64(c) => c.truncate(len),
+            Col::Bool { values, nulls } => {
+                values.truncate(len);
+                nulls.truncate(len);
+            }
+            Col::Ts(c) => c.truncate(len),
+            Col::Map(_) => unreachable!("no parser writes a map row again"),
+        }
+    }
+
     fn push_null(&mut self) {
         match self {
             Col::Str(c) => c.push_null(),
@@ -460,6 +489,15 @@ impl Columns {
     pub(crate) fn set_null(&mut self, i: usize) {
         self.written += 1;
         self.cols[i].push_null();
+    }
+
+    /// Drops what the parser wrote of the current row, so it can write the
+    /// row again another way (a fast path that gave up). Not for map columns.
+    pub(crate) fn restart_row(&mut self) {
+        for col in &mut self.cols {
+            col.truncate(self.rows);
+        }
+        self.written = 0;
     }
 
     /// Ends the current row: columns the parser did not reach are null, and
