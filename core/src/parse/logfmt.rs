@@ -151,29 +151,92 @@ impl LogfmtParser {
     fn parse_in_order(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Option<Parsed> {
         let b = ctx.bytes;
         let mut at = 0;
-        for (i, field) in self.declared.iter_mut().enumerate() {
-            let name = self.plain[i].then_some(field.name.as_bytes())?;
+        for i in 0..self.declared.len() {
+            let name = self.plain[i].then_some(self.declared[i].name.as_bytes())?;
             let pair = match next_pair(b, at, Some(name)) {
                 Ok(Some(pair)) if pair.predicted => pair,
                 Ok(None) => return Some(Ok(())),
                 _ => return None,
             };
-            match pair.value {
-                None => match field.field_type {
-                    FieldType::Bool => cols.bool(i, true),
-                    _ => cols.set_null(i),
-                },
-                Some((start, end, escaped)) => {
-                    let decoded = escaped && unescape(&b[start..end], &mut self.decoded);
-                    field.push(cols, i, ctx, start, end, decoded.then_some(&self.decoded[..]), self.zone).ok()?;
-                }
-            }
+            self.write_value(i, pair.value, ctx, cols).ok()?;
             at = pair.next;
         }
         // Every declared field was found: only the line's end may follow.
         match next_pair(b, at, None) {
             Ok(None) => Some(Ok(())),
             _ => None,
+        }
+    }
+
+    /// Writes declared field `i`'s value from the line: `None` for a bare
+    /// key (true for a bool, else null), else its range, decoded when it
+    /// holds escapes.
+    #[inline(always)]
+    fn write_value(&mut self, i: usize, value: Option<(usize, usize, bool)>, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
+        let field = &mut self.declared[i];
+        match value {
+            None => {
+                match field.field_type {
+                    FieldType::Bool => cols.bool(i, true),
+                    _ => cols.set_null(i),
+                }
+                Ok(())
+            }
+            Some((start, end, escaped)) => {
+                let decoded = escaped && unescape(&ctx.bytes[start..end], &mut self.decoded);
+                field.push(cols, i, ctx, start, end, decoded.then_some(&self.decoded[..]), self.zone)
+            }
+        }
+    }
+
+    /// Any line with declared fields: every pair is read first, each
+    /// declared field's last value kept in its slot, then the slots are
+    /// written in declared order.
+    fn parse_with_slots(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
+        let b = ctx.bytes;
+        let mut at = 0;
+        self.slots.iter_mut().for_each(|s| *s = None);
+        let mut failure = None;
+        // Lines of one log mostly list their keys in the same order: the
+        // field after the last one found is tried first.
+        let mut expected = 0;
+        loop {
+            let predicted = self.declared.get(expected).filter(|_| self.plain[expected]).map(|f| f.name.as_bytes());
+            match next_pair(b, at, predicted) {
+                Ok(Some(pair)) => {
+                    let key = &b[pair.key.0..pair.key.1];
+                    // Declared names are unique (the spec checks), so the
+                    // search finds the predicted field when it was not
+                    // checked in place (a name that is not plain).
+                    let found =
+                        if pair.predicted { Some(expected) } else { self.declared.iter().position(|f| short_eq(f.name.as_bytes(), key)) };
+                    if let Some(i) = found {
+                        expected = i + 1;
+                        self.slots[i] = Some(match pair.value {
+                            None => Slot::Bare,
+                            Some((start, end, escaped)) => Slot::Value { start, end, escaped },
+                        });
+                    }
+                    at = pair.next;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(e.failure(b));
+                    break;
+                }
+            }
+        }
+        // Values found before a failure are kept.
+        for i in 0..self.declared.len() {
+            match self.slots[i] {
+                None => {}
+                Some(Slot::Bare) => self.write_value(i, None, ctx, cols)?,
+                Some(Slot::Value { start, end, escaped }) => self.write_value(i, Some((start, end, escaped)), ctx, cols)?,
+            }
+        }
+        match failure {
+            Some(f) => Err(f),
+            None => Ok(()),
         }
     }
 }
@@ -231,68 +294,6 @@ impl LineParser for LogfmtParser {
                 cols.restart_row();
                 self.parse_with_slots(ctx, cols)
             }
-        }
-    }
-}
-
-impl LogfmtParser {
-    /// Any line with declared fields: every pair is read first, each
-    /// declared field's last value kept in its slot, then the slots are
-    /// written in declared order.
-    fn parse_with_slots(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
-        let b = ctx.bytes;
-        let mut at = 0;
-        self.slots.iter_mut().for_each(|s| *s = None);
-        let mut failure = None;
-        // Lines of one log mostly list their keys in the same order: the
-        // field after the last one found is tried first.
-        let mut expected = 0;
-        loop {
-            let predicted = self.declared.get(expected).filter(|_| self.plain[expected]).map(|f| f.name.as_bytes());
-            match next_pair(b, at, predicted) {
-                Ok(Some(pair)) => {
-                    let key = &b[pair.key.0..pair.key.1];
-                    let found = if pair.predicted {
-                        Some(expected)
-                    } else {
-                        match self.declared.get(expected) {
-                            Some(f) if short_eq(f.name.as_bytes(), key) => Some(expected),
-                            _ => self.declared.iter().position(|f| short_eq(f.name.as_bytes(), key)),
-                        }
-                    };
-                    if let Some(i) = found {
-                        expected = i + 1;
-                        self.slots[i] = Some(match pair.value {
-                            None => Slot::Bare,
-                            Some((start, end, escaped)) => Slot::Value { start, end, escaped },
-                        });
-                    }
-                    at = pair.next;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    failure = Some(e.failure(b));
-                    break;
-                }
-            }
-        }
-        // Values found before a failure are kept.
-        for (i, field) in self.declared.iter_mut().enumerate() {
-            match self.slots[i] {
-                None => {}
-                Some(Slot::Bare) => match field.field_type {
-                    FieldType::Bool => cols.bool(i, true),
-                    _ => cols.set_null(i),
-                },
-                Some(Slot::Value { start, end, escaped }) => {
-                    let decoded = escaped && unescape(&b[start..end], &mut self.decoded);
-                    field.push(cols, i, ctx, start, end, decoded.then_some(&self.decoded[..]), self.zone)?;
-                }
-            }
-        }
-        match failure {
-            Some(f) => Err(f),
-            None => Ok(()),
         }
     }
 }

@@ -241,7 +241,7 @@ impl Parser {
                         }
                     }
                 }
-                let failed = cols.failed;
+                let failed = cols.failed();
                 let batch = cols.finish(&lines.into_blocks(), self.spec.strings)?;
                 Ok(ParseOutput { parsed: batch.num_rows() - failed, failed, batch })
             }
@@ -607,20 +607,11 @@ pub(crate) fn split_lines(b: &[u8]) -> Vec<(usize, usize)> {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn terminator_mask(block: &[u8; 64]) -> u64 {
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
-    // Compilers do not turn a byte loop into these compares and mask moves.
-    // SAFETY: SSE2 is part of every x86-64; each load reads 16 bytes of
-    // `block` and needs no alignment.
-    unsafe {
-        let (lf, cr) = (_mm_set1_epi8(b'\n' as i8), _mm_set1_epi8(b'\r' as i8));
-        let mut mask = 0u64;
-        for (k, lane) in block.chunks_exact(16).enumerate() {
-            let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
-            let hits = _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr));
-            mask |= u64::from(_mm_movemask_epi8(hits) as u16) << (16 * k);
-        }
-        mask
+    let mut mask = 0u64;
+    for (k, lane) in block.chunks_exact(16).enumerate() {
+        mask |= u64::from(scan::mask_either(lane.try_into().expect("16 bytes"), b'\n', b'\r')) << (16 * k);
     }
+    mask
 }
 
 /// Bit i set where `block[i]` is LF or CR.

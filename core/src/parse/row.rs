@@ -432,7 +432,6 @@ pub(crate) struct Columns {
     /// `_error` is built from them at the end, since nearly every row's is null.
     failures: Vec<(usize, usize)>,
     messages: String,
-    pub failed: usize,
     scratch: String,
 }
 
@@ -454,7 +453,7 @@ impl Columns {
     /// requested output, and converted in [`Columns::finish`]).
     pub(crate) fn new(fields: Vec<Field>, capacity: usize) -> Columns {
         let cols = fields.iter().map(|f| Col::for_type(f.data_type(), capacity)).collect();
-        Columns { fields, cols, rows: 0, written: 0, failures: Vec::new(), messages: String::new(), failed: 0, scratch: String::new() }
+        Columns { fields, cols, rows: 0, written: 0, failures: Vec::new(), messages: String::new(), scratch: String::new() }
     }
 
     accessor!(str, Str, StrCol);
@@ -491,6 +490,11 @@ impl Columns {
         self.cols[i].push_null();
     }
 
+    /// The rows that failed so far in this batch.
+    pub(crate) fn failed(&self) -> usize {
+        self.failures.len()
+    }
+
     /// Drops what the parser wrote of the current row, so it can write the
     /// row again another way (a fast path that gave up). Not for map columns.
     pub(crate) fn restart_row(&mut self) {
@@ -516,7 +520,6 @@ impl Columns {
         match result {
             Ok(()) => None,
             Err(failure) => {
-                self.failed += 1;
                 failure.render(&mut self.scratch);
                 self.messages.push_str(&self.scratch);
                 self.failures.push((self.rows - 1, self.messages.len()));

@@ -19,26 +19,33 @@ fn flag_equal(word: u64, byte: u8) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
+/// Bit i set where `lane[i]` is `x` or `y`: one SSE2 compare per byte
+/// value and a mask move (compilers do not turn a byte loop into these).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn mask_either(lane: &[u8; 16], x: u8, y: u8) -> u16 {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+    // SAFETY: SSE2 is part of every x86-64; the load reads the 16 bytes of
+    // `lane` and needs no alignment.
+    unsafe {
+        let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
+        let hits = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(x as i8)), _mm_cmpeq_epi8(v, _mm_set1_epi8(y as i8)));
+        _mm_movemask_epi8(hits) as u16
+    }
+}
+
 /// Position of the first `x` or `y` at or after `at`, or `b.len()`.
 #[inline(always)]
 pub(crate) fn find_either(b: &[u8], mut at: usize, x: u8, y: u8) -> usize {
+    // Sixteen bytes per step while sixteen remain: most fields end within
+    // the first step.
     #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
-        // Sixteen bytes per step while sixteen remain: most fields end
-        // within the first step. SAFETY: SSE2 is part of every x86-64; the
-        // load reads `b[at..at + 16]`, in bounds, and needs no alignment.
-        unsafe {
-            let (vx, vy) = (_mm_set1_epi8(x as i8), _mm_set1_epi8(y as i8));
-            while let Some(chunk) = b.get(at..at + 16) {
-                let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
-                let hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, vx), _mm_cmpeq_epi8(v, vy)));
-                if hits != 0 {
-                    return at + hits.trailing_zeros() as usize;
-                }
-                at += 16;
-            }
+    while let Some(lane) = b.get(at..at + 16) {
+        let hits = mask_either(lane.try_into().expect("16 bytes"), x, y);
+        if hits != 0 {
+            return at + hits.trailing_zeros() as usize;
         }
+        at += 16;
     }
     while let Some(chunk) = b.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
