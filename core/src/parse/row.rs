@@ -113,7 +113,7 @@ impl<'a> LineCtx<'a> {
     }
 
     /// The view of `bytes[start..end]`: inline when short, else a pointer.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn view(&self, start: usize, end: usize) -> u128 {
         let value = &self.bytes[start..end];
         let len = value.len();
@@ -130,7 +130,7 @@ impl<'a> LineCtx<'a> {
 /// fixed-size loads from the line around it when it has 12 bytes there: a
 /// copy of a variable length is a library call, and the stack round trip
 /// after it stalls the load of the finished cell.
-#[inline]
+#[inline(always)]
 fn inline_view_within(line: &[u8], start: usize, end: usize) -> u128 {
     let len = end - start;
     debug_assert!(len <= 12);
@@ -198,7 +198,7 @@ impl StrCol {
         StrCol { views: Vec::with_capacity(capacity), nulls: NullBufferBuilder::new(capacity), side: Vec::new() }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_view(&mut self, view: u128) {
         self.views.push(view);
         self.nulls.append_non_null();
@@ -216,7 +216,7 @@ impl StrCol {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push_null(&mut self) {
         self.views.push(0);
         self.nulls.append_null();
@@ -253,7 +253,7 @@ impl<T: ArrowPrimitiveType> PrimCol<T> {
         PrimCol { values: Vec::with_capacity(capacity), nulls: NullBufferBuilder::new(capacity) }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, v: T::Native) {
         self.values.push(v);
         self.nulls.append_non_null();
@@ -437,7 +437,7 @@ pub(crate) struct Columns {
 
 macro_rules! accessor {
     ($name:ident, $variant:ident, $ty:ty) => {
-        #[inline]
+        #[inline(always)]
         pub(crate) fn $name(&mut self, i: usize) -> &mut $ty {
             self.written += 1;
             match &mut self.cols[i] {
@@ -484,7 +484,7 @@ impl Columns {
         self.cols[i].len() > self.rows
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_null(&mut self, i: usize) {
         self.written += 1;
         self.cols[i].push_null();

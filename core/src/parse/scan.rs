@@ -67,6 +67,155 @@ pub(crate) fn token_end(b: &[u8], at: usize) -> usize {
     find_either(b, at, b' ', b' ')
 }
 
+/// The longest line [`LineMasks`] describes.
+pub(crate) const MASKED_LINE: usize = 512;
+
+const WORDS: usize = MASKED_LINE / 64;
+
+/// Where a line of 16 to [`MASKED_LINE`] bytes holds spaces and quotes (bit
+/// i of word i / 64 set where byte i is one), and whether it holds a
+/// backslash anywhere.
+///
+/// The delimiters of a whole line are found in one pass of SIMD compares, so
+/// each field then ends by bit arithmetic. Searching field by field
+/// ([`find_either`]) leaves its loop after a number of steps that changes from
+/// line to line, and the branch predictor misses that exit on nearly every
+/// field of nearly every line. Kept by a parser and read anew per line: only
+/// the words the current line fills are looked at, so none is cleared.
+#[derive(Debug)]
+pub(crate) struct LineMasks {
+    spaces: [u64; WORDS],
+    quotes: [u64; WORDS],
+    /// The words the current line fills; those after are another line's.
+    words: usize,
+    pub backslash: bool,
+}
+
+/// Bits of the spaces, quotes and backslashes in `lane`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn lane_masks(lane: &[u8; 16]) -> (u16, u16, u16) {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    // SAFETY: SSE2 is part of every x86-64; the load reads the 16 bytes of
+    // `lane` and needs no alignment.
+    unsafe {
+        let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
+        let mask = |byte: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(byte as i8))) as u16;
+        (mask(b' '), mask(b'"'), mask(b'\\'))
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn lane_masks(lane: &[u8; 16]) -> (u16, u16, u16) {
+    let mask = |byte: u8| lane.iter().enumerate().fold(0u16, |m, (i, &c)| m | (u16::from(c == byte) << i));
+    (mask(b' '), mask(b'"'), mask(b'\\'))
+}
+
+impl Default for LineMasks {
+    fn default() -> LineMasks {
+        LineMasks { spaces: [0; WORDS], quotes: [0; WORDS], words: 0, backslash: false }
+    }
+}
+
+impl LineMasks {
+    /// Reads the masks of `b`; false (and nothing read) when it is shorter
+    /// than 16 bytes or longer than [`MASKED_LINE`].
+    #[inline(always)]
+    pub(crate) fn read(&mut self, b: &[u8]) -> bool {
+        let len = b.len();
+        if !(16..=MASKED_LINE).contains(&len) {
+            return false;
+        }
+        let lane = |k: usize| lane_masks(b[16 * k..16 * k + 16].try_into().expect("16 bytes"));
+        let mut backslashes = 0;
+        // A word's four lanes are put together in registers, then stored.
+        let whole = len / 16;
+        let mut word = 0;
+        while 4 * word < whole {
+            let (mut spaces, mut quotes) = (0u64, 0u64);
+            for k in 4 * word..(4 * word + 4).min(whole) {
+                let (s, q, bs) = lane(k);
+                spaces |= u64::from(s) << (16 * (k % 4));
+                quotes |= u64::from(q) << (16 * (k % 4));
+                backslashes |= bs;
+            }
+            self.spaces[word] = spaces;
+            self.quotes[word] = quotes;
+            word += 1;
+        }
+        // The bytes after the last whole lane: the line's last 16 bytes,
+        // shifted so that only the ones not seen yet remain.
+        let rest = len % 16;
+        if rest > 0 {
+            let (s, q, bs) = lane_masks(b[len - 16..].try_into().expect("16 bytes"));
+            let shift = 16 - rest;
+            let at = 16 * (whole % 4);
+            if at == 0 {
+                self.spaces[word] = 0;
+                self.quotes[word] = 0;
+                word += 1;
+            }
+            self.spaces[word - 1] |= u64::from(s >> shift) << at;
+            self.quotes[word - 1] |= u64::from(q >> shift) << at;
+            backslashes |= bs >> shift;
+        }
+        self.words = word;
+        self.backslash = backslashes != 0;
+        true
+    }
+
+    /// The first space at or after `at`, or [`MASKED_LINE`] (past the line's end).
+    #[inline(always)]
+    pub(crate) fn next_space(&self, at: usize) -> usize {
+        next_bit(&self.spaces[..self.words], at)
+    }
+
+    /// The first quote at or after `at`, or [`MASKED_LINE`].
+    #[inline(always)]
+    pub(crate) fn next_quote(&self, at: usize) -> usize {
+        next_bit(&self.quotes[..self.words], at)
+    }
+
+    /// The last space before `end`, if any.
+    #[inline(always)]
+    pub(crate) fn last_space_before(&self, end: usize) -> Option<usize> {
+        let words = &self.spaces[..self.words];
+        let mut word = end / 64;
+        let mut bits = match words.get(word) {
+            Some(w) => w & ((1u64 << (end % 64)) - 1),
+            None => 0,
+        };
+        loop {
+            if bits != 0 {
+                return Some(word * 64 + 63 - bits.leading_zeros() as usize);
+            }
+            if word == 0 {
+                return None;
+            }
+            word -= 1;
+            bits = words.get(word).copied().unwrap_or(0);
+        }
+    }
+}
+
+#[inline(always)]
+fn next_bit(words: &[u64], at: usize) -> usize {
+    let mut word = at / 64;
+    let Some(first) = words.get(word) else {
+        return MASKED_LINE;
+    };
+    let mut bits = first & (u64::MAX << (at % 64));
+    while bits == 0 {
+        word += 1;
+        match words.get(word) {
+            Some(&w) => bits = w,
+            None => return MASKED_LINE,
+        }
+    }
+    word * 64 + bits.trailing_zeros() as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +236,35 @@ mod tests {
                     let naive = (at..len).find(|&i| line[i] == x || line[i] == y).unwrap_or(len);
                     assert_eq!(find_either(&line, at, x, y), naive, "{line:?} from {at}, {x} {y}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn line_masks_find_what_a_byte_loop_finds() {
+        let alphabet = b"a \"\\x";
+        let mut masks = LineMasks::default();
+        let mut state = 5u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        for _ in 0..5_000 {
+            let len = next() % 530;
+            let line: Vec<u8> = (0..len).map(|_| alphabet[next() % alphabet.len()]).collect();
+            // One reader for all lines, as a parser keeps it: what one line
+            // leaves must not show in the next.
+            if !masks.read(&line) {
+                assert!(!(16..=MASKED_LINE).contains(&len), "{len}");
+                continue;
+            }
+            assert_eq!(masks.backslash, line.contains(&b'\\'), "{line:?}");
+            for at in 0..=len + 1 {
+                let first = |c: u8| (at..len).find(|&i| line[i] == c).unwrap_or(MASKED_LINE);
+                assert_eq!(masks.next_space(at), first(b' '), "{line:?} from {at}");
+                assert_eq!(masks.next_quote(at), first(b'"'), "{line:?} from {at}");
+                let end = at.min(len);
+                assert_eq!(masks.last_space_before(end), (0..end).rev().find(|&i| line[i] == b' '), "{line:?} before {end}");
             }
         }
     }
