@@ -126,7 +126,7 @@ fn trim_end<'a>(ctx: &LineCtx<'a>) -> LineCtx<'a> {
 #[inline(always)]
 fn plain_dash_field(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: usize) {
     if &ctx.bytes[start..end] == b"-" {
-        cols.set_null(col);
+        cols.str(col).push_null();
     } else {
         cols.str(col).push_view(ctx.view(start, end));
     }

@@ -479,6 +479,7 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Turns a line into what a parser reads, or the failure of a line that has
 /// nothing to parse (null, empty, only whitespace) or is longer than
 /// `max_line` bytes.
+#[inline(always)]
 fn prepare<'a>(line: &LineRef<'a>, clean: Clean, max_line: usize) -> std::result::Result<(LineCtx<'a>, Option<Cut>), Failure> {
     let Some(mut bytes) = line.bytes else {
         return Err(Failure::new("line", 0, "null input"));

@@ -217,7 +217,7 @@ impl StrCol {
     }
 
     #[inline(always)]
-    fn push_null(&mut self) {
+    pub(crate) fn push_null(&mut self) {
         self.views.push(0);
         self.nulls.append_null();
     }

@@ -89,6 +89,32 @@ pub(crate) struct LineMasks {
     /// The words the current line fills; those after are another line's.
     words: usize,
     pub backslash: bool,
+    simd: Simd,
+}
+
+/// The widest compares this CPU has, found once per reader: SSE2 is part of
+/// every x86-64, AVX2 and AVX-512 are not (binaries are built for the
+/// baseline, so the wider paths are chosen at run time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Simd {
+    Sse2,
+    Avx2,
+    Avx512,
+}
+
+impl Simd {
+    pub(crate) fn detect() -> Simd {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512bw") {
+                return Simd::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Sse2
+    }
 }
 
 /// Bits of the spaces, quotes and backslashes in `lane`.
@@ -105,6 +131,20 @@ fn lane_masks(lane: &[u8; 16]) -> (u16, u16, u16) {
     }
 }
 
+/// Bits of the spaces, quotes and backslashes in 32 bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn lane_masks_avx2(lane: &[u8; 32]) -> (u32, u32, u32) {
+    use std::arch::x86_64::{__m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8};
+    // SAFETY: the load reads the 32 bytes of `lane` and needs no alignment.
+    let v = unsafe { _mm256_loadu_si256(lane.as_ptr().cast::<__m256i>()) };
+    let space = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b' ' as i8))) as u32;
+    let quote = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8))) as u32;
+    let backslash = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8))) as u32;
+    (space, quote, backslash)
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn lane_masks(lane: &[u8; 16]) -> (u16, u16, u16) {
@@ -114,11 +154,16 @@ fn lane_masks(lane: &[u8; 16]) -> (u16, u16, u16) {
 
 impl Default for LineMasks {
     fn default() -> LineMasks {
-        LineMasks { spaces: [0; WORDS], quotes: [0; WORDS], words: 0, backslash: false }
+        LineMasks::with(Simd::detect())
     }
 }
 
 impl LineMasks {
+    /// A reader using `simd`, which the CPU must have.
+    pub(crate) fn with(simd: Simd) -> LineMasks {
+        LineMasks { spaces: [0; WORDS], quotes: [0; WORDS], words: 0, backslash: false, simd }
+    }
+
     /// Reads the masks of `b`; false (and nothing read) when it is shorter
     /// than 16 bytes or longer than [`MASKED_LINE`].
     #[inline(always)]
@@ -127,6 +172,87 @@ impl LineMasks {
         if !(16..=MASKED_LINE).contains(&len) {
             return false;
         }
+        match self.simd {
+            // SAFETY: `simd` names features the CPU has (`Simd::detect`, or
+            // a caller of `with` that checked).
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { self.read_avx512(b) },
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 if len >= 32 => unsafe { self.read_avx2(b) },
+            _ => self.read_sse2(b),
+        }
+        true
+    }
+
+    /// Sixty-four bytes per step: one masked load (bytes past the line are
+    /// neither read nor faulted on, and count as zeros, which are no
+    /// delimiter) and one compare per byte value, straight into a word.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512bw")]
+    unsafe fn read_avx512(&mut self, b: &[u8]) {
+        use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_maskz_loadu_epi8, _mm512_set1_epi8};
+        let (space, quote, backslash) = (_mm512_set1_epi8(b' ' as i8), _mm512_set1_epi8(b'"' as i8), _mm512_set1_epi8(b'\\' as i8));
+        let words = b.len().div_ceil(64);
+        let mut backslashes = 0;
+        for word in 0..words {
+            let at = 64 * word;
+            let present = match b.len() - at {
+                n if n >= 64 => u64::MAX,
+                n => (1u64 << n) - 1,
+            };
+            // SAFETY: the load touches only the `present` bytes, all in `b`.
+            let v = unsafe { _mm512_maskz_loadu_epi8(present, b.as_ptr().add(at).cast()) };
+            self.spaces[word] = _mm512_cmpeq_epi8_mask(v, space);
+            self.quotes[word] = _mm512_cmpeq_epi8_mask(v, quote);
+            backslashes |= _mm512_cmpeq_epi8_mask(v, backslash);
+        }
+        self.words = words;
+        self.backslash = backslashes != 0;
+    }
+
+    /// Thirty-two bytes per step, for a line of at least 32 bytes; the bytes
+    /// after the last whole step are the line's last 32, shifted.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn read_avx2(&mut self, b: &[u8]) {
+        let len = b.len();
+        debug_assert!(len >= 32);
+        let whole = len / 32;
+        let mut backslashes = 0;
+        let mut word = 0;
+        while 2 * word < whole {
+            let (s0, q0, b0) = lane_masks_avx2(b[64 * word..64 * word + 32].try_into().expect("32 bytes"));
+            let (s1, q1, b1) = match b.get(64 * word + 32..64 * word + 64) {
+                Some(lane) => lane_masks_avx2(lane.try_into().expect("32 bytes")),
+                None => (0, 0, 0),
+            };
+            self.spaces[word] = u64::from(s0) | u64::from(s1) << 32;
+            self.quotes[word] = u64::from(q0) | u64::from(q1) << 32;
+            backslashes |= b0 | b1;
+            word += 1;
+        }
+        let rest = len % 32;
+        if rest > 0 {
+            let (s, q, bs) = lane_masks_avx2(b[len - 32..].try_into().expect("32 bytes"));
+            let shift = 32 - rest;
+            let at = 32 * (whole % 2);
+            if at == 0 {
+                self.spaces[word] = 0;
+                self.quotes[word] = 0;
+                word += 1;
+            }
+            self.spaces[word - 1] |= u64::from(s >> shift) << at;
+            self.quotes[word - 1] |= u64::from(q >> shift) << at;
+            backslashes |= bs >> shift;
+        }
+        self.words = word;
+        self.backslash = backslashes != 0;
+    }
+
+    /// Sixteen bytes per step (x86-64's baseline, or a byte loop elsewhere).
+    #[inline(always)]
+    fn read_sse2(&mut self, b: &[u8]) {
+        let len = b.len();
         let lane = |k: usize| lane_masks(b[16 * k..16 * k + 16].try_into().expect("16 bytes"));
         let mut backslashes = 0;
         // A word's four lanes are put together in registers, then stored.
@@ -162,7 +288,6 @@ impl LineMasks {
         }
         self.words = word;
         self.backslash = backslashes != 0;
-        true
     }
 
     /// The first space at or after `at`, or [`MASKED_LINE`] (past the line's end).
@@ -243,7 +368,16 @@ mod tests {
     #[test]
     fn line_masks_find_what_a_byte_loop_finds() {
         let alphabet = b"a \"\\x";
-        let mut masks = LineMasks::default();
+        for simd in [Simd::Sse2, Simd::Avx2, Simd::Avx512] {
+            if simd == Simd::Avx512 && Simd::detect() != Simd::Avx512 || simd == Simd::Avx2 && Simd::detect() == Simd::Sse2 {
+                eprintln!("{simd:?} is not on this CPU: not tested here");
+                continue;
+            }
+            masks_find_what_a_byte_loop_finds(LineMasks::with(simd), alphabet);
+        }
+    }
+
+    fn masks_find_what_a_byte_loop_finds(mut masks: LineMasks, alphabet: &[u8]) {
         let mut state = 5u64;
         let mut next = move || {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

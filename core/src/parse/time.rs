@@ -441,11 +441,17 @@ pub(crate) struct TsCache {
 }
 
 impl TsCache {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get_or<E>(&mut self, text: &[u8], parse: impl FnOnce(&[u8]) -> Result<i64, E>) -> Result<i64, E> {
         if !self.key.is_empty() && super::row::short_eq(&self.key, text) {
             return Ok(self.value);
         }
+        self.parse_and_keep(text, parse)
+    }
+
+    /// The miss, kept out of the callers' hot loops.
+    #[inline(never)]
+    fn parse_and_keep<E>(&mut self, text: &[u8], parse: impl FnOnce(&[u8]) -> Result<i64, E>) -> Result<i64, E> {
         let value = parse(text)?;
         self.key.clear();
         self.key.extend_from_slice(text);
