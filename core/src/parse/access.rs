@@ -36,7 +36,7 @@ pub(crate) struct AccessParser {
 
 impl AccessParser {
     pub(crate) fn new(combined: bool) -> AccessParser {
-        AccessParser { combined, cache: TsCache::default(), decoded: Vec::new(), masks: LineMasks::default() }
+        AccessParser { combined, cache: TsCache::default(), decoded: Vec::new(), masks: LineMasks::new(false) }
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::access::{closing_quote, describe_byte, unescape};
 use super::row::{short_eq, Columns, Failure, LineCtx, MapCol, Parsed};
-use super::scan::find_either;
+use super::scan::{find_either, LineMasks};
 use super::spec::{FieldType, StringOutput};
 use super::time::Zone;
 use super::typed::TypedField;
@@ -24,6 +24,7 @@ pub(crate) struct LogfmtParser {
     /// Per declared field, this line's value: (start, end, escaped), or a bare key.
     slots: Vec<Option<Slot>>,
     decoded: Vec<u8>,
+    masks: LineMasks,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +41,7 @@ impl LogfmtParser {
             zone,
             slots: vec![None; fields.len()],
             decoded: Vec::new(),
+            masks: LineMasks::new(true),
         }
     }
 }
@@ -138,6 +140,45 @@ fn next_pair(b: &[u8], mut at: usize, predicted: Option<&[u8]>) -> Result<Option
     Ok(Some(Pair { key, value: Some((start, end, false)), next: end, predicted }))
 }
 
+/// What [`next_pair`] finds after `at` when it is asked for `name`, in a line
+/// without backslashes read into `masks`, as far as the in-order path cares:
+/// the line's end, that key's value (never escaped, and never missing: the
+/// key is followed by `=`), or anything else.
+enum InOrder {
+    End,
+    Pair { value: (usize, usize, bool), next: usize },
+    Other,
+}
+
+#[inline(always)]
+fn skip_separators(b: &[u8], mut at: usize) -> usize {
+    while at < b.len() && (b[at] == b' ' || b[at] == b'\t') {
+        at += 1;
+    }
+    at
+}
+
+#[inline(always)]
+fn next_predicted_pair(b: &[u8], at: usize, name: &[u8], masks: &LineMasks) -> InOrder {
+    let at = skip_separators(b, at);
+    if at == b.len() {
+        return InOrder::End;
+    }
+    if b.get(at + name.len()) != Some(&b'=') || !short_eq(&b[at..at + name.len()], name) {
+        return InOrder::Other;
+    }
+    let at = at + name.len() + 1;
+    if b.get(at) == Some(&b'"') {
+        let end = masks.next_quote(at + 1);
+        if end >= b.len() || end + 1 < b.len() && !matches!(b[end + 1], b' ' | b'\t') {
+            return InOrder::Other;
+        }
+        return InOrder::Pair { value: (at + 1, end, false), next: end + 1 };
+    }
+    let end = masks.next_space(at).min(b.len());
+    InOrder::Pair { value: (at, end, false), next: end }
+}
+
 impl LogfmtParser {
     /// The line as most lines of a log are: pairs naming declared fields in
     /// their declared order, each at most once, nothing else. Such a line's
@@ -150,6 +191,9 @@ impl LogfmtParser {
     #[inline]
     fn parse_in_order(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Option<Parsed> {
         let b = ctx.bytes;
+        if self.masks.read(b) && !self.masks.backslash {
+            return self.parse_in_order_masked(ctx, cols);
+        }
         let mut at = 0;
         for i in 0..self.declared.len() {
             let name = self.plain[i].then_some(self.declared[i].name.as_bytes())?;
@@ -166,6 +210,28 @@ impl LogfmtParser {
             Ok(None) => Some(Ok(())),
             _ => None,
         }
+    }
+
+    /// [`Self::parse_in_order`] of a line without backslashes whose masks
+    /// are read: values end at the next separator or quote found in them
+    /// (with no backslash, the first quote closes a value, as
+    /// [`closing_quote`] finds).
+    #[inline(always)]
+    fn parse_in_order_masked(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Option<Parsed> {
+        let b = ctx.bytes;
+        let mut at = 0;
+        for i in 0..self.declared.len() {
+            let name = self.plain[i].then_some(self.declared[i].name.as_bytes())?;
+            let (value, next) = match next_predicted_pair(b, at, name, &self.masks) {
+                InOrder::Pair { value, next } => (value, next),
+                InOrder::End => return Some(Ok(())),
+                InOrder::Other => return None,
+            };
+            self.write_value(i, Some(value), ctx, cols).ok()?;
+            at = next;
+        }
+        at = skip_separators(b, at);
+        (at == b.len()).then_some(Ok(()))
     }
 
     /// Writes declared field `i`'s value from the line: `None` for a bare
@@ -334,7 +400,7 @@ mod tests {
     #[test]
     fn in_order_path_gives_what_the_slots_give() {
         let in_order: &[&[&str]] = &[
-            &["a=1", "a=-7", "a=x", "a="],
+            &["a=1", "a=-7", "a=x", "a=", "a=\"7\""],
             &["bb=true", "bb=0", "bb", "bb=maybe"],
             &["t=2024-01-02T03:04:05Z", "t=2024-01-02T03:04:06Z", "t=bad"],
             &["f=1.5", "f=2", "f=1e3", "f=x"],
@@ -366,8 +432,16 @@ mod tests {
                 }
                 _ => {}
             }
-            let separator = [" ", "  ", "\t"][next(3)];
-            lines.push(pieces.join(separator).into_bytes());
+            // Separators drawn per gap, at times none at all: a quoted value
+            // must still end before the next key.
+            let mut line = Vec::new();
+            for (k, piece) in pieces.iter().enumerate() {
+                if k > 0 {
+                    line.extend_from_slice([" ", "  ", "\t", ""][next(4)].as_bytes());
+                }
+                line.extend_from_slice(piece.as_bytes());
+            }
+            lines.push(line);
         }
         assert_eq!(parse_all(&lines, true), parse_all(&lines, false));
     }

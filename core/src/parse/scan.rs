@@ -72,7 +72,8 @@ pub(crate) const MASKED_LINE: usize = 512;
 
 const WORDS: usize = MASKED_LINE / 64;
 
-/// Where a line of 16 to [`MASKED_LINE`] bytes holds spaces and quotes (bit
+/// Where a line of 16 to [`MASKED_LINE`] bytes holds spaces (and tabs, if
+/// asked) and quotes (bit
 /// i of word i / 64 set where byte i is one), and whether it holds a
 /// backslash anywhere.
 ///
@@ -90,6 +91,9 @@ pub(crate) struct LineMasks {
     words: usize,
     pub backslash: bool,
     simd: Simd,
+    /// A second byte that counts as a space: a tab where tabs separate
+    /// fields (logfmt), else the space itself.
+    space_too: u8,
 }
 
 /// The widest compares this CPU has, found once per reader: SSE2 is part of
@@ -120,14 +124,14 @@ impl Simd {
 /// Bits of the spaces, quotes and backslashes in `lane`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn lane_masks(lane: &[u8; 16]) -> (u16, u16, u16) {
+fn lane_masks(lane: &[u8; 16], space_too: u8) -> (u16, u16, u16) {
     use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
     // SAFETY: SSE2 is part of every x86-64; the load reads the 16 bytes of
     // `lane` and needs no alignment.
     unsafe {
         let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
         let mask = |byte: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(byte as i8))) as u16;
-        (mask(b' '), mask(b'"'), mask(b'\\'))
+        (mask(b' ') | mask(space_too), mask(b'"'), mask(b'\\'))
     }
 }
 
@@ -135,11 +139,13 @@ fn lane_masks(lane: &[u8; 16]) -> (u16, u16, u16) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-fn lane_masks_avx2(lane: &[u8; 32]) -> (u32, u32, u32) {
-    use std::arch::x86_64::{__m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8};
+fn lane_masks_avx2(lane: &[u8; 32], space_too: u8) -> (u32, u32, u32) {
+    use std::arch::x86_64::{__m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8};
     // SAFETY: the load reads the 32 bytes of `lane` and needs no alignment.
     let v = unsafe { _mm256_loadu_si256(lane.as_ptr().cast::<__m256i>()) };
-    let space = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b' ' as i8))) as u32;
+    let spaces =
+        _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b' ' as i8)), _mm256_cmpeq_epi8(v, _mm256_set1_epi8(space_too as i8)));
+    let space = _mm256_movemask_epi8(spaces) as u32;
     let quote = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8))) as u32;
     let backslash = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8))) as u32;
     (space, quote, backslash)
@@ -147,21 +153,22 @@ fn lane_masks_avx2(lane: &[u8; 32]) -> (u32, u32, u32) {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn lane_masks(lane: &[u8; 16]) -> (u16, u16, u16) {
+fn lane_masks(lane: &[u8; 16], space_too: u8) -> (u16, u16, u16) {
     let mask = |byte: u8| lane.iter().enumerate().fold(0u16, |m, (i, &c)| m | (u16::from(c == byte) << i));
-    (mask(b' '), mask(b'"'), mask(b'\\'))
-}
-
-impl Default for LineMasks {
-    fn default() -> LineMasks {
-        LineMasks::with(Simd::detect())
-    }
+    (mask(b' ') | mask(space_too), mask(b'"'), mask(b'\\'))
 }
 
 impl LineMasks {
+    /// A reader using the widest compares this CPU has; `tabs`: whether a
+    /// tab counts as a space.
+    pub(crate) fn new(tabs: bool) -> LineMasks {
+        LineMasks::with(Simd::detect(), tabs)
+    }
+
     /// A reader using `simd`, which the CPU must have.
-    pub(crate) fn with(simd: Simd) -> LineMasks {
-        LineMasks { spaces: [0; WORDS], quotes: [0; WORDS], words: 0, backslash: false, simd }
+    pub(crate) fn with(simd: Simd, tabs: bool) -> LineMasks {
+        let space_too = if tabs { b'\t' } else { b' ' };
+        LineMasks { spaces: [0; WORDS], quotes: [0; WORDS], words: 0, backslash: false, simd, space_too }
     }
 
     /// Reads the masks of `b`; false (and nothing read) when it is shorter
@@ -192,6 +199,7 @@ impl LineMasks {
     unsafe fn read_avx512(&mut self, b: &[u8]) {
         use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_maskz_loadu_epi8, _mm512_set1_epi8};
         let (space, quote, backslash) = (_mm512_set1_epi8(b' ' as i8), _mm512_set1_epi8(b'"' as i8), _mm512_set1_epi8(b'\\' as i8));
+        let space_too = _mm512_set1_epi8(self.space_too as i8);
         let words = b.len().div_ceil(64);
         let mut backslashes = 0;
         for word in 0..words {
@@ -202,7 +210,7 @@ impl LineMasks {
             };
             // SAFETY: the load touches only the `present` bytes, all in `b`.
             let v = unsafe { _mm512_maskz_loadu_epi8(present, b.as_ptr().add(at).cast()) };
-            self.spaces[word] = _mm512_cmpeq_epi8_mask(v, space);
+            self.spaces[word] = _mm512_cmpeq_epi8_mask(v, space) | _mm512_cmpeq_epi8_mask(v, space_too);
             self.quotes[word] = _mm512_cmpeq_epi8_mask(v, quote);
             backslashes |= _mm512_cmpeq_epi8_mask(v, backslash);
         }
@@ -221,9 +229,9 @@ impl LineMasks {
         let mut backslashes = 0;
         let mut word = 0;
         while 2 * word < whole {
-            let (s0, q0, b0) = lane_masks_avx2(b[64 * word..64 * word + 32].try_into().expect("32 bytes"));
+            let (s0, q0, b0) = lane_masks_avx2(b[64 * word..64 * word + 32].try_into().expect("32 bytes"), self.space_too);
             let (s1, q1, b1) = match b.get(64 * word + 32..64 * word + 64) {
-                Some(lane) => lane_masks_avx2(lane.try_into().expect("32 bytes")),
+                Some(lane) => lane_masks_avx2(lane.try_into().expect("32 bytes"), self.space_too),
                 None => (0, 0, 0),
             };
             self.spaces[word] = u64::from(s0) | u64::from(s1) << 32;
@@ -233,7 +241,7 @@ impl LineMasks {
         }
         let rest = len % 32;
         if rest > 0 {
-            let (s, q, bs) = lane_masks_avx2(b[len - 32..].try_into().expect("32 bytes"));
+            let (s, q, bs) = lane_masks_avx2(b[len - 32..].try_into().expect("32 bytes"), self.space_too);
             let shift = 32 - rest;
             let at = 32 * (whole % 2);
             if at == 0 {
@@ -253,7 +261,8 @@ impl LineMasks {
     #[inline(always)]
     fn read_sse2(&mut self, b: &[u8]) {
         let len = b.len();
-        let lane = |k: usize| lane_masks(b[16 * k..16 * k + 16].try_into().expect("16 bytes"));
+        let space_too = self.space_too;
+        let lane = |k: usize| lane_masks(b[16 * k..16 * k + 16].try_into().expect("16 bytes"), space_too);
         let mut backslashes = 0;
         // A word's four lanes are put together in registers, then stored.
         let whole = len / 16;
@@ -274,7 +283,7 @@ impl LineMasks {
         // shifted so that only the ones not seen yet remain.
         let rest = len % 16;
         if rest > 0 {
-            let (s, q, bs) = lane_masks(b[len - 16..].try_into().expect("16 bytes"));
+            let (s, q, bs) = lane_masks(b[len - 16..].try_into().expect("16 bytes"), space_too);
             let shift = 16 - rest;
             let at = 16 * (whole % 4);
             if at == 0 {
@@ -367,17 +376,20 @@ mod tests {
 
     #[test]
     fn line_masks_find_what_a_byte_loop_finds() {
-        let alphabet = b"a \"\\x";
+        let alphabet = b"a \"\\x\t";
         for simd in [Simd::Sse2, Simd::Avx2, Simd::Avx512] {
             if simd == Simd::Avx512 && Simd::detect() != Simd::Avx512 || simd == Simd::Avx2 && Simd::detect() == Simd::Sse2 {
                 eprintln!("{simd:?} is not on this CPU: not tested here");
                 continue;
             }
-            masks_find_what_a_byte_loop_finds(LineMasks::with(simd), alphabet);
+            for tabs in [false, true] {
+                masks_find_what_a_byte_loop_finds(LineMasks::with(simd, tabs), tabs, alphabet);
+            }
         }
     }
 
-    fn masks_find_what_a_byte_loop_finds(mut masks: LineMasks, alphabet: &[u8]) {
+    fn masks_find_what_a_byte_loop_finds(mut masks: LineMasks, tabs: bool, alphabet: &[u8]) {
+        let is_space = |c: u8| c == b' ' || tabs && c == b'\t';
         let mut state = 5u64;
         let mut next = move || {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -394,11 +406,11 @@ mod tests {
             }
             assert_eq!(masks.backslash, line.contains(&b'\\'), "{line:?}");
             for at in 0..=len + 1 {
-                let first = |c: u8| (at..len).find(|&i| line[i] == c).unwrap_or(MASKED_LINE);
-                assert_eq!(masks.next_space(at), first(b' '), "{line:?} from {at}");
-                assert_eq!(masks.next_quote(at), first(b'"'), "{line:?} from {at}");
+                let first = |is: &dyn Fn(u8) -> bool| (at..len).find(|&i| is(line[i])).unwrap_or(MASKED_LINE);
+                assert_eq!(masks.next_space(at), first(&is_space), "{line:?} from {at}");
+                assert_eq!(masks.next_quote(at), first(&|c| c == b'"'), "{line:?} from {at}");
                 let end = at.min(len);
-                assert_eq!(masks.last_space_before(end), (0..end).rev().find(|&i| line[i] == b' '), "{line:?} before {end}");
+                assert_eq!(masks.last_space_before(end), (0..end).rev().find(|&i| is_space(line[i])), "{line:?} before {end}");
             }
         }
     }

@@ -28,6 +28,7 @@ impl TypedField {
     /// unescaped copy) into column `col`. An empty value of a non-string
     /// type is null: there is nothing to convert.
     #[allow(clippy::too_many_arguments)] // one value: where it is, where it goes, how to read it
+    #[inline(always)]
     pub(crate) fn push(
         &mut self,
         cols: &mut Columns,
