@@ -187,24 +187,104 @@ pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Which rows of a column hold a value, one bit per row: only a count until
+/// the first null (most columns never get one), then packed bits. What
+/// `NullBufferBuilder` does, but with every append inlined: arrow's calls
+/// out of line to grow its bitmap, once per value of any column that has
+/// had a null (an access log's `ident` and `user` on every line).
+#[derive(Debug)]
+struct Validity {
+    len: usize,
+    /// Bit i of byte i / 8 set where row i is valid (Arrow's layout), from
+    /// the first null on.
+    bits: Option<Vec<u8>>,
+    capacity: usize,
+}
+
+impl Validity {
+    fn new(capacity: usize) -> Validity {
+        Validity { len: 0, bits: None, capacity }
+    }
+
+    #[inline(always)]
+    fn push_valid(&mut self) {
+        if let Some(bits) = &mut self.bits {
+            push_bit(bits, self.len, 1);
+        }
+        self.len += 1;
+    }
+
+    #[inline(always)]
+    fn push_null(&mut self) {
+        if self.bits.is_none() {
+            self.bits = Some(all_valid(self.len, self.capacity));
+        }
+        if let Some(bits) = &mut self.bits {
+            push_bit(bits, self.len, 0);
+        }
+        self.len += 1;
+    }
+
+    fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        self.len = len;
+        if let Some(bits) = &mut self.bits {
+            bits.truncate(len.div_ceil(8));
+            if !len.is_multiple_of(8) {
+                // Bits past the end are pushed as zeros and only ever set: clear them.
+                *bits.last_mut().expect("a byte per 8 rows") &= (1u8 << (len % 8)) - 1;
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Option<arrow_buffer::NullBuffer> {
+        let len = std::mem::take(&mut self.len);
+        let bits = self.bits.take()?;
+        Some(arrow_buffer::NullBuffer::new(arrow_buffer::BooleanBuffer::new(Buffer::from_vec(bits), 0, len)))
+    }
+}
+
+/// Appends row `at`'s bit (0 or 1) to `bits`, which holds exactly the rows before it.
+#[inline(always)]
+fn push_bit(bits: &mut Vec<u8>, at: usize, bit: u8) {
+    if at.is_multiple_of(8) {
+        bits.push(bit);
+    } else if let Some(last) = bits.last_mut() {
+        *last |= bit << (at % 8);
+    }
+}
+
+/// The bits of `len` valid rows, with room for `capacity`.
+#[cold]
+fn all_valid(len: usize, capacity: usize) -> Vec<u8> {
+    let mut bits = Vec::with_capacity(capacity.max(len).div_ceil(8));
+    bits.resize(len / 8, 0xFF);
+    if !len.is_multiple_of(8) {
+        bits.push((1u8 << (len % 8)) - 1);
+    }
+    bits
+}
+
 /// A string column under construction.
 #[derive(Debug)]
 pub(crate) struct StrCol {
     views: Vec<u128>,
-    nulls: NullBufferBuilder,
+    nulls: Validity,
     /// Decoded values (escapes), buffer 0 of the output.
     side: Vec<u8>,
 }
 
 impl StrCol {
     fn new(capacity: usize) -> StrCol {
-        StrCol { views: Vec::with_capacity(capacity), nulls: NullBufferBuilder::new(capacity), side: Vec::new() }
+        StrCol { views: Vec::with_capacity(capacity), nulls: Validity::new(capacity), side: Vec::new() }
     }
 
     #[inline(always)]
     pub(crate) fn push_view(&mut self, view: u128) {
         self.views.push(view);
-        self.nulls.append_non_null();
+        self.nulls.push_valid();
     }
 
     /// A value that is not in the input (decoded), copied to the side buffer.
@@ -222,7 +302,7 @@ impl StrCol {
     #[inline(always)]
     pub(crate) fn push_null(&mut self) {
         self.views.push(0);
-        self.nulls.append_null();
+        self.nulls.push_null();
     }
 
     fn finish(&mut self, blocks: &[Buffer]) -> StringViewArray {
@@ -248,24 +328,24 @@ impl StrCol {
 #[derive(Debug)]
 pub(crate) struct PrimCol<T: ArrowPrimitiveType> {
     values: Vec<T::Native>,
-    nulls: NullBufferBuilder,
+    nulls: Validity,
 }
 
 impl<T: ArrowPrimitiveType> PrimCol<T> {
     fn new(capacity: usize) -> Self {
-        PrimCol { values: Vec::with_capacity(capacity), nulls: NullBufferBuilder::new(capacity) }
+        PrimCol { values: Vec::with_capacity(capacity), nulls: Validity::new(capacity) }
     }
 
     #[inline(always)]
     pub(crate) fn push(&mut self, v: T::Native) {
         self.values.push(v);
-        self.nulls.append_non_null();
+        self.nulls.push_valid();
     }
 
     #[inline]
     fn push_null(&mut self) {
         self.values.push(T::Native::default());
-        self.nulls.append_null();
+        self.nulls.push_null();
     }
 
     fn truncate(&mut self, len: usize) {
@@ -629,6 +709,41 @@ mod tests {
             let got: Vec<Option<String>> = errors.iter().map(|e| e.map(str::to_string)).collect();
             assert_eq!(got, want, "case {case}");
             assert_eq!(batch.column(0).null_count(), rows, "case {case}");
+        }
+    }
+
+    /// Validity gives what arrow's NullBufferBuilder gives, through nulls
+    /// coming first, late or never, and rows written again (truncated).
+    #[test]
+    fn validity_matches_arrows_null_builder() {
+        let mut state = 9u64;
+        let mut next = move |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        for case in 0..500 {
+            let (mut ours, mut arrows) = (Validity::new(case % 7), NullBufferBuilder::new(case % 7));
+            let null_one_in = [2, 30, 1000, u64::MAX][case % 4];
+            for _ in 0..next(300) {
+                if next(20) == 0 {
+                    let len = next(arrows.len() as u64 + 1) as usize;
+                    ours.truncate(len);
+                    arrows.truncate(len);
+                } else if next(null_one_in) == 0 {
+                    ours.push_null();
+                    arrows.append_null();
+                } else {
+                    ours.push_valid();
+                    arrows.append_non_null();
+                }
+            }
+            let (ours, arrows) = (ours.finish(), arrows.finish());
+            assert_eq!(
+                ours.as_ref().map(|n| n.inner().iter().collect::<Vec<_>>()),
+                arrows.as_ref().map(|n| n.inner().iter().collect::<Vec<_>>()),
+                "case {case}"
+            );
+            assert_eq!(ours.map(|n| n.null_count()), arrows.map(|n| n.null_count()), "case {case}");
         }
     }
 
