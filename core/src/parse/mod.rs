@@ -41,6 +41,7 @@ use arrow_array::{Array, ArrayRef, OffsetSizeTrait, RecordBatch, RecordBatchOpti
 use arrow_buffer::{Buffer, OffsetBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use row::{Columns, Cut, CutReason, Failure, LineCtx, Parsed};
+use scan::Simd;
 use spec::{LogFormat, OnError, ParseSpec};
 use std::io::Read;
 use std::sync::Arc;
@@ -349,6 +350,7 @@ struct ByteLines<'a> {
     lines: Vec<LineRef<'a>>,
     blocks: Blocks<'a>,
     expected: usize,
+    simd: Simd,
 }
 
 const SPLIT_BYTES: usize = 64 * 1024;
@@ -365,7 +367,7 @@ impl<'a> ByteLines<'a> {
         let guess = (data.len() as u128 * sample_lines as u128 / sample.len().max(1) as u128) as usize;
         let expected = guess.saturating_mul(5) / 4 + 16;
         let expected = expected.min(data.len() / 32 + 16);
-        ByteLines { values, at: 0, lines: Vec::new(), blocks: Blocks::new(values), expected }
+        ByteLines { values, at: 0, lines: Vec::new(), blocks: Blocks::new(values), expected, simd: Simd::detect() }
     }
 }
 
@@ -396,12 +398,11 @@ impl<'a> LineChunks<'a> for ByteLines<'a> {
         self.at = end;
         let chunk = &data[start..end];
         self.lines.clear();
-        for (line_start, line_end) in split_lines(chunk) {
-            self.lines.push(self.blocks.line(start + line_start, start + line_end));
-        }
+        let (lines, blocks) = (&mut self.lines, &mut self.blocks);
+        let plain = for_each_line(chunk, self.simd, |line_start, line_end| lines.push(blocks.line(start + line_start, start + line_end)));
         // Lines end at CR or LF, which no character holds part of: the
         // chunk's bytes as a whole tell.
-        Some((&self.lines, Clean::of(chunk, false)))
+        Some((&self.lines, if plain { Clean::Yes } else { Clean::of(chunk, false) }))
     }
 
     fn into_blocks(self) -> Vec<Buffer> {
@@ -564,20 +565,48 @@ impl<'a> Blocks<'a> {
 
 /// Line spans of `b`: terminated by LF, CRLF or a lone CR; the last line
 /// counts without a terminator; no line after a final terminator.
+pub(crate) fn split_lines(b: &[u8]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::with_capacity(b.len() / 128 + 1);
+    for_each_line(b, Simd::detect(), |start, end| spans.push((start, end)));
+    spans
+}
+
+/// Calls `line(start, end)` for each line span of `b` (as [`split_lines`]
+/// gives them, in order) and returns whether every byte of `b` is ASCII
+/// other than NUL, which the same pass finds: such bytes need no UTF-8 or
+/// NUL check of their own.
 ///
 /// Terminators are found 64 bytes at a time, as a bit mask read off bit by
 /// bit: lines of logs are short, and a search call per line (`memchr2`) cost
 /// a sixth of parsing a logfmt line.
-pub(crate) fn split_lines(b: &[u8]) -> Vec<(usize, usize)> {
-    let mut spans = Vec::with_capacity(b.len() / 128 + 1);
+pub(crate) fn for_each_line(b: &[u8], simd: Simd, line: impl FnMut(usize, usize)) -> bool {
+    match simd {
+        // SAFETY: `simd` names features the CPU has.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { for_each_line_avx512(b, line) },
+        _ => for_each_line_by(b, block_masks, line),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+unsafe fn for_each_line_avx512(b: &[u8], line: impl FnMut(usize, usize)) -> bool {
+    for_each_line_by(b, |block| block_masks_avx512(block), line)
+}
+
+/// The loop of [`for_each_line`], with `block_masks` giving a 64-byte
+/// block's terminators and whether it is all ASCII without NUL.
+#[inline(always)]
+fn for_each_line_by(b: &[u8], block_masks: impl Fn(&[u8; 64]) -> (u64, bool), mut line: impl FnMut(usize, usize)) -> bool {
     let mut start = 0;
     let mut skip_lf_at = usize::MAX;
+    let mut plain = true;
     let mut terminator_at = |i: usize| {
         if i == skip_lf_at {
             start = i + 1;
             return;
         }
-        spans.push((start, i));
+        line(start, i);
         start = i + 1;
         if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') {
             skip_lf_at = i + 1;
@@ -586,7 +615,8 @@ pub(crate) fn split_lines(b: &[u8]) -> Vec<(usize, usize)> {
     let blocks = b.chunks_exact(64);
     let tail = blocks.remainder();
     for (k, block) in blocks.enumerate() {
-        let mut mask = terminator_mask(block.try_into().expect("64 bytes"));
+        let (mut mask, block_plain) = block_masks(block.try_into().expect("64 bytes"));
+        plain &= block_plain;
         while mask != 0 {
             terminator_at(k * 64 + mask.trailing_zeros() as usize);
             mask &= mask - 1;
@@ -594,32 +624,56 @@ pub(crate) fn split_lines(b: &[u8]) -> Vec<(usize, usize)> {
     }
     let tail_at = b.len() - tail.len();
     for (i, &byte) in tail.iter().enumerate() {
+        plain &= byte != 0 && byte.is_ascii();
         if byte == b'\n' || byte == b'\r' {
             terminator_at(tail_at + i);
         }
     }
     if start < b.len() {
-        spans.push((start, b.len()));
+        line(start, b.len());
     }
-    spans
+    plain
 }
 
-/// Bit i set where `block[i]` is LF or CR.
+/// Bit i set where `block[i]` is LF or CR; whether every byte is ASCII and not NUL.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn terminator_mask(block: &[u8; 64]) -> u64 {
+fn block_masks(block: &[u8; 64]) -> (u64, bool) {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_setzero_si128};
     let mut mask = 0u64;
+    let mut odd = 0;
     for (k, lane) in block.chunks_exact(16).enumerate() {
         mask |= u64::from(scan::mask_either(lane.try_into().expect("16 bytes"), b'\n', b'\r')) << (16 * k);
+        // SAFETY: SSE2 is part of every x86-64; the load reads the lane's
+        // 16 bytes and needs no alignment.
+        unsafe {
+            let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
+            // High bits (bytes past ASCII) and NULs.
+            odd |= _mm_movemask_epi8(v) | _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
+        }
     }
-    mask
+    (mask, odd == 0)
 }
 
-/// Bit i set where `block[i]` is LF or CR.
+/// Bit i set where `block[i]` is LF or CR; whether every byte is ASCII and not NUL.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn terminator_mask(block: &[u8; 64]) -> u64 {
-    block.iter().enumerate().fold(0, |mask, (i, &byte)| mask | (u64::from(byte == b'\n' || byte == b'\r') << i))
+fn block_masks(block: &[u8; 64]) -> (u64, bool) {
+    let mask = block.iter().enumerate().fold(0, |mask, (i, &byte)| mask | (u64::from(byte == b'\n' || byte == b'\r') << i));
+    (mask, block.iter().all(|&byte| byte != 0 && byte.is_ascii()))
+}
+
+/// [`block_masks`] in one load and four compares.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+#[inline]
+fn block_masks_avx512(block: &[u8; 64]) -> (u64, bool) {
+    use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_movepi8_mask, _mm512_set1_epi8, _mm512_setzero_si512};
+    // SAFETY: the load reads the 64 bytes of `block` and needs no alignment.
+    let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+    let mask = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\n' as i8)) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\r' as i8));
+    let odd = _mm512_movepi8_mask(v) | _mm512_cmpeq_epi8_mask(v, _mm512_setzero_si512());
+    (mask, odd == 0)
 }
 
 /// Parses an array of lines (see [`Parser::parse_lines`]).
@@ -851,7 +905,7 @@ pub fn split_lines_for_tests(bytes: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::split_lines;
+    use super::{for_each_line, split_lines, Simd};
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
@@ -882,9 +936,24 @@ mod tests {
             // Dense terminators and lengths around the 64-byte blocks, so that
             // CRLFs straddle block edges and tails of every length occur.
             let len = rng.random_range(0..300);
-            let bytes: Vec<u8> =
-                (0..len).map(|_| *[b'a', b'\n', b'\r', b'\xff', b' '].get(rng.random_range(0..8)).unwrap_or(&b'x')).collect();
+            // Non-ASCII bytes and NULs rare, so that many inputs have none.
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| match rng.random_range(0..1000) {
+                    0 => b'\xff',
+                    1 => 0,
+                    _ => *[b'a', b'\n', b'\r', b' '].get(rng.random_range(0..7)).unwrap_or(&b'x'),
+                })
+                .collect();
             assert_eq!(split_lines(&bytes), split_lines_byte_by_byte(&bytes), "{bytes:?}");
+            let plain = bytes.iter().all(|&c| c != 0 && c.is_ascii());
+            for simd in [Simd::Sse2, Simd::Avx512] {
+                if simd == Simd::Avx512 && Simd::detect() != Simd::Avx512 {
+                    continue;
+                }
+                let mut spans = Vec::new();
+                assert_eq!(for_each_line(&bytes, simd, |start, end| spans.push((start, end))), plain, "{simd:?} {bytes:?}");
+                assert_eq!(spans, split_lines_byte_by_byte(&bytes), "{simd:?} {bytes:?}");
+            }
         }
     }
 }
