@@ -8,7 +8,7 @@
 //! is decoded into a copy, every other value stays a view.
 
 use super::row::{Columns, Failure, LineCtx, Parsed};
-use super::scan::{find_either, token_end, LineMasks};
+use super::scan::{digits8, find_either, token_end, LineMasks};
 use super::spec::{timestamp_type, StringOutput};
 use super::time::{parse_clf, TsCache};
 use super::LineParser;
@@ -332,6 +332,11 @@ impl AccessParser {
         let size = &b[size_start..size_end];
         if size == b"-" {
             cols.set_null(SIZE);
+        } else if let (1..=8, Some(window)) = (size.len(), b.get(size_start..size_start + 8)) {
+            // Up to 8 digits with 8 bytes to read (nearly every size): read
+            // at once, where a loop would end after a different number of
+            // steps from line to line.
+            cols.u64(SIZE).push(digits8(window.try_into().expect("8 bytes"), size.len())?);
         } else {
             // Up to 19 digits, which no u64 overflows; longer goes the long way.
             if size.is_empty() || size.len() > 19 || !size.iter().all(u8::is_ascii_digit) {
@@ -510,7 +515,7 @@ mod tests {
             &long_request,
         ];
         let statuses = ["200", "404", "20", "2000", "20001", "200-", "2x0", "-"];
-        let sizes = ["2326", "-", "0", "18446744073709551615", "18446744073709551616", "12a", "", "9999999999999999999"];
+        let sizes = ["2326", "-", "0", "12345678", "123456789", "18446744073709551615", "18446744073709551616", "12a", "", "9999999999999999999"];
         let quoted = [
             "\"-\"",
             "\"http://www.example.com/start.html\"",

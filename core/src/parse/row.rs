@@ -762,6 +762,25 @@ mod tests {
     }
 
     #[test]
+    fn views_are_the_cells_arrow_makes() {
+        let text: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for len in 0..text.len() {
+            let ctx = LineCtx { bytes: &text[..len], block: Some(3), offset: 1000, cut: None };
+            for start in 0..=len {
+                for end in start..=len {
+                    let value = &text[start..end];
+                    let want = if value.len() <= 12 {
+                        inline_view(value)
+                    } else {
+                        ByteView::new(value.len() as u32, &value[..4]).with_buffer_index(3).with_offset(1000 + start as u32).as_u128()
+                    };
+                    assert_eq!(ctx.view(start, end), want, "{len} {start}..{end}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn inline_views_read_from_the_line_equal_copied_ones() {
         let text: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
         for len in 0..text.len() {

@@ -67,6 +67,33 @@ pub(crate) fn token_end(b: &[u8], at: usize) -> usize {
     find_either(b, at, b' ', b' ')
 }
 
+/// The number written by the first `len` bytes of `window` (1 to 8), if
+/// they are all ASCII digits: the bytes checked and converted together, a
+/// few word operations whatever `len` (SWAR; the conversion is the one of
+/// Lemire's "fast_float").
+#[inline(always)]
+pub(crate) fn digits8(window: &[u8; 8], len: usize) -> Option<u64> {
+    debug_assert!((1..=8).contains(&len));
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // The digits to the top bytes, in order (the first byte of the window is
+    // the word's lowest); the bytes below them become '0's, leading zeros.
+    let shift = 8 * (8 - len) as u32;
+    let digits = u64::from_le_bytes(*window) << shift;
+    let word = digits | (ZEROS & !(u64::MAX << shift));
+    // Each byte is 0x30..=0x3F, and still is with 6 added: 0x30..=0x39. (A
+    // byte that fails the first test may carry into the next on the second,
+    // but the first already said no.)
+    if word & HIGH_NIBBLES != ZEROS || word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES != ZEROS {
+        return None;
+    }
+    let v = word - ZEROS;
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let low = (v & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32));
+    let high = ((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32));
+    Some(u64::from(low.wrapping_add(high).wrapping_shr(32) as u32))
+}
+
 /// The longest line [`LineMasks`] describes.
 pub(crate) const MASKED_LINE: usize = 512;
 
@@ -372,6 +399,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn digits8_reads_what_a_byte_loop_reads() {
+        let alphabet = b"0123456789/:- \"\x00\xff";
+        let mut state = 13u64;
+        let mut next = move |n: usize| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        for _ in 0..200_000 {
+            // Digits mostly, so that whole numbers of every length occur.
+            let window: [u8; 8] = std::array::from_fn(|_| if next(4) > 0 { b'0' + next(10) as u8 } else { alphabet[next(alphabet.len())] });
+            let len = 1 + next(8);
+            let naive =
+                window[..len].iter().all(u8::is_ascii_digit).then(|| window[..len].iter().fold(0, |v, &c| v * 10 + (c - b'0') as u64));
+            assert_eq!(digits8(&window, len), naive, "{window:?} {len}");
+        }
+        assert_eq!(digits8(b"99999999", 8), Some(99_999_999));
+        assert_eq!(digits8(b"0 \"x\"abc", 1), Some(0));
     }
 
     #[test]
