@@ -122,7 +122,8 @@ fn trim_end<'a>(ctx: &LineCtx<'a>) -> LineCtx<'a> {
     LineCtx { bytes: b, ..*ctx }
 }
 
-/// [`dash_field`] of a line without a cut.
+/// [`dash_field`] of a line without a cut; also a quoted field's content
+/// without escapes, where `-` is null too.
 #[inline(always)]
 fn plain_dash_field(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: usize) {
     if &ctx.bytes[start..end] == b"-" {
@@ -130,12 +131,6 @@ fn plain_dash_field(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize,
     } else {
         cols.str(col).push_view(ctx.view(start, end));
     }
-}
-
-/// A quoted field's content without escapes: `-` is null.
-#[inline(always)]
-fn plain_quoted(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: usize) {
-    plain_dash_field(cols, col, ctx, start, end);
 }
 
 /// Finds the closing quote of a quoted field whose content starts at `at`;
@@ -356,8 +351,8 @@ impl AccessParser {
         if b.get(size_end + 1) != Some(&b'"') || b.get(referrer_end + 1..agent_start) != Some(b" \"") || agent_end != len - 1 {
             return None;
         }
-        plain_quoted(cols, REFERRER, ctx, referrer_start, referrer_end);
-        plain_quoted(cols, USER_AGENT, ctx, agent_start, agent_end);
+        plain_dash_field(cols, REFERRER, ctx, referrer_start, referrer_end);
+        plain_dash_field(cols, USER_AGENT, ctx, agent_start, agent_end);
         Some(())
     }
 

@@ -266,19 +266,11 @@ impl LineMasks {
             backslashes |= b0 | b1;
             word += 1;
         }
-        let rest = len % 32;
-        if rest > 0 {
+        if !len.is_multiple_of(32) {
             let (s, q, bs) = lane_masks_avx2(b[len - 32..].try_into().expect("32 bytes"), self.space_too);
-            let shift = 32 - rest;
-            let at = 32 * (whole % 2);
-            if at == 0 {
-                self.spaces[word] = 0;
-                self.quotes[word] = 0;
-                word += 1;
-            }
-            self.spaces[word - 1] |= u64::from(s >> shift) << at;
-            self.quotes[word - 1] |= u64::from(q >> shift) << at;
-            backslashes |= bs >> shift;
+            word = self.add_last_lane(word, len, 32, s.into(), q.into());
+            // Every byte of that lane is the line's: no shift needed here.
+            backslashes |= bs;
         }
         self.words = word;
         self.backslash = backslashes != 0;
@@ -306,24 +298,32 @@ impl LineMasks {
             self.quotes[word] = quotes;
             word += 1;
         }
-        // The bytes after the last whole lane: the line's last 16 bytes,
-        // shifted so that only the ones not seen yet remain.
-        let rest = len % 16;
-        if rest > 0 {
+        if !len.is_multiple_of(16) {
             let (s, q, bs) = lane_masks(b[len - 16..].try_into().expect("16 bytes"), space_too);
-            let shift = 16 - rest;
-            let at = 16 * (whole % 4);
-            if at == 0 {
-                self.spaces[word] = 0;
-                self.quotes[word] = 0;
-                word += 1;
-            }
-            self.spaces[word - 1] |= u64::from(s >> shift) << at;
-            self.quotes[word - 1] |= u64::from(q >> shift) << at;
-            backslashes |= bs >> shift;
+            word = self.add_last_lane(word, len, 16, s.into(), q.into());
+            // Every byte of that lane is the line's: no shift needed here.
+            backslashes |= bs;
         }
         self.words = word;
         self.backslash = backslashes != 0;
+    }
+
+    /// Adds the spaces and quotes of the bytes after the last whole lane of
+    /// `width` bytes, read as the line's last `width` bytes: shifted so that
+    /// only the ones not seen yet remain, into the last of the `words`
+    /// filled or a new one. Returns the words now filled.
+    #[inline(always)]
+    fn add_last_lane(&mut self, mut words: usize, len: usize, width: usize, spaces: u64, quotes: u64) -> usize {
+        let shift = width - len % width;
+        let at = len / width * width % 64;
+        if at == 0 {
+            self.spaces[words] = 0;
+            self.quotes[words] = 0;
+            words += 1;
+        }
+        self.spaces[words - 1] |= (spaces >> shift) << at;
+        self.quotes[words - 1] |= (quotes >> shift) << at;
+        words
     }
 
     /// The first space at or after `at`, or [`MASKED_LINE`] (past the line's end).
