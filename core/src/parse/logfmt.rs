@@ -97,16 +97,14 @@ impl PairError {
 /// byte that ends a key: when the line has it followed by `=`, the key is
 /// taken whole instead of scanned (a scan would stop at the same place).
 #[inline(always)]
-fn next_pair(b: &[u8], mut at: usize, predicted: Option<&[u8]>) -> Result<Option<Pair>, PairError> {
-    while at < b.len() && (b[at] == b' ' || b[at] == b'\t') {
-        at += 1;
-    }
+fn next_pair(b: &[u8], at: usize, predicted: Option<&[u8]>) -> Result<Option<Pair>, PairError> {
+    let mut at = skip_separators(b, at);
     if at == b.len() {
         return Ok(None);
     }
     let key_start = at;
     let predicted = match predicted {
-        Some(name) if b.get(at + name.len()) == Some(&b'=') && short_eq(&b[at..at + name.len()], name) => {
+        Some(name) if key_at(b, at, name) => {
             at += name.len();
             true
         }
@@ -158,13 +156,19 @@ fn skip_separators(b: &[u8], mut at: usize) -> usize {
     at
 }
 
+/// Whether `name` followed by `=` starts at `at`.
+#[inline(always)]
+fn key_at(b: &[u8], at: usize, name: &[u8]) -> bool {
+    b.get(at + name.len()) == Some(&b'=') && short_eq(&b[at..at + name.len()], name)
+}
+
 #[inline(always)]
 fn next_predicted_pair(b: &[u8], at: usize, name: &[u8], masks: &LineMasks) -> InOrder {
     let at = skip_separators(b, at);
     if at == b.len() {
         return InOrder::End;
     }
-    if b.get(at + name.len()) != Some(&b'=') || !short_eq(&b[at..at + name.len()], name) {
+    if !key_at(b, at, name) {
         return InOrder::Other;
     }
     let at = at + name.len() + 1;
