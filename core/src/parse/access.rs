@@ -247,6 +247,10 @@ impl AccessParser {
 }
 
 impl LineParser for AccessParser {
+    fn masks(&self) -> Option<bool> {
+        Some(false)
+    }
+
     fn fields(&self, strings: StringOutput) -> Vec<Field> {
         let s = strings.data_type();
         let mut fields = vec![
@@ -294,10 +298,14 @@ impl AccessParser {
         if ctx.cut.is_some() {
             return None;
         }
-        if !self.masks.read(b) || self.masks.backslash {
+        let masks = match ctx.masks {
+            Some(masks) => masks,
+            None if self.masks.read(b) => &self.masks,
+            None => return None,
+        };
+        if masks.backslash {
             return None;
         }
-        let masks = &self.masks;
         let host_end = masks.next_space(0);
         let ident_end = masks.next_space(host_end + 1);
         let user_end = masks.next_space(ident_end + 1);
@@ -466,7 +474,7 @@ mod tests {
         let mut cols = Columns::new(parser.fields(StringOutput::View), lines.len());
         let buffers: Vec<Buffer> = lines.iter().map(|l| Buffer::from(l.as_slice())).collect();
         for (i, buffer) in buffers.iter().enumerate() {
-            let ctx = LineCtx { bytes: buffer.as_slice(), block: Some(i as u32 + 1), offset: 0, cut: None };
+            let ctx = LineCtx { bytes: buffer.as_slice(), block: Some(i as u32 + 1), offset: 0, cut: None, masks: None };
             let result = if plain_first { parser.parse(&ctx, &mut cols) } else { parser.parse_fields(&trim_end(&ctx), &mut cols) };
             cols.end_row(&result);
         }

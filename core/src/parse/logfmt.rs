@@ -195,8 +195,11 @@ impl LogfmtParser {
     #[inline]
     fn parse_in_order(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Option<Parsed> {
         let b = ctx.bytes;
-        if self.masks.read(b) && !self.masks.backslash {
-            return self.parse_in_order_masked(ctx, cols);
+        match ctx.masks {
+            Some(masks) if !masks.backslash => return self.parse_in_order_masked(ctx, Some(masks), cols),
+            Some(_) => {}
+            None if self.masks.read(b) && !self.masks.backslash => return self.parse_in_order_masked(ctx, None, cols),
+            None => {}
         }
         let mut at = 0;
         for i in 0..self.declared.len() {
@@ -217,16 +220,18 @@ impl LogfmtParser {
     }
 
     /// [`Self::parse_in_order`] of a line without backslashes whose masks
-    /// are read: values end at the next separator or quote found in them
-    /// (with no backslash, the first quote closes a value, as
-    /// [`closing_quote`] finds).
+    /// are read (`line_masks`, given with the line, or else `self.masks`):
+    /// values end at the next separator or quote found in them (with no
+    /// backslash, the first quote closes a value, as [`closing_quote`]
+    /// finds).
     #[inline(always)]
-    fn parse_in_order_masked(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Option<Parsed> {
+    fn parse_in_order_masked(&mut self, ctx: &LineCtx, line_masks: Option<&LineMasks>, cols: &mut Columns) -> Option<Parsed> {
         let b = ctx.bytes;
         let mut at = 0;
         for i in 0..self.declared.len() {
             let name = self.plain[i].then_some(self.declared[i].name.as_bytes())?;
-            let (value, next) = match next_predicted_pair(b, at, name, &self.masks) {
+            let masks = line_masks.unwrap_or(&self.masks);
+            let (value, next) = match next_predicted_pair(b, at, name, masks) {
                 InOrder::Pair { value, next } => (value, next),
                 InOrder::End => return Some(Ok(())),
                 InOrder::Other => return None,
@@ -312,6 +317,11 @@ impl LogfmtParser {
 }
 
 impl LineParser for LogfmtParser {
+    fn masks(&self) -> Option<bool> {
+        // Only the in-order path of declared fields reads them.
+        (!self.declared.is_empty()).then_some(true)
+    }
+
     fn fields(&self, strings: StringOutput) -> Vec<Field> {
         if self.declared.is_empty() {
             vec![Field::new("fields", DataType::Map(MapCol::entries_field(), false), true)]
@@ -390,7 +400,7 @@ mod tests {
         let mut cols = Columns::new(parser.fields(StringOutput::View), lines.len());
         let buffers: Vec<Buffer> = lines.iter().map(|l| Buffer::from(l.as_slice())).collect();
         for (i, buffer) in buffers.iter().enumerate() {
-            let ctx = LineCtx { bytes: buffer.as_slice(), block: Some(i as u32 + 1), offset: 0, cut: None };
+            let ctx = LineCtx { bytes: buffer.as_slice(), block: Some(i as u32 + 1), offset: 0, cut: None, masks: None };
             let result = if in_order_first { parser.parse(&ctx, &mut cols) } else { parser.parse_with_slots(&ctx, &mut cols) };
             cols.end_row(&result);
         }

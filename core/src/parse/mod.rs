@@ -41,7 +41,7 @@ use arrow_array::{Array, ArrayRef, OffsetSizeTrait, RecordBatch, RecordBatchOpti
 use arrow_buffer::{Buffer, OffsetBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use row::{Columns, Cut, CutReason, Failure, LineCtx, Parsed};
-use scan::Simd;
+use scan::{LineMasks, Simd};
 use spec::{LogFormat, OnError, ParseSpec};
 use std::io::Read;
 use std::sync::Arc;
@@ -64,6 +64,12 @@ pub(crate) trait LineParser: std::fmt::Debug + Send {
     /// Writes the line's fields in any order, each at most once; fields not
     /// written are null. On failure, what was written stays.
     fn parse(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed;
+    /// Whether the parser reads lines through their delimiter masks, and
+    /// then whether tabs count as spaces: lines of raw bytes then come with
+    /// their masks read ([`LineCtx::masks`]).
+    fn masks(&self) -> Option<bool> {
+        None
+    }
 }
 
 #[derive(Debug)]
@@ -206,50 +212,61 @@ impl Parser {
 
     /// `parse_bytes` of bytes known to be text.
     fn parse_text(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
+        if let Engine::Lines(parser) = &self.engine {
+            if let Some(tabs) = parser.masks() {
+                return self.run_masked(bytes, tabs);
+            }
+        }
         self.run(ByteLines::new(bytes))
     }
 
+    /// [`Self::run`] of raw bytes for a parser that reads lines through
+    /// their delimiter masks: each line is found and its masks read in one
+    /// pass ([`LineMasks::read_line`]), the parser given them with the line.
+    fn run_masked(&mut self, values: &Buffer, tabs: bool) -> Result<ParseOutput> {
+        let Engine::Lines(parser) = &mut self.engine else { unreachable!("only line parsers read masks") };
+        let data = values.as_slice();
+        let mut blocks = Blocks::new(values);
+        let mut cols = Columns::new(parser.fields(spec::StringOutput::View), expected_lines(data));
+        let mut masks = LineMasks::new(tabs);
+        let mut at = 0;
+        while at < data.len() {
+            let (len, plain) = match masks.read_line(data, at) {
+                Some(line) => line,
+                // Longer than the masks hold: parsed without them.
+                None => (memchr::memchr2(b'\n', b'\r', &data[at..]).unwrap_or(data.len() - at), false),
+            };
+            let end = at + len;
+            // A line of ASCII without NUL needs no check; it also has no byte
+            // order mark, so the parser sees it whole, as its masks were read.
+            let (clean, masks) = if plain { (Clean::Yes, Some(&masks)) } else { (Clean::No, None) };
+            self.next_line += 1;
+            parse_line(parser.as_mut(), &mut cols, &blocks.line(at, end), clean, masks, &self.spec, self.next_line - 1)?;
+            at = match data.get(end) {
+                None => end,
+                Some(b'\r') if data.get(end + 1) == Some(&b'\n') => end + 2,
+                Some(_) => end + 1,
+            };
+        }
+        finish_lines(cols, &blocks.into_buffers(), self.spec.strings)
+    }
+
     fn run<'a>(&mut self, mut lines: impl LineChunks<'a>) -> Result<ParseOutput> {
-        let max_line = self.spec.max_line_bytes;
         match &mut self.engine {
             Engine::Lines(parser) => {
                 let mut cols = Columns::new(parser.fields(spec::StringOutput::View), lines.expected_lines());
                 while let Some((chunk, clean)) = lines.next_chunk() {
                     for line in chunk {
-                        let number = self.next_line;
                         self.next_line += 1;
-                        let result = match prepare(line, clean, max_line) {
-                            Err(failure) => Err(failure),
-                            Ok((ctx, cut)) => {
-                                let mut result = parser.parse(&ctx, &mut cols);
-                                if let Some(cut) = cut {
-                                    // The parser saw the line only up to the bad byte.
-                                    match &mut result {
-                                        Ok(()) => result = Err(Failure::new("line", cut.at, cut.describe())),
-                                        Err(f) if f.offset >= cut.at => {
-                                            f.offset = cut.at;
-                                            f.reason = format!("{} (the line is unreadable from here)", cut.describe());
-                                        }
-                                        Err(_) => {}
-                                    }
-                                }
-                                result
-                            }
-                        };
-                        let message = cols.end_row(&result);
-                        if let (Some(message), OnError::Raise) = (message, self.spec.on_error) {
-                            return Err(SashError::Parse { line: number, message: message.to_string() });
-                        }
+                        parse_line(parser.as_mut(), &mut cols, line, clean, None, &self.spec, self.next_line - 1)?;
                     }
                 }
-                let failed = cols.failed();
-                let batch = cols.finish(&lines.into_blocks(), self.spec.strings)?;
-                Ok(ParseOutput { parsed: batch.num_rows() - failed, failed, batch })
+                finish_lines(cols, &lines.into_blocks(), self.spec.strings)
             }
             Engine::Json(parser) => {
                 let mut inputs: Vec<std::result::Result<&[u8], Failure>> = Vec::with_capacity(lines.expected_lines());
                 while let Some((chunk, clean)) = lines.next_chunk() {
-                    inputs.extend(chunk.iter().map(|line| match prepare(line, clean, max_line) {
+                    inputs.extend(chunk.iter().map(|line| match prepare(line, clean, self.spec.max_line_bytes) {
                         Err(f) => Err(f),
                         Ok((_, Some(cut))) => Err(json::cut_failure(cut)),
                         Ok((ctx, None)) => Ok(ctx.bytes),
@@ -282,6 +299,52 @@ impl Parser {
             }
         }
     }
+}
+
+/// Parses one line into the next row of `cols`; the error of
+/// `on_error: "raise"` when the line (number `number`) fails.
+#[inline(always)]
+fn parse_line(
+    parser: &mut dyn LineParser,
+    cols: &mut Columns,
+    line: &LineRef,
+    clean: Clean,
+    masks: Option<&LineMasks>,
+    spec: &ParseSpec,
+    number: u64,
+) -> Result<()> {
+    let result = match prepare(line, clean, spec.max_line_bytes) {
+        Err(failure) => Err(failure),
+        Ok((ctx, cut)) => {
+            debug_assert!(masks.is_none() || line.bytes.is_some_and(|b| b.as_ptr() == ctx.bytes.as_ptr()), "masks of another start");
+            let ctx = LineCtx { masks, ..ctx };
+            let mut result = parser.parse(&ctx, cols);
+            if let Some(cut) = cut {
+                // The parser saw the line only up to the bad byte.
+                match &mut result {
+                    Ok(()) => result = Err(Failure::new("line", cut.at, cut.describe())),
+                    Err(f) if f.offset >= cut.at => {
+                        f.offset = cut.at;
+                        f.reason = format!("{} (the line is unreadable from here)", cut.describe());
+                    }
+                    Err(_) => {}
+                }
+            }
+            result
+        }
+    };
+    let message = cols.end_row(&result);
+    if let (Some(message), OnError::Raise) = (message, spec.on_error) {
+        return Err(SashError::Parse { line: number, message: message.to_string() });
+    }
+    Ok(())
+}
+
+/// The batch of the rows in `cols`.
+fn finish_lines(mut cols: Columns, blocks: &[Buffer], strings: spec::StringOutput) -> Result<ParseOutput> {
+    let failed = cols.failed();
+    let batch = cols.finish(blocks, strings)?;
+    Ok(ParseOutput { parsed: batch.num_rows() - failed, failed, batch })
 }
 
 /// What is known of a whole input region before looking at single lines.
@@ -357,18 +420,22 @@ const SPLIT_BYTES: usize = 64 * 1024;
 
 impl<'a> ByteLines<'a> {
     fn new(values: &'a Buffer) -> ByteLines<'a> {
-        let data = values.as_slice();
-        // The first chunk's lines give the expected count; a loose guess
-        // costs address space, not memory (pages never written stay out).
-        let sample = &data[..data.len().min(SPLIT_BYTES)];
-        let sample_lines = memchr::memchr2_iter(b'\n', b'\r', sample).count().max(1);
-        // Capped as if lines averaged 32 bytes: a sample of short lines must
-        // not reserve gigabytes; beyond the guess the columns grow.
-        let guess = (data.len() as u128 * sample_lines as u128 / sample.len().max(1) as u128) as usize;
-        let expected = guess.saturating_mul(5) / 4 + 16;
-        let expected = expected.min(data.len() / 32 + 16);
+        let expected = expected_lines(values.as_slice());
         ByteLines { values, at: 0, lines: Vec::new(), blocks: Blocks::new(values), expected, simd: Simd::detect() }
     }
+}
+
+/// About how many lines `data` holds, for the output columns to reserve.
+fn expected_lines(data: &[u8]) -> usize {
+    // The first chunk's lines give the expected count; a loose guess
+    // costs address space, not memory (pages never written stay out).
+    let sample = &data[..data.len().min(SPLIT_BYTES)];
+    let sample_lines = memchr::memchr2_iter(b'\n', b'\r', sample).count().max(1);
+    // Capped as if lines averaged 32 bytes: a sample of short lines must
+    // not reserve gigabytes; beyond the guess the columns grow.
+    let guess = (data.len() as u128 * sample_lines as u128 / sample.len().max(1) as u128) as usize;
+    let expected = guess.saturating_mul(5) / 4 + 16;
+    expected.min(data.len() / 32 + 16)
 }
 
 impl<'a> LineChunks<'a> for ByteLines<'a> {
@@ -518,7 +585,7 @@ fn prepare<'a>(line: &LineRef<'a>, clean: Clean, max_line: usize) -> std::result
         }
     }
     let end = cut.map_or(bytes.len(), |c| c.at);
-    Ok((LineCtx { bytes: &bytes[..end], block: line.block, offset, cut }, cut))
+    Ok((LineCtx { bytes: &bytes[..end], block: line.block, offset, cut, masks: None }, cut))
 }
 
 /// Lines of one contiguous buffer given by byte spans.
@@ -905,6 +972,8 @@ pub fn split_lines_for_tests(bytes: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::scan::tests::assert_masks_of;
+    use super::scan::{LineMasks, MASKED_LINE};
     use super::{for_each_line, split_lines, Simd};
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
@@ -953,6 +1022,58 @@ mod tests {
                 let mut spans = Vec::new();
                 assert_eq!(for_each_line(&bytes, simd, |start, end| spans.push((start, end))), plain, "{simd:?} {bytes:?}");
                 assert_eq!(spans, split_lines_byte_by_byte(&bytes), "{simd:?} {bytes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn lines_read_with_their_masks_split_as_the_byte_by_byte_rule_does() {
+        let mut rng = StdRng::seed_from_u64(8);
+        for simd in [Simd::Sse2, Simd::Avx512] {
+            if simd == Simd::Avx512 && Simd::detect() != Simd::Avx512 {
+                eprintln!("{simd:?} is not on this CPU: not tested here");
+                continue;
+            }
+            for tabs in [false, true] {
+                // One reader for every input, as a parse keeps it: what a
+                // line leaves must not show in the next.
+                let mut masks = LineMasks::with(simd, tabs);
+                for _ in 0..3000 {
+                    // Lines of every length around the 64-byte blocks and the
+                    // masks' limit, and inputs ending anywhere in a block.
+                    let len = rng.random_range(0..1400);
+                    let terminators = rng.random_range(1..200);
+                    let bytes: Vec<u8> = (0..len)
+                        .map(|_| match rng.random_range(0..terminators + 40) {
+                            0 => b'\r',
+                            1..=6 => b' ',
+                            7..=9 => b'"',
+                            10..=11 => b'\t',
+                            12 if rng.random_bool(0.3) => b'\\',
+                            13 if rng.random_bool(0.1) => 0,
+                            14 if rng.random_bool(0.1) => 0xC3,
+                            15..=39 => b'a',
+                            _ => b'\n',
+                        })
+                        .collect();
+                    let mut spans = Vec::new();
+                    let mut at = 0;
+                    while at < bytes.len() {
+                        let line_end = at + bytes[at..].iter().position(|&c| c == b'\n' || c == b'\r').unwrap_or(bytes.len() - at);
+                        let line = &bytes[at..line_end];
+                        match masks.read_line(&bytes, at) {
+                            None => assert!(line.len() >= MASKED_LINE, "{simd:?} {line:?}"),
+                            Some((len, plain)) => {
+                                assert_eq!(len, line.len(), "{simd:?} {line:?} in {bytes:?}");
+                                assert_eq!(plain, line.iter().all(|&c| c != 0 && c.is_ascii()), "{simd:?} {line:?}");
+                                assert_masks_of(&masks, line, tabs);
+                            }
+                        }
+                        spans.push((at, line_end));
+                        at = line_end + if bytes[line_end..].starts_with(b"\r\n") { 2 } else { 1 };
+                    }
+                    assert_eq!(spans, split_lines_byte_by_byte(&bytes));
+                }
             }
         }
     }

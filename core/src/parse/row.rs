@@ -8,6 +8,7 @@
 //! that must change (escapes decoded) are copied, into a side buffer that is
 //! buffer 0 of every string column; the input's buffers follow it.
 
+use super::scan::LineMasks;
 use super::spec::{timestamp_type, StringOutput};
 use arrow_array::builder::ArrayBuilder;
 use arrow_array::types::*;
@@ -77,6 +78,9 @@ pub(crate) struct LineCtx<'a> {
     /// A byte the line cannot hold in a string (invalid UTF-8, NUL): the
     /// parsers see only the bytes before it and a field reaching it fails.
     pub cut: Option<Cut>,
+    /// The line's delimiter masks, read while it was split off the raw
+    /// bytes, when the parser reads them ([`super::LineParser::masks`]).
+    pub masks: Option<&'a LineMasks>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -765,7 +769,7 @@ mod tests {
     fn views_are_the_cells_arrow_makes() {
         let text: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
         for len in 0..text.len() {
-            let ctx = LineCtx { bytes: &text[..len], block: Some(3), offset: 1000, cut: None };
+            let ctx = LineCtx { bytes: &text[..len], block: Some(3), offset: 1000, cut: None, masks: None };
             for start in 0..=len {
                 for end in start..=len {
                     let value = &text[start..end];

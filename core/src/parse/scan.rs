@@ -178,6 +178,83 @@ fn lane_masks_avx2(lane: &[u8; 32], space_too: u8) -> (u32, u32, u32) {
     (space, quote, backslash)
 }
 
+/// What a 64-byte block holds, bit i for byte i: line terminators (LF,
+/// CR), bytes past ASCII or NUL, spaces (and the second byte counted as
+/// one), quotes, backslashes.
+pub(crate) struct Block {
+    pub terminators: u64,
+    pub odd: u64,
+    pub spaces: u64,
+    pub quotes: u64,
+    pub backslashes: u64,
+}
+
+/// [`Block`] sixteen bytes at a time (SSE2, every x86-64; elsewhere a byte
+/// loop).
+#[inline(always)]
+fn block_delimiters(block: &[u8; 64], space_too: u8) -> Block {
+    let mut found = Block { terminators: 0, odd: 0, spaces: 0, quotes: 0, backslashes: 0 };
+    for (k, lane) in block.chunks_exact(16).enumerate() {
+        let lane: &[u8; 16] = lane.try_into().expect("16 bytes");
+        let (spaces, quotes, backslashes) = lane_masks(lane, space_too);
+        found.spaces |= u64::from(spaces) << (16 * k);
+        found.quotes |= u64::from(quotes) << (16 * k);
+        found.backslashes |= u64::from(backslashes) << (16 * k);
+        found.terminators |= u64::from(lane_terminators(lane)) << (16 * k);
+        found.odd |= u64::from(lane_odd(lane)) << (16 * k);
+    }
+    found
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn lane_terminators(lane: &[u8; 16]) -> u16 {
+    mask_either(lane, b'\n', b'\r')
+}
+
+/// Bytes past ASCII, and NULs.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn lane_odd(lane: &[u8; 16]) -> u16 {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_setzero_si128};
+    // SAFETY: SSE2 is part of every x86-64; the load reads the 16 bytes of
+    // `lane` and needs no alignment.
+    unsafe {
+        let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
+        (_mm_movemask_epi8(v) | _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()))) as u16
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn lane_terminators(lane: &[u8; 16]) -> u16 {
+    lane.iter().enumerate().fold(0, |m, (i, &c)| m | (u16::from(c == b'\n' || c == b'\r') << i))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn lane_odd(lane: &[u8; 16]) -> u16 {
+    lane.iter().enumerate().fold(0, |m, (i, &c)| m | (u16::from(c == 0 || !c.is_ascii()) << i))
+}
+
+/// [`Block`] in one load and eight compares.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+#[inline]
+fn block_delimiters_avx512(block: &[u8; 64], space_too: u8) -> Block {
+    use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_movepi8_mask, _mm512_set1_epi8};
+    // SAFETY: the load reads the 64 bytes of `block` and needs no alignment.
+    let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+    let is = |byte: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(byte as i8));
+    Block {
+        terminators: is(b'\n') | is(b'\r'),
+        odd: _mm512_movepi8_mask(v) | is(0),
+        spaces: is(b' ') | is(space_too),
+        quotes: is(b'"'),
+        backslashes: is(b'\\'),
+    }
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn lane_masks(lane: &[u8; 16], space_too: u8) -> (u16, u16, u16) {
@@ -216,6 +293,65 @@ impl LineMasks {
             _ => self.read_sse2(b),
         }
         true
+    }
+
+    /// Reads the masks of the line starting at `at` in `data`, which ends
+    /// at the first LF or CR after `at` or at the data's end, when it ends
+    /// within [`MASKED_LINE`] bytes: returns its length, and whether it is
+    /// all ASCII without NUL. `None` (and nothing read) for a longer line.
+    ///
+    /// This is the splitting of raw bytes into lines and the reading of
+    /// each line's masks in one pass: each 64-byte block is loaded once,
+    /// where a split of a whole chunk first, then a read of each line, went
+    /// over the bytes twice (a quarter of parsing a combined log).
+    #[inline(always)]
+    pub(crate) fn read_line(&mut self, data: &[u8], at: usize) -> Option<(usize, bool)> {
+        match self.simd {
+            // SAFETY: `simd` names features the CPU has.
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { self.read_line_avx512(data, at) },
+            _ => self.read_line_by(data, at, block_delimiters),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512bw")]
+    unsafe fn read_line_avx512(&mut self, data: &[u8], at: usize) -> Option<(usize, bool)> {
+        self.read_line_by(data, at, |block, space_too| block_delimiters_avx512(block, space_too))
+    }
+
+    #[inline(always)]
+    fn read_line_by(&mut self, data: &[u8], at: usize, block: impl Fn(&[u8; 64], u8) -> Block) -> Option<(usize, bool)> {
+        let rest = &data[at..];
+        let (mut odd, mut backslashes) = (0, 0);
+        for word in 0..WORDS {
+            let start = 64 * word;
+            let (found, present) = match rest.get(start..start + 64) {
+                Some(bytes) => (block(bytes.try_into().expect("64 bytes"), self.space_too), u64::MAX),
+                None => {
+                    // The data's last bytes: read from a copy padded with
+                    // zeros, which are no delimiter, and which `present`
+                    // keeps out of the ASCII check.
+                    let n = rest.len().saturating_sub(start);
+                    let mut padded = [0; 64];
+                    padded[..n].copy_from_slice(&rest[rest.len() - n..]);
+                    (block(&padded, self.space_too), (1u64 << n) - 1)
+                }
+            };
+            let terminators = found.terminators & present;
+            // The line's bytes in this word: up to its terminator.
+            let line = if terminators != 0 { (1u64 << terminators.trailing_zeros()) - 1 } else { present };
+            self.spaces[word] = found.spaces & line;
+            self.quotes[word] = found.quotes & line;
+            odd |= found.odd & line;
+            backslashes |= found.backslashes & line;
+            if line != u64::MAX {
+                self.words = word + 1;
+                self.backslash = backslashes != 0;
+                return Some((start + line.count_ones() as usize, odd == 0));
+            }
+        }
+        None
     }
 
     /// Sixty-four bytes per step: one masked load (bytes past the line are
@@ -378,7 +514,7 @@ fn next_bit(words: &[u64], at: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -436,7 +572,6 @@ mod tests {
     }
 
     fn masks_find_what_a_byte_loop_finds(mut masks: LineMasks, tabs: bool, alphabet: &[u8]) {
-        let is_space = |c: u8| c == b' ' || tabs && c == b'\t';
         let mut state = 5u64;
         let mut next = move || {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -451,14 +586,21 @@ mod tests {
                 assert!(!(16..=MASKED_LINE).contains(&len), "{len}");
                 continue;
             }
-            assert_eq!(masks.backslash, line.contains(&b'\\'), "{line:?}");
-            for at in 0..=len + 1 {
-                let first = |is: &dyn Fn(u8) -> bool| (at..len).find(|&i| is(line[i])).unwrap_or(MASKED_LINE);
-                assert_eq!(masks.next_space(at), first(&is_space), "{line:?} from {at}");
-                assert_eq!(masks.next_quote(at), first(&|c| c == b'"'), "{line:?} from {at}");
-                let end = at.min(len);
-                assert_eq!(masks.last_space_before(end), (0..end).rev().find(|&i| is_space(line[i])), "{line:?} before {end}");
-            }
+            assert_masks_of(&masks, &line, tabs);
+        }
+    }
+
+    /// `masks`, just read from `line`, find what a byte loop finds.
+    pub(crate) fn assert_masks_of(masks: &LineMasks, line: &[u8], tabs: bool) {
+        let is_space = |c: u8| c == b' ' || tabs && c == b'\t';
+        let len = line.len();
+        assert_eq!(masks.backslash, line.contains(&b'\\'), "{line:?}");
+        for at in 0..=len + 1 {
+            let first = |is: &dyn Fn(u8) -> bool| (at..len).find(|&i| is(line[i])).unwrap_or(MASKED_LINE);
+            assert_eq!(masks.next_space(at), first(&is_space), "{line:?} from {at}");
+            assert_eq!(masks.next_quote(at), first(&|c| c == b'"'), "{line:?} from {at}");
+            let end = at.min(len);
+            assert_eq!(masks.last_space_before(end), (0..end).rev().find(|&i| is_space(line[i])), "{line:?} before {end}");
         }
     }
 }

@@ -265,3 +265,121 @@ fn logfmt_maps_keep_pairs_in_order_up_to_a_failure() {
     assert!(errors.value(2).contains("invalid UTF-8"), "{}", errors.value(2));
     assert_eq!((out.parsed, out.failed), (2, 2));
 }
+
+/// Raw bytes are split and each line's delimiters found in one pass for the
+/// formats that read lines through masks (access logs, logfmt); lines given
+/// as array elements are not. Both must give the same rows, whatever the
+/// lines hold: escapes, bad bytes, byte order marks, tabs, lines past the
+/// 512 bytes the masks hold, every terminator, a last line without one.
+#[test]
+fn raw_bytes_give_the_rows_their_lines_give_as_elements() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let access = |next: &mut dyn FnMut(usize) -> usize| {
+        let path = ["/", "/index.html", "/a/b?c=d&e=f", "-", "/x%20y"][next(5)];
+        let request = ["GET {p} HTTP/1.1", "POST {p} HTTP/2.0", "-", "{p}", "GET {p}", "GET  {p} HTTP/1.0"][next(6)].replace("{p}", path);
+        let agent = ["Mozilla/5.0 (X11; Linux x86_64)", "-", "curl/8.0", ""][next(4)];
+        format!(
+            "{} - {} [{}/Oct/2000:13:{:02}:36 -0700] \"{request}\" {} {} \"http://example.com/\" \"{agent}\"",
+            ["127.0.0.1", "::1", "host.example.com"][next(3)],
+            ["-", "frank", "a b"][next(3)],
+            10 + next(20),
+            next(60),
+            [200, 404, 500, 99][next(4)],
+            ["2326", "-", "0", "123456789", "12345678901234567890"][next(5)],
+        )
+    };
+    let logfmt = |next: &mut dyn FnMut(usize) -> usize| {
+        format!(
+            "time=2024-01-{:02}T10:00:00Z level={} msg=\"{}\" path=/p status={} duration={} user={}",
+            1 + next(28),
+            ["info", "warn", "error"][next(3)],
+            ["ok", "a b c", "", "x=y"][next(4)],
+            ["200", "abc", "", "-7"][next(4)],
+            ["0.25", "1e3", "x"][next(3)],
+            ["bob", "\"q\"", "a\tb"][next(3)],
+        )
+    };
+    let damage: [&[u8]; 12] = [b"\\\"", b"\\", "é".as_bytes(), b"\xff", b"\0", b"\t", b" ", b"\"", b"=", b"\xEF\xBB\xBF", b"-", b"\x1b[0m"];
+    type Lines<'a> = &'a dyn Fn(&mut dyn FnMut(usize) -> usize) -> String;
+    for (spec, lines_of, common) in [
+        (r#"{"format": "combined"}"#, &access as Lines, false),
+        (r#"{"format": "common"}"#, &access, true),
+        (
+            r#"{"format": "logfmt", "fields": {"time": "timestamp", "level": "string", "msg": "string", "path": "string", "status": "int", "duration": "float", "user": "string"}}"#,
+            &logfmt,
+            false,
+        ),
+    ] {
+        let spec = ParseSpec::from_json(spec).unwrap();
+        for round in 0..20 {
+            let mut lines: Vec<Vec<u8>> = Vec::new();
+            for _ in 0..300 {
+                let mut line = lines_of(&mut next).into_bytes();
+                if common {
+                    // Up to the size: the referrer and agent dropped.
+                    let size_end = line
+                        .windows(2)
+                        .position(|w| w == b" \"")
+                        .and_then(|first| line[first + 2..].iter().position(|&c| c == b'"').map(|q| first + 2 + q));
+                    if let Some(close) = size_end {
+                        let after = line[close + 2..]
+                            .iter()
+                            .position(|&c| c == b' ')
+                            .and_then(|s| line[close + 2 + s + 1..].iter().position(|&c| c == b' ').map(|t| close + 2 + s + 1 + t));
+                        if let Some(cut) = after {
+                            line.truncate(cut);
+                        }
+                    }
+                }
+                match next(10) {
+                    0..=3 => {}
+                    4..=6 => {
+                        let at = next(line.len() + 1);
+                        line.splice(at..at, damage[next(damage.len())].iter().copied());
+                    }
+                    7 => line.truncate(next(line.len() + 1)),
+                    8 => {
+                        // Past the masks' 512 bytes, or just inside them.
+                        let at = line.len() - 1;
+                        let pad = [400, 480 - line.len().min(480), 600][next(3)];
+                        line.splice(at..at, std::iter::repeat_n(b'x', pad));
+                    }
+                    _ => line.extend_from_slice([&b"  "[..], b"\t", b" trailing"][next(3)]),
+                }
+                lines.push(line);
+            }
+            let mut bytes = Vec::new();
+            for (i, line) in lines.iter().enumerate() {
+                bytes.extend_from_slice(line);
+                if i + 1 < lines.len() || round % 2 == 0 {
+                    // No lone CR before an empty line: with its LF it would be a CRLF.
+                    let lone_cr = lines.get(i + 1).is_some_and(|l| !l.is_empty());
+                    bytes.extend_from_slice([&b"\n"[..], b"\r\n", if lone_cr { b"\r" } else { b"\n" }][next(3)]);
+                }
+            }
+            let raw = parse_bytes(&Buffer::from(bytes.as_slice()), &spec).unwrap();
+            let elements = parse_lines(&arrow_array::BinaryArray::from_iter_values(&lines), &spec).unwrap();
+            assert_eq!(raw.batch.num_rows(), lines.len(), "round {round}");
+            assert_eq!((raw.parsed, raw.failed), (elements.parsed, elements.failed), "round {round}");
+            for (i, field) in raw.batch.schema().fields().iter().enumerate() {
+                let (a, b) = (raw.batch.column(i), elements.batch.column(i));
+                if let Some(row) = (0..a.len()).find(|&r| a.slice(r, 1).to_data() != b.slice(r, 1).to_data()) {
+                    panic!(
+                        "{} of line {:?}: {:?} from raw bytes, {:?} as an element",
+                        field.name(),
+                        String::from_utf8_lossy(&lines[row]),
+                        a.slice(row, 1),
+                        b.slice(row, 1)
+                    );
+                }
+            }
+            assert!(raw.parsed > 0, "round {round}: no line parsed");
+        }
+    }
+}
