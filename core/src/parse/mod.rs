@@ -616,6 +616,7 @@ impl<'a> Blocks<'a> {
     }
 
     /// The line `values[start..end]`, lines coming in buffer order.
+    #[inline(always)]
     fn line(&mut self, start: usize, end: usize) -> LineRef<'a> {
         if end - self.base > u32::MAX as usize {
             self.blocks.push(self.values.slice(start));

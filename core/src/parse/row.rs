@@ -593,26 +593,36 @@ impl Columns {
 
     /// Ends the current row: columns the parser did not reach are null, and
     /// `_error` gets the failure, if any. Returns the rendered error.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn end_row(&mut self, result: &Parsed) -> Option<&str> {
         self.rows += 1;
         if std::mem::take(&mut self.written) != self.cols.len() {
-            for col in &mut self.cols {
-                if col.len() < self.rows {
-                    col.push_null();
-                }
-            }
+            self.fill_nulls();
         }
         debug_assert!(self.cols.iter().all(|c| c.len() == self.rows), "a parser wrote a column twice in one row");
         match result {
             Ok(()) => None,
-            Err(failure) => {
-                failure.render(&mut self.scratch);
-                self.messages.push_str(&self.scratch);
-                self.failures.push((self.rows - 1, self.messages.len()));
-                Some(&self.scratch)
+            Err(failure) => Some(self.record_failure(failure)),
+        }
+    }
+
+    /// Nulls in the columns the current row did not reach.
+    #[inline(never)]
+    fn fill_nulls(&mut self) {
+        for col in &mut self.cols {
+            if col.len() < self.rows {
+                col.push_null();
             }
         }
+    }
+
+    /// The current row's failure into `_error`; its rendered message.
+    #[inline(never)]
+    fn record_failure(&mut self, failure: &Failure) -> &str {
+        failure.render(&mut self.scratch);
+        self.messages.push_str(&self.scratch);
+        self.failures.push((self.rows - 1, self.messages.len()));
+        &self.scratch
     }
 
     /// The `_error` column: null where a row parsed, else its message.
