@@ -652,20 +652,21 @@ pub(crate) fn for_each_line(b: &[u8], simd: Simd, line: impl FnMut(usize, usize)
         // SAFETY: `simd` names features the CPU has.
         #[cfg(target_arch = "x86_64")]
         Simd::Avx512 => unsafe { for_each_line_avx512(b, line) },
-        _ => for_each_line_by(b, block_masks, line),
+        _ => for_each_line_by(b, scan::block_ends, line),
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512bw")]
 unsafe fn for_each_line_avx512(b: &[u8], line: impl FnMut(usize, usize)) -> bool {
-    for_each_line_by(b, |block| block_masks_avx512(block), line)
+    for_each_line_by(b, |block| scan::block_ends_avx512(block), line)
 }
 
-/// The loop of [`for_each_line`], with `block_masks` giving a 64-byte
-/// block's terminators and whether it is all ASCII without NUL.
+/// The loop of [`for_each_line`], with `block_ends` giving a 64-byte
+/// block's terminators and its bytes past ASCII or NUL
+/// ([`scan::block_ends`]).
 #[inline(always)]
-fn for_each_line_by(b: &[u8], block_masks: impl Fn(&[u8; 64]) -> (u64, bool), mut line: impl FnMut(usize, usize)) -> bool {
+fn for_each_line_by(b: &[u8], block_ends: impl Fn(&[u8; 64]) -> (u64, u64), mut line: impl FnMut(usize, usize)) -> bool {
     let mut start = 0;
     let mut skip_lf_at = usize::MAX;
     let mut plain = true;
@@ -683,8 +684,8 @@ fn for_each_line_by(b: &[u8], block_masks: impl Fn(&[u8; 64]) -> (u64, bool), mu
     let blocks = b.chunks_exact(64);
     let tail = blocks.remainder();
     for (k, block) in blocks.enumerate() {
-        let (mut mask, block_plain) = block_masks(block.try_into().expect("64 bytes"));
-        plain &= block_plain;
+        let (mut mask, odd) = block_ends(block.try_into().expect("64 bytes"));
+        plain &= odd == 0;
         while mask != 0 {
             terminator_at(k * 64 + mask.trailing_zeros() as usize);
             mask &= mask - 1;
@@ -701,47 +702,6 @@ fn for_each_line_by(b: &[u8], block_masks: impl Fn(&[u8; 64]) -> (u64, bool), mu
         line(start, b.len());
     }
     plain
-}
-
-/// Bit i set where `block[i]` is LF or CR; whether every byte is ASCII and not NUL.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn block_masks(block: &[u8; 64]) -> (u64, bool) {
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_setzero_si128};
-    let mut mask = 0u64;
-    let mut odd = 0;
-    for (k, lane) in block.chunks_exact(16).enumerate() {
-        mask |= u64::from(scan::mask_either(lane.try_into().expect("16 bytes"), b'\n', b'\r')) << (16 * k);
-        // SAFETY: SSE2 is part of every x86-64; the load reads the lane's
-        // 16 bytes and needs no alignment.
-        unsafe {
-            let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
-            // High bits (bytes past ASCII) and NULs.
-            odd |= _mm_movemask_epi8(v) | _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
-        }
-    }
-    (mask, odd == 0)
-}
-
-/// Bit i set where `block[i]` is LF or CR; whether every byte is ASCII and not NUL.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn block_masks(block: &[u8; 64]) -> (u64, bool) {
-    let mask = block.iter().enumerate().fold(0, |mask, (i, &byte)| mask | (u64::from(byte == b'\n' || byte == b'\r') << i));
-    (mask, block.iter().all(|&byte| byte != 0 && byte.is_ascii()))
-}
-
-/// [`block_masks`] in one load and four compares.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512bw")]
-#[inline]
-fn block_masks_avx512(block: &[u8; 64]) -> (u64, bool) {
-    use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_movepi8_mask, _mm512_set1_epi8, _mm512_setzero_si512};
-    // SAFETY: the load reads the 64 bytes of `block` and needs no alignment.
-    let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
-    let mask = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\n' as i8)) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\r' as i8));
-    let odd = _mm512_movepi8_mask(v) | _mm512_cmpeq_epi8_mask(v, _mm512_setzero_si512());
-    (mask, odd == 0)
 }
 
 /// Parses an array of lines (see [`Parser::parse_lines`]).

@@ -189,52 +189,61 @@ pub(crate) struct Block {
     pub backslashes: u64,
 }
 
+/// Bit i set where byte i of `block` ends a line (LF or CR), and where it
+/// is past ASCII or NUL: sixteen bytes at a time (SSE2, every x86-64).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn block_ends(block: &[u8; 64]) -> (u64, u64) {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_setzero_si128};
+    let (mut terminators, mut odd) = (0, 0);
+    for (k, lane) in block.chunks_exact(16).enumerate() {
+        terminators |= u64::from(mask_either(lane.try_into().expect("16 bytes"), b'\n', b'\r')) << (16 * k);
+        // SAFETY: SSE2 is part of every x86-64; the load reads the lane's
+        // 16 bytes and needs no alignment.
+        let lane_odd = unsafe {
+            let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
+            // High bits (bytes past ASCII) and NULs.
+            _mm_movemask_epi8(v) | _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()))
+        };
+        odd |= u64::from(lane_odd as u16) << (16 * k);
+    }
+    (terminators, odd)
+}
+
+/// Bit i set where byte i of `block` ends a line (LF or CR), and where it
+/// is past ASCII or NUL.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub(crate) fn block_ends(block: &[u8; 64]) -> (u64, u64) {
+    let mask = |is: &dyn Fn(u8) -> bool| block.iter().enumerate().fold(0u64, |m, (i, &c)| m | (u64::from(is(c)) << i));
+    (mask(&|c| c == b'\n' || c == b'\r'), mask(&|c| c == 0 || !c.is_ascii()))
+}
+
+/// [`block_ends`] in one load and four compares.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+#[inline]
+pub(crate) fn block_ends_avx512(block: &[u8; 64]) -> (u64, u64) {
+    use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_movepi8_mask, _mm512_set1_epi8, _mm512_setzero_si512};
+    // SAFETY: the load reads the 64 bytes of `block` and needs no alignment.
+    let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+    let terminators = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\n' as i8)) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\r' as i8));
+    (terminators, _mm512_movepi8_mask(v) | _mm512_cmpeq_epi8_mask(v, _mm512_setzero_si512()))
+}
+
 /// [`Block`] sixteen bytes at a time (SSE2, every x86-64; elsewhere a byte
 /// loop).
 #[inline(always)]
 fn block_delimiters(block: &[u8; 64], space_too: u8) -> Block {
-    let mut found = Block { terminators: 0, odd: 0, spaces: 0, quotes: 0, backslashes: 0 };
+    let (terminators, odd) = block_ends(block);
+    let mut found = Block { terminators, odd, spaces: 0, quotes: 0, backslashes: 0 };
     for (k, lane) in block.chunks_exact(16).enumerate() {
-        let lane: &[u8; 16] = lane.try_into().expect("16 bytes");
-        let (spaces, quotes, backslashes) = lane_masks(lane, space_too);
+        let (spaces, quotes, backslashes) = lane_masks(lane.try_into().expect("16 bytes"), space_too);
         found.spaces |= u64::from(spaces) << (16 * k);
         found.quotes |= u64::from(quotes) << (16 * k);
         found.backslashes |= u64::from(backslashes) << (16 * k);
-        found.terminators |= u64::from(lane_terminators(lane)) << (16 * k);
-        found.odd |= u64::from(lane_odd(lane)) << (16 * k);
     }
     found
-}
-
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn lane_terminators(lane: &[u8; 16]) -> u16 {
-    mask_either(lane, b'\n', b'\r')
-}
-
-/// Bytes past ASCII, and NULs.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn lane_odd(lane: &[u8; 16]) -> u16 {
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_setzero_si128};
-    // SAFETY: SSE2 is part of every x86-64; the load reads the 16 bytes of
-    // `lane` and needs no alignment.
-    unsafe {
-        let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
-        (_mm_movemask_epi8(v) | _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()))) as u16
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn lane_terminators(lane: &[u8; 16]) -> u16 {
-    lane.iter().enumerate().fold(0, |m, (i, &c)| m | (u16::from(c == b'\n' || c == b'\r') << i))
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn lane_odd(lane: &[u8; 16]) -> u16 {
-    lane.iter().enumerate().fold(0, |m, (i, &c)| m | (u16::from(c == 0 || !c.is_ascii()) << i))
 }
 
 /// [`Block`] in one load and eight compares.
@@ -242,17 +251,13 @@ fn lane_odd(lane: &[u8; 16]) -> u16 {
 #[target_feature(enable = "avx512bw")]
 #[inline]
 fn block_delimiters_avx512(block: &[u8; 64], space_too: u8) -> Block {
-    use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_movepi8_mask, _mm512_set1_epi8};
-    // SAFETY: the load reads the 64 bytes of `block` and needs no alignment.
+    use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8};
+    let (terminators, odd) = block_ends_avx512(block);
+    // SAFETY: the load reads the 64 bytes of `block` and needs no alignment
+    // (the same load as `block_ends_avx512`'s, which the compiler merges).
     let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
     let is = |byte: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(byte as i8));
-    Block {
-        terminators: is(b'\n') | is(b'\r'),
-        odd: _mm512_movepi8_mask(v) | is(0),
-        spaces: is(b' ') | is(space_too),
-        quotes: is(b'"'),
-        backslashes: is(b'\\'),
-    }
+    Block { terminators, odd, spaces: is(b' ') | is(space_too), quotes: is(b'"'), backslashes: is(b'\\') }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
