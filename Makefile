@@ -10,7 +10,7 @@ CARGO       ?= cargo
 export CARGO_BUILD_JOBS ?= 2
 
 .PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-parse bench-rust python-dev lint fmt venv clean \
-        header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-c-go lib-jvm jar
+        header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-go lib-jvm jar
 
 # ---- C binding (issue #5) ----
 # Where cargo puts its outputs (honours CARGO_TARGET_DIR).
@@ -45,7 +45,7 @@ venv: $(VENV)/.stamp ## Create the project's Python venv (.venv) with dev and be
 demo: python-dev ## Build the wheel into .venv and run examples/quickstart.py on the bundled real access log
 	$(PY) examples/quickstart.py examples/data/apache_combined_10k.log
 
-test: test-rust test-corpus test-python test-c test-jvm ## Run every test of every language
+test: test-rust test-corpus test-python test-c test-go test-jvm ## Run every test of every language
 
 # sash-c's Rust tests run in test-c-conformance (debug, next to the C programs'
 # build): building them here too, in release with LTO, cost CI a minute for nothing.
@@ -75,7 +75,7 @@ header: $(CBINDGEN) ## Regenerate include/sash.h from bindings-c/ with cbindgen 
 lib-c: ## Build libsash.so and libsash.a (profile: PROFILE=debug|release, default release)
 	$(CARGO) build -p sash-c $(if $(filter release,$(or $(PROFILE),$(INSTALL_PROFILE))),--release,)
 
-test-c: test-c-header test-c-programs test-c-install test-c-conformance test-c-go ## C binding tests: header drift and C99/C++ compile, C programs under valgrind and ASan, corpus through the C ABI, Go via cgo
+test-c: test-c-header test-c-programs test-c-install test-c-conformance ## C binding tests: header drift and C99/C++ compile, C programs under valgrind and ASan, corpus through the C ABI
 
 test-c-header: header
 	git diff --exit-code -- include/sash.h || { echo "include/sash.h drifted from bindings-c/: commit the regenerated header"; exit 1; }
@@ -103,10 +103,16 @@ test-c-install: test-c-programs
 test-c-conformance:
 	$(CARGO) test -p sash-c
 
-test-c-go:
-	@command -v go >/dev/null || { echo "test-c-go: the Go toolchain is required (cgo example, issue #5)"; exit 1; }
-	$(MAKE) --no-print-directory lib-c PROFILE=$(TEST_PROFILE)
-	cd examples/go && CGO_CFLAGS="-I$(CURDIR)/include" CGO_LDFLAGS="$(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)" go test -count=1 ./...
+# ---- Go binding (bindings-go) ----
+# The package's tests link the in-tree libsash.a (TEST_PROFILE) under the race
+# detector; TestExternalModule (SASH_TEST_EXTERNAL=1) then builds and runs a
+# scratch module that imports the package through a replace directive, with
+# the cgo flags `pkg-config sash` gives for the prefix test-c-install made.
+GO_PKG_CONFIG_PATH := $(CURDIR)/$(C_BUILD)/prefix/lib/pkgconfig
+test-go: test-c-install ## Go binding tests (bindings-go, cgo + arrow-go cdata, -race): corpus, errors across goroutines, bad inputs, a module built against the installed libsash
+	@command -v go >/dev/null || { echo "test-go: the Go toolchain is required (bindings-go)"; exit 1; }
+	cd bindings-go && CGO_CFLAGS="-I$(CURDIR)/include" CGO_LDFLAGS="$(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)" \
+	  SASH_TEST_EXTERNAL=1 PKG_CONFIG_PATH=$(GO_PKG_CONFIG_PATH) go test -race -count=1 ./...
 
 install: ## Install libsash (.so, .a), include/sash.h and sash.pc under PREFIX (default /usr/local)
 	$(MAKE) --no-print-directory lib-c PROFILE=$(INSTALL_PROFILE)

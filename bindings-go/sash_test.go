@@ -13,7 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-var corpus = filepath.Join("..", "..", "tests", "conformance")
+var corpus = filepath.Join("..", "tests", "conformance")
 
 type field struct {
 	Name string `json:"name"`

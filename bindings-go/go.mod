@@ -1,4 +1,4 @@
-module example.invalid/sash/examples/go
+module github.com/sash-dev/sash/bindings-go
 
 go 1.25.0
 

@@ -1,5 +1,5 @@
 // sash-demo: a tumbling-window aggregation and a log parse through libsash
-// from Go. Run from examples/go with the CGO_* variables of `make test-c`:
+// from Go. Run from bindings-go with the CGO_* variables of `make test-go`:
 //
 //	go run ./cmd/sash-demo
 package main
@@ -12,7 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	sash "example.invalid/sash/examples/go"
+	sash "github.com/sash-dev/sash/bindings-go"
 )
 
 func main() {
