@@ -1,41 +1,68 @@
-// Package sash calls libsash (the C binding of sash) through cgo, moving
-// Apache Arrow Go data in and out with the Arrow C Data Interface (cdata):
-// no copies of the columns on either side.
-//
-// Build with CGO_CFLAGS=-I<sash>/include and CGO_LDFLAGS pointing at
-// libsash.a or libsash.so (`make test-c` does; after `make install`,
-// `pkg-config --cflags --libs sash` gives them).
 package sash
 
 /*
 #cgo LDFLAGS: -lm
 #include <stdlib.h>
 #include "sash.h"
+
+// The name of a status code (sash_status_name's parameter type has varied
+// between headers, int or sash_status: C converts either way).
+static const char *sash_go_status_name(int status) { return sash_status_name(status); }
 */
 import "C"
 
 import (
 	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/cdata"
 )
 
-// Error is a failed sash call: the status name (the corpus' error kinds,
-// e.g. "unknown_column") and sash's message.
-type Error struct {
-	Kind    string
-	Message string
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("sash: %s: %s", e.Kind, e.Message) }
-
-// Version is the version of the linked libsash.
+// Version is the version of the linked libsash, e.g. "0.1.0".
 func Version() string { return C.GoString(C.sash_version()) }
 
-func lastError(st C.sash_status) error {
-	return &Error{Kind: C.GoString(C.sash_status_name(st)), Message: C.GoString(C.sash_last_error_message())}
+// statusName is libsash's name of a status code (tests compare it with the Kind constants).
+func statusName(code int) string { return C.GoString(C.sash_go_status_name(C.int(code))) }
+
+// call runs one libsash call and, if it fails, reads its message. libsash
+// keeps the message in a thread-local, so the call and the read must run on
+// the same OS thread with no other goroutine's sash call between them: the
+// goroutine is locked to its thread for both. Every call site goes through
+// here.
+func call(fn func() C.sash_status) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	st := fn()
+	if st == C.SASH_STATUS_OK {
+		return nil
+	}
+	return &Error{Kind: C.GoString(C.sash_go_status_name(C.int(st))), Message: C.GoString(C.sash_last_error_message())}
+}
+
+// isNil is true for a nil interface and for an interface holding a nil pointer.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// cSpec copies a spec into C memory (the caller frees it). A NUL byte would
+// end the C string early and sash would read a shorter spec: it is an error.
+func cSpec(spec string) (*C.char, error) {
+	if i := strings.IndexByte(spec, 0); i >= 0 {
+		return nil, &Error{Kind: KindInvalidSpec, Message: fmt.Sprintf("the spec holds a NUL byte at byte %d (specs are NUL-terminated C strings)", i)}
+	}
+	return C.CString(spec), nil
 }
 
 // cStructs are the C-allocated input and output structs of one call.
@@ -66,61 +93,90 @@ func (s cStructs) importOutput() (arrow.RecordBatch, error) {
 	return cdata.ImportCRecordBatch((*cdata.CArrowArray)(unsafe.Pointer(s.out)), (*cdata.CArrowSchema)(unsafe.Pointer(s.outSch)))
 }
 
-type singleFn func(a *C.struct_ArrowArray, s *C.struct_ArrowSchema, spec *C.char, out *C.struct_ArrowArray, outS *C.struct_ArrowSchema) C.sash_status
+type batchFn func(a *C.struct_ArrowArray, s *C.struct_ArrowSchema, spec *C.char, out *C.struct_ArrowArray, outS *C.struct_ArrowSchema) C.sash_status
 
-func callBatch(fn singleFn, rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
+func callBatch(name string, fn batchFn, rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
+	if isNil(rec) {
+		return nil, &Error{Kind: KindNullArgument, Message: name + ": the record batch is nil"}
+	}
+	cspec, err := cSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cspec))
 	s := newStructs()
 	defer s.free()
+	// The export retains rec; sash takes the exported struct whatever the
+	// result and releases it (at once, or with the output).
 	cdata.ExportArrowRecordBatch(rec, (*cdata.CArrowArray)(unsafe.Pointer(s.in)), (*cdata.CArrowSchema)(unsafe.Pointer(s.inSch)))
-	cspec := C.CString(spec)
-	defer C.free(unsafe.Pointer(cspec))
-	// sash takes the exported input whatever the result.
-	if st := fn(s.in, s.inSch, cspec, s.out, s.outSch); st != C.SASH_STATUS_OK {
-		return nil, lastError(st)
+	if err := call(func() C.sash_status { return fn(s.in, s.inSch, cspec, s.out, s.outSch) }); err != nil {
+		return nil, err
 	}
 	return s.importOutput()
 }
 
-// WindowAgg runs a windowed aggregation (spec: the JSON window spec) over one record batch.
+// WindowAgg runs a windowed aggregation (tumbling, hopping or session) over
+// one record batch. spec is the JSON window spec of docs/semantics.md, e.g.
+// {"time": "ts", "every": "1m", "by": "key", "aggs": ["count() as n"]}.
+// rec is not modified and stays the caller's (release it as usual); the
+// result is a new record batch the caller releases.
 func WindowAgg(rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
-	return callBatch(func(a *C.struct_ArrowArray, s *C.struct_ArrowSchema, sp *C.char, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status {
+	return callBatch("WindowAgg", func(a *C.struct_ArrowArray, s *C.struct_ArrowSchema, sp *C.char, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status {
 		return C.sash_window_agg(a, s, sp, o, os)
 	}, rec, spec)
 }
 
-// Rolling runs a rolling aggregation over one record batch.
+// Rolling runs a rolling aggregation over one record batch: one output row
+// per input row, in input order (the input columns, then the aggregates).
+// Arguments and result as for WindowAgg.
 func Rolling(rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
-	return callBatch(func(a *C.struct_ArrowArray, s *C.struct_ArrowSchema, sp *C.char, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status {
+	return callBatch("Rolling", func(a *C.struct_ArrowArray, s *C.struct_ArrowSchema, sp *C.char, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status {
 		return C.sash_rolling(a, s, sp, o, os)
 	}, rec, spec)
 }
 
-// Parse parses each element of a string array as one log line (spec: the JSON parse spec).
+// Parse parses each element of a string or binary array (String, LargeString,
+// StringView, Binary, LargeBinary) as one log line. spec is the JSON parse
+// spec of docs/parsing.md, e.g. {"format": "combined"}. The result holds the
+// format's columns, then _error (null where the line parsed); its string
+// columns may point into lines' buffers, which it keeps alive until released.
 func Parse(lines arrow.Array, spec string) (arrow.RecordBatch, error) {
+	if isNil(lines) {
+		return nil, &Error{Kind: KindNullArgument, Message: "Parse: the array of lines is nil"}
+	}
+	cspec, err := cSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cspec))
 	s := newStructs()
 	defer s.free()
 	cdata.ExportArrowArray(lines, (*cdata.CArrowArray)(unsafe.Pointer(s.in)), (*cdata.CArrowSchema)(unsafe.Pointer(s.inSch)))
-	cspec := C.CString(spec)
-	defer C.free(unsafe.Pointer(cspec))
-	if st := C.sash_parse(s.in, s.inSch, cspec, s.out, s.outSch); st != C.SASH_STATUS_OK {
-		return nil, lastError(st)
+	if err := call(func() C.sash_status { return C.sash_parse(s.in, s.inSch, cspec, s.out, s.outSch) }); err != nil {
+		return nil, err
 	}
 	return s.importOutput()
 }
 
-// ParseBytes parses raw log text, split into lines.
+// ParseBytes parses raw log text, split into lines at LF, CRLF or a lone CR.
+// Gzip-compressed data (told by its first two bytes) is decompressed first.
+// data is only read during the call (sash copies it). Result as for Parse.
 func ParseBytes(data []byte, spec string) (arrow.RecordBatch, error) {
+	cspec, err := cSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cspec))
 	s := newStructs()
 	defer s.free()
-	cspec := C.CString(spec)
-	defer C.free(unsafe.Pointer(cspec))
 	var ptr *C.uint8_t
 	if len(data) > 0 {
-		// sash only reads the bytes during the call (it copies them).
 		ptr = (*C.uint8_t)(unsafe.Pointer(&data[0]))
 	}
-	if st := C.sash_parse_bytes(ptr, C.size_t(len(data)), cspec, s.out, s.outSch); st != C.SASH_STATUS_OK {
-		return nil, lastError(st)
+	if err := call(func() C.sash_status {
+		return C.sash_parse_bytes(ptr, C.size_t(len(data)), cspec, s.out, s.outSch)
+	}); err != nil {
+		return nil, err
 	}
 	return s.importOutput()
 }
