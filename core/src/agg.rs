@@ -853,7 +853,7 @@ struct Variance {
     states: Vec<Moments>,
 }
 
-fn as_f64_array(array: &ArrayRef) -> Result<Arc<Float64Array>> {
+pub(crate) fn as_f64_array(array: &ArrayRef) -> Result<Arc<Float64Array>> {
     let casted = cast(array.as_ref(), &DataType::Float64)?;
     Ok(Arc::new(casted.as_primitive::<Float64Type>().clone()))
 }

@@ -1,6 +1,7 @@
 //! Rolling aggregation: one output row per input row, aggregating the rows of
 //! the same key in a window that ends at that row.
 
+mod quantile;
 mod streaming;
 
 use crate::agg::{AggPlan, Rows};
@@ -31,6 +32,13 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
     let columns = Columns::resolve(schema, batches, &spec.time, &spec.by)?;
     let time = &columns.time;
     let mut plan = AggPlan::new(schema, &spec.aggs)?;
+    // The output keeps every input column: an aggregation named like one would make two.
+    if let Some(agg) = spec.aggs.iter().find(|a| schema.fields().iter().any(|f| f.name() == &a.alias)) {
+        return Err(SashError::spec(format!(
+            "output column '{}' is also an input column, and rolling keeps the input's columns; give the aggregation another name with 'as'",
+            agg.alias
+        )));
+    }
     if let RollingPeriod::Time(d) = spec.period {
         time.ticks("period", d)?;
     }
@@ -49,22 +57,7 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
         RollingPeriod::Rows(_) => None,
     };
     let n: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
-    let streaming_plan = match streaming::Span::of(spec.period, period, spec.closed) {
-        Some(span) => StreamingWindows::plan(schema, &spec.aggs, span, spec.closed)?,
-        None => None,
-    };
-    let aggregates = if let Some(fast) = streaming_plan {
-        fast.stream(&input, n)?
-    } else if let Some(fast) = RunningSums::plan(schema, &input.batches, &spec.aggs)? {
-        fast.stream(&input, spec, period, n)?
-    } else {
-        // Windows may span batches: work on one time-ordered batch.
-        match input.batches.len() {
-            0 => plan.finish(&[])?,
-            1 => generic(&input, &input.batches[0], spec, period, &mut plan)?,
-            _ => generic(&input, &concat_batches(&input.batches[0].schema(), &input.batches)?, spec, period, &mut plan)?,
-        }
-    };
+    let aggregates = aggregate(schema, &input, spec, period, n, &mut plan)?;
 
     // The aggregates come in time order: back to input order when the rows
     // had to be sorted.
@@ -104,35 +97,123 @@ pub fn rolling_with_schema(schema: &SchemaRef, batches: &[RecordBatch], spec: &R
     Ok((out_schema, parts))
 }
 
+/// The aggregates of time-ordered input, in time order: exact quantiles by
+/// their own sweep, everything else by the fastest path that takes it.
+fn aggregate(
+    schema: &SchemaRef,
+    input: &Prepared,
+    spec: &RollingSpec,
+    period: Option<i64>,
+    n: usize,
+    plan: &mut AggPlan,
+) -> Result<Vec<ArrayRef>> {
+    let is_exact_quantile = |a: &crate::expr::AggExpr| matches!(a.func, AggFunc::Median | AggFunc::Quantile);
+    if !spec.aggs.iter().any(is_exact_quantile) {
+        return aggregate_without_quantiles(schema, input, spec, period, n, plan);
+    }
+    let rest = RollingSpec { aggs: spec.aggs.iter().filter(|a| !is_exact_quantile(a)).cloned().collect(), ..spec.clone() };
+    let mut rest_columns = if rest.aggs.is_empty() {
+        Vec::new()
+    } else {
+        aggregate_without_quantiles(schema, input, &rest, period, n, &mut AggPlan::new(schema, &rest.aggs)?)?
+    }
+    .into_iter();
+    let batch = match input.batches.len() {
+        0 => RecordBatch::new_empty(input.batches.first().map_or_else(|| schema.clone(), |b| b.schema())),
+        1 => input.batches[0].clone(),
+        _ => concat_batches(&input.batches[0].schema(), &input.batches)?,
+    };
+    let segments = KeySegments::of(input, &batch)?;
+    let times = input.time.values(batch.column(input.time.index));
+    let mut out = Vec::with_capacity(spec.aggs.len());
+    for agg in &spec.aggs {
+        if !is_exact_quantile(agg) {
+            out.push(rest_columns.next().expect("one column per other aggregation"));
+            continue;
+        }
+        let column = agg.column.as_deref().expect("quantiles name a column");
+        let index = batch.schema().index_of(column)?;
+        let values = quantile::float_values(batch.column(index))?;
+        let sweep =
+            quantile::QuantileSweep::new(&values, if agg.func == AggFunc::Median { 0.5 } else { agg.q.expect("parser guarantees q") });
+        let mut result: Vec<Option<f64>> = vec![None; batch.num_rows()];
+        for segment in segments.iter() {
+            sweep.run(segment, &mut result, |mut visit| for_each_window(segment, &times, spec, period, &mut visit))?;
+        }
+        out.push(Arc::new(Float64Array::from(result)) as ArrayRef);
+    }
+    Ok(out)
+}
+
+fn aggregate_without_quantiles(
+    schema: &SchemaRef,
+    input: &Prepared,
+    spec: &RollingSpec,
+    period: Option<i64>,
+    n: usize,
+    plan: &mut AggPlan,
+) -> Result<Vec<ArrayRef>> {
+    let streaming_plan = match streaming::Span::of(spec.period, period, spec.closed) {
+        Some(span) => StreamingWindows::plan(schema, &spec.aggs, span, spec.closed)?,
+        None => None,
+    };
+    if let Some(fast) = streaming_plan {
+        fast.stream(input, n)
+    } else if let Some(fast) = RunningSums::plan(schema, &input.batches, &spec.aggs)? {
+        fast.stream(input, spec, period, n)
+    } else {
+        // Windows may span batches: work on one time-ordered batch.
+        match input.batches.len() {
+            0 => plan.finish(&[]),
+            1 => generic(input, &input.batches[0], spec, period, plan),
+            _ => generic(input, &concat_batches(&input.batches[0].schema(), &input.batches)?, spec, period, plan),
+        }
+    }
+}
+
+/// The rows of each key of one time-ordered batch, in time order.
+struct KeySegments {
+    by_key: Vec<u32>,
+    starts: Vec<usize>,
+}
+
+impl KeySegments {
+    fn of(input: &Prepared, batch: &RecordBatch) -> Result<KeySegments> {
+        let n = batch.num_rows();
+        let mut grouper = Grouper::new(&input.key_types, &key_columns(std::slice::from_ref(batch), &input.key_indices))?;
+        let mut gids = Vec::with_capacity(n);
+        grouper.assign(0, 0..n, &mut gids)?;
+        // A stable counting sort by group.
+        let groups = grouper.num_groups();
+        let mut starts = vec![0usize; groups + 1];
+        for &g in &gids {
+            starts[g as usize + 1] += 1;
+        }
+        for g in 0..groups {
+            starts[g + 1] += starts[g];
+        }
+        let mut fill = starts.clone();
+        let mut by_key = vec![0u32; n];
+        for (row, &g) in gids.iter().enumerate() {
+            by_key[fill[g as usize]] = row as u32;
+            fill[g as usize] += 1;
+        }
+        Ok(KeySegments { by_key, starts })
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u32]> {
+        self.starts.windows(2).map(|w| &self.by_key[w[0]..w[1]])
+    }
+}
+
 /// Works for every aggregation: each output row's slot is fed the rows of its window.
 fn generic(input: &Prepared, batch: &RecordBatch, spec: &RollingSpec, period: Option<i64>, plan: &mut AggPlan) -> Result<Vec<ArrayRef>> {
     let n = batch.num_rows();
     let times = input.time.values(batch.column(input.time.index));
-    let mut grouper = Grouper::new(&input.key_types, &key_columns(std::slice::from_ref(batch), &input.key_indices))?;
-    let mut gids = Vec::with_capacity(n);
-    grouper.assign(0, 0..n, &mut gids)?;
-
-    // Rows of each key, in time order (a stable counting sort by group).
-    let groups = grouper.num_groups();
-    let mut starts = vec![0usize; groups + 1];
-    for &g in &gids {
-        starts[g as usize + 1] += 1;
-    }
-    for g in 0..groups {
-        starts[g + 1] += starts[g];
-    }
-    let mut fill = starts.clone();
-    let mut by_key = vec![0u32; n];
-    for (row, &g) in gids.iter().enumerate() {
-        by_key[fill[g as usize]] = row as u32;
-        fill[g as usize] += 1;
-    }
-    drop(gids);
-
+    let segments = KeySegments::of(input, batch)?;
     plan.grow(n);
     let mut slots = Vec::new();
-    for g in 0..groups {
-        let segment = &by_key[starts[g]..starts[g + 1]];
+    for segment in segments.iter() {
         let mut update = |row: u32, from: usize, to: usize| -> Result<()> {
             if from < to {
                 slots.clear();
@@ -149,6 +230,9 @@ fn generic(input: &Prepared, batch: &RecordBatch, spec: &RollingSpec, period: Op
     Ok(aggregates)
 }
 
+/// Rows between two looks at whether the caller cancelled the call.
+const CHECK_ROWS: usize = 4096;
+
 /// Calls `visit(row, from, to)` for each row of a key's time-ordered
 /// `segment`, where `segment[from..to]` is that row's window. Both bounds only
 /// move forward, so a key costs O(rows).
@@ -162,6 +246,9 @@ fn for_each_window(
     let mut lo = 0usize;
     let mut hi = 0usize;
     for (i, &row) in segment.iter().enumerate() {
+        if i % CHECK_ROWS == 0 {
+            crate::cancel::check()?;
+        }
         let (from, to) = match (spec.period, period) {
             (RollingPeriod::Rows(count), _) => {
                 let count = count as usize;
@@ -449,6 +536,7 @@ impl RunningSums {
             let times = input.time.values(batch.column(input.time.index));
             let mut start = 0;
             while start < times.len() {
+                crate::cancel::check()?;
                 let end = (start + 16 * 1024).min(times.len());
                 grouper.assign(b, start..end, &mut gids)?;
                 let groups = grouper.num_groups();
