@@ -196,10 +196,25 @@ typedef enum {
    */
   SASH_STATUS_ARROW = 20,
   /*
+   The call would exceed a documented resource limit (docs/limits.md):
+   too many windows, too large a decompressed log, ...
+   */
+  SASH_STATUS_RESOURCE_LIMIT = 21,
+  /*
+   The call was cancelled through the token bound with `sash_cancel_bind`.
+   */
+  SASH_STATUS_CANCELLED = 22,
+  /*
    A bug in sash: the kernel panicked. The message says where.
    */
   SASH_STATUS_INTERNAL = 99,
 } sash_status;
+
+/*
+ A cancel token (opaque). Create with `sash_cancel_new`, free with
+ `sash_cancel_free`. Thread-safe: request it from any thread.
+ */
+typedef struct sash_cancel sash_cancel;
 
 /*
  A source of bytes for `sash_parse_read`: fills `buf` with up to `len`
@@ -229,9 +244,10 @@ const char *sash_last_error_message(void);
 
 /*
  The name of a status: "ok", "null_argument", ..., "unknown_column", ...
- (the conformance corpus' error kind names). A static string, never NULL.
+ (the conformance corpus' error kind names). A static string, never NULL:
+ "unknown" for a value that is no `sash_status`.
  */
-const char *sash_status_name(sash_status status);
+const char *sash_status_name(int status);
 
 /*
  Windowed aggregation of one record batch.
@@ -323,7 +339,7 @@ sash_status sash_parse_stream(struct ArrowArrayStream *input,
 
 /*
  Parses raw log bytes pulled from `read` in chunks of about `chunk_bytes`
- (0: 16 MiB), in bounded memory: each chunk, cut after its last complete
+ (0: 16 MiB; at most 1 GiB, more is `SASH_STATUS_INVALID_SPEC`), in bounded memory: each chunk, cut after its last complete
  line, becomes one batch of `out`, read and parsed when the caller pulls
  it. `read` is called with `user_data`, from the thread that pulls `out`,
  until it returns 0 (end) or a negative value (an error: the complete
@@ -338,6 +354,47 @@ sash_status sash_parse_read(sash_read_callback read,
                             const char *spec_json,
                             size_t chunk_bytes,
                             struct ArrowArrayStream *out);
+
+/*
+ A new token, not requested. Never NULL; free it with `sash_cancel_free`.
+ */
+sash_cancel *sash_cancel_new(void);
+
+/*
+ Frees a token (NULL is ignored). A thread it is bound to stays bound to
+ its flag until it binds another token or NULL.
+
+ # Safety
+ `token` is NULL or a token from `sash_cancel_new` not freed yet.
+ */
+void sash_cancel_free(sash_cancel *token);
+
+/*
+ Asks every call checking `token` to stop; from any thread, at any time
+ (before, during or after a call). It stays requested until
+ `sash_cancel_reset`. NULL is ignored.
+
+ # Safety
+ `token` is NULL or a live token.
+ */
+void sash_cancel_request(const sash_cancel *token);
+
+/*
+ Clears a request, so that the token can serve the next call. NULL is ignored.
+
+ # Safety
+ `token` is NULL or a live token.
+ */
+void sash_cancel_reset(const sash_cancel *token);
+
+/*
+ Binds `token` to the calling thread: the sash calls this thread makes
+ from now on check it. NULL unbinds. Binding replaces the previous binding.
+
+ # Safety
+ `token` is NULL or a live token.
+ */
+void sash_cancel_bind(const sash_cancel *token);
 
 #ifdef __cplusplus
 }  // extern "C"

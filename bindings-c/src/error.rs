@@ -48,57 +48,94 @@ pub enum SashStatus {
     Parse = 19,
     /// An error raised by arrow-rs.
     Arrow = 20,
+    /// The call would exceed a documented resource limit (docs/limits.md):
+    /// too many windows, too large a decompressed log, ...
+    ResourceLimit = 21,
+    /// The call was cancelled through the token bound with `sash_cancel_bind`.
+    Cancelled = 22,
     /// A bug in sash: the kernel panicked. The message says where.
     Internal = 99,
 }
 
+/// The statuses of the binding's own checks, before the core kinds.
+const BINDING_STATUSES: [(SashStatus, &str); 4] = [
+    (SashStatus::Ok, "ok"),
+    (SashStatus::NullArgument, "null_argument"),
+    (SashStatus::Released, "released"),
+    (SashStatus::InvalidArray, "invalid_array"),
+];
+
+/// The status code of the first core kind: kind `i` of `ErrorKind::ALL` is `FIRST_KIND_CODE + i`.
+const FIRST_KIND_CODE: i32 = 10;
+
 impl SashStatus {
-    /// The kind name of the status (the conformance corpus' names for the
-    /// core kinds).
+    /// The status of a code, if it is one.
+    pub fn from_code(code: i32) -> Option<SashStatus> {
+        Some(match code {
+            0 => SashStatus::Ok,
+            1 => SashStatus::NullArgument,
+            2 => SashStatus::Released,
+            3 => SashStatus::InvalidArray,
+            10 => SashStatus::UnknownColumn,
+            11 => SashStatus::WrongType,
+            12 => SashStatus::InvalidSpec,
+            13 => SashStatus::InvalidDuration,
+            14 => SashStatus::UnknownFunction,
+            15 => SashStatus::InvalidExpression,
+            16 => SashStatus::NullTime,
+            17 => SashStatus::Overflow,
+            18 => SashStatus::InvalidInput,
+            19 => SashStatus::Parse,
+            20 => SashStatus::Arrow,
+            21 => SashStatus::ResourceLimit,
+            22 => SashStatus::Cancelled,
+            99 => SashStatus::Internal,
+            _ => return None,
+        })
+    }
+
+    /// The core kind of the status, if it is one.
+    pub fn kind(self) -> Option<ErrorKind> {
+        let index = (self as i32).checked_sub(FIRST_KIND_CODE)?;
+        ErrorKind::ALL.get(usize::try_from(index).ok()?).copied()
+    }
+
+    /// The kind name of the status: the conformance corpus' name for a core
+    /// kind, the binding's own name otherwise.
     pub fn name(self) -> &'static str {
-        match self {
-            SashStatus::Ok => "ok",
-            SashStatus::NullArgument => "null_argument",
-            SashStatus::Released => "released",
-            SashStatus::InvalidArray => "invalid_array",
-            SashStatus::UnknownColumn => "unknown_column",
-            SashStatus::WrongType => "wrong_type",
-            SashStatus::InvalidSpec => "invalid_spec",
-            SashStatus::InvalidDuration => "invalid_duration",
-            SashStatus::UnknownFunction => "unknown_function",
-            SashStatus::InvalidExpression => "invalid_expression",
-            SashStatus::NullTime => "null_time",
-            SashStatus::Overflow => "overflow",
-            SashStatus::InvalidInput => "invalid_input",
-            SashStatus::Parse => "parse",
-            SashStatus::Arrow => "arrow",
-            SashStatus::Internal => "internal",
+        if let Some(kind) = self.kind() {
+            return kind.as_str();
+        }
+        match BINDING_STATUSES.iter().find(|(s, _)| *s == self) {
+            Some((_, name)) => name,
+            None => "internal",
         }
     }
 
-    fn name_c(self) -> &'static [u8] {
-        match self {
-            SashStatus::Ok => b"ok\0",
-            SashStatus::NullArgument => b"null_argument\0",
-            SashStatus::Released => b"released\0",
-            SashStatus::InvalidArray => b"invalid_array\0",
-            SashStatus::UnknownColumn => b"unknown_column\0",
-            SashStatus::WrongType => b"wrong_type\0",
-            SashStatus::InvalidSpec => b"invalid_spec\0",
-            SashStatus::InvalidDuration => b"invalid_duration\0",
-            SashStatus::UnknownFunction => b"unknown_function\0",
-            SashStatus::InvalidExpression => b"invalid_expression\0",
-            SashStatus::NullTime => b"null_time\0",
-            SashStatus::Overflow => b"overflow\0",
-            SashStatus::InvalidInput => b"invalid_input\0",
-            SashStatus::Parse => b"parse\0",
-            SashStatus::Arrow => b"arrow\0",
-            SashStatus::Internal => b"internal\0",
-        }
-    }
-
+    /// The name as a static NUL-terminated string.
     pub(crate) fn name_ptr(self) -> *const c_char {
-        self.name_c().as_ptr().cast()
+        c_name(self.name())
+    }
+}
+
+/// A static NUL-terminated copy of one of the static names above (made once).
+fn c_name(name: &'static str) -> *const c_char {
+    static NAMES: std::sync::OnceLock<Vec<(&'static str, CString)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let mut all: Vec<&'static str> = BINDING_STATUSES.iter().map(|(_, n)| *n).collect();
+        all.extend(ErrorKind::ALL.iter().map(|k| k.as_str()));
+        all.extend(["internal", "unknown"]);
+        all.into_iter().map(|n| (n, CString::new(n).expect("names have no NUL"))).collect()
+    });
+    names.iter().find(|(n, _)| *n == name).map_or(c"unknown".as_ptr(), |(_, c)| c.as_ptr())
+}
+
+/// The name of a status code as a static NUL-terminated string; "unknown"
+/// for a code that is no status.
+pub(crate) fn code_name_ptr(code: i32) -> *const c_char {
+    match SashStatus::from_code(code) {
+        Some(status) => status.name_ptr(),
+        None => c_name("unknown"),
     }
 }
 
@@ -115,24 +152,14 @@ impl Error {
     }
 }
 
-/// The status of a core error kind.
+/// The status of a core error kind: `FIRST_KIND_CODE` plus its place in
+/// `ErrorKind::ALL` (a kind without a status yet fails this crate's test).
 pub fn status_of(kind: ErrorKind) -> SashStatus {
-    match kind {
-        ErrorKind::UnknownColumn => SashStatus::UnknownColumn,
-        ErrorKind::WrongType => SashStatus::WrongType,
-        ErrorKind::InvalidSpec => SashStatus::InvalidSpec,
-        ErrorKind::InvalidDuration => SashStatus::InvalidDuration,
-        ErrorKind::UnknownFunction => SashStatus::UnknownFunction,
-        ErrorKind::InvalidExpression => SashStatus::InvalidExpression,
-        ErrorKind::NullTime => SashStatus::NullTime,
-        ErrorKind::Overflow => SashStatus::Overflow,
-        ErrorKind::InvalidInput => SashStatus::InvalidInput,
-        ErrorKind::Parse => SashStatus::Parse,
-        ErrorKind::Arrow => SashStatus::Arrow,
-        // ErrorKind is non_exhaustive: a kind added to the core without a
-        // status here still reaches the caller, as invalid input.
-        _ => SashStatus::InvalidInput,
-    }
+    ErrorKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .and_then(|i| SashStatus::from_code(FIRST_KIND_CODE + i as i32))
+        .unwrap_or(SashStatus::InvalidInput)
 }
 
 impl From<SashError> for Error {
@@ -175,10 +202,40 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+thread_local! {
+    /// How many `catch` calls are running on this thread.
+    static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f`, turning a panic into `Err` with its payload, and without the
+/// default hook's report on stderr: the library prints nothing, the panic's
+/// message reaches the caller in the error instead. Panics elsewhere in the
+/// process still reach the hook that was there before.
+pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CATCHING.with(|c| c.get()) == 0 {
+                previous(info);
+            }
+        }));
+    });
+    CATCHING.with(|c| c.set(c.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(c.get() - 1));
+    result
+}
+
+/// The message of a caught panic, as every binding reports it.
+pub fn internal_message(payload: &(dyn Any + Send)) -> String {
+    format!("internal error in sash (please report it): {}", panic_message(payload))
+}
+
 /// Runs the body of an extern function: catches a panic, records the
 /// message of an error (or clears it on success), and returns the status.
 pub(crate) fn guard(body: impl FnOnce() -> Result<(), Error>) -> SashStatus {
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+    let result = catch(|| crate::cancel::with_bound(body));
     match result {
         Ok(Ok(())) => {
             set_last(None);
@@ -189,7 +246,7 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<(), Error>) -> SashStatus {
             e.status
         }
         Err(payload) => {
-            set_last(Some(format!("internal error in sash (please report it): {}", panic_message(payload.as_ref()))));
+            set_last(Some(internal_message(payload.as_ref())));
             SashStatus::Internal
         }
     }
@@ -216,23 +273,32 @@ mod tests {
 
     #[test]
     fn every_core_kind_has_its_own_status_named_like_the_corpus() {
-        use sash_core::ErrorKind::*;
-        for kind in [
-            UnknownColumn,
-            WrongType,
-            InvalidSpec,
-            InvalidDuration,
-            UnknownFunction,
-            InvalidExpression,
-            NullTime,
-            Overflow,
-            InvalidInput,
-            Parse,
-            Arrow,
-        ] {
+        let mut seen = std::collections::HashSet::new();
+        for &kind in ErrorKind::ALL {
+            assert_eq!(status_of(kind).kind(), Some(kind), "{kind:?} has no status of its own");
+            assert!(seen.insert(status_of(kind) as i32));
             assert_eq!(status_of(kind).name(), kind.as_str());
             // SAFETY: static NUL-terminated names.
             assert_eq!(unsafe { CStr::from_ptr(status_of(kind).name_ptr()) }.to_str().unwrap(), kind.as_str());
+        }
+    }
+
+    #[test]
+    fn every_code_has_a_name_and_other_codes_are_unknown() {
+        let name = |code| unsafe { CStr::from_ptr(code_name_ptr(code)) }.to_str().unwrap();
+        assert_eq!(name(0), "ok");
+        assert_eq!(name(3), "invalid_array");
+        assert_eq!(name(21), "resource_limit");
+        assert_eq!(name(22), "cancelled");
+        assert_eq!(name(99), "internal");
+        for code in [-1, 4, 9, 23, 98, 100, i32::MIN, i32::MAX] {
+            assert_eq!(name(code), "unknown");
+        }
+        for code in -5..120 {
+            if let Some(status) = SashStatus::from_code(code) {
+                assert_eq!(status as i32, code);
+                assert_ne!(status.name(), "unknown");
+            }
         }
     }
 

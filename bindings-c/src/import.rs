@@ -62,6 +62,10 @@ fn check_schema(s: &FFI_ArrowSchema, path: &str) -> Result<(), Error> {
     if s.n_children < 0 || (s.n_children > 0 && s.children.is_null()) {
         return Err(invalid(format!("{path}: schema has {} children but no children pointer", s.n_children)));
     }
+    // SAFETY: non-NULL, NUL-terminated per the interface.
+    let format = unsafe { std::ffi::CStr::from_ptr(s.format) };
+    let format = format.to_str().map_err(|_| invalid(format!("{path}: the schema format is not UTF-8")))?;
+    check_format(format, s.n_children, path)?;
     for i in 0..s.n_children as usize {
         // SAFETY: the producer promises n_children readable pointers.
         let child = unsafe { *s.children.add(i) };
@@ -78,6 +82,43 @@ fn check_schema(s: &FFI_ArrowSchema, path: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks what arrow-rs's conversion of a format string takes for granted
+/// (it panics where these fail): the children a nested format needs, and
+/// the widths of fixed-size formats.
+fn check_format(format: &str, n_children: i64, path: &str) -> Result<(), Error> {
+    let children = |want: i64| {
+        if n_children == want {
+            Ok(())
+        } else {
+            Err(invalid(format!("{path}: format \"{format}\" needs {want} child schema(s), this schema has {n_children}")))
+        }
+    };
+    let width = |text: &str, least: i32| match text.parse::<i32>() {
+        Ok(n) if n >= least => Ok(()),
+        _ => Err(invalid(format!("{path}: format \"{format}\" has an invalid width '{text}' (an integer of at least {least})"))),
+    };
+    match format {
+        "+l" | "+L" | "+vl" | "+vL" | "+m" => children(1),
+        "+r" => children(2),
+        _ => {
+            if let Some(size) = format.strip_prefix("+w:") {
+                children(1)?;
+                width(size, 0)
+            } else if let Some(size) = format.strip_prefix("w:") {
+                width(size, 0)
+            } else if let Some(ids) = format.strip_prefix("+ud:").or_else(|| format.strip_prefix("+us:")) {
+                let count = if ids.is_empty() { 0 } else { ids.split(',').count() as i64 };
+                if ids.split(',').any(|id| !id.is_empty() && id.parse::<i8>().map_or(true, |id| id < 0)) {
+                    return Err(invalid(format!("{path}: format \"{format}\" has an invalid union type id")));
+                }
+                children(count)
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Checks an array's structure against its type, before arrow-rs follows its pointers.
 fn check_array(a: &FFI_ArrowArray, dt: &DataType, path: &str) -> Result<(), Error> {
     if a.length < 0 || a.offset < 0 || a.null_count < -1 {
@@ -92,6 +133,11 @@ fn check_array(a: &FFI_ArrowArray, dt: &DataType, path: &str) -> Result<(), Erro
     }
     if n > 0 && a.buffers.is_null() {
         return Err(invalid(format!("{path}: {n} buffers but the buffers pointer is NULL")));
+    }
+    // A null count without a validity bitmap would be read as "no nulls".
+    // SAFETY: n_buffers readable pointers, checked above.
+    if layout.can_contain_null_mask && a.null_count > 0 && a.length > 0 && unsafe { *a.buffers }.is_null() {
+        return Err(invalid(format!("{path}: null_count is {} but the validity buffer is NULL", a.null_count)));
     }
     // Every buffer but the validity bitmap must be there when the array has rows.
     let first = usize::from(layout.can_contain_null_mask);

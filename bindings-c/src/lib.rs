@@ -7,6 +7,7 @@
 //! message.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod cancel;
 pub mod error;
 /// The checked import of caller-made C Data Interface structs and the export
 /// of results, shared with the JNI library (bindings-jvm), which receives the
@@ -49,10 +50,11 @@ pub extern "C" fn sash_last_error_message() -> *const c_char {
 }
 
 /// The name of a status: "ok", "null_argument", ..., "unknown_column", ...
-/// (the conformance corpus' error kind names). A static string, never NULL.
+/// (the conformance corpus' error kind names). A static string, never NULL:
+/// "unknown" for a value that is no `sash_status`.
 #[no_mangle]
-pub extern "C" fn sash_status_name(status: SashStatus) -> *const c_char {
-    status.name_ptr()
+pub extern "C" fn sash_status_name(status: std::ffi::c_int) -> *const c_char {
+    error::code_name_ptr(status)
 }
 
 fn spec_text<'a>(spec_json: *const c_char) -> Result<&'a str, Error> {
@@ -158,7 +160,33 @@ unsafe fn stream_inputs(input: *mut FFI_ArrowArrayStream, out: *mut FFI_ArrowArr
 /// `out` is non-NULL and writable.
 unsafe fn export_stream(reader: Box<dyn RecordBatchReader + Send>, out: *mut FFI_ArrowArrayStream) {
     // SAFETY: per the contract.
-    unsafe { std::ptr::write(out, FFI_ArrowArrayStream::new(reader)) }
+    unsafe { std::ptr::write(out, FFI_ArrowArrayStream::new(Box::new(CatchPanics(reader)))) }
+}
+
+/// A reader whose panics become errors of `get_next`: arrow-rs calls it from
+/// `extern "C"` callbacks, where a panic would abort the caller's process.
+#[doc(hidden)]
+pub struct CatchPanics(pub Box<dyn RecordBatchReader + Send>);
+
+impl std::fmt::Debug for CatchPanics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatchPanics").field("schema", &self.0.schema()).finish()
+    }
+}
+
+impl Iterator for CatchPanics {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        error::catch(|| cancel::with_bound(|| self.0.next()))
+            .unwrap_or_else(|payload| Some(Err(ArrowError::ExternalError(error::internal_message(payload.as_ref()).into()))))
+    }
+}
+
+impl RecordBatchReader for CatchPanics {
+    fn schema(&self) -> SchemaRef {
+        self.0.schema()
+    }
 }
 
 /// Windowed aggregation of a whole stream of record batches.
@@ -374,6 +402,9 @@ impl Read for CallbackReader {
     }
 }
 
+/// The largest `chunk_bytes` of `sash_parse_read`: a chunk is one buffer.
+const MAX_CHUNK_BYTES: usize = 1 << 30;
+
 /// The lazy output stream of `sash_parse_read`.
 struct ReadStream {
     reader: ParseReader<CallbackReader>,
@@ -395,7 +426,7 @@ impl RecordBatchReader for ReadStream {
 }
 
 /// Parses raw log bytes pulled from `read` in chunks of about `chunk_bytes`
-/// (0: 16 MiB), in bounded memory: each chunk, cut after its last complete
+/// (0: 16 MiB; at most 1 GiB, more is `SASH_STATUS_INVALID_SPEC`), in bounded memory: each chunk, cut after its last complete
 /// line, becomes one batch of `out`, read and parsed when the caller pulls
 /// it. `read` is called with `user_data`, from the thread that pulls `out`,
 /// until it returns 0 (end) or a negative value (an error: the complete
@@ -416,6 +447,12 @@ pub unsafe extern "C" fn sash_parse_read(
         not_null(out, "out")?;
         let read = read.ok_or_else(|| Error::new(SashStatus::NullArgument, "read is NULL"))?;
         let spec = ParseSpec::from_json(spec_text(spec_json)?)?;
+        if chunk_bytes > MAX_CHUNK_BYTES {
+            return Err(Error::new(
+                SashStatus::InvalidSpec,
+                format!("invalid spec: chunk_bytes is {chunk_bytes}, more than the {MAX_CHUNK_BYTES} bytes (1 GiB) a chunk may have"),
+            ));
+        }
         let mut reader = ParseReader::new(CallbackReader { read, user_data }, &spec)?;
         if chunk_bytes > 0 {
             reader = reader.with_chunk_bytes(chunk_bytes);

@@ -22,7 +22,7 @@ type CError = (String, String);
 
 fn last_error(status: SashStatus) -> CError {
     // SAFETY: static / thread-local NUL-terminated strings.
-    let name = unsafe { CStr::from_ptr(sash_status_name(status)) }.to_string_lossy().into_owned();
+    let name = unsafe { CStr::from_ptr(sash_status_name(status as i32)) }.to_string_lossy().into_owned();
     let message = unsafe { CStr::from_ptr(sash_last_error_message()) }.to_string_lossy().into_owned();
     (name, message)
 }

@@ -117,6 +117,9 @@ where
 {
     let schema = jvm_types::schema_for_jvm(&schema, spark_types);
     let reader = JvmStream { inner, schema, spark_types };
+    // Panics while Java pulls (inside arrow-rs's `extern "C"` callbacks, where
+    // they would abort the JVM) become errors of the stream.
+    let reader = sash::CatchPanics(Box::new(reader));
     // SAFETY: `out` was checked non-null; Java allocated it.
     unsafe { std::ptr::write(ptr::<FFI_ArrowArrayStream>(out), FFI_ArrowArrayStream::new(Box::new(reader))) }
 }

@@ -60,6 +60,18 @@ const CLASSES: &[(&str, &str, Builtin, &str)] = &[
         "A line did not parse and on_error is \"raise\". The message names the line (1-based) and why.",
     ),
     ("ArrowError", "arrow", Builtin::Value, "An error raised by arrow-rs while processing the input."),
+    (
+        "ResourceLimitError",
+        "resource_limit",
+        Builtin::Value,
+        "The call would exceed a documented resource limit (docs/limits.md): too many windows, too large a decompressed log, ...",
+    ),
+    (
+        "CancelledError",
+        "cancelled",
+        Builtin::Runtime,
+        "The call was cancelled before it finished. Ctrl-C raises KeyboardInterrupt itself; this class is for other cancellations.",
+    ),
     ("InternalError", INTERNAL, Builtin::Runtime, "A bug in sash: the kernel panicked. The message says where; please report it."),
 ];
 
@@ -123,6 +135,12 @@ fn class_of<'py>(py: Python<'py>, kind: &str) -> Bound<'py, PyType> {
         .or_else(|| classes.by_kind.iter().find(|(k, _)| *k == "invalid_input"))
         .map(|(_, cls)| cls.bind(py).clone())
         .expect("every kind has a class")
+}
+
+/// Every core kind (`ErrorKind::ALL`) with the name of its class, or None
+/// where the table lacks it: the tests check that none does.
+pub fn kind_classes() -> Vec<(&'static str, Option<&'static str>)> {
+    ErrorKind::ALL.iter().map(|k| (k.as_str(), CLASSES.iter().find(|(_, kind, ..)| *kind == k.as_str()).map(|(name, ..)| *name))).collect()
 }
 
 /// A core error as the matching `sash` exception, message intact.

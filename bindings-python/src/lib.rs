@@ -169,6 +169,17 @@ fn to_json(key: &str, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         None
     };
     if let Some(value) = timedelta64 {
+        // A month or a year has no fixed length: NumPy would make them
+        // 30.436875 and 365.2425 days, where "1M" and "1 month" are refused.
+        let dtype: String = value.getattr(pyo3::intern!(obj.py(), "dtype"))?.str()?.extract()?;
+        if dtype.ends_with("[M]") || dtype.ends_with("[Y]") {
+            let shown: String = obj.repr()?.extract()?;
+            return Err(error::new_err(
+                obj.py(),
+                "invalid_duration",
+                format!("invalid duration {shown}: calendar months, quarters and years are not supported yet ('{key}')"),
+            ));
+        }
         let nanos: i64 = value.call_method1("astype", ("timedelta64[ns]",))?.call_method1("astype", ("int64",))?.extract()?;
         if nanos == i64::MIN {
             return Err(PyValueError::new_err(format!("'{key}' cannot be NaT")));
@@ -206,6 +217,11 @@ fn spec_json(named: &[(&str, Option<&Bound<'_, PyAny>>)], extra: Option<&Bound<'
     if let Some(extra) = extra {
         for (k, v) in extra.iter() {
             let k: String = k.extract()?;
+            if v.is_none() {
+                // The named keywords take None as "not given"; an option
+                // given as None is more likely a mistake than a default.
+                return Err(error::new_err(v.py(), "invalid_spec", format!("invalid spec: '{k}' is None; leave it out for its default")));
+            }
             let json = to_json(&k, &v)?;
             map.insert(k, json);
         }
@@ -221,10 +237,38 @@ fn spec_from_dict(spec: &Bound<'_, PyAny>) -> PyResult<Value> {
 // Compute and output
 // --------------------------------------------------------------------------
 
-/// Runs `f` with the GIL released; core errors and panics become `sash` exceptions.
+/// How often a running call takes the GIL to run Python's signal handlers:
+/// Ctrl-C stops a call within about this long plus one chunk of work.
+const SIGNAL_LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Runs `f` with the GIL released; core errors and panics become `sash`
+/// exceptions. While it runs, the kernel's cancel check runs Python's signal
+/// handlers now and then: Ctrl-C (or any handler that raises) stops the call
+/// with that exception, `KeyboardInterrupt` as in pure Python code.
 fn compute<T: Send>(py: Python<'_>, f: impl FnOnce() -> sash_core::Result<T> + Send) -> PyResult<T> {
-    match py.detach(|| catch_unwind(AssertUnwindSafe(f))) {
+    let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+    let started = Instant::now();
+    let next_look = std::sync::atomic::AtomicU64::new(SIGNAL_LOOK_EVERY.as_nanos() as u64);
+    let interrupted = || {
+        let now = started.elapsed().as_nanos() as u64;
+        if now < next_look.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        next_look.store(now + SIGNAL_LOOK_EVERY.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+        Python::attach(|py| match py.check_signals() {
+            Ok(()) => false,
+            Err(e) => {
+                *raised.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                true
+            }
+        })
+    };
+    match py.detach(|| catch_unwind(AssertUnwindSafe(|| sash_core::cancel::with_check(&interrupted, f)))) {
         Ok(Ok(v)) => Ok(v),
+        Ok(Err(sash_core::SashError::Cancelled)) => match raised.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(e) => Err(e),
+            None => Err(error::to_pyerr(py, sash_core::SashError::Cancelled)),
+        },
         Ok(Err(e)) => Err(error::to_pyerr(py, e)),
         Err(payload) => Err(error::panic_to_pyerr(py, payload)),
     }
@@ -511,6 +555,13 @@ fn _kernel_seconds(py: Python<'_>, op: &str, data: &Bound<'_, PyAny>, spec: &Bou
     })
 }
 
+/// Every core error kind and the name of its exception class (None if it has
+/// none), for the test that each kind maps to its own class.
+#[pyfunction]
+fn _error_kinds() -> Vec<(&'static str, Option<&'static str>)> {
+    error::kind_classes()
+}
+
 /// Panics inside the guarded compute section, to test that no panic reaches Python.
 #[pyfunction]
 fn _panic(py: Python<'_>, message: String) -> PyResult<()> {
@@ -656,8 +707,89 @@ impl _LogBatches {
     }
 }
 
+/// `batch_size`: a positive int (a bool is no count, though Python says it is an int).
+fn positive_count(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let bad = || {
+        let shown = value.repr().map_or_else(|_| "?".to_string(), |r| r.to_string());
+        PyValueError::new_err(format!("batch_size must be a positive integer (rows per batch), got {shown}"))
+    };
+    if value.cast::<PyBool>().is_ok() {
+        return Err(bad());
+    }
+    if value.cast::<PyInt>().is_err() && !value.hasattr(pyo3::intern!(value.py(), "__index__"))? {
+        return Err(PyTypeError::new_err(format!("batch_size must be an int, got {}", value.get_type().name()?)));
+    }
+    match value.extract::<i128>() {
+        Ok(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => Err(bad()),
+    }
+}
+
 fn log_path(path: &Bound<'_, PyAny>) -> PyResult<std::path::PathBuf> {
     path.extract()
+}
+
+/// Opens a log for reading, as `File::open` does but stoppable by Ctrl-C:
+/// opening a FIFO waits for a writer, and std retries the open after every
+/// signal, so a FIFO nobody writes to would hold the call forever.
+fn open_log(py: Python<'_>, path: &std::path::Path) -> PyResult<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| PyValueError::new_err(format!("the path holds a NUL byte: {}", path.display())))?;
+    loop {
+        // SAFETY: a NUL-terminated path; the descriptor is owned by the File below.
+        let fd = py.detach(|| unsafe { libc::open(c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) });
+        if fd >= 0 {
+            // SAFETY: a descriptor just opened, owned by nobody else.
+            let file = unsafe { std::fs::File::from_raw_fd(fd) };
+            if file.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(error::io_error(path, std::io::Error::from_raw_os_error(libc::EISDIR)));
+            }
+            return Ok(file);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error::io_error(path, err));
+        }
+        // A signal: its handler may raise (KeyboardInterrupt), else open again.
+        py.check_signals()?;
+    }
+}
+
+/// A whole log file in memory, read in pieces so that a cancelled call
+/// (Ctrl-C) stops between them, also on an endless file such as /dev/zero.
+/// The outer error is the cancellation, the inner one the OS's.
+fn read_whole(mut file: std::fs::File) -> sash_core::Result<std::io::Result<Vec<u8>>> {
+    use std::io::Read;
+    const PIECE: usize = 16 << 20;
+    let metadata = file.metadata();
+    let regular = metadata.as_ref().is_ok_and(|m| m.is_file());
+    let mut bytes = Vec::with_capacity(metadata.map_or(0, |m| m.len() as usize).saturating_add(1));
+    loop {
+        sash_core::cancel::check()?;
+        if regular {
+            // No wait on a regular file: read_to_end fills without zeroing first.
+            match (&mut file).take(PIECE as u64).read_to_end(&mut bytes) {
+                Ok(0) => return Ok(Ok(bytes)),
+                Ok(_) => continue,
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        // A pipe or a device may block: one read at a time, so that a signal
+        // (EINTR) comes back here to the cancel check.
+        let len = bytes.len();
+        bytes.resize(len + PIECE, 0);
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => {
+                bytes.truncate(len);
+                return Ok(Ok(bytes));
+            }
+            Ok(n) => bytes.truncate(len + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => bytes.truncate(len),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
 }
 
 /// Reads and parses a log file (``docs/parsing.md``): like :func:`parse` on
@@ -693,17 +825,16 @@ fn read_log<'py>(
     py: Python<'py>,
     path: &Bound<'py, PyAny>,
     format: &Bound<'py, PyAny>,
-    batch_size: Option<usize>,
+    batch_size: Option<&Bound<'py, PyAny>>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let spec = parse_spec(format, options)?;
-    if batch_size == Some(0) {
-        return Err(PyValueError::new_err("batch_size must be at least 1"));
-    }
+    let batch_size = batch_size.filter(|b| !b.is_none()).map(positive_count).transpose()?;
     let path = log_path(path)?;
     match batch_size {
         None => {
-            let bytes = py.detach(|| std::fs::read(&path)).map_err(|e| error::io_error(&path, e))?;
+            let file = open_log(py, &path)?;
+            let bytes = compute(py, move || read_whole(file))?.map_err(|e| error::io_error(&path, e))?;
             let (schema, batch) = compute(py, move || {
                 let mut parser = sash_core::Parser::new(&sash_core::ParseSpec::from_value(&spec)?)?;
                 let out = parser.parse_bytes(&arrow_buffer::Buffer::from_vec(bytes))?;
@@ -712,7 +843,7 @@ fn read_log<'py>(
             to_pyarrow(py, schema, vec![batch])
         }
         Some(n) => {
-            let file = std::fs::File::open(&path).map_err(|e| error::io_error(&path, e))?;
+            let file = open_log(py, &path)?;
             let reader =
                 compute(py, move || sash_core::ParseReader::new(std::io::BufReader::new(file), &sash_core::ParseSpec::from_value(&spec)?))?;
             let schema = reader.schema();
@@ -739,6 +870,7 @@ fn _sash(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_traced, m)?)?;
     m.add_function(wrap_pyfunction!(_kernel_seconds, m)?)?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
+    m.add_function(wrap_pyfunction!(_error_kinds, m)?)?;
     Ok(())
 }
 

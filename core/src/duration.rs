@@ -78,6 +78,7 @@ impl Duration {
         }
         let mut total: i64 = 0;
         let mut rest = body;
+        let mut units_seen: Vec<i64> = Vec::new();
         while !rest.is_empty() {
             let digits_len = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
             if digits_len == 0 {
@@ -97,6 +98,10 @@ impl Duration {
                 None if unit.is_empty() => return Err(bad("missing unit (ns, us, ms, s, m, h, d, w)")),
                 None => return Err(bad(&format!("unknown unit '{unit}'; expected ns, us, ms, s, m, h, d or w"))),
             };
+            if units_seen.contains(&per_unit) {
+                return Err(bad(&format!("the unit '{unit}' is given twice; write each unit once, as in \"1h30m\"")));
+            }
+            units_seen.push(per_unit);
             let part = number.checked_mul(per_unit).ok_or_else(|| bad("too large"))?;
             total = total.checked_add(part).ok_or_else(|| bad("too large"))?;
             rest = rest[unit_len..].trim_start();
@@ -123,7 +128,7 @@ impl Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Duration::Count(n) => write!(f, "{n}i"),
+            Duration::Count(n) => write!(f, "{n}"),
             Duration::Time { nanos: 0 } => write!(f, "0s"),
             Duration::Time { nanos } => {
                 // The largest unit that divides the duration exactly: "1500ms", "36h".
@@ -180,9 +185,24 @@ mod tests {
 
     #[test]
     fn rejects_bad_durations() {
-        for bad in
-            ["", "h", "1.5h", "3mo", "1x", "10 parsecs", "1M", "2 months", "1 year", "99999999999999999999s", "1h-", "1 h 30", "minutes"]
-        {
+        for bad in [
+            "",
+            "h",
+            "1.5h",
+            "3mo",
+            "1x",
+            "10 parsecs",
+            "1M",
+            "2 months",
+            "1 year",
+            "99999999999999999999s",
+            "1h-",
+            "1 h 30",
+            "minutes",
+            "1h1h",
+            "1 hour 2 h",
+            "5m 10 minutes",
+        ] {
             assert!(Duration::parse(bad).is_err(), "{bad} should fail");
         }
     }

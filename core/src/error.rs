@@ -30,6 +30,13 @@ pub enum SashError {
     Parse { line: u64, message: String },
     /// An error raised by arrow-rs.
     Arrow(ArrowError),
+    /// The call would exceed one of sash's documented resource limits
+    /// (`docs/limits.md`): too many windows, too large a decompressed log...
+    /// The message says how much was asked, the limit, and what to change.
+    ResourceLimit(String),
+    /// The caller cancelled the call (Ctrl-C in Python, `Thread.interrupt()`
+    /// in Java, a cancel token in C and Go) before it finished.
+    Cancelled,
 }
 
 /// The stable, language-neutral name of an error's kind, used by the
@@ -48,9 +55,30 @@ pub enum ErrorKind {
     InvalidInput,
     Parse,
     Arrow,
+    ResourceLimit,
+    Cancelled,
 }
 
 impl ErrorKind {
+    /// Every kind, in the order of their C status codes: each binding's
+    /// table is built from (or tested against) this list, so a new kind
+    /// cannot be forgotten by one of them.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::UnknownColumn,
+        ErrorKind::WrongType,
+        ErrorKind::InvalidSpec,
+        ErrorKind::InvalidDuration,
+        ErrorKind::UnknownFunction,
+        ErrorKind::InvalidExpression,
+        ErrorKind::NullTime,
+        ErrorKind::Overflow,
+        ErrorKind::InvalidInput,
+        ErrorKind::Parse,
+        ErrorKind::Arrow,
+        ErrorKind::ResourceLimit,
+        ErrorKind::Cancelled,
+    ];
+
     /// The snake_case name used in the corpus (`"unknown_column"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -65,6 +93,8 @@ impl ErrorKind {
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::Parse => "parse",
             ErrorKind::Arrow => "arrow",
+            ErrorKind::ResourceLimit => "resource_limit",
+            ErrorKind::Cancelled => "cancelled",
         }
     }
 }
@@ -83,6 +113,8 @@ impl SashError {
             SashError::InvalidInput(_) => ErrorKind::InvalidInput,
             SashError::Parse { .. } => ErrorKind::Parse,
             SashError::Arrow(_) => ErrorKind::Arrow,
+            SashError::ResourceLimit(_) => ErrorKind::ResourceLimit,
+            SashError::Cancelled => ErrorKind::Cancelled,
         }
     }
 
@@ -121,6 +153,8 @@ impl fmt::Display for SashError {
             SashError::InvalidInput(msg) => write!(f, "invalid input: {msg}"),
             SashError::Parse { line, message } => write!(f, "line {line} does not parse: {message}"),
             SashError::Arrow(e) => write!(f, "arrow error: {e}"),
+            SashError::ResourceLimit(msg) => write!(f, "resource limit: {msg}"),
+            SashError::Cancelled => f.write_str("cancelled: the call was interrupted before it finished"),
         }
     }
 }
@@ -141,3 +175,38 @@ impl From<ArrowError> for SashError {
 }
 
 pub type Result<T, E = SashError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorKind;
+
+    /// Exhaustive within the crate (`non_exhaustive` binds only others): a new
+    /// variant needs a position here, and then the test fails until ALL has it.
+    fn position(kind: ErrorKind) -> usize {
+        match kind {
+            ErrorKind::UnknownColumn => 0,
+            ErrorKind::WrongType => 1,
+            ErrorKind::InvalidSpec => 2,
+            ErrorKind::InvalidDuration => 3,
+            ErrorKind::UnknownFunction => 4,
+            ErrorKind::InvalidExpression => 5,
+            ErrorKind::NullTime => 6,
+            ErrorKind::Overflow => 7,
+            ErrorKind::InvalidInput => 8,
+            ErrorKind::Parse => 9,
+            ErrorKind::Arrow => 10,
+            ErrorKind::ResourceLimit => 11,
+            ErrorKind::Cancelled => 12,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_kind_once_with_its_own_name() {
+        assert_eq!(ErrorKind::ALL.len(), 13);
+        for (i, kind) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(position(*kind), i);
+        }
+        let names: std::collections::HashSet<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+    }
+}

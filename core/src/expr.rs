@@ -218,6 +218,11 @@ enum Arg {
 impl AggExpr {
     /// Parses one expression of the grammar above.
     pub fn parse(expr: &str) -> Result<AggExpr> {
+        Ok(AggExpr::parse_naming(expr)?.0)
+    }
+
+    /// [`AggExpr::parse`], and whether the expression names its output with `as`.
+    pub(crate) fn parse_naming(expr: &str) -> Result<(AggExpr, bool)> {
         let bad = |reason: &str| SashError::InvalidExpression { expr: expr.to_string(), reason: reason.to_string() };
         let tokens = tokenize(expr)?;
         let mut it = tokens.into_iter().peekable();
@@ -295,6 +300,7 @@ impl AggExpr {
                 (Some(column_at(0)?), None, None, None)
             }
         };
+        let named = alias.is_some();
         let alias = alias.unwrap_or_else(|| {
             let mut parts: Vec<String> = Vec::new();
             parts.extend(column.iter().map(|c| quote_name(c)));
@@ -302,7 +308,7 @@ impl AggExpr {
             parts.extend(q_text.iter().cloned());
             format!("{}({})", func.name(), parts.join(", "))
         });
-        Ok(AggExpr { func, column, by_column, q, alias })
+        Ok((AggExpr { func, column, by_column, q, alias }, named))
     }
 
     /// The canonical text of the expression, without the alias.

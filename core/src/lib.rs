@@ -33,6 +33,7 @@
 //! ```
 
 mod agg;
+pub mod cancel;
 mod column_builder;
 pub mod duration;
 pub mod error;

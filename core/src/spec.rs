@@ -88,6 +88,74 @@ pub struct RollingSpec {
     pub null_time: NullTime,
 }
 
+/// Parses a JSON spec, refusing a key given twice in one object (at any
+/// depth): serde_json keeps the last silently, which would let a typo'd
+/// repeat override what the caller meant, where unknown keys are errors.
+pub(crate) fn parse_json(text: &str) -> Result<Value> {
+    use serde::de::DeserializeSeed;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value = StrictJson.deserialize(&mut deserializer).and_then(|v| deserializer.end().map(|()| v));
+    value.map_err(|e| SashError::spec(format!("spec is not valid JSON: {e}")))
+}
+
+/// A JSON value whose objects have no repeated key.
+struct StrictJson;
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictJson {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StrictJson {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(StrictJson)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> std::result::Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("the key '{key}' appears twice in one object")));
+            }
+            let value = entries.next_value_seed(StrictJson)?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
 fn object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {
     value.as_object().ok_or_else(|| SashError::spec(format!("a {what} spec must be a JSON object")))
 }
@@ -143,7 +211,12 @@ pub fn parse_aggs(value: Option<&Value>) -> Result<Vec<AggExpr>> {
             .iter()
             .map(|(alias, v)| match v {
                 Value::String(s) => {
-                    let mut e = AggExpr::parse(s)?;
+                    let (mut e, named) = AggExpr::parse_naming(s)?;
+                    if named {
+                        return Err(SashError::spec(format!(
+                            "'aggs' entry '{alias}' names its output twice ('{s}'): in a mapping the key is the name, drop the 'as'"
+                        )));
+                    }
                     e.alias = alias.clone();
                     Ok(e)
                 }
@@ -169,7 +242,7 @@ fn parse_null_time(map: &Map<String, Value>) -> Result<NullTime> {
 impl WindowSpec {
     /// Parses the canonical JSON form.
     pub fn from_json(text: &str) -> Result<WindowSpec> {
-        let value: Value = serde_json::from_str(text).map_err(|e| SashError::spec(format!("spec is not valid JSON: {e}")))?;
+        let value = parse_json(text)?;
         WindowSpec::from_value(&value)
     }
 
@@ -251,6 +324,12 @@ fn check_aliases(aggs: &[AggExpr], by: &[String], reserved: &[&str]) -> Result<(
         if by[..i].contains(key) {
             return Err(SashError::spec(format!("key column '{key}' is listed twice in 'by'")));
         }
+        if reserved.contains(&key.as_str()) {
+            return Err(SashError::spec(format!(
+                "key column '{key}' has the name of an output column the windows add ({}); rename it in the input",
+                reserved.join(", ")
+            )));
+        }
     }
     for agg in aggs {
         if seen.contains(&agg.alias.as_str()) {
@@ -266,7 +345,7 @@ fn check_aliases(aggs: &[AggExpr], by: &[String], reserved: &[&str]) -> Result<(
 
 impl RollingSpec {
     pub fn from_json(text: &str) -> Result<RollingSpec> {
-        let value: Value = serde_json::from_str(text).map_err(|e| SashError::spec(format!("spec is not valid JSON: {e}")))?;
+        let value = parse_json(text)?;
         RollingSpec::from_value(&value)
     }
 

@@ -113,10 +113,17 @@ pub fn is_orderable(t: &DataType) -> bool {
 }
 
 fn field<'a>(schema: &'a Schema, name: &str) -> Result<&'a Field> {
-    schema.field_with_name(name).map_err(|_| SashError::UnknownColumn {
+    let found = schema.field_with_name(name).map_err(|_| SashError::UnknownColumn {
         name: name.to_string(),
         available: schema.fields().iter().map(|f| f.name().clone()).collect(),
-    })
+    })?;
+    let same_name = schema.fields().iter().filter(|f| f.name() == name).count();
+    if same_name > 1 {
+        return Err(SashError::InvalidInput(format!(
+            "the input has {same_name} columns named '{name}', which the spec names: rename all but one so it is clear which to read"
+        )));
+    }
+    Ok(found)
 }
 
 /// Looks a column up by name, with an error listing what the input has.

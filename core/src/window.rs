@@ -111,6 +111,9 @@ fn window_agg_storing(schema: &SchemaRef, batches: &[RecordBatch], spec: &Window
     };
     // Windows come out in time order: which input row a sorted row was is never asked.
     let input = Prepared::new(schema, batches, columns, spec.null_time, &spec.aggs, false)?;
+    if let Kind::Panes(grid) = &kind {
+        grid.check_output_size(&input)?;
+    }
     let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
     if matches!(kind, Kind::Panes(_)) {
         grouper.rank_ahead()?;
@@ -300,6 +303,45 @@ impl Grid {
         }
     }
 
+    /// Fails with a resource error when the windows holding rows are
+    /// sure to be more than one output can hold ([`MAX_OUTPUT_ROWS`]), before
+    /// any is made: a one-nanosecond hop over a day puts every row in 86.4
+    /// trillion windows. Rows times windows per row bounds the count; only
+    /// when that bound is over the limit are the windows counted, once, on
+    /// the sorted times (every group together: a lower bound of the output).
+    fn check_output_size(&self, input: &Prepared) -> Result<()> {
+        let rows: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
+        let per_row = (self.n as u128).div_ceil(self.m as u128);
+        if (rows as u128).saturating_mul(per_row) <= MAX_OUTPUT_ROWS as u128 {
+            return Ok(());
+        }
+        let mut windows: u128 = 0;
+        let mut covered: Option<Index> = None;
+        let mut last_pane: Option<Index> = None;
+        for batch in &input.batches {
+            for &t in input.time.values(batch.column(input.time.index)).iter() {
+                let p = self.pane_of(t);
+                if last_pane == Some(p) || !self.in_some_window(p) {
+                    continue;
+                }
+                last_pane = Some(p);
+                let (first, last) = self.windows_of(p);
+                let first = covered.map_or(first, |c| first.max(c + 1));
+                if last >= first {
+                    windows += (last - first + 1) as u128;
+                    covered = Some(last);
+                }
+                if windows > MAX_OUTPUT_ROWS as u128 {
+                    return Err(SashError::ResourceLimit(format!(
+                        "the spec makes more than {MAX_OUTPUT_ROWS} windows (each row falls in {per_row} windows: \
+                         'period' is {per_row} times 'every'), more than one output can hold; use a larger 'every' or a shorter 'period'"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn window_bounds(&self, k: Index) -> Result<(i64, i64)> {
         let start = self.offset as i128 + k * self.every as i128;
         let end = start + self.period as i128;
@@ -348,6 +390,17 @@ struct Emitter {
 /// Closed windows finished together; large enough to amortize the per-call cost.
 const FLUSH_AT: usize = 4096;
 
+/// The most rows one window output may have (docs/limits.md): 2^28, some
+/// 268 million windows, already ten gigabytes and more of output. A spec
+/// that asks for more (a nanosecond hop over a second puts each row in a
+/// billion windows) is far more likely a mistake than a wish, and would
+/// otherwise run for minutes before the allocator aborts the process.
+pub(crate) const MAX_OUTPUT_ROWS: usize = 1 << 28;
+
+fn too_many_windows() -> SashError {
+    SashError::ResourceLimit(format!("the aggregation makes more than {MAX_OUTPUT_ROWS} windows, more than one output can hold"))
+}
+
 impl Emitter {
     /// `bound` is an upper bound of the output rows, already capped by the
     /// caller at the input's row count. Reserving it up front avoids the
@@ -392,6 +445,9 @@ impl Emitter {
     fn flush(&mut self, plan: &mut AggPlan, pool: &mut impl SlotPool) -> Result<()> {
         if self.waiting.is_empty() {
             return Ok(());
+        }
+        if self.starts.len() > MAX_OUTPUT_ROWS {
+            return Err(too_many_windows());
         }
         plan.finish_into(&self.waiting, &mut self.columns)?;
         pool.release(plan, &self.waiting);
@@ -513,7 +569,12 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
         let times = input.time.values(batch.column(input.time.index));
         let len = times.len();
         let mut i = 0;
+        let mut next_check = 0;
         while i < len {
+            if i >= next_check {
+                crate::cancel::check()?;
+                next_check = i + MORSEL;
+            }
             let p = grid.pane_of(times[i]);
             if current != Some(p) {
                 if let Some(done) = current {
@@ -884,6 +945,7 @@ fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i6
         let times = input.time.values(batch.column(input.time.index));
         let mut i = 0;
         while i < times.len() {
+            crate::cancel::check()?;
             let j = (i + MORSEL).min(times.len());
             grouper.assign(b, i..j, &mut gids)?;
             let groups = grouper.num_groups();
@@ -954,6 +1016,34 @@ mod tests {
         .unwrap();
         let cut = rng.random_range(0..=rows);
         (batch.schema(), vec![batch.slice(0, cut), batch.slice(cut, rows - cut)])
+    }
+
+    fn times(values: Vec<i64>) -> (SchemaRef, Vec<RecordBatch>) {
+        let batch = RecordBatch::try_from_iter([("t", Arc::new(Int64Array::from(values)) as ArrayRef)]).unwrap();
+        (batch.schema(), vec![batch])
+    }
+
+    #[test]
+    fn a_spec_with_more_windows_than_an_output_holds_is_refused_before_any_is_made() {
+        let (schema, batches) = times(vec![0, 1]);
+        let spec = WindowSpec::from_json(r#"{"time": "t", "every": 1, "period": 86400000000000, "aggs": ["count()"]}"#).unwrap();
+        let err = window_agg(&schema, &batches, &spec).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::ResourceLimit, "{err}");
+        assert!(err.to_string().contains(&format!("{MAX_OUTPUT_ROWS} windows")) && err.to_string().contains("86400000000000"), "{err}");
+        // Two rows in a billion windows each: under 2^31, still refused.
+        let spec = WindowSpec::from_json(r#"{"time": "t", "every": 1, "period": 1000000000, "aggs": ["count()"]}"#).unwrap();
+        let (schema, batches) = times(vec![0, 1_000_000_000]);
+        assert_eq!(window_agg(&schema, &batches, &spec).unwrap_err().kind(), crate::ErrorKind::ResourceLimit);
+    }
+
+    #[test]
+    fn many_windows_per_row_on_few_distinct_times_are_counted_and_pass() {
+        // 500 rows in 600,000 windows each bound 3e8 windows, over the
+        // limit; they share one time, so only 600,000 windows hold rows.
+        let (schema, batches) = times(vec![5; 500]);
+        let spec = WindowSpec::from_json(r#"{"time": "t", "every": 1, "period": 600000, "aggs": ["count()"]}"#).unwrap();
+        let out = window_agg(&schema, &batches, &spec).unwrap();
+        assert_eq!(out.num_rows(), 600_000);
     }
 
     fn random_spec(rng: &mut StdRng) -> WindowSpec {

@@ -21,6 +21,7 @@ UnknownColumnError unknown_column | unknown column 'latency'; the input has: ts,
 """
 from sash._sash import (
     ArrowError,
+    CancelledError,
     InternalError,
     InvalidDurationError,
     InvalidExpressionError,
@@ -28,6 +29,7 @@ from sash._sash import (
     InvalidSpecError,
     NullTimeError,
     ParseError,
+    ResourceLimitError,
     SashError,
     SashOverflowError,
     UnknownColumnError,
@@ -42,6 +44,7 @@ from sash._sash import (
 
 __all__ = [
     "ArrowError",
+    "CancelledError",
     "InternalError",
     "InvalidDurationError",
     "InvalidExpressionError",
@@ -49,6 +52,7 @@ __all__ = [
     "InvalidSpecError",
     "NullTimeError",
     "ParseError",
+    "ResourceLimitError",
     "SashError",
     "SashOverflowError",
     "UnknownColumnError",

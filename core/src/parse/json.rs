@@ -109,6 +109,8 @@ impl JsonParser {
         &self,
         lines: Vec<Result<&[u8], Failure>>,
     ) -> Result<(Vec<ArrayRef>, Vec<Option<Failure>>), ArrowError> {
+        let lines: Vec<Result<&[u8], Failure>> =
+            lines.into_iter().map(|l| l.and_then(|line| nesting_failure(line).map_or(Ok(line), Err))).collect();
         let mut failures: Vec<Option<Failure>> = lines.iter().map(|l| l.as_ref().err().cloned()).collect();
         let mut good: Vec<&[u8]> = lines.iter().filter_map(|l| l.as_ref().ok().copied()).collect();
         let mut batch = self.decode_all(&good)?;
@@ -140,6 +142,47 @@ impl JsonParser {
     }
 }
 
+/// How deep a line's arrays and objects may nest. arrow-json's decoder (and
+/// serde_json's check of a bad line) recurse once per level, so a line of a
+/// few hundred thousand `[` would overflow the thread's stack and kill the
+/// process; such a line is a failed row instead. serde_json stops at the
+/// same depth.
+pub(crate) const MAX_JSON_DEPTH: usize = 128;
+
+/// The failure of a line nested deeper than [`MAX_JSON_DEPTH`], at the
+/// bracket that goes one level too deep (brackets inside strings do not count).
+fn nesting_failure(line: &[u8]) -> Option<Failure> {
+    // Fewer brackets than the limit cannot nest past it: nearly every line
+    // is done after this count.
+    if memchr::memchr2_iter(b'[', b'{', line).count() <= MAX_JSON_DEPTH {
+        return None;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (at, &byte) in line.iter().enumerate() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Some(Failure::new("json", at, format!("nested deeper than {MAX_JSON_DEPTH} levels")));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The failure of a line holding a byte no JSON text can hold.
 pub(crate) fn cut_failure(cut: Cut) -> Failure {
     let what = match cut.reason {
@@ -153,5 +196,36 @@ fn arrow_message(e: &ArrowError) -> String {
     match e {
         ArrowError::JsonError(m) => m.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(depth: usize) -> String {
+        format!("{{\"a\":{}{}}}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn nesting_counts_levels_outside_strings() {
+        // The object is one level: 127 arrays inside it reach the limit exactly.
+        assert!(nesting_failure(nested(MAX_JSON_DEPTH - 1).as_bytes()).is_none());
+        let failure = nesting_failure(nested(MAX_JSON_DEPTH).as_bytes()).expect("one level too deep");
+        assert_eq!(failure.offset, 5 + MAX_JSON_DEPTH - 1);
+        let in_string = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(1000), "{".repeat(1000));
+        assert!(nesting_failure(in_string.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn a_line_nested_two_hundred_thousand_deep_is_one_failed_row() {
+        let fields = Fields::from(vec![arrow_schema::Field::new("a", arrow_schema::DataType::Int64, true)]);
+        let parser = JsonParser::new(&fields);
+        let deep = nested(200_000);
+        let lines = vec![Ok(br#"{"a": 1}"#.as_slice()), Ok(deep.as_bytes()), Ok(br#"{"a": 3}"#.as_slice())];
+        let (columns, failures) = parser.parse(lines).unwrap();
+        assert_eq!(columns[0].len(), 3);
+        assert!(failures[0].is_none() && failures[2].is_none());
+        assert!(failures[1].as_ref().unwrap().reason.contains("nested deeper than 128 levels"));
     }
 }

@@ -46,6 +46,9 @@ use spec::{LogFormat, OnError, ParseSpec};
 use std::io::Read;
 use std::sync::Arc;
 
+/// Lines between two looks at whether the caller cancelled the call.
+const CHECK_LINES: u64 = 16 * 1024;
+
 /// The name of the error column, the last column of every parse output.
 pub const ERROR_COLUMN: &str = "_error";
 
@@ -131,6 +134,13 @@ impl Parser {
     /// LargeBinary array as one line (sliced arrays too). A null element is a
     /// failed row.
     pub fn parse_lines(&mut self, array: &dyn Array) -> Result<ParseOutput> {
+        let first_line = self.next_line;
+        // A failed call leaves the parser as it was: line numbers go on from
+        // where the last successful call ended.
+        self.parse_lines_counting(array).inspect_err(|_| self.next_line = first_line)
+    }
+
+    fn parse_lines_counting(&mut self, array: &dyn Array) -> Result<ParseOutput> {
         match array.data_type() {
             DataType::Utf8 => {
                 let a = array.as_string::<i32>();
@@ -202,16 +212,39 @@ impl Parser {
     /// (a rotated `access.log.1.gz`, recognized by their first two bytes) are
     /// decompressed first, and the string fields point into the text.
     pub fn parse_bytes(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
-        if is_gzip(bytes) {
-            let mut text = Vec::new();
-            flate2::read::MultiGzDecoder::new(bytes.as_slice()).read_to_end(&mut text).map_err(|e| gzip_error(&e))?;
-            return self.parse_text(&Buffer::from_vec(text));
-        }
-        self.parse_text(bytes)
+        let first_line = self.next_line;
+        self.parse_bytes_counting(bytes).inspect_err(|_| self.next_line = first_line)
     }
 
-    /// `parse_bytes` of bytes known to be text.
+    fn parse_bytes_counting(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
+        if is_gzip(bytes) {
+            let limit = self.spec.max_decompressed_bytes;
+            let mut text = Vec::new();
+            // One byte past the limit tells "too large" from "exactly the limit".
+            flate2::read::MultiGzDecoder::new(bytes.as_slice())
+                .take(limit.saturating_add(1))
+                .read_to_end(&mut text)
+                .map_err(|e| gzip_error(&e))?;
+            if text.len() as u64 > limit {
+                return Err(SashError::ResourceLimit(format!(
+                    "the gzip-compressed input ({} bytes) decompresses to more than max_decompressed_bytes ({limit} bytes); \
+                     raise max_decompressed_bytes, or read it in batches (read_log with batch_size, a ParseReader)",
+                    bytes.len()
+                )));
+            }
+            return self.parse_text_counting(&Buffer::from_vec(text));
+        }
+        self.parse_text_counting(bytes)
+    }
+
+    /// `parse_bytes` of bytes known to be text; a failed call leaves the
+    /// line count as it was.
     fn parse_text(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
+        let first_line = self.next_line;
+        self.parse_text_counting(bytes).inspect_err(|_| self.next_line = first_line)
+    }
+
+    fn parse_text_counting(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
         if let Engine::Lines(parser) = &self.engine {
             if let Some(tabs) = parser.masks() {
                 return self.run_masked(bytes, tabs);
@@ -231,6 +264,9 @@ impl Parser {
         let mut masks = LineMasks::new(tabs);
         let mut at = 0;
         while at < data.len() {
+            if self.next_line.is_multiple_of(CHECK_LINES) {
+                crate::cancel::check()?;
+            }
             let (len, plain) = match masks.read_line(data, at) {
                 Some(line) => line,
                 // Longer than the masks hold: parsed without them.
@@ -256,6 +292,7 @@ impl Parser {
             Engine::Lines(parser) => {
                 let mut cols = Columns::new(parser.fields(spec::StringOutput::View), lines.expected_lines());
                 while let Some((chunk, clean)) = lines.next_chunk() {
+                    crate::cancel::check()?;
                     for line in chunk {
                         self.next_line += 1;
                         parse_line(parser.as_mut(), &mut cols, line, clean, None, &self.spec, self.next_line - 1)?;
@@ -266,6 +303,7 @@ impl Parser {
             Engine::Json(parser) => {
                 let mut inputs: Vec<std::result::Result<&[u8], Failure>> = Vec::with_capacity(lines.expected_lines());
                 while let Some((chunk, clean)) = lines.next_chunk() {
+                    crate::cancel::check()?;
                     inputs.extend(chunk.iter().map(|line| match prepare(line, clean, self.spec.max_line_bytes) {
                         Err(f) => Err(f),
                         Ok((_, Some(cut))) => Err(json::cut_failure(cut)),
@@ -786,7 +824,16 @@ pub struct ParseReader<R: Read> {
     carry: Vec<u8>,
     /// A read error held back until the lines read before it are yielded.
     failed: Option<SashError>,
+    /// A chunk read but not parsed, as its parse was cancelled: parsed first
+    /// when the reader is read again.
+    unparsed: Option<Buffer>,
     done: bool,
+}
+
+/// Why [`ParseReader::read_more`] read nothing.
+enum ReadStop {
+    Io(std::io::Error),
+    Cancelled,
 }
 
 /// The default chunk size of [`ParseReader`].
@@ -800,6 +847,7 @@ impl<R: Read> ParseReader<R> {
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             carry: Vec::new(),
             failed: None,
+            unparsed: None,
             done: false,
         })
     }
@@ -814,8 +862,10 @@ impl<R: Read> ParseReader<R> {
     }
 
     /// Reads once into `buf`, growing it to at most `want` bytes; interrupted
-    /// reads are retried. Ok(0) is the end of the stream.
-    fn read_more(&mut self, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
+    /// reads are retried unless the caller cancelled the call. Ok(0) is the
+    /// end of the stream.
+    fn read_more(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<usize, ReadStop> {
+        crate::cancel::check().map_err(|_| ReadStop::Cancelled)?;
         let len = buf.len();
         buf.resize(want.max(len + 1), 0);
         loop {
@@ -824,11 +874,16 @@ impl<R: Read> ParseReader<R> {
                     buf.truncate(len + n);
                     return Ok(n);
                 }
-                // A signal, not the end: read again.
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                // A signal (Ctrl-C among them), not the end: read again.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    if crate::cancel::is_cancelled() {
+                        buf.truncate(len);
+                        return Err(ReadStop::Cancelled);
+                    }
+                }
                 Err(e) => {
                     buf.truncate(len);
-                    return Err(e);
+                    return Err(ReadStop::Io(e));
                 }
             }
         }
@@ -864,7 +919,11 @@ impl<R: Read> ParseReader<R> {
                         return Ok((!buf.is_empty()).then(|| Buffer::from_vec(buf)));
                     }
                     Ok(_) => {}
-                    Err(e) => return self.fail(&e, buf, 0),
+                    Err(ReadStop::Cancelled) => {
+                        self.carry = buf;
+                        return Err(SashError::Cancelled);
+                    }
+                    Err(ReadStop::Io(e)) => return self.fail(&e, buf, 0),
                 }
             }
             // End the chunk after its last complete line. A CR as the very last
@@ -893,7 +952,13 @@ impl<R: Read> ParseReader<R> {
                     match self.read_more(&mut rest, self.chunk_bytes.min(1 << 20)) {
                         Ok(0) => break,
                         Ok(_) => {}
-                        Err(e) => return self.fail(&e, buf, skipped),
+                        // What is kept of the line stays; its rest is read past
+                        // when reading goes on, as it would have been.
+                        Err(ReadStop::Cancelled) => {
+                            self.carry = buf;
+                            return Err(SashError::Cancelled);
+                        }
+                        Err(ReadStop::Io(e)) => return self.fail(&e, buf, skipped),
                     }
                 }
                 want = self.chunk_bytes.max(buf.len() + 1);
@@ -914,9 +979,21 @@ impl<R: Read> Iterator for ParseReader<R> {
     type Item = Result<ParseOutput>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.next_chunk() {
-            Ok(Some(chunk)) => Some(self.parser.parse_text(&chunk)),
+        let chunk = match self.unparsed.take() {
+            Some(chunk) => Ok(Some(chunk)),
+            None => self.next_chunk(),
+        };
+        match chunk {
+            Ok(Some(chunk)) => match self.parser.parse_text(&chunk) {
+                Err(SashError::Cancelled) => {
+                    self.unparsed = Some(chunk);
+                    Some(Err(SashError::Cancelled))
+                }
+                result => Some(result),
+            },
             Ok(None) => self.failed.take().map(Err),
+            // Cancelled while reading: what was read is kept, reading goes on.
+            Err(SashError::Cancelled) => Some(Err(SashError::Cancelled)),
             Err(e) => {
                 self.done = true;
                 Some(Err(e))
@@ -933,6 +1010,26 @@ pub fn split_lines_for_tests(bytes: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_gzip_that_decompresses_past_the_bound_is_too_large_not_corrupt() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![b'\n'; 3 << 20]).unwrap();
+        let gz = arrow_buffer::Buffer::from_vec(gz.finish().unwrap());
+        let mut spec = super::ParseSpec::from_json(r#"{"format": "combined", "max_decompressed_bytes": 2097152}"#).unwrap();
+        let err = super::Parser::new(&spec).unwrap().parse_bytes(&gz).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::ResourceLimit, "{err}");
+        assert!(err.to_string().contains("max_decompressed_bytes (2097152 bytes)"), "{err}");
+        spec.max_decompressed_bytes = 3 << 20;
+        let out = super::Parser::new(&spec).unwrap().parse_bytes(&gz).unwrap();
+        assert_eq!(out.failed, 3 << 20);
+        assert_eq!(super::ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap().max_decompressed_bytes, 256 << 20);
+        for bad in ["0", "-1", "1.5", "true", "\"1\""] {
+            let err = super::ParseSpec::from_json(&format!(r#"{{"format": "combined", "max_decompressed_bytes": {bad}}}"#)).unwrap_err();
+            assert!(err.to_string().contains("max_decompressed_bytes must be a positive integer"), "{err}");
+        }
+    }
+
     use super::scan::tests::assert_masks_of;
     use super::scan::{LineMasks, MASKED_LINE};
     use super::{for_each_line, split_lines, Simd};

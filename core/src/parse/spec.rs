@@ -169,7 +169,18 @@ pub struct ParseSpec {
     /// stream reader keeps only this much of one (memory stays bounded
     /// whatever the input, a file without line ends included).
     pub max_line_bytes: usize,
+    /// A gzip-compressed input parsed in one call (`parse_bytes`, a whole
+    /// file) may decompress to at most this many bytes; more is a
+    /// `resource_limit` error, as a few kilobytes of gzip can hold gigabytes.
+    /// Streaming reads (`ParseReader`) decompress chunk by chunk and need no bound.
+    pub max_decompressed_bytes: u64,
 }
+
+/// The default of `ParseSpec::max_decompressed_bytes`: 256 MiB. An empty
+/// line still costs a row of every column (about 200 bytes for an access
+/// log), so a gigabyte of newlines, which gzip packs into one megabyte,
+/// would need some 200 GB; a log larger than the bound is read in batches.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 256 << 20;
 
 /// The default of `ParseSpec::max_line_bytes`: 16 MiB, eight times DuckDB's
 /// `max_line_size` default, far above any log line.
@@ -189,12 +200,13 @@ impl ParseSpec {
             pattern: None,
             types: Vec::new(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
         }
     }
 
     /// Parses the canonical JSON form.
     pub fn from_json(text: &str) -> Result<ParseSpec> {
-        let value: Value = serde_json::from_str(text).map_err(|e| SashError::spec(format!("spec is not valid JSON: {e}")))?;
+        let value = crate::spec::parse_json(text)?;
         ParseSpec::from_value(&value)
     }
 
@@ -218,7 +230,7 @@ impl ParseSpec {
             }
             Some(other) => return Err(SashError::spec(format!("'format' must be a string, got {other}"))),
         };
-        let common = ["format", "on_error", "max_line_bytes"];
+        let common = ["format", "on_error", "max_line_bytes", "max_decompressed_bytes"];
         for key in map.keys() {
             if !common.contains(&key.as_str()) && !format.own_keys().contains(&key.as_str()) {
                 let mut allowed: Vec<&str> = common.to_vec();
@@ -250,6 +262,15 @@ impl ParseSpec {
                     value.as_u64().filter(|&n| n > 0 && n <= u64::from(u32::MAX)).map(|n| n as usize).ok_or_else(|| {
                         SashError::spec(format!("max_line_bytes must be a positive integer (bytes) of at most {}, got {value}", u32::MAX))
                     })?
+            }
+        }
+        match map.get("max_decompressed_bytes") {
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                spec.max_decompressed_bytes = value
+                    .as_u64()
+                    .filter(|&n| n > 0 && !value.is_boolean())
+                    .ok_or_else(|| SashError::spec(format!("max_decompressed_bytes must be a positive integer (bytes), got {value}")))?
             }
         }
         if let Some(tz) = string_key(map, "timezone")? {
@@ -322,7 +343,15 @@ fn string_key(map: &Map<String, Value>, key: &str) -> Result<Option<String>> {
 fn typed_names(value: Option<&Value>, key: &str) -> Result<Vec<(String, FieldType)>> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Object(map)) => map.iter().map(|(name, t)| Ok((name.clone(), FieldType::from_json(name, t)?))).collect(),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(name, t)| {
+                if name.is_empty() {
+                    return Err(SashError::spec(format!("'{key}' has an empty name; every field needs one")));
+                }
+                Ok((name.clone(), FieldType::from_json(name, t)?))
+            })
+            .collect(),
         Some(other) => Err(SashError::spec(format!("'{key}' must be an object name → type, got {other}"))),
     }
 }

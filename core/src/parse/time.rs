@@ -138,8 +138,12 @@ fn zero_missing_time(parsed: &mut Parsed) {
 /// fraction (`1715940303.25`).
 fn parse_epoch(text: &str, micros_per_unit: i64, nanos_divisor: i64) -> Result<i64, String> {
     let bad = || format!("'{text}' is not an epoch number");
-    if let Ok(v) = text.parse::<i64>() {
-        return if nanos_divisor > 1 { Ok(v.div_euclid(nanos_divisor)) } else { v.checked_mul(micros_per_unit).ok_or_else(bad) };
+    let out_of_range = || format!("the epoch '{text}' is out of range (a timestamp holds about 292,000 years either side of 1970)");
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Only digits: a number, if too large for 64 bits, still a number.
+        let Ok(v) = text.parse::<i64>() else { return Err(out_of_range()) };
+        return if nanos_divisor > 1 { Ok(v.div_euclid(nanos_divisor)) } else { v.checked_mul(micros_per_unit).ok_or_else(out_of_range) };
     }
     if micros_per_unit > 1 {
         let v: f64 = text.parse().map_err(|_| bad())?;
@@ -147,6 +151,7 @@ fn parse_epoch(text: &str, micros_per_unit: i64, nanos_divisor: i64) -> Result<i
         if us.is_finite() && us.abs() < 9.0e18 {
             return Ok(us as i64);
         }
+        return Err(if v.is_finite() { out_of_range() } else { bad() });
     }
     Err(bad())
 }

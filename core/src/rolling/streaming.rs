@@ -537,6 +537,7 @@ impl StreamingWindows {
         let chunks = chunks_of(input);
         let mut gids = Vec::new();
         for (chunk, &(b, start, end)) in chunks.iter().enumerate() {
+            crate::cancel::check()?;
             let batch = &input.batches[b];
             grouper.assign(b, start..end, &mut gids)?;
             if states.len() < grouper.num_groups() {
@@ -665,6 +666,7 @@ impl StreamingWindows {
         let mut gids = Vec::new();
         let chunks = chunks_of(input);
         for (chunk, &(b, start, end)) in chunks.iter().enumerate() {
+            crate::cancel::check()?;
             grouper.assign(b, start..end, &mut gids)?;
             if states.len() < grouper.num_groups() {
                 states.resize(grouper.num_groups(), SumState::default());
@@ -737,6 +739,7 @@ impl StreamingWindows {
         let mut gids = Vec::new();
         let mut sorted = 0usize;
         for (b, start, end) in chunks_of(input) {
+            crate::cancel::check()?;
             let batch = &input.batches[b];
             grouper.assign(b, start..end, &mut gids)?;
             if keys.len() < grouper.num_groups() {
