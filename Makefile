@@ -92,6 +92,11 @@ test-c-programs:
 	$(C_BUILD)/test_sash_dyn
 	$(VALGRIND) $(C_BUILD)/test_sash
 	ASAN_OPTIONS=detect_leaks=1 $(C_BUILD)/test_sash_asan
+	gcc $(CFLAGS_TEST) tests/c/test_bad_input.c -o $(C_BUILD)/test_bad_input $(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)
+	gcc $(CFLAGS_TEST) -fsanitize=address -fno-omit-frame-pointer tests/c/test_bad_input.c -o $(C_BUILD)/test_bad_input_asan $(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)
+	@# The library writes nothing to stderr, a caught panic included.
+	$(VALGRIND) $(C_BUILD)/test_bad_input 2> $(C_BUILD)/bad_input.stderr; cat $(C_BUILD)/bad_input.stderr; test ! -s $(C_BUILD)/bad_input.stderr
+	ASAN_OPTIONS=detect_leaks=1 $(C_BUILD)/test_bad_input_asan
 
 test-c-install: test-c-programs
 	rm -rf $(C_BUILD)/prefix
