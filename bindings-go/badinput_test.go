@@ -18,12 +18,10 @@ import (
 // (sash releases what it took on error paths too), and not bring the process
 // down: the test going on to the next row is that check.
 //
-// Left out because they do not return in reasonable time: hopping windows
-// that put each row in a huge number of windows. On two timestamp[ns] rows,
-// {"time": "ts", "every": "1ns", "period": "1d", "aggs": ["count()"]} (8.64e13
-// windows a row) and the same with "period": "1s" (1e9 a row) ran past a
-// minute, growing to gigabytes, with the libsash this table was written
-// against.
+// Hopping specs that put each row in a huge number of windows (8.64e13 a row
+// for "every": "1ns", "period": "1d" on timestamp[ns]) used to run for
+// minutes, growing to gigabytes; libsash now counts the windows first and
+// fails with resource_limit at once (the rows below).
 
 // batchOf builds a record batch from columns built by the caller (it releases them).
 func batchOf(fields []arrow.Field, cols []arrow.Array) arrow.RecordBatch {
@@ -184,6 +182,13 @@ var badRows = []badRow{
 		return batchOf([]arrow.Field{{Name: "t", Type: arrow.PrimitiveTypes.Int64}}, []arrow.Array{int64s(mem, 1, 2)})
 	}, `{"time": "t", "every": "1m", "aggs": ["count()"]}`), KindInvalidDuration, ""},
 	{"window/offset_garbage", window(msBatch, `{"time": "ts", "every": "1m", "offset": "abc", "aggs": ["count()"]}`), KindInvalidDuration, ""},
+	// Resource limits: more windows than one output can hold.
+	{"window/hopping_too_many_windows_ms", window(func(mem memory.Allocator) arrow.RecordBatch { return tsBatch(mem, arrow.Millisecond, 0, 1000) },
+		`{"time": "ts", "every": "1ms", "period": "1000d", "aggs": ["count()"]}`), KindResourceLimit, "windows"},
+	{"window/hopping_too_many_windows_ns_1d", window(func(mem memory.Allocator) arrow.RecordBatch { return tsBatch(mem, arrow.Nanosecond, 0, 1000) },
+		`{"time": "ts", "every": "1ns", "period": "1d", "aggs": ["count()"]}`), KindResourceLimit, "windows"},
+	{"window/hopping_too_many_windows_ns_1s", window(func(mem memory.Allocator) arrow.RecordBatch { return tsBatch(mem, arrow.Nanosecond, 0, 1000) },
+		`{"time": "ts", "every": "1ns", "period": "1s", "aggs": ["count()"]}`), KindResourceLimit, "windows"},
 	// Aggregations.
 	{"window/unknown_function", window(msBatch, `{"time": "ts", "every": "1m", "aggs": ["frobnicate(val)"]}`), KindUnknownFunction, "frobnicate"},
 	{"window/expression_unclosed", window(msBatch, `{"time": "ts", "every": "1m", "aggs": ["mean(val"]}`), KindInvalidExpression, ""},
@@ -237,6 +242,28 @@ var badRows = []badRow{
 	{"bytes/gzip_magic_garbage", parseBytes([]byte("\x1f\x8b this is not a gzip stream at all"), `{"format": "common"}`), KindInvalidInput, ""},
 	{"bytes/gzip_truncated", parseBytes(func() []byte { z := gzipBytes(strings.Repeat(commonLine+"\n", 100)); return z[:len(z)/2] }(), `{"format": "common"}`), KindInvalidInput, ""},
 	{"bytes/gzip_magic_only", parseBytes([]byte("\x1f\x8b"), `{"format": "common"}`), KindInvalidInput, ""},
+	{"bytes/gzip_past_max_decompressed_bytes", parseBytes(gzipBytes(strings.Repeat(commonLine+"\n", 100)), `{"format": "common", "max_decompressed_bytes": 1000}`),
+		KindResourceLimit, "max_decompressed_bytes"},
+	// Calls whose context is done before they start (cancel_test.go has the
+	// calls cancelled while they run).
+	{"window/context_done", func(mem memory.Allocator) (arrow.RecordBatch, error) {
+		rec := msBatch(mem)
+		defer rec.Release()
+		return WindowAggContext(doneContext(), rec, `{"time": "ts", "every": "1m", "aggs": ["count()"]}`)
+	}, KindCancelled, "context canceled"},
+	{"rolling/context_done", func(mem memory.Allocator) (arrow.RecordBatch, error) {
+		rec := msBatch(mem)
+		defer rec.Release()
+		return RollingContext(doneContext(), rec, `{"time": "ts", "period": "1m", "aggs": ["count()"]}`)
+	}, KindCancelled, "context canceled"},
+	{"parse/context_done", func(mem memory.Allocator) (arrow.RecordBatch, error) {
+		lines := commonLines(mem)
+		defer lines.Release()
+		return ParseContext(doneContext(), lines, `{"format": "common"}`)
+	}, KindCancelled, "context canceled"},
+	{"bytes/context_done", func(memory.Allocator) (arrow.RecordBatch, error) {
+		return ParseBytesContext(doneContext(), []byte(commonLine), `{"format": "common"}`)
+	}, KindCancelled, "context canceled"},
 }
 
 func TestBadInput(t *testing.T) {

@@ -29,6 +29,17 @@
 // nil input is a [KindNullArgument] error and a spec holding a NUL byte a
 // [KindInvalidSpec] error, reported before libsash is called.
 //
+// # Cancellation
+//
+// [WindowAggContext], [RollingContext], [ParseContext] and
+// [ParseBytesContext] take a context.Context: when it is done, the call stops
+// soon after (libsash checks between chunks of work) and returns an *[Error]
+// of kind [KindCancelled] that wraps the context's error, so that both
+// errors.Is(err, [ErrCancelled]) and errors.Is(err, context.Canceled) (or
+// context.DeadlineExceeded) hold. A context done before the call returns that
+// error without calling libsash. The functions without Context use
+// context.Background(), which costs nothing.
+//
 // # Threads
 //
 // Every function may be called from many goroutines at once, on the same

@@ -1,6 +1,9 @@
 package sash
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // The kinds of an [Error]: the names libsash's sash_status_name gives its
 // statuses, which are also the conformance corpus' error kinds
@@ -41,6 +44,14 @@ const (
 	KindParse = "parse"
 	// An error raised by arrow-rs.
 	KindArrow = "arrow"
+	// The call would exceed one of sash's resource limits (docs/limits.md):
+	// a hopping spec putting each row in too many windows, a gzip input
+	// decompressing past max_decompressed_bytes, ...
+	KindResourceLimit = "resource_limit"
+	// The call was stopped by its context (WindowAggContext, ...). Such an
+	// error also matches the context's error: errors.Is(err,
+	// context.Canceled) or errors.Is(err, context.DeadlineExceeded).
+	KindCancelled = "cancelled"
 	// A bug in sash: the kernel panicked (and libsash caught it).
 	KindInternal = "internal"
 )
@@ -51,12 +62,45 @@ const (
 // errors.Is(err, sash.ErrUnknownColumn) (or any Err* value below, or any
 // *Error with an empty Message) is true for every *Error of that kind,
 // whatever its message.
+//
+// A call stopped by its context gives an Error of kind [KindCancelled] that
+// wraps the context's error (and its cause, see [context.Cause], when that
+// differs): errors.Is(err, sash.ErrCancelled) and errors.Is(err,
+// context.Canceled) (or context.DeadlineExceeded) both hold.
 type Error struct {
 	Kind    string
 	Message string
+	// What a cancelled call wraps: the context's error, and its cause when
+	// that differs (nil otherwise). Not a slice, so that Error stays comparable.
+	ctxErr, cause error
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("sash: %s: %s", e.Kind, e.Message) }
+
+// Unwrap gives the context's error (and its cause, if different) of an
+// error of kind [KindCancelled]; nil for the others.
+func (e *Error) Unwrap() []error {
+	switch {
+	case e.ctxErr == nil:
+		return nil
+	case e.cause == nil:
+		return []error{e.ctxErr}
+	}
+	return []error{e.ctxErr, e.cause}
+}
+
+// cancelled is the error of a call stopped by ctx (ctx is done): kind
+// cancelled, wrapping ctx.Err() and context.Cause(ctx). what says how far
+// the call got, e.g. sash's message.
+func cancelled(ctx context.Context, name, what string) *Error {
+	e := &Error{Kind: KindCancelled, ctxErr: ctx.Err()}
+	e.Message = fmt.Sprintf("%s: %s: %v", name, what, e.ctxErr)
+	if cause := context.Cause(ctx); cause != nil && cause != e.ctxErr {
+		e.cause = cause
+		e.Message += fmt.Sprintf(" (%v)", cause)
+	}
+	return e
+}
 
 // Is reports whether target is an *Error of the same kind whose Message is
 // empty (a kind sentinel such as ErrInvalidSpec) or equal to e's.
@@ -81,5 +125,7 @@ var (
 	ErrInvalidInput      = &Error{Kind: KindInvalidInput}
 	ErrParse             = &Error{Kind: KindParse}
 	ErrArrow             = &Error{Kind: KindArrow}
+	ErrResourceLimit     = &Error{Kind: KindResourceLimit}
+	ErrCancelled         = &Error{Kind: KindCancelled}
 	ErrInternal          = &Error{Kind: KindInternal}
 )

@@ -35,7 +35,10 @@ func TestKindsAreStatusNames(t *testing.T) {
 		1: KindNullArgument, 2: KindReleased, 3: KindInvalidArray,
 		10: KindUnknownColumn, 11: KindWrongType, 12: KindInvalidSpec, 13: KindInvalidDuration,
 		14: KindUnknownFunction, 15: KindInvalidExpression, 16: KindNullTime, 17: KindOverflow,
-		18: KindInvalidInput, 19: KindParse, 20: KindArrow, 99: KindInternal,
+		18: KindInvalidInput, 19: KindParse, 20: KindArrow, 21: KindResourceLimit, 22: KindCancelled,
+		99: KindInternal,
+		// Values that are no status.
+		4: "unknown", 23: "unknown", 98: "unknown", -1: "unknown", 1 << 30: "unknown",
 	} {
 		if got := statusName(code); got != kind {
 			t.Errorf("status %d is %q in libsash, %q here", code, got, kind)

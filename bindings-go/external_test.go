@@ -14,6 +14,7 @@ import (
 const consumerMain = `package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -63,6 +64,23 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("error", e.Kind)
+
+	// Through a context that can be done: the cancel token calls of libsash.
+	ctx, cancel := context.WithCancel(context.Background())
+	again, err := sash.WindowAggContext(ctx, rec, ` + "`" + `{"time": "ts", "every": "1m", "aggs": ["count() as n"]}` + "`" + `)
+	cancel()
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	defer again.Release()
+	fmt.Println("ctx n", again.Column(2))
+	_, err = sash.WindowAggContext(ctx, rec, ` + "`" + `{"time": "ts", "every": "1m", "aggs": ["count()"]}` + "`" + `)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, sash.ErrCancelled) {
+		fmt.Println("unexpected error:", err)
+		os.Exit(1)
+	}
+	fmt.Println("cancelled")
 }
 `
 
@@ -128,7 +146,7 @@ func TestExternalModule(t *testing.T) {
 		t.Errorf("the consumer does not load the installed libsash.so:\n%s", ldd)
 	}
 	out := run(filepath.Join(dir, "consumer"))
-	for _, want := range []string{"version " + Version(), "n [2 2 1]", "s [4 12 9]", "rows 1", "error unknown_column"} {
+	for _, want := range []string{"version " + Version(), "n [2 2 1]", "s [4 12 9]", "rows 1", "error unknown_column", "ctx n [2 2 1]", "cancelled"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the consumer's output lacks %q:\n%s", want, out)
 		}

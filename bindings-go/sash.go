@@ -4,14 +4,11 @@ package sash
 #cgo LDFLAGS: -lm
 #include <stdlib.h>
 #include "sash.h"
-
-// The name of a status code (sash_status_name's parameter type has varied
-// between headers, int or sash_status: C converts either way).
-static const char *sash_go_status_name(int status) { return sash_status_name(status); }
 */
 import "C"
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -26,21 +23,68 @@ import (
 func Version() string { return C.GoString(C.sash_version()) }
 
 // statusName is libsash's name of a status code (tests compare it with the Kind constants).
-func statusName(code int) string { return C.GoString(C.sash_go_status_name(C.int(code))) }
+func statusName(code int) string { return C.GoString(C.sash_status_name(C.int(code))) }
 
 // call runs one libsash call and, if it fails, reads its message. libsash
 // keeps the message in a thread-local, so the call and the read must run on
 // the same OS thread with no other goroutine's sash call between them: the
 // goroutine is locked to its thread for both. Every call site goes through
 // here.
-func call(fn func() C.sash_status) error {
+//
+// A ctx that can be done (ctx.Done() != nil) is watched for the call: a
+// cancel token is bound to the locked thread, so that libsash checks it
+// between chunks of work, and requested when ctx is done, which makes the
+// call return SASH_STATUS_CANCELLED. A ctx that is never done (Background)
+// costs nothing. The caller has checked that ctx was not done yet (see
+// ctxDone) before giving libsash its inputs; if it is done by now, libsash
+// is still called, to take them (and release them), and stops at a check
+// soon after the request.
+func call(ctx context.Context, name string, fn func() C.sash_status) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	st := fn()
+	var st C.sash_status
+	if ctx.Done() == nil {
+		st = fn()
+	} else {
+		st = callCancellable(ctx, fn)
+	}
 	if st == C.SASH_STATUS_OK {
 		return nil
 	}
-	return &Error{Kind: C.GoString(C.sash_go_status_name(C.int(st))), Message: C.GoString(C.sash_last_error_message())}
+	msg := C.GoString(C.sash_last_error_message())
+	if st == C.SASH_STATUS_CANCELLED && ctx.Err() != nil {
+		return cancelled(ctx, name, msg)
+	}
+	return &Error{Kind: C.GoString(C.sash_status_name(C.int(st))), Message: msg}
+}
+
+// callCancellable runs fn (on the locked thread) with a cancel token bound
+// to the thread that is requested when ctx is done.
+func callCancellable(ctx context.Context, fn func() C.sash_status) C.sash_status {
+	tok := C.sash_cancel_new()
+	requested := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.sash_cancel_request(tok)
+		close(requested)
+	})
+	C.sash_cancel_bind(tok)
+	st := fn()
+	C.sash_cancel_bind(nil)
+	if !stop() {
+		// The request has started: let it finish before the token is freed.
+		<-requested
+	}
+	C.sash_cancel_free(tok)
+	return st
+}
+
+// ctxDone is the error of a call whose ctx is done before it starts (nil if
+// it is not): such a call returns without calling libsash.
+func ctxDone(ctx context.Context, name string) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return cancelled(ctx, name, "cancelled before the call")
 }
 
 // isNil is true for a nil interface and for an interface holding a nil pointer.
@@ -95,7 +139,11 @@ func (s cStructs) importOutput() (arrow.RecordBatch, error) {
 
 type batchFn func(a *C.struct_ArrowArray, s *C.struct_ArrowSchema, spec *C.char, out *C.struct_ArrowArray, outS *C.struct_ArrowSchema) C.sash_status
 
-func callBatch(name string, fn batchFn, rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
+func callBatch(ctx context.Context, name string, fn batchFn, rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
+	// Before the export: once exported, the input must be given to libsash.
+	if err := ctxDone(ctx, name); err != nil {
+		return nil, err
+	}
 	if isNil(rec) {
 		return nil, &Error{Kind: KindNullArgument, Message: name + ": the record batch is nil"}
 	}
@@ -109,7 +157,7 @@ func callBatch(name string, fn batchFn, rec arrow.RecordBatch, spec string) (arr
 	// The export retains rec; sash takes the exported struct whatever the
 	// result and releases it (at once, or with the output).
 	cdata.ExportArrowRecordBatch(rec, (*cdata.CArrowArray)(unsafe.Pointer(s.in)), (*cdata.CArrowSchema)(unsafe.Pointer(s.inSch)))
-	if err := call(func() C.sash_status { return fn(s.in, s.inSch, cspec, s.out, s.outSch) }); err != nil {
+	if err := call(ctx, name, func() C.sash_status { return fn(s.in, s.inSch, cspec, s.out, s.outSch) }); err != nil {
 		return nil, err
 	}
 	return s.importOutput()
@@ -121,7 +169,16 @@ func callBatch(name string, fn batchFn, rec arrow.RecordBatch, spec string) (arr
 // rec is not modified and stays the caller's (release it as usual); the
 // result is a new record batch the caller releases.
 func WindowAgg(rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
-	return callBatch("WindowAgg", func(a *C.struct_ArrowArray, s *C.struct_ArrowSchema, sp *C.char, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status {
+	return WindowAggContext(context.Background(), rec, spec)
+}
+
+// WindowAggContext is [WindowAgg], stopped when ctx is done: it then returns
+// an error of kind [KindCancelled] that also matches ctx.Err() under
+// errors.Is (context.Canceled or context.DeadlineExceeded), soon after ctx
+// is done (libsash checks between chunks of a few thousand rows). A ctx
+// already done returns that error at once, without calling libsash.
+func WindowAggContext(ctx context.Context, rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
+	return callBatch(ctx, "WindowAgg", func(a *C.struct_ArrowArray, s *C.struct_ArrowSchema, sp *C.char, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status {
 		return C.sash_window_agg(a, s, sp, o, os)
 	}, rec, spec)
 }
@@ -130,7 +187,12 @@ func WindowAgg(rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
 // per input row, in input order (the input columns, then the aggregates).
 // Arguments and result as for WindowAgg.
 func Rolling(rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
-	return callBatch("Rolling", func(a *C.struct_ArrowArray, s *C.struct_ArrowSchema, sp *C.char, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status {
+	return RollingContext(context.Background(), rec, spec)
+}
+
+// RollingContext is [Rolling], stopped when ctx is done (see [WindowAggContext]).
+func RollingContext(ctx context.Context, rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
+	return callBatch(ctx, "Rolling", func(a *C.struct_ArrowArray, s *C.struct_ArrowSchema, sp *C.char, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status {
 		return C.sash_rolling(a, s, sp, o, os)
 	}, rec, spec)
 }
@@ -141,6 +203,15 @@ func Rolling(rec arrow.RecordBatch, spec string) (arrow.RecordBatch, error) {
 // format's columns, then _error (null where the line parsed); its string
 // columns may point into lines' buffers, which it keeps alive until released.
 func Parse(lines arrow.Array, spec string) (arrow.RecordBatch, error) {
+	return ParseContext(context.Background(), lines, spec)
+}
+
+// ParseContext is [Parse], stopped when ctx is done (see [WindowAggContext];
+// libsash checks between chunks of some thousand lines).
+func ParseContext(ctx context.Context, lines arrow.Array, spec string) (arrow.RecordBatch, error) {
+	if err := ctxDone(ctx, "Parse"); err != nil {
+		return nil, err
+	}
 	if isNil(lines) {
 		return nil, &Error{Kind: KindNullArgument, Message: "Parse: the array of lines is nil"}
 	}
@@ -152,7 +223,7 @@ func Parse(lines arrow.Array, spec string) (arrow.RecordBatch, error) {
 	s := newStructs()
 	defer s.free()
 	cdata.ExportArrowArray(lines, (*cdata.CArrowArray)(unsafe.Pointer(s.in)), (*cdata.CArrowSchema)(unsafe.Pointer(s.inSch)))
-	if err := call(func() C.sash_status { return C.sash_parse(s.in, s.inSch, cspec, s.out, s.outSch) }); err != nil {
+	if err := call(ctx, "Parse", func() C.sash_status { return C.sash_parse(s.in, s.inSch, cspec, s.out, s.outSch) }); err != nil {
 		return nil, err
 	}
 	return s.importOutput()
@@ -162,6 +233,16 @@ func Parse(lines arrow.Array, spec string) (arrow.RecordBatch, error) {
 // Gzip-compressed data (told by its first two bytes) is decompressed first.
 // data is only read during the call (sash copies it). Result as for Parse.
 func ParseBytes(data []byte, spec string) (arrow.RecordBatch, error) {
+	return ParseBytesContext(context.Background(), data, spec)
+}
+
+// ParseBytesContext is [ParseBytes], stopped when ctx is done (see
+// [WindowAggContext] and [ParseContext]; decompressing gzip data is not
+// checked, its parse is).
+func ParseBytesContext(ctx context.Context, data []byte, spec string) (arrow.RecordBatch, error) {
+	if err := ctxDone(ctx, "ParseBytes"); err != nil {
+		return nil, err
+	}
 	cspec, err := cSpec(spec)
 	if err != nil {
 		return nil, err
@@ -173,7 +254,7 @@ func ParseBytes(data []byte, spec string) (arrow.RecordBatch, error) {
 	if len(data) > 0 {
 		ptr = (*C.uint8_t)(unsafe.Pointer(&data[0]))
 	}
-	if err := call(func() C.sash_status {
+	if err := call(ctx, "ParseBytes", func() C.sash_status {
 		return C.sash_parse_bytes(ptr, C.size_t(len(data)), cspec, s.out, s.outSch)
 	}); err != nil {
 		return nil, err
