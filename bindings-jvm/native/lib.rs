@@ -11,10 +11,14 @@
 //! as they are ([`jvm_types`]).
 //!
 //! Every entry point runs under [`error::ThrowSashException`]: errors and
-//! panics become Java exceptions, never a crash of the JVM. The Java side
+//! panics become Java exceptions, never a crash of the JVM. Kernel work (the
+//! calls, and each pull of a result stream) runs under [`kernel_call`]:
+//! `Thread.interrupt()` cancels it ([`interrupt`]) and a panic in it reaches
+//! Java as the exception's message, not as a report on stderr. The Java side
 //! (`dev.sash.NativeLib`) documents each method.
 
 mod error;
+pub mod interrupt;
 pub mod jvm_types;
 
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
@@ -22,12 +26,11 @@ use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, SchemaRef};
 use error::{JvmError, ThrowSashException};
-use jni::objects::{JClass, JString};
+use jni::objects::{JClass, JObject, JObjectArray, JString, JThrowable};
 use jni::sys::{jboolean, jlong};
-use jni::{Env, EnvUnowned};
+use jni::{Env, EnvUnowned, JavaVM};
 use sash::error::{Error, SashStatus};
 use sash::import::{export_batch, import, import_batch, not_null, required, take_array, take_schema, take_stream, StreamInput};
-use sash::ParseStream;
 use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, WindowSpec};
 
 pub use sash_core::VERSION;
@@ -36,6 +39,18 @@ type Result<T> = std::result::Result<T, JvmError>;
 
 fn ptr<T>(address: jlong) -> *mut T {
     address as usize as *mut T
+}
+
+/// Runs the kernel work of an entry point: interrupting the calling Java
+/// thread cancels it, and a panic in it is caught without the default hook's
+/// report on stderr, then resumed (without the hook) so that the entry point's
+/// error policy turns it into a `SashException` of kind "internal".
+fn kernel_call<T>(env: &Env<'_>, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    let vm = env.get_java_vm()?;
+    match sash::error::catch(|| interrupt::interruptible(vm, work)) {
+        Ok(result) => result,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
 }
 
 fn spec_string(env: &Env<'_>, spec: &JString<'_>) -> Result<String> {
@@ -91,17 +106,32 @@ fn take_stream_input(input: jlong, out: jlong) -> Result<StreamInput> {
 }
 
 /// A result stream whose batches pass through [`jvm_types::for_jvm`].
+///
+/// Java pulls it through Arrow Java's own JNI (`ArrowArrayStream.getNext`),
+/// so each pull runs on a Java thread, attached: interrupting that thread
+/// cancels the pull, as it cancels a call ([`interrupt`]); the stream goes on
+/// where it stopped when it is pulled again. The error of a failed pull is
+/// also kept for the pulling thread ([`error::take_pull_error`]), so that Java
+/// can give the `IOException` Arrow Java throws its typed cause.
 struct JvmStream<I> {
     inner: I,
     schema: SchemaRef,
     spark_types: bool,
+    vm: JavaVM,
 }
 
 impl<I: Iterator<Item = std::result::Result<RecordBatch, ArrowError>>> Iterator for JvmStream<I> {
     type Item = std::result::Result<RecordBatch, ArrowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(self.inner.next()?.and_then(|b| jvm_types::for_jvm(b, self.spark_types)))
+        error::set_pull_error(None);
+        let spark_types = self.spark_types;
+        let inner = &mut self.inner;
+        let item = interrupt::interruptible(self.vm.clone(), || Some(inner.next()?.and_then(|b| jvm_types::for_jvm(b, spark_types))));
+        if let Some(Err(e)) = &item {
+            error::set_pull_error(Some(error::pull_error(e)));
+        }
+        item
     }
 }
 
@@ -111,17 +141,66 @@ impl<I: Iterator<Item = std::result::Result<RecordBatch, ArrowError>>> RecordBat
     }
 }
 
-fn export_stream<I>(inner: I, schema: SchemaRef, spark_types: bool, out: jlong)
+fn export_stream<I>(env: &Env<'_>, inner: I, schema: SchemaRef, spark_types: bool, out: jlong) -> Result<()>
 where
     I: Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send + 'static,
 {
     let schema = jvm_types::schema_for_jvm(&schema, spark_types);
-    let reader = JvmStream { inner, schema, spark_types };
+    let reader = JvmStream { inner, schema, spark_types, vm: env.get_java_vm()? };
     // Panics while Java pulls (inside arrow-rs's `extern "C"` callbacks, where
     // they would abort the JVM) become errors of the stream.
     let reader = sash::CatchPanics(Box::new(reader));
     // SAFETY: `out` was checked non-null; Java allocated it.
-    unsafe { std::ptr::write(ptr::<FFI_ArrowArrayStream>(out), FFI_ArrowArrayStream::new(Box::new(reader))) }
+    unsafe { std::ptr::write(ptr::<FFI_ArrowArrayStream>(out), FFI_ArrowArrayStream::new(Box::new(reader))) };
+    Ok(())
+}
+
+/// `parseStream`'s output: one parsed batch per input batch, parsed when
+/// Java pulls it. As `sash::ParseStream`, except that a pull cancelled by an
+/// interrupt keeps its input batch: pulled again, the stream parses that
+/// batch again and so goes on where it stopped (a failed batch leaves the
+/// parser's line numbers as they were). Other errors drop their batch, as
+/// `sash::ParseStream` does: the next pull goes on with the next batch.
+struct JvmParseStream {
+    input: StreamInput,
+    parser: Parser,
+    schema: SchemaRef,
+    pending: Option<RecordBatch>,
+}
+
+impl JvmParseStream {
+    fn new(input: StreamInput, parser: Parser) -> Result<JvmParseStream> {
+        let columns = input.schema().fields().len();
+        if columns != 1 {
+            let message = format!("invalid input: the stream of lines must have exactly one column, it has {columns}");
+            return Err(Error::new(SashStatus::InvalidInput, message).into());
+        }
+        let schema = parser.schema();
+        Ok(JvmParseStream { input, parser, schema, pending: None })
+    }
+}
+
+impl Iterator for JvmParseStream {
+    type Item = std::result::Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = match self.pending.take() {
+            Some(batch) => batch,
+            None => match self.input.next()? {
+                Ok(batch) => batch,
+                Err(e) => return Some(Err(ArrowError::CDataInterface(e.message))),
+            },
+        };
+        match self.parser.parse_lines(batch.column(0).as_ref()) {
+            Ok(out) => Some(Ok(out.batch)),
+            Err(e) => {
+                if matches!(e, sash_core::SashError::Cancelled) {
+                    self.pending = Some(batch);
+                }
+                Some(Err(ArrowError::ExternalError(Box::new(e))))
+            }
+        }
+    }
 }
 
 fn window(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result<RecordBatch> {
@@ -153,9 +232,12 @@ pub extern "system" fn Java_dev_sash_NativeLib_windowAgg<'local>(
 ) {
     unowned
         .with_env(|env| -> Result<()> {
-            single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
-                let (schema, batch) = import_batch(array, schema)?;
-                window(&schema, &[batch], spec)
+            let env: &Env = env;
+            kernel_call(env, || {
+                single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
+                    let (schema, batch) = import_batch(array, schema)?;
+                    window(&schema, &[batch], spec)
+                })
             })
         })
         .resolve::<ThrowSashException>()
@@ -175,10 +257,13 @@ pub extern "system" fn Java_dev_sash_NativeLib_rolling<'local>(
 ) {
     unowned
         .with_env(|env| -> Result<()> {
-            single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
-                let (schema, batch) = import_batch(array, schema)?;
-                let (out_schema, parts) = rolling(&schema, &[batch], spec)?;
-                Ok(arrow_select::concat::concat_batches(&out_schema, &parts)?)
+            let env: &Env = env;
+            kernel_call(env, || {
+                single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
+                    let (schema, batch) = import_batch(array, schema)?;
+                    let (out_schema, parts) = rolling(&schema, &[batch], spec)?;
+                    Ok(arrow_select::concat::concat_batches(&out_schema, &parts)?)
+                })
             })
         })
         .resolve::<ThrowSashException>()
@@ -199,9 +284,12 @@ pub extern "system" fn Java_dev_sash_NativeLib_parse<'local>(
 ) {
     unowned
         .with_env(|env| -> Result<()> {
-            single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
-                let (lines, _) = import(array, schema)?;
-                Ok(Parser::new(&ParseSpec::from_json(spec)?)?.parse_lines(lines.as_ref())?.batch)
+            let env: &Env = env;
+            kernel_call(env, || {
+                single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
+                    let (lines, _) = import(array, schema)?;
+                    Ok(Parser::new(&ParseSpec::from_json(spec)?)?.parse_lines(lines.as_ref())?.batch)
+                })
             })
         })
         .resolve::<ThrowSashException>()
@@ -219,13 +307,15 @@ pub extern "system" fn Java_dev_sash_NativeLib_windowAggStream<'local>(
 ) {
     unowned
         .with_env(|env| -> Result<()> {
-            let input = take_stream_input(input, out)?;
-            let spec = spec_string(env, &spec)?;
-            let (schema, batches) = input.read_all()?;
-            let result = window(&schema, &batches, &spec)?;
-            let out_schema = result.schema();
-            export_stream(vec![Ok(result)].into_iter(), out_schema, spark_types, out);
-            Ok(())
+            let env: &Env = env;
+            kernel_call(env, || {
+                let input = take_stream_input(input, out)?;
+                let spec = spec_string(env, &spec)?;
+                let (schema, batches) = input.read_all()?;
+                let result = window(&schema, &batches, &spec)?;
+                let out_schema = result.schema();
+                export_stream(env, vec![Ok(result)].into_iter(), out_schema, spark_types, out)
+            })
         })
         .resolve::<ThrowSashException>()
 }
@@ -242,12 +332,14 @@ pub extern "system" fn Java_dev_sash_NativeLib_rollingStream<'local>(
 ) {
     unowned
         .with_env(|env| -> Result<()> {
-            let input = take_stream_input(input, out)?;
-            let spec = spec_string(env, &spec)?;
-            let (schema, batches) = input.read_all()?;
-            let (out_schema, parts) = rolling(&schema, &batches, &spec)?;
-            export_stream(parts.into_iter().map(Ok), out_schema, spark_types, out);
-            Ok(())
+            let env: &Env = env;
+            kernel_call(env, || {
+                let input = take_stream_input(input, out)?;
+                let spec = spec_string(env, &spec)?;
+                let (schema, batches) = input.read_all()?;
+                let (out_schema, parts) = rolling(&schema, &batches, &spec)?;
+                export_stream(env, parts.into_iter().map(Ok), out_schema, spark_types, out)
+            })
         })
         .resolve::<ThrowSashException>()
 }
@@ -266,12 +358,14 @@ pub extern "system" fn Java_dev_sash_NativeLib_parseStream<'local>(
 ) {
     unowned
         .with_env(|env| -> Result<()> {
-            let input = take_stream_input(input, out)?;
-            let spec = spec_string(env, &spec)?;
-            let stream = ParseStream::new(input, Parser::new(&ParseSpec::from_json(&spec)?)?)?;
-            let schema = stream.schema();
-            export_stream(stream, schema, spark_types, out);
-            Ok(())
+            let env: &Env = env;
+            kernel_call(env, || {
+                let input = take_stream_input(input, out)?;
+                let spec = spec_string(env, &spec)?;
+                let stream = JvmParseStream::new(input, Parser::new(&ParseSpec::from_json(&spec)?)?)?;
+                let schema = stream.schema.clone();
+                export_stream(env, stream, schema, spark_types, out)
+            })
         })
         .resolve::<ThrowSashException>()
 }
@@ -291,22 +385,24 @@ pub extern "system" fn Java_dev_sash_NativeLib_readLog<'local>(
 ) {
     unowned
         .with_env(|env| -> Result<()> {
-            not_null(ptr::<FFI_ArrowArrayStream>(out), "out")?;
-            if path.is_null() {
-                return Err(Error::new(SashStatus::NullArgument, "path is null").into());
-            }
-            let path = path.try_to_string(env)?;
-            let spec = ParseSpec::from_json(&spec_string(env, &spec)?)?;
-            let file = std::fs::File::open(&path)
-                .map_err(|e| Error::new(SashStatus::InvalidInput, format!("invalid input: cannot open {path}: {e}")))?;
-            let mut reader = ParseReader::new(std::io::BufReader::with_capacity(1 << 20, file), &spec)?;
-            if chunk_bytes > 0 {
-                reader = reader.with_chunk_bytes(chunk_bytes as usize);
-            }
-            let schema = reader.schema();
-            let batches = reader.map(|r| r.map(|o| o.batch).map_err(|e| ArrowError::ExternalError(Box::new(e))));
-            export_stream(batches, schema, spark_types, out);
-            Ok(())
+            let env: &Env = env;
+            kernel_call(env, || {
+                not_null(ptr::<FFI_ArrowArrayStream>(out), "out")?;
+                if path.is_null() {
+                    return Err(Error::new(SashStatus::NullArgument, "path is null").into());
+                }
+                let path = path.try_to_string(env)?;
+                let spec = ParseSpec::from_json(&spec_string(env, &spec)?)?;
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| Error::new(SashStatus::InvalidInput, format!("invalid input: cannot open {path}: {e}")))?;
+                let mut reader = ParseReader::new(std::io::BufReader::with_capacity(1 << 20, file), &spec)?;
+                if chunk_bytes > 0 {
+                    reader = reader.with_chunk_bytes(chunk_bytes as usize);
+                }
+                let schema = reader.schema();
+                let batches = reader.map(|r| r.map(|o| o.batch).map_err(|e| ArrowError::ExternalError(Box::new(e))));
+                export_stream(env, batches, schema, spark_types, out)
+            })
         })
         .resolve::<ThrowSashException>()
 }
@@ -371,8 +467,70 @@ pub extern "system" fn Java_dev_sash_NativeLib_panicForTesting<'local>(
 ) {
     unowned
         .with_env(|env| -> Result<()> {
+            let env: &Env = env;
             let message = spec_string(env, &message)?;
-            panic!("{message}")
+            kernel_call(env, || panic!("{message}"))
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.errorKinds()`: every kind name an exception of the library can
+/// carry ([`error::kind_names`]), in status-code order.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_errorKinds<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> JObjectArray<'local, JString<'local>> {
+    unowned
+        .with_env(|env| -> Result<JObjectArray<'local, JString<'local>>> {
+            let names = error::kind_names();
+            let array = JObjectArray::<JString>::new(env, names.len(), JString::null())?;
+            for (i, name) in names.iter().enumerate() {
+                let name = JString::from_str(env, name)?;
+                array.set_element(env, i, &name)?;
+            }
+            Ok(array)
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.exceptionFor(kind, message)`: the exception the library throws
+/// for an error of `kind` (a name of `errorKinds()`), not thrown; null for a
+/// name that is no kind. The Java tests check every kind against the
+/// documented classes with it.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_exceptionFor<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    kind: JString<'local>,
+    message: JString<'local>,
+) -> JThrowable<'local> {
+    unowned
+        .with_env(|env| -> Result<JThrowable<'local>> {
+            let kind = spec_string(env, &kind)?;
+            let message = if message.is_null() { String::new() } else { message.try_to_string(env)? };
+            match error::status_named(&kind) {
+                Some(status) => Ok(error::exception(env, status, &message)?),
+                None => Ok(JThrowable::null()),
+            }
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.takePullError()`: the exception of the last failed pull of a
+/// result stream on this thread (the typed cause of the `IOException` Arrow
+/// Java threw for it), or null; taking it forgets it.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_takePullError<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> JObject<'local> {
+    unowned
+        .with_env(|env| -> Result<JObject<'local>> {
+            match error::take_pull_error() {
+                Some((status, message)) => Ok(error::exception(env, status, &message)?.into()),
+                None => Ok(JObject::null()),
+            }
         })
         .resolve::<ThrowSashException>()
 }

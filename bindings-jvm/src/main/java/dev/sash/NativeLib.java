@@ -15,8 +15,10 @@ import java.util.Locale;
  * are always taken by sash: after the call, successful or not, the input
  * structs are released and the caller only frees their memory. Outputs are
  * written only on success. Errors throw {@link SashSpecException} (an
- * {@link IllegalArgumentException}) or {@link SashException}. Most users want
- * {@link Sash}, which does all of this with Arrow Java objects.
+ * {@link IllegalArgumentException}) or {@link SashException}
+ * ({@link SashCancelledException} when the calling thread is interrupted
+ * during the call). Most users want {@link Sash}, which does all of this
+ * with Arrow Java objects.
  *
  * <p>The library ships inside the jar under {@code native/<os>-<arch>/}. It is
  * loaded once per class loader: each class loader that loads this class gets
@@ -114,4 +116,22 @@ public final class NativeLib {
 
     /** Panics inside the native library: for the test that a panic becomes a {@link SashException} and the JVM goes on. */
     public static native void panicForTesting(String message);
+
+    /** Every kind name a sash exception can carry, in the order of the C status codes. */
+    public static native String[] errorKinds();
+
+    /**
+     * The exception (not thrown) the library throws for an error of {@code kind}
+     * with {@code message}: the class the native error table gives the kind. Null
+     * for a name that is no kind.
+     */
+    public static native Throwable exceptionFor(String kind, String message);
+
+    /**
+     * The typed exception of the last failed pull of a sash result stream on the
+     * calling thread (a {@link SashException} or {@link SashSpecException}), or
+     * null; taking it forgets it. Arrow Java reports a failed pull as an
+     * {@code IOException} with a message only; this is its kind.
+     */
+    public static native RuntimeException takePullError();
 }

@@ -3,7 +3,6 @@ package dev.sash;
 import java.nio.file.Path;
 import java.util.Objects;
 import org.apache.arrow.c.ArrowArrayStream;
-import org.apache.arrow.c.Data;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
@@ -34,7 +33,18 @@ import org.apache.arrow.vector.ipc.ArrowReader;
  * otherwise. An error met while a result {@link ArrowReader} is being pulled
  * (a parse with {@code on_error: "raise"}, a failing input reader) comes out
  * of {@link ArrowReader#loadNextBatch()} as an {@link java.io.IOException}
- * with the kernel's message, as Arrow Java's readers report errors.
+ * with the kernel's message, as Arrow Java's readers report errors; its
+ * cause is the {@link SashException} (or {@link SashSpecException}) with
+ * the error's {@code kind()}.
+ *
+ * <p>{@link Thread#interrupt()} cancels a long call: the kernel asks between
+ * chunks of work (at most every 10 ms) whether the calling thread is
+ * interrupted and then throws {@link SashCancelledException} (kind
+ * {@code "cancelled"}), leaving the thread's interrupt status set. A pull of
+ * a result reader is cancelled the same way and throws an
+ * {@link java.io.InterruptedIOException} whose cause is the
+ * {@code SashCancelledException}; pulled again (once the interrupt is
+ * cleared), the reader goes on where it stopped.
  */
 public final class Sash {
     private Sash() {}
@@ -42,6 +52,17 @@ public final class Sash {
     /** The version of the native kernel, e.g. "0.1.0". */
     public static String version() {
         return NativeLib.version();
+    }
+
+    /**
+     * Every error kind name a {@link SashException} or {@link SashSpecException}
+     * can carry ({@code kind()}), from the native library's error table:
+     * {@code null_argument}, {@code released}, {@code invalid_array}, the core's
+     * kinds ({@code unknown_column} ... {@code resource_limit}, {@code cancelled})
+     * and {@code internal}.
+     */
+    public static java.util.List<String> errorKinds() {
+        return java.util.List.of(NativeLib.errorKinds());
     }
 
     /** Windowed aggregation of one batch; the result holds one row per (key, window). */
@@ -111,7 +132,7 @@ public final class Sash {
         if (chunkBytes < 0) throw new IllegalArgumentException("chunkBytes must be >= 0, got " + chunkBytes);
         try (ArrowArrayStream out = ArrowArrayStream.allocateNew(allocator)) {
             NativeLib.readLog(path.toString(), spec.toJson(), chunkBytes, false, out.memoryAddress());
-            return Data.importArrayStream(allocator, out);
+            return Kernel.importStream(allocator, out);
         }
     }
 }

@@ -3,8 +3,12 @@ package dev.sash;
 /**
  * A sash failure that is not the caller's spec: null times with
  * {@code null_time: "error"}, an overflowing result, malformed input data, a
- * line that did not parse under {@code on_error: "raise"}, or a bug in sash
- * ({@code kind() == "internal"}; the JVM keeps running).
+ * call beyond one of sash's resource limits ({@code "resource_limit"}: too
+ * many windows, ...), a line that did not parse under {@code on_error:
+ * "raise"}, a call cancelled by {@link Thread#interrupt()} (the subclass
+ * {@link SashCancelledException}), or a bug in sash ({@code kind() ==
+ * "internal"}; the JVM keeps running). {@link Sash#errorKinds()} lists every
+ * kind name.
  */
 public class SashException extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -16,7 +20,7 @@ public class SashException extends RuntimeException {
         this.kind = kind;
     }
 
-    /** The error kind: "null_time", "overflow", "invalid_input", "invalid_array", "parse", "internal", ... */
+    /** The error kind: "null_time", "overflow", "invalid_input", "invalid_array", "released", "parse", "arrow", "resource_limit", "cancelled", "internal". */
     public String kind() {
         return kind;
     }
