@@ -308,6 +308,8 @@ pub struct ParseStream {
     input: StreamInput,
     parser: Parser,
     schema: SchemaRef,
+    /// A batch read whose parse was cancelled: parsed first when pulled again.
+    unparsed: Option<RecordBatch>,
 }
 
 impl std::fmt::Debug for ParseStream {
@@ -327,7 +329,7 @@ impl ParseStream {
             ));
         }
         let schema = parser.schema();
-        Ok(ParseStream { input, parser, schema })
+        Ok(ParseStream { input, parser, schema, unparsed: None })
     }
 }
 
@@ -335,11 +337,19 @@ impl Iterator for ParseStream {
     type Item = Result<RecordBatch, ArrowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let batch = match self.input.next()? {
-            Ok(b) => b,
-            Err(e) => return Some(Err(ArrowError::CDataInterface(e.message))),
+        let batch = match self.unparsed.take() {
+            Some(batch) => batch,
+            None => match self.input.next()? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(ArrowError::CDataInterface(e.message))),
+            },
         };
         let result = self.parser.parse_lines(batch.column(0).as_ref()).map(|o| o.batch);
+        if matches!(result, Err(sash_core::SashError::Cancelled)) {
+            // Nothing is lost: the parser's line count is as it was, and the
+            // batch waits for the next pull.
+            self.unparsed = Some(batch);
+        }
         Some(result.map_err(|e| ArrowError::ExternalError(Box::new(e))))
     }
 }

@@ -155,54 +155,6 @@ where
     Ok(())
 }
 
-/// `parseStream`'s output: one parsed batch per input batch, parsed when
-/// Java pulls it. As `sash::ParseStream`, except that a pull cancelled by an
-/// interrupt keeps its input batch: pulled again, the stream parses that
-/// batch again and so goes on where it stopped (a failed batch leaves the
-/// parser's line numbers as they were). Other errors drop their batch, as
-/// `sash::ParseStream` does: the next pull goes on with the next batch.
-struct JvmParseStream {
-    input: StreamInput,
-    parser: Parser,
-    schema: SchemaRef,
-    pending: Option<RecordBatch>,
-}
-
-impl JvmParseStream {
-    fn new(input: StreamInput, parser: Parser) -> Result<JvmParseStream> {
-        let columns = input.schema().fields().len();
-        if columns != 1 {
-            let message = format!("invalid input: the stream of lines must have exactly one column, it has {columns}");
-            return Err(Error::new(SashStatus::InvalidInput, message).into());
-        }
-        let schema = parser.schema();
-        Ok(JvmParseStream { input, parser, schema, pending: None })
-    }
-}
-
-impl Iterator for JvmParseStream {
-    type Item = std::result::Result<RecordBatch, ArrowError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let batch = match self.pending.take() {
-            Some(batch) => batch,
-            None => match self.input.next()? {
-                Ok(batch) => batch,
-                Err(e) => return Some(Err(ArrowError::CDataInterface(e.message))),
-            },
-        };
-        match self.parser.parse_lines(batch.column(0).as_ref()) {
-            Ok(out) => Some(Ok(out.batch)),
-            Err(e) => {
-                if matches!(e, sash_core::SashError::Cancelled) {
-                    self.pending = Some(batch);
-                }
-                Some(Err(ArrowError::ExternalError(Box::new(e))))
-            }
-        }
-    }
-}
-
 fn window(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result<RecordBatch> {
     Ok(sash_core::window_agg(schema, batches, &WindowSpec::from_json(spec)?)?)
 }
@@ -362,8 +314,10 @@ pub extern "system" fn Java_dev_sash_NativeLib_parseStream<'local>(
             kernel_call(env, || {
                 let input = take_stream_input(input, out)?;
                 let spec = spec_string(env, &spec)?;
-                let stream = JvmParseStream::new(input, Parser::new(&ParseSpec::from_json(&spec)?)?)?;
-                let schema = stream.schema.clone();
+                // One parsed batch per input batch, parsed as Java pulls it; a
+                // pull cancelled by an interrupt keeps its batch for the next.
+                let stream = sash::ParseStream::new(input, Parser::new(&ParseSpec::from_json(&spec)?)?)?;
+                let schema = arrow_array::RecordBatchReader::schema(&stream);
                 export_stream(env, stream, schema, spark_types, out)
             })
         })

@@ -16,7 +16,8 @@ use std::cell::Cell;
 
 /// A caller's "should this call stop?" question. It is asked often (between
 /// chunks of a few thousand rows), so an expensive answer should be
-/// rate-limited by the function itself.
+/// rate-limited by the function itself; once it said yes, it must keep
+/// saying yes for the rest of the call (the kernel may ask again on its way out).
 pub type Check<'a> = &'a (dyn Fn() -> bool + Sync);
 
 thread_local! {

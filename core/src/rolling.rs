@@ -230,8 +230,8 @@ fn generic(input: &Prepared, batch: &RecordBatch, spec: &RollingSpec, period: Op
     Ok(aggregates)
 }
 
-/// Rows between two looks at whether the caller cancelled the call.
-const CHECK_ROWS: usize = 4096;
+/// Rows of work between two looks at whether the caller cancelled the call.
+const CHECK_ROWS: usize = 64 * 1024;
 
 /// Calls `visit(row, from, to)` for each row of a key's time-ordered
 /// `segment`, where `segment[from..to]` is that row's window. Both bounds only
@@ -245,9 +245,13 @@ fn for_each_window(
 ) -> Result<()> {
     let mut lo = 0usize;
     let mut hi = 0usize;
+    // Work since the last look at cancellation: rows visited, plus the rows
+    // of their windows (the generic path feeds each window's rows again).
+    let mut work = 0usize;
     for (i, &row) in segment.iter().enumerate() {
-        if i % CHECK_ROWS == 0 {
+        if work >= CHECK_ROWS {
             crate::cancel::check()?;
+            work = 0;
         }
         let (from, to) = match (spec.period, period) {
             (RollingPeriod::Rows(count), _) => {
@@ -277,6 +281,7 @@ fn for_each_window(
             }
             _ => return Err(SashError::spec("a rolling period is a duration or a row count")),
         };
+        work += 1 + (to - from);
         visit(row, from, to)?;
     }
     Ok(())

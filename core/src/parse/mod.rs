@@ -220,11 +220,17 @@ impl Parser {
         if is_gzip(bytes) {
             let limit = self.spec.max_decompressed_bytes;
             let mut text = Vec::new();
-            // One byte past the limit tells "too large" from "exactly the limit".
-            flate2::read::MultiGzDecoder::new(bytes.as_slice())
-                .take(limit.saturating_add(1))
-                .read_to_end(&mut text)
-                .map_err(|e| gzip_error(&e))?;
+            // One byte past the limit tells "too large" from "exactly the limit";
+            // read a piece at a time so that a cancelled call stops between them.
+            let mut decoder = flate2::read::MultiGzDecoder::new(bytes.as_slice()).take(limit.saturating_add(1));
+            loop {
+                crate::cancel::check()?;
+                match (&mut decoder).take(16 << 20).read_to_end(&mut text) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => return Err(gzip_error(&e)),
+                }
+            }
             if text.len() as u64 > limit {
                 return Err(SashError::ResourceLimit(format!(
                     "the gzip-compressed input ({} bytes) decompresses to more than max_decompressed_bytes ({limit} bytes); \

@@ -84,6 +84,7 @@ impl<'a> QuantileSweep<'a> {
         out: &mut [Option<f64>],
         windows: impl FnOnce(&mut dyn FnMut(u32, usize, usize) -> Result<()>) -> Result<()>,
     ) -> Result<()> {
+        crate::cancel::check()?;
         // Ranks of the segment's valid values; equal keys share a rank.
         let mut order: Vec<(u64, u32)> = segment
             .iter()
