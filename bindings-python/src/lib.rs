@@ -50,11 +50,22 @@ struct Input {
 
 static TO_ARROW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+static READ_READER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Whether `obj` is a `pyarrow.RecordBatchReader`: read in Python first (see `sash._convert.read_reader`).
+fn is_pyarrow_reader(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let ty = obj.get_type();
+    Ok(ty.name()? == "RecordBatchReader" && ty.module()?.to_string_lossy().starts_with("pyarrow"))
+}
+
 fn read_input(data: &Bound<'_, PyAny>) -> PyResult<Input> {
     let py = data.py();
     let speaks_arrow = data.hasattr(pyo3::intern!(py, "__arrow_c_stream__"))? || data.hasattr(pyo3::intern!(py, "__arrow_c_array__"))?;
     let converted;
-    let obj = if speaks_arrow {
+    let obj = if is_pyarrow_reader(data)? {
+        converted = READ_READER.import(py, "sash._convert", "read_reader")?.call1((data,))?;
+        &converted
+    } else if speaks_arrow {
         data
     } else {
         converted = TO_ARROW.import(py, "sash._convert", "to_arrow")?.call1((data,))?;
@@ -249,7 +260,12 @@ fn compute<T: Send>(py: Python<'_>, f: impl FnOnce() -> sash_core::Result<T> + S
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);
     let started = Instant::now();
     let next_look = std::sync::atomic::AtomicU64::new(SIGNAL_LOOK_EVERY.as_nanos() as u64);
+    let stopped = std::sync::atomic::AtomicBool::new(false);
     let interrupted = || {
+        // Once a handler raised, every later look says so (the signal is gone).
+        if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            return true;
+        }
         let now = started.elapsed().as_nanos() as u64;
         if now < next_look.load(std::sync::atomic::Ordering::Relaxed) {
             return false;
@@ -259,6 +275,7 @@ fn compute<T: Send>(py: Python<'_>, f: impl FnOnce() -> sash_core::Result<T> + S
             Ok(()) => false,
             Err(e) => {
                 *raised.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                stopped.store(true, std::sync::atomic::Ordering::Relaxed);
                 true
             }
         })
@@ -593,7 +610,10 @@ fn read_lines(lines: &Bound<'_, PyAny>) -> PyResult<Lines> {
     }
     let speaks_arrow = lines.hasattr(pyo3::intern!(py, "__arrow_c_stream__"))? || lines.hasattr(pyo3::intern!(py, "__arrow_c_array__"))?;
     let converted;
-    let obj = if speaks_arrow {
+    let obj = if is_pyarrow_reader(lines)? {
+        converted = READ_READER.import(py, "sash._convert", "read_reader")?.call1((lines,))?;
+        &converted
+    } else if speaks_arrow {
         lines
     } else {
         converted = TO_LINES.import(py, "sash._convert", "to_lines")?.call1((lines,))?;
@@ -664,7 +684,7 @@ fn parse<'py>(lines: &Bound<'py, PyAny>, format: &Bound<'py, PyAny>, options: Op
     to_pyarrow(py, schema, batches)
 }
 
-type FileReader = sash_core::ParseReader<std::io::BufReader<std::fs::File>>;
+type FileReader = sash_core::ParseReader<std::io::BufReader<LogFile>>;
 
 /// The batches of `read_log(..., batch_size=n)`: the core's `ParseReader`
 /// (chunks of about 16 MiB ending at a line end, so memory stays bounded),
@@ -729,42 +749,88 @@ fn log_path(path: &Bound<'_, PyAny>) -> PyResult<std::path::PathBuf> {
     path.extract()
 }
 
-/// Opens a log for reading, as `File::open` does but stoppable by Ctrl-C:
-/// opening a FIFO waits for a writer, and std retries the open after every
-/// signal, so a FIFO nobody writes to would hold the call forever.
-fn open_log(py: Python<'_>, path: &std::path::Path) -> PyResult<std::fs::File> {
-    use std::os::fd::FromRawFd;
+/// A log file being read. A regular file is read as usual. Anything else
+/// (a FIFO, a device, a socket) is read without blocking, waiting with
+/// poll(2) in short steps between which the call's cancel check runs: a
+/// blocked read(2) would only return on a signal if no library in the
+/// process (Polars does) installed its handler with SA_RESTART.
+#[derive(Debug)]
+struct LogFile {
+    file: std::fs::File,
+    polled: bool,
+}
+
+/// How long one wait for a FIFO or device lasts before the cancel check.
+const POLL_STEP_MS: i32 = 10;
+
+/// Waits up to one step for `fd` to be readable (or hung up).
+fn poll_step(fd: std::os::fd::RawFd) -> bool {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut pfd, 1, POLL_STEP_MS) > 0 }
+}
+
+impl std::io::Read for LogFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        loop {
+            match self.file.read(buf) {
+                Err(e) if self.polled && e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if sash_core::cancel::is_cancelled() {
+                        // The readers take Interrupted as "ask the cancel check".
+                        return Err(std::io::ErrorKind::Interrupted.into());
+                    }
+                    poll_step(self.file.as_raw_fd());
+                }
+                result => return result,
+            }
+        }
+    }
+}
+
+/// Opens a log for reading, stoppable by Ctrl-C: a FIFO is opened without
+/// waiting, then waited on (for its first writer) in short polls between
+/// which Python's signal handlers run.
+fn open_log(py: Python<'_>, path: &std::path::Path) -> PyResult<LogFile> {
+    use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::FileTypeExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| PyValueError::new_err(format!("the path holds a NUL byte: {}", path.display())))?;
-    loop {
-        // SAFETY: a NUL-terminated path; the descriptor is owned by the File below.
-        let fd = py.detach(|| unsafe { libc::open(c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) });
-        if fd >= 0 {
-            // SAFETY: a descriptor just opened, owned by nobody else.
-            let file = unsafe { std::fs::File::from_raw_fd(fd) };
-            if file.metadata().is_ok_and(|m| m.is_dir()) {
-                return Err(error::io_error(path, std::io::Error::from_raw_os_error(libc::EISDIR)));
-            }
-            return Ok(file);
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(error::io_error(path, err));
-        }
-        // A signal: its handler may raise (KeyboardInterrupt), else open again.
-        py.check_signals()?;
+    // SAFETY: a NUL-terminated path; the descriptor is owned by the File below.
+    let fd = py.detach(|| unsafe { libc::open(c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK) });
+    if fd < 0 {
+        return Err(error::io_error(path, std::io::Error::last_os_error()));
     }
+    // SAFETY: a descriptor just opened, owned by nobody else.
+    let file = unsafe { std::fs::File::from_raw_fd(fd) };
+    let kind = file.metadata().map_err(|e| error::io_error(path, e))?.file_type();
+    if kind.is_dir() {
+        return Err(error::io_error(path, std::io::Error::from_raw_os_error(libc::EISDIR)));
+    }
+    if kind.is_file() {
+        // SAFETY: fcntl on our own descriptor.
+        unsafe { libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) & !libc::O_NONBLOCK) };
+        return Ok(LogFile { file, polled: false });
+    }
+    if kind.is_fifo() {
+        // Until a writer comes, a read would say "end of file": wait for one
+        // (readable or hung up means it came).
+        while !py.detach(|| poll_step(file.as_raw_fd())) {
+            py.check_signals()?;
+        }
+    }
+    Ok(LogFile { file, polled: true })
 }
 
 /// A whole log file in memory, read in pieces so that a cancelled call
 /// (Ctrl-C) stops between them, also on an endless file such as /dev/zero.
 /// The outer error is the cancellation, the inner one the OS's.
-fn read_whole(mut file: std::fs::File) -> sash_core::Result<std::io::Result<Vec<u8>>> {
+fn read_whole(mut file: LogFile) -> sash_core::Result<std::io::Result<Vec<u8>>> {
     use std::io::Read;
     const PIECE: usize = 16 << 20;
-    let metadata = file.metadata();
-    let regular = metadata.as_ref().is_ok_and(|m| m.is_file());
+    let metadata = file.file.metadata();
+    let regular = !file.polled;
     let mut bytes = Vec::with_capacity(metadata.map_or(0, |m| m.len() as usize).saturating_add(1));
     loop {
         sash_core::cancel::check()?;
@@ -776,18 +842,28 @@ fn read_whole(mut file: std::fs::File) -> sash_core::Result<std::io::Result<Vec<
                 Err(e) => return Ok(Err(e)),
             }
         }
-        // A pipe or a device may block: one read at a time, so that a signal
-        // (EINTR) comes back here to the cancel check.
-        let len = bytes.len();
-        bytes.resize(len + PIECE, 0);
-        match file.read(&mut bytes[len..]) {
-            Ok(0) => {
-                bytes.truncate(len);
-                return Ok(Ok(bytes));
+        // A pipe or a device may wait: one read at a time (LogFile's waits
+        // come back as Interrupted), so that the cancel check runs between
+        // them; pieces are joined at
+        // the end, so that no regrowth copies gigabytes between two checks.
+        let mut pieces: Vec<Vec<u8>> = Vec::new();
+        loop {
+            let mut piece = vec![0u8; PIECE];
+            let mut filled = 0;
+            while filled < PIECE {
+                sash_core::cancel::check()?;
+                match file.read(&mut piece[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Ok(Err(e)),
+                }
             }
-            Ok(n) => bytes.truncate(len + n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => bytes.truncate(len),
-            Err(e) => return Ok(Err(e)),
+            piece.truncate(filled);
+            pieces.push(piece);
+            if filled < PIECE {
+                return Ok(Ok(pieces.concat()));
+            }
         }
     }
 }

@@ -111,11 +111,13 @@ def test_inputs_unchanged_pyarrow_and_numpy():
         assert arrays[k].flags.writeable
 
 
-def test_a_consumed_reader_is_empty_not_a_crash():
+def test_a_consumed_reader_is_an_error_not_an_empty_input():
     reader = INPUTS["pyarrow.RecordBatchReader"]()
     assert sash.window_agg(reader, **WINDOW).equals(EXPECTED_WINDOW)
-    # A stream is read once: pyarrow hands out an empty stream the second time.
-    assert sash.window_agg(reader, **WINDOW).num_rows == 0
+    # A stream is read once: pyarrow would hand out an empty stream the
+    # second time, which would pass for an empty input.
+    with pytest.raises(sash.InvalidInputError, match="already read"):
+        sash.window_agg(reader, **WINDOW)
 
 
 def test_unsupported_input_is_a_type_error():

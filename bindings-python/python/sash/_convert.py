@@ -5,6 +5,7 @@ The native module calls :func:`to_arrow` only for objects without
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 
@@ -56,3 +57,26 @@ def _wrong_type(message: str) -> Exception:
     from sash._sash import WrongTypeError
 
     return WrongTypeError(message)
+
+
+# pyarrow readers sash has read to their end: a reader can be read once, and
+# read again it would look like an empty input rather than a mistake.
+_READ_READERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def read_reader(reader: Any) -> Any:
+    """A ``pyarrow.RecordBatchReader`` read to its end as a ``pyarrow.Table``
+    (its batches, not copies), in Python: an exception its producer raises
+    then reaches the caller as itself, type and text, where through the C
+    stream interface it would be a string. A reader read before is refused.
+    """
+    from sash._sash import InvalidInputError
+
+    if reader in _READ_READERS:
+        raise InvalidInputError(
+            "invalid input: this RecordBatchReader was already read to its end (by an earlier call); "
+            "a reader can be read once: pass a new reader, or read it into a table first"
+        )
+    table = reader.read_all()
+    _READ_READERS.add(reader)
+    return table
