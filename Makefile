@@ -9,7 +9,7 @@ CARGO       ?= cargo
 # CI machines have 2 cores; never ask for more jobs than that.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-parse bench-rust python-dev lint fmt venv clean \
+.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-parse bench-quantile bench-rust python-dev lint fmt venv clean \
         header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-go lib-jvm jar
 
 # ---- C binding (issue #5) ----
@@ -162,8 +162,12 @@ bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python whee
 	$(PY) bench/run.py
 	$(PY) bench/unsorted.py
 	$(MAKE) --no-print-directory bench-parse
+	$(MAKE) --no-print-directory bench-quantile
 	$(MAKE) --no-print-directory bench-c
 	$(MAKE) --no-print-directory bench-jvm
+
+bench-quantile: python-dev ## Rolling exact median and 0.9 quantile (2M rows, 100 keys, 5-minute windows) against Polars' rolling_quantile_by; writes bench/results-quantile.md
+	$(PY) bench/rolling_quantile.py
 
 bench-parse: venv ## Parse 1M lines per format against Polars, DuckDB and pyarrow on the same bytes; writes bench/results-parse.md
 	$(PY) bench/parse_report.py
