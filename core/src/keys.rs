@@ -457,7 +457,10 @@ impl Grouper {
                 if gid_of_entry.is_empty() {
                     gid_of_entry.resize(values.len(), NO_GROUP);
                 }
-                for (i, entry) in dictionary.normalized_keys().into_iter().enumerate() {
+                // A dictionary without values has no valid key: every row is
+                // null (and arrow-rs cannot normalize keys into no values).
+                let entries = if values.is_empty() { vec![0; rows.len()] } else { dictionary.normalized_keys() };
+                for (i, entry) in entries.into_iter().enumerate() {
                     let row = rows.start + i;
                     if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
                         out.push(groups.gid(None, || new_group(first_seen, batch, row)));
@@ -625,6 +628,19 @@ mod tests {
         let mut out = Vec::new();
         grouper.assign(batch, 0..len, &mut out).unwrap();
         out
+    }
+
+    /// A dictionary with no values (all rows null, or no rows) groups its
+    /// rows as null; arrow-rs cannot normalize keys into no values.
+    #[test]
+    fn a_dictionary_without_values_is_all_null_keys() {
+        let values: ArrayRef = Arc::new(StringArray::from(Vec::<&str>::new()));
+        let all_null: ArrayRef = Arc::new(DictionaryArray::try_new(UInt8Array::from(vec![None, None]), values.clone()).unwrap());
+        let empty: ArrayRef = Arc::new(DictionaryArray::try_new(UInt8Array::from(Vec::<u8>::new()), values).unwrap());
+        let key_type = all_null.data_type().clone();
+        let mut grouper = Grouper::new(&[key_type], &[vec![empty], vec![all_null]]).unwrap();
+        assert_eq!(gids(&mut grouper, 0, 0), Vec::<u32>::new());
+        assert_eq!(gids(&mut grouper, 1, 2), vec![0, 0]);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
     // Everything about the spec is checked before the data is looked at.
     let columns = Columns::resolve(schema, batches, &spec.time, &spec.by)?;
     let time = &columns.time;
-    let mut plan = AggPlan::new(schema, &spec.aggs)?;
+    let mut plan = AggPlan::new(schema, &spec.aggs, time)?;
     // The output keeps every input column: an aggregation named like one would make two.
     if let Some(agg) = spec.aggs.iter().find(|a| schema.fields().iter().any(|f| f.name() == &a.alias)) {
         return Err(SashError::spec(format!(
@@ -115,7 +115,7 @@ fn aggregate(
     let mut rest_columns = if rest.aggs.is_empty() {
         Vec::new()
     } else {
-        aggregate_without_quantiles(schema, input, &rest, period, n, &mut AggPlan::new(schema, &rest.aggs)?)?
+        aggregate_without_quantiles(schema, input, &rest, period, n, &mut AggPlan::new(schema, &rest.aggs, &input.time)?)?
     }
     .into_iter();
     let batch = match input.batches.len() {
@@ -211,6 +211,7 @@ fn generic(input: &Prepared, batch: &RecordBatch, spec: &RollingSpec, period: Op
     let n = batch.num_rows();
     let times = input.time.values(batch.column(input.time.index));
     let segments = KeySegments::of(input, batch)?;
+    plan.begin_input(std::slice::from_ref(batch), 0);
     plan.grow(n);
     let mut slots = Vec::new();
     for segment in segments.iter() {

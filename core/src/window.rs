@@ -71,7 +71,19 @@ impl Slots {
 ///
 /// `batches` must all have `schema`; there may be none (empty input).
 pub fn window_agg(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec) -> Result<RecordBatch> {
-    window_agg_storing(schema, batches, spec, Store::Suited)
+    window_agg_storing(schema, batches, spec, Store::Suited, None)
+}
+
+/// `window_agg` with each window's aggregation state in place of its
+/// aggregates (`AggPlan::state_fields`), for input whose first row is at
+/// `first_position` of the whole input: see `partial::window_agg_partial`.
+pub(crate) fn window_agg_states(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    spec: &WindowSpec,
+    first_position: u64,
+) -> Result<RecordBatch> {
+    window_agg_storing(schema, batches, spec, Store::Suited, Some(first_position))
 }
 
 /// Which `PaneStore` keeps pane states; tests force each in turn.
@@ -86,12 +98,27 @@ enum Store {
     Blocks,
 }
 
-fn window_agg_storing(schema: &SchemaRef, batches: &[RecordBatch], spec: &WindowSpec, store: Store) -> Result<RecordBatch> {
+/// `states`: emit states, not aggregates, for input starting at that position.
+fn window_agg_storing(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    spec: &WindowSpec,
+    store: Store,
+    states: Option<u64>,
+) -> Result<RecordBatch> {
     spec.validate()?;
     // Everything about the spec is checked before the data is looked at.
     let columns = Columns::resolve(schema, batches, &spec.time, &spec.by)?;
     let time = &columns.time;
-    let mut plan = AggPlan::new(schema, &spec.aggs)?;
+    let mut plan = AggPlan::new(schema, &spec.aggs, time)?;
+    if states.is_some() {
+        if matches!(spec.kind, WindowKind::Session { .. }) {
+            return Err(SashError::spec(
+                "session windows cannot be aggregated in parts: a session's extent depends on rows another part may hold",
+            ));
+        }
+        plan.emit_states();
+    }
     let offset = spec.offset.map(|o| time.ticks("offset", o)).transpose()?.unwrap_or(0);
     enum Kind {
         Panes(Grid),
@@ -111,6 +138,7 @@ fn window_agg_storing(schema: &SchemaRef, batches: &[RecordBatch], spec: &Window
     };
     // Windows come out in time order: which input row a sorted row was is never asked.
     let input = Prepared::new(schema, batches, columns, spec.null_time, &spec.aggs, false)?;
+    plan.begin_input(&input.batches, states.unwrap_or(0));
     if let Kind::Panes(grid) = &kind {
         grid.check_output_size(&input)?;
     }
@@ -1099,11 +1127,11 @@ mod tests {
         for case in 0..400 {
             let (schema, batches) = random_input(&mut rng);
             let spec = random_spec(&mut rng);
-            let table = window_agg_storing(&schema, &batches, &spec, Store::Table).unwrap();
+            let table = window_agg_storing(&schema, &batches, &spec, Store::Table, None).unwrap();
             assert_close(&table, &crate::reference::window_agg(&schema, &batches, &spec).unwrap(), case);
             // The same merges in the same order: equal to the bit.
             for store in [Store::Blocks, Store::Suited] {
-                let got = window_agg_storing(&schema, &batches, &spec, store).unwrap();
+                let got = window_agg_storing(&schema, &batches, &spec, store, None).unwrap();
                 assert_eq!(got, table, "case {case}, {store:?}, spec {spec:?}");
             }
         }

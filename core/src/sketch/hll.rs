@@ -171,6 +171,54 @@ impl HyperLogLog {
             Repr::Dense(r) => r.len(),
         }
     }
+
+    /// The sketch as bytes, for state export and snapshots: a tag (0 sparse,
+    /// 1 dense), then the sorted hashes as little-endian u64 or the `M`
+    /// registers. [`HyperLogLog::from_bytes`] reads it back.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match &self.repr {
+            Repr::Sparse(hashes) => {
+                let mut out = Vec::with_capacity(1 + hashes.len() * 8);
+                out.push(0);
+                hashes.iter().for_each(|h| out.extend_from_slice(&h.to_le_bytes()));
+                out
+            }
+            Repr::Dense(registers) => {
+                let mut out = Vec::with_capacity(1 + M);
+                out.push(1);
+                out.extend_from_slice(registers);
+                out
+            }
+        }
+    }
+
+    /// Reads what [`HyperLogLog::to_bytes`] wrote, checking every invariant
+    /// the sketch relies on; `Err` names the first one broken.
+    pub fn from_bytes(bytes: &[u8]) -> Result<HyperLogLog, String> {
+        match bytes.split_first() {
+            Some((0, rest)) => {
+                if rest.len() % 8 != 0 || rest.len() / 8 > SPARSE_MAX {
+                    return Err(format!("a sparse HyperLogLog holds up to {SPARSE_MAX} 8-byte hashes, not {} bytes", rest.len()));
+                }
+                let hashes: Vec<u64> = rest.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+                if hashes.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err("the hashes of a sparse HyperLogLog are not sorted and distinct".into());
+                }
+                Ok(HyperLogLog { repr: Repr::Sparse(hashes) })
+            }
+            Some((1, rest)) => {
+                if rest.len() != M {
+                    return Err(format!("a dense HyperLogLog has {M} registers, not {}", rest.len()));
+                }
+                if rest.iter().any(|&r| u32::from(r) > Q + 1) {
+                    return Err(format!("a HyperLogLog register is above {}", Q + 1));
+                }
+                Ok(HyperLogLog { repr: Repr::Dense(rest.into()) })
+            }
+            Some((tag, _)) => Err(format!("unknown HyperLogLog encoding {tag}")),
+            None => Err("an empty HyperLogLog encoding".into()),
+        }
+    }
 }
 
 fn sorted_union(a: &[u64], b: &[u64]) -> Vec<u64> {

@@ -341,6 +341,101 @@ impl TDigest {
         Some(lerp(self.value_at(lo), self.value_at(hi), t))
     }
 
+    /// The digest as bytes, for state export and snapshots: version 1, then
+    /// little-endian fields (compression, flags, the four counts, the
+    /// extremes, the centroids, the buffered values). [`TDigest::from_bytes`]
+    /// reads it back into the same digest, bit for bit.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.centroids.len() * 16 + self.buffer.len() * 8);
+        out.push(1u8);
+        out.extend_from_slice(&self.compression.to_le_bytes());
+        out.push(u8::from(self.exact) | u8::from(self.backwards) << 1);
+        for count in [self.finite, self.neg_inf, self.pos_inf, self.nan] {
+            out.extend_from_slice(&count.to_le_bytes());
+        }
+        out.extend_from_slice(&self.min.to_le_bytes());
+        out.extend_from_slice(&self.max.to_le_bytes());
+        out.extend_from_slice(&(self.centroids.len() as u64).to_le_bytes());
+        for c in &self.centroids {
+            out.extend_from_slice(&c.mean.to_le_bytes());
+            out.extend_from_slice(&c.weight.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.buffer.len() as u64).to_le_bytes());
+        self.buffer.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        out
+    }
+
+    /// Reads what [`TDigest::to_bytes`] wrote, checking every invariant the
+    /// digest relies on; `Err` names the first one broken.
+    pub fn from_bytes(bytes: &[u8]) -> Result<TDigest, String> {
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Result<&[u8], String> {
+            let part = bytes.get(at..at + n).ok_or_else(|| format!("a t-digest encoding ends early, at byte {at}"))?;
+            at += n;
+            Ok(part)
+        };
+        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        if take(1)? != [1] {
+            return Err("unknown t-digest encoding version".into());
+        }
+        let compression = f64::from_bits(word(take(8)?));
+        let flags = take(1)?[0];
+        let (finite, neg_inf, pos_inf, nan) = (word(take(8)?), word(take(8)?), word(take(8)?), word(take(8)?));
+        let (min, max) = (f64::from_bits(word(take(8)?)), f64::from_bits(word(take(8)?)));
+        let n_centroids = word(take(8)?);
+        if n_centroids > (bytes.len() / 16) as u64 {
+            return Err(format!("a t-digest encoding claims {n_centroids} centroids in {} bytes", bytes.len()));
+        }
+        let mut centroids = Vec::with_capacity(n_centroids as usize);
+        for _ in 0..n_centroids {
+            let mean = f64::from_bits(word(take(8)?));
+            let weight = f64::from_bits(word(take(8)?));
+            centroids.push(Centroid { mean, weight });
+        }
+        let n_buffer = word(take(8)?);
+        if n_buffer > (bytes.len() / 8) as u64 {
+            return Err(format!("a t-digest encoding claims {n_buffer} buffered values in {} bytes", bytes.len()));
+        }
+        let buffer: Vec<f64> = (0..n_buffer).map(|_| take(8).map(|b| f64::from_bits(word(b)))).collect::<Result<_, _>>()?;
+        if at != bytes.len() {
+            return Err(format!("a t-digest encoding has {} bytes after its end", bytes.len() - at));
+        }
+        if !(10.0..=100_000.0).contains(&compression) || flags > 3 {
+            return Err("a t-digest encoding has an invalid compression or flags".into());
+        }
+        let mut digest = TDigest::with_compression(compression);
+        digest.exact = flags & 1 != 0;
+        digest.backwards = flags & 2 != 0;
+        let total = [neg_inf, pos_inf, nan].iter().try_fold(finite, |sum, &c| sum.checked_add(c));
+        if total.is_none() {
+            return Err("the counts of a t-digest encoding overflow".into());
+        }
+        if buffer.iter().any(|x| !x.is_finite()) || buffer.len() > digest.buffer_limit() {
+            return Err("the buffered values of a t-digest encoding are not finite or too many".into());
+        }
+        let weights: f64 = centroids.iter().map(|c| c.weight).sum();
+        let centroids_ok = centroids.iter().all(|c| c.mean.is_finite() && c.weight >= 1.0 && c.weight.fract() == 0.0)
+            && centroids.windows(2).all(|w| w[0].mean <= w[1].mean);
+        let weight_ok = if digest.exact {
+            centroids.is_empty() && buffer.len() as u64 == finite
+        } else {
+            weights + buffer.len() as f64 == finite as f64
+        };
+        if !centroids_ok || !weight_ok {
+            return Err("the centroids of a t-digest encoding are out of order, or do not add up to its count".into());
+        }
+        let extremes_ok =
+            if finite == 0 { min == f64::INFINITY && max == f64::NEG_INFINITY } else { min.is_finite() && max.is_finite() && min <= max };
+        if !extremes_ok {
+            return Err("the extremes of a t-digest encoding do not fit its values".into());
+        }
+        digest.sorted = buffer.windows(2).all(|w| w[0].total_cmp(&w[1]).is_le());
+        digest.centroids = centroids;
+        digest.buffer = buffer;
+        (digest.finite, digest.neg_inf, digest.pos_inf, digest.nan, digest.min, digest.max) = (finite, neg_inf, pos_inf, nan, min, max);
+        Ok(digest)
+    }
+
     /// The value at position `i` of the whole order.
     fn value_at(&self, i: u64) -> f64 {
         if i < self.neg_inf {

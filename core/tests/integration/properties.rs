@@ -595,6 +595,61 @@ proptest! {
         .map_err(|e| TestCaseError::fail(format!("{e}\nspec: {spec:?}\ninput: {}", describe(&input))))?;
     }
 
+    /// The input cut into parts at random, each part aggregated to states
+    /// (`window_agg_partial`) and the states merged in a random grouping:
+    /// the result is what one call over all the rows gives (float sums and
+    /// moments within rounding, since they are added in another order).
+    #[test]
+    fn window_agg_in_parts_matches_one_call(seed in any::<u64>()) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let input = random_input(&mut rng);
+        let mut spec = random_window_spec(&mut rng, &input);
+        if matches!(spec.kind, WindowKind::Session { .. }) {
+            spec.kind = WindowKind::Tumbling { every: random_duration(&mut rng, &input, 1..=20) };
+        }
+        let whole = sash_core::window_agg(&input.schema, &input.batches, &spec);
+        // Parts: runs of the input's rows in input order, across batch boundaries.
+        let mut parts: Vec<(Vec<RecordBatch>, u64)> = vec![(Vec::new(), 0)];
+        let mut position = 0u64;
+        for batch in &input.batches {
+            let mut at = 0;
+            while at < batch.num_rows() {
+                let len = rng.random_range(1..=batch.num_rows() - at);
+                parts.last_mut().expect("a part").0.push(batch.slice(at, len));
+                at += len;
+                position += len as u64;
+                if rng.random_bool(0.5) {
+                    parts.push((Vec::new(), position));
+                }
+            }
+        }
+        let in_parts = (|| -> Result<RecordBatch> {
+            let mut states = Vec::new();
+            for (batches, first) in &parts {
+                states.push(sash_core::partial::window_agg_partial(&input.schema, batches, &spec, *first)?);
+            }
+            while states.len() > 2 {
+                let take = rng.random_range(2..=states.len());
+                let group: Vec<RecordBatch> = (0..take).map(|_| states.remove(rng.random_range(0..states.len()))).collect();
+                states.push(sash_core::partial::window_agg_merge_states(&input.schema, &spec, &group)?);
+            }
+            sash_core::partial::window_agg_merge(&input.schema, &spec, &states)
+        })();
+        let bounds = with_bounds(&spec, |s| &mut s.aggs)
+            .map(|wider| reference::window_agg(&input.schema, &input.batches, &wider));
+        // An input with two problems may show either first, depending on the part.
+        let in_parts = match (in_parts, &whole) {
+            (Err(_), Err(e)) => Err(sash_core::SashError::InvalidInput(e.to_string())),
+            (result, _) => result,
+        };
+        let whole = whole.map_err(|e| sash_core::SashError::InvalidInput(e.to_string()));
+        check(in_parts, whole, |got, want| {
+            let bounds = bounds.map(|b| b.expect("the reference succeeded without the bounds"));
+            compare(&got, &want, &spec.aggs, bounds.as_ref())
+        })
+        .map_err(|e| TestCaseError::fail(format!("{e}\nspec: {spec:?}\nparts: {}\ninput: {}", parts.len(), describe(&input))))?;
+    }
+
     #[test]
     fn rolling_matches_reference(seed in any::<u64>()) {
         let mut rng = StdRng::seed_from_u64(seed);
