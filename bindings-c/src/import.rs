@@ -205,6 +205,7 @@ pub fn import(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<(ArrayR
     check_array(&array, &dt, "array")?;
     // SAFETY: structure checked above; the buffers are the producer's promise.
     let data: ArrayData = unsafe { from_ffi(array, schema) }.map_err(|e| invalid(format!("the array cannot be imported: {e}")))?;
+    check_child_extents(&data, "array")?;
     let data = match data.validate_full() {
         Ok(()) => data,
         Err(e) => {
@@ -218,6 +219,39 @@ pub fn import(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<(ArrayR
         _ => None,
     };
     Ok((arrow_array::make_array(data), record_schema))
+}
+
+/// Checks that the children of struct and fixed-size list arrays cover the
+/// parent's offset as well as its length: arrow-rs's validation checks the
+/// length only, and building the array then slices past a child's end (a
+/// panic, found by the c_import fuzz target), or overflows computing it.
+fn check_child_extents(data: &ArrayData, path: &str) -> Result<(), Error> {
+    let end = data.offset().checked_add(data.len());
+    let needed = match data.data_type() {
+        DataType::Struct(_) => end,
+        DataType::FixedSizeList(_, size) => end.and_then(|end| end.checked_mul(usize::try_from(*size).ok()?)),
+        _ => Some(0),
+    };
+    let Some(needed) = needed else {
+        return Err(invalid(format!(
+            "the array is malformed: {path}: its offset ({}) and length ({}) overflow",
+            data.offset(),
+            data.len()
+        )));
+    };
+    for (i, child) in data.child_data().iter().enumerate() {
+        if child.len() < needed {
+            return Err(invalid(format!(
+                "the array is malformed: {path}: child {i} has {} rows, the {} array needs {needed} (offset {} + length {})",
+                child.len(),
+                data.data_type(),
+                data.offset(),
+                data.len()
+            )));
+        }
+        check_child_extents(child, &format!("{path}.{i}"))?;
+    }
+    Ok(())
 }
 
 /// The array with the views of its null slots (and its struct fields' null
@@ -388,6 +422,28 @@ mod tests {
     use super::*;
     use arrow_array::{Array, StringViewArray};
     use arrow_buffer::{NullBuffer, ScalarBuffer};
+
+    #[test]
+    fn children_shorter_than_offset_plus_length_are_an_error() {
+        // Validation checks the child's length against the parent's length
+        // only; building the array would slice past the child's end.
+        let child = arrow_array::NullArray::new(0).to_data();
+        let field = Arc::new(arrow_schema::Field::new("item", DataType::Null, true));
+        let list =
+            unsafe { ArrayData::builder(DataType::FixedSizeList(field, 2)).len(0).offset(23).child_data(vec![child]).build_unchecked() };
+        let (array, schema) = to_ffi(&list).unwrap();
+        let err = import(array, &schema).unwrap_err();
+        assert_eq!(err.status, SashStatus::InvalidArray, "{}", err.message);
+        assert!(err.message.contains("needs 46"), "{}", err.message);
+
+        let column = arrow_array::Int64Array::from(vec![1, 2, 3]).to_data();
+        let fields = arrow_schema::Fields::from(vec![arrow_schema::Field::new("a", DataType::Int64, false)]);
+        let batch = unsafe { ArrayData::builder(DataType::Struct(fields)).len(3).offset(1).child_data(vec![column]).build_unchecked() };
+        let (array, schema) = to_ffi(&batch).unwrap();
+        let err = import_batch(array, &schema).unwrap_err();
+        assert_eq!(err.status, SashStatus::InvalidArray, "{}", err.message);
+        assert!(err.message.contains("needs 4"), "{}", err.message);
+    }
 
     #[test]
     fn garbage_views_in_null_slots_are_accepted_and_cleaned() {

@@ -146,6 +146,12 @@ static sash_status r_negative_length(void) {
   in.length = -1;
   return window_on(in, events_schema(), TUMBLING);
 }
+static sash_status r_batch_offset_past_columns(void) {
+  /* The columns have 4 rows; the batch declares 4 rows from row 2. */
+  struct ArrowArray in = events_batch(0, 4);
+  in.offset = 2;
+  return window_on(in, events_schema(), TUMBLING);
+}
 static sash_status r_released_array(void) {
   struct ArrowArray in = events_batch(0, 4);
   struct ArrowSchema schema = events_schema();
@@ -292,6 +298,7 @@ static const Row ROWS[] = {
     {"format zz", r_format_unknown, SASH_STATUS_INVALID_ARRAY, "Arrow type"},
     {"null_count without validity", r_nulls_without_validity, SASH_STATUS_INVALID_ARRAY, "validity"},
     {"a negative length", r_negative_length, SASH_STATUS_INVALID_ARRAY, "negative"},
+    {"a batch offset past its columns", r_batch_offset_past_columns, SASH_STATUS_INVALID_ARRAY, "needs 6"},
     {"a released array", r_released_array, SASH_STATUS_RELEASED, "released"},
     {"an int64 array as a batch", r_not_a_struct, SASH_STATUS_INVALID_ARRAY, "struct"},
     {"parse: an unknown format", r_parse_unknown_format, SASH_STATUS_INVALID_SPEC, "nginx2"},
