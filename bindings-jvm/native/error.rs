@@ -274,7 +274,7 @@ mod tests {
             E::WrongType { column: "x".into(), expected: "int".into(), found: arrow_schema::DataType::Utf8 },
             E::InvalidSpec("x".into()),
             E::InvalidDuration { input: "1x".into(), reason: "x".into() },
-            E::UnknownFunction { name: "x".into() },
+            E::UnknownFunction { name: "x".into(), expected: &["count"] },
             E::InvalidExpression { expr: "x".into(), reason: "x".into() },
             E::NullTime { column: "ts".into(), count: 1 },
             E::Overflow("x".into()),

@@ -16,8 +16,9 @@ pub enum SashError {
     InvalidSpec(String),
     /// A duration string could not be parsed or does not fit the time column.
     InvalidDuration { input: String, reason: String },
-    /// An aggregation names a function sash does not know.
-    UnknownFunction { name: String },
+    /// An aggregation names a function sash does not know; `expected` lists
+    /// the functions it does.
+    UnknownFunction { name: String, expected: &'static [&'static str] },
     /// An aggregation expression does not follow the grammar.
     InvalidExpression { expr: String, reason: String },
     /// The time column holds nulls and `null_time` is `"error"`.
@@ -140,8 +141,8 @@ impl fmt::Display for SashError {
             SashError::InvalidDuration { input, reason } => {
                 write!(f, "invalid duration '{input}': {reason}")
             }
-            SashError::UnknownFunction { name } => {
-                write!(f, "unknown function '{name}'; expected one of: {}", crate::expr::FUNCTION_NAMES.join(", "))
+            SashError::UnknownFunction { name, expected } => {
+                write!(f, "unknown function '{name}'; expected one of: {}", expected.join(", "))
             }
             SashError::InvalidExpression { expr, reason } => {
                 write!(f, "invalid aggregation '{expr}': {reason}")

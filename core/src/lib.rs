@@ -33,39 +33,32 @@
 //! ```
 
 mod agg;
-pub mod cancel;
-mod column_builder;
-pub mod duration;
+mod bytes;
 pub mod error;
-pub mod expr;
-mod keys;
+mod exec;
 pub mod parse;
-pub mod partial;
-mod prepare;
 /// The brute-force reference implementation: the executable specification of
 /// `docs/semantics.md`, used by the tests of the engine and of every binding.
 pub mod reference;
 mod rolling;
-pub mod sketch;
 pub mod spec;
-mod time;
-mod time_sort;
-pub mod types;
 mod window;
 
-pub use duration::Duration;
+pub use agg::sketch;
 pub use error::{ErrorKind, Result, SashError};
-pub use expr::{AggExpr, AggFunc};
+pub use exec::cancel;
 pub use parse::spec::{FieldType, LogFormat, OnError, ParseSpec, StringOutput};
 pub use parse::{parse_bytes, parse_lines, ParseOutput, ParseReader, Parser, ERROR_COLUMN};
 #[doc(hidden)]
 pub use rolling::FloatSum;
 pub use rolling::{rolling, rolling_with_schema};
-pub use spec::{Closed, NullTime, RollingPeriod, RollingSpec, WindowKind, WindowSpec};
+pub use spec::duration::{self, Duration};
+pub use spec::expr::{self, AggExpr, AggFunc};
+pub use spec::types;
+pub use spec::{Closed, NullTime, RollingPeriod, RollingSpec, WindowKind, WindowSpec, DROPPED_NULL_TIMES_KEY};
+/// Two-phase window aggregation: per-partition partial states and their merge.
+pub use window::two_phase as partial;
 pub use window::window_agg;
 
 /// The crate version, shared by every binding.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Schema metadata key holding how many rows `null_time = "drop"` left out.
-pub const DROPPED_NULL_TIMES_KEY: &str = "sash.dropped_null_times";

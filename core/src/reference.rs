@@ -26,12 +26,12 @@
 //! - A bare integer duration (`Duration::Count`) on a timestamp or date column
 //!   is an error even when it is 0.
 
-use crate::duration::Duration;
 use crate::error::{Result, SashError};
-use crate::expr::{AggExpr, AggFunc};
+use crate::spec::duration::Duration;
+use crate::spec::expr::{AggExpr, AggFunc};
+use crate::spec::types::{agg_output_type, check_key_type, column_index, TimeType};
+use crate::spec::DROPPED_NULL_TIMES_KEY;
 use crate::spec::{Closed, NullTime, RollingPeriod, RollingSpec, WindowKind, WindowSpec};
-use crate::types::{agg_output_type, check_key_type, column_index, TimeType};
-use crate::DROPPED_NULL_TIMES_KEY;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Date32Type, Date64Type, Decimal128Type, DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType, DurationSecondType,

@@ -22,16 +22,11 @@
 //! (memchr), no allocation per field (string fields are views into the
 //! input buffer), timestamps cached (logs repeat them).
 
-mod access;
-mod apache_error;
-mod json;
-mod json_flat;
-mod logfmt;
-mod pattern;
+mod fields;
+mod formats;
 pub(crate) mod row;
 mod scan;
 pub mod spec;
-mod syslog;
 pub mod time;
 mod typed;
 
@@ -78,7 +73,7 @@ pub(crate) trait LineParser: std::fmt::Debug + Send {
 #[derive(Debug)]
 enum Engine {
     Lines(Box<dyn LineParser>),
-    Json(json::JsonParser),
+    Json(formats::json::JsonParser),
 }
 
 /// A line of the input: its bytes (None for a null array slot) and where
@@ -103,18 +98,18 @@ pub struct Parser {
 impl Parser {
     pub fn new(spec: &ParseSpec) -> Result<Parser> {
         let engine = match spec.format {
-            LogFormat::Common => Engine::Lines(Box::new(access::AccessParser::new(false))),
-            LogFormat::Combined => Engine::Lines(Box::new(access::AccessParser::new(true))),
-            LogFormat::Syslog => Engine::Lines(Box::new(syslog::SyslogParser::new(spec.timezone, spec.reference_time_us))),
-            LogFormat::ApacheError => Engine::Lines(Box::new(apache_error::ApacheErrorParser::new(spec.timezone))),
-            LogFormat::Logfmt => Engine::Lines(Box::new(logfmt::LogfmtParser::new(&spec.fields, spec.timezone))),
+            LogFormat::Common => Engine::Lines(Box::new(formats::access::AccessParser::new(false))),
+            LogFormat::Combined => Engine::Lines(Box::new(formats::access::AccessParser::new(true))),
+            LogFormat::Syslog => Engine::Lines(Box::new(formats::syslog::SyslogParser::new(spec.timezone, spec.reference_time_us))),
+            LogFormat::ApacheError => Engine::Lines(Box::new(formats::apache_error::ApacheErrorParser::new(spec.timezone))),
+            LogFormat::Logfmt => Engine::Lines(Box::new(formats::logfmt::LogfmtParser::new(&spec.fields, spec.timezone))),
             LogFormat::Regex => {
                 let pattern = spec.pattern.as_deref().ok_or_else(|| SashError::spec("format 'regex' needs 'pattern'"))?;
-                Engine::Lines(Box::new(pattern::RegexParser::new(pattern, &spec.types, spec.timezone)?))
+                Engine::Lines(Box::new(formats::pattern::RegexParser::new(pattern, &spec.types, spec.timezone)?))
             }
             LogFormat::Json => {
                 let fields = spec.schema.as_ref().ok_or_else(|| SashError::spec("format 'json' needs 'schema'"))?;
-                Engine::Json(json::JsonParser::new(fields))
+                Engine::Json(formats::json::JsonParser::new(fields))
             }
         };
         Ok(Parser { spec: spec.clone(), engine, next_line: 1 })
@@ -224,7 +219,7 @@ impl Parser {
             // read a piece at a time so that a cancelled call stops between them.
             let mut decoder = flate2::read::MultiGzDecoder::new(bytes.as_slice()).take(limit.saturating_add(1));
             loop {
-                crate::cancel::check()?;
+                crate::exec::cancel::check()?;
                 match (&mut decoder).take(16 << 20).read_to_end(&mut text) {
                     Ok(0) => break,
                     Ok(_) => {}
@@ -271,7 +266,7 @@ impl Parser {
         let mut at = 0;
         while at < data.len() {
             if self.next_line.is_multiple_of(CHECK_LINES) {
-                crate::cancel::check()?;
+                crate::exec::cancel::check()?;
             }
             let (len, plain) = match masks.read_line(data, at) {
                 Some(line) => line,
@@ -298,7 +293,7 @@ impl Parser {
             Engine::Lines(parser) => {
                 let mut cols = Columns::new(parser.fields(spec::StringOutput::View), lines.expected_lines());
                 while let Some((chunk, clean)) = lines.next_chunk() {
-                    crate::cancel::check()?;
+                    crate::exec::cancel::check()?;
                     for line in chunk {
                         self.next_line += 1;
                         parse_line(parser.as_mut(), &mut cols, line, clean, None, &self.spec, self.next_line - 1)?;
@@ -309,10 +304,10 @@ impl Parser {
             Engine::Json(parser) => {
                 let mut inputs: Vec<std::result::Result<&[u8], Failure>> = Vec::with_capacity(lines.expected_lines());
                 while let Some((chunk, clean)) = lines.next_chunk() {
-                    crate::cancel::check()?;
+                    crate::exec::cancel::check()?;
                     inputs.extend(chunk.iter().map(|line| match prepare(line, clean, self.spec.max_line_bytes) {
                         Err(f) => Err(f),
-                        Ok((_, Some(cut))) => Err(json::cut_failure(cut)),
+                        Ok((_, Some(cut))) => Err(formats::json::cut_failure(cut)),
                         Ok((ctx, None)) => Ok(ctx.bytes),
                     }));
                 }
@@ -871,7 +866,7 @@ impl<R: Read> ParseReader<R> {
     /// reads are retried unless the caller cancelled the call. Ok(0) is the
     /// end of the stream.
     fn read_more(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<usize, ReadStop> {
-        crate::cancel::check().map_err(|_| ReadStop::Cancelled)?;
+        crate::exec::cancel::check().map_err(|_| ReadStop::Cancelled)?;
         let len = buf.len();
         buf.resize(want.max(len + 1), 0);
         loop {
@@ -882,7 +877,7 @@ impl<R: Read> ParseReader<R> {
                 }
                 // A signal (Ctrl-C among them), not the end: read again.
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                    if crate::cancel::is_cancelled() {
+                    if crate::exec::cancel::is_cancelled() {
                         buf.truncate(len);
                         return Err(ReadStop::Cancelled);
                     }

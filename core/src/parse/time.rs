@@ -448,7 +448,7 @@ pub(crate) struct TsCache {
 impl TsCache {
     #[inline(always)]
     pub(crate) fn get_or<E>(&mut self, text: &[u8], parse: impl FnOnce(&[u8]) -> Result<i64, E>) -> Result<i64, E> {
-        if !self.key.is_empty() && super::row::short_eq(&self.key, text) {
+        if !self.key.is_empty() && crate::bytes::short_eq(&self.key, text) {
             return Ok(self.value);
         }
         self.parse_and_keep(text, parse)

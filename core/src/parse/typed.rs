@@ -1,10 +1,10 @@
 //! Values of declared types (logfmt fields, regex groups): text to int,
 //! float, bool or timestamp, each failure naming the field and the byte.
 
-use super::access::excerpt;
 use super::row::{Columns, Failure, LineCtx, Parsed};
 use super::spec::{FieldType, StringOutput};
 use super::time::{TsCache, Zone};
+use crate::parse::fields::excerpt;
 use arrow_schema::Field;
 
 /// A declared field: its output column, type and timestamp cache.

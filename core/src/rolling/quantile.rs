@@ -8,8 +8,8 @@
 //! answer is the one sorting the window gives (`interpolate_sorted`).
 
 use crate::agg::as_f64_array;
+use crate::agg::sketch::tdigest::lerp;
 use crate::error::Result;
-use crate::sketch::tdigest::lerp;
 use arrow_array::{Array, ArrayRef, Float64Array};
 use std::sync::Arc;
 
@@ -84,7 +84,7 @@ impl<'a> QuantileSweep<'a> {
         out: &mut [Option<f64>],
         windows: impl FnOnce(&mut dyn FnMut(u32, usize, usize) -> Result<()>) -> Result<()>,
     ) -> Result<()> {
-        crate::cancel::check()?;
+        crate::exec::cancel::check()?;
         // Ranks of the segment's valid values; equal keys share a rank.
         let mut order: Vec<(u64, u32)> = segment
             .iter()

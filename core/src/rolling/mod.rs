@@ -2,15 +2,15 @@
 //! the same key in a window that ends at that row.
 
 mod quantile;
-mod streaming;
+mod sweep;
 
 use crate::agg::{AggPlan, Rows};
 use crate::error::{Result, SashError};
-use crate::expr::AggFunc;
-use crate::keys::Grouper;
-use crate::prepare::{key_columns, Columns, Prepared};
+use crate::exec::grouper::Grouper;
+use crate::exec::prepare::{key_columns, Columns, Prepared};
+use crate::spec::expr::AggFunc;
+use crate::spec::DROPPED_NULL_TIMES_KEY;
 use crate::spec::{Closed, RollingPeriod, RollingSpec};
-use crate::DROPPED_NULL_TIMES_KEY;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
@@ -21,7 +21,7 @@ use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
 use std::collections::VecDeque;
 use std::sync::Arc;
-use streaming::StreamingWindows;
+use sweep::StreamingWindows;
 
 /// Computes a rolling aggregation. Returns one batch per input batch, each
 /// holding that batch's columns (shared, not copied) followed by the
@@ -63,7 +63,7 @@ pub fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &RollingSpec) 
     // had to be sorted.
     let aggregates = match &input.order {
         Some(order) => {
-            let restore = crate::time_sort::Restore::new(order.clone());
+            let restore = crate::exec::time_sort::Restore::new(order.clone());
             aggregates.iter().map(|a| restore.array(a)).collect::<Result<Vec<_>>>()?
         }
         None => aggregates,
@@ -107,7 +107,7 @@ fn aggregate(
     n: usize,
     plan: &mut AggPlan,
 ) -> Result<Vec<ArrayRef>> {
-    let is_exact_quantile = |a: &crate::expr::AggExpr| matches!(a.func, AggFunc::Median | AggFunc::Quantile);
+    let is_exact_quantile = |a: &crate::spec::expr::AggExpr| matches!(a.func, AggFunc::Median | AggFunc::Quantile);
     if !spec.aggs.iter().any(is_exact_quantile) {
         return aggregate_without_quantiles(schema, input, spec, period, n, plan);
     }
@@ -153,7 +153,7 @@ fn aggregate_without_quantiles(
     n: usize,
     plan: &mut AggPlan,
 ) -> Result<Vec<ArrayRef>> {
-    let streaming_plan = match streaming::Span::of(spec.period, period, spec.closed) {
+    let streaming_plan = match sweep::Span::of(spec.period, period, spec.closed) {
         Some(span) => StreamingWindows::plan(schema, &spec.aggs, span, spec.closed)?,
         None => None,
     };
@@ -251,7 +251,7 @@ fn for_each_window(
     let mut work = 0usize;
     for (i, &row) in segment.iter().enumerate() {
         if work >= CHECK_ROWS {
-            crate::cancel::check()?;
+            crate::exec::cancel::check()?;
             work = 0;
         }
         let (from, to) = match (spec.period, period) {
@@ -417,10 +417,10 @@ struct RunningOutput {
 }
 
 impl RunningSums {
-    fn plan(schema: &SchemaRef, batches: &[RecordBatch], aggs: &[crate::expr::AggExpr]) -> Result<Option<RunningSums>> {
+    fn plan(schema: &SchemaRef, batches: &[RecordBatch], aggs: &[crate::spec::expr::AggExpr]) -> Result<Option<RunningSums>> {
         let mut planned = Vec::with_capacity(aggs.len());
         for agg in aggs {
-            let column = agg.column.as_deref().map(|c| crate::types::column_index(schema, c)).transpose()?;
+            let column = agg.column.as_deref().map(|c| crate::spec::types::column_index(schema, c)).transpose()?;
             let mut int_values = false;
             let values = match (agg.func, column) {
                 (AggFunc::Count, None) => None,
@@ -542,7 +542,7 @@ impl RunningSums {
             let times = input.time.values(batch.column(input.time.index));
             let mut start = 0;
             while start < times.len() {
-                crate::cancel::check()?;
+                crate::exec::cancel::check()?;
                 let end = (start + 16 * 1024).min(times.len());
                 grouper.assign(b, start..end, &mut gids)?;
                 let groups = grouper.num_groups();

@@ -532,8 +532,8 @@ fn skip_value(line: &[u8], at: usize, depth: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::json::JsonParser;
-    use super::super::row::Failure;
+    use crate::parse::formats::json::JsonParser;
+    use crate::parse::row::Failure;
     use arrow_schema::{Field, Fields};
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};

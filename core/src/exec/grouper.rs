@@ -1,7 +1,7 @@
 //! Grouping rows by key columns: every distinct key gets a dense group id.
 
+use crate::bytes::short_eq;
 use crate::error::Result;
-use crate::parse::row::short_eq;
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, PrimitiveArray, UInt32Array};

@@ -259,7 +259,8 @@ impl AggExpr {
         if it.next().is_some() {
             return Err(bad("unexpected text after the alias"));
         }
-        let func = AggFunc::from_name(&func_name).ok_or(SashError::UnknownFunction { name: func_name.clone() })?;
+        let func =
+            AggFunc::from_name(&func_name).ok_or(SashError::UnknownFunction { name: func_name.clone(), expected: FUNCTION_NAMES })?;
         let arity = |n: usize, usage: &str| -> Result<()> {
             if args.len() == n {
                 Ok(())

@@ -6,11 +6,11 @@
 //! The `[pid ...]` and `[client ...]` groups are optional; the timestamp has
 //! no zone (the spec's `timezone` applies).
 
-use super::access::{describe_byte, excerpt};
-use super::row::{Columns, Failure, LineCtx, Parsed};
-use super::spec::{timestamp_type, StringOutput};
-use super::time::{parse_ctime, TsCache, Zone};
-use super::LineParser;
+use crate::parse::fields::{describe_byte, excerpt};
+use crate::parse::row::{Columns, Failure, LineCtx, Parsed};
+use crate::parse::spec::{timestamp_type, StringOutput};
+use crate::parse::time::{parse_ctime, TsCache, Zone};
+use crate::parse::LineParser;
 use arrow_schema::{DataType, Field};
 
 const TIMESTAMP: usize = 0;

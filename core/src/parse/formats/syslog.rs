@@ -8,12 +8,12 @@
 //!   zone from `timezone`. An ISO 8601 timestamp in place of the BSD date is
 //!   accepted too (rsyslog's high-precision format).
 
-use super::access::{describe_byte, excerpt};
-use super::row::{Columns, Failure, LineCtx, Parsed};
-use super::scan::token_end;
-use super::spec::{timestamp_type, StringOutput};
-use super::time::{infer_year, parse_bsd_date, parse_iso8601, TsCache, Zone};
-use super::LineParser;
+use crate::parse::fields::{describe_byte, excerpt};
+use crate::parse::row::{Columns, Failure, LineCtx, Parsed};
+use crate::parse::scan::token_end;
+use crate::parse::spec::{timestamp_type, StringOutput};
+use crate::parse::time::{infer_year, parse_bsd_date, parse_iso8601, TsCache, Zone};
+use crate::parse::LineParser;
 use arrow_schema::{DataType, Field};
 
 const FACILITY: usize = 0;

@@ -9,8 +9,8 @@
 //! indices). A batch without bad lines costs one decode; a batch with k bad
 //! lines costs about two decodes plus one small decoder per line.
 
-use super::json_flat::{skip_space, FlatDecoder};
-use super::row::{Cut, CutReason, Failure};
+use crate::parse::formats::json_flat::{skip_space, FlatDecoder};
+use crate::parse::row::{Cut, CutReason, Failure};
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow_json::reader::{Decoder, ReaderBuilder};
 use arrow_schema::{ArrowError, Fields, Schema, SchemaRef};

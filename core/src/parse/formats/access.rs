@@ -7,11 +7,12 @@
 //! escaped: Apache writes `\"`, nginx writes `\x22`; a value holding escapes
 //! is decoded into a copy, every other value stays a view.
 
-use super::row::{Columns, Failure, LineCtx, Parsed};
-use super::scan::{digits8, find_either, token_end, LineMasks};
-use super::spec::{timestamp_type, StringOutput};
-use super::time::{parse_clf, TsCache};
-use super::LineParser;
+use crate::parse::fields::{closing_quote, describe_byte, excerpt, push_text};
+use crate::parse::row::{Columns, Failure, LineCtx, Parsed};
+use crate::parse::scan::{digits8, token_end, LineMasks};
+use crate::parse::spec::{timestamp_type, StringOutput};
+use crate::parse::time::{parse_clf, TsCache};
+use crate::parse::LineParser;
 use arrow_schema::{DataType, Field};
 
 const HOST: usize = 0;
@@ -57,24 +58,6 @@ fn no_space(b: &[u8], at: usize, next: &str, after: &str) -> Failure {
         None => Failure::new(next, at, format!("missing: the line ends after {after}")),
         Some(&c) => Failure::new(after, at, format!("unexpected {} where a space should end it", describe_byte(c))),
     }
-}
-
-pub(crate) fn describe_byte(c: u8) -> String {
-    if c.is_ascii_graphic() {
-        format!("'{}'", c as char)
-    } else {
-        format!("byte 0x{c:02x}")
-    }
-}
-
-/// A short, printable excerpt of bad input for error messages.
-pub(crate) fn excerpt(b: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&b[..b.len().min(40)]);
-    let mut out: String = text.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
-    if b.len() > 40 {
-        out.push('…');
-    }
-    out
 }
 
 /// A space-delimited string field where `-` means "not given" (null).
@@ -128,73 +111,6 @@ fn trim_end<'a>(ctx: &LineCtx<'a>) -> LineCtx<'a> {
 fn plain_dash_field(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: usize) {
     if &ctx.bytes[start..end] == b"-" {
         cols.str(col).push_null();
-    } else {
-        cols.str(col).push_view(ctx.view(start, end));
-    }
-}
-
-/// Finds the closing quote of a quoted field whose content starts at `at`;
-/// returns (end of content, whether it holds escapes).
-#[inline]
-pub(crate) fn closing_quote(b: &[u8], mut at: usize) -> Option<(usize, bool)> {
-    let mut escaped = false;
-    loop {
-        let i = find_either(b, at, b'"', b'\\');
-        if i == b.len() {
-            return None;
-        }
-        if b[i] == b'"' {
-            return Some((i, escaped));
-        }
-        escaped = true;
-        at = i + 2;
-        if at > b.len() {
-            return None;
-        }
-    }
-}
-
-/// Decodes `\"`, `\\`, `\xHH`, `\n`, `\t`, `\r` (others are kept as
-/// written). Returns false when the result would not be valid UTF-8, in which
-/// case the caller keeps the raw text.
-pub(crate) fn unescape(raw: &[u8], out: &mut Vec<u8>) -> bool {
-    out.clear();
-    let mut i = 0;
-    while i < raw.len() {
-        let c = raw[i];
-        if c != b'\\' || i + 1 >= raw.len() {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        let hex = |d: u8| (d as char).to_digit(16);
-        match raw[i + 1] {
-            b'"' => out.push(b'"'),
-            b'\\' => out.push(b'\\'),
-            b'n' => out.push(b'\n'),
-            b't' => out.push(b'\t'),
-            b'r' => out.push(b'\r'),
-            b'x' if i + 3 < raw.len() && hex(raw[i + 2]).is_some() && hex(raw[i + 3]).is_some() => {
-                out.push((hex(raw[i + 2]).unwrap() * 16 + hex(raw[i + 3]).unwrap()) as u8);
-                i += 4;
-                continue;
-            }
-            other => {
-                out.push(b'\\');
-                out.push(other);
-            }
-        }
-        i += 2;
-    }
-    std::str::from_utf8(out).is_ok()
-}
-
-/// A quoted field's content `[start, end)`: a view, or a decoded copy when
-/// it holds escapes (the raw text when decoding would break UTF-8).
-#[inline]
-pub(crate) fn push_text(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: usize, escaped: bool, scratch: &mut Vec<u8>) {
-    if escaped && unescape(&ctx.bytes[start..end], scratch) {
-        cols.str(col).push_owned(scratch);
     } else {
         cols.str(col).push_view(ctx.view(start, end));
     }

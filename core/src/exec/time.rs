@@ -1,9 +1,9 @@
 //! Reading time columns as i64 ticks, converting durations to ticks, and
 //! building `window_start`/`window_end` columns of the time column's type.
 
-use crate::duration::Duration;
 use crate::error::{Result, SashError};
-use crate::types::{column_index, TimeType};
+use crate::spec::duration::Duration;
+use crate::spec::types::{column_index, TimeType};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Date32Type, Date64Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,

@@ -12,9 +12,9 @@
 
 use super::FloatSum;
 use crate::error::{Result, SashError};
-use crate::expr::{AggExpr, AggFunc};
-use crate::keys::Grouper;
-use crate::prepare::{key_columns, Prepared};
+use crate::exec::grouper::Grouper;
+use crate::exec::prepare::{key_columns, Prepared};
+use crate::spec::expr::{AggExpr, AggFunc};
 use crate::spec::Closed;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
@@ -429,7 +429,7 @@ impl StreamingWindows {
             let output = match (agg.func, &agg.column) {
                 (AggFunc::Count, None) => Output::Rows,
                 (AggFunc::Count | AggFunc::Sum | AggFunc::Mean | AggFunc::Min | AggFunc::Max | AggFunc::Var | AggFunc::Std, Some(name)) => {
-                    let index = crate::types::column_index(schema, name)?;
+                    let index = crate::spec::types::column_index(schema, name)?;
                     let t = schema.field(index).data_type();
                     let numeric = matches!(t, DataType::Float32 | DataType::Float64) || (t.is_integer() && *t != DataType::UInt64);
                     if !numeric || column.is_some_and(|c| c != index) {
@@ -537,7 +537,7 @@ impl StreamingWindows {
         let chunks = chunks_of(input);
         let mut gids = Vec::new();
         for (chunk, &(b, start, end)) in chunks.iter().enumerate() {
-            crate::cancel::check()?;
+            crate::exec::cancel::check()?;
             let batch = &input.batches[b];
             grouper.assign(b, start..end, &mut gids)?;
             if states.len() < grouper.num_groups() {
@@ -666,7 +666,7 @@ impl StreamingWindows {
         let mut gids = Vec::new();
         let chunks = chunks_of(input);
         for (chunk, &(b, start, end)) in chunks.iter().enumerate() {
-            crate::cancel::check()?;
+            crate::exec::cancel::check()?;
             grouper.assign(b, start..end, &mut gids)?;
             if states.len() < grouper.num_groups() {
                 states.resize(grouper.num_groups(), SumState::default());
@@ -739,7 +739,7 @@ impl StreamingWindows {
         let mut gids = Vec::new();
         let mut sorted = 0usize;
         for (b, start, end) in chunks_of(input) {
-            crate::cancel::check()?;
+            crate::exec::cancel::check()?;
             let batch = &input.batches[b];
             grouper.assign(b, start..end, &mut gids)?;
             if keys.len() < grouper.num_groups() {

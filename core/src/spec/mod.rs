@@ -3,9 +3,16 @@
 //! The canonical form is a JSON object (see `docs/semantics.md`); every
 //! binding passes the same keys. Rust callers may also build specs directly.
 
-use crate::duration::Duration;
+pub mod duration;
+pub mod expr;
+pub mod types;
+
+/// Schema metadata key holding how many rows `null_time = "drop"` left out.
+pub const DROPPED_NULL_TIMES_KEY: &str = "sash.dropped_null_times";
+
 use crate::error::{Result, SashError};
-use crate::expr::AggExpr;
+use crate::spec::duration::Duration;
+use crate::spec::expr::AggExpr;
 use serde_json::{Map, Value};
 
 /// Which side of a window interval is closed.
@@ -40,7 +47,7 @@ pub enum NullTime {
     #[default]
     Error,
     /// Leave those rows out and report how many in the output schema's
-    /// metadata under [`crate::DROPPED_NULL_TIMES_KEY`].
+    /// metadata under [`crate::spec::DROPPED_NULL_TIMES_KEY`].
     Drop,
 }
 

@@ -1,7 +1,7 @@
 //! Which column types each part of a spec accepts, and what the output types are.
 
 use crate::error::{Result, SashError};
-use crate::expr::{AggExpr, AggFunc};
+use crate::spec::expr::{AggExpr, AggFunc};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
 /// How the kernel reads a time column: every type becomes i64 ticks of one unit.

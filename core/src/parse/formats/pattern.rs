@@ -5,12 +5,12 @@
 //! a group that did not take part in the match is null, one that matched
 //! nothing is "".
 
-use super::row::{Columns, Failure, LineCtx, Parsed};
-use super::spec::{FieldType, StringOutput};
-use super::time::Zone;
-use super::typed::TypedField;
-use super::LineParser;
 use crate::error::{Result, SashError};
+use crate::parse::row::{Columns, Failure, LineCtx, Parsed};
+use crate::parse::spec::{FieldType, StringOutput};
+use crate::parse::time::Zone;
+use crate::parse::typed::TypedField;
+use crate::parse::LineParser;
 use arrow_schema::Field;
 use regex::{CaptureLocations, Regex};
 
@@ -32,7 +32,7 @@ impl RegexParser {
         let mut groups = Vec::new();
         for (index, name) in regex.capture_names().enumerate() {
             if let Some(name) = name {
-                if name == super::ERROR_COLUMN {
+                if name == crate::parse::ERROR_COLUMN {
                     return Err(SashError::spec("a regex group cannot be named '_error': that name is the error column"));
                 }
                 let field_type = types.iter().find(|(n, _)| n == name).map_or(FieldType::String, |(_, t)| t.clone());

@@ -11,13 +11,15 @@
 //! few integer-like keys whose group ids are fixed and ordered, blocks of one
 //! slot per group, where a row's slot is its block's base plus its group id.
 
+pub mod two_phase;
+
 use crate::agg::{AggPlan, Rows};
-use crate::column_builder::ColumnBuilder;
 use crate::error::{Result, SashError};
-use crate::keys::Grouper;
-use crate::prepare::{key_columns, Columns, Prepared};
+use crate::exec::column_builder::ColumnBuilder;
+use crate::exec::grouper::Grouper;
+use crate::exec::prepare::{key_columns, Columns, Prepared};
+use crate::spec::DROPPED_NULL_TIMES_KEY;
 use crate::spec::{Closed, WindowKind, WindowSpec};
-use crate::DROPPED_NULL_TIMES_KEY;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow_schema::{Field, Schema, SchemaRef};
 use arrow_select::take::take;
@@ -600,7 +602,7 @@ fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid
         let mut next_check = 0;
         while i < len {
             if i >= next_check {
-                crate::cancel::check()?;
+                crate::exec::cancel::check()?;
                 next_check = i + MORSEL;
             }
             let p = grid.pane_of(times[i]);
@@ -973,7 +975,7 @@ fn sessions(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, gap: i6
         let times = input.time.values(batch.column(input.time.index));
         let mut i = 0;
         while i < times.len() {
-            crate::cancel::check()?;
+            crate::exec::cancel::check()?;
             let j = (i + MORSEL).min(times.len());
             grouper.assign(b, i..j, &mut gids)?;
             let groups = grouper.num_groups();

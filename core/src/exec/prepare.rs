@@ -2,10 +2,10 @@
 //! null times, and putting rows in time order (detected, never trusted).
 
 use crate::error::{Result, SashError};
-use crate::expr::AggExpr;
+use crate::exec::time::TimeColumn;
+use crate::spec::expr::AggExpr;
+use crate::spec::types::{check_key_type, column_index};
 use crate::spec::NullTime;
-use crate::time::TimeColumn;
-use crate::types::{check_key_type, column_index};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_buffer::ScalarBuffer;
 use arrow_schema::{DataType, SchemaRef};
@@ -164,7 +164,7 @@ pub(crate) fn sort_by_time(
         return Ok((batches, None));
     }
     let times: Vec<Cow<[i64]>> = batches.iter().map(|b| time.values(b.column(time.index))).collect();
-    let (sorted, order) = crate::time_sort::sort_batches(schema, &batches, &times, time.index, needed, want_order)?;
+    let (sorted, order) = crate::exec::time_sort::sort_batches(schema, &batches, &times, time.index, needed, want_order)?;
     Ok((vec![sorted], order))
 }
 

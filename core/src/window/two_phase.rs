@@ -20,11 +20,11 @@
 
 use crate::agg::AggPlan;
 use crate::error::{Result, SashError};
-use crate::expr::{quote_name, AggFunc};
-use crate::keys::Grouper;
+use crate::exec::grouper::Grouper;
+use crate::exec::time::TimeColumn;
+use crate::spec::expr::{quote_name, AggFunc};
+use crate::spec::DROPPED_NULL_TIMES_KEY;
 use crate::spec::{NullTime, WindowKind, WindowSpec};
-use crate::time::TimeColumn;
-use crate::DROPPED_NULL_TIMES_KEY;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{Field, Schema, SchemaRef};
 use hashbrown::HashMap;
@@ -41,7 +41,7 @@ use std::sync::Arc;
 /// equal time are ordered by it, so `first` and `last` of the merged parts
 /// are what one call over the parts' rows in part order gives.
 /// [`window_agg_merge`] merges such batches, in any number, order and
-/// grouping, into exactly what [`crate::window_agg`] returns for all their
+/// grouping, into exactly what [`crate::window::window_agg`] returns for all their
 /// rows. Session windows do not split (a session's extent depends on rows
 /// another part may hold).
 ///
@@ -73,7 +73,7 @@ pub fn window_agg_partial(schema: &SchemaRef, batches: &[RecordBatch], spec: &Wi
 
 /// The second step: merges batches of [`window_agg_partial`] (or of earlier
 /// merges of them, see [`window_agg_merge_states`]) of an input of schema
-/// `schema` into the result [`crate::window_agg`] gives for all their rows,
+/// `schema` into the result [`crate::window::window_agg`] gives for all their rows,
 /// the same bytes in the same order.
 pub fn window_agg_merge(schema: &SchemaRef, spec: &WindowSpec, partials: &[RecordBatch]) -> Result<RecordBatch> {
     merge(schema, spec, partials, false)
@@ -97,7 +97,7 @@ fn merge(schema: &SchemaRef, spec: &WindowSpec, partials: &[RecordBatch], keep_s
     let key_fields: Vec<Field> = spec
         .by
         .iter()
-        .map(|k| Ok(schema.field(crate::types::column_index(schema, k)?).clone().with_nullable(true)))
+        .map(|k| Ok(schema.field(crate::spec::types::column_index(schema, k)?).clone().with_nullable(true)))
         .collect::<Result<_>>()?;
     let mut partial_fields = key_fields.clone();
     partial_fields.push(Field::new("window_start", time.data_type.clone(), false));
@@ -126,7 +126,7 @@ fn merge(schema: &SchemaRef, spec: &WindowSpec, partials: &[RecordBatch], keep_s
     let mut slots = Vec::new();
     let mut dropped_null_times = 0u64;
     for (b, batch) in partials.iter().enumerate() {
-        crate::cancel::check()?;
+        crate::exec::cancel::check()?;
         grouper.assign(b, 0..batch.num_rows(), &mut gids)?;
         let starts = time.values(batch.column(n_keys));
         let ends = time.values(batch.column(n_keys + 1));
@@ -300,7 +300,7 @@ mod tests {
         );
         // The partial expressions are themselves valid aggregations.
         for text in &plan.partial_aggs {
-            crate::expr::AggExpr::parse(text).unwrap();
+            crate::spec::expr::AggExpr::parse(text).unwrap();
         }
         assert!(plan.to_json().contains(r#""merge":"mean","partials":["__sash_p2","__sash_p3"]"#), "{}", plan.to_json());
     }

@@ -5,13 +5,14 @@
 //! goes into one `fields` column of type Map<Utf8, Utf8>, in line order,
 //! repeats included. A bare key (no `=`) has a null value; `key=` has "".
 
-use super::access::{closing_quote, describe_byte, unescape};
-use super::row::{short_eq, Columns, Failure, LineCtx, MapCol, Parsed};
-use super::scan::{find_either, LineMasks};
-use super::spec::{FieldType, StringOutput};
-use super::time::Zone;
-use super::typed::TypedField;
-use super::LineParser;
+use crate::bytes::short_eq;
+use crate::parse::fields::{closing_quote, describe_byte, unescape};
+use crate::parse::row::{Columns, Failure, LineCtx, MapCol, Parsed};
+use crate::parse::scan::{find_either, LineMasks};
+use crate::parse::spec::{FieldType, StringOutput};
+use crate::parse::time::Zone;
+use crate::parse::typed::TypedField;
+use crate::parse::LineParser;
 use arrow_schema::{DataType, Field};
 
 #[derive(Debug)]
@@ -380,8 +381,8 @@ impl LineParser for LogfmtParser {
 
 #[cfg(test)]
 mod tests {
-    use super::super::time::TimeFormat;
     use super::*;
+    use crate::parse::time::TimeFormat;
     use arrow_array::RecordBatch;
     use arrow_buffer::Buffer;
 

@@ -1,0 +1,10 @@
+//! One parser per log format, each a `LineParser` (or, for JSON, a decoder)
+//! over the shared column builders in `row` and helpers in `fields`.
+
+pub(crate) mod access;
+pub(crate) mod apache_error;
+pub(crate) mod json;
+pub(crate) mod json_flat;
+pub(crate) mod logfmt;
+pub(crate) mod pattern;
+pub(crate) mod syslog;
