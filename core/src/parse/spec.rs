@@ -3,7 +3,7 @@
 //! window spec it rejects keys it does not know, so a typo never silently
 //! changes what a parse means.
 
-use super::time::{TimeFormat, Zone};
+use super::time::{now_us, TimeFormat, Zone};
 use crate::error::{Result, SashError};
 use arrow_schema::{DataType, Field, Fields, TimeUnit};
 use serde_json::{Map, Value};
@@ -302,10 +302,6 @@ impl ParseSpec {
         }
         Ok(spec)
     }
-}
-
-pub(crate) fn now_us() -> i64 {
-    chrono::Utc::now().timestamp_micros()
 }
 
 fn check_keys(map: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<()> {

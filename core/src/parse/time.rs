@@ -347,7 +347,7 @@ pub(crate) fn parse_iso8601(b: &[u8], zone: Zone) -> Result<i64, &'static str> {
 /// The `reference_time` option: RFC 3339, or "now".
 pub(crate) fn parse_reference_time(text: &str) -> Result<i64> {
     if text == "now" {
-        return Ok(super::spec::now_us());
+        return Ok(now_us());
     }
     parse_iso8601(text.as_bytes(), Zone::Utc).map_err(|e| SashError::spec(format!("reference_time '{text}' is not an RFC 3339 time ({e})")))
 }
@@ -473,6 +473,12 @@ pub fn utc_micros(year: i32, month: u32, day: u32, hour: u32, minute: u32, secon
     )
     .and_utc()
     .timestamp_micros()
+}
+
+/// The current time, microseconds since the epoch (the default reference
+/// time of formats whose timestamps have no year).
+pub(crate) fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Rolling aggregation: one output row per input row, aggregating the rows of
 //! the same key in a window that ends at that row.
 
+mod frame;
 mod quantile;
 mod sweep;
 
@@ -10,7 +11,7 @@ use crate::exec::grouper::Grouper;
 use crate::exec::prepare::{key_columns, Columns, Prepared};
 use crate::spec::expr::AggFunc;
 use crate::spec::DROPPED_NULL_TIMES_KEY;
-use crate::spec::{Closed, RollingPeriod, RollingSpec};
+use crate::spec::{RollingPeriod, RollingSpec};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
@@ -19,6 +20,7 @@ use arrow_schema::DataType;
 use arrow_schema::{Schema, SchemaRef};
 use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
+use frame::{row_budget, time_bounds};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use sweep::StreamingWindows;
@@ -257,20 +259,15 @@ fn for_each_window(
         let (from, to) = match (spec.period, period) {
             (RollingPeriod::Rows(count), _) => {
                 let count = count as usize;
-                let (back, include_self) = match spec.closed {
-                    Closed::Right => (count.saturating_sub(1), true),
-                    Closed::Left => (count, false),
-                    Closed::Both => (count, true),
-                    Closed::None => (count.saturating_sub(1), false),
-                };
+                let (kept, include_self) = row_budget(count, spec.closed);
+                let back = kept.saturating_sub(usize::from(include_self));
                 (i.saturating_sub(back), if include_self { i + 1 } else { i })
             }
             (_, Some(p)) => {
                 let t = times[row as usize] as i128;
                 let start = t - p as i128;
                 let time_at = |k: usize| times[segment[k] as usize] as i128;
-                let include_start = matches!(spec.closed, Closed::Left | Closed::Both);
-                let include_end = matches!(spec.closed, Closed::Right | Closed::Both);
+                let (include_start, include_end) = time_bounds(spec.closed);
                 while lo < segment.len() && (time_at(lo) < start || (!include_start && time_at(lo) == start)) {
                     lo += 1;
                 }
@@ -369,17 +366,6 @@ impl FloatSum {
     }
 }
 
-/// How many rows a row-count window keeps, and whether the row itself is
-/// one of them, for a period of `count` rows under `closed`.
-fn row_budget(count: usize, closed: Closed) -> (usize, bool) {
-    match closed {
-        Closed::Right => (count, true),
-        Closed::Left => (count, false),
-        Closed::Both => (count + 1, true),
-        Closed::None => (count.saturating_sub(1), false),
-    }
-}
-
 /// Window state of one aggregation.
 #[derive(Default, Clone, Copy)]
 struct Running {
@@ -473,8 +459,7 @@ impl RunningSums {
         // Per key: the rows of its window (batch, row, time) and one state per aggregation.
         let mut windows: Vec<VecDeque<(u32, u32, i64)>> = Vec::new();
         let mut states: Vec<Running> = Vec::new();
-        let include_start = matches!(spec.closed, Closed::Left | Closed::Both);
-        let include_end = matches!(spec.closed, Closed::Right | Closed::Both);
+        let (include_start, include_end) = time_bounds(spec.closed);
         let aggs = &self.aggs;
 
         let apply = |states: &mut [Running], g: usize, b: u32, row: u32, sign: i64| {

@@ -66,7 +66,7 @@ impl Span {
     pub(super) fn of(period: crate::spec::RollingPeriod, ticks: Option<i64>, closed: Closed) -> Option<Span> {
         match (period, ticks) {
             (crate::spec::RollingPeriod::Rows(count), _) => {
-                let (budget, include_self) = super::row_budget(usize::try_from(count).ok()?, closed);
+                let (budget, include_self) = super::frame::row_budget(usize::try_from(count).ok()?, closed);
                 Some(Span::Rows { budget, include_self })
             }
             (_, Some(p)) => Some(Span::Time(p)),
@@ -451,15 +451,8 @@ impl StreamingWindows {
             outputs.push((output, agg.alias.clone()));
         }
         let column_type = column.map_or(DataType::Float64, |c| schema.field(c).data_type().clone());
-        Ok(Some(StreamingWindows {
-            outputs,
-            column,
-            int: column_type.is_integer(),
-            column_type,
-            span,
-            include_start: matches!(closed, Closed::Left | Closed::Both),
-            include_end: matches!(closed, Closed::Right | Closed::Both),
-        }))
+        let (include_start, include_end) = super::frame::time_bounds(closed);
+        Ok(Some(StreamingWindows { outputs, column, int: column_type.is_integer(), column_type, span, include_start, include_end }))
     }
 
     /// The first time that stays in the window of a row at `time`; None when

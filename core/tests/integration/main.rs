@@ -1,6 +1,7 @@
 //! The one integration-test binary of sash-core.
 mod conformance;
 pub mod corpus;
+mod layers;
 mod parse_conformance;
 mod parse_logs;
 mod parse_props;

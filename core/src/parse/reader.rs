@@ -1,0 +1,254 @@
+//! `ParseReader`: parsing a byte stream (a file, a socket, a gzip) in
+//! chunks of lines, with bounded memory and decompression.
+
+use super::*;
+
+/// The first two bytes of every gzip stream (RFC 1952).
+pub(super) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether `bytes` begin as a gzip stream does. No log line can: 0x8b is
+/// not a byte UTF-8 text starts a character with.
+pub(super) fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&GZIP_MAGIC)
+}
+
+#[cold]
+pub(super) fn gzip_error(e: &std::io::Error) -> SashError {
+    SashError::InvalidInput(gzip_message(e))
+}
+
+pub(super) fn gzip_message(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        "the gzip-compressed log ends in the middle of its compressed data (a truncated .gz file?)".into()
+    } else {
+        format!("the gzip-compressed log is corrupt: {e}")
+    }
+}
+
+/// A stream as `ParseReader` reads it: plain text, or gzip decompressed on
+/// the fly, told apart by the first two bytes (kept in front of the rest).
+#[derive(Debug)]
+pub(super) enum Source<R: Read> {
+    Unread(R),
+    Text(std::io::Chain<std::io::Cursor<Vec<u8>>, R>),
+    Gzip(Box<flate2::read::MultiGzDecoder<std::io::Chain<std::io::Cursor<Vec<u8>>, R>>>),
+    /// Only while `Unread` turns into one of the others.
+    Taken,
+}
+
+impl<R: Read> Source<R> {
+    pub(super) fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Source::Unread(_) = self {
+            let Source::Unread(mut reader) = std::mem::replace(self, Source::Taken) else { unreachable!() };
+            let mut head = Vec::with_capacity(GZIP_MAGIC.len());
+            let sniffed = (&mut reader).take(GZIP_MAGIC.len() as u64).read_to_end(&mut head);
+            let rest = std::io::Cursor::new(head).chain(reader);
+            let gzip = is_gzip(rest.get_ref().0.get_ref());
+            *self = if gzip { Source::Gzip(Box::new(flate2::read::MultiGzDecoder::new(rest))) } else { Source::Text(rest) };
+            sniffed?;
+        }
+        match self {
+            Source::Text(reader) => reader.read(buf),
+            Source::Gzip(reader) => reader.read(buf).map_err(|e| std::io::Error::new(e.kind(), gzip_message(&e))),
+            Source::Unread(_) | Source::Taken => unreachable!("the stream is sniffed above"),
+        }
+    }
+}
+
+/// Parses a stream (a file, a socket) in chunks of about `chunk_bytes`,
+/// yielding one batch per chunk: memory stays bounded by the chunk size
+/// whatever the stream's length (a line longer than a chunk grows that chunk,
+/// up to the spec's `max_line_bytes`; of a longer line only that much is kept).
+/// A gzip stream (several members too, as `cat a.gz b.gz` makes) is
+/// decompressed as it is read.
+///
+/// When reading fails part way (a truncated .gz file, an I/O error), the
+/// complete lines read until then are still yielded, as the last batch, and
+/// the error comes after them, saying how many bytes of a line cut short it
+/// left unparsed.
+#[derive(Debug)]
+pub struct ParseReader<R: Read> {
+    pub(super) reader: Source<R>,
+    pub(super) parser: Parser,
+    pub(super) chunk_bytes: usize,
+    /// The unfinished last line of the previous chunk.
+    pub(super) carry: Vec<u8>,
+    /// A read error held back until the lines read before it are yielded.
+    pub(super) failed: Option<SashError>,
+    /// A chunk read but not parsed, as its parse was cancelled: parsed first
+    /// when the reader is read again.
+    pub(super) unparsed: Option<Buffer>,
+    pub(super) done: bool,
+}
+
+/// Why [`ParseReader::read_more`] read nothing.
+pub(super) enum ReadStop {
+    Io(std::io::Error),
+    Cancelled,
+}
+
+/// The default chunk size of [`ParseReader`].
+pub const DEFAULT_CHUNK_BYTES: usize = 16 << 20;
+
+impl<R: Read> ParseReader<R> {
+    pub fn new(reader: R, spec: &ParseSpec) -> Result<ParseReader<R>> {
+        Ok(ParseReader {
+            reader: Source::Unread(reader),
+            parser: Parser::new(spec)?,
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+            carry: Vec::new(),
+            failed: None,
+            unparsed: None,
+            done: false,
+        })
+    }
+
+    pub fn with_chunk_bytes(mut self, chunk_bytes: usize) -> Self {
+        self.chunk_bytes = chunk_bytes.max(1);
+        self
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.parser.schema()
+    }
+
+    /// Reads once into `buf`, growing it to at most `want` bytes; interrupted
+    /// reads are retried unless the caller cancelled the call. Ok(0) is the
+    /// end of the stream.
+    pub(super) fn read_more(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<usize, ReadStop> {
+        crate::exec::cancel::check().map_err(|_| ReadStop::Cancelled)?;
+        let len = buf.len();
+        buf.resize(want.max(len + 1), 0);
+        loop {
+            match self.reader.read(&mut buf[len..]) {
+                Ok(n) => {
+                    buf.truncate(len + n);
+                    return Ok(n);
+                }
+                // A signal (Ctrl-C among them), not the end: read again.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    if crate::exec::cancel::is_cancelled() {
+                        buf.truncate(len);
+                        return Err(ReadStop::Cancelled);
+                    }
+                }
+                Err(e) => {
+                    buf.truncate(len);
+                    return Err(ReadStop::Io(e));
+                }
+            }
+        }
+    }
+
+    /// Gives up after a read error: the complete lines of `buf` are the last
+    /// chunk, and the error, saying how much of a line it cut short, follows.
+    pub(super) fn fail(&mut self, e: &std::io::Error, mut buf: Vec<u8>, cut_short: usize) -> Result<Option<Buffer>> {
+        let complete = memchr::memrchr2(b'\n', b'\r', &buf).map_or(0, |i| i + 1);
+        let unparsed = buf.len() - complete + cut_short;
+        let mut message = format!("reading the log: {e}");
+        if unparsed > 0 {
+            message += &format!("; the {unparsed} bytes after the last complete line were not parsed");
+        }
+        buf.truncate(complete);
+        self.failed = Some(SashError::InvalidInput(message));
+        self.done = true;
+        Ok((!buf.is_empty()).then(|| Buffer::from_vec(buf)))
+    }
+
+    pub(super) fn next_chunk(&mut self) -> Result<Option<Buffer>> {
+        if self.done {
+            return Ok(None);
+        }
+        let max_line = self.parser.spec.max_line_bytes;
+        let mut buf = std::mem::take(&mut self.carry);
+        let mut want = self.chunk_bytes.max(buf.len() + 1);
+        loop {
+            while buf.len() < want {
+                match self.read_more(&mut buf, want) {
+                    Ok(0) => {
+                        self.done = true;
+                        return Ok((!buf.is_empty()).then(|| Buffer::from_vec(buf)));
+                    }
+                    Ok(_) => {}
+                    Err(ReadStop::Cancelled) => {
+                        self.carry = buf;
+                        return Err(SashError::Cancelled);
+                    }
+                    Err(ReadStop::Io(e)) => return self.fail(&e, buf, 0),
+                }
+            }
+            // End the chunk after its last complete line. A CR as the very last
+            // byte may be the first half of a CRLF: it waits for the next chunk.
+            let search = if buf.last() == Some(&b'\r') { &buf[..buf.len() - 1] } else { &buf[..] };
+            if let Some(i) = memchr::memrchr2(b'\n', b'\r', search) {
+                self.carry = buf[i + 1..].to_vec();
+                buf.truncate(i + 1);
+                return Ok(Some(Buffer::from_vec(buf)));
+            }
+            // No line ends in this chunk: `buf` is one line so far.
+            if buf.len() > max_line + 1 {
+                // Too long to parse: its first max_line + 1 bytes are kept
+                // (the parser reports a line that long) and the rest is read
+                // past, not kept, so a file without line ends cannot take
+                // all memory.
+                let mut rest = buf.split_off(max_line + 1);
+                let mut skipped = 0;
+                loop {
+                    if let Some(i) = memchr::memchr2(b'\n', b'\r', &rest) {
+                        buf.extend_from_slice(&rest[i..]);
+                        break;
+                    }
+                    skipped += rest.len();
+                    rest.clear();
+                    match self.read_more(&mut rest, self.chunk_bytes.min(1 << 20)) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        // What is kept of the line stays; its rest is read past
+                        // when reading goes on, as it would have been.
+                        Err(ReadStop::Cancelled) => {
+                            self.carry = buf;
+                            return Err(SashError::Cancelled);
+                        }
+                        Err(ReadStop::Io(e)) => return self.fail(&e, buf, skipped),
+                    }
+                }
+                want = self.chunk_bytes.max(buf.len() + 1);
+                if buf.len() == max_line + 1 {
+                    // The stream ended inside the line.
+                    self.done = true;
+                    return Ok(Some(Buffer::from_vec(buf)));
+                }
+                continue;
+            }
+            // Read more, up to a little past the longest line allowed.
+            want = (buf.len() * 2).min(max_line + 2).max(buf.len() + 1);
+        }
+    }
+}
+
+impl<R: Read> Iterator for ParseReader<R> {
+    type Item = Result<ParseOutput>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let chunk = match self.unparsed.take() {
+            Some(chunk) => Ok(Some(chunk)),
+            None => self.next_chunk(),
+        };
+        match chunk {
+            Ok(Some(chunk)) => match self.parser.parse_text(&chunk) {
+                Err(SashError::Cancelled) => {
+                    self.unparsed = Some(chunk);
+                    Some(Err(SashError::Cancelled))
+                }
+                result => Some(result),
+            },
+            Ok(None) => self.failed.take().map(Err),
+            // Cancelled while reading: what was read is kept, reading goes on.
+            Err(SashError::Cancelled) => Some(Err(SashError::Cancelled)),
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
