@@ -191,6 +191,17 @@ fn check_array(a: &FFI_ArrowArray, dt: &DataType, path: &str) -> Result<(), Erro
     Ok(())
 }
 
+/// Imports a record batch schema alone (a struct schema, already taken from
+/// the caller), with the same checks as a batch's.
+pub fn import_schema(schema: &FFI_ArrowSchema) -> Result<SchemaRef, Error> {
+    if schema.release.is_none() {
+        return Err(Error::new(SashStatus::Released, "the input schema was already released (its release callback is NULL)"));
+    }
+    check_schema(schema, "schema")?;
+    let schema = Schema::try_from(schema).map_err(|e| invalid(format!("the schema is not a record batch schema: {e}")))?;
+    Ok(Arc::new(schema))
+}
+
 /// Imports an array and its schema (both already taken from the caller),
 /// checking the structure first and all the data after.
 pub fn import(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<(ArrayRef, Option<SchemaRef>), Error> {

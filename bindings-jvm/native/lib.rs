@@ -30,7 +30,9 @@ use jni::objects::{JClass, JObject, JObjectArray, JString, JThrowable};
 use jni::sys::{jboolean, jlong};
 use jni::{Env, EnvUnowned, JavaVM};
 use sash::error::{Error, SashStatus};
-use sash::import::{export_batch, import, import_batch, not_null, required, take_array, take_schema, take_stream, StreamInput};
+use sash::import::{
+    export_batch, import, import_batch, import_schema, not_null, required, take_array, take_schema, take_stream, StreamInput,
+};
 use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, WindowSpec};
 
 pub use sash_core::VERSION;
@@ -389,23 +391,71 @@ pub extern "system" fn Java_dev_sash_NativeLib_benchWindowAggNanos<'local>(
         .resolve::<ThrowSashException>()
 }
 
-/// `NativeLib.partialPlan(spec)`: how the window aggregation decomposes into
-/// per-partition partials and a merge (`sash_core::partial`), as JSON, or null
-/// when it does not (session windows, holistic aggregations).
+/// `NativeLib.windowAggPartial(array, schema, spec, firstPosition, sparkTypes, outArray, outSchema)`:
+/// the first step of a window aggregation in parts
+/// (`sash_core::partial::window_agg_partial`): the state of every (keys,
+/// window) of this batch, whose rows start at `firstPosition` of the whole input.
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_sash_NativeLib_partialPlan<'local>(
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_dev_sash_NativeLib_windowAggPartial<'local>(
     mut unowned: EnvUnowned<'local>,
     _class: JClass<'local>,
+    array: jlong,
+    schema: jlong,
     spec: JString<'local>,
-) -> JString<'local> {
+    first_position: jlong,
+    spark_types: jboolean,
+    out_array: jlong,
+    out_schema: jlong,
+) {
     unowned
-        .with_env(|env| -> Result<JString<'local>> {
-            let spec = WindowSpec::from_json(&spec_string(env, &spec)?)?;
-            spec.validate()?;
-            match sash_core::partial::partial_plan(&spec) {
-                Some(plan) => Ok(JString::from_str(env, plan.to_json())?),
-                None => Ok(JString::null()),
-            }
+        .with_env(|env| -> Result<()> {
+            let env: &Env = env;
+            kernel_call(env, || {
+                single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
+                    let (schema, batch) = import_batch(array, schema)?;
+                    let spec = WindowSpec::from_json(spec)?;
+                    let first = u64::try_from(first_position).map_err(|_| {
+                        sash_core::SashError::InvalidSpec(format!("firstPosition must not be negative, got {first_position}"))
+                    })?;
+                    Ok(sash_core::partial::window_agg_partial(&schema, &[batch], &spec, first)?)
+                })
+            })
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.windowAggMerge(inputSchema, array, schema, spec, sparkTypes, outArray, outSchema)`:
+/// the second step (`sash_core::partial::window_agg_merge`): merges a batch
+/// of partial states of an input of schema `inputSchema` (rows of any
+/// number of parts, in any order) into the result of one call over all
+/// their rows.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_dev_sash_NativeLib_windowAggMerge<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    input_schema: jlong,
+    array: jlong,
+    schema: jlong,
+    spec: JString<'local>,
+    spark_types: jboolean,
+    out_array: jlong,
+    out_schema: jlong,
+) {
+    unowned
+        .with_env(|env| -> Result<()> {
+            let env: &Env = env;
+            // SAFETY: Java passes the address of a live struct it allocated (or 0).
+            let input_schema = required(unsafe { take_schema(ptr(input_schema)) }, "inputSchema");
+            kernel_call(env, || {
+                single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
+                    let input_schema = import_schema(&input_schema?)?;
+                    let (_, partial) = import_batch(array, schema)?;
+                    let spec = WindowSpec::from_json(spec)?;
+                    Ok(sash_core::partial::window_agg_merge(&input_schema, &spec, &[partial])?)
+                })
+            })
         })
         .resolve::<ThrowSashException>()
 }

@@ -347,14 +347,20 @@ where
     fn state(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         let valid = validity_of(&self.states, slots);
         let states = || slots.iter().map(|&s| &self.states[s as usize]);
-        let extremes = |pick: fn(&Stat<T::Native>) -> T::Native| -> ArrayRef {
+        // An extreme no output asks for is not tracked (its slots keep the
+        // identity): its state is null rather than a sentinel out of the
+        // type's range (a decimal's precision, say) that a consumer would reject.
+        let extremes = |pick: fn(&Stat<T::Native>) -> T::Native, output: StatOutput| -> ArrayRef {
+            if !self.outputs.contains(&output) {
+                return new_null_array(&self.data_type, slots.len());
+            }
             Arc::new(PrimitiveArray::<T>::new(states().map(pick).collect(), valid.clone()).with_data_type(self.data_type.clone()))
         };
         let mut out = vec![
             Arc::new(Int64Array::from_iter_values(states().map(|s| s.count))) as ArrayRef,
             T::Native::sums_to_state(states().map(|s| s.sum).collect()),
-            extremes(|s| s.min),
-            extremes(|s| s.max),
+            extremes(|s| s.min, StatOutput::Min),
+            extremes(|s| s.max, StatOutput::Max),
         ];
         if self.outputs.contains(&StatOutput::Rows) {
             out.push(count_state(&self.nulls, slots));
@@ -364,6 +370,12 @@ where
     fn check_state(&self, state: &[ArrayRef], slots: &[u32]) -> Result<()> {
         let value_counts: Vec<i64> = self.states.iter().map(|s| s.count).collect();
         check_count_state(&value_counts, &state[0], slots)?;
+        let counts = state[0].as_primitive::<Int64Type>().values();
+        for (column, output) in [(2, StatOutput::Min), (3, StatOutput::Max)] {
+            if self.outputs.contains(&output) && (0..slots.len()).any(|i| counts[i] > 0 && state[column].is_null(i)) {
+                return Err(corrupt_state(format!("a {output:?} missing where values were counted")));
+            }
+        }
         if self.outputs.contains(&StatOutput::Rows) {
             check_count_state(&self.nulls, &state[4], slots)?;
         }

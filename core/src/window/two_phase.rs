@@ -1,32 +1,21 @@
-//! Window aggregations split into partial aggregates and a merge.
-//!
-//! An engine that holds the rows in many partitions (the Spark integration)
-//! should not move every row to aggregate them: each partition can compute
-//! partial aggregates of its own rows per (key, window), and only those few
-//! rows move to be merged, as SQL engines do for `GROUP BY`. That works when
-//! every aggregation decomposes (`count`, `sum`, `mean` as sum and count,
-//! `min`, `max`) and windows do not depend on other rows (tumbling and
-//! hopping; a session's extent does). [`partial_plan`] tells whether a spec
-//! decomposes and how.
-//!
-//! ```
-//! let spec = sash_core::WindowSpec::from_json(
-//!     r#"{"time": "ts", "every": "1m", "by": "host", "aggs": ["count() as n", "mean(latency) as avg"]}"#,
-//! ).unwrap();
-//! let plan = sash_core::partial::partial_plan(&spec).expect("count and mean decompose");
-//! assert_eq!(plan.partial_aggs, vec![r#"count() as "__sash_p0""#, r#"sum(latency) as "__sash_p1""#, r#"count(latency) as "__sash_p2""#]);
-//! assert_eq!(plan.merged[1].merge, sash_core::partial::Merge::Mean);
-//! ```
+//! Window aggregations split into parts and merged: an engine that holds
+//! the rows in many partitions (the Spark integration, threads, a stream's
+//! checkpoints) computes the state of every aggregation per (keys, window)
+//! where the rows are ([`window_agg_partial`]), moves only those states, and
+//! merges them ([`window_agg_merge`]) into exactly what one call over all
+//! the rows gives. Every aggregation has a state (see `agg`); session
+//! windows do not split, since a session's extent depends on rows another
+//! part may hold.
 
-use crate::agg::AggPlan;
+use crate::agg::{corrupt_state, AggPlan};
 use crate::error::{Result, SashError};
 use crate::exec::grouper::Grouper;
 use crate::exec::time::TimeColumn;
-use crate::spec::expr::{quote_name, AggFunc};
 use crate::spec::DROPPED_NULL_TIMES_KEY;
 use crate::spec::{NullTime, WindowKind, WindowSpec};
-use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use hashbrown::HashMap;
 use std::sync::Arc;
 
@@ -41,7 +30,7 @@ use std::sync::Arc;
 /// equal time are ordered by it, so `first` and `last` of the merged parts
 /// are what one call over the parts' rows in part order gives.
 /// [`window_agg_merge`] merges such batches, in any number, order and
-/// grouping, into exactly what [`crate::window::window_agg`] returns for all their
+/// grouping, into exactly what [`crate::window_agg`] returns for all their
 /// rows. Session windows do not split (a session's extent depends on rows
 /// another part may hold).
 ///
@@ -73,7 +62,7 @@ pub fn window_agg_partial(schema: &SchemaRef, batches: &[RecordBatch], spec: &Wi
 
 /// The second step: merges batches of [`window_agg_partial`] (or of earlier
 /// merges of them, see [`window_agg_merge_states`]) of an input of schema
-/// `schema` into the result [`crate::window::window_agg`] gives for all their rows,
+/// `schema` into the result [`crate::window_agg`] gives for all their rows,
 /// the same bytes in the same order.
 pub fn window_agg_merge(schema: &SchemaRef, spec: &WindowSpec, partials: &[RecordBatch]) -> Result<RecordBatch> {
     merge(schema, spec, partials, false)
@@ -104,10 +93,11 @@ fn merge(schema: &SchemaRef, spec: &WindowSpec, partials: &[RecordBatch], keep_s
     partial_fields.push(Field::new("window_end", time.data_type.clone(), false));
     partial_fields.extend(plan.state_fields());
     let n_keys = key_fields.len();
+    let mut conformed = Vec::with_capacity(partials.len());
     for (i, batch) in partials.iter().enumerate() {
         let found = batch.schema();
         let same = found.fields().len() == partial_fields.len()
-            && found.fields().iter().zip(&partial_fields).all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+            && found.fields().iter().zip(&partial_fields).all(|(a, b)| a.name() == b.name() && same_shape(a.data_type(), b.data_type()));
         if !same {
             return Err(SashError::InvalidInput(format!(
                 "partial batch {i} is not a partial aggregate of this spec and input schema: expected columns {:?}, got {:?}",
@@ -115,7 +105,9 @@ fn merge(schema: &SchemaRef, spec: &WindowSpec, partials: &[RecordBatch], keep_s
                 found.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>()
             )));
         }
+        conformed.push(conform(batch, &partial_fields)?);
     }
+    let partials = &conformed[..];
     let key_types: Vec<_> = key_fields.iter().map(|f| f.data_type().clone()).collect();
     let key_columns: Vec<Vec<ArrayRef>> = partials.iter().map(|b| b.columns()[..n_keys].to_vec()).collect();
     let mut grouper = Grouper::new(&key_types, &key_columns)?;
@@ -174,144 +166,120 @@ fn merge(schema: &SchemaRef, spec: &WindowSpec, partials: &[RecordBatch], keep_s
     Ok(RecordBatch::try_new_with_options(Arc::new(Schema::new_with_metadata(fields, metadata)), columns, &options)?)
 }
 
-/// How the partials of one aggregation combine into its value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Merge {
-    /// The sum of the partials (counts, sums; null when every partial is null).
-    Sum,
-    Min,
-    Max,
-    /// The sum of the partial sums (first partial) over the sum of the partial
-    /// counts (second partial); null when the count is 0.
-    Mean,
-}
-
-impl Merge {
-    pub fn name(self) -> &'static str {
-        match self {
-            Merge::Sum => "sum",
-            Merge::Min => "min",
-            Merge::Max => "max",
-            Merge::Mean => "mean",
+/// Whether two types hold the same values but for their layout: the names
+/// and nullability of list items, and small, large or view strings, binaries
+/// and lists. What a partial batch keeps through an engine that stores it its
+/// own way (Spark names list items "element" and may use large strings).
+fn same_shape(a: &DataType, b: &DataType) -> bool {
+    use DataType::*;
+    match (a, b) {
+        (List(a) | LargeList(a) | ListView(a) | LargeListView(a), List(b) | LargeList(b) | ListView(b) | LargeListView(b)) => {
+            same_shape(a.data_type(), b.data_type())
         }
+        (Utf8 | LargeUtf8 | Utf8View, Utf8 | LargeUtf8 | Utf8View) => true,
+        (Binary | LargeBinary | BinaryView, Binary | LargeBinary | BinaryView) => true,
+        _ => a == b,
     }
 }
 
-/// One aggregation of the original spec, rebuilt from partial columns.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MergedAgg {
-    /// The output column name of the original aggregation.
-    pub alias: String,
-    pub merge: Merge,
-    /// The partial columns it is built from, named as in `partial_aggs`.
-    pub partials: Vec<String>,
-}
-
-/// A decomposed window aggregation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PartialPlan {
-    /// The aggregation expressions that compute the partials: run the spec
-    /// with these `aggs` on each partition.
-    pub partial_aggs: Vec<String>,
-    /// How to merge the partials of the same (keys, window_start, window_end).
-    pub merged: Vec<MergedAgg>,
-}
-
-impl PartialPlan {
-    /// `{"partial_aggs": [...], "merge": [{"alias", "merge", "partials"}, ...]}`.
-    pub fn to_json(&self) -> String {
-        let merged: Vec<serde_json::Value> =
-            self.merged.iter().map(|m| serde_json::json!({"alias": m.alias, "merge": m.merge.name(), "partials": m.partials})).collect();
-        serde_json::json!({"partial_aggs": self.partial_aggs, "merge": merged}).to_string()
-    }
-}
-
-/// The partial plan of `spec`, or None when it does not decompose (session
-/// windows, or an aggregation other than count, sum, mean, min and max).
-pub fn partial_plan(spec: &WindowSpec) -> Option<PartialPlan> {
-    if matches!(spec.kind, WindowKind::Session { .. }) {
-        return None;
-    }
-    let mut partial_aggs = Vec::new();
-    let mut merged = Vec::with_capacity(spec.aggs.len());
-    let mut partial = |text: String| -> String {
-        let name = format!("__sash_p{}", partial_aggs.len());
-        partial_aggs.push(format!("{text} as {}", quote_name_always(&name)));
-        name
-    };
-    for agg in &spec.aggs {
-        let column = agg.column.as_deref().map(quote_name);
-        let call = |func: &str| format!("{func}({})", column.clone().unwrap_or_default());
-        let (merge, partials) = match agg.func {
-            AggFunc::Count => (Merge::Sum, vec![partial(call("count"))]),
-            AggFunc::Sum => (Merge::Sum, vec![partial(call("sum"))]),
-            AggFunc::Min => (Merge::Min, vec![partial(call("min"))]),
-            AggFunc::Max => (Merge::Max, vec![partial(call("max"))]),
-            AggFunc::Mean => (Merge::Mean, vec![partial(call("sum")), partial(call("count"))]),
-            _ => return None,
-        };
-        merged.push(MergedAgg { alias: agg.alias.clone(), merge, partials });
-    }
-    Some(PartialPlan { partial_aggs, merged })
-}
-
-/// A name in double quotes, so that it reads as a name whatever it holds.
-fn quote_name_always(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+/// The batch with the exact types of `fields` (nested names and nullability
+/// as the plan makes them); a null where the plan has none is a corrupt state.
+fn conform(batch: &RecordBatch, fields: &[Field]) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(fields)
+        .map(|(column, field)| {
+            if column.data_type() == field.data_type() {
+                return Ok(column.clone());
+            }
+            let cast = arrow_cast::cast(column, field.data_type()).map_err(|e| corrupt_state(format!("column '{}': {e}", field.name())))?;
+            cast.to_data().validate_full().map_err(|e| corrupt_state(format!("column '{}': {e}", field.name())))?;
+            if let DataType::List(item) = field.data_type() {
+                let values = cast.as_list::<i32>().values();
+                if !item.is_nullable() && values.null_count() > 0 {
+                    return Err(corrupt_state(format!("column '{}' holds a null item", field.name())));
+                }
+            }
+            Ok(cast)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let schema = Schema::new_with_metadata(fields.to_vec(), batch.schema().metadata().clone());
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(Arc::new(schema), columns, &options).map_err(|e| corrupt_state(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn extremes_no_output_asks_for_are_null_in_the_state_not_sentinels() {
+        use arrow_array::{Decimal128Array, Int64Array};
+        let price = Decimal128Array::from(vec![1234, -5678, 90]).with_precision_and_scale(12, 3).unwrap();
+        let batch = RecordBatch::try_from_iter([
+            ("ts", Arc::new(Int64Array::from(vec![1, 2, 11])) as ArrayRef),
+            ("price", Arc::new(price) as ArrayRef),
+        ])
+        .unwrap();
+        let schema = batch.schema();
+        let partial =
+            window_agg_partial(&schema, std::slice::from_ref(&batch), &spec(r#"{"time": "ts", "every": 10, "aggs": ["mean(price)"]}"#), 0)
+                .unwrap();
+        for name in ["s0.min", "s0.max"] {
+            let column = partial.column_by_name(name).unwrap();
+            assert_eq!(column.null_count(), column.len(), "{name}: an untracked extreme must not be exported");
+        }
+        // A tracked one is valid wherever values were counted, and within the type's precision.
+        let partial = window_agg_partial(&schema, &[batch], &spec(r#"{"time": "ts", "every": 10, "aggs": ["min(price)"]}"#), 0).unwrap();
+        let mins = partial.column_by_name("s0.min").unwrap();
+        assert_eq!(mins.null_count(), 0);
+        mins.as_primitive::<arrow_array::types::Decimal128Type>().validate_decimal_precision(12).unwrap();
+    }
+
+    #[test]
+    fn a_partial_batch_with_renamed_or_nullable_list_items_merges_as_made() {
+        use arrow_array::{Float64Array, Int64Array, ListArray};
+        let batch = RecordBatch::try_from_iter([
+            ("ts", Arc::new(Int64Array::from(vec![1, 2, 11])) as ArrayRef),
+            ("v", Arc::new(Float64Array::from(vec![5.0, 1.0, 7.0])) as ArrayRef),
+        ])
+        .unwrap();
+        let schema = batch.schema();
+        let spec = spec(r#"{"time": "ts", "every": 10, "aggs": ["median(v)", "count_distinct(v)"]}"#);
+        let partial = window_agg_partial(&schema, std::slice::from_ref(&batch), &spec, 0).unwrap();
+        // What Spark makes of it: list items named "element", nullable.
+        let renamed = |array: &ArrayRef| -> ArrayRef {
+            match array.data_type() {
+                DataType::List(item) => {
+                    let list = array.as_list::<i32>();
+                    let field = Arc::new(Field::new("element", item.data_type().clone(), true));
+                    Arc::new(ListArray::new(field, list.offsets().clone(), list.values().clone(), list.nulls().cloned()))
+                }
+                _ => array.clone(),
+            }
+        };
+        let columns: Vec<ArrayRef> = partial.columns().iter().map(renamed).collect();
+        let fields: Vec<Field> =
+            partial.schema().fields().iter().zip(&columns).map(|(f, c)| Field::new(f.name(), c.data_type().clone(), true)).collect();
+        let through_spark = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        assert_ne!(through_spark.schema(), partial.schema());
+        let merged = window_agg_merge(&schema, &spec, std::slice::from_ref(&through_spark)).unwrap();
+        assert_eq!(merged, crate::window::window_agg(&schema, &[batch], &spec).unwrap());
+
+        // A null item where the plan has none is a corrupt state, not a value.
+        let values_column = through_spark.schema().index_of("s0.values").unwrap();
+        let mut columns = through_spark.columns().to_vec();
+        let list = columns[values_column].as_list::<i32>().clone();
+        let field = Arc::new(Field::new("element", DataType::Float64, true));
+        let with_null = Float64Array::from(vec![None, Some(1.0), Some(7.0)]);
+        columns[values_column] = Arc::new(ListArray::new(field, list.offsets().clone(), Arc::new(with_null), None));
+        let corrupt = RecordBatch::try_new(through_spark.schema(), columns).unwrap();
+        let err = window_agg_merge(&schema, &spec, &[corrupt]).unwrap_err();
+        assert!(err.to_string().contains("corrupt") && err.to_string().contains("s0.values"), "{err}");
+    }
+
     fn spec(json: &str) -> WindowSpec {
         WindowSpec::from_json(json).unwrap()
-    }
-
-    #[test]
-    fn decomposable_aggregations_map_to_partials_and_merges() {
-        let plan = partial_plan(&spec(
-            r#"{"time": "t", "every": "1m", "period": "5m", "aggs": ["count()", "count(\"a b\") as c", "AVG(v)", "min(v) as lo", "max(v) as hi", "sum(v)"]}"#,
-        ))
-        .unwrap();
-        assert_eq!(
-            plan.partial_aggs,
-            vec![
-                r#"count() as "__sash_p0""#,
-                r#"count("a b") as "__sash_p1""#,
-                r#"sum(v) as "__sash_p2""#,
-                r#"count(v) as "__sash_p3""#,
-                r#"min(v) as "__sash_p4""#,
-                r#"max(v) as "__sash_p5""#,
-                r#"sum(v) as "__sash_p6""#,
-            ]
-        );
-        let merges: Vec<(&str, Merge, usize)> = plan.merged.iter().map(|m| (m.alias.as_str(), m.merge, m.partials.len())).collect();
-        assert_eq!(
-            merges,
-            vec![
-                ("count()", Merge::Sum, 1),
-                ("c", Merge::Sum, 1),
-                ("mean(v)", Merge::Mean, 2),
-                ("lo", Merge::Min, 1),
-                ("hi", Merge::Max, 1),
-                ("sum(v)", Merge::Sum, 1)
-            ]
-        );
-        // The partial expressions are themselves valid aggregations.
-        for text in &plan.partial_aggs {
-            crate::spec::expr::AggExpr::parse(text).unwrap();
-        }
-        assert!(plan.to_json().contains(r#""merge":"mean","partials":["__sash_p2","__sash_p3"]"#), "{}", plan.to_json());
-    }
-
-    #[test]
-    fn sessions_and_holistic_aggregations_do_not_decompose() {
-        assert!(partial_plan(&spec(r#"{"time": "t", "session_gap": "1m", "aggs": ["count()"]}"#)).is_none());
-        for agg in ["median(v)", "quantile(v, 0.5)", "first(v)", "count_distinct(v)", "var(v)", "min_by(v, w)", "approx_count_distinct(v)"]
-        {
-            let text = format!(r#"{{"time": "t", "every": "1m", "aggs": ["count()", "{agg}"]}}"#);
-            assert!(partial_plan(&spec(&text)).is_none(), "{agg}");
-        }
     }
 }

@@ -15,6 +15,7 @@ import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.types.pojo.DictionaryEncoding;
 import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.arrow.vector.util.TransferPair;
 
 /**
@@ -50,6 +51,40 @@ public final class Kernel {
                         case PARSE -> throw new IllegalStateException("parse takes a vector, not a batch");
                     }
                 });
+    }
+
+    /**
+     * The first step of a window aggregation in parts: the state of every
+     * (keys, window) of {@code input}, whose rows start at {@code firstPosition}
+     * of the whole input.
+     */
+    public static VectorSchemaRoot windowAggPartial(VectorSchemaRoot input, String spec, long firstPosition, boolean sparkTypes,
+                                                    BufferAllocator allocator) {
+        Objects.requireNonNull(input, "input");
+        Objects.requireNonNull(allocator, "allocator");
+        checkRowCount(input);
+        BufferAllocator inputAllocator = input.getFieldVectors().isEmpty() ? allocator : input.getVector(0).getAllocator();
+        return single(allocator, (in, inSchema) -> Data.exportVectorSchemaRoot(inputAllocator, input, null, in, inSchema),
+                (a, s, oa, os) -> NativeLib.windowAggPartial(a, s, spec, firstPosition, sparkTypes, oa, os));
+    }
+
+    /**
+     * The second step: merges partial states ({@link #windowAggPartial}
+     * rows of any number of parts) of an input of schema {@code inputSchema}
+     * into the window aggregation of all their rows.
+     */
+    public static VectorSchemaRoot windowAggMerge(Schema inputSchema, VectorSchemaRoot partials, String spec, boolean sparkTypes,
+                                                  BufferAllocator allocator) {
+        Objects.requireNonNull(inputSchema, "inputSchema");
+        Objects.requireNonNull(partials, "partials");
+        Objects.requireNonNull(allocator, "allocator");
+        checkRowCount(partials);
+        BufferAllocator partialAllocator = partials.getFieldVectors().isEmpty() ? allocator : partials.getVector(0).getAllocator();
+        try (ArrowSchema inputStruct = ArrowSchema.allocateNew(allocator)) {
+            Data.exportSchema(allocator, inputSchema, null, inputStruct);
+            return single(allocator, (in, inSchema) -> Data.exportVectorSchemaRoot(partialAllocator, partials, null, in, inSchema),
+                    (a, s, oa, os) -> NativeLib.windowAggMerge(inputStruct.memoryAddress(), a, s, spec, sparkTypes, oa, os));
+        }
     }
 
     /** A stream through the kernel; the input reader is consumed and closed by the kernel. */

@@ -107,12 +107,22 @@ public final class NativeLib {
     public static native long benchWindowAggNanos(long array, long schema, String specJson);
 
     /**
-     * How a window aggregation splits into per-partition partial aggregates and
-     * a merge, as JSON ({@code {"partial_aggs": [...], "merge": [{"alias",
-     * "merge", "partials"}]}}), or null when it does not split (sessions;
-     * aggregations other than count, sum, mean, min, max).
+     * The first step of a window aggregation in parts: for every (keys, window)
+     * of one record batch, the state of each aggregation as plain Arrow
+     * columns. The batch's rows start at {@code firstPosition} of the whole
+     * input (rows of equal time are ordered by it, for first/last).
      */
-    public static native String partialPlan(String specJson);
+    public static native void windowAggPartial(long array, long schema, String specJson, long firstPosition, boolean sparkTypes,
+                                               long outArray, long outSchema);
+
+    /**
+     * The second step: merges one batch of partial states (rows of
+     * {@link #windowAggPartial} results, any number of parts, in any order)
+     * of an input of schema {@code inputSchema} into what {@link #windowAgg}
+     * gives for all their rows.
+     */
+    public static native void windowAggMerge(long inputSchema, long array, long schema, String specJson, boolean sparkTypes,
+                                             long outArray, long outSchema);
 
     /** Panics inside the native library: for the test that a panic becomes a {@link SashException} and the JVM goes on. */
     public static native void panicForTesting(String message);

@@ -61,20 +61,23 @@ public final class SashSpark {
      * Windowed aggregation of {@code data}: one row per (key, window), columns
      * as in docs/semantics.md.
      *
-     * <p>Tumbling and hopping windows whose aggregations are all count, sum,
-     * mean, min or max run in two steps, as SQL engines run GROUP BY: the kernel
-     * computes partial aggregates in every partition where the rows are, and only
-     * those partial rows are shuffled and merged. Other specs (sessions, median,
-     * quantiles, first/last, distinct counts...) need all the rows of a key
-     * together: the rows are hash-partitioned by the keys and each partition is
-     * one kernel call.
+     * <p>Tumbling and hopping windows run in two steps, as SQL engines run
+     * GROUP BY: the kernel computes the state of every aggregation per (keys,
+     * window) in every partition where the rows are, only those state rows are
+     * shuffled, and the kernel merges them. States are exact (integer sums as
+     * 128-bit decimals, the values of a median, the set of a distinct count,
+     * the picked row of first/last with its position), so the result is what
+     * one call over all rows in partition order gives, and an integer sum that
+     * overflows is an error, never a wrap. Session windows need all the rows of
+     * a key together: the rows are hash-partitioned by the keys and each
+     * partition is one kernel call.
      */
     public static Dataset<Row> windowAgg(Dataset<Row> data, WindowSpec spec) {
-        String plan = dev.sash.NativeLib.partialPlan(spec.toJson());
-        if (plan != null) {
-            return twoStep(data, spec.toJson(), plan);
+        String specJson = spec.toJson();
+        if (readJson(specJson).has("session_gap")) {
+            return aggregate(data, Kernel.Op.WINDOW, specJson);
         }
-        return aggregate(data, Kernel.Op.WINDOW, spec.toJson());
+        return twoStep(data, specJson);
     }
 
     /** Rolling aggregation of {@code data}: every input row with its aggregates. */
@@ -117,63 +120,93 @@ public final class SashSpark {
 
     // ---- internals ----
 
-    /** Partial aggregates where the rows are, then a shuffle and merge of the partials only. */
-    private static Dataset<Row> twoStep(Dataset<Row> data, String specJson, String planJson) {
-        JsonNode plan = readJson(planJson);
-        Dataset<Row> partials = partials(data, specJson, plan);
+    /** Rows of equal time in different partitions are ordered by partition: partition p's rows start at p << 40. */
+    private static final int POSITION_BITS = 40;
 
-        List<Column> groups = new ArrayList<>();
-        for (String key : byColumns(specJson)) groups.add(column(key));
-        groups.add(column("window_start"));
-        groups.add(column("window_end"));
-        List<Column> merged = new ArrayList<>();
-        List<Column> output = new ArrayList<>(groups);
-        for (JsonNode agg : plan.get("merge")) {
-            String alias = agg.get("alias").asText();
-            List<Column> parts = new ArrayList<>();
-            agg.get("partials").forEach(p -> parts.add(column(p.asText())));
-            Column value = switch (agg.get("merge").asText()) {
-                case "sum" -> functions.sum(parts.get(0));
-                case "min" -> functions.min(parts.get(0));
-                case "max" -> functions.max(parts.get(0));
-                // null when no value was counted, as the kernel's mean
-                case "mean" -> functions.try_divide(functions.sum(parts.get(0)).cast("double"), functions.sum(parts.get(1)));
-                default -> throw new IllegalStateException("sash: unknown merge " + agg);
-            };
-            String mergedName = "__sash_m" + merged.size();
-            merged.add(value.as(mergedName));
-            output.add(column(mergedName).as(alias));
-        }
-        Dataset<Row> grouped = partials.groupBy(groups.toArray(Column[]::new))
-                .agg(merged.get(0), merged.subList(1, merged.size()).toArray(Column[]::new));
-        return grouped.select(output.toArray(Column[]::new));
-    }
-
-    /**
-     * The first step of {@link #twoStep}: the kernel's partial aggregates of
-     * every partition where its rows are, before any shuffle (the JVM
-     * benchmark times this step on its own too).
-     */
-    static Dataset<Row> partials(Dataset<Row> data, String specJson, JsonNode plan) {
+    /** Aggregation states where the rows are, then a shuffle of the states only and the kernel's merge. */
+    private static Dataset<Row> twoStep(Dataset<Row> data, String specJson) {
         SparkSession spark = data.sparkSession();
         String timeZone = timeZone(spark);
         StructType inSchema = data.schema();
-        ObjectNode partialSpec = (ObjectNode) readJson(specJson);
-        partialSpec.set("aggs", plan.get("partial_aggs"));
-        String partialJson = partialSpec.toString();
-        StructType partialSchema = outputSchema(Kernel.Op.WINDOW, partialJson, inSchema, timeZone);
+        StructType outSchema = outputSchema(Kernel.Op.WINDOW, specJson, inSchema, timeZone);
+        Dataset<Row> partials = partials(data, specJson);
+        StructType partialSchema = partials.schema();
+        List<Column> groups = new ArrayList<>();
+        for (String key : byColumns(specJson)) groups.add(column(key));
+        groups.add(column("window_start"));
+        // An explicit partition count: adaptive execution would merge the
+        // partitions of a small input into one otherwise.
+        int partitions = Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
+        Dataset<Row> placed = partials.repartition(partitions, groups.toArray(Column[]::new));
+        FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> mergePartition(rows, partialSchema, inSchema, specJson, timeZone);
+        return toDataFrame(spark, internalRows(placed).mapPartitions(job).rdd(), outSchema);
+    }
+
+    /**
+     * The first step of {@link #twoStep}: the kernel's aggregation states of
+     * every partition where its rows are, before any shuffle (the JVM
+     * benchmark times this step on its own too).
+     */
+    static Dataset<Row> partials(Dataset<Row> data, String specJson) {
+        SparkSession spark = data.sparkSession();
+        String timeZone = timeZone(spark);
+        StructType inSchema = data.schema();
+        StructType partialSchema;
+        try (BufferAllocator allocator = new RootAllocator();
+             VectorSchemaRoot empty = ArrowPartitions.emptyRoot(inSchema, timeZone, allocator);
+             VectorSchemaRoot result = Kernel.windowAggPartial(empty, specJson, 0, true, allocator)) {
+            partialSchema = ArrowUtils.fromArrowSchema(result.getSchema());
+        }
+        KernelStep step = (input, allocator) -> {
+            long first = (long) org.apache.spark.TaskContext.getPartitionId() << POSITION_BITS;
+            return Kernel.windowAggPartial(input, specJson, first, true, allocator);
+        };
         // Column batches when the source has them (a cache, Parquet, ORC), else rows.
         RDD<org.apache.spark.sql.vectorized.ColumnarBatch> columnar = ColumnarInput.batches(data);
         RDD<InternalRow> partialRows;
         if (columnar != null) {
-            FlatMapFunction<Iterator<org.apache.spark.sql.vectorized.ColumnarBatch>, InternalRow> job =
-                    batches -> aggregateColumnarPartition(batches, inSchema, partialJson, timeZone);
+            FlatMapFunction<Iterator<org.apache.spark.sql.vectorized.ColumnarBatch>, InternalRow> job = batches -> batches.hasNext()
+                    ? runPartition(allocator -> ColumnarInput.write(batches, inSchema, timeZone, allocator), step)
+                    : java.util.Collections.emptyIterator();
             partialRows = columnar.toJavaRDD().mapPartitions(job).rdd();
         } else {
-            FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> aggregatePartition(rows, Kernel.Op.WINDOW, inSchema, partialJson, timeZone);
+            FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> rows.hasNext()
+                    ? runPartition(allocator -> ArrowPartitions.write(rows, inSchema, timeZone, allocator, 0), step)
+                    : java.util.Collections.emptyIterator();
             partialRows = internalRows(data).mapPartitions(job).rdd();
         }
         return toDataFrame(spark, partialRows, partialSchema);
+    }
+
+    /** The second step of {@link #twoStep}: the kernel's merge of the states that met in this partition. */
+    private static Iterator<InternalRow> mergePartition(Iterator<InternalRow> rows, StructType partialSchema, StructType inSchema, String spec,
+                                                        String timeZone) {
+        if (!rows.hasNext()) return java.util.Collections.emptyIterator();
+        KernelStep merge = (partials, allocator) -> {
+            try (VectorSchemaRoot empty = ArrowPartitions.emptyRoot(inSchema, timeZone, allocator)) {
+                return Kernel.windowAggMerge(empty.getSchema(), partials, spec, true, allocator);
+            }
+        };
+        return runPartition(allocator -> ArrowPartitions.write(rows, partialSchema, timeZone, allocator, 0), merge);
+    }
+
+    /** One kernel call on a partition's input. */
+    private interface KernelStep extends java.io.Serializable {
+        VectorSchemaRoot run(VectorSchemaRoot input, BufferAllocator allocator);
+    }
+
+    /** Writes a partition's input, runs {@code step} on it and returns the result's rows, freeing everything after the last. */
+    private static Iterator<InternalRow> runPartition(java.util.function.Function<BufferAllocator, VectorSchemaRoot> input, KernelStep step) {
+        BufferAllocator allocator = new RootAllocator();
+        VectorSchemaRoot result;
+        try (VectorSchemaRoot in = input.apply(allocator)) {
+            result = step.run(in, allocator);
+        } catch (RuntimeException e) {
+            allocator.close();
+            throw e;
+        }
+        return ArrowPartitions.closingAtEnd(ArrowPartitions.rows(result.getFieldVectors(), result.getRowCount()),
+                ArrowPartitions.all(allocator, result));
     }
 
     static JsonNode readJson(String json) {
@@ -220,31 +253,8 @@ public final class SashSpark {
 
     private static Iterator<InternalRow> aggregatePartition(Iterator<InternalRow> rows, Kernel.Op op, StructType schema, String spec, String timeZone) {
         if (!rows.hasNext()) return java.util.Collections.emptyIterator();
-        BufferAllocator allocator = new RootAllocator();
-        VectorSchemaRoot result;
-        try (VectorSchemaRoot input = ArrowPartitions.write(rows, schema, timeZone, allocator, 0)) {
-            result = Kernel.batch(op, input, null, spec, true, allocator);
-        } catch (RuntimeException e) {
-            allocator.close();
-            throw e;
-        }
-        return ArrowPartitions.closingAtEnd(ArrowPartitions.rows(result.getFieldVectors(), result.getRowCount()),
-                ArrowPartitions.all(allocator, result));
-    }
-
-    private static Iterator<InternalRow> aggregateColumnarPartition(Iterator<org.apache.spark.sql.vectorized.ColumnarBatch> batches,
-                                                                   StructType schema, String spec, String timeZone) {
-        if (!batches.hasNext()) return java.util.Collections.emptyIterator();
-        BufferAllocator allocator = new RootAllocator();
-        VectorSchemaRoot result;
-        try (VectorSchemaRoot input = ColumnarInput.write(batches, schema, timeZone, allocator)) {
-            result = Kernel.batch(Kernel.Op.WINDOW, input, null, spec, true, allocator);
-        } catch (RuntimeException e) {
-            allocator.close();
-            throw e;
-        }
-        return ArrowPartitions.closingAtEnd(ArrowPartitions.rows(result.getFieldVectors(), result.getRowCount()),
-                ArrowPartitions.all(allocator, result));
+        return runPartition(allocator -> ArrowPartitions.write(rows, schema, timeZone, allocator, 0),
+                (input, allocator) -> Kernel.batch(op, input, null, spec, true, allocator));
     }
 
     private static Iterator<InternalRow> parsePartition(Iterator<InternalRow> rows, StructType schema, int lineIndex, String spec, String timeZone) {

@@ -1,6 +1,5 @@
 package dev.sash.spark;
 
-import dev.sash.NativeLib;
 import dev.sash.WindowSpec;
 import java.util.Iterator;
 import java.util.List;
@@ -43,7 +42,6 @@ public final class StageProbe {
 
     /** The first step of {@code SashSpark.windowAgg}: the kernel's partial aggregates of every partition, before the shuffle and merge. */
     public static Dataset<Row> partials(Dataset<Row> data, WindowSpec spec) {
-        String specJson = spec.toJson();
-        return SashSpark.partials(data, specJson, SashSpark.readJson(NativeLib.partialPlan(specJson)));
+        return SashSpark.partials(data, spec.toJson());
     }
 }
