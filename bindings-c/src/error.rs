@@ -7,115 +7,17 @@
 //! core's `Display` text, unchanged, kept per thread until the next sash call
 //! on that thread.
 
-use sash_core::{ErrorKind, SashError};
-use std::any::Any;
+use sash_core::ErrorKind;
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 
-/// The result of every sash function that can fail. `SASH_STATUS_OK` is 0; any
-/// other value is an error whose message `sash_last_error_message()` returns.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SashStatus {
-    /// Success.
-    Ok = 0,
-    /// A required pointer argument was NULL.
-    NullArgument = 1,
-    /// An input struct was already released (its `release` is NULL).
-    Released = 2,
-    /// An input array does not follow the Arrow C Data Interface or its
-    /// declared type (wrong buffer or child count, bad offsets, bad UTF-8...).
-    InvalidArray = 3,
-    /// A column named in the spec is not in the input.
-    UnknownColumn = 10,
-    /// A column has a type the operation cannot take.
-    WrongType = 11,
-    /// The spec is not valid JSON, not UTF-8, or inconsistent or incomplete.
-    InvalidSpec = 12,
-    /// A duration cannot be parsed or does not fit the time column.
-    InvalidDuration = 13,
-    /// An aggregation names a function sash does not know.
-    UnknownFunction = 14,
-    /// An aggregation expression does not follow the grammar.
-    InvalidExpression = 15,
-    /// The time column holds nulls and `null_time` is `"error"`.
-    NullTime = 16,
-    /// An integer result does not fit its type.
-    Overflow = 17,
-    /// The input data is unusable (mismatched batches, ...).
-    InvalidInput = 18,
-    /// A line did not parse and the parse spec says `on_error: "raise"`.
-    Parse = 19,
-    /// An error raised by arrow-rs.
-    Arrow = 20,
-    /// The call would exceed a documented resource limit (docs/limits.md):
-    /// too many windows, too large a decompressed log, ...
-    ResourceLimit = 21,
-    /// The call was cancelled through the token bound with `sash_cancel_bind`.
-    Cancelled = 22,
-    /// A bug in sash: the kernel panicked. The message says where.
-    Internal = 99,
-}
+pub use sash_ffi::panic::{catch, internal_message, panic_message};
+use sash_ffi::status::BINDING_STATUSES;
+pub use sash_ffi::status::{status_of, Error, SashStatus};
 
-/// The statuses of the binding's own checks, before the core kinds.
-const BINDING_STATUSES: [(SashStatus, &str); 4] = [
-    (SashStatus::Ok, "ok"),
-    (SashStatus::NullArgument, "null_argument"),
-    (SashStatus::Released, "released"),
-    (SashStatus::InvalidArray, "invalid_array"),
-];
-
-/// The status code of the first core kind: kind `i` of `ErrorKind::ALL` is `FIRST_KIND_CODE + i`.
-const FIRST_KIND_CODE: i32 = 10;
-
-impl SashStatus {
-    /// The status of a code, if it is one.
-    pub fn from_code(code: i32) -> Option<SashStatus> {
-        Some(match code {
-            0 => SashStatus::Ok,
-            1 => SashStatus::NullArgument,
-            2 => SashStatus::Released,
-            3 => SashStatus::InvalidArray,
-            10 => SashStatus::UnknownColumn,
-            11 => SashStatus::WrongType,
-            12 => SashStatus::InvalidSpec,
-            13 => SashStatus::InvalidDuration,
-            14 => SashStatus::UnknownFunction,
-            15 => SashStatus::InvalidExpression,
-            16 => SashStatus::NullTime,
-            17 => SashStatus::Overflow,
-            18 => SashStatus::InvalidInput,
-            19 => SashStatus::Parse,
-            20 => SashStatus::Arrow,
-            21 => SashStatus::ResourceLimit,
-            22 => SashStatus::Cancelled,
-            99 => SashStatus::Internal,
-            _ => return None,
-        })
-    }
-
-    /// The core kind of the status, if it is one.
-    pub fn kind(self) -> Option<ErrorKind> {
-        let index = (self as i32).checked_sub(FIRST_KIND_CODE)?;
-        ErrorKind::ALL.get(usize::try_from(index).ok()?).copied()
-    }
-
-    /// The kind name of the status: the conformance corpus' name for a core
-    /// kind, the binding's own name otherwise.
-    pub fn name(self) -> &'static str {
-        if let Some(kind) = self.kind() {
-            return kind.as_str();
-        }
-        match BINDING_STATUSES.iter().find(|(s, _)| *s == self) {
-            Some((_, name)) => name,
-            None => "internal",
-        }
-    }
-
-    /// The name as a static NUL-terminated string.
-    pub(crate) fn name_ptr(self) -> *const c_char {
-        c_name(self.name())
-    }
+/// The name of a status as a static NUL-terminated string.
+pub(crate) fn status_name_ptr(status: SashStatus) -> *const c_char {
+    c_name(status.name())
 }
 
 /// A static NUL-terminated copy of one of the static names above (made once).
@@ -134,43 +36,8 @@ fn c_name(name: &'static str) -> *const c_char {
 /// for a code that is no status.
 pub(crate) fn code_name_ptr(code: i32) -> *const c_char {
     match SashStatus::from_code(code) {
-        Some(status) => status.name_ptr(),
+        Some(status) => status_name_ptr(status),
         None => c_name("unknown"),
-    }
-}
-
-/// An error of the binding: a status and its message.
-#[derive(Debug)]
-pub struct Error {
-    pub status: SashStatus,
-    pub message: String,
-}
-
-impl Error {
-    pub fn new(status: SashStatus, message: impl Into<String>) -> Error {
-        Error { status, message: message.into() }
-    }
-}
-
-/// The status of a core error kind: `FIRST_KIND_CODE` plus its place in
-/// `ErrorKind::ALL` (a kind without a status yet fails this crate's test).
-pub fn status_of(kind: ErrorKind) -> SashStatus {
-    ErrorKind::ALL
-        .iter()
-        .position(|k| *k == kind)
-        .and_then(|i| SashStatus::from_code(FIRST_KIND_CODE + i as i32))
-        .unwrap_or(SashStatus::InvalidInput)
-}
-
-impl From<SashError> for Error {
-    fn from(e: SashError) -> Error {
-        Error { status: status_of(e.kind()), message: e.to_string() }
-    }
-}
-
-impl From<arrow_schema::ArrowError> for Error {
-    fn from(e: arrow_schema::ArrowError) -> Error {
-        Error::from(SashError::Arrow(e))
     }
 }
 
@@ -190,46 +57,6 @@ pub(crate) fn last_message_ptr() -> *const c_char {
         Some(c) => c.as_ptr(),
         None => c"".as_ptr(),
     })
-}
-
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic payload".to_string()
-    }
-}
-
-thread_local! {
-    /// How many `catch` calls are running on this thread.
-    static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-/// Runs `f`, turning a panic into `Err` with its payload, and without the
-/// default hook's report on stderr: the library prints nothing, the panic's
-/// message reaches the caller in the error instead. Panics elsewhere in the
-/// process still reach the hook that was there before.
-pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
-    static QUIET: std::sync::Once = std::sync::Once::new();
-    QUIET.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if CATCHING.with(|c| c.get()) == 0 {
-                previous(info);
-            }
-        }));
-    });
-    CATCHING.with(|c| c.set(c.get() + 1));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    CATCHING.with(|c| c.set(c.get() - 1));
-    result
-}
-
-/// The message of a caught panic, as every binding reports it.
-pub fn internal_message(payload: &(dyn Any + Send)) -> String {
-    format!("internal error in sash (please report it): {}", panic_message(payload))
 }
 
 /// Runs the body of an extern function: catches a panic, records the
@@ -279,7 +106,7 @@ mod tests {
             assert!(seen.insert(status_of(kind) as i32));
             assert_eq!(status_of(kind).name(), kind.as_str());
             // SAFETY: static NUL-terminated names.
-            assert_eq!(unsafe { CStr::from_ptr(status_of(kind).name_ptr()) }.to_str().unwrap(), kind.as_str());
+            assert_eq!(unsafe { CStr::from_ptr(status_name_ptr(status_of(kind))) }.to_str().unwrap(), kind.as_str());
         }
     }
 

@@ -9,11 +9,10 @@
 
 pub mod cancel;
 pub mod error;
-/// The checked import of caller-made C Data Interface structs and the export
-/// of results, shared with the JNI library (bindings-jvm), which receives the
-/// same structs from Arrow Java.
+/// The checked import of caller-made C Data Interface structs (sash-ffi's,
+/// shared with the other bindings).
 #[doc(hidden)]
-pub mod import;
+pub use sash_ffi::import;
 
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
@@ -23,7 +22,9 @@ use arrow_schema::{ArrowError, SchemaRef};
 pub use error::SashStatus;
 use error::{guard, Error};
 use import::{export_batch, import, import_batch, not_null, required, take_array, take_schema, take_stream, StreamInput};
-use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, WindowSpec};
+use sash_core::{ParseReader, ParseSpec, Parser};
+use sash_ffi::panic::CatchPanics;
+use sash_ffi::run::{rolling_json, window_json, ParseStream};
 use std::ffi::{c_char, c_void, CStr};
 use std::io::Read;
 
@@ -67,16 +68,6 @@ fn spec_text<'a>(spec_json: *const c_char) -> Result<&'a str, Error> {
         .map_err(|e| Error::new(SashStatus::InvalidSpec, format!("invalid spec: spec_json is not UTF-8: {e}")))
 }
 
-fn run_window(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result<RecordBatch, Error> {
-    let spec = WindowSpec::from_json(spec)?;
-    Ok(sash_core::window_agg(schema, batches, &spec)?)
-}
-
-/// Rolling output as (schema, batches); the schema is known even when there is no batch.
-fn run_rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
-    Ok(sash_core::rolling_with_schema(schema, batches, &RollingSpec::from_json(spec)?)?)
-}
-
 /// Takes the single-batch inputs and checks the outputs, in that order, so
 /// the inputs are owned by sash whatever fails.
 unsafe fn single_inputs(
@@ -114,7 +105,7 @@ pub unsafe extern "C" fn sash_window_agg(
         let (array, schema) = unsafe { single_inputs(array, schema, out_array, out_schema) }?;
         let spec = spec_text(spec_json)?;
         let (schema, batch) = import_batch(array, &schema)?;
-        let out = run_window(&schema, &[batch], spec)?;
+        let out = window_json(&schema, &[batch], spec)?;
         // SAFETY: checked non-NULL above.
         unsafe { export_batch(out, out_array, out_schema) }
     })
@@ -135,7 +126,7 @@ pub unsafe extern "C" fn sash_rolling(
         let (array, schema) = unsafe { single_inputs(array, schema, out_array, out_schema) }?;
         let spec = spec_text(spec_json)?;
         let (schema, batch) = import_batch(array, &schema)?;
-        let (out_schema_ref, parts) = run_rolling(&schema, &[batch], spec)?;
+        let (out_schema_ref, parts) = rolling_json(&schema, &[batch], spec)?;
         let out = arrow_select::concat::concat_batches(&out_schema_ref, &parts)?;
         // SAFETY: checked non-NULL above.
         unsafe { export_batch(out, out_array, out_schema) }
@@ -160,30 +151,22 @@ unsafe fn stream_inputs(input: *mut FFI_ArrowArrayStream, out: *mut FFI_ArrowArr
 /// `out` is non-NULL and writable.
 unsafe fn export_stream(reader: Box<dyn RecordBatchReader + Send>, out: *mut FFI_ArrowArrayStream) {
     // SAFETY: per the contract.
-    unsafe { std::ptr::write(out, FFI_ArrowArrayStream::new(Box::new(CatchPanics(reader)))) }
+    unsafe { std::ptr::write(out, FFI_ArrowArrayStream::new(Box::new(CatchPanics(Box::new(BoundCancel(reader)))))) }
 }
 
-/// A reader whose panics become errors of `get_next`: arrow-rs calls it from
-/// `extern "C"` callbacks, where a panic would abort the caller's process.
-#[doc(hidden)]
-pub struct CatchPanics(pub Box<dyn RecordBatchReader + Send>);
+/// A reader that runs under the calling thread's bound cancel token (see
+/// `cancel`), wherever the consumer pulls it from.
+struct BoundCancel(Box<dyn RecordBatchReader + Send>);
 
-impl std::fmt::Debug for CatchPanics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CatchPanics").field("schema", &self.0.schema()).finish()
-    }
-}
-
-impl Iterator for CatchPanics {
+impl Iterator for BoundCancel {
     type Item = Result<RecordBatch, ArrowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        error::catch(|| cancel::with_bound(|| self.0.next()))
-            .unwrap_or_else(|payload| Some(Err(ArrowError::ExternalError(error::internal_message(payload.as_ref()).into()))))
+        cancel::with_bound(|| self.0.next())
     }
 }
 
-impl RecordBatchReader for CatchPanics {
+impl RecordBatchReader for BoundCancel {
     fn schema(&self) -> SchemaRef {
         self.0.schema()
     }
@@ -206,7 +189,7 @@ pub unsafe extern "C" fn sash_window_agg_stream(
         let input = unsafe { stream_inputs(input, out) }?;
         let spec = spec_text(spec_json)?;
         let (schema, batches) = read_stream(input)?;
-        let result = run_window(&schema, &batches, spec)?;
+        let result = window_json(&schema, &batches, spec)?;
         let out_schema = result.schema();
         let reader = RecordBatchIterator::new(vec![Ok(result)], out_schema);
         // SAFETY: checked non-NULL above.
@@ -229,7 +212,7 @@ pub unsafe extern "C" fn sash_rolling_stream(
         let input = unsafe { stream_inputs(input, out) }?;
         let spec = spec_text(spec_json)?;
         let (schema, batches) = read_stream(input)?;
-        let (out_schema, parts) = run_rolling(&schema, &batches, spec)?;
+        let (out_schema, parts) = rolling_json(&schema, &batches, spec)?;
         let reader = RecordBatchIterator::new(parts.into_iter().map(Ok), out_schema);
         // SAFETY: checked non-NULL above.
         unsafe { export_stream(Box::new(reader), out) };
@@ -299,65 +282,6 @@ pub unsafe extern "C" fn sash_parse_bytes(
         // SAFETY: checked non-NULL above.
         unsafe { export_batch(out.batch, out_array, out_schema) }
     })
-}
-
-/// The lazy output stream of `sash_parse_stream` (and of the JNI library's
-/// `parseStream`): one parsed batch per input batch.
-#[doc(hidden)]
-pub struct ParseStream {
-    input: StreamInput,
-    parser: Parser,
-    schema: SchemaRef,
-    /// A batch read whose parse was cancelled: parsed first when pulled again.
-    unparsed: Option<RecordBatch>,
-}
-
-impl std::fmt::Debug for ParseStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParseStream").field("schema", &self.schema).finish()
-    }
-}
-
-impl ParseStream {
-    /// Parses `input`, a stream of record batches of exactly one column of lines.
-    pub fn new(input: StreamInput, parser: Parser) -> Result<ParseStream, Error> {
-        let columns = input.schema().fields().len();
-        if columns != 1 {
-            return Err(Error::new(
-                SashStatus::InvalidInput,
-                format!("invalid input: the stream of lines must have exactly one column, it has {columns}"),
-            ));
-        }
-        let schema = parser.schema();
-        Ok(ParseStream { input, parser, schema, unparsed: None })
-    }
-}
-
-impl Iterator for ParseStream {
-    type Item = Result<RecordBatch, ArrowError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let batch = match self.unparsed.take() {
-            Some(batch) => batch,
-            None => match self.input.next()? {
-                Ok(b) => b,
-                Err(e) => return Some(Err(ArrowError::CDataInterface(e.message))),
-            },
-        };
-        let result = self.parser.parse_lines(batch.column(0).as_ref()).map(|o| o.batch);
-        if matches!(result, Err(sash_core::SashError::Cancelled)) {
-            // Nothing is lost: the parser's line count is as it was, and the
-            // batch waits for the next pull.
-            self.unparsed = Some(batch);
-        }
-        Some(result.map_err(|e| ArrowError::ExternalError(Box::new(e))))
-    }
-}
-
-impl RecordBatchReader for ParseStream {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
 }
 
 /// Parses a stream of lines in bounded memory: each input batch (a record

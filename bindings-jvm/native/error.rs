@@ -15,7 +15,7 @@ use jni::errors::ErrorPolicy;
 use jni::objects::{JString, JThrowable};
 use jni::strings::JNIStr;
 use jni::{jni_sig, jni_str, Env};
-use sash::error::{Error, SashStatus};
+use sash_ffi::status::{Error, SashStatus};
 use std::cell::RefCell;
 
 /// An error of a JNI entry point: a sash error, or a JNI failure (then a Java
@@ -145,7 +145,7 @@ pub fn take_pull_error() -> Option<(SashStatus, String)> {
 pub fn pull_error(e: &ArrowError) -> (SashStatus, String) {
     if let ArrowError::ExternalError(inner) = e {
         if let Some(core) = inner.downcast_ref::<sash_core::SashError>() {
-            return (sash::error::status_of(core.kind()), core.to_string());
+            return (sash_ffi::status::status_of(core.kind()), core.to_string());
         }
     }
     if let ArrowError::CDataInterface(message) = e {
@@ -184,7 +184,7 @@ impl<T: Default> ErrorPolicy<T, JvmError> for ThrowSashException {
         payload: Box<dyn std::any::Any + Send + 'static>,
     ) -> jni::errors::Result<T> {
         if !env.exception_check() {
-            let message = format!("internal error in sash (please report it): {}", sash::error::panic_message(payload.as_ref()));
+            let message = format!("internal error in sash (please report it): {}", sash_ffi::panic::panic_message(payload.as_ref()));
             throw(env, SashStatus::Internal, &message)?;
         }
         Ok(T::default())
@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn every_core_kind_keeps_its_own_name_and_its_documented_class() {
         for &kind in ErrorKind::ALL {
-            let error: JvmError = sash::error::Error::from(core_error(kind)).into();
+            let error: JvmError = sash_ffi::status::Error::from(core_error(kind)).into();
             let JvmError::Sash(error) = error else { unreachable!() };
             assert_eq!(error.status.name(), kind.as_str(), "{kind:?}");
             assert_eq!(status_named(kind.as_str()), Some(error.status));
@@ -233,8 +233,8 @@ mod tests {
             let Some((_, class)) = documented else { panic!("{kind:?} is not in the documented table") };
             assert_eq!(&class_of(error.status), class, "{kind:?}");
         }
-        assert!(!is_spec_error(sash::error::status_of(ErrorKind::ResourceLimit)));
-        assert!(!is_spec_error(sash::error::status_of(ErrorKind::Cancelled)));
+        assert!(!is_spec_error(sash_ffi::status::status_of(ErrorKind::ResourceLimit)));
+        assert!(!is_spec_error(sash_ffi::status::status_of(ErrorKind::Cancelled)));
     }
 
     #[test]

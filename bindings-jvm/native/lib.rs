@@ -29,11 +29,12 @@ use error::{JvmError, ThrowSashException};
 use jni::objects::{JClass, JObject, JObjectArray, JString, JThrowable};
 use jni::sys::{jboolean, jlong};
 use jni::{Env, EnvUnowned, JavaVM};
-use sash::error::{Error, SashStatus};
-use sash::import::{
+use sash_core::{ParseReader, ParseSpec, Parser, WindowSpec};
+use sash_ffi::import::{
     export_batch, import, import_batch, import_schema, not_null, required, take_array, take_schema, take_stream, StreamInput,
 };
-use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, WindowSpec};
+use sash_ffi::run::{rolling_json, window_json};
+use sash_ffi::status::{Error, SashStatus};
 
 pub use sash_core::VERSION;
 
@@ -49,7 +50,7 @@ fn ptr<T>(address: jlong) -> *mut T {
 /// error policy turns it into a `SashException` of kind "internal".
 fn kernel_call<T>(env: &Env<'_>, work: impl FnOnce() -> Result<T>) -> Result<T> {
     let vm = env.get_java_vm()?;
-    match sash::error::catch(|| interrupt::interruptible(vm, work)) {
+    match sash_ffi::panic::catch(|| interrupt::interruptible(vm, work)) {
         Ok(result) => result,
         Err(payload) => std::panic::resume_unwind(payload),
     }
@@ -151,19 +152,10 @@ where
     let reader = JvmStream { inner, schema, spark_types, vm: env.get_java_vm()? };
     // Panics while Java pulls (inside arrow-rs's `extern "C"` callbacks, where
     // they would abort the JVM) become errors of the stream.
-    let reader = sash::CatchPanics(Box::new(reader));
+    let reader = sash_ffi::panic::CatchPanics(Box::new(reader));
     // SAFETY: `out` was checked non-null; Java allocated it.
     unsafe { std::ptr::write(ptr::<FFI_ArrowArrayStream>(out), FFI_ArrowArrayStream::new(Box::new(reader))) };
     Ok(())
-}
-
-fn window(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result<RecordBatch> {
-    Ok(sash_core::window_agg(schema, batches, &WindowSpec::from_json(spec)?)?)
-}
-
-/// Rolling output as (schema, batches): the schema is known even without rows.
-fn rolling(schema: &SchemaRef, batches: &[RecordBatch], spec: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    Ok(sash_core::rolling_with_schema(schema, batches, &RollingSpec::from_json(spec)?)?)
 }
 
 /// `NativeLib.version()`: the crate version, e.g. "0.1.0".
@@ -190,7 +182,7 @@ pub extern "system" fn Java_dev_sash_NativeLib_windowAgg<'local>(
             kernel_call(env, || {
                 single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
                     let (schema, batch) = import_batch(array, schema)?;
-                    window(&schema, &[batch], spec)
+                    Ok(window_json(&schema, &[batch], spec)?)
                 })
             })
         })
@@ -215,7 +207,7 @@ pub extern "system" fn Java_dev_sash_NativeLib_rolling<'local>(
             kernel_call(env, || {
                 single_batch(env, array, schema, &spec, spark_types, out_array, out_schema, |array, schema, spec| {
                     let (schema, batch) = import_batch(array, schema)?;
-                    let (out_schema, parts) = rolling(&schema, &[batch], spec)?;
+                    let (out_schema, parts) = rolling_json(&schema, &[batch], spec)?;
                     Ok(arrow_select::concat::concat_batches(&out_schema, &parts)?)
                 })
             })
@@ -266,7 +258,7 @@ pub extern "system" fn Java_dev_sash_NativeLib_windowAggStream<'local>(
                 let input = take_stream_input(input, out)?;
                 let spec = spec_string(env, &spec)?;
                 let (schema, batches) = input.read_all()?;
-                let result = window(&schema, &batches, &spec)?;
+                let result = window_json(&schema, &batches, &spec)?;
                 let out_schema = result.schema();
                 export_stream(env, vec![Ok(result)].into_iter(), out_schema, spark_types, out)
             })
@@ -291,7 +283,7 @@ pub extern "system" fn Java_dev_sash_NativeLib_rollingStream<'local>(
                 let input = take_stream_input(input, out)?;
                 let spec = spec_string(env, &spec)?;
                 let (schema, batches) = input.read_all()?;
-                let (out_schema, parts) = rolling(&schema, &batches, &spec)?;
+                let (out_schema, parts) = rolling_json(&schema, &batches, &spec)?;
                 export_stream(env, parts.into_iter().map(Ok), out_schema, spark_types, out)
             })
         })
@@ -318,7 +310,7 @@ pub extern "system" fn Java_dev_sash_NativeLib_parseStream<'local>(
                 let spec = spec_string(env, &spec)?;
                 // One parsed batch per input batch, parsed as Java pulls it; a
                 // pull cancelled by an interrupt keeps its batch for the next.
-                let stream = sash::ParseStream::new(input, Parser::new(&ParseSpec::from_json(&spec)?)?)?;
+                let stream = sash_ffi::run::ParseStream::new(input, Parser::new(&ParseSpec::from_json(&spec)?)?)?;
                 let schema = arrow_array::RecordBatchReader::schema(&stream);
                 export_stream(env, stream, schema, spark_types, out)
             })

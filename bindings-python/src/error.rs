@@ -169,12 +169,5 @@ pub fn io_error(path: &std::path::Path, err: std::io::Error) -> PyErr {
 
 /// A caught panic as `sash.InternalError`.
 pub fn panic_to_pyerr(py: Python<'_>, payload: Box<dyn Any + Send>) -> PyErr {
-    let msg = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic payload".to_string()
-    };
-    new_err(py, INTERNAL, format!("internal error in sash (please report it): {msg}"))
+    new_err(py, INTERNAL, sash_ffi::panic::internal_message(payload.as_ref()))
 }

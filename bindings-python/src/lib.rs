@@ -11,7 +11,7 @@
 //!    key by key; unknown keywords are passed on too, so the core rejects them
 //!    by name (`invalid_spec: unknown key 'colsed'`), exactly as for the
 //!    JSON spec of every other binding.
-//! 3. **Compute** in `py.detach` (the GIL is released) under `catch_unwind`:
+//! 3. **Compute** in `py.detach` (the GIL is released) under `sash_ffi::panic::catch`:
 //!    a panic becomes `sash.InternalError`, never a crash.
 //! 4. **Output**: each result batch is exported as one Arrow C `ArrowArray`
 //!    and imported by pyarrow against a kept pyarrow schema (see
@@ -33,7 +33,6 @@ use pyo3_arrow::error::PyArrowError;
 use pyo3_arrow::input::{AnyArray, AnyRecordBatch};
 use pyo3_arrow::{PyRecordBatch, PyRecordBatchReader, PySchema};
 use serde_json::{Map, Number, Value};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -280,7 +279,7 @@ fn compute<T: Send>(py: Python<'_>, f: impl FnOnce() -> sash_core::Result<T> + S
             }
         })
     };
-    match py.detach(|| catch_unwind(AssertUnwindSafe(|| sash_core::cancel::with_check(&interrupted, f)))) {
+    match py.detach(|| sash_ffi::panic::catch(|| sash_core::cancel::with_check(&interrupted, f))) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(sash_core::SashError::Cancelled)) => match raised.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(e) => Err(e),

@@ -224,12 +224,12 @@ fuzz_target!(|data: &[u8]| {
     let schema: FFI_ArrowSchema = unsafe { std::ptr::read(schema as *const FFI_ArrowSchema) };
     let array: FFI_ArrowArray = unsafe { std::ptr::read(array as *const FFI_ArrowArray) };
     if as_batch {
-        if let Ok((_, batch)) = sash::import::import_batch(array, &schema) {
+        if let Ok((_, batch)) = sash_ffi::import::import_batch(array, &schema) {
             for column in batch.columns() {
                 column.to_data().validate_full().expect("an imported column is valid");
             }
         }
-    } else if let Ok((imported, _)) = sash::import::import(array, &schema) {
+    } else if let Ok((imported, _)) = sash_ffi::import::import(array, &schema) {
         imported.to_data().validate_full().expect("an imported array is valid");
     }
     drop(schema);

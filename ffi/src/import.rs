@@ -7,7 +7,7 @@
 //! then, after the import, everything `ArrayData::validate_full` checks
 //! (offsets in order and within the values, UTF-8, dictionary keys, ...).
 
-use crate::error::{Error, SashStatus};
+use crate::status::{Error, SashStatus};
 use arrow_array::ffi::{from_ffi, to_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{Array, ArrayRef, RecordBatch, StructArray};
