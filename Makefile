@@ -60,7 +60,7 @@ test-corpus: venv ## Re-derive the conformance corpus's expectations (brute forc
 # The profile python-dev builds with: test-python asks for test-opt (see Cargo.toml).
 PY_PROFILE ?= release
 python-dev: venv ## Build the Python wheel (release) and install it into .venv (maturin develop)
-	cd bindings-python && VIRTUAL_ENV=$(abspath $(VENV)) $(abspath $(VENV))/bin/maturin develop --profile $(PY_PROFILE) --quiet
+	cd bindings-python && VIRTUAL_ENV=$(abspath $(VENV)) $(abspath $(VENV))/bin/maturin develop --profile $(PY_PROFILE) --features reference --quiet
 
 test-python: venv ## Python binding tests (tests/python: corpus, equivalence, zero-copy, memory)
 	$(MAKE) --no-print-directory python-dev PY_PROFILE=test-opt

@@ -99,12 +99,8 @@ mod tests {
     }
 
     #[test]
-    fn every_core_kind_has_its_own_status_named_like_the_corpus() {
-        let mut seen = std::collections::HashSet::new();
+    fn every_core_kind_has_its_c_name() {
         for &kind in ErrorKind::ALL {
-            assert_eq!(status_of(kind).kind(), Some(kind), "{kind:?} has no status of its own");
-            assert!(seen.insert(status_of(kind) as i32));
-            assert_eq!(status_of(kind).name(), kind.as_str());
             // SAFETY: static NUL-terminated names.
             assert_eq!(unsafe { CStr::from_ptr(status_name_ptr(status_of(kind))) }.to_str().unwrap(), kind.as_str());
         }

@@ -38,7 +38,9 @@ pub mod error;
 mod exec;
 pub mod parse;
 /// The brute-force reference implementation: the executable specification of
-/// `docs/semantics.md`, used by the tests of the engine and of every binding.
+/// `docs/semantics.md`, used by the tests of the engine and of every binding
+/// (the `reference` feature; shipped libraries leave it out).
+#[cfg(feature = "reference")]
 pub mod reference;
 mod rolling;
 pub mod spec;

@@ -5,8 +5,9 @@
 
 use super::time::{now_us, TimeFormat, Zone};
 use crate::error::{Result, SashError};
+use crate::spec::{check_keys, string_key};
 use arrow_schema::{DataType, Field, Fields, TimeUnit};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// The log formats sash parses.
@@ -304,15 +305,6 @@ impl ParseSpec {
     }
 }
 
-fn check_keys(map: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<()> {
-    for key in map.keys() {
-        if !allowed.contains(&key.as_str()) {
-            return Err(SashError::spec(format!("unknown key '{key}' in {what}; allowed keys: {}", allowed.join(", "))));
-        }
-    }
-    Ok(())
-}
-
 fn check_unique<'a>(names: impl Iterator<Item = &'a str>, what: &str) -> Result<()> {
     let mut seen = Vec::new();
     for name in names {
@@ -325,14 +317,6 @@ fn check_unique<'a>(names: impl Iterator<Item = &'a str>, what: &str) -> Result<
         seen.push(name);
     }
     Ok(())
-}
-
-fn string_key(map: &Map<String, Value>, key: &str) -> Result<Option<String>> {
-    match map.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(SashError::spec(format!("'{key}' must be a string, got {other}"))),
-    }
 }
 
 /// `{"name": type, ...}` in written order.

@@ -167,16 +167,19 @@ fn object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {
     value.as_object().ok_or_else(|| SashError::spec(format!("a {what} spec must be a JSON object")))
 }
 
-fn check_keys(map: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<()> {
+/// Every key of `map` is one of `allowed`; `what` names the object in the
+/// message ("a window spec", "a schema field").
+pub(crate) fn check_keys(map: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<()> {
     for key in map.keys() {
         if !allowed.contains(&key.as_str()) {
-            return Err(SashError::spec(format!("unknown key '{key}' in a {what} spec; allowed keys: {}", allowed.join(", "))));
+            return Err(SashError::spec(format!("unknown key '{key}' in {what}; allowed keys: {}", allowed.join(", "))));
         }
     }
     Ok(())
 }
 
-fn string_key(map: &Map<String, Value>, key: &str) -> Result<Option<String>> {
+/// A string value, or None when the key is missing or null.
+pub(crate) fn string_key(map: &Map<String, Value>, key: &str) -> Result<Option<String>> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -255,7 +258,7 @@ impl WindowSpec {
 
     pub fn from_value(value: &Value) -> Result<WindowSpec> {
         let map = object(value, "window")?;
-        check_keys(map, &["time", "every", "period", "offset", "session_gap", "by", "aggs", "closed", "null_time"], "window")?;
+        check_keys(map, &["time", "every", "period", "offset", "session_gap", "by", "aggs", "closed", "null_time"], "a window spec")?;
         let time = string_key(map, "time")?.ok_or_else(|| SashError::spec("'time' is required: the name of the time column"))?;
         let every = duration_key(map, "every")?;
         let period = duration_key(map, "period")?;
@@ -358,7 +361,7 @@ impl RollingSpec {
 
     pub fn from_value(value: &Value) -> Result<RollingSpec> {
         let map = object(value, "rolling")?;
-        check_keys(map, &["time", "period", "by", "aggs", "closed", "null_time"], "rolling")?;
+        check_keys(map, &["time", "period", "by", "aggs", "closed", "null_time"], "a rolling spec")?;
         let time = string_key(map, "time")?.ok_or_else(|| SashError::spec("'time' is required: the name of the time column"))?;
         let period = match map.get("period") {
             None | Some(Value::Null) => return Err(SashError::spec("'period' is required: a duration (\"5m\") or a row count (\"100i\")")),
