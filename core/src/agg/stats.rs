@@ -26,9 +26,20 @@ pub(crate) trait Native: Copy + Send + 'static {
     fn max_of_number(a: Self, b: Self) -> Self {
         Self::max_of(a, b)
     }
-    /// Whether any of `values` is NaN (never, for integers).
-    fn any_nan(_values: &[Self]) -> bool {
-        false
+    /// `min_of_number` and `max_of_number` when `b` is also known not to be
+    /// a zero: one instruction each for floats (no sign of zero to settle).
+    #[inline(always)]
+    fn min_of_nonzero(a: Self, b: Self) -> Self {
+        Self::min_of_number(a, b)
+    }
+    #[inline(always)]
+    fn max_of_nonzero(a: Self, b: Self) -> Self {
+        Self::max_of_number(a, b)
+    }
+    /// What `values` hold that the extremes must handle: whether any is NaN,
+    /// and whether any is a zero (never either, for integers).
+    fn nan_or_zero(_values: &[Self]) -> Special {
+        Special::Neither
     }
     fn add(sum: Self::Sum, v: Self) -> Self::Sum;
     fn add_sums(a: Self::Sum, b: Self::Sum) -> Self::Sum;
@@ -39,6 +50,22 @@ pub(crate) trait Native: Copy + Send + 'static {
     fn sums_to_state(sums: Vec<Self::Sum>) -> ArrayRef;
     fn sums_of_state(state: &ArrayRef) -> &[Self::Sum];
 }
+
+/// What an update's values hold that min and max must handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Special {
+    /// A NaN (and maybe zeros): the full tests.
+    Nan,
+    /// A zero, no NaN: the sign of equal zeros to settle.
+    Zero,
+    /// Neither: one instruction per extreme.
+    Neither,
+}
+
+/// How `fold` takes the extremes of a value, by what the update's values hold.
+const ANY_VALUE: u8 = 0;
+const NOT_NAN: u8 = 1;
+const NOT_NAN_OR_ZERO: u8 = 2;
 
 /// Integer and decimal running sums are i128, exported as Decimal128(38, 0) bits.
 macro_rules! i128_sum_state {
@@ -128,9 +155,26 @@ macro_rules! float_native {
             fn max_of_number(a: Self, b: Self) -> Self {
                 positive_zero_wins(if b > a { b } else { a }, a, b)
             }
-            fn any_nan(values: &[Self]) -> bool {
-                // Whole chunks without an early exit, so the test vectorizes.
-                values.chunks(256).any(|chunk| chunk.iter().fold(false, |nan, v| nan | v.is_nan()))
+            // Equal values that are not zeros have the same bits: nothing to settle.
+            #[inline(always)]
+            fn min_of_nonzero(a: Self, b: Self) -> Self {
+                if a < b { a } else { b }
+            }
+            #[inline(always)]
+            fn max_of_nonzero(a: Self, b: Self) -> Self {
+                if b > a { b } else { a }
+            }
+            fn nan_or_zero(values: &[Self]) -> Special {
+                // Whole chunks without an early exit, so the tests vectorize.
+                let (mut nan, mut zero) = (false, false);
+                for chunk in values.chunks(256) {
+                    let (n, z) = chunk.iter().fold((false, false), |(n, z), v| (n | v.is_nan(), z | (*v == 0.0)));
+                    (nan, zero) = (nan | n, zero | z);
+                    if nan {
+                        return Special::Nan;
+                    }
+                }
+                if zero { Special::Zero } else { Special::Neither }
             }
             #[inline(always)]
             fn add(sum: f64, v: Self) -> f64 { sum + v as f64 }
@@ -237,14 +281,24 @@ where
     fn fold_range<const MIN: bool, const MAX: bool>(states: &mut [Stat<T::Native>], values: &[T::Native], slots: &[u32]) {
         debug_assert_eq!(values.len(), slots.len());
         // A pass over values about to be read anyway (in the cache) spares
-        // every row the NaN tests of its min and max: a third of the loop.
-        if (MIN || MAX) && !T::Native::any_nan(values) {
-            for (&v, &slot) in values.iter().zip(slots) {
-                Self::fold::<true>(&mut states[slot as usize], v, MIN, MAX);
+        // every row the NaN tests of its min and max (a third of the loop),
+        // and the settling of the sign of equal zeros when there are none.
+        let special = if MIN || MAX { T::Native::nan_or_zero(values) } else { Special::Neither };
+        match special {
+            Special::Neither => {
+                for (&v, &slot) in values.iter().zip(slots) {
+                    Self::fold::<NOT_NAN_OR_ZERO>(&mut states[slot as usize], v, MIN, MAX);
+                }
             }
-        } else {
-            for (&v, &slot) in values.iter().zip(slots) {
-                Self::fold::<false>(&mut states[slot as usize], v, MIN, MAX);
+            Special::Zero => {
+                for (&v, &slot) in values.iter().zip(slots) {
+                    Self::fold::<NOT_NAN>(&mut states[slot as usize], v, MIN, MAX);
+                }
+            }
+            Special::Nan => {
+                for (&v, &slot) in values.iter().zip(slots) {
+                    Self::fold::<ANY_VALUE>(&mut states[slot as usize], v, MIN, MAX);
+                }
             }
         }
     }
@@ -273,17 +327,26 @@ where
         }
     }
 
-    /// Adds `v` to `st`; `NOT_NAN` when `v` is known not to be NaN, which
-    /// spares the extremes their NaN tests.
+    /// Adds `v` to `st`; `KNOWN` says what `v` is known not to be
+    /// (`ANY_VALUE`, `NOT_NAN`, `NOT_NAN_OR_ZERO`), which spares the
+    /// extremes the tests it makes needless.
     #[inline(always)]
-    fn fold<const NOT_NAN: bool>(st: &mut Stat<T::Native>, v: T::Native, want_min: bool, want_max: bool) {
+    fn fold<const KNOWN: u8>(st: &mut Stat<T::Native>, v: T::Native, want_min: bool, want_max: bool) {
         st.count += 1;
         st.sum = T::Native::add(st.sum, v);
         if want_min {
-            st.min = if NOT_NAN { T::Native::min_of_number(st.min, v) } else { T::Native::min_of(st.min, v) };
+            st.min = match KNOWN {
+                NOT_NAN_OR_ZERO => T::Native::min_of_nonzero(st.min, v),
+                NOT_NAN => T::Native::min_of_number(st.min, v),
+                _ => T::Native::min_of(st.min, v),
+            };
         }
         if want_max {
-            st.max = if NOT_NAN { T::Native::max_of_number(st.max, v) } else { T::Native::max_of(st.max, v) };
+            st.max = match KNOWN {
+                NOT_NAN_OR_ZERO => T::Native::max_of_nonzero(st.max, v),
+                NOT_NAN => T::Native::max_of_number(st.max, v),
+                _ => T::Native::max_of(st.max, v),
+            };
         }
     }
 }
@@ -317,11 +380,11 @@ where
                 (false, false) => Self::fold_range::<false, false>(states, &values[r.clone()], slots),
             },
             (None, _) => for_rows!(rows, slots, |slot, row| {
-                Self::fold::<false>(&mut states[slot], values[row], want_min, want_max);
+                Self::fold::<ANY_VALUE>(&mut states[slot], values[row], want_min, want_max);
             }),
             (Some(nulls), _) => for_rows!(rows, slots, |slot, row| {
                 if nulls.is_valid(row) {
-                    Self::fold::<false>(&mut states[slot], values[row], want_min, want_max);
+                    Self::fold::<ANY_VALUE>(&mut states[slot], values[row], want_min, want_max);
                 } else if count_nulls {
                     null_rows[slot] += 1;
                 }
