@@ -58,6 +58,7 @@ pub use spec::duration::{self, Duration};
 pub use spec::expr::{self, AggExpr, AggFunc};
 pub use spec::types;
 pub use spec::{Closed, NullTime, RollingPeriod, RollingSpec, WindowKind, WindowSpec, DROPPED_NULL_TIMES_KEY};
+pub use window::stream::{StreamStats, WindowStream};
 /// Two-phase window aggregation: per-partition partial states and their merge.
 pub use window::two_phase as partial;
 pub use window::window_agg;

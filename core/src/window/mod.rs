@@ -11,6 +11,7 @@
 //! few integer-like keys whose group ids are fixed and ordered, blocks of one
 //! slot per group, where a row's slot is its block's base plus its group id.
 
+pub mod stream;
 pub mod two_phase;
 
 use crate::agg::{AggPlan, Rows};

@@ -1,0 +1,424 @@
+//! `WindowStream`: tumbling and hopping windows over input that never stops
+//! arriving, emitted as event time passes (docs/semantics.md, "Streaming").
+//!
+//! The state is the open windows' aggregation states as one plain Arrow
+//! batch (the two-phase format of `two_phase`): a push aggregates its rows
+//! into states (`window_agg_partial`), drops the states of windows already
+//! emitted, merges the rest into the open ones (`window_agg_merge_states`),
+//! moves the watermark, and emits the windows it closed
+//! (`window_agg_merge`). Nothing pins an input batch, and a push changes the
+//! stream only once everything it computes has succeeded.
+
+use super::grid::Grid;
+use super::two_phase::{window_agg_merge, window_agg_merge_states, window_agg_partial};
+use crate::error::{Result, SashError};
+use crate::exec::time::TimeColumn;
+use crate::spec::duration::Duration;
+use crate::spec::{Closed, WindowKind, WindowSpec, DROPPED_NULL_TIMES_KEY};
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_schema::SchemaRef;
+use arrow_select::concat::concat_batches;
+use arrow_select::filter::filter_record_batch;
+
+/// What a stream has seen, for monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Rows pushed, late ones and dropped null times included.
+    pub rows_in: u64,
+    /// Rows that came too late to count in any window (see `take_late`).
+    pub rows_late: u64,
+    /// Rows left out for a null time under `null_time = "drop"`.
+    pub null_times_dropped: u64,
+    /// (keys, window) states held.
+    pub open_windows: usize,
+    /// Bytes of Arrow memory the open states and untaken late rows hold.
+    pub state_bytes: usize,
+}
+
+/// What the first push fixes: the input schema and the grid in its ticks.
+#[derive(Debug, Clone)]
+struct Fixed {
+    schema: SchemaRef,
+    time: TimeColumn,
+    grid: Grid,
+    lateness: i64,
+}
+
+/// Tumbling and hopping windows over a stream of batches; see the module docs.
+#[derive(Debug, Clone)]
+pub struct WindowStream {
+    spec: WindowSpec,
+    lateness: Duration,
+    fixed: Option<Fixed>,
+    /// The open windows' states, one row per (keys, window).
+    open: Option<RecordBatch>,
+    /// Below every time until the first push or advance.
+    watermark: Option<i64>,
+    late: Vec<RecordBatch>,
+    stats: StreamStats,
+    finished: bool,
+}
+
+impl WindowStream {
+    /// A stream for `spec` (as `window_agg` takes it), waiting `lateness`
+    /// past the largest time seen before it closes a window.
+    pub fn new(spec: WindowSpec, lateness: Duration) -> Result<WindowStream> {
+        spec.validate()?;
+        if let WindowKind::Session { .. } = spec.kind {
+            return Err(SashError::spec("a WindowStream of session windows is not supported yet; use tumbling or hopping windows"));
+        }
+        if matches!(lateness, Duration::Count(n) | Duration::Time { nanos: n } if n < 0) {
+            return Err(SashError::spec(format!("'lateness' must not be negative, got {lateness}")));
+        }
+        Ok(WindowStream {
+            spec,
+            lateness,
+            fixed: None,
+            open: None,
+            watermark: None,
+            late: Vec::new(),
+            stats: StreamStats::default(),
+            finished: false,
+        })
+    }
+
+    /// A stream from a JSON window spec with an optional `"lateness"` key.
+    pub fn from_json(text: &str) -> Result<WindowStream> {
+        let mut value = crate::spec::parse_json(text)?;
+        let lateness = match value.as_object_mut().and_then(|map| map.remove("lateness")) {
+            Some(serde_json::Value::Null) | None => Duration::Count(0),
+            Some(v) => Duration::from_json("lateness", &v)?,
+        };
+        WindowStream::new(WindowSpec::from_value(&value)?, lateness)
+    }
+
+    /// The watermark in ticks of the time column; None before any time was seen.
+    pub fn watermark(&self) -> Option<i64> {
+        self.watermark
+    }
+
+    pub fn stats(&self) -> StreamStats {
+        let open_windows = self.open.as_ref().map_or(0, |b| b.num_rows());
+        let state_bytes = self.open.iter().chain(&self.late).map(|b| b.get_array_memory_size()).sum();
+        StreamStats { open_windows, state_bytes, ..self.stats }
+    }
+
+    /// Takes rows: returns the windows this push closed (possibly none), in
+    /// `window_agg`'s columns and order. Atomic: on error nothing changed.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+        self.check_open()?;
+        let fixed = self.fix(batch.schema())?;
+        if batch.schema().fields() != fixed.schema.fields() {
+            return Err(SashError::InvalidInput(format!(
+                "a push must have the schema of the first push: expected {:?}, got {:?}",
+                fixed.schema.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>(),
+                batch.schema().fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>()
+            )));
+        }
+        let batch = batch.clone().with_schema(fixed.schema.clone()).map_err(|e| SashError::InvalidInput(e.to_string()))?;
+        // Rows all of whose windows were emitted are late, judged against the
+        // watermark of the pushes before this one.
+        let times = batch.column(fixed.time.index);
+        let ticks = fixed.time.values(times);
+        let mut late_rows = Vec::with_capacity(batch.num_rows());
+        for (i, &t) in ticks.iter().enumerate() {
+            let late = times.is_valid(i) && self.last_window_end(&fixed, t).is_some_and(|end| self.emitted(&fixed, end));
+            late_rows.push(late);
+        }
+        let late = filter_record_batch(&batch, &BooleanArray::from(late_rows.clone()))?;
+        let on_time = filter_record_batch(&batch, &late_rows.iter().map(|&l| Some(!l)).collect::<BooleanArray>())?;
+
+        let partial = window_agg_partial(&fixed.schema, std::slice::from_ref(&on_time), &self.spec, self.stats.rows_in)?;
+        let dropped = dropped_null_times(&partial)?;
+        // States of windows already emitted: their rows count in the open windows only.
+        let partial = self.without_emitted(&fixed, partial)?;
+        let merged = match &self.open {
+            Some(open) => window_agg_merge_states(&fixed.schema, &self.spec, &[open.clone(), partial])?,
+            None => window_agg_merge_states(&fixed.schema, &self.spec, &[partial])?,
+        };
+        let largest = ticks.iter().enumerate().filter(|&(i, _)| times.is_valid(i)).map(|(_, &t)| t).max();
+        let watermark = match largest {
+            Some(t) => Some(self.watermark.map_or(t.saturating_sub(fixed.lateness), |w| w.max(t.saturating_sub(fixed.lateness)))),
+            None => self.watermark,
+        };
+        let (emitted, open) = self.split_closed(&fixed, merged, watermark, false)?;
+
+        // Nothing failed: commit.
+        self.stats.rows_in += batch.num_rows() as u64;
+        self.stats.rows_late += late.num_rows() as u64;
+        self.stats.null_times_dropped += dropped;
+        if late.num_rows() > 0 {
+            self.late.push(late);
+        }
+        self.open = Some(open);
+        self.watermark = watermark;
+        self.fixed = Some(fixed);
+        Ok(emitted)
+    }
+
+    /// Moves the watermark to `watermark` (ticks of the time column) if that
+    /// is later, and returns the windows it closed.
+    pub fn advance(&mut self, watermark: i64) -> Result<RecordBatch> {
+        self.check_open()?;
+        let new = Some(self.watermark.map_or(watermark, |w| w.max(watermark)));
+        let Some(fixed) = self.fixed.clone() else {
+            // No schema yet: nothing to emit; the watermark still moves.
+            self.watermark = new;
+            return Ok(RecordBatch::new_empty(std::sync::Arc::new(arrow_schema::Schema::empty())));
+        };
+        let merged = self.open.clone().expect("a fixed stream has a state");
+        let (emitted, open) = self.split_closed(&fixed, merged, new, false)?;
+        self.open = Some(open);
+        self.watermark = new;
+        Ok(emitted)
+    }
+
+    /// End of input: every open window is emitted; later pushes are an error.
+    pub fn finish(&mut self) -> Result<RecordBatch> {
+        self.check_open()?;
+        let out = match (self.fixed.clone(), self.open.clone()) {
+            (Some(fixed), Some(open)) => {
+                let (emitted, rest) = self.split_closed(&fixed, open, self.watermark, true)?;
+                self.open = Some(rest);
+                emitted
+            }
+            _ => RecordBatch::new_empty(std::sync::Arc::new(arrow_schema::Schema::empty())),
+        };
+        self.finished = true;
+        Ok(out)
+    }
+
+    /// The rows that came too late to count in any window, with their input
+    /// columns, in arrival order; taking them clears them.
+    pub fn take_late(&mut self) -> Result<RecordBatch> {
+        let Some(fixed) = &self.fixed else {
+            return Ok(RecordBatch::new_empty(std::sync::Arc::new(arrow_schema::Schema::empty())));
+        };
+        let out = concat_batches(&fixed.schema, &self.late)?;
+        self.late.clear();
+        Ok(out)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.finished {
+            return Err(SashError::InvalidInput("the stream is finished: no push, advance or finish after finish()".into()));
+        }
+        Ok(())
+    }
+
+    /// The fixed part, from the first push's schema (or as fixed before).
+    fn fix(&self, schema: SchemaRef) -> Result<Fixed> {
+        if let Some(fixed) = &self.fixed {
+            return Ok(fixed.clone());
+        }
+        let time = TimeColumn::resolve(&schema, &self.spec.time)?;
+        let offset = self.spec.offset.map(|o| time.ticks("offset", o)).transpose()?.unwrap_or(0);
+        let (every, period) = match self.spec.kind {
+            WindowKind::Tumbling { every } => (every, every),
+            WindowKind::Hopping { every, period } => (every, period),
+            WindowKind::Session { .. } => unreachable!("refused in new"),
+        };
+        let every = time.ticks("every", every)?;
+        let period = time.ticks("period", period)?;
+        let lateness = match self.lateness {
+            Duration::Count(0) => 0,
+            lateness => time.ticks("lateness", lateness)?,
+        };
+        let grid = Grid::new(every, period, offset, self.spec.closed)?;
+        Ok(Fixed { schema, time, grid, lateness })
+    }
+
+    /// The end of the last window holding time `t` (None: `t` is in no window).
+    fn last_window_end(&self, fixed: &Fixed, t: i64) -> Option<i128> {
+        let pane = fixed.grid.pane_of(t);
+        if !fixed.grid.in_some_window(pane) {
+            return None;
+        }
+        let (_, last) = fixed.grid.windows_of(pane);
+        Some(fixed.grid.offset as i128 + last * fixed.grid.every as i128 + fixed.grid.period as i128)
+    }
+
+    /// Whether the window ending at `end` is closed under `watermark`: no
+    /// row that is not late could still fall in it.
+    fn closed_at(fixed: &Fixed, end: i128, watermark: Option<i64>) -> bool {
+        let includes_end = matches!(fixed.grid.closed, Closed::Right | Closed::Both);
+        watermark.is_some_and(|w| if includes_end { w as i128 > end } else { w as i128 >= end })
+    }
+
+    fn emitted(&self, fixed: &Fixed, end: i128) -> bool {
+        Self::closed_at(fixed, end, self.watermark)
+    }
+
+    fn window_ends(fixed: &Fixed, states: &RecordBatch) -> Vec<i64> {
+        let n_keys = states.num_columns() - fixed_state_columns(states);
+        fixed.time.values(states.column(n_keys + 1)).into_owned()
+    }
+
+    fn without_emitted(&self, fixed: &Fixed, partial: RecordBatch) -> Result<RecordBatch> {
+        let keep: BooleanArray = Self::window_ends(fixed, &partial).iter().map(|&end| Some(!self.emitted(fixed, end as i128))).collect();
+        Ok(filter_record_batch(&partial, &keep)?)
+    }
+
+    /// Splits states into the windows closed under `watermark` (or all, at
+    /// the end), merged into results, and the ones still open.
+    fn split_closed(&self, fixed: &Fixed, states: RecordBatch, watermark: Option<i64>, all: bool) -> Result<(RecordBatch, RecordBatch)> {
+        let closed: Vec<bool> =
+            Self::window_ends(fixed, &states).iter().map(|&end| all || Self::closed_at(fixed, end as i128, watermark)).collect();
+        let done = filter_record_batch(&states, &BooleanArray::from(closed.clone()))?;
+        let open = filter_record_batch(&states, &closed.iter().map(|&c| Some(!c)).collect::<BooleanArray>())?;
+        let emitted = window_agg_merge(&fixed.schema, &self.spec, &[done])?;
+        Ok((emitted, open))
+    }
+}
+
+/// The number of columns after the keys in a state batch: the state's own,
+/// plus `window_start` and `window_end`.
+fn fixed_state_columns(states: &RecordBatch) -> usize {
+    let schema = states.schema();
+    let start = schema.index_of("window_start").expect("a state batch has window_start");
+    states.num_columns() - start
+}
+
+fn dropped_null_times(partial: &RecordBatch) -> Result<u64> {
+    match partial.schema().metadata().get(DROPPED_NULL_TIMES_KEY) {
+        Some(n) => n.parse().map_err(|_| SashError::InvalidInput(format!("invalid {DROPPED_NULL_TIMES_KEY}: {n}"))),
+        None => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema, SortOptions};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use std::sync::Arc;
+
+    fn events(rng: &mut StdRng, rows: usize, disorder: i64) -> RecordBatch {
+        let mut t = 0i64;
+        let mut ts = Vec::new();
+        for _ in 0..rows {
+            t += rng.random_range(0..4);
+            ts.push((t - rng.random_range(0..=disorder)).max(0));
+        }
+        let keys: Vec<Option<&str>> = (0..rows).map(|_| [Some("a"), Some("b"), None][rng.random_range(0..3)]).collect();
+        let values: Vec<Option<f64>> =
+            (0..rows).map(|_| if rng.random_range(0..8) == 0 { None } else { Some(rng.random_range(-50..50) as f64) }).collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("ts", DataType::Int64, false),
+            Field::new("key", DataType::Utf8, true),
+            Field::new("v", DataType::Float64, true),
+        ]));
+        let columns: Vec<ArrayRef> =
+            vec![Arc::new(Int64Array::from(ts)), Arc::new(StringArray::from(keys)), Arc::new(Float64Array::from(values))];
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    /// Rows sorted as `window_agg` sorts them: window start, keys, window end.
+    fn sorted(batch: &RecordBatch) -> RecordBatch {
+        let columns = ["window_start", "key", "window_end"]
+            .iter()
+            .map(|name| arrow_ord::sort::SortColumn {
+                values: batch.column_by_name(name).unwrap().clone(),
+                options: Some(SortOptions { descending: false, nulls_first: false }),
+            })
+            .collect::<Vec<_>>();
+        let order = arrow_ord::sort::lexsort_to_indices(&columns, None).unwrap();
+        let columns = batch.columns().iter().map(|c| arrow_select::take::take(c, &order, None).unwrap()).collect();
+        RecordBatch::try_new(batch.schema(), columns).unwrap()
+    }
+
+    const AGGS: &str = r#"["count() as n", "sum(v) as s", "min(v) as lo", "max(v) as hi", "first(v) as f", "last(v) as l", "median(v) as med", "count_distinct(v) as cd", "max_by(key, v) as mb"]"#;
+
+    #[test]
+    fn pushes_of_any_split_within_lateness_emit_what_window_agg_gives() {
+        let mut rng = StdRng::seed_from_u64(11);
+        for case in 0..200 {
+            let disorder = rng.random_range(0..6);
+            let rows = rng.random_range(0..300);
+            let input = events(&mut rng, rows, disorder);
+            let window = if rng.random_bool(0.5) { r#""every": 10"#.to_string() } else { r#""every": 4, "period": 10"#.to_string() };
+            let closed = ["left", "right"][rng.random_range(0..2)];
+            let json = format!(r#"{{"time": "ts", {window}, "by": "key", "closed": "{closed}", "aggs": {AGGS}}}"#);
+            let spec = WindowSpec::from_json(&json).unwrap();
+            let want = crate::window::window_agg(&input.schema(), std::slice::from_ref(&input), &spec).unwrap();
+            let mut stream = WindowStream::new(spec, Duration::Count(disorder)).unwrap();
+            let mut emitted = Vec::new();
+            let mut at = 0;
+            while at < input.num_rows() {
+                let len = rng.random_range(0..=(input.num_rows() - at).min(40));
+                emitted.push(stream.push(&input.slice(at, len)).unwrap());
+                at += len;
+                if rng.random_bool(0.1) {
+                    let w = stream.watermark().unwrap_or(0);
+                    emitted.push(stream.advance(w - 1).unwrap());
+                }
+            }
+            emitted.push(stream.finish().unwrap());
+            assert_eq!(stream.stats().rows_late, 0, "case {case}: disorder within lateness makes no row late");
+            let emitted: Vec<RecordBatch> = emitted.into_iter().filter(|b| b.num_rows() > 0).collect();
+            let got =
+                if emitted.is_empty() { RecordBatch::new_empty(want.schema()) } else { concat_batches(&want.schema(), &emitted).unwrap() };
+            assert_eq!(sorted(&got), sorted(&want), "case {case}: {json}, lateness {disorder}");
+        }
+    }
+
+    #[test]
+    fn a_window_is_emitted_once_the_watermark_passes_its_end_and_late_rows_are_returned() {
+        let schema = Arc::new(Schema::new(vec![Field::new("ts", DataType::Int64, false), Field::new("v", DataType::Float64, true)]));
+        let batch = |ts: Vec<i64>| {
+            let n = ts.len();
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(ts)), Arc::new(Float64Array::from(vec![1.0; n]))]).unwrap()
+        };
+        let mut stream = WindowStream::from_json(r#"{"time": "ts", "every": 10, "aggs": ["count() as n"], "lateness": 2}"#).unwrap();
+        assert_eq!(stream.push(&batch(vec![1, 5, 11])).unwrap().num_rows(), 0); // W = 9
+        let out = stream.push(&batch(vec![12])).unwrap(); // W = 10: [0, 10) closes
+        assert_eq!(out.num_rows(), 1);
+        assert_eq!(out.column_by_name("n").unwrap().as_primitive::<arrow_array::types::Int64Type>().value(0), 2);
+        // Time 3 falls only in [0, 10), already emitted: late, never counted.
+        assert_eq!(stream.push(&batch(vec![3, 15])).unwrap().num_rows(), 0);
+        assert_eq!(stream.stats().rows_late, 1);
+        let late = stream.take_late().unwrap();
+        assert_eq!(late.column(0).as_primitive::<arrow_array::types::Int64Type>().values().to_vec(), vec![3]);
+        assert_eq!(stream.take_late().unwrap().num_rows(), 0, "taking clears");
+        // advance never moves the watermark back.
+        assert_eq!(stream.advance(0).unwrap().num_rows(), 0);
+        assert_eq!(stream.watermark(), Some(13));
+        let out = stream.advance(20).unwrap();
+        assert_eq!(out.column_by_name("n").unwrap().as_primitive::<arrow_array::types::Int64Type>().value(0), 3);
+        assert_eq!(stream.finish().unwrap().num_rows(), 0);
+        assert!(stream.push(&batch(vec![30])).is_err(), "no push after finish");
+    }
+
+    #[test]
+    fn a_failed_push_leaves_the_stream_as_it_was() {
+        let schema = Arc::new(Schema::new(vec![Field::new("ts", DataType::Int64, true), Field::new("v", DataType::Float64, true)]));
+        let mut stream = WindowStream::from_json(r#"{"time": "ts", "every": 10, "aggs": ["sum(v) as s"]}"#).unwrap();
+        let good = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from(vec![1, 2])), Arc::new(Float64Array::from(vec![1.0, 2.0]))],
+        )
+        .unwrap();
+        stream.push(&good).unwrap();
+        let before = (stream.open.clone(), stream.watermark(), stream.stats());
+        // A null time under null_time = "error".
+        let null_time = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from(vec![Some(30), None])), Arc::new(Float64Array::from(vec![1.0, 2.0]))],
+        )
+        .unwrap();
+        assert!(stream.push(&null_time).is_err());
+        // Another schema.
+        let other = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("ts", DataType::Int64, true)])),
+            vec![Arc::new(Int64Array::from(vec![40]))],
+        )
+        .unwrap();
+        assert!(stream.push(&other).unwrap_err().to_string().contains("schema of the first push"));
+        assert_eq!((stream.open.clone(), stream.watermark(), stream.stats()), before);
+        let out = stream.finish().unwrap();
+        assert_eq!(out.column_by_name("s").unwrap().as_primitive::<arrow_array::types::Float64Type>().value(0), 3.0);
+    }
+}
