@@ -47,6 +47,8 @@ struct Fixed {
 /// Tumbling and hopping windows over a stream of batches; see the module docs.
 #[derive(Debug, Clone)]
 pub struct WindowStream {
+    /// The spec as given (with `lateness`), kept verbatim for snapshots.
+    spec_json: serde_json::Value,
     spec: WindowSpec,
     lateness: Duration,
     fixed: Option<Fixed>,
@@ -62,7 +64,7 @@ pub struct WindowStream {
 impl WindowStream {
     /// A stream for `spec` (as `window_agg` takes it), waiting `lateness`
     /// past the largest time seen before it closes a window.
-    pub fn new(spec: WindowSpec, lateness: Duration) -> Result<WindowStream> {
+    fn new(spec_json: serde_json::Value, spec: WindowSpec, lateness: Duration) -> Result<WindowStream> {
         spec.validate()?;
         if let WindowKind::Session { .. } = spec.kind {
             return Err(SashError::spec("a WindowStream of session windows is not supported yet; use tumbling or hopping windows"));
@@ -71,6 +73,7 @@ impl WindowStream {
             return Err(SashError::spec(format!("'lateness' must not be negative, got {lateness}")));
         }
         Ok(WindowStream {
+            spec_json,
             spec,
             lateness,
             fixed: None,
@@ -84,12 +87,102 @@ impl WindowStream {
 
     /// A stream from a JSON window spec with an optional `"lateness"` key.
     pub fn from_json(text: &str) -> Result<WindowStream> {
-        let mut value = crate::spec::parse_json(text)?;
+        let spec_json = crate::spec::parse_json(text)?;
+        let mut value = spec_json.clone();
         let lateness = match value.as_object_mut().and_then(|map| map.remove("lateness")) {
             Some(serde_json::Value::Null) | None => Duration::Count(0),
             Some(v) => Duration::from_json("lateness", &v)?,
         };
-        WindowStream::new(WindowSpec::from_value(&value)?, lateness)
+        WindowStream::new(spec_json, WindowSpec::from_value(&value)?, lateness)
+    }
+
+    /// The whole state as bytes: `restore` rebuilds the stream from them, in
+    /// this process or another, in any language. Equal states give equal bytes.
+    ///
+    /// The layout: `SASHSNAP`, the format version (u32, little-endian), then
+    /// three sections, each a u64 length and its bytes: the metadata (JSON:
+    /// the spec as given, watermark, counters), the input (an Arrow IPC
+    /// stream: the input schema and the late rows not yet taken), and the
+    /// open windows (an Arrow IPC stream of one state batch).
+    pub fn snapshot(&self) -> Result<Vec<u8>> {
+        let meta = serde_json::json!({
+            "kind": "window_stream",
+            "spec": self.spec_json,
+            "watermark": self.watermark,
+            "rows_in": self.stats.rows_in,
+            "rows_late": self.stats.rows_late,
+            "null_times_dropped": self.stats.null_times_dropped,
+            "finished": self.finished,
+        });
+        let mut out = SNAPSHOT_MAGIC.to_vec();
+        out.extend_from_slice(&SNAPSHOT_FORMAT.to_le_bytes());
+        push_section(&mut out, meta.to_string().as_bytes());
+        match &self.fixed {
+            Some(fixed) => {
+                let late = concat_batches(&fixed.schema, &self.late)?;
+                push_section(&mut out, &ipc_stream(&fixed.schema, (late.num_rows() > 0).then_some(&late))?);
+                let open = self.open.as_ref().expect("a fixed stream has a state");
+                push_section(&mut out, &ipc_stream(&open.schema(), Some(open))?);
+            }
+            None => {
+                push_section(&mut out, &[]);
+                push_section(&mut out, &[]);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stream a `snapshot` was taken of. Bytes that are not a snapshot,
+    /// are cut short or corrupted, or come from a later format are an error.
+    pub fn restore(bytes: &[u8]) -> Result<WindowStream> {
+        let corrupt = |what: &str| SashError::InvalidInput(format!("not a valid WindowStream snapshot: {what}"));
+        let rest = bytes.strip_prefix(SNAPSHOT_MAGIC).ok_or_else(|| corrupt("it does not start with SASHSNAP"))?;
+        let (version, mut rest) = rest.split_at_checked(4).ok_or_else(|| corrupt("it is cut short"))?;
+        let version = u32::from_le_bytes(version.try_into().expect("4 bytes"));
+        if version != SNAPSHOT_FORMAT {
+            return Err(corrupt(&format!("format version {version}; this sash reads version {SNAPSHOT_FORMAT}")));
+        }
+        let mut section = || -> Result<&[u8]> {
+            let (len, after) = rest.split_at_checked(8).ok_or_else(|| corrupt("it is cut short"))?;
+            let len = usize::try_from(u64::from_le_bytes(len.try_into().expect("8 bytes"))).map_err(|_| corrupt("a section length"))?;
+            let (body, after) = after.split_at_checked(len).ok_or_else(|| corrupt("it is cut short"))?;
+            rest = after;
+            Ok(body)
+        };
+        let (meta, input, open) = (section()?, section()?, section()?);
+        if !rest.is_empty() {
+            return Err(corrupt("bytes follow its last section"));
+        }
+        let meta: serde_json::Value = serde_json::from_slice(meta).map_err(|e| corrupt(&format!("its metadata: {e}")))?;
+        if meta["kind"] != "window_stream" {
+            return Err(corrupt("it is not of a WindowStream"));
+        }
+        let field = |key: &str| meta.get(key).ok_or_else(|| corrupt(&format!("its metadata has no '{key}'")));
+        let count = |key: &str| field(key)?.as_u64().ok_or_else(|| corrupt(&format!("'{key}' is not a count")));
+        let mut stream = WindowStream::from_json(&field("spec")?.to_string())?;
+        stream.watermark = match field("watermark")? {
+            serde_json::Value::Null => None,
+            w => Some(w.as_i64().ok_or_else(|| corrupt("'watermark' is not an integer"))?),
+        };
+        stream.stats.rows_in = count("rows_in")?;
+        stream.stats.rows_late = count("rows_late")?;
+        stream.stats.null_times_dropped = count("null_times_dropped")?;
+        stream.finished = field("finished")?.as_bool().ok_or_else(|| corrupt("'finished' is not a boolean"))?;
+        if input.is_empty() != open.is_empty() {
+            return Err(corrupt("it has an input schema without open windows, or the reverse"));
+        }
+        if input.is_empty() {
+            return Ok(stream);
+        }
+        let (schema, late) = read_ipc(input).map_err(|e| corrupt(&format!("its input section: {e}")))?;
+        let fixed = stream.fix(schema)?;
+        let (_, states) = read_ipc(open).map_err(|e| corrupt(&format!("its open windows: {e}")))?;
+        let [states] = <[RecordBatch; 1]>::try_from(states).map_err(|_| corrupt("its open windows are not one batch"))?;
+        // The merge checks every column and value of the states against the spec.
+        stream.open = Some(window_agg_merge_states(&fixed.schema, &stream.spec, &[states])?);
+        stream.late = late.into_iter().filter(|b| b.num_rows() > 0).collect();
+        stream.fixed = Some(fixed);
+        Ok(stream)
     }
 
     /// The watermark in ticks of the time column; None before any time was seen.
@@ -271,6 +364,73 @@ impl WindowStream {
     }
 }
 
+const SNAPSHOT_MAGIC: &[u8] = b"SASHSNAP";
+const SNAPSHOT_FORMAT: u32 = 1;
+
+fn push_section(out: &mut Vec<u8>, body: &[u8]) {
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+fn ipc_stream(schema: &SchemaRef, batch: Option<&RecordBatch>) -> Result<Vec<u8>> {
+    let mut writer = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), schema)?;
+    if let Some(batch) = batch {
+        writer.write(batch)?;
+    }
+    Ok(writer.into_inner()?)
+}
+
+/// Reads an Arrow IPC stream of untrusted bytes. arrow-ipc panics on some
+/// corrupted buffers (slicing past a buffer's end) instead of returning an
+/// error; such a panic is caught here and reported as what it is, a corrupt
+/// input.
+fn read_ipc(bytes: &[u8]) -> std::result::Result<(SchemaRef, Vec<RecordBatch>), arrow_schema::ArrowError> {
+    std::panic::catch_unwind(|| read_ipc_unguarded(bytes))
+        .unwrap_or_else(|_| Err(arrow_schema::ArrowError::IpcError("a buffer lies outside the message".into())))
+}
+
+fn read_ipc_unguarded(bytes: &[u8]) -> std::result::Result<(SchemaRef, Vec<RecordBatch>), arrow_schema::ArrowError> {
+    check_message_lengths(bytes)?;
+    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
+    let schema = reader.schema();
+    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+    for column in batches.iter().flat_map(|b| b.columns()) {
+        column.to_data().validate_full()?;
+    }
+    Ok((schema, batches))
+}
+
+/// Checks every message of an IPC stream against the bytes there are:
+/// arrow-ipc allocates what a message header declares before reading it, so
+/// a corrupted length would ask for petabytes (an abort, not an error).
+fn check_message_lengths(bytes: &[u8]) -> std::result::Result<(), arrow_schema::ArrowError> {
+    let bad = |what: &str| arrow_schema::ArrowError::IpcError(format!("a message {what}"));
+    let word = |at: usize| -> std::result::Result<u32, arrow_schema::ArrowError> {
+        let four = bytes.get(at..at + 4).ok_or_else(|| bad("is cut short"))?;
+        Ok(u32::from_le_bytes(four.try_into().expect("4 bytes")))
+    };
+    let mut at = 0;
+    while at < bytes.len() {
+        let mut length = word(at)?;
+        at += 4;
+        if length == u32::MAX {
+            length = word(at)?;
+            at += 4;
+        }
+        if length == 0 {
+            return Ok(());
+        }
+        let end = at.checked_add(length as usize).filter(|&end| end <= bytes.len()).ok_or_else(|| bad("header runs past the end"))?;
+        let message = arrow_ipc::root_as_message(&bytes[at..end]).map_err(|e| bad(&format!("header is invalid: {e}")))?;
+        at = usize::try_from(message.bodyLength())
+            .ok()
+            .and_then(|body| end.checked_add(body))
+            .filter(|&next| next <= bytes.len())
+            .ok_or_else(|| bad("body runs past the end"))?;
+    }
+    Ok(())
+}
+
 /// The number of columns after the keys in a state batch: the state's own,
 /// plus `window_start` and `window_end`.
 fn fixed_state_columns(states: &RecordBatch) -> usize {
@@ -344,7 +504,8 @@ mod tests {
             let json = format!(r#"{{"time": "ts", {window}, "by": "key", "closed": "{closed}", "aggs": {AGGS}}}"#);
             let spec = WindowSpec::from_json(&json).unwrap();
             let want = crate::window::window_agg(&input.schema(), std::slice::from_ref(&input), &spec).unwrap();
-            let mut stream = WindowStream::new(spec, Duration::Count(disorder)).unwrap();
+            let with_lateness = format!("{}, \"lateness\": {disorder}}}", json.trim_end_matches('}'));
+            let mut stream = WindowStream::from_json(&with_lateness).unwrap();
             let mut emitted = Vec::new();
             let mut at = 0;
             while at < input.num_rows() {
@@ -420,5 +581,61 @@ mod tests {
         assert_eq!((stream.open.clone(), stream.watermark(), stream.stats()), before);
         let out = stream.finish().unwrap();
         assert_eq!(out.column_by_name("s").unwrap().as_primitive::<arrow_array::types::Float64Type>().value(0), 3.0);
+    }
+
+    #[test]
+    fn a_restored_stream_goes_on_as_if_it_never_stopped() {
+        let mut rng = StdRng::seed_from_u64(5);
+        for case in 0..60 {
+            let rows = rng.random_range(0..200);
+            let input = events(&mut rng, rows, 3);
+            let json = format!(r#"{{"time": "ts", "every": 4, "period": 10, "by": "key", "aggs": {AGGS}, "lateness": 1}}"#);
+            let (mut straight, mut restarted) = (WindowStream::from_json(&json).unwrap(), WindowStream::from_json(&json).unwrap());
+            let mut at = 0;
+            while at < input.num_rows() {
+                let len = rng.random_range(0..=(input.num_rows() - at).min(30));
+                let part = input.slice(at, len);
+                let want = straight.push(&part).unwrap();
+                let snapshot = restarted.snapshot().unwrap();
+                restarted = WindowStream::restore(&snapshot).unwrap();
+                assert_eq!(restarted.snapshot().unwrap(), snapshot, "case {case}: snapshot(restore(x)) == x");
+                assert_eq!(restarted.push(&part).unwrap(), want, "case {case}, rows {at}..");
+                at += len;
+            }
+            assert_eq!(restarted.take_late().unwrap(), straight.take_late().unwrap(), "case {case}");
+            let snapshot = restarted.snapshot().unwrap();
+            let mut restarted = WindowStream::restore(&snapshot).unwrap();
+            assert_eq!(restarted.finish().unwrap(), straight.finish().unwrap(), "case {case}");
+            assert_eq!(restarted.stats(), straight.stats());
+        }
+    }
+
+    #[test]
+    fn a_cut_or_corrupted_snapshot_is_an_error_never_a_crash() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let input = events(&mut rng, 100, 2);
+        let mut stream =
+            WindowStream::from_json(&format!(r#"{{"time": "ts", "every": 10, "by": "key", "aggs": {AGGS}, "lateness": 2}}"#)).unwrap();
+        stream.push(&input).unwrap();
+        let good = stream.snapshot().unwrap();
+        for len in 0..good.len() {
+            assert!(WindowStream::restore(&good[..len]).is_err(), "cut at {len}");
+        }
+        for _ in 0..3000 {
+            let mut bad = good.clone();
+            for _ in 0..rng.random_range(1..4) {
+                let at = rng.random_range(0..bad.len());
+                bad[at] ^= 1 << rng.random_range(0..8);
+            }
+            // An error, or a stream that still works.
+            if let Ok(mut restored) = WindowStream::restore(&bad) {
+                let _ = restored.push(&input);
+                let _ = restored.finish();
+            }
+        }
+        let mut future = good.clone();
+        future[8] = 2;
+        assert!(WindowStream::restore(&future).unwrap_err().to_string().contains("format version 2"));
+        assert!(WindowStream::restore(b"not a snapshot").is_err());
     }
 }
