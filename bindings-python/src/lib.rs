@@ -26,6 +26,7 @@ mod error;
 mod input;
 mod parse;
 mod spec;
+mod stream;
 mod testing;
 mod windows;
 
@@ -46,6 +47,7 @@ use compute::*;
 use input::*;
 use parse::*;
 use spec::*;
+use stream::*;
 use testing::*;
 use windows::*;
 
@@ -59,6 +61,7 @@ fn _sash(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse::parse, m)?)?;
     m.add_function(wrap_pyfunction!(read_log, m)?)?;
     m.add_class::<_LogBatches>()?;
+    m.add_class::<WindowStream>()?;
     #[cfg(feature = "reference")]
     m.add_function(wrap_pyfunction!(_reference_window_agg, m)?)?;
     #[cfg(feature = "reference")]

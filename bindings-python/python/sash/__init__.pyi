@@ -104,6 +104,34 @@ def read_log(
     types: Mapping[str, Any] = ...,
 ) -> pyarrow.RecordBatchReader: ...
 
+class WindowStream:
+    """Tumbling or hopping windows over pushes of rows, emitted as the watermark passes them."""
+
+    def __init__(
+        self,
+        *,
+        time: str,
+        every: Duration | None = None,
+        period: Duration | None = None,
+        offset: Duration | None = None,
+        by: By = None,
+        aggs: Aggs,
+        closed: Literal["left", "right"] = "left",
+        null_time: Literal["error", "drop"] = "error",
+        lateness: Duration = 0,
+    ) -> None: ...
+    def push(self, data: ArrowInput) -> pyarrow.Table: ...
+    def advance(self, watermark: int) -> pyarrow.Table: ...
+    def finish(self) -> pyarrow.Table: ...
+    def take_late(self) -> pyarrow.Table: ...
+    def snapshot(self) -> bytes: ...
+    @staticmethod
+    def restore(data: bytes) -> WindowStream: ...
+    @property
+    def watermark(self) -> int | None: ...
+    @property
+    def stats(self) -> dict[str, int]: ...
+
 class SashError(Exception):
     kind: ClassVar[str | None]
 

@@ -1,0 +1,95 @@
+"""sash.WindowStream: pushes of any split equal window_agg over all rows,
+snapshots restore to a stream that goes on as if it never stopped, late
+rows come back, and a failed push changes nothing."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+import pyarrow as pa
+import pytest
+
+import sash
+
+AGGS = ["count() as n", "sum(v) as s", "min(v) as lo", "first(v) as f", "median(v) as med", "count_distinct(k) as cd"]
+
+
+def events(rng: random.Random, rows: int, disorder: int) -> pa.Table:
+    t, ts = 0, []
+    for _ in range(rows):
+        t += rng.randrange(4)
+        ts.append(max(0, t - rng.randint(0, disorder)))
+    keys = [rng.choice(["a", "b", None]) for _ in range(rows)]
+    values = [None if rng.randrange(8) == 0 else float(rng.randrange(-50, 50)) for _ in range(rows)]
+    return pa.table({"ts": pa.array(ts, pa.int64()), "k": pa.array(keys, pa.string()), "v": pa.array(values, pa.float64())})
+
+
+def canonical(table: pa.Table) -> list[tuple]:
+    rows = table.to_pylist()
+    return sorted((tuple((k, repr(v)) for k, v in row.items()) for row in rows))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pushes_of_any_split_equal_window_agg(seed: int) -> None:
+    rng = random.Random(seed)
+    disorder = rng.randrange(5)
+    table = events(rng, rng.randrange(1, 300), disorder)
+    window = {"every": 10} if seed % 2 else {"every": 4, "period": 10}
+    want = sash.window_agg(table, time="ts", by="k", aggs=AGGS, **window)
+    stream = sash.WindowStream(time="ts", by="k", aggs=AGGS, lateness=disorder, **window)
+    out, at = [], 0
+    while at < table.num_rows:
+        n = rng.randint(0, 40)
+        out.append(stream.push(table.slice(at, n)))
+        at += n
+        if rng.random() < 0.3:
+            # Through a snapshot (and pickle): the stream goes on as if it never stopped.
+            stream = pickle.loads(pickle.dumps(stream))
+    out.append(stream.finish())
+    assert stream.stats["rows_late"] == 0
+    got = pa.concat_tables([t for t in out if t.num_rows] or [want.slice(0, 0)])
+    assert canonical(got) == canonical(want)
+
+
+def test_late_rows_come_back_and_windows_close_as_the_watermark_passes() -> None:
+    stream = sash.WindowStream(time="ts", every=10, aggs=["count() as n"], lateness=2)
+    assert stream.push(pa.table({"ts": [1, 5, 11]})).num_rows == 0
+    assert stream.watermark == 9
+    assert stream.push(pa.table({"ts": [12]})).to_pydict() == {"window_start": [0], "window_end": [10], "n": [2]}
+    stream.push(pa.table({"ts": [3, 15]}))
+    assert stream.take_late().to_pydict() == {"ts": [3]}
+    assert stream.stats["rows_late"] == 1
+    assert stream.advance(20).to_pydict()["n"] == [3]
+    restored = sash.WindowStream.restore(stream.snapshot())
+    assert restored.snapshot() == stream.snapshot()
+    assert stream.finish().num_rows == 0
+    with pytest.raises(sash.InvalidInputError, match="finished"):
+        stream.push(pa.table({"ts": [30]}))
+
+
+def test_a_failed_push_changes_nothing() -> None:
+    stream = sash.WindowStream(time="ts", every=10, aggs=["sum(v) as s"])
+    stream.push(pa.table({"ts": [1, 2], "v": [1.0, 2.0]}))
+    before = stream.snapshot()
+    with pytest.raises(sash.NullTimeError):
+        stream.push(pa.table({"ts": pa.array([30, None], pa.int64()), "v": [1.0, 2.0]}))
+    with pytest.raises(sash.InvalidInputError, match="schema of the first push"):
+        stream.push(pa.table({"ts": [40]}))
+    assert stream.snapshot() == before
+    assert stream.finish().to_pydict()["s"] == [3.0]
+
+
+def test_bad_specs_and_snapshots_are_errors() -> None:
+    with pytest.raises(sash.InvalidSpecError, match="colsed"):
+        sash.WindowStream(time="ts", every=10, aggs=["count()"], colsed="left")
+    with pytest.raises(sash.InvalidSpecError, match="session"):
+        sash.WindowStream(time="ts", session_gap=10, aggs=["count()"])
+    with pytest.raises(sash.InvalidInputError, match="snapshot"):
+        sash.WindowStream.restore(b"garbage")
+    stream = sash.WindowStream(time="ts", every=10, aggs=["count()"])
+    stream.push(pa.table({"ts": [1]}))
+    good = stream.snapshot()
+    for cut in range(0, len(good), 7):
+        with pytest.raises(sash.SashError):
+            sash.WindowStream.restore(good[:cut])
