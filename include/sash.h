@@ -217,6 +217,16 @@ typedef enum {
 typedef struct sash_cancel sash_cancel;
 
 /*
+ A window stream (opaque): tumbling or hopping windows over pushes of
+ rows, each emitted once the watermark passes it. Create it with
+ `sash_window_stream_new` (or `_restore`), free it with
+ `sash_window_stream_free`. Not thread-safe: use a stream from one thread
+ at a time (different streams are independent). A failed call leaves the
+ stream as it was.
+ */
+typedef struct sash_window_stream sash_window_stream;
+
+/*
  A source of bytes for `sash_parse_read`: fills `buf` with up to `len`
  bytes and returns how many (0 at the end of the input), or a negative
  value on error.
@@ -395,6 +405,103 @@ void sash_cancel_reset(const sash_cancel *token);
  `token` is NULL or a live token.
  */
 void sash_cancel_bind(const sash_cancel *token);
+
+/*
+ A new stream for `spec_json`: a window spec as `sash_window_agg` takes
+ it, with an optional `"lateness"` (a duration, default 0). On success
+ `*out` is the stream.
+
+ # Safety
+ `spec_json` is NULL or a NUL-terminated string; `out` is NULL or writable.
+ */
+sash_status sash_window_stream_new(const char *spec_json,
+                                   sash_window_stream **out);
+
+/*
+ Pushes one record batch (taken, as every input struct is) and writes the
+ windows it closed (possibly none) into `out_array`/`out_schema`.
+
+ # Safety
+ `stream` is a live stream; the structs as for `sash_window_agg`.
+ */
+sash_status sash_window_stream_push(sash_window_stream *stream,
+                                    struct ArrowArray *array,
+                                    struct ArrowSchema *schema,
+                                    struct ArrowArray *out_array,
+                                    struct ArrowSchema *out_schema);
+
+/*
+ Moves the watermark to `watermark` (ticks of the time column) if later,
+ and writes the windows that closed.
+
+ # Safety
+ `stream` is a live stream; the outputs are writable.
+ */
+sash_status sash_window_stream_advance(sash_window_stream *stream,
+                                       int64_t watermark,
+                                       struct ArrowArray *out_array,
+                                       struct ArrowSchema *out_schema);
+
+/*
+ End of input: writes every open window; later pushes are an error.
+
+ # Safety
+ `stream` is a live stream; the outputs are writable.
+ */
+sash_status sash_window_stream_finish(sash_window_stream *stream,
+                                      struct ArrowArray *out_array,
+                                      struct ArrowSchema *out_schema);
+
+/*
+ Writes the rows that came too late to count (input columns, arrival
+ order) and clears them.
+
+ # Safety
+ `stream` is a live stream; the outputs are writable.
+ */
+sash_status sash_window_stream_take_late(sash_window_stream *stream,
+                                         struct ArrowArray *out_array,
+                                         struct ArrowSchema *out_schema);
+
+/*
+ The whole state as bytes: `*out_bytes` (free it with `sash_bytes_free`)
+ of `*out_len` bytes, which `sash_window_stream_restore` (or any other
+ binding's restore) rebuilds.
+
+ # Safety
+ `stream` is a live stream; `out_bytes` and `out_len` are writable.
+ */
+sash_status sash_window_stream_snapshot(sash_window_stream *stream,
+                                        uint8_t **out_bytes,
+                                        size_t *out_len);
+
+/*
+ Frees bytes sash returned (NULL is ignored).
+
+ # Safety
+ `bytes` and `len` are what a sash call returned, freed once.
+ */
+void sash_bytes_free(uint8_t *bytes,
+                     size_t len);
+
+/*
+ The stream a snapshot was taken of; `bytes` is only read during the call.
+ Bytes that are not a snapshot, cut or corrupted are an error.
+
+ # Safety
+ `bytes` is NULL or `len` readable bytes; `out` is NULL or writable.
+ */
+sash_status sash_window_stream_restore(const uint8_t *bytes,
+                                       size_t len,
+                                       sash_window_stream **out);
+
+/*
+ Frees a stream (NULL is ignored).
+
+ # Safety
+ `stream` is NULL or a stream not freed yet.
+ */
+void sash_window_stream_free(sash_window_stream *stream);
 
 #ifdef __cplusplus
 }  // extern "C"

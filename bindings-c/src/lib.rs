@@ -9,6 +9,7 @@
 
 pub mod cancel;
 pub mod error;
+pub mod stream;
 /// The checked import of caller-made C Data Interface structs (sash-ffi's,
 /// shared with the other bindings).
 #[doc(hidden)]

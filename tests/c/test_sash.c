@@ -136,6 +136,58 @@ static void test_window_agg(void) {
   CHECK_NOTHING_LIVE();
 }
 
+/* A window stream: a window is written once the watermark passes it; a
+ * snapshot restores to a stream that goes on as the original does. */
+static void test_window_stream(void) {
+  const char *spec =
+      "{\"time\": \"ts\", \"every\": \"1m\", \"by\": \"key\", \"aggs\": [\"count() as n\", \"mean(val) as m\"], \"lateness\": \"1s\"}";
+  sash_window_stream *stream = NULL, *restored = NULL;
+  struct ArrowArray in, out;
+  struct ArrowSchema in_schema, out_schema;
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  CHECK_STATUS(sash_window_stream_new(spec, &stream), SASH_STATUS_OK);
+  in = events_batch(0, 2);
+  in_schema = events_schema();
+  CHECK_STATUS(sash_window_stream_push(stream, &in, &in_schema, &out, &out_schema), SASH_STATUS_OK);
+  CHECK(in.release == NULL && in_schema.release == NULL); /* taken */
+  CHECK(out.length == 0);                                  /* the watermark is at 29 s */
+  release_out(&out, &out_schema);
+  CHECK_STATUS(sash_window_stream_snapshot(stream, &bytes, &len), SASH_STATUS_OK);
+  CHECK(bytes != NULL && len > 8 && memcmp(bytes, "SASHSNAP", 8) == 0);
+  CHECK_STATUS(sash_window_stream_restore(bytes, len, &restored), SASH_STATUS_OK);
+  CHECK_STATUS(sash_window_stream_restore(bytes, len / 2, &stream), SASH_STATUS_INVALID_INPUT); /* cut short */
+  sash_bytes_free(bytes, len);
+  sash_window_stream_free(stream);
+  stream = restored;
+  in = events_batch(2, 2);
+  in_schema = events_schema();
+  CHECK_STATUS(sash_window_stream_push(stream, &in, &in_schema, &out, &out_schema), SASH_STATUS_OK);
+  CHECK(out.length == 1); /* [0, 1m) of key 1 closed at 89 s */
+  CHECK(i64_at(out.children[child_index(&out_schema, "n")], 0) == 2);
+  release_out(&out, &out_schema);
+  CHECK_STATUS(sash_window_stream_advance(stream, 0, &out, &out_schema), SASH_STATUS_OK); /* never back */
+  CHECK(out.length == 0);
+  release_out(&out, &out_schema);
+  CHECK_STATUS(sash_window_stream_finish(stream, &out, &out_schema), SASH_STATUS_OK);
+  CHECK(out.length == 1 && i64_at(out.children[child_index(&out_schema, "n")], 0) == 2);
+  release_out(&out, &out_schema);
+  CHECK_STATUS(sash_window_stream_take_late(stream, &out, &out_schema), SASH_STATUS_OK);
+  CHECK(out.length == 0);
+  release_out(&out, &out_schema);
+  in = events_batch(0, 1);
+  in_schema = events_schema();
+  CHECK_STATUS(sash_window_stream_push(stream, &in, &in_schema, &out, &out_schema), SASH_STATUS_INVALID_INPUT); /* finished */
+  CHECK(in.release == NULL);
+  sash_window_stream_free(stream);
+  sash_window_stream_free(NULL);
+  CHECK_STATUS(sash_window_stream_new("{\"time\": \"ts\", \"session_gap\": 5, \"aggs\": [\"count()\"]}", &stream),
+               SASH_STATUS_INVALID_SPEC);
+  CHECK_STATUS(sash_window_stream_new(spec, NULL), SASH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sash_window_stream_advance(NULL, 0, &out, &out_schema), SASH_STATUS_NULL_ARGUMENT);
+  CHECK_NOTHING_LIVE();
+}
+
 static void test_rolling(void) {
   struct ArrowArray in = events_batch(0, 4), out;
   struct ArrowSchema in_schema = events_schema(), out_schema;
@@ -631,6 +683,7 @@ int main(void) {
   test_version();
   test_window_agg();
   test_rolling();
+  test_window_stream();
   test_window_agg_stream();
   test_rolling_stream();
   test_parse();
