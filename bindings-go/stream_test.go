@@ -1,0 +1,100 @@
+package sash
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+func timesBatch(t *testing.T, mem memory.Allocator, ts ...int64) arrow.RecordBatch {
+	t.Helper()
+	b := array.NewInt64Builder(mem)
+	defer b.Release()
+	b.AppendValues(ts, nil)
+	col := b.NewArray()
+	defer col.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "ts", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	return array.NewRecordBatch(schema, []arrow.Array{col}, int64(len(ts)))
+}
+
+func counts(t *testing.T, rec arrow.RecordBatch) []int64 {
+	t.Helper()
+	defer rec.Release()
+	for i, f := range rec.Schema().Fields() {
+		if f.Name == "n" {
+			// A copy: the values go with the batch.
+			return append([]int64(nil), rec.Column(i).(*array.Int64).Int64Values()...)
+		}
+	}
+	return nil
+}
+
+func TestWindowStreamEmitsAsTheWatermarkPassesAndRestores(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	s, err := NewWindowStream(`{"time": "ts", "every": 10, "aggs": ["count() as n"], "lateness": 2}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	push := func(ts ...int64) []int64 {
+		rec := timesBatch(t, mem, ts...)
+		defer rec.Release()
+		out, err := s.Push(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return counts(t, out)
+	}
+	if got := push(1, 5, 11); len(got) != 0 {
+		t.Fatalf("nothing closes at watermark 9, got %v", got)
+	}
+	snap, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, err := RestoreWindowStream(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = restored
+	if got := push(12); len(got) != 1 || got[0] != 2 {
+		t.Fatalf("[0, 10) with 2 rows closes at watermark 10, got %v", got)
+	}
+	push(3, 15) // 3 is late
+	late, err := s.TakeLate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if late.NumRows() != 1 {
+		t.Fatalf("one late row, got %d", late.NumRows())
+	}
+	late.Release()
+	out, err := s.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(t, out); len(got) != 1 || got[0] != 3 {
+		t.Fatalf("finish emits [10, 20) with 3 rows, got %v", got)
+	}
+	rec := timesBatch(t, mem, 30)
+	defer rec.Release()
+	var e *Error
+	if _, err := s.Push(rec); !errors.As(err, &e) || e.Kind != KindInvalidInput {
+		t.Fatalf("a push after finish is invalid_input, got %v", err)
+	}
+	if _, err := RestoreWindowStream(snap[:len(snap)/2]); !errors.As(err, &e) || e.Kind != KindInvalidInput {
+		t.Fatalf("a cut snapshot is invalid_input, got %v", err)
+	}
+	if _, err := NewWindowStream(`{"time": "ts", "session_gap": 5, "aggs": ["count()"]}`); !errors.As(err, &e) || e.Kind != KindInvalidSpec {
+		t.Fatalf("sessions are not streamed yet: invalid_spec, got %v", err)
+	}
+	s.Close()
+	if _, err := s.Finish(); err == nil {
+		t.Fatal("a closed stream fails")
+	}
+}
