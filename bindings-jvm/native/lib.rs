@@ -20,6 +20,7 @@
 mod error;
 pub mod interrupt;
 pub mod jvm_types;
+mod stream;
 
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;

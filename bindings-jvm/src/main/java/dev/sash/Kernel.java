@@ -87,6 +87,31 @@ public final class Kernel {
         }
     }
 
+    /** One batch into a window stream (see {@link WindowStream}). */
+    static VectorSchemaRoot streamPush(long stream, VectorSchemaRoot input, boolean sparkTypes, BufferAllocator allocator) {
+        Objects.requireNonNull(input, "input");
+        Objects.requireNonNull(allocator, "allocator");
+        checkRowCount(input);
+        BufferAllocator inputAllocator = input.getFieldVectors().isEmpty() ? allocator : input.getVector(0).getAllocator();
+        return single(allocator, (in, inSchema) -> Data.exportVectorSchemaRoot(inputAllocator, input, null, in, inSchema),
+                (a, s, oa, os) -> NativeLib.windowStreamPush(stream, a, s, sparkTypes, oa, os));
+    }
+
+    /** A native call that writes one result batch into two structs. */
+    interface OutputCall {
+        void run(long outArray, long outSchema);
+    }
+
+    /** The result of a call without input (see {@link WindowStream}). */
+    static VectorSchemaRoot output(BufferAllocator allocator, OutputCall call) {
+        Objects.requireNonNull(allocator, "allocator");
+        try (ArrowArray out = ArrowArray.allocateNew(allocator);
+             ArrowSchema outSchema = ArrowSchema.allocateNew(allocator)) {
+            call.run(out.memoryAddress(), outSchema.memoryAddress());
+            return importResult(allocator, out, outSchema);
+        }
+    }
+
     /** A stream through the kernel; the input reader is consumed and closed by the kernel. */
     public static ArrowReader stream(Op op, ArrowReader input, String spec, boolean sparkTypes, BufferAllocator allocator) {
         Objects.requireNonNull(input, "input");

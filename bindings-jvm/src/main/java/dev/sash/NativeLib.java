@@ -124,6 +124,30 @@ public final class NativeLib {
     public static native void windowAggMerge(long inputSchema, long array, long schema, String specJson, boolean sparkTypes,
                                              long outArray, long outSchema);
 
+    /** A window stream for a JSON window spec (with an optional "lateness"); a handle for the calls below. */
+    public static native long windowStreamNew(String specJson);
+
+    /** Pushes one record batch into a stream; writes the windows it closed. */
+    public static native void windowStreamPush(long stream, long array, long schema, boolean sparkTypes, long outArray, long outSchema);
+
+    /** Moves a stream's watermark; writes the windows that closed. */
+    public static native void windowStreamAdvance(long stream, long watermark, boolean sparkTypes, long outArray, long outSchema);
+
+    /** Ends a stream's input; writes every open window. */
+    public static native void windowStreamFinish(long stream, boolean sparkTypes, long outArray, long outSchema);
+
+    /** Writes and clears a stream's late rows. */
+    public static native void windowStreamTakeLate(long stream, boolean sparkTypes, long outArray, long outSchema);
+
+    /** A stream's whole state as bytes. */
+    public static native byte[] windowStreamSnapshot(long stream);
+
+    /** A stream rebuilt from a snapshot; a handle. */
+    public static native long windowStreamRestore(byte[] snapshot);
+
+    /** Frees a stream handle (0 is ignored). */
+    public static native void windowStreamFree(long stream);
+
     /** Panics inside the native library: for the test that a panic becomes a {@link SashException} and the JVM goes on. */
     public static native void panicForTesting(String message);
 

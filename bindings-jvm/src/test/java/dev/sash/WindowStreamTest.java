@@ -1,0 +1,70 @@
+package dev.sash;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.List;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.BigIntVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.junit.jupiter.api.Test;
+
+/** dev.sash.WindowStream: windows close as the watermark passes, snapshots restore, late rows come back, nothing leaks. */
+class WindowStreamTest {
+    static final String SPEC = "{\"time\": \"ts\", \"every\": 10, \"aggs\": [\"count() as n\"], \"lateness\": 2}";
+
+    static VectorSchemaRoot times(BufferAllocator allocator, long... ts) {
+        BigIntVector v = new BigIntVector("ts", allocator);
+        v.allocateNew(ts.length);
+        for (int i = 0; i < ts.length; i++) v.set(i, ts[i]);
+        v.setValueCount(ts.length);
+        return new VectorSchemaRoot(List.of(v));
+    }
+
+    static long[] counts(VectorSchemaRoot out) {
+        try (out) {
+            BigIntVector n = (BigIntVector) out.getVector("n");
+            long[] values = new long[out.getRowCount()];
+            for (int i = 0; i < values.length; i++) values[i] = n.get(i);
+            return values;
+        }
+    }
+
+    static long[] push(WindowStream stream, BufferAllocator allocator, long... ts) {
+        try (VectorSchemaRoot in = times(allocator, ts)) {
+            return counts(stream.push(in, allocator));
+        }
+    }
+
+    @Test
+    void windowsCloseAsTheWatermarkPassesAndASnapshotGoesOn() {
+        try (BufferAllocator allocator = new RootAllocator()) {
+            byte[] snapshot;
+            try (WindowStream stream = new WindowStream(SPEC)) {
+                assertArrayEquals(new long[0], push(stream, allocator, 1, 5, 11));
+                snapshot = stream.snapshot();
+            }
+            try (WindowStream stream = WindowStream.restore(snapshot)) {
+                assertArrayEquals(snapshot, stream.snapshot());
+                assertArrayEquals(new long[] {2}, push(stream, allocator, 12));
+                push(stream, allocator, 3, 15); // 3 is late
+                try (VectorSchemaRoot late = stream.takeLate(allocator)) {
+                    assertEquals(1, late.getRowCount());
+                    assertEquals(3L, ((BigIntVector) late.getVector("ts")).get(0));
+                }
+                assertArrayEquals(new long[0], counts(stream.advance(0, allocator)));
+                assertArrayEquals(new long[] {3}, counts(stream.finish(allocator)));
+                SashException after = assertThrows(SashException.class, () -> push(stream, allocator, 30));
+                assertEquals("invalid_input", after.kind());
+            }
+            assertThrows(SashException.class, () -> WindowStream.restore(new byte[] {1, 2, 3}));
+            assertThrows(SashSpecException.class, () -> new WindowStream("{\"time\": \"ts\", \"session_gap\": 5, \"aggs\": [\"count()\"]}"));
+            WindowStream closed = new WindowStream(SPEC);
+            closed.close();
+            closed.close();
+            assertThrows(IllegalStateException.class, () -> closed.finish(allocator));
+        }
+    }
+}
