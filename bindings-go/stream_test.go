@@ -2,6 +2,8 @@ package sash
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -96,5 +98,32 @@ func TestWindowStreamEmitsAsTheWatermarkPassesAndRestores(t *testing.T) {
 	s.Close()
 	if _, err := s.Finish(); err == nil {
 		t.Fatal("a closed stream fails")
+	}
+}
+
+// The golden snapshot Python wrote (tests/data/streams) restores here.
+func TestWindowStreamRestoresThePythonGoldenSnapshot(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "tests", "data", "streams", "window_stream_v1.snap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := RestoreWindowStream(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	again, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != string(data) {
+		t.Fatal("the snapshot of the restored stream differs from the golden one")
+	}
+	out, err := s.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(t, out); len(got) != 3 || got[0] != 2 || got[1] != 1 || got[2] != 1 {
+		t.Fatalf("want n = [2 1 1], got %v", got)
 	}
 }

@@ -188,6 +188,30 @@ static void test_window_stream(void) {
   CHECK_NOTHING_LIVE();
 }
 
+/* The golden snapshot Python wrote (tests/data/streams) restores here. */
+static void test_window_stream_golden(void) {
+  FILE *f = fopen("tests/data/streams/window_stream_v1.snap", "rb");
+  uint8_t data[8192];
+  size_t len = 0;
+  sash_window_stream *stream = NULL;
+  struct ArrowArray out;
+  struct ArrowSchema out_schema;
+  CHECK(f != NULL);
+  if (f == NULL) return;
+  len = fread(data, 1, sizeof data, f);
+  fclose(f);
+  CHECK_STATUS(sash_window_stream_restore(data, len, &stream), SASH_STATUS_OK);
+  CHECK_STATUS(sash_window_stream_finish(stream, &out, &out_schema), SASH_STATUS_OK);
+  CHECK(out.length == 3);
+  if (out.length == 3) {
+    const struct ArrowArray *n = out.children[child_index(&out_schema, "n")];
+    CHECK(i64_at(n, 0) == 2 && i64_at(n, 1) == 1 && i64_at(n, 2) == 1);
+  }
+  release_out(&out, &out_schema);
+  sash_window_stream_free(stream);
+  CHECK_NOTHING_LIVE();
+}
+
 static void test_rolling(void) {
   struct ArrowArray in = events_batch(0, 4), out;
   struct ArrowSchema in_schema = events_schema(), out_schema;
@@ -684,6 +708,7 @@ int main(void) {
   test_window_agg();
   test_rolling();
   test_window_stream();
+  test_window_stream_golden();
   test_window_agg_stream();
   test_rolling_stream();
   test_parse();

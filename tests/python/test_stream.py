@@ -5,6 +5,7 @@ rows come back, and a failed push changes nothing."""
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 import random
 
 import pyarrow as pa
@@ -93,3 +94,18 @@ def test_bad_specs_and_snapshots_are_errors() -> None:
     for cut in range(0, len(good), 7):
         with pytest.raises(sash.SashError):
             sash.WindowStream.restore(good[:cut])
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "streams" / "window_stream_v1.snap"
+
+
+def test_the_golden_snapshot_restores_and_is_what_this_version_writes() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_golden", GOLDEN.with_name("make_golden.py"))
+    make_golden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_golden)
+    data = GOLDEN.read_bytes()
+    assert make_golden.golden() == data, "format version 1 must stay byte for byte what it was"
+    out = sash.WindowStream.restore(data).finish().to_pydict()
+    assert out["key"] == ["a", "b", "a"] and out["n"] == [2, 1, 1] and out["s"] == [5.0, 2.0, 3.0]

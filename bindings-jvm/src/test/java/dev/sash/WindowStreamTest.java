@@ -38,6 +38,17 @@ class WindowStreamTest {
         }
     }
 
+    /** The golden snapshot Python wrote (tests/data/streams) restores here, to the same bytes. */
+    @Test
+    void thePythonGoldenSnapshotRestores() throws java.io.IOException {
+        byte[] golden = java.nio.file.Files.readAllBytes(java.nio.file.Path.of(System.getProperty("sash.repo.root", ".."))
+                .resolve("tests/data/streams/window_stream_v1.snap"));
+        try (BufferAllocator allocator = new RootAllocator(); WindowStream stream = WindowStream.restore(golden)) {
+            assertArrayEquals(golden, stream.snapshot());
+            assertArrayEquals(new long[] {2, 1, 1}, counts(stream.finish(allocator)));
+        }
+    }
+
     @Test
     void windowsCloseAsTheWatermarkPassesAndASnapshotGoesOn() {
         try (BufferAllocator allocator = new RootAllocator()) {
