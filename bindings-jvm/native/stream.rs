@@ -93,35 +93,37 @@ pub extern "system" fn Java_dev_sash_NativeLib_windowStreamAdvance<'local>(
         .resolve::<crate::error::ThrowSashException>()
 }
 
-/// `NativeLib.windowStreamFinish(handle, sparkTypes, outArray, outSchema)`.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_sash_NativeLib_windowStreamFinish<'local>(
-    mut unowned: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    address: jlong,
-    spark_types: jboolean,
-    out_array: jlong,
-    out_schema: jlong,
-) {
-    unowned
-        .with_env(|env| -> Result<()> { with_stream(env, address, spark_types, out_array, out_schema, |s| s.finish()) })
-        .resolve::<crate::error::ThrowSashException>()
+/// An entry point `(handle, sparkTypes, outArray, outSchema)` that writes
+/// what `$call` returns.
+macro_rules! output_entry {
+    ($(#[$doc:meta])* $name:ident, $call:expr) => {
+        $(#[$doc])*
+        #[unsafe(no_mangle)]
+        pub extern "system" fn $name<'local>(
+            mut unowned: EnvUnowned<'local>,
+            _class: JClass<'local>,
+            address: jlong,
+            spark_types: jboolean,
+            out_array: jlong,
+            out_schema: jlong,
+        ) {
+            unowned
+                .with_env(|env| -> Result<()> { with_stream(env, address, spark_types, out_array, out_schema, $call) })
+                .resolve::<crate::error::ThrowSashException>()
+        }
+    };
 }
 
-/// `NativeLib.windowStreamTakeLate(handle, sparkTypes, outArray, outSchema)`.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_sash_NativeLib_windowStreamTakeLate<'local>(
-    mut unowned: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    address: jlong,
-    spark_types: jboolean,
-    out_array: jlong,
-    out_schema: jlong,
-) {
-    unowned
-        .with_env(|env| -> Result<()> { with_stream(env, address, spark_types, out_array, out_schema, |s| s.take_late()) })
-        .resolve::<crate::error::ThrowSashException>()
-}
+output_entry!(
+    /// `NativeLib.windowStreamFinish(handle, sparkTypes, outArray, outSchema)`.
+    Java_dev_sash_NativeLib_windowStreamFinish,
+    |s: &mut WindowStream| s.finish()
+);
+output_entry!(
+    /// `NativeLib.windowStreamTakeLate(handle, sparkTypes, outArray, outSchema)`.
+    Java_dev_sash_NativeLib_windowStreamTakeLate,
+    |s: &mut WindowStream| s.take_late()
+);
 
 /// `NativeLib.windowStreamSnapshot(handle)`: the state as bytes.
 #[unsafe(no_mangle)]

@@ -64,21 +64,9 @@ impl WindowStream {
     ) -> PyResult<WindowStream> {
         let py =
             extra.map(|e| e.py()).or(time.map(|t| t.py())).ok_or_else(|| PyTypeError::new_err("WindowStream() needs time= and aggs="))?;
-        let spec = spec_json(
-            &[
-                ("time", time),
-                ("every", every),
-                ("period", period),
-                ("offset", offset),
-                ("session_gap", session_gap),
-                ("by", by),
-                ("aggs", aggs),
-                ("closed", closed),
-                ("null_time", null_time),
-                ("lateness", lateness),
-            ],
-            extra,
-        )?;
+        let mut keys = window_keys([time, every, period, offset, session_gap, by, aggs, closed, null_time]);
+        keys.push(("lateness", lateness));
+        let spec = spec_json(&keys, extra)?;
         let stream = sash_core::WindowStream::from_json(&spec.to_string()).map_err(|e| error::to_pyerr(py, e))?;
         Ok(WindowStream { inner: Mutex::new(stream) })
     }

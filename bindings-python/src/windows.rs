@@ -54,20 +54,7 @@ pub(crate) fn window_agg<'py>(
     extra: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = data.py();
-    let spec = spec_json(
-        &[
-            ("time", time),
-            ("every", every),
-            ("period", period),
-            ("offset", offset),
-            ("session_gap", session_gap),
-            ("by", by),
-            ("aggs", aggs),
-            ("closed", closed),
-            ("null_time", null_time),
-        ],
-        extra,
-    )?;
+    let spec = spec_json(&window_keys([time, every, period, offset, session_gap, by, aggs, closed, null_time]), extra)?;
     let out = run_window(py, read_input(data)?, spec, sash_core::window_agg)?;
     to_pyarrow(py, out.schema(), vec![out])
 }
@@ -108,4 +95,11 @@ pub(crate) fn rolling<'py>(
         spec_json(&[("time", time), ("period", period), ("by", by), ("aggs", aggs), ("closed", closed), ("null_time", null_time)], extra)?;
     let (schema, out) = run_rolling(py, read_input(data)?, spec, kernel_rolling)?;
     to_pyarrow(py, schema, out)
+}
+
+/// The keys of a window spec, in order, with the keyword values given for
+/// them (`window_agg` and `WindowStream` take the same keywords).
+pub(crate) fn window_keys<'a, 'py>(values: [Option<&'a Bound<'py, PyAny>>; 9]) -> Vec<(&'static str, Option<&'a Bound<'py, PyAny>>)> {
+    const KEYS: [&str; 9] = ["time", "every", "period", "offset", "session_gap", "by", "aggs", "closed", "null_time"];
+    KEYS.into_iter().zip(values).collect()
 }

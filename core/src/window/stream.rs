@@ -422,7 +422,18 @@ fn check_message_lengths(bytes: &[u8]) -> std::result::Result<(), arrow_schema::
         }
         let end = at.checked_add(length as usize).filter(|&end| end <= bytes.len()).ok_or_else(|| bad("header runs past the end"))?;
         let message = arrow_ipc::root_as_message(&bytes[at..end]).map_err(|e| bad(&format!("header is invalid: {e}")))?;
-        at = usize::try_from(message.bodyLength())
+        let body = u64::try_from(message.bodyLength()).map_err(|_| bad("body length is negative"))?;
+        // Every buffer of a record batch lies inside the body (arrow-ipc
+        // slices them without asking).
+        let batch = message.header_as_record_batch().or_else(|| message.header_as_dictionary_batch().and_then(|d| d.data()));
+        for buffer in batch.and_then(|b| b.buffers()).into_iter().flatten() {
+            let (offset, length) = (u64::try_from(buffer.offset()), u64::try_from(buffer.length()));
+            let inside = matches!((offset, length), (Ok(o), Ok(l)) if o.checked_add(l).is_some_and(|e| e <= body));
+            if !inside {
+                return Err(bad("buffer lies outside its body"));
+            }
+        }
+        at = usize::try_from(body)
             .ok()
             .and_then(|body| end.checked_add(body))
             .filter(|&next| next <= bytes.len())
