@@ -275,7 +275,8 @@ where
     T::Native: Native,
 {
     fn rows(&self, slot: usize) -> i64 {
-        self.states[slot].count + self.nulls[slot]
+        // Saturating: only a corrupt merged state could hold more rows than i64.
+        self.states[slot].count.saturating_add(self.nulls[slot])
     }
 
     fn fold_range<const MIN: bool, const MAX: bool>(states: &mut [Stat<T::Native>], values: &[T::Native], slots: &[u32]) {
@@ -441,6 +442,10 @@ where
         }
         if self.outputs.contains(&StatOutput::Rows) {
             check_count_state(&self.nulls, &state[4], slots)?;
+            let nulls = state[4].as_primitive::<Int64Type>().values();
+            if let Some(i) = (0..slots.len()).find(|&i| counts[i].checked_add(nulls[i]).is_none()) {
+                return Err(corrupt_state(format!("{} values and {} nulls in one window", counts[i], nulls[i])));
+            }
         }
         Ok(())
     }

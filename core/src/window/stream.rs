@@ -201,14 +201,24 @@ impl WindowStream {
     pub fn push(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
         self.check_open()?;
         let fixed = self.fix(batch.schema())?;
-        if batch.schema().fields() != fixed.schema.fields() {
+        let same_columns = batch.schema().fields().len() == fixed.schema.fields().len()
+            && batch
+                .schema()
+                .fields()
+                .iter()
+                .zip(fixed.schema.fields())
+                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+        if !same_columns {
             return Err(SashError::InvalidInput(format!(
                 "a push must have the schema of the first push: expected {:?}, got {:?}",
                 fixed.schema.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>(),
                 batch.schema().fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>()
             )));
         }
-        let batch = batch.clone().with_schema(fixed.schema.clone()).map_err(|e| SashError::InvalidInput(e.to_string()))?;
+        // The first push's schema (names, types, nullability and metadata), for every push.
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        let batch = RecordBatch::try_new_with_options(fixed.schema.clone(), batch.columns().to_vec(), &options)
+            .map_err(|e| SashError::InvalidInput(format!("a push does not fit the schema of the first push: {e}")))?;
         // Rows all of whose windows were emitted are late, judged against the
         // watermark of the pushes before this one.
         let times = batch.column(fixed.time.index);
