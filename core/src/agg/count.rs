@@ -2,21 +2,35 @@
 
 use super::*;
 
-// ---------------------------------------------------------------- count()
+// ---------------------------------------------------------------- count(), count(col)
 
-#[derive(Default)]
-pub(super) struct CountRows {
+/// `count()` (every row, `column` None) and `count(col)` (its non-null values).
+pub(super) struct Count {
+    column: Option<usize>,
     counts: Vec<i64>,
 }
 
-impl Accumulator for CountRows {
+impl Count {
+    pub(super) fn accumulator(column: Option<usize>) -> Box<dyn Accumulator> {
+        Box::new(Count { column, counts: Vec::new() })
+    }
+}
+
+impl Accumulator for Count {
     fn grow(&mut self, n: usize) {
         self.counts.resize(n, 0);
     }
-    fn update(&mut self, _: usize, _: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
+    fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
         debug_assert_eq!(rows.len(), slots.len());
-        for &s in slots {
-            self.counts[s as usize] += 1;
+        match self.column.and_then(|c| batch.column(c).logical_nulls()) {
+            None => {
+                for &s in slots {
+                    self.counts[s as usize] += 1;
+                }
+            }
+            Some(nulls) => for_rows!(rows, slots, |slot, row| {
+                self.counts[slot] += nulls.is_valid(row) as i64;
+            }),
         }
         Ok(())
     }
@@ -24,7 +38,8 @@ impl Accumulator for CountRows {
         self.counts[dst] += self.counts[src];
     }
     fn state_fields(&self, prefix: &str) -> Vec<Field> {
-        vec![Field::new(format!("{prefix}rows"), DataType::Int64, false)]
+        let name = if self.column.is_some() { "count" } else { "rows" };
+        vec![Field::new(format!("{prefix}{name}"), DataType::Int64, false)]
     }
     fn state(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         Ok(vec![count_state(&self.counts, slots)])
@@ -36,7 +51,7 @@ impl Accumulator for CountRows {
         merge_count_state(&mut self.counts, &state[0], slots)
     }
     fn counts_every_row(&self) -> bool {
-        true
+        self.column.is_none()
     }
     fn slots_with_rows(&self, base: u32, n: u32, out: &mut Vec<u32>) {
         nonzero_rows(n, |g| self.counts[(base + g) as usize], out);
@@ -85,59 +100,5 @@ impl Accumulator for AllNull {
     fn reset(&mut self, _: usize) {}
     fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         Ok(vec![new_null_array(&self.data_type, slots.len())])
-    }
-}
-
-// ---------------------------------------------------------------- count(col)
-
-pub(super) struct CountValid {
-    column: usize,
-    counts: Vec<i64>,
-}
-
-impl CountValid {
-    pub(super) fn accumulator(column: usize) -> Box<dyn Accumulator> {
-        Box::new(CountValid { column, counts: Vec::new() })
-    }
-}
-
-impl Accumulator for CountValid {
-    fn grow(&mut self, n: usize) {
-        self.counts.resize(n, 0);
-    }
-    fn update(&mut self, _: usize, batch: &RecordBatch, rows: &Rows<'_>, slots: &[u32]) -> Result<()> {
-        let array = batch.column(self.column);
-        match array.logical_nulls() {
-            None => {
-                for &s in slots {
-                    self.counts[s as usize] += 1;
-                }
-            }
-            Some(nulls) => for_rows!(rows, slots, |slot, row| {
-                self.counts[slot] += nulls.is_valid(row) as i64;
-            }),
-        }
-        Ok(())
-    }
-    fn merge(&mut self, dst: usize, src: usize) {
-        self.counts[dst] += self.counts[src];
-    }
-    fn state_fields(&self, prefix: &str) -> Vec<Field> {
-        vec![Field::new(format!("{prefix}count"), DataType::Int64, false)]
-    }
-    fn state(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
-        Ok(vec![count_state(&self.counts, slots)])
-    }
-    fn check_state(&self, state: &[ArrayRef], slots: &[u32]) -> Result<()> {
-        check_count_state(&self.counts, &state[0], slots)
-    }
-    fn merge_state(&mut self, state: &[ArrayRef], slots: &[u32]) {
-        merge_count_state(&mut self.counts, &state[0], slots)
-    }
-    fn reset(&mut self, slot: usize) {
-        self.counts[slot] = 0;
-    }
-    fn finish(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
-        Ok(vec![Arc::new(Int64Array::from_iter_values(slots.iter().map(|&s| self.counts[s as usize])))])
     }
 }

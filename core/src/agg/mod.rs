@@ -227,7 +227,7 @@ mod variance;
 #[cfg(test)]
 mod tests;
 
-use count::{AllNull, CountRows, CountValid};
+use count::{AllNull, Count};
 use distinct::Distinct;
 use pick::{PickRow, PickRule};
 pub(crate) use plan::AggPlan;

@@ -64,7 +64,7 @@ impl AggPlan {
                 (_, Some(_)) if value_type == Some(DataType::Null) && numeric_func && agg.by_column.is_none() => {
                     AllNull::accumulator(fields[i].data_type().clone())
                 }
-                (AggFunc::Count, Some(c)) => CountValid::accumulator(c),
+                (AggFunc::Count, Some(c)) => Count::accumulator(Some(c)),
                 (AggFunc::Min | AggFunc::Max, Some(c)) => {
                     let t = value_type.clone().expect("column");
                     let rule = if agg.func == AggFunc::Min { PickRule::Smallest } else { PickRule::Largest };
@@ -105,7 +105,7 @@ impl AggPlan {
             }
             None => {
                 for &i in &row_counts {
-                    accumulators.push(Box::new(CountRows::default()));
+                    accumulators.push(Count::accumulator(None));
                     pending[i] = Some((accumulators.len() - 1, 0));
                 }
             }
