@@ -147,9 +147,14 @@ impl Grid {
         Ok(())
     }
 
-    pub(super) fn window_bounds(&self, k: Index) -> Result<(i64, i64)> {
+    /// The start and end of window k, unbounded (see `window_bounds`).
+    pub(super) fn window_span(&self, k: Index) -> (i128, i128) {
         let start = self.offset as i128 + k * self.every as i128;
-        let end = start + self.period as i128;
+        (start, start + self.period as i128)
+    }
+
+    pub(super) fn window_bounds(&self, k: Index) -> Result<(i64, i64)> {
+        let (start, end) = self.window_span(k);
         let start = i64::try_from(start).map_err(|_| overflow("a window start"))?;
         let end = i64::try_from(end).map_err(|_| overflow("a window end"))?;
         Ok((start, end))

@@ -338,7 +338,7 @@ impl WindowStream {
             return None;
         }
         let (_, last) = fixed.grid.windows_of(pane);
-        Some(fixed.grid.offset as i128 + last * fixed.grid.every as i128 + fixed.grid.period as i128)
+        Some(fixed.grid.window_span(last).1)
     }
 
     /// Whether the window ending at `end` is closed under `watermark`: no
