@@ -294,6 +294,24 @@ def floor_md(floor: dict | None, rates: dict[str, dict[str, float | None]]) -> s
     return text
 
 
+def exact_sum_md(exact: dict | None, tumbling_seconds: float | None) -> str | None:
+    """What the Rust benchmark's `exact_sum_floor` says an exactly rounded
+    float sum would add to the tumbling case (the architecture issue makes it
+    the default only at ≤ 10%). None without the measurement or the case."""
+    if exact is None or tumbling_seconds is None:
+        return None
+    share = exact["seconds"] / tumbling_seconds
+    verdict = "within" if share <= 0.10 else "above"
+    return (f"An exactly rounded float sum in every window's state (an `i128` fixed point widened to the "
+            f"whole double range only when a window needs it; `exact_sum_floor` in core/benches/kernels.rs, "
+            f"checked against Shewchuk's `fsum` on all {exact['windows']:,} windows) takes "
+            f"{exact['exact_seconds']:.4f} s for the tumbling case's {exact['rows']:,} adds where double "
+            f"adds take {exact['plain_seconds']:.4f} s: at least {exact['seconds']:.4f} s more, "
+            f"**+{share:.0%}** of the tumbling case's {tumbling_seconds:.4f} s, {verdict} the 10% a "
+            f"default may cost. Float sums therefore stay double precision; docs/semantics.md says "
+            f"which results may differ in the last bits across splits.")
+
+
 def machine_info() -> dict[str, str]:
     cpu = "unknown"
     try:
@@ -334,7 +352,8 @@ def machine_info() -> dict[str, str]:
 
 def write_markdown(path: Path, table_md: str, info: dict, rows: int, data: Path,
                    timings, mem: list[MemCheck], rust: RustOutput | None, versions: str,
-                   python_md: str | None = None, floor_text: str | None = None) -> None:
+                   python_md: str | None = None, floor_text: str | None = None,
+                   exact_sum_text: str | None = None) -> None:
     out = [
         "# sash benchmark results",
         "",
@@ -358,6 +377,8 @@ def write_markdown(path: Path, table_md: str, info: dict, rows: int, data: Path,
     ]
     if floor_text:
         out += ["## The rolling floor", "", floor_text, ""]
+    if exact_sum_text:
+        out += ["## An exactly rounded float sum", "", exact_sum_text, ""]
     if python_md:
         out += ["## Python binding (the same cases through the wheel)", "",
                 "Python call: `sash.window_agg(table, **spec)` / `sash.rolling` on the in-memory table, "
@@ -446,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rust: RustOutput | None = None
     floor: dict | None = None
+    exact_sum: dict | None = None
+    tumbling_seconds: float | None = None
     mem: list[MemCheck] = []
     if not args.skip_rust:
         rust = run_rust_bench(data)
@@ -453,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             print(f"run: warning: the Rust benchmark reported no {', '.join(missing)}", file=sys.stderr)
         floor = rust.cases.get("rolling_floor")
+        exact_sum = rust.cases.get("exact_sum_floor")
+        tumbling_seconds = rust.cases.get("tumbling", {}).get("seconds")
         rust.cases = {c: r for c, r in rust.cases.items() if c in cases}
         if not args.no_memory:
             exe = locate_bench_executable()
@@ -493,6 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     if floor_text:
         print()
         print(floor_text)
+    exact_sum_text = exact_sum_md(exact_sum, tumbling_seconds)
+    if exact_sum_text:
+        print()
+        print(exact_sum_text)
     python_md = None
     if py_results:
         rust_s = {c: rec["seconds"] for c, rec in rust.cases.items()} if rust is not None else None
@@ -507,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         info = machine_info()
         write_markdown(HERE / "results.md", table_md, info, args.rows, data, timings, mem, rust, versions,
-                       python_md, floor_text)
+                       python_md, floor_text, exact_sum_text)
         write_chart(HERE / "results.png", rates,
                     f"sash vs peers, {args.rows:,} rows, single-threaded peers "
                     f"({info['nproc']} CPUs, {info['date']})")

@@ -177,3 +177,13 @@ def test_parse_report_keeps_each_sides_fastest_run():
             {"case": "c", "engine": "duckdb", "seconds": 3.0}, {"case": "d", "engine": "polars", "seconds": 4.0}]
     best = parse_report.fastest(runs, lambda r: (r["case"], r["engine"]))
     assert {k: r["seconds"] for k, r in best.items()} == {("c", "polars"): 1.0, ("c", "duckdb"): 3.0, ("d", "polars"): 4.0}
+
+
+def test_exact_sum_md_compares_the_added_cost_with_the_tumbling_case():
+    exact = {"case": "exact_sum_floor", "rows": 10_000_000, "windows": 1_667_000,
+             "plain_seconds": 0.02, "exact_seconds": 0.10, "seconds": 0.08}
+    text = run.exact_sum_md(exact, 0.1)
+    assert "**+80%**" in text and "above the 10%" in text
+    assert "within the 10%" in run.exact_sum_md({**exact, "seconds": 0.005}, 0.1)
+    assert run.exact_sum_md(None, 0.1) is None
+    assert run.exact_sum_md(exact, None) is None

@@ -25,6 +25,8 @@ use arrow_ipc::reader::FileReader;
 use sash_core::{rolling, window_agg, FloatSum, RollingSpec, WindowSpec};
 use std::time::Instant;
 
+mod exact_sum;
+
 /// Resets the kernel's record of this process's peak RSS (VmHWM), so that the
 /// peak measured afterwards belongs to the kernel, not to loading the data.
 fn reset_peak_rss() {
@@ -263,6 +265,14 @@ fn main() {
             peak_rss_bytes()
         );
     }
+    if !once && only.as_deref().is_none_or(|o| o == "exact_sum_floor") {
+        if let Some((windows, plain, exact)) = exact_sum_floor(&batches, repeats) {
+            println!(
+                "{{\"case\": \"exact_sum_floor\", \"rows\": {rows}, \"windows\": {windows}, \"plain_seconds\": {plain:.6}, \"exact_seconds\": {exact:.6}, \"seconds\": {:.6}}}",
+                exact - plain
+            );
+        }
+    }
     if !once && only.as_deref().is_none_or(|o| o == "rolling_floor") {
         if let Some(best) = rolling_floor(&batches, repeats) {
             println!(
@@ -271,6 +281,30 @@ fn main() {
             );
         }
     }
+}
+
+/// What an exactly rounded float sum would add to the `tumbling` case (see
+/// [`exact_sum`]): (windows, seconds of plain double adds, seconds of exact
+/// adds) over the case's windows, one per key and minute. None when the
+/// data is not the benchmark's.
+fn exact_sum_floor(batches: &[RecordBatch], repeats: usize) -> Option<(usize, f64, f64)> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int32Type, TimestampMillisecondType};
+    exact_sum::self_check();
+    let (mut minutes, mut keys, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    for batch in batches {
+        let times = batch.column_by_name("ts")?.as_primitive_opt::<TimestampMillisecondType>()?;
+        minutes.extend(times.values().iter().map(|t| t.div_euclid(60_000)));
+        let batch_keys = batch.column_by_name("key")?.as_primitive_opt::<Int32Type>()?;
+        keys.extend(batch_keys.values().iter().map(|&k| u16::try_from(k).ok().map(u32::from)).collect::<Option<Vec<_>>>()?);
+        values.extend_from_slice(batch.column_by_name("val")?.as_primitive_opt::<Float64Type>()?.values());
+    }
+    let first = *minutes.iter().min()?;
+    let groups = keys.iter().max().map_or(0, |&k| k + 1);
+    // Windows numbered minute by minute, as the kernel's panes come.
+    let slots: Vec<u32> =
+        minutes.iter().zip(&keys).map(|(m, k)| u32::try_from(m - first).ok().map(|m| m * groups + k)).collect::<Option<_>>()?;
+    Some(exact_sum::measure(&slots, &values, repeats))
 }
 
 /// One key's running state in [`rolling_floor`]: its row count and the
