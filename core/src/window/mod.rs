@@ -115,11 +115,6 @@ fn window_agg_storing(
     let time = &columns.time;
     let mut plan = AggPlan::new(schema, &spec.aggs, time)?;
     if states.is_some() {
-        if matches!(spec.kind, WindowKind::Session { .. }) {
-            return Err(SashError::spec(
-                "session windows cannot be aggregated in parts: a session's extent depends on rows another part may hold",
-            ));
-        }
         plan.emit_states();
     }
     let offset = spec.offset.map(|o| time.ticks("offset", o)).transpose()?.unwrap_or(0);

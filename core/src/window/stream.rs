@@ -1,5 +1,6 @@
-//! `WindowStream`: tumbling and hopping windows over input that never stops
-//! arriving, emitted as event time passes (docs/semantics.md, "Streaming").
+//! `WindowStream`: tumbling, hopping and session windows over input that
+//! never stops arriving, emitted as event time passes (docs/semantics.md,
+//! "Streaming").
 //!
 //! The state is the open windows' aggregation states as one plain Arrow
 //! batch (the two-phase format of `two_phase`): a push aggregates its rows
@@ -35,16 +36,23 @@ pub struct StreamStats {
     pub state_bytes: usize,
 }
 
-/// What the first push fixes: the input schema and the grid in its ticks.
+/// What the first push fixes: the input schema and the windows in its ticks.
 #[derive(Debug, Clone)]
 struct Fixed {
     schema: SchemaRef,
     time: TimeColumn,
-    grid: Grid,
+    windows: Windows,
     lateness: i64,
 }
 
-/// Tumbling and hopping windows over a stream of batches; see the module docs.
+#[derive(Debug, Clone)]
+enum Windows {
+    Grid(Grid),
+    /// Sessions end at their last time + the gap (ticks).
+    Session,
+}
+
+/// Tumbling, hopping and session windows over a stream of batches; see the module docs.
 #[derive(Debug, Clone)]
 pub struct WindowStream {
     /// The spec as given (with `lateness`), kept verbatim for snapshots.
@@ -66,9 +74,6 @@ impl WindowStream {
     /// past the largest time seen before it closes a window.
     fn new(spec_json: serde_json::Value, spec: WindowSpec, lateness: Duration) -> Result<WindowStream> {
         spec.validate()?;
-        if let WindowKind::Session { .. } = spec.kind {
-            return Err(SashError::spec("a WindowStream of session windows is not supported yet; use tumbling or hopping windows"));
-        }
         if matches!(lateness, Duration::Count(n) | Duration::Time { nanos: n } if n < 0) {
             return Err(SashError::spec(format!("'lateness' must not be negative, got {lateness}")));
         }
@@ -219,13 +224,14 @@ impl WindowStream {
         let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
         let batch = RecordBatch::try_new_with_options(fixed.schema.clone(), batch.columns().to_vec(), &options)
             .map_err(|e| SashError::InvalidInput(format!("a push does not fit the schema of the first push: {e}")))?;
-        // Rows all of whose windows were emitted are late, judged against the
-        // watermark of the pushes before this one.
+        // Late rows (all their windows emitted; sessions: before the
+        // watermark) are judged against the watermark of the pushes before
+        // this one.
         let times = batch.column(fixed.time.index);
         let ticks = fixed.time.values(times);
         let mut late_rows = Vec::with_capacity(batch.num_rows());
         for (i, &t) in ticks.iter().enumerate() {
-            let late = times.is_valid(i) && self.last_window_end(&fixed, t).is_some_and(|end| self.emitted(&fixed, end));
+            let late = times.is_valid(i) && self.is_late(&fixed, t);
             late_rows.push(late);
         }
         let late = filter_record_batch(&batch, &BooleanArray::from(late_rows.clone()))?;
@@ -319,32 +325,40 @@ impl WindowStream {
         let (every, period) = match self.spec.kind {
             WindowKind::Tumbling { every } => (every, every),
             WindowKind::Hopping { every, period } => (every, period),
-            WindowKind::Session { .. } => unreachable!("refused in new"),
+            WindowKind::Session { gap } => {
+                time.ticks("session_gap", gap)?;
+                (gap, gap)
+            }
         };
-        let every = time.ticks("every", every)?;
-        let period = time.ticks("period", period)?;
         let lateness = match self.lateness {
             Duration::Count(0) => 0,
             lateness => time.ticks("lateness", lateness)?,
         };
-        let grid = Grid::new(every, period, offset, self.spec.closed)?;
-        Ok(Fixed { schema, time, grid, lateness })
+        let windows = match self.spec.kind {
+            WindowKind::Session { .. } => Windows::Session,
+            _ => Windows::Grid(Grid::new(time.ticks("every", every)?, time.ticks("period", period)?, offset, self.spec.closed)?),
+        };
+        Ok(Fixed { schema, time, windows, lateness })
     }
 
-    /// The end of the last window holding time `t` (None: `t` is in no window).
-    fn last_window_end(&self, fixed: &Fixed, t: i64) -> Option<i128> {
-        let pane = fixed.grid.pane_of(t);
-        if !fixed.grid.in_some_window(pane) {
-            return None;
+    /// Whether a row at time `t` is late: grid windows, when every window
+    /// holding it was emitted (a time in no window never is); sessions, when
+    /// it is before the watermark.
+    fn is_late(&self, fixed: &Fixed, t: i64) -> bool {
+        match &fixed.windows {
+            Windows::Grid(grid) => {
+                let pane = grid.pane_of(t);
+                grid.in_some_window(pane) && self.emitted(fixed, grid.window_span(grid.windows_of(pane).1).1)
+            }
+            Windows::Session => self.watermark.is_some_and(|w| t < w),
         }
-        let (_, last) = fixed.grid.windows_of(pane);
-        Some(fixed.grid.window_span(last).1)
     }
 
     /// Whether the window ending at `end` is closed under `watermark`: no
-    /// row that is not late could still fall in it.
+    /// row that is not late could still fall in it (or, for a session,
+    /// extend it).
     fn closed_at(fixed: &Fixed, end: i128, watermark: Option<i64>) -> bool {
-        let includes_end = matches!(fixed.grid.closed, Closed::Right | Closed::Both);
+        let includes_end = matches!(&fixed.windows, Windows::Grid(grid) if matches!(grid.closed, Closed::Right | Closed::Both));
         watermark.is_some_and(|w| if includes_end { w as i128 > end } else { w as i128 >= end })
     }
 
@@ -357,6 +371,8 @@ impl WindowStream {
         fixed.time.values(states.column(n_keys + 1)).into_owned()
     }
 
+    /// The states of windows not yet emitted. (A session of rows on time
+    /// is never one emitted: it starts at or after the watermark.)
     fn without_emitted(&self, fixed: &Fixed, partial: RecordBatch) -> Result<RecordBatch> {
         let keep: BooleanArray = Self::window_ends(fixed, &partial).iter().map(|&end| Some(!self.emitted(fixed, end as i128))).collect();
         Ok(filter_record_batch(&partial, &keep)?)
@@ -520,9 +536,14 @@ mod tests {
             let disorder = rng.random_range(0..6);
             let rows = rng.random_range(0..300);
             let input = events(&mut rng, rows, disorder);
-            let window = if rng.random_bool(0.5) { r#""every": 10"#.to_string() } else { r#""every": 4, "period": 10"#.to_string() };
-            let closed = ["left", "right"][rng.random_range(0..2)];
-            let json = format!(r#"{{"time": "ts", {window}, "by": "key", "closed": "{closed}", "aggs": {AGGS}}}"#);
+            let window = match rng.random_range(0..3) {
+                0 => r#""every": 10"#.to_string(),
+                1 => r#""every": 4, "period": 10"#.to_string(),
+                _ => format!(r#""session_gap": {}"#, rng.random_range(1..8)),
+            };
+            let closed =
+                if window.contains("session") { "" } else { [r#""closed": "left", "#, r#""closed": "right", "#][rng.random_range(0..2)] };
+            let json = format!(r#"{{"time": "ts", {window}, "by": "key", {closed}"aggs": {AGGS}}}"#);
             let spec = WindowSpec::from_json(&json).unwrap();
             let want = crate::window::window_agg(&input.schema(), std::slice::from_ref(&input), &spec).unwrap();
             let with_lateness = format!("{}, \"lateness\": {disorder}}}", json.trim_end_matches('}'));
@@ -575,6 +596,32 @@ mod tests {
     }
 
     #[test]
+    fn a_session_is_emitted_once_the_watermark_reaches_its_last_time_plus_the_gap() {
+        let schema = Arc::new(Schema::new(vec![Field::new("ts", DataType::Int64, false), Field::new("v", DataType::Float64, true)]));
+        let batch = |ts: Vec<i64>| {
+            let n = ts.len();
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(ts)), Arc::new(Float64Array::from(vec![1.0; n]))]).unwrap()
+        };
+        let n = |out: &RecordBatch| out.column_by_name("n").unwrap().as_primitive::<arrow_array::types::Int64Type>().values().to_vec();
+        let mut stream = WindowStream::from_json(r#"{"time": "ts", "session_gap": 5, "aggs": ["count() as n"], "lateness": 1}"#).unwrap();
+        assert_eq!(stream.push(&batch(vec![1, 3])).unwrap().num_rows(), 0); // W = 2
+                                                                            // 2 is not late (W = 2) and joins the session; then W = 9 ≥ 3 + 5: [1, 8) closes.
+        let out = stream.push(&batch(vec![2, 10])).unwrap();
+        assert_eq!(n(&out), vec![3]);
+        assert_eq!(out.column_by_name("window_end").unwrap().as_primitive::<arrow_array::types::Int64Type>().value(0), 8);
+        // 8 is before the watermark (9): late, even though it would start a session of its own.
+        assert_eq!(stream.push(&batch(vec![8])).unwrap().num_rows(), 0);
+        assert_eq!(stream.stats().rows_late, 1);
+        // Two open sessions that a row on time joins are one.
+        let mut stream = WindowStream::from_json(r#"{"time": "ts", "session_gap": 5, "aggs": ["count() as n"], "lateness": 10}"#).unwrap();
+        stream.push(&batch(vec![0, 8])).unwrap();
+        assert_eq!(stream.stats().open_windows, 2);
+        stream.push(&batch(vec![4])).unwrap();
+        assert_eq!(stream.stats().open_windows, 1);
+        assert_eq!(n(&stream.finish().unwrap()), vec![3]);
+    }
+
+    #[test]
     fn a_failed_push_leaves_the_stream_as_it_was() {
         let schema = Arc::new(Schema::new(vec![Field::new("ts", DataType::Int64, true), Field::new("v", DataType::Float64, true)]));
         let mut stream = WindowStream::from_json(r#"{"time": "ts", "every": 10, "aggs": ["sum(v) as s"]}"#).unwrap();
@@ -610,7 +657,8 @@ mod tests {
         for case in 0..60 {
             let rows = rng.random_range(0..200);
             let input = events(&mut rng, rows, 3);
-            let json = format!(r#"{{"time": "ts", "every": 4, "period": 10, "by": "key", "aggs": {AGGS}, "lateness": 1}}"#);
+            let window = if case % 2 == 0 { r#""every": 4, "period": 10"# } else { r#""session_gap": 3"# };
+            let json = format!(r#"{{"time": "ts", {window}, "by": "key", "aggs": {AGGS}, "lateness": 1}}"#);
             let (mut straight, mut restarted) = (WindowStream::from_json(&json).unwrap(), WindowStream::from_json(&json).unwrap());
             let mut at = 0;
             while at < input.num_rows() {

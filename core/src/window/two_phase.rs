@@ -3,9 +3,9 @@
 //! checkpoints) computes the state of every aggregation per (keys, window)
 //! where the rows are ([`window_agg_partial`]), moves only those states, and
 //! merges them ([`window_agg_merge`]) into exactly what one call over all
-//! the rows gives. Every aggregation has a state (see `agg`); session
-//! windows do not split, since a session's extent depends on rows another
-//! part may hold.
+//! the rows gives. Every aggregation has a state (see `agg`). Sessions
+//! split too: a part's sessions are pieces of the whole input's, and the
+//! merge joins the pieces that overlap (see [`session_slots`]).
 
 use crate::agg::{corrupt_state, AggPlan};
 use crate::error::{Result, SashError};
@@ -31,8 +31,9 @@ use std::sync::Arc;
 /// are what one call over the parts' rows in part order gives.
 /// [`window_agg_merge`] merges such batches, in any number, order and
 /// grouping, into exactly what [`crate::window_agg`] returns for all their
-/// rows. Session windows do not split (a session's extent depends on rows
-/// another part may hold).
+/// rows. For session windows a part's rows are split into the part's own
+/// sessions, which the merge joins where they overlap, so the parts may
+/// split the rows in any way (keys and times mixed).
 ///
 /// ```
 /// use arrow_array::{Int64Array, RecordBatch};
@@ -76,11 +77,6 @@ pub fn window_agg_merge_states(schema: &SchemaRef, spec: &WindowSpec, partials: 
 
 fn merge(schema: &SchemaRef, spec: &WindowSpec, partials: &[RecordBatch], keep_states: bool) -> Result<RecordBatch> {
     spec.validate()?;
-    if matches!(spec.kind, WindowKind::Session { .. }) {
-        return Err(SashError::spec(
-            "session windows cannot be aggregated in parts: a session's extent depends on rows another part may hold",
-        ));
-    }
     let time = TimeColumn::resolve(schema, &spec.time)?;
     let mut plan = AggPlan::new(schema, &spec.aggs, &time)?;
     let key_fields: Vec<Field> = spec
@@ -111,28 +107,25 @@ fn merge(schema: &SchemaRef, spec: &WindowSpec, partials: &[RecordBatch], keep_s
     let key_types: Vec<_> = key_fields.iter().map(|f| f.data_type().clone()).collect();
     let key_columns: Vec<Vec<ArrayRef>> = partials.iter().map(|b| b.columns()[..n_keys].to_vec()).collect();
     let mut grouper = Grouper::new(&key_types, &key_columns)?;
-    // One slot per (group, window_start, window_end), in order of appearance.
-    let mut slot_of: HashMap<(u32, i64, i64), u32> = HashMap::new();
-    let mut windows: Vec<(u32, i64, i64)> = Vec::new();
-    let mut gids = Vec::new();
-    let mut slots = Vec::new();
+    let mut batch_gids: Vec<Vec<u32>> = Vec::with_capacity(partials.len());
+    for (b, batch) in partials.iter().enumerate() {
+        crate::exec::cancel::check()?;
+        let mut gids = Vec::new();
+        grouper.assign(b, 0..batch.num_rows(), &mut gids)?;
+        batch_gids.push(gids);
+    }
+    let bounds: Vec<WindowBounds<'_>> =
+        partials.iter().map(|batch| (time.values(batch.column(n_keys)), time.values(batch.column(n_keys + 1)))).collect();
+    // Each state row's slot, and each slot's (group, window_start, window_end).
+    let (batch_slots, windows) = match spec.kind {
+        WindowKind::Session { .. } => session_slots(&batch_gids, &bounds),
+        _ => window_slots(&batch_gids, &bounds),
+    };
+    plan.grow(windows.len());
     let mut dropped_null_times = 0u64;
     for (b, batch) in partials.iter().enumerate() {
         crate::exec::cancel::check()?;
-        grouper.assign(b, 0..batch.num_rows(), &mut gids)?;
-        let starts = time.values(batch.column(n_keys));
-        let ends = time.values(batch.column(n_keys + 1));
-        slots.clear();
-        for (row, &gid) in gids.iter().enumerate() {
-            let window = (gid, starts[row], ends[row]);
-            let slot = *slot_of.entry(window).or_insert_with(|| {
-                windows.push(window);
-                (windows.len() - 1) as u32
-            });
-            slots.push(slot);
-        }
-        plan.grow(windows.len());
-        plan.merge_state(&batch.columns()[n_keys + 2..], &slots)?;
+        plan.merge_state(&batch.columns()[n_keys + 2..], &batch_slots[b])?;
         if let Some(n) = batch.schema().metadata().get(DROPPED_NULL_TIMES_KEY) {
             dropped_null_times += n
                 .parse::<u64>()
@@ -164,6 +157,58 @@ fn merge(schema: &SchemaRef, spec: &WindowSpec, partials: &[RecordBatch], keep_s
     }
     let options = RecordBatchOptions::new().with_row_count(Some(order.len()));
     Ok(RecordBatch::try_new_with_options(Arc::new(Schema::new_with_metadata(fields, metadata)), columns, &options)?)
+}
+
+/// A partial batch's windows: (window_start, window_end) columns in ticks.
+type WindowBounds<'a> = (std::borrow::Cow<'a, [i64]>, std::borrow::Cow<'a, [i64]>);
+type Bounds<'a> = [WindowBounds<'a>];
+/// Each partial batch's row slots, and each slot's (group, window_start, window_end).
+type Slotted = (Vec<Vec<u32>>, Vec<(u32, i64, i64)>);
+
+/// Grid windows: one slot per (group, window_start, window_end), in order of
+/// appearance.
+fn window_slots(batch_gids: &[Vec<u32>], bounds: &Bounds<'_>) -> Slotted {
+    let mut slot_of: HashMap<(u32, i64, i64), u32> = HashMap::new();
+    let mut windows: Vec<(u32, i64, i64)> = Vec::new();
+    let slots = batch_gids
+        .iter()
+        .zip(bounds)
+        .map(|(gids, (starts, ends))| {
+            gids.iter()
+                .enumerate()
+                .map(|(row, &gid)| {
+                    let window = (gid, starts[row], ends[row]);
+                    *slot_of.entry(window).or_insert_with(|| {
+                        windows.push(window);
+                        (windows.len() - 1) as u32
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    (slots, windows)
+}
+
+/// Sessions: per group, the parts' sessions that overlap (one starts before
+/// another ends, its last time + gap) are one session of all their rows, so
+/// they share a slot spanning them all. Overlap is the batch rule read on
+/// sessions: two rows less than a gap apart are in one session.
+fn session_slots(batch_gids: &[Vec<u32>], bounds: &Bounds<'_>) -> Slotted {
+    let mut rows: Vec<(u32, i64, i64, u32, u32)> = Vec::new();
+    for (b, (gids, (starts, ends))) in batch_gids.iter().zip(bounds).enumerate() {
+        rows.extend(gids.iter().enumerate().map(|(row, &gid)| (gid, starts[row], ends[row], b as u32, row as u32)));
+    }
+    rows.sort_unstable();
+    let mut slots: Vec<Vec<u32>> = batch_gids.iter().map(|gids| vec![0; gids.len()]).collect();
+    let mut windows: Vec<(u32, i64, i64)> = Vec::new();
+    for (gid, start, end, b, row) in rows {
+        match windows.last_mut() {
+            Some(session) if session.0 == gid && start < session.2 => session.2 = session.2.max(end),
+            _ => windows.push((gid, start, end)),
+        }
+        slots[b as usize][row as usize] = (windows.len() - 1) as u32;
+    }
+    (slots, windows)
 }
 
 /// Whether two types hold the same values but for their layout: the names
