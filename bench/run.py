@@ -294,6 +294,34 @@ def floor_md(floor: dict | None, rates: dict[str, dict[str, float | None]]) -> s
     return text
 
 
+def streaming_md(cases: dict[str, dict]) -> str | None:
+    """Streaming against batch: each window case's `stream_<case>_<rows>`
+    (the rows pushed into a WindowStream in pushes of that many rows) as a
+    share of `window_agg`'s throughput on the same rows. None without them."""
+    rows = []
+    for case in ("tumbling", "hopping", "session"):
+        batch = cases.get(case)
+        streams = {n: cases.get(f"stream_{case}_{n}") for n in (8192, 1000)}
+        if batch is None or streams[8192] is None:
+            continue
+        share = {n: (s["rows"] / s["seconds"]) / (batch["rows"] / batch["seconds"]) for n, s in streams.items() if s}
+        met = "yes" if share[8192] >= 0.70 else "**no**"
+        rows.append(f"| {case} | {fmt_rate(batch['rows'] / batch['seconds'])} | "
+                    f"{fmt_rate(streams[8192]['rows'] / streams[8192]['seconds'])} ({share[8192]:.0%}) | "
+                    + (f"{fmt_rate(streams[1000]['rows'] / streams[1000]['seconds'])} ({share[1000]:.0%})" if 1000 in share else "–")
+                    + f" | {met} |")
+    if not rows:
+        return None
+    return "\n".join([
+        "The same rows pushed into a `WindowStream` of the same spec (sorted input, lateness 0), then "
+        "`finish()`: rows/s and the share of `window_agg`'s rows/s (target: ≥ 70% at 8,192-row pushes).",
+        "",
+        "| case | window_agg rows/s | pushes of 8,192 | pushes of 1,000 | ≥ 70% at 8,192 |",
+        "|---|---|---|---|---|",
+        *rows,
+    ])
+
+
 def exact_sum_md(exact: dict | None, tumbling_seconds: float | None) -> str | None:
     """What the Rust benchmark's `exact_sum_floor` says an exactly rounded
     float sum would add to the tumbling case (the architecture issue makes it
@@ -353,7 +381,7 @@ def machine_info() -> dict[str, str]:
 def write_markdown(path: Path, table_md: str, info: dict, rows: int, data: Path,
                    timings, mem: list[MemCheck], rust: RustOutput | None, versions: str,
                    python_md: str | None = None, floor_text: str | None = None,
-                   exact_sum_text: str | None = None) -> None:
+                   exact_sum_text: str | None = None, streaming_text: str | None = None) -> None:
     out = [
         "# sash benchmark results",
         "",
@@ -379,6 +407,8 @@ def write_markdown(path: Path, table_md: str, info: dict, rows: int, data: Path,
         out += ["## The rolling floor", "", floor_text, ""]
     if exact_sum_text:
         out += ["## An exactly rounded float sum", "", exact_sum_text, ""]
+    if streaming_text:
+        out += ["## Streaming (WindowStream) against batch", "", streaming_text, ""]
     if python_md:
         out += ["## Python binding (the same cases through the wheel)", "",
                 "Python call: `sash.window_agg(table, **spec)` / `sash.rolling` on the in-memory table, "
@@ -468,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     rust: RustOutput | None = None
     floor: dict | None = None
     exact_sum: dict | None = None
+    streaming_text: str | None = None
     tumbling_seconds: float | None = None
     mem: list[MemCheck] = []
     if not args.skip_rust:
@@ -477,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run: warning: the Rust benchmark reported no {', '.join(missing)}", file=sys.stderr)
         floor = rust.cases.get("rolling_floor")
         exact_sum = rust.cases.get("exact_sum_floor")
+        streaming_text = streaming_md(rust.cases)
         tumbling_seconds = rust.cases.get("tumbling", {}).get("seconds")
         rust.cases = {c: r for c, r in rust.cases.items() if c in cases}
         if not args.no_memory:
@@ -519,9 +551,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(floor_text)
     exact_sum_text = exact_sum_md(exact_sum, tumbling_seconds)
-    if exact_sum_text:
-        print()
-        print(exact_sum_text)
+    for text in (exact_sum_text, streaming_text):
+        if text:
+            print()
+            print(text)
     python_md = None
     if py_results:
         rust_s = {c: rec["seconds"] for c, rec in rust.cases.items()} if rust is not None else None
@@ -536,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         info = machine_info()
         write_markdown(HERE / "results.md", table_md, info, args.rows, data, timings, mem, rust, versions,
-                       python_md, floor_text, exact_sum_text)
+                       python_md, floor_text, exact_sum_text, streaming_text)
         write_chart(HERE / "results.png", rates,
                     f"sash vs peers, {args.rows:,} rows, single-threaded peers "
                     f"({info['nproc']} CPUs, {info['date']})")

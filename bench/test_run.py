@@ -187,3 +187,19 @@ def test_exact_sum_md_compares_the_added_cost_with_the_tumbling_case():
     assert "within the 10%" in run.exact_sum_md({**exact, "seconds": 0.005}, 0.1)
     assert run.exact_sum_md(None, 0.1) is None
     assert run.exact_sum_md(exact, None) is None
+
+
+def test_streaming_md_reports_each_window_case_against_batch():
+    cases = {
+        "tumbling": {"rows": 1000, "seconds": 1.0},
+        "stream_tumbling_8192": {"rows": 1000, "seconds": 1.25},
+        "stream_tumbling_1000": {"rows": 1000, "seconds": 2.0},
+        "session": {"rows": 1000, "seconds": 1.0},
+        "stream_session_8192": {"rows": 1000, "seconds": 2.0},
+    }
+    text = run.streaming_md(cases)
+    tumbling = next(line for line in text.splitlines() if line.startswith("| tumbling"))
+    assert "(80%)" in tumbling and "(50%)" in tumbling and tumbling.endswith("| yes |")
+    session = next(line for line in text.splitlines() if line.startswith("| session"))
+    assert "(50%)" in session and session.endswith("| **no** |")
+    assert run.streaming_md({"tumbling": {"rows": 1, "seconds": 1.0}}) is None

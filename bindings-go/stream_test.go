@@ -92,8 +92,8 @@ func TestWindowStreamEmitsAsTheWatermarkPassesAndRestores(t *testing.T) {
 	if _, err := RestoreWindowStream(snap[:len(snap)/2]); !errors.As(err, &e) || e.Kind != KindInvalidInput {
 		t.Fatalf("a cut snapshot is invalid_input, got %v", err)
 	}
-	if _, err := NewWindowStream(`{"time": "ts", "session_gap": 5, "aggs": ["count()"]}`); !errors.As(err, &e) || e.Kind != KindInvalidSpec {
-		t.Fatalf("sessions are not streamed yet: invalid_spec, got %v", err)
+	if _, err := NewWindowStream(`{"time": "ts", "every": 5, "aggs": ["count()"], "lateness": -1}`); !errors.As(err, &e) || e.Kind != KindInvalidSpec {
+		t.Fatalf("a negative lateness is invalid_spec, got %v", err)
 	}
 	s.Close()
 	if _, err := s.Finish(); err == nil {

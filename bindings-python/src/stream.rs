@@ -3,9 +3,9 @@
 
 use super::*;
 
-/// Tumbling or hopping windows over pushes of rows, each window emitted
-/// once the watermark (the largest time pushed minus ``lateness``) passes
-/// its end. The keywords are ``window_agg``'s, plus ``lateness`` (a duration,
+/// Tumbling, hopping or session windows over pushes of rows, each window
+/// emitted once the watermark (the largest time pushed minus ``lateness``)
+/// passes its end (a session's end is its last time + ``session_gap``). The keywords are ``window_agg``'s, plus ``lateness`` (a duration,
 /// default 0).
 ///
 /// ``push(data)`` returns the windows the push closed (a ``pyarrow.Table``
@@ -82,10 +82,22 @@ impl WindowStream {
         })
     }
 
-    /// Moves the watermark (in ticks of the time column) and returns the
-    /// windows that closed.
-    fn advance<'py>(&self, py: Python<'py>, watermark: i64) -> PyResult<Bound<'py, PyAny>> {
-        self.run(py, move |stream| stream.advance(watermark))
+    /// Moves the watermark and returns the windows that closed. The
+    /// watermark is a value of the time column's kind (``datetime``,
+    /// ``date``, numpy or pandas timestamp, converted to the column's unit
+    /// and zone as Arrow casts) or an ``int`` in ticks of the time column.
+    fn advance<'py>(&self, watermark: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = watermark.py();
+        if watermark.is_instance_of::<PyInt>() && !watermark.is_instance_of::<PyBool>() {
+            let ticks: i64 = watermark.extract()?;
+            return self.run(py, move |stream| stream.advance(ticks));
+        }
+        let pyarrow = py.import(pyo3::intern!(py, "pyarrow"))?;
+        let array = pyarrow
+            .call_method1(pyo3::intern!(py, "array"), (PyList::new(py, [watermark])?,))
+            .map_err(|e| PyTypeError::new_err(format!("the watermark {watermark} is not a time value: {e}")))?;
+        let array = array.extract::<pyo3_arrow::PyArray>()?.into_inner().0;
+        self.run(py, move |stream| stream.advance_to(array.as_ref()))
     }
 
     /// End of input: every open window; later pushes are an error.

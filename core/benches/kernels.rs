@@ -8,6 +8,10 @@
 //! per line: case, rows, seconds, rows_per_s, output_rows, output_bytes, and
 //! the process RSS before and after loading the data.
 //!
+//! Each window case also runs as a stream (`stream_<case>_<rows>`): the same
+//! rows pushed into a `WindowStream` of the same spec in pushes of 8,192 and
+//! of 1,000 rows, then `finish()`; its output rows must equal the case's.
+//!
 //! After the cases it prints `rolling_floor` (unless `--case` names another
 //! case): not a kernel call but the least any implementation of the rolling
 //! case's semantics costs here (see [`rolling_floor`]); `bench/run.py`
@@ -22,7 +26,7 @@
 
 use arrow_array::RecordBatch;
 use arrow_ipc::reader::FileReader;
-use sash_core::{rolling, window_agg, FloatSum, RollingSpec, WindowSpec};
+use sash_core::{rolling, window_agg, FloatSum, RollingSpec, WindowSpec, WindowStream};
 use std::time::Instant;
 
 mod exact_sum;
@@ -264,6 +268,40 @@ fn main() {
             rows as f64 / best,
             peak_rss_bytes()
         );
+    }
+    for (name, op, spec) in CASES {
+        if *op != "window" {
+            continue;
+        }
+        for push_rows in [8192, 1000] {
+            let case = format!("stream_{name}_{push_rows}");
+            if only.as_deref().is_some_and(|o| o != case) {
+                continue;
+            }
+            let mut best = f64::INFINITY;
+            let mut output_rows = 0;
+            for _ in 0..if once { 1 } else { repeats.min(3) } {
+                let start = Instant::now();
+                let mut stream = WindowStream::from_json(spec).unwrap();
+                output_rows = 0;
+                for batch in &batches {
+                    let mut at = 0;
+                    while at < batch.num_rows() {
+                        let len = push_rows.min(batch.num_rows() - at);
+                        output_rows += stream.push(&batch.slice(at, len)).unwrap().num_rows();
+                        at += len;
+                    }
+                }
+                output_rows += stream.finish().unwrap().num_rows();
+                best = best.min(start.elapsed().as_secs_f64());
+            }
+            let batch_rows = window_agg(&schema, &batches, &WindowSpec::from_json(spec).unwrap()).unwrap().num_rows();
+            assert_eq!(output_rows, batch_rows, "{case}: the stream emitted another number of windows than window_agg");
+            println!(
+                "{{\"case\": \"{case}\", \"rows\": {rows}, \"push_rows\": {push_rows}, \"seconds\": {best:.6}, \"rows_per_s\": {:.0}, \"output_rows\": {output_rows}}}",
+                rows as f64 / best
+            );
+        }
     }
     if !once && only.as_deref().is_none_or(|o| o == "exact_sum_floor") {
         if let Some((windows, plain, exact)) = exact_sum_floor(&batches, repeats) {

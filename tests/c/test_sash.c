@@ -181,7 +181,7 @@ static void test_window_stream(void) {
   CHECK(in.release == NULL);
   sash_window_stream_free(stream);
   sash_window_stream_free(NULL);
-  CHECK_STATUS(sash_window_stream_new("{\"time\": \"ts\", \"session_gap\": 5, \"aggs\": [\"count()\"]}", &stream),
+  CHECK_STATUS(sash_window_stream_new("{\"time\": \"ts\", \"every\": 5, \"aggs\": [\"count()\"], \"lateness\": -1}", &stream),
                SASH_STATUS_INVALID_SPEC);
   CHECK_STATUS(sash_window_stream_new(spec, NULL), SASH_STATUS_NULL_ARGUMENT);
   CHECK_STATUS(sash_window_stream_advance(NULL, 0, &out, &out_schema), SASH_STATUS_NULL_ARGUMENT);

@@ -36,7 +36,7 @@ def test_pushes_of_any_split_equal_window_agg(seed: int) -> None:
     rng = random.Random(seed)
     disorder = rng.randrange(5)
     table = events(rng, rng.randrange(1, 300), disorder)
-    window = {"every": 10} if seed % 2 else {"every": 4, "period": 10}
+    window = [{"every": 10}, {"every": 4, "period": 10}, {"session_gap": 1 + seed % 6}][seed % 3]
     want = sash.window_agg(table, time="ts", by="k", aggs=AGGS, **window)
     stream = sash.WindowStream(time="ts", by="k", aggs=AGGS, lateness=disorder, **window)
     out, at = [], 0
@@ -69,6 +69,43 @@ def test_late_rows_come_back_and_windows_close_as_the_watermark_passes() -> None
         stream.push(pa.table({"ts": [30]}))
 
 
+def test_advance_takes_values_of_the_time_columns_kind() -> None:
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    utc = dt.timezone.utc
+    stream = sash.WindowStream(time="ts", every="1h", aggs=["count() as n"])
+    with pytest.raises(sash.InvalidInputError, match="push first"):
+        stream.advance(dt.datetime(2024, 1, 1, tzinfo=utc))
+    times = pa.array([dt.datetime(2024, 1, 1, h, 30, tzinfo=utc) for h in range(4)], pa.timestamp("ms", "UTC"))
+    stream.push(pa.table({"ts": times.slice(0, 1)}))
+    hour = dt.datetime(2024, 1, 1, 1, tzinfo=utc)
+    assert stream.advance(hour).to_pydict()["n"] == [1]
+    assert stream.watermark == int(hour.timestamp() * 1000)
+    stream.push(pa.table({"ts": times.slice(1, 1)}))
+    assert stream.advance(pd.Timestamp("2024-01-01 02:00", tz="UTC")).to_pydict()["n"] == [1]
+    stream.push(pa.table({"ts": times.slice(2, 1)}))
+    assert stream.advance(np.datetime64("2024-01-01T03:00:00.000000", "us")).to_pydict()["n"] == [1]
+    stream.push(pa.table({"ts": times.slice(3, 1)}))
+    assert stream.advance(int(dt.datetime(2024, 1, 1, 4, tzinfo=utc).timestamp() * 1000)).to_pydict()["n"] == [1]
+    assert stream.advance(dt.date(2024, 1, 1)).num_rows == 0, "never back"
+    with pytest.raises(sash.WrongTypeError):
+        stream.advance("soon")
+    with pytest.raises(TypeError):
+        stream.advance(object())
+
+
+def test_sessions_close_once_the_watermark_reaches_their_last_time_plus_the_gap() -> None:
+    stream = sash.WindowStream(time="ts", session_gap=5, aggs=["count() as n"], lateness=1)
+    assert stream.push(pa.table({"ts": [1, 3]})).num_rows == 0
+    assert stream.push(pa.table({"ts": [2, 10]})).to_pydict() == {"window_start": [1], "window_end": [8], "n": [3]}
+    stream.push(pa.table({"ts": [8]}))
+    assert stream.take_late().to_pydict() == {"ts": [8]}
+    assert stream.finish().to_pydict() == {"window_start": [10], "window_end": [15], "n": [1]}
+
+
 def test_a_failed_push_changes_nothing() -> None:
     stream = sash.WindowStream(time="ts", every=10, aggs=["sum(v) as s"])
     stream.push(pa.table({"ts": [1, 2], "v": [1.0, 2.0]}))
@@ -84,8 +121,8 @@ def test_a_failed_push_changes_nothing() -> None:
 def test_bad_specs_and_snapshots_are_errors() -> None:
     with pytest.raises(sash.InvalidSpecError, match="colsed"):
         sash.WindowStream(time="ts", every=10, aggs=["count()"], colsed="left")
-    with pytest.raises(sash.InvalidSpecError, match="session"):
-        sash.WindowStream(time="ts", session_gap=10, aggs=["count()"])
+    with pytest.raises(sash.InvalidSpecError, match="lateness"):
+        sash.WindowStream(time="ts", every=10, aggs=["count()"], lateness=-1)
     with pytest.raises(sash.InvalidInputError, match="snapshot"):
         sash.WindowStream.restore(b"garbage")
     stream = sash.WindowStream(time="ts", every=10, aggs=["count()"])

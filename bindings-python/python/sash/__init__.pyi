@@ -1,6 +1,6 @@
 # Type stubs for sash (the native module sash._sash, re-exported).
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from os import PathLike
 from typing import Any, ClassVar, Literal, Protocol, overload
 
@@ -105,7 +105,7 @@ def read_log(
 ) -> pyarrow.RecordBatchReader: ...
 
 class WindowStream:
-    """Tumbling or hopping windows over pushes of rows, emitted as the watermark passes them."""
+    """Tumbling, hopping or session windows over pushes of rows, emitted as the watermark passes them."""
 
     def __init__(
         self,
@@ -114,6 +114,7 @@ class WindowStream:
         every: Duration | None = None,
         period: Duration | None = None,
         offset: Duration | None = None,
+        session_gap: Duration | None = None,
         by: By = None,
         aggs: Aggs,
         closed: Literal["left", "right"] = "left",
@@ -121,7 +122,7 @@ class WindowStream:
         lateness: Duration = 0,
     ) -> None: ...
     def push(self, data: ArrowInput) -> pyarrow.Table: ...
-    def advance(self, watermark: int) -> pyarrow.Table: ...
+    def advance(self, watermark: int | datetime | date | Any) -> pyarrow.Table: ...
     def finish(self) -> pyarrow.Table: ...
     def take_late(self) -> pyarrow.Table: ...
     def snapshot(self) -> bytes: ...

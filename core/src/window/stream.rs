@@ -16,6 +16,7 @@ use crate::error::{Result, SashError};
 use crate::exec::time::TimeColumn;
 use crate::spec::duration::Duration;
 use crate::spec::{Closed, WindowKind, WindowSpec, DROPPED_NULL_TIMES_KEY};
+use arrow_array::cast::AsArray;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::SchemaRef;
 use arrow_select::concat::concat_batches;
@@ -67,6 +68,8 @@ pub struct WindowStream {
     late: Vec<RecordBatch>,
     stats: StreamStats,
     finished: bool,
+    /// A push that would leave more state than this fails instead.
+    max_state_bytes: Option<usize>,
 }
 
 impl WindowStream {
@@ -87,6 +90,7 @@ impl WindowStream {
             late: Vec::new(),
             stats: StreamStats::default(),
             finished: false,
+            max_state_bytes: None,
         })
     }
 
@@ -98,7 +102,17 @@ impl WindowStream {
             Some(serde_json::Value::Null) | None => Duration::Count(0),
             Some(v) => Duration::from_json("lateness", &v)?,
         };
-        WindowStream::new(spec_json, WindowSpec::from_value(&value)?, lateness)
+        let max_state_bytes = match value.as_object_mut().and_then(|map| map.remove("max_state_bytes")) {
+            Some(serde_json::Value::Null) | None => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| SashError::spec(format!("'max_state_bytes' must be a whole number of bytes, got {v}")))?,
+            ),
+        };
+        let mut stream = WindowStream::new(spec_json, WindowSpec::from_value(&value)?, lateness)?;
+        stream.max_state_bytes = max_state_bytes;
+        Ok(stream)
     }
 
     /// The whole state as bytes: `restore` rebuilds the stream from them, in
@@ -197,8 +211,7 @@ impl WindowStream {
 
     pub fn stats(&self) -> StreamStats {
         let open_windows = self.open.as_ref().map_or(0, |b| b.num_rows());
-        let state_bytes = self.open.iter().chain(&self.late).map(|b| b.get_array_memory_size()).sum();
-        StreamStats { open_windows, state_bytes, ..self.stats }
+        StreamStats { open_windows, state_bytes: state_bytes(self.open.as_ref(), &self.late), ..self.stats }
     }
 
     /// Takes rows: returns the windows this push closed (possibly none), in
@@ -251,6 +264,16 @@ impl WindowStream {
             None => self.watermark,
         };
         let (emitted, open) = self.split_closed(&fixed, merged, watermark, false)?;
+        if let Some(limit) = self.max_state_bytes {
+            // As committed below: an empty late batch is not kept.
+            let state_bytes = state_bytes(Some(&open), self.late.iter().chain((late.num_rows() > 0).then_some(&late)));
+            if state_bytes > limit {
+                return Err(SashError::ResourceLimit(format!(
+                    "this push would leave {state_bytes} bytes of stream state, over max_state_bytes = {limit}; the stream is as it was \
+                     (take late rows, use approx_ aggregations for long windows, or raise the limit)"
+                )));
+            }
+        }
 
         // Nothing failed: commit.
         self.stats.rows_in += batch.num_rows() as u64;
@@ -280,6 +303,47 @@ impl WindowStream {
         self.open = Some(open);
         self.watermark = new;
         Ok(emitted)
+    }
+
+    /// [`advance`](Self::advance) to a watermark given as a one-value Arrow
+    /// array: a timestamp (any unit and zone), a date, or an integer (ticks),
+    /// converted to the time column's type as an Arrow cast converts it.
+    /// Before the first push fixes that type, only an integer is taken.
+    pub fn advance_to(&mut self, watermark: &dyn Array) -> Result<RecordBatch> {
+        self.check_open()?;
+        if watermark.len() != 1 || watermark.null_count() != 0 {
+            return Err(SashError::InvalidInput(format!("a watermark is one value, not null; got {} values", watermark.len())));
+        }
+        let integer = |array: &dyn Array| -> Option<i64> {
+            let cast = arrow_cast::cast(&arrow_array::make_array(array.to_data()), &arrow_schema::DataType::Int64).ok()?;
+            cast.is_valid(0).then(|| cast.as_primitive::<arrow_array::types::Int64Type>().value(0))
+        };
+        let ticks = match &self.fixed {
+            None if watermark.data_type().is_integer() => integer(watermark),
+            None => {
+                return Err(SashError::InvalidInput(format!(
+                "a watermark of type {} needs the time column's type, which the first push fixes: push first, or give ticks (an integer)",
+                watermark.data_type()
+            )))
+            }
+            Some(fixed) => {
+                let array = arrow_array::make_array(watermark.to_data());
+                // Not `safe`: a value the cast cannot convert is an error, not a null.
+                let options = arrow_cast::CastOptions { safe: false, ..Default::default() };
+                let cast = arrow_cast::cast_with_options(&array, &fixed.time.data_type, &options).map_err(|_| {
+                    SashError::wrong_type(
+                        "watermark",
+                        format!("a value of the time column's type {}", fixed.time.data_type),
+                        watermark.data_type(),
+                    )
+                })?;
+                cast.is_valid(0).then(|| fixed.time.values(&cast)[0])
+            }
+        };
+        let ticks = ticks.ok_or_else(|| {
+            SashError::InvalidInput(format!("the watermark does not fit the time column's ticks ({})", watermark.data_type()))
+        })?;
+        self.advance(ticks)
     }
 
     /// End of input: every open window is emitted; later pushes are an error.
@@ -476,6 +540,11 @@ fn fixed_state_columns(states: &RecordBatch) -> usize {
     states.num_columns() - start
 }
 
+/// Bytes of Arrow memory held by the open states and the untaken late rows.
+fn state_bytes<'a>(open: Option<&'a RecordBatch>, late: impl IntoIterator<Item = &'a RecordBatch>) -> usize {
+    open.into_iter().chain(late).map(RecordBatch::get_array_memory_size).sum()
+}
+
 fn dropped_null_times(partial: &RecordBatch) -> Result<u64> {
     match partial.schema().metadata().get(DROPPED_NULL_TIMES_KEY) {
         Some(n) => n.parse().map_err(|_| SashError::InvalidInput(format!("invalid {DROPPED_NULL_TIMES_KEY}: {n}"))),
@@ -619,6 +688,62 @@ mod tests {
         stream.push(&batch(vec![4])).unwrap();
         assert_eq!(stream.stats().open_windows, 1);
         assert_eq!(n(&stream.finish().unwrap()), vec![3]);
+    }
+
+    #[test]
+    fn advance_to_takes_a_watermark_of_any_time_type_converted_to_the_time_column() {
+        use arrow_array::{Date32Array, TimestampMicrosecondArray, TimestampMillisecondArray};
+        let schema = Arc::new(Schema::new(vec![Field::new("ts", DataType::Timestamp(arrow_schema::TimeUnit::Millisecond, None), false)]));
+        let mut stream = WindowStream::from_json(r#"{"time": "ts", "every": "1d", "aggs": ["count() as n"]}"#).unwrap();
+        let before = stream.advance_to(&TimestampMicrosecondArray::from(vec![5])).unwrap_err();
+        assert!(before.to_string().contains("push first"), "{before}");
+        stream.advance_to(&Int64Array::from(vec![-10])).unwrap();
+        assert_eq!(stream.watermark(), Some(-10), "ticks are taken before the first push");
+        let day = 86_400_000i64;
+        let rows = |ts: Vec<i64>| RecordBatch::try_new(schema.clone(), vec![Arc::new(TimestampMillisecondArray::from(ts))]).unwrap();
+        stream.push(&rows(vec![1, 2])).unwrap();
+        // 1 day in microseconds: the first window [0, 1 day) closes.
+        let out = stream.advance_to(&TimestampMicrosecondArray::from(vec![day * 1000])).unwrap();
+        assert_eq!(out.num_rows(), 1);
+        assert_eq!(stream.watermark(), Some(day));
+        // A date: day 2 at midnight closes [1 day, 2 days).
+        stream.push(&rows(vec![day + 1])).unwrap();
+        assert_eq!(stream.advance_to(&Date32Array::from(vec![2])).unwrap().num_rows(), 1);
+        assert_eq!(stream.watermark(), Some(2 * day));
+        let wrong = stream.advance_to(&StringArray::from(vec!["soon"])).unwrap_err();
+        assert_eq!(wrong.kind(), crate::error::ErrorKind::WrongType, "{wrong}");
+        assert!(stream.advance_to(&Int64Array::from(vec![Some(1), None])).is_err());
+        assert!(stream.advance_to(&TimestampMicrosecondArray::from(vec![None::<i64>])).is_err());
+        assert_eq!(stream.watermark(), Some(2 * day), "failed advances change nothing");
+    }
+
+    #[test]
+    fn a_push_past_max_state_bytes_fails_and_changes_nothing() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let input = events(&mut rng, 400, 0);
+        let json = format!(r#"{{"time": "ts", "every": 1000, "by": "key", "aggs": {AGGS}}}"#);
+        let mut unlimited = WindowStream::from_json(&json).unwrap();
+        unlimited.push(&input.slice(0, 100)).unwrap();
+        let after_100 = unlimited.stats().state_bytes;
+        unlimited.push(&input.slice(100, 300)).unwrap();
+        let after_400 = unlimited.stats().state_bytes;
+        assert!(after_400 > after_100, "the values of median and count_distinct grow the state");
+
+        let limited = format!("{}, \"max_state_bytes\": {after_100}}}", json.trim_end_matches('}'));
+        let mut stream = WindowStream::from_json(&limited).unwrap();
+        stream.push(&input.slice(0, 100)).unwrap();
+        let before = stream.snapshot().unwrap();
+        let err = stream.push(&input.slice(100, 300)).unwrap_err();
+        assert_eq!(err.kind(), crate::error::ErrorKind::ResourceLimit, "{err}");
+        assert!(err.to_string().contains("max_state_bytes"), "{err}");
+        assert_eq!(stream.snapshot().unwrap(), before, "a push over the limit changes nothing");
+        // The limit travels with the snapshot.
+        let mut restored = WindowStream::restore(&before).unwrap();
+        assert_eq!(restored.push(&input.slice(100, 300)).unwrap_err().kind(), crate::error::ErrorKind::ResourceLimit);
+        for bad in [r#""max_state_bytes": -1"#, r#""max_state_bytes": "1MB""#, r#""max_state_bytes": 1.5"#] {
+            let json = format!(r#"{{"time": "ts", "every": 10, "aggs": ["count()"], {bad}}}"#);
+            assert_eq!(WindowStream::from_json(&json).unwrap_err().kind(), crate::error::ErrorKind::InvalidSpec, "{bad}");
+        }
     }
 
     #[test]

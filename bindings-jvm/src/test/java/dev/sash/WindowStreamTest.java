@@ -71,7 +71,7 @@ class WindowStreamTest {
                 assertEquals("invalid_input", after.kind());
             }
             assertThrows(SashException.class, () -> WindowStream.restore(new byte[] {1, 2, 3}));
-            assertThrows(SashSpecException.class, () -> new WindowStream("{\"time\": \"ts\", \"session_gap\": 5, \"aggs\": [\"count()\"]}"));
+            assertThrows(SashSpecException.class, () -> new WindowStream("{\"time\": \"ts\", \"every\": 5, \"aggs\": [\"count()\"], \"lateness\": -1}"));
             WindowStream closed = new WindowStream(SPEC);
             closed.close();
             closed.close();

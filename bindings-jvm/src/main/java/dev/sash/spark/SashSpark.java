@@ -61,23 +61,18 @@ public final class SashSpark {
      * Windowed aggregation of {@code data}: one row per (key, window), columns
      * as in docs/semantics.md.
      *
-     * <p>Tumbling and hopping windows run in two steps, as SQL engines run
-     * GROUP BY: the kernel computes the state of every aggregation per (keys,
-     * window) in every partition where the rows are, only those state rows are
-     * shuffled, and the kernel merges them. States are exact (integer sums as
-     * 128-bit decimals, the values of a median, the set of a distinct count,
-     * the picked row of first/last with its position), so the result is what
-     * one call over all rows in partition order gives, and an integer sum that
-     * overflows is an error, never a wrap. Session windows need all the rows of
-     * a key together: the rows are hash-partitioned by the keys and each
-     * partition is one kernel call.
+     * <p>Windows run in two steps, as SQL engines run GROUP BY: the kernel
+     * computes the state of every aggregation per (keys, window) in every
+     * partition where the rows are, only those state rows are shuffled, and the
+     * kernel merges them. States are exact (integer sums as 128-bit decimals,
+     * the values of a median, the set of a distinct count, the picked row of
+     * first/last with its position), so the result is what one call over all
+     * rows in partition order gives, and an integer sum that overflows is an
+     * error, never a wrap. Sessions too: a partition's sessions are pieces that
+     * the merge joins where they overlap, so their states meet by keys alone.
      */
     public static Dataset<Row> windowAgg(Dataset<Row> data, WindowSpec spec) {
-        String specJson = spec.toJson();
-        if (readJson(specJson).has("session_gap")) {
-            return aggregate(data, Kernel.Op.WINDOW, specJson);
-        }
-        return twoStep(data, specJson);
+        return twoStep(data, spec.toJson());
     }
 
     /** Rolling aggregation of {@code data}: every input row with its aggregates. */
@@ -133,7 +128,10 @@ public final class SashSpark {
         StructType partialSchema = partials.schema();
         List<Column> groups = new ArrayList<>();
         for (String key : byColumns(specJson)) groups.add(column(key));
-        groups.add(column("window_start"));
+        // A session's pieces start anywhere in it: they meet by keys alone.
+        if (!readJson(specJson).has("session_gap")) groups.add(column("window_start"));
+        // Without keys, one session spans every partition's pieces: one place for all.
+        if (groups.isEmpty()) groups.add(org.apache.spark.sql.functions.lit(0));
         // An explicit partition count: adaptive execution would merge the
         // partitions of a small input into one otherwise.
         int partitions = Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));

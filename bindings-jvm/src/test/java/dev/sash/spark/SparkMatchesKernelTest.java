@@ -27,8 +27,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * SashSpark equals the single-process kernel on the same rows, for every kind
- * of window and both execution paths (states per partition merged by the
- * kernel; rows moved by key for sessions), on 1, 3 and 7 partitions, with nulls, several key and value types.
+ * of window (states per partition merged by the kernel; sessions' pieces
+ * meeting by key, or all in one place without keys), on 1, 3 and 7 partitions, with nulls, several key and value types.
  */
 class SparkMatchesKernelTest {
     static SparkSession spark;
@@ -69,7 +69,7 @@ class SparkMatchesKernelTest {
                 "{\"time\":\"ts\",\"every\":\"2m\",\"period\":\"5m\",\"offset\":\"30s\",\"by\":[\"host\",\"flag\"],\"closed\":\"right\",\"aggs\":[\"count() as n\",\"max(v) as hi\",\"mean(price) as mp\"]}",
                 "{\"time\":\"ts\",\"every\":\"10m\",\"aggs\":[\"count() as n\",\"sum(d) as sd\",\"min(host) as first_host\"]}",
                 "{\"time\":\"ts\",\"every\":\"3m\",\"period\":\"1m\",\"by\":\"flag\",\"aggs\":[\"count(v)\",\"sum(small)\"]}",
-                // holistic states (values, sets, picks), and sessions (rows move to their key's partition)
+                // holistic states (values, sets, picks), and sessions (pieces joined by the merge; with and without keys)
                 "{\"time\":\"ts\",\"every\":\"5m\",\"by\":[\"host\"],\"aggs\":[\"median(d) as med\",\"quantile(v, 0.9) as p90\",\"first(v) as f\",\"last(d) as l\",\"count_distinct(small) as cd\",\"std(d) as sd\",\"min_by(host, v) as mb\"]}",
                 "{\"time\":\"ts\",\"session_gap\":\"90s\",\"by\":[\"host\"],\"aggs\":[\"count() as n\",\"sum(v) as sv\",\"last(v) as l\"]}",
                 "{\"time\":\"ts\",\"session_gap\":\"5m\",\"aggs\":[\"count() as n\",\"mean(d) as md\",\"max_by(small, d) as mb\"]}",
