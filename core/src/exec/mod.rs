@@ -1,12 +1,13 @@
 //! Input plumbing shared by the operators: sorting and slicing the input by
 //! time (`prepare`, `time_sort`), reading the time column (`time`), grouping
-//! rows by key (`grouper`), building output columns (`column_builder`) and
-//! cooperative cancellation (`cancel`). Nothing here knows a window or a
+//! rows by key (`grouper`), building output columns (`column_builder`),
+//! stream snapshots (`snapshot`) and cooperative cancellation (`cancel`). Nothing here knows a window or a
 //! rolling frame.
 
 pub mod cancel;
 pub(crate) mod column_builder;
 pub(crate) mod grouper;
 pub(crate) mod prepare;
+pub(crate) mod snapshot;
 pub(crate) mod time;
 pub(crate) mod time_sort;

@@ -13,6 +13,7 @@
 use super::grid::Grid;
 use super::two_phase::{window_agg_merge, window_agg_merge_states, window_agg_partial};
 use crate::error::{Result, SashError};
+use crate::exec::snapshot;
 use crate::exec::time::TimeColumn;
 use crate::spec::duration::Duration;
 use crate::spec::{Closed, WindowKind, WindowSpec, DROPPED_NULL_TIMES_KEY};
@@ -124,78 +125,48 @@ impl WindowStream {
     /// stream: the input schema and the late rows not yet taken), and the
     /// open windows (an Arrow IPC stream of one state batch).
     pub fn snapshot(&self) -> Result<Vec<u8>> {
-        let meta = serde_json::json!({
-            "kind": "window_stream",
-            "spec": self.spec_json,
-            "watermark": self.watermark,
-            "rows_in": self.stats.rows_in,
-            "rows_late": self.stats.rows_late,
-            "null_times_dropped": self.stats.null_times_dropped,
-            "finished": self.finished,
-        });
-        let mut out = SNAPSHOT_MAGIC.to_vec();
-        out.extend_from_slice(&SNAPSHOT_FORMAT.to_le_bytes());
-        push_section(&mut out, meta.to_string().as_bytes());
-        match &self.fixed {
+        let meta = snapshot::Meta {
+            kind: "window_stream",
+            spec: self.spec_json.clone(),
+            watermark: self.watermark,
+            rows_in: self.stats.rows_in,
+            rows_late: self.stats.rows_late,
+            null_times_dropped: self.stats.null_times_dropped,
+            finished: self.finished,
+        };
+        let sections = match &self.fixed {
             Some(fixed) => {
                 let late = concat_batches(&fixed.schema, &self.late)?;
-                push_section(&mut out, &ipc_stream(&fixed.schema, (late.num_rows() > 0).then_some(&late))?);
+                let late: Vec<&RecordBatch> = (late.num_rows() > 0).then_some(&late).into_iter().collect();
                 let open = self.open.as_ref().expect("a fixed stream has a state");
-                push_section(&mut out, &ipc_stream(&open.schema(), Some(open))?);
+                vec![snapshot::ipc_stream(&fixed.schema, &late)?, snapshot::ipc_stream(&open.schema(), &[open])?]
             }
-            None => {
-                push_section(&mut out, &[]);
-                push_section(&mut out, &[]);
-            }
-        }
-        Ok(out)
+            None => vec![Vec::new(), Vec::new()],
+        };
+        Ok(snapshot::write(&meta, &sections))
     }
 
     /// The stream a `snapshot` was taken of. Bytes that are not a snapshot,
     /// are cut short or corrupted, or come from a later format are an error.
     pub fn restore(bytes: &[u8]) -> Result<WindowStream> {
-        let corrupt = |what: &str| SashError::InvalidInput(format!("not a valid WindowStream snapshot: {what}"));
-        let rest = bytes.strip_prefix(SNAPSHOT_MAGIC).ok_or_else(|| corrupt("it does not start with SASHSNAP"))?;
-        let (version, mut rest) = rest.split_at_checked(4).ok_or_else(|| corrupt("it is cut short"))?;
-        let version = u32::from_le_bytes(version.try_into().expect("4 bytes"));
-        if version != SNAPSHOT_FORMAT {
-            return Err(corrupt(&format!("format version {version}; this sash reads version {SNAPSHOT_FORMAT}")));
-        }
-        let mut section = || -> Result<&[u8]> {
-            let (len, after) = rest.split_at_checked(8).ok_or_else(|| corrupt("it is cut short"))?;
-            let len = usize::try_from(u64::from_le_bytes(len.try_into().expect("8 bytes"))).map_err(|_| corrupt("a section length"))?;
-            let (body, after) = after.split_at_checked(len).ok_or_else(|| corrupt("it is cut short"))?;
-            rest = after;
-            Ok(body)
-        };
-        let (meta, input, open) = (section()?, section()?, section()?);
-        if !rest.is_empty() {
-            return Err(corrupt("bytes follow its last section"));
-        }
-        let meta: serde_json::Value = serde_json::from_slice(meta).map_err(|e| corrupt(&format!("its metadata: {e}")))?;
-        if meta["kind"] != "window_stream" {
-            return Err(corrupt("it is not of a WindowStream"));
-        }
-        let field = |key: &str| meta.get(key).ok_or_else(|| corrupt(&format!("its metadata has no '{key}'")));
-        let count = |key: &str| field(key)?.as_u64().ok_or_else(|| corrupt(&format!("'{key}' is not a count")));
-        let mut stream = WindowStream::from_json(&field("spec")?.to_string())?;
-        stream.watermark = match field("watermark")? {
-            serde_json::Value::Null => None,
-            w => Some(w.as_i64().ok_or_else(|| corrupt("'watermark' is not an integer"))?),
-        };
-        stream.stats.rows_in = count("rows_in")?;
-        stream.stats.rows_late = count("rows_late")?;
-        stream.stats.null_times_dropped = count("null_times_dropped")?;
-        stream.finished = field("finished")?.as_bool().ok_or_else(|| corrupt("'finished' is not a boolean"))?;
+        let corrupt = |what: &str| snapshot::corrupt("window_stream", what);
+        let (meta, sections) = snapshot::read(bytes, "window_stream", 2)?;
+        let (input, open) = (sections[0], sections[1]);
+        let mut stream = WindowStream::from_json(&meta.spec.to_string())?;
+        stream.watermark = meta.watermark;
+        stream.stats.rows_in = meta.rows_in;
+        stream.stats.rows_late = meta.rows_late;
+        stream.stats.null_times_dropped = meta.null_times_dropped;
+        stream.finished = meta.finished;
         if input.is_empty() != open.is_empty() {
             return Err(corrupt("it has an input schema without open windows, or the reverse"));
         }
         if input.is_empty() {
             return Ok(stream);
         }
-        let (schema, late) = read_ipc(input).map_err(|e| corrupt(&format!("its input section: {e}")))?;
+        let (schema, late) = snapshot::read_ipc(input).map_err(|e| corrupt(&format!("its input section: {e}")))?;
         let fixed = stream.fix(schema)?;
-        let (_, states) = read_ipc(open).map_err(|e| corrupt(&format!("its open windows: {e}")))?;
+        let (_, states) = snapshot::read_ipc(open).map_err(|e| corrupt(&format!("its open windows: {e}")))?;
         let [states] = <[RecordBatch; 1]>::try_from(states).map_err(|_| corrupt("its open windows are not one batch"))?;
         // The merge checks every column and value of the states against the spec.
         stream.open = Some(window_agg_merge_states(&fixed.schema, &stream.spec, &[states])?);
@@ -452,84 +423,6 @@ impl WindowStream {
         let emitted = window_agg_merge(&fixed.schema, &self.spec, &[done])?;
         Ok((emitted, open))
     }
-}
-
-const SNAPSHOT_MAGIC: &[u8] = b"SASHSNAP";
-const SNAPSHOT_FORMAT: u32 = 1;
-
-fn push_section(out: &mut Vec<u8>, body: &[u8]) {
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(body);
-}
-
-fn ipc_stream(schema: &SchemaRef, batch: Option<&RecordBatch>) -> Result<Vec<u8>> {
-    let mut writer = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), schema)?;
-    if let Some(batch) = batch {
-        writer.write(batch)?;
-    }
-    Ok(writer.into_inner()?)
-}
-
-/// Reads an Arrow IPC stream of untrusted bytes. arrow-ipc panics on some
-/// corrupted buffers (slicing past a buffer's end) instead of returning an
-/// error; such a panic is caught here and reported as what it is, a corrupt
-/// input.
-fn read_ipc(bytes: &[u8]) -> std::result::Result<(SchemaRef, Vec<RecordBatch>), arrow_schema::ArrowError> {
-    std::panic::catch_unwind(|| read_ipc_unguarded(bytes))
-        .unwrap_or_else(|_| Err(arrow_schema::ArrowError::IpcError("a buffer lies outside the message".into())))
-}
-
-fn read_ipc_unguarded(bytes: &[u8]) -> std::result::Result<(SchemaRef, Vec<RecordBatch>), arrow_schema::ArrowError> {
-    check_message_lengths(bytes)?;
-    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
-    let schema = reader.schema();
-    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
-    for column in batches.iter().flat_map(|b| b.columns()) {
-        column.to_data().validate_full()?;
-    }
-    Ok((schema, batches))
-}
-
-/// Checks every message of an IPC stream against the bytes there are:
-/// arrow-ipc allocates what a message header declares before reading it, so
-/// a corrupted length would ask for petabytes (an abort, not an error).
-fn check_message_lengths(bytes: &[u8]) -> std::result::Result<(), arrow_schema::ArrowError> {
-    let bad = |what: &str| arrow_schema::ArrowError::IpcError(format!("a message {what}"));
-    let word = |at: usize| -> std::result::Result<u32, arrow_schema::ArrowError> {
-        let four = bytes.get(at..at + 4).ok_or_else(|| bad("is cut short"))?;
-        Ok(u32::from_le_bytes(four.try_into().expect("4 bytes")))
-    };
-    let mut at = 0;
-    while at < bytes.len() {
-        let mut length = word(at)?;
-        at += 4;
-        if length == u32::MAX {
-            length = word(at)?;
-            at += 4;
-        }
-        if length == 0 {
-            return Ok(());
-        }
-        let end = at.checked_add(length as usize).filter(|&end| end <= bytes.len()).ok_or_else(|| bad("header runs past the end"))?;
-        let message = arrow_ipc::root_as_message(&bytes[at..end]).map_err(|e| bad(&format!("header is invalid: {e}")))?;
-        let body = u64::try_from(message.bodyLength()).map_err(|_| bad("body length is negative"))?;
-        // Every buffer of a record batch lies inside the body (arrow-ipc
-        // slices them without asking).
-        let batch = message.header_as_record_batch().or_else(|| message.header_as_dictionary_batch().and_then(|d| d.data()));
-        for buffer in batch.and_then(|b| b.buffers()).into_iter().flatten() {
-            let (offset, length) = (u64::try_from(buffer.offset()), u64::try_from(buffer.length()));
-            let inside = matches!((offset, length), (Ok(o), Ok(l)) if o.checked_add(l).is_some_and(|e| e <= body));
-            if !inside {
-                return Err(bad("buffer lies outside its body"));
-            }
-        }
-        at = usize::try_from(body)
-            .ok()
-            .and_then(|body| end.checked_add(body))
-            .filter(|&next| next <= bytes.len())
-            .ok_or_else(|| bad("body runs past the end"))?;
-    }
-    Ok(())
 }
 
 /// The number of columns after the keys in a state batch: the state's own,

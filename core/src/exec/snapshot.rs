@@ -1,0 +1,165 @@
+//! Stream snapshots: the byte layout every stream operator writes and
+//! reads (a header, JSON metadata, Arrow IPC sections), and reading Arrow IPC
+//! from untrusted bytes without a crash or an unbounded allocation.
+
+use crate::error::{Result, SashError};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+const MAGIC: &[u8] = b"SASHSNAP";
+const FORMAT: u32 = 1;
+
+/// What every stream's snapshot holds besides its sections.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Meta {
+    /// `window_stream` or `rolling_stream`.
+    pub kind: &'static str,
+    /// The spec as given (with `lateness` and `max_state_bytes`).
+    pub spec: serde_json::Value,
+    pub watermark: Option<i64>,
+    pub rows_in: u64,
+    pub rows_late: u64,
+    pub null_times_dropped: u64,
+    pub finished: bool,
+}
+
+/// A snapshot: `SASHSNAP`, the format version (u32, little-endian), then
+/// sections, each a u64 length and its bytes: the metadata as JSON, then
+/// the stream's own (Arrow IPC streams, or empty).
+pub(crate) fn write(meta: &Meta, sections: &[Vec<u8>]) -> Vec<u8> {
+    let json = serde_json::json!({
+        "kind": meta.kind,
+        "spec": meta.spec,
+        "watermark": meta.watermark,
+        "rows_in": meta.rows_in,
+        "rows_late": meta.rows_late,
+        "null_times_dropped": meta.null_times_dropped,
+        "finished": meta.finished,
+    });
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    for body in std::iter::once(&json.to_string().into_bytes()).chain(sections) {
+        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        out.extend_from_slice(body);
+    }
+    out
+}
+
+/// The error for a snapshot of `kind` that is not valid.
+pub(crate) fn corrupt(kind: &str, what: &str) -> SashError {
+    let name = if kind == "rolling_stream" { "RollingStream" } else { "WindowStream" };
+    SashError::InvalidInput(format!("not a valid {name} snapshot: {what}"))
+}
+
+/// Reads a snapshot of `kind` with `n` sections after the metadata; every
+/// length is checked against the bytes there are.
+pub(crate) fn read<'a>(bytes: &'a [u8], kind: &'static str, n: usize) -> Result<(Meta, Vec<&'a [u8]>)> {
+    let corrupt = |what: &str| corrupt(kind, what);
+    let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| corrupt("it does not start with SASHSNAP"))?;
+    let (version, mut rest) = rest.split_at_checked(4).ok_or_else(|| corrupt("it is cut short"))?;
+    let version = u32::from_le_bytes(version.try_into().expect("4 bytes"));
+    if version != FORMAT {
+        return Err(corrupt(&format!("format version {version}; this sash reads version {FORMAT}")));
+    }
+    let mut sections = Vec::with_capacity(n + 1);
+    for _ in 0..=n {
+        let (len, after) = rest.split_at_checked(8).ok_or_else(|| corrupt("it is cut short"))?;
+        let len = usize::try_from(u64::from_le_bytes(len.try_into().expect("8 bytes"))).map_err(|_| corrupt("a section length"))?;
+        let (body, after) = after.split_at_checked(len).ok_or_else(|| corrupt("it is cut short"))?;
+        sections.push(body);
+        rest = after;
+    }
+    if !rest.is_empty() {
+        return Err(corrupt("bytes follow its last section"));
+    }
+    let json: serde_json::Value = serde_json::from_slice(sections.remove(0)).map_err(|e| corrupt(&format!("its metadata: {e}")))?;
+    if json["kind"] != kind {
+        return Err(corrupt(&format!("it is of a {}, not of a {kind}", json["kind"])));
+    }
+    let field = |key: &str| json.get(key).ok_or_else(|| corrupt(&format!("its metadata has no '{key}'")));
+    let count = |key: &str| field(key)?.as_u64().ok_or_else(|| corrupt(&format!("'{key}' is not a count")));
+    let meta = Meta {
+        kind,
+        spec: field("spec")?.clone(),
+        watermark: match field("watermark")? {
+            serde_json::Value::Null => None,
+            w => Some(w.as_i64().ok_or_else(|| corrupt("'watermark' is not an integer"))?),
+        },
+        rows_in: count("rows_in")?,
+        rows_late: count("rows_late")?,
+        null_times_dropped: count("null_times_dropped")?,
+        finished: field("finished")?.as_bool().ok_or_else(|| corrupt("'finished' is not a boolean"))?,
+    };
+    Ok((meta, sections))
+}
+
+/// An Arrow IPC stream of `schema` and `batches`.
+pub(crate) fn ipc_stream(schema: &SchemaRef, batches: &[&RecordBatch]) -> Result<Vec<u8>> {
+    let mut writer = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), schema)?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    Ok(writer.into_inner()?)
+}
+
+/// Reads an Arrow IPC stream of untrusted bytes. arrow-ipc panics on some
+/// corrupted buffers (slicing past a buffer's end) instead of returning an
+/// error; such a panic is caught here and reported as what it is, a corrupt
+/// input.
+pub(crate) fn read_ipc(bytes: &[u8]) -> std::result::Result<(SchemaRef, Vec<RecordBatch>), arrow_schema::ArrowError> {
+    std::panic::catch_unwind(|| read_ipc_unguarded(bytes))
+        .unwrap_or_else(|_| Err(arrow_schema::ArrowError::IpcError("a buffer lies outside the message".into())))
+}
+
+fn read_ipc_unguarded(bytes: &[u8]) -> std::result::Result<(SchemaRef, Vec<RecordBatch>), arrow_schema::ArrowError> {
+    check_message_lengths(bytes)?;
+    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
+    let schema = reader.schema();
+    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+    for column in batches.iter().flat_map(|b| b.columns()) {
+        column.to_data().validate_full()?;
+    }
+    Ok((schema, batches))
+}
+
+/// Checks every message of an IPC stream against the bytes there are:
+/// arrow-ipc allocates what a message header declares before reading it, so
+/// a corrupted length would ask for petabytes (an abort, not an error).
+fn check_message_lengths(bytes: &[u8]) -> std::result::Result<(), arrow_schema::ArrowError> {
+    let bad = |what: &str| arrow_schema::ArrowError::IpcError(format!("a message {what}"));
+    let word = |at: usize| -> std::result::Result<u32, arrow_schema::ArrowError> {
+        let four = bytes.get(at..at + 4).ok_or_else(|| bad("is cut short"))?;
+        Ok(u32::from_le_bytes(four.try_into().expect("4 bytes")))
+    };
+    let mut at = 0;
+    while at < bytes.len() {
+        let mut length = word(at)?;
+        at += 4;
+        if length == u32::MAX {
+            length = word(at)?;
+            at += 4;
+        }
+        if length == 0 {
+            return Ok(());
+        }
+        let end = at.checked_add(length as usize).filter(|&end| end <= bytes.len()).ok_or_else(|| bad("header runs past the end"))?;
+        let message = arrow_ipc::root_as_message(&bytes[at..end]).map_err(|e| bad(&format!("header is invalid: {e}")))?;
+        let body = u64::try_from(message.bodyLength()).map_err(|_| bad("body length is negative"))?;
+        // Every buffer of a record batch lies inside the body (arrow-ipc
+        // slices them without asking).
+        let batch = message.header_as_record_batch().or_else(|| message.header_as_dictionary_batch().and_then(|d| d.data()));
+        for buffer in batch.and_then(|b| b.buffers()).into_iter().flatten() {
+            let (offset, length) = (u64::try_from(buffer.offset()), u64::try_from(buffer.length()));
+            let inside = matches!((offset, length), (Ok(o), Ok(l)) if o.checked_add(l).is_some_and(|e| e <= body));
+            if !inside {
+                return Err(bad("buffer lies outside its body"));
+            }
+        }
+        at = usize::try_from(body)
+            .ok()
+            .and_then(|body| end.checked_add(body))
+            .filter(|&next| next <= bytes.len())
+            .ok_or_else(|| bad("body runs past the end"))?;
+    }
+    Ok(())
+}
