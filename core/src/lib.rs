@@ -49,8 +49,10 @@ mod window;
 pub use agg::sketch;
 pub use error::{ErrorKind, Result, SashError};
 pub use exec::cancel;
+pub use exec::snapshot::StreamStats;
 pub use parse::spec::{FieldType, LogFormat, OnError, ParseSpec, StringOutput};
 pub use parse::{parse_bytes, parse_lines, ParseOutput, ParseReader, Parser, ERROR_COLUMN};
+pub use rolling::stream::RollingStream;
 #[doc(hidden)]
 pub use rolling::FloatSum;
 pub use rolling::{rolling, rolling_with_schema};
@@ -58,7 +60,7 @@ pub use spec::duration::{self, Duration};
 pub use spec::expr::{self, AggExpr, AggFunc};
 pub use spec::types;
 pub use spec::{Closed, NullTime, RollingPeriod, RollingSpec, WindowKind, WindowSpec, DROPPED_NULL_TIMES_KEY};
-pub use window::stream::{StreamStats, WindowStream};
+pub use window::stream::WindowStream;
 /// Two-phase window aggregation: per-partition partial states and their merge.
 pub use window::two_phase as partial;
 pub use window::window_agg;

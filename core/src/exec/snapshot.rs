@@ -1,10 +1,101 @@
-//! Stream snapshots: the byte layout every stream operator writes and
-//! reads (a header, JSON metadata, Arrow IPC sections), and reading Arrow IPC
-//! from untrusted bytes without a crash or an unbounded allocation.
+//! What every stream operator shares: its options (`lateness`,
+//! `max_state_bytes`), holding every push to the first push's schema,
+//! watermarks given as values, and snapshots: the byte layout (a header,
+//! JSON metadata, Arrow IPC sections) and reading Arrow IPC from untrusted
+//! bytes without a crash or an unbounded allocation.
 
 use crate::error::{Result, SashError};
-use arrow_array::RecordBatch;
+use crate::exec::time::TimeColumn;
+use crate::spec::duration::Duration;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
+
+/// What a stream has seen, for monitoring (`WindowStream` and `RollingStream`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Rows pushed, late ones and dropped null times included.
+    pub rows_in: u64,
+    /// Rows that came too late to count in any window (see `take_late`).
+    pub rows_late: u64,
+    /// Rows left out for a null time under `null_time = "drop"`.
+    pub null_times_dropped: u64,
+    /// (keys, window) states held.
+    pub open_windows: usize,
+    /// Bytes of Arrow memory the open states and untaken late rows hold.
+    pub state_bytes: usize,
+}
+
+/// Takes a stream's own keys out of its spec: `lateness` (a duration, not
+/// negative, default 0) and `max_state_bytes` (a whole number, default none).
+pub(crate) fn take_stream_options(spec: &mut serde_json::Value) -> Result<(Duration, Option<usize>)> {
+    let mut take = |key: &str| spec.as_object_mut().and_then(|map| map.remove(key)).filter(|v| !v.is_null());
+    let lateness = match take("lateness") {
+        None => Duration::Count(0),
+        Some(v) => Duration::from_json("lateness", &v)?,
+    };
+    if matches!(lateness, Duration::Count(n) | Duration::Time { nanos: n } if n < 0) {
+        return Err(SashError::spec(format!("'lateness' must not be negative, got {lateness}")));
+    }
+    let max_state_bytes = match take("max_state_bytes") {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| SashError::spec(format!("'max_state_bytes' must be a whole number of bytes, got {v}")))?,
+        ),
+    };
+    Ok((lateness, max_state_bytes))
+}
+
+/// `batch` with the first push's schema (names, types, nullability and
+/// metadata); a push of other column names or types is an error.
+pub(crate) fn conform_push(first: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch> {
+    let same_columns = batch.schema().fields().len() == first.fields().len()
+        && batch.schema().fields().iter().zip(first.fields()).all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+    if !same_columns {
+        return Err(SashError::InvalidInput(format!(
+            "a push must have the schema of the first push: expected {:?}, got {:?}",
+            first.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>(),
+            batch.schema().fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>()
+        )));
+    }
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(first.clone(), batch.columns().to_vec(), &options)
+        .map_err(|e| SashError::InvalidInput(format!("a push does not fit the schema of the first push: {e}")))
+}
+
+/// A watermark given as a one-value Arrow array, in ticks of the time
+/// column: a timestamp (any unit and zone), a date, a string or an integer
+/// (ticks), converted to the time column's type as an Arrow cast converts
+/// it. Before the first push fixes that type (`time` None), only an integer.
+pub(crate) fn watermark_ticks(time: Option<&TimeColumn>, watermark: &dyn Array) -> Result<i64> {
+    if watermark.len() != 1 || watermark.null_count() != 0 {
+        return Err(SashError::InvalidInput(format!("a watermark is one value, not null; got {} values", watermark.len())));
+    }
+    let array = arrow_array::make_array(watermark.to_data());
+    let ticks = match time {
+        None if watermark.data_type().is_integer() => arrow_cast::cast(&array, &arrow_schema::DataType::Int64)
+            .ok()
+            .filter(|cast| cast.is_valid(0))
+            .map(|cast| cast.as_primitive::<arrow_array::types::Int64Type>().value(0)),
+        None => {
+            return Err(SashError::InvalidInput(format!(
+                "a watermark of type {} needs the time column's type, which the first push fixes: push first, or give ticks (an integer)",
+                watermark.data_type()
+            )))
+        }
+        Some(time) => {
+            // Not `safe`: a value the cast cannot convert is an error, not a null.
+            let options = arrow_cast::CastOptions { safe: false, ..Default::default() };
+            let cast = arrow_cast::cast_with_options(&array, &time.data_type, &options).map_err(|_| {
+                SashError::wrong_type("watermark", format!("a value of the time column's type {}", time.data_type), watermark.data_type())
+            })?;
+            cast.is_valid(0).then(|| time.values(&cast)[0])
+        }
+    };
+    ticks.ok_or_else(|| SashError::InvalidInput(format!("the watermark does not fit the time column's ticks ({})", watermark.data_type())))
+}
 
 const MAGIC: &[u8] = b"SASHSNAP";
 const FORMAT: u32 = 1;

@@ -3,6 +3,7 @@
 
 mod frame;
 mod quantile;
+pub mod stream;
 mod sweep;
 
 use crate::agg::{AggPlan, Rows};

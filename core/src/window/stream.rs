@@ -13,30 +13,14 @@
 use super::grid::Grid;
 use super::two_phase::{window_agg_merge, window_agg_merge_states, window_agg_partial};
 use crate::error::{Result, SashError};
-use crate::exec::snapshot;
+use crate::exec::snapshot::{self, StreamStats};
 use crate::exec::time::TimeColumn;
 use crate::spec::duration::Duration;
 use crate::spec::{Closed, WindowKind, WindowSpec, DROPPED_NULL_TIMES_KEY};
-use arrow_array::cast::AsArray;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::SchemaRef;
 use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
-
-/// What a stream has seen, for monitoring.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StreamStats {
-    /// Rows pushed, late ones and dropped null times included.
-    pub rows_in: u64,
-    /// Rows that came too late to count in any window (see `take_late`).
-    pub rows_late: u64,
-    /// Rows left out for a null time under `null_time = "drop"`.
-    pub null_times_dropped: u64,
-    /// (keys, window) states held.
-    pub open_windows: usize,
-    /// Bytes of Arrow memory the open states and untaken late rows hold.
-    pub state_bytes: usize,
-}
 
 /// What the first push fixes: the input schema and the windows in its ticks.
 #[derive(Debug, Clone)]
@@ -78,9 +62,6 @@ impl WindowStream {
     /// past the largest time seen before it closes a window.
     fn new(spec_json: serde_json::Value, spec: WindowSpec, lateness: Duration) -> Result<WindowStream> {
         spec.validate()?;
-        if matches!(lateness, Duration::Count(n) | Duration::Time { nanos: n } if n < 0) {
-            return Err(SashError::spec(format!("'lateness' must not be negative, got {lateness}")));
-        }
         Ok(WindowStream {
             spec_json,
             spec,
@@ -99,18 +80,7 @@ impl WindowStream {
     pub fn from_json(text: &str) -> Result<WindowStream> {
         let spec_json = crate::spec::parse_json(text)?;
         let mut value = spec_json.clone();
-        let lateness = match value.as_object_mut().and_then(|map| map.remove("lateness")) {
-            Some(serde_json::Value::Null) | None => Duration::Count(0),
-            Some(v) => Duration::from_json("lateness", &v)?,
-        };
-        let max_state_bytes = match value.as_object_mut().and_then(|map| map.remove("max_state_bytes")) {
-            Some(serde_json::Value::Null) | None => None,
-            Some(v) => Some(
-                v.as_u64()
-                    .and_then(|n| usize::try_from(n).ok())
-                    .ok_or_else(|| SashError::spec(format!("'max_state_bytes' must be a whole number of bytes, got {v}")))?,
-            ),
-        };
+        let (lateness, max_state_bytes) = snapshot::take_stream_options(&mut value)?;
         let mut stream = WindowStream::new(spec_json, WindowSpec::from_value(&value)?, lateness)?;
         stream.max_state_bytes = max_state_bytes;
         Ok(stream)
@@ -190,24 +160,7 @@ impl WindowStream {
     pub fn push(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
         self.check_open()?;
         let fixed = self.fix(batch.schema())?;
-        let same_columns = batch.schema().fields().len() == fixed.schema.fields().len()
-            && batch
-                .schema()
-                .fields()
-                .iter()
-                .zip(fixed.schema.fields())
-                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
-        if !same_columns {
-            return Err(SashError::InvalidInput(format!(
-                "a push must have the schema of the first push: expected {:?}, got {:?}",
-                fixed.schema.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>(),
-                batch.schema().fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>()
-            )));
-        }
-        // The first push's schema (names, types, nullability and metadata), for every push.
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-        let batch = RecordBatch::try_new_with_options(fixed.schema.clone(), batch.columns().to_vec(), &options)
-            .map_err(|e| SashError::InvalidInput(format!("a push does not fit the schema of the first push: {e}")))?;
+        let batch = snapshot::conform_push(&fixed.schema, batch)?;
         // Late rows (all their windows emitted; sessions: before the
         // watermark) are judged against the watermark of the pushes before
         // this one.
@@ -282,38 +235,7 @@ impl WindowStream {
     /// Before the first push fixes that type, only an integer is taken.
     pub fn advance_to(&mut self, watermark: &dyn Array) -> Result<RecordBatch> {
         self.check_open()?;
-        if watermark.len() != 1 || watermark.null_count() != 0 {
-            return Err(SashError::InvalidInput(format!("a watermark is one value, not null; got {} values", watermark.len())));
-        }
-        let integer = |array: &dyn Array| -> Option<i64> {
-            let cast = arrow_cast::cast(&arrow_array::make_array(array.to_data()), &arrow_schema::DataType::Int64).ok()?;
-            cast.is_valid(0).then(|| cast.as_primitive::<arrow_array::types::Int64Type>().value(0))
-        };
-        let ticks = match &self.fixed {
-            None if watermark.data_type().is_integer() => integer(watermark),
-            None => {
-                return Err(SashError::InvalidInput(format!(
-                "a watermark of type {} needs the time column's type, which the first push fixes: push first, or give ticks (an integer)",
-                watermark.data_type()
-            )))
-            }
-            Some(fixed) => {
-                let array = arrow_array::make_array(watermark.to_data());
-                // Not `safe`: a value the cast cannot convert is an error, not a null.
-                let options = arrow_cast::CastOptions { safe: false, ..Default::default() };
-                let cast = arrow_cast::cast_with_options(&array, &fixed.time.data_type, &options).map_err(|_| {
-                    SashError::wrong_type(
-                        "watermark",
-                        format!("a value of the time column's type {}", fixed.time.data_type),
-                        watermark.data_type(),
-                    )
-                })?;
-                cast.is_valid(0).then(|| fixed.time.values(&cast)[0])
-            }
-        };
-        let ticks = ticks.ok_or_else(|| {
-            SashError::InvalidInput(format!("the watermark does not fit the time column's ticks ({})", watermark.data_type()))
-        })?;
+        let ticks = snapshot::watermark_ticks(self.fixed.as_ref().map(|f| &f.time), watermark)?;
         self.advance(ticks)
     }
 
