@@ -62,6 +62,7 @@ fn _sash(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_log, m)?)?;
     m.add_class::<_LogBatches>()?;
     m.add_class::<WindowStream>()?;
+    m.add_class::<RollingStream>()?;
     #[cfg(feature = "reference")]
     m.add_function(wrap_pyfunction!(_reference_window_agg, m)?)?;
     #[cfg(feature = "reference")]

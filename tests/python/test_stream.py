@@ -146,3 +146,41 @@ def test_the_golden_snapshot_restores_and_is_what_this_version_writes() -> None:
     assert make_golden.golden() == data, "format version 1 must stay byte for byte what it was"
     out = sash.WindowStream.restore(data).finish().to_pydict()
     assert out["key"] == ["a", "b", "a"] and out["n"] == [2, 1, 1] and out["s"] == [5.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_rolling_stream_pushes_of_any_split_equal_rolling(seed: int) -> None:
+    rng = random.Random(100 + seed)
+    disorder = rng.randrange(5)
+    table = events(rng, rng.randrange(1, 250), disorder)
+    table = table.append_column("id", pa.array(range(table.num_rows), pa.int64()))
+    period = [7, "3i", 12][seed % 3]
+    closed = ["right", "left", "both", "none"][seed % 4]
+    aggs = ["count() as n", "sum(v) as s", "min(v) as lo", "median(v) as med", "last(v) as l"]
+    want = sash.rolling(table, time="ts", period=period, by="k", aggs=aggs, closed=closed)
+    stream = sash.RollingStream(time="ts", period=period, by="k", aggs=aggs, closed=closed, lateness=disorder)
+    out, at = [], 0
+    while at < table.num_rows:
+        n = rng.randint(0, 40)
+        out.append(stream.push(table.slice(at, n)))
+        at += n
+        if rng.random() < 0.3:
+            stream = pickle.loads(pickle.dumps(stream))
+    out.append(stream.finish())
+    assert stream.stats["rows_late"] == 0
+    got = pa.concat_tables([t for t in out if t.num_rows] or [want.slice(0, 0)])
+    key = lambda row: (row["ts"], row["id"])  # noqa: E731
+    assert sorted(got.to_pylist(), key=key) == sorted(want.to_pylist(), key=key)
+
+
+def test_rolling_stream_late_rows_and_bad_snapshots() -> None:
+    stream = sash.RollingStream(time="ts", period=5, aggs=["count() as n"], lateness=1)
+    assert stream.push(pa.table({"ts": [1, 3]})).to_pydict() == {"ts": [1], "n": [1]}
+    stream.push(pa.table({"ts": [0]}))
+    assert stream.take_late().to_pydict() == {"ts": [0]}
+    assert stream.stats["rows_late"] == 1
+    with pytest.raises(sash.InvalidInputError, match="RollingStream snapshot"):
+        sash.RollingStream.restore(sash.WindowStream(time="ts", every=10, aggs=["count()"]).snapshot())
+    with pytest.raises(sash.InvalidSpecError):
+        sash.RollingStream(time="ts", period=5, aggs=["count()"], lateness=-1)
+    assert stream.finish().to_pydict() == {"ts": [3], "n": [2]}
