@@ -217,8 +217,18 @@ typedef enum {
 typedef struct sash_cancel sash_cancel;
 
 /*
- A window stream (opaque): tumbling or hopping windows over pushes of
- rows, each emitted once the watermark passes it. Create it with
+ A rolling stream (opaque): rolling aggregation over pushes of rows, each
+ row's result emitted once the watermark passes its time. Lifetimes,
+ thread-safety and failed calls as for `SashWindowStream`; the functions
+ are `sash_rolling_stream_*`, the same as `sash_window_stream_*`. (The
+ type is `sash_rolling_stream_handle`: `sash_rolling_stream` is the
+ function that rolls over a whole `ArrowArrayStream`.)
+ */
+typedef struct sash_rolling_stream_handle sash_rolling_stream_handle;
+
+/*
+ A window stream (opaque): tumbling, hopping or session windows over
+ pushes of rows, each emitted once the watermark passes it. Create it with
  `sash_window_stream_new` (or `_restore`), free it with
  `sash_window_stream_free`. Not thread-safe: use a stream from one thread
  at a time (different streams are independent). A failed call leaves the
@@ -408,8 +418,8 @@ void sash_cancel_bind(const sash_cancel *token);
 
 /*
  A new stream for `spec_json`: a window spec as `sash_window_agg` takes
- it, with an optional `"lateness"` (a duration, default 0). On success
- `*out` is the stream.
+ it, with optional `"lateness"` (a duration, default 0) and
+ `"max_state_bytes"`. On success `*out` is the stream.
 
  # Safety
  `spec_json` is NULL or a NUL-terminated string; `out` is NULL or writable.
@@ -502,6 +512,88 @@ sash_status sash_window_stream_restore(const uint8_t *bytes,
  `stream` is NULL or a stream not freed yet.
  */
 void sash_window_stream_free(sash_window_stream *stream);
+
+/*
+ A new rolling stream for `spec_json`: a rolling spec as `sash_rolling`
+ takes it, with optional `"lateness"` and `"max_state_bytes"`.
+
+ # Safety
+ As `sash_window_stream_new`.
+ */
+sash_status sash_rolling_stream_new(const char *spec_json,
+                                    sash_rolling_stream_handle **out);
+
+/*
+ Pushes one record batch (taken) and writes the rows whose results it
+ made final, by time (ties in arrival order).
+
+ # Safety
+ As `sash_window_stream_push`.
+ */
+sash_status sash_rolling_stream_push(sash_rolling_stream_handle *stream,
+                                     struct ArrowArray *array,
+                                     struct ArrowSchema *schema,
+                                     struct ArrowArray *out_array,
+                                     struct ArrowSchema *out_schema);
+
+/*
+ Moves the watermark (ticks) if later and writes the results that became final.
+
+ # Safety
+ As `sash_window_stream_advance`.
+ */
+sash_status sash_rolling_stream_advance(sash_rolling_stream_handle *stream,
+                                        int64_t watermark,
+                                        struct ArrowArray *out_array,
+                                        struct ArrowSchema *out_schema);
+
+/*
+ End of input: writes every remaining row's result.
+
+ # Safety
+ As `sash_window_stream_finish`.
+ */
+sash_status sash_rolling_stream_finish(sash_rolling_stream_handle *stream,
+                                       struct ArrowArray *out_array,
+                                       struct ArrowSchema *out_schema);
+
+/*
+ Writes the rows that came too late (input columns, arrival order) and clears them.
+
+ # Safety
+ As `sash_window_stream_take_late`.
+ */
+sash_status sash_rolling_stream_take_late(sash_rolling_stream_handle *stream,
+                                          struct ArrowArray *out_array,
+                                          struct ArrowSchema *out_schema);
+
+/*
+ The whole state as bytes (free with `sash_bytes_free`).
+
+ # Safety
+ As `sash_window_stream_snapshot`.
+ */
+sash_status sash_rolling_stream_snapshot(sash_rolling_stream_handle *stream,
+                                         uint8_t **out_bytes,
+                                         size_t *out_len);
+
+/*
+ The rolling stream a snapshot was taken of.
+
+ # Safety
+ As `sash_window_stream_restore`.
+ */
+sash_status sash_rolling_stream_restore(const uint8_t *bytes,
+                                        size_t len,
+                                        sash_rolling_stream_handle **out);
+
+/*
+ Frees a rolling stream (NULL is ignored).
+
+ # Safety
+ As `sash_window_stream_free`.
+ */
+void sash_rolling_stream_free(sash_rolling_stream_handle *stream);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -188,6 +188,52 @@ static void test_window_stream(void) {
   CHECK_NOTHING_LIVE();
 }
 
+/* A rolling stream: a row's result is written once the watermark passes its
+ * time; a snapshot restores to a stream that goes on as the original does. */
+static void test_rolling_stream_handle(void) {
+  const char *spec = "{\"time\": \"ts\", \"period\": \"1m\", \"by\": \"key\", \"aggs\": [\"count() as n\"], \"lateness\": \"1s\"}";
+  sash_rolling_stream_handle *stream = NULL, *restored = NULL;
+  struct ArrowArray in, out;
+  struct ArrowSchema in_schema, out_schema;
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  CHECK_STATUS(sash_rolling_stream_new(spec, &stream), SASH_STATUS_OK);
+  in = events_batch(0, 2);
+  in_schema = events_schema();
+  CHECK_STATUS(sash_rolling_stream_push(stream, &in, &in_schema, &out, &out_schema), SASH_STATUS_OK);
+  CHECK(in.release == NULL && in_schema.release == NULL); /* taken */
+  CHECK(out.length == 1);                                  /* the watermark is at 29 s: the row at 0 s */
+  CHECK(out_schema.n_children == 4 && i64_at(out.children[child_index(&out_schema, "n")], 0) == 1);
+  release_out(&out, &out_schema);
+  CHECK_STATUS(sash_rolling_stream_snapshot(stream, &bytes, &len), SASH_STATUS_OK);
+  CHECK_STATUS(sash_rolling_stream_restore(bytes, len, &restored), SASH_STATUS_OK);
+  CHECK_STATUS(sash_rolling_stream_restore(bytes, len / 2, &stream), SASH_STATUS_INVALID_INPUT); /* cut short */
+  sash_bytes_free(bytes, len);
+  sash_rolling_stream_free(stream);
+  stream = restored;
+  in = events_batch(2, 2);
+  in_schema = events_schema();
+  CHECK_STATUS(sash_rolling_stream_push(stream, &in, &in_schema, &out, &out_schema), SASH_STATUS_OK);
+  CHECK(out.length == 2); /* 30 s (key 1: 2 rows) and 61 s (key 2: 1 row), by time */
+  CHECK(i64_at(out.children[child_index(&out_schema, "n")], 0) == 2 && i64_at(out.children[child_index(&out_schema, "n")], 1) == 1);
+  release_out(&out, &out_schema);
+  CHECK_STATUS(sash_rolling_stream_advance(stream, 0, &out, &out_schema), SASH_STATUS_OK); /* never back */
+  CHECK(out.length == 0);
+  release_out(&out, &out_schema);
+  CHECK_STATUS(sash_rolling_stream_take_late(stream, &out, &out_schema), SASH_STATUS_OK);
+  CHECK(out.length == 0);
+  release_out(&out, &out_schema);
+  CHECK_STATUS(sash_rolling_stream_finish(stream, &out, &out_schema), SASH_STATUS_OK);
+  CHECK(out.length == 1 && i64_at(out.children[child_index(&out_schema, "n")], 0) == 2); /* 90 s: 61 s and 90 s */
+  release_out(&out, &out_schema);
+  sash_rolling_stream_free(stream);
+  sash_rolling_stream_free(NULL);
+  CHECK_STATUS(sash_rolling_stream_new("{\"time\": \"ts\", \"aggs\": [\"count()\"]}", &stream), SASH_STATUS_INVALID_SPEC);
+  CHECK_STATUS(sash_rolling_stream_new(spec, NULL), SASH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sash_rolling_stream_finish(NULL, &out, &out_schema), SASH_STATUS_NULL_ARGUMENT);
+  CHECK_NOTHING_LIVE();
+}
+
 /* The golden snapshot Python wrote (tests/data/streams) restores here. */
 static void test_window_stream_golden(void) {
   FILE *f = fopen("tests/data/streams/window_stream_v1.snap", "rb");
@@ -708,6 +754,7 @@ int main(void) {
   test_window_agg();
   test_rolling();
   test_window_stream();
+  test_rolling_stream_handle();
   test_window_stream_golden();
   test_window_agg_stream();
   test_rolling_stream();
