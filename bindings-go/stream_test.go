@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -125,5 +126,65 @@ func TestWindowStreamRestoresThePythonGoldenSnapshot(t *testing.T) {
 	}
 	if got := counts(t, out); len(got) != 3 || got[0] != 2 || got[1] != 1 || got[2] != 1 {
 		t.Fatalf("want n = [2 1 1], got %v", got)
+	}
+}
+
+func TestRollingStreamEmitsEachRowOnceTheWatermarkPassesIt(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	s, err := NewRollingStream(`{"time": "ts", "period": 5, "aggs": ["count() as n"], "lateness": 1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := func(s *RollingStream, ts ...int64) []int64 {
+		rec := timesBatch(t, mem, ts...)
+		defer rec.Release()
+		out, err := s.Push(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return counts(t, out)
+	}
+	if got := push(s, 1, 3); !reflect.DeepEqual(got, []int64{1}) {
+		t.Fatalf("the row at 1 is final at watermark 2: want [1], got %v", got)
+	}
+	snap, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	r, err := RestoreRollingStream(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := push(r, 2, 6); !reflect.DeepEqual(got, []int64{2, 3}) {
+		t.Fatalf("the rows at 2 and 3 at watermark 5: want [2 3], got %v", got)
+	}
+	push(r, 0) // late
+	late, err := r.TakeLate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if late.NumRows() != 1 {
+		t.Fatalf("one late row, got %d", late.NumRows())
+	}
+	late.Release()
+	out, err := r.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(t, out); !reflect.DeepEqual(got, []int64{3}) {
+		t.Fatalf("the row at 6 sees 2, 3 and 6: want [3], got %v", got)
+	}
+	var e *Error
+	if _, err := RestoreRollingStream(snap[:len(snap)/2]); !errors.As(err, &e) || e.Kind != KindInvalidInput {
+		t.Fatalf("a cut snapshot is invalid_input, got %v", err)
+	}
+	if _, err := RestoreWindowStream(snap); !errors.As(err, &e) || e.Kind != KindInvalidInput {
+		t.Fatalf("a rolling snapshot is not a window stream's, got %v", err)
+	}
+	if _, err := s.Finish(); err == nil {
+		t.Fatal("a closed stream fails")
 	}
 }
