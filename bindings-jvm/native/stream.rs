@@ -1,105 +1,101 @@
-//! `dev.sash.WindowStream`'s native half: a core `WindowStream` behind a
-//! handle (a boxed mutex, its address as a Java long).
+//! The native half of `dev.sash.WindowStream` and `dev.sash.RollingStream`:
+//! a core stream behind a handle (a boxed mutex, its address as a Java
+//! long). The entry points of both kinds come from one macro.
 
 use crate::{export_single, kernel_call, ptr, spec_string, take_single, Result};
 use jni::objects::{JByteArray, JClass, JString};
 use jni::sys::{jboolean, jlong};
 use jni::{Env, EnvUnowned};
-use sash_core::WindowStream;
+use sash_core::{RollingStream, WindowStream};
 use sash_ffi::import::import_batch;
 use sash_ffi::status::{Error, SashStatus};
 use std::sync::Mutex;
 
-type Handle = Mutex<WindowStream>;
-
-fn handle<'a>(address: jlong) -> Result<&'a Handle> {
+fn handle<'a, T>(address: jlong) -> Result<&'a Mutex<T>> {
     if address == 0 {
         return Err(Error::new(SashStatus::NullArgument, "the stream is closed").into());
     }
-    // SAFETY: a live handle from windowStreamNew/Restore; Java frees it once, after its last call.
-    Ok(unsafe { &*ptr::<Handle>(address) })
+    // SAFETY: a live handle of this kind from its New/Restore; Java frees it once, after its last call.
+    Ok(unsafe { &*ptr::<Mutex<T>>(address) })
 }
 
-fn new_handle(stream: WindowStream) -> jlong {
+fn new_handle<T>(stream: T) -> jlong {
     Box::into_raw(Box::new(Mutex::new(stream))) as jlong
 }
 
 /// Runs `f` on the stream and exports its result.
-fn with_stream(
+fn with_stream<T>(
     env: &Env<'_>,
     address: jlong,
     spark_types: bool,
     out_array: jlong,
     out_schema: jlong,
-    f: impl FnOnce(&mut WindowStream) -> sash_core::Result<arrow_array::RecordBatch>,
+    f: impl FnOnce(&mut T) -> sash_core::Result<arrow_array::RecordBatch>,
 ) -> Result<()> {
     sash_ffi::import::not_null(ptr::<arrow_array::ffi::FFI_ArrowArray>(out_array), "outArray")?;
     sash_ffi::import::not_null(ptr::<arrow_array::ffi::FFI_ArrowSchema>(out_schema), "outSchema")?;
-    let stream = handle(address)?;
+    let stream = handle::<T>(address)?;
     let out = kernel_call(env, || Ok(f(&mut stream.lock().unwrap_or_else(|e| e.into_inner()))?))?;
     export_single(out, spark_types, out_array, out_schema)
 }
 
-/// `NativeLib.windowStreamNew(spec)`: a handle.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_sash_NativeLib_windowStreamNew<'local>(
-    mut unowned: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    spec: JString<'local>,
-) -> jlong {
-    unowned
-        .with_env(|env| -> Result<jlong> {
-            let spec = spec_string(env, &spec)?;
-            Ok(new_handle(WindowStream::from_json(&spec)?))
-        })
-        .resolve::<crate::error::ThrowSashException>()
-}
-
-/// `NativeLib.windowStreamPush(handle, array, schema, sparkTypes, outArray, outSchema)`.
-#[unsafe(no_mangle)]
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn Java_dev_sash_NativeLib_windowStreamPush<'local>(
-    mut unowned: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    address: jlong,
-    array: jlong,
-    schema: jlong,
-    spark_types: jboolean,
-    out_array: jlong,
-    out_schema: jlong,
-) {
-    unowned
-        .with_env(|env| -> Result<()> {
-            let (array, schema) = take_single(array, schema, out_array, out_schema)?;
-            let (_, batch) = import_batch(array, &schema)?;
-            with_stream(env, address, spark_types, out_array, out_schema, |s| s.push(&batch))
-        })
-        .resolve::<crate::error::ThrowSashException>()
-}
-
-/// `NativeLib.windowStreamAdvance(handle, watermark, sparkTypes, outArray, outSchema)`.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_sash_NativeLib_windowStreamAdvance<'local>(
-    mut unowned: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    address: jlong,
-    watermark: jlong,
-    spark_types: jboolean,
-    out_array: jlong,
-    out_schema: jlong,
-) {
-    unowned
-        .with_env(|env| -> Result<()> { with_stream(env, address, spark_types, out_array, out_schema, |s| s.advance(watermark)) })
-        .resolve::<crate::error::ThrowSashException>()
-}
-
-/// An entry point `(handle, sparkTypes, outArray, outSchema)` that writes
-/// what `$call` returns.
-macro_rules! output_entry {
-    ($(#[$doc:meta])* $name:ident, $call:expr) => {
-        $(#[$doc])*
+/// The entry points of one kind of stream: `NativeLib.<kind>New(spec)`,
+/// `Push(handle, array, schema, sparkTypes, outArray, outSchema)`,
+/// `Advance(handle, watermark, sparkTypes, outArray, outSchema)`,
+/// `Finish` and `TakeLate(handle, sparkTypes, outArray, outSchema)`,
+/// `Snapshot(handle)`, `Restore(bytes)` and `Free(handle)` (0 is ignored).
+macro_rules! stream_entries {
+    ($core:ty, $new:ident, $push:ident, $advance:ident, $finish:ident, $take_late:ident, $snapshot:ident, $restore:ident, $free:ident) => {
         #[unsafe(no_mangle)]
-        pub extern "system" fn $name<'local>(
+        pub extern "system" fn $new<'local>(mut unowned: EnvUnowned<'local>, _class: JClass<'local>, spec: JString<'local>) -> jlong {
+            unowned
+                .with_env(|env| -> Result<jlong> {
+                    let spec = spec_string(env, &spec)?;
+                    Ok(new_handle(<$core>::from_json(&spec)?))
+                })
+                .resolve::<crate::error::ThrowSashException>()
+        }
+
+        #[unsafe(no_mangle)]
+        #[allow(clippy::too_many_arguments)]
+        pub extern "system" fn $push<'local>(
+            mut unowned: EnvUnowned<'local>,
+            _class: JClass<'local>,
+            address: jlong,
+            array: jlong,
+            schema: jlong,
+            spark_types: jboolean,
+            out_array: jlong,
+            out_schema: jlong,
+        ) {
+            unowned
+                .with_env(|env| -> Result<()> {
+                    let (array, schema) = take_single(array, schema, out_array, out_schema)?;
+                    let (_, batch) = import_batch(array, &schema)?;
+                    with_stream(env, address, spark_types, out_array, out_schema, |s: &mut $core| s.push(&batch))
+                })
+                .resolve::<crate::error::ThrowSashException>()
+        }
+
+        #[unsafe(no_mangle)]
+        pub extern "system" fn $advance<'local>(
+            mut unowned: EnvUnowned<'local>,
+            _class: JClass<'local>,
+            address: jlong,
+            watermark: jlong,
+            spark_types: jboolean,
+            out_array: jlong,
+            out_schema: jlong,
+        ) {
+            unowned
+                .with_env(|env| -> Result<()> {
+                    with_stream(env, address, spark_types, out_array, out_schema, |s: &mut $core| s.advance(watermark))
+                })
+                .resolve::<crate::error::ThrowSashException>()
+        }
+
+        #[unsafe(no_mangle)]
+        pub extern "system" fn $finish<'local>(
             mut unowned: EnvUnowned<'local>,
             _class: JClass<'local>,
             address: jlong,
@@ -108,67 +104,89 @@ macro_rules! output_entry {
             out_schema: jlong,
         ) {
             unowned
-                .with_env(|env| -> Result<()> { with_stream(env, address, spark_types, out_array, out_schema, $call) })
+                .with_env(|env| -> Result<()> { with_stream(env, address, spark_types, out_array, out_schema, |s: &mut $core| s.finish()) })
                 .resolve::<crate::error::ThrowSashException>()
+        }
+
+        #[unsafe(no_mangle)]
+        pub extern "system" fn $take_late<'local>(
+            mut unowned: EnvUnowned<'local>,
+            _class: JClass<'local>,
+            address: jlong,
+            spark_types: jboolean,
+            out_array: jlong,
+            out_schema: jlong,
+        ) {
+            unowned
+                .with_env(|env| -> Result<()> {
+                    with_stream(env, address, spark_types, out_array, out_schema, |s: &mut $core| s.take_late())
+                })
+                .resolve::<crate::error::ThrowSashException>()
+        }
+
+        #[unsafe(no_mangle)]
+        pub extern "system" fn $snapshot<'local>(
+            mut unowned: EnvUnowned<'local>,
+            _class: JClass<'local>,
+            address: jlong,
+        ) -> JByteArray<'local> {
+            unowned
+                .with_env(|env| -> Result<JByteArray<'local>> {
+                    let stream = handle::<$core>(address)?;
+                    let bytes = kernel_call(env, || Ok(stream.lock().unwrap_or_else(|e| e.into_inner()).snapshot()?))?;
+                    Ok(env.byte_array_from_slice(&bytes)?)
+                })
+                .resolve::<crate::error::ThrowSashException>()
+        }
+
+        #[unsafe(no_mangle)]
+        pub extern "system" fn $restore<'local>(
+            mut unowned: EnvUnowned<'local>,
+            _class: JClass<'local>,
+            bytes: JByteArray<'local>,
+        ) -> jlong {
+            unowned
+                .with_env(|env| -> Result<jlong> {
+                    if bytes.is_null() {
+                        return Err(Error::new(SashStatus::NullArgument, "bytes is null").into());
+                    }
+                    let data = env.convert_byte_array(&bytes)?;
+                    let stream = kernel_call(env, || Ok(<$core>::restore(&data)?))?;
+                    Ok(new_handle(stream))
+                })
+                .resolve::<crate::error::ThrowSashException>()
+        }
+
+        #[unsafe(no_mangle)]
+        pub extern "system" fn $free<'local>(_unowned: EnvUnowned<'local>, _class: JClass<'local>, address: jlong) {
+            if address != 0 {
+                // SAFETY: a handle of this kind from its New/Restore, freed once by close().
+                drop(unsafe { Box::from_raw(ptr::<Mutex<$core>>(address)) });
+            }
         }
     };
 }
 
-output_entry!(
-    /// `NativeLib.windowStreamFinish(handle, sparkTypes, outArray, outSchema)`.
+stream_entries!(
+    WindowStream,
+    Java_dev_sash_NativeLib_windowStreamNew,
+    Java_dev_sash_NativeLib_windowStreamPush,
+    Java_dev_sash_NativeLib_windowStreamAdvance,
     Java_dev_sash_NativeLib_windowStreamFinish,
-    |s: &mut WindowStream| s.finish()
-);
-output_entry!(
-    /// `NativeLib.windowStreamTakeLate(handle, sparkTypes, outArray, outSchema)`.
     Java_dev_sash_NativeLib_windowStreamTakeLate,
-    |s: &mut WindowStream| s.take_late()
+    Java_dev_sash_NativeLib_windowStreamSnapshot,
+    Java_dev_sash_NativeLib_windowStreamRestore,
+    Java_dev_sash_NativeLib_windowStreamFree
 );
 
-/// `NativeLib.windowStreamSnapshot(handle)`: the state as bytes.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_sash_NativeLib_windowStreamSnapshot<'local>(
-    mut unowned: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    address: jlong,
-) -> JByteArray<'local> {
-    unowned
-        .with_env(|env| -> Result<JByteArray<'local>> {
-            let stream = handle(address)?;
-            let bytes = kernel_call(env, || Ok(stream.lock().unwrap_or_else(|e| e.into_inner()).snapshot()?))?;
-            Ok(env.byte_array_from_slice(&bytes)?)
-        })
-        .resolve::<crate::error::ThrowSashException>()
-}
-
-/// `NativeLib.windowStreamRestore(bytes)`: a handle.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_sash_NativeLib_windowStreamRestore<'local>(
-    mut unowned: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    bytes: JByteArray<'local>,
-) -> jlong {
-    unowned
-        .with_env(|env| -> Result<jlong> {
-            if bytes.is_null() {
-                return Err(Error::new(SashStatus::NullArgument, "bytes is null").into());
-            }
-            let data = env.convert_byte_array(&bytes)?;
-            let stream = kernel_call(env, || Ok(WindowStream::restore(&data)?))?;
-            Ok(new_handle(stream))
-        })
-        .resolve::<crate::error::ThrowSashException>()
-}
-
-/// `NativeLib.windowStreamFree(handle)` (0 is ignored).
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_sash_NativeLib_windowStreamFree<'local>(
-    _unowned: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    address: jlong,
-) {
-    if address != 0 {
-        // SAFETY: a handle from windowStreamNew/Restore, freed once by WindowStream.close.
-        drop(unsafe { Box::from_raw(ptr::<Handle>(address)) });
-    }
-}
+stream_entries!(
+    RollingStream,
+    Java_dev_sash_NativeLib_rollingStreamNew,
+    Java_dev_sash_NativeLib_rollingStreamPush,
+    Java_dev_sash_NativeLib_rollingStreamAdvance,
+    Java_dev_sash_NativeLib_rollingStreamFinish,
+    Java_dev_sash_NativeLib_rollingStreamTakeLate,
+    Java_dev_sash_NativeLib_rollingStreamSnapshot,
+    Java_dev_sash_NativeLib_rollingStreamRestore,
+    Java_dev_sash_NativeLib_rollingStreamFree
+);

@@ -87,14 +87,14 @@ public final class Kernel {
         }
     }
 
-    /** One batch into a window stream (see {@link WindowStream}). */
-    static VectorSchemaRoot streamPush(long stream, VectorSchemaRoot input, boolean sparkTypes, BufferAllocator allocator) {
+    /** One batch into a stream (see {@link NativeStream}). */
+    static VectorSchemaRoot streamPush(SingleCall push, VectorSchemaRoot input, BufferAllocator allocator) {
         Objects.requireNonNull(input, "input");
         Objects.requireNonNull(allocator, "allocator");
         checkRowCount(input);
         BufferAllocator inputAllocator = input.getFieldVectors().isEmpty() ? allocator : input.getVector(0).getAllocator();
         return single(allocator, (in, inSchema) -> Data.exportVectorSchemaRoot(inputAllocator, input, null, in, inSchema),
-                (a, s, oa, os) -> NativeLib.windowStreamPush(stream, a, s, sparkTypes, oa, os));
+                push);
     }
 
     /** A native call that writes one result batch into two structs. */
@@ -180,7 +180,7 @@ public final class Kernel {
     }
 
     /** A single-batch native call on struct addresses: input array and schema, output array and schema. */
-    private interface SingleCall {
+    interface SingleCall {
         void run(long array, long schema, long outArray, long outSchema);
     }
 

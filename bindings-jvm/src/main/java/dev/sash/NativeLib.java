@@ -148,6 +148,30 @@ public final class NativeLib {
     /** Frees a stream handle (0 is ignored). */
     public static native void windowStreamFree(long stream);
 
+    /** A rolling stream for a JSON rolling spec (with optional "lateness" and "max_state_bytes"); a handle. */
+    public static native long rollingStreamNew(String specJson);
+
+    /** Pushes one record batch into a rolling stream; writes the rows whose results became final. */
+    public static native void rollingStreamPush(long stream, long array, long schema, boolean sparkTypes, long outArray, long outSchema);
+
+    /** Moves a rolling stream's watermark; writes the rows whose results became final. */
+    public static native void rollingStreamAdvance(long stream, long watermark, boolean sparkTypes, long outArray, long outSchema);
+
+    /** Ends a rolling stream's input; writes every remaining row's result. */
+    public static native void rollingStreamFinish(long stream, boolean sparkTypes, long outArray, long outSchema);
+
+    /** Writes and clears a rolling stream's late rows. */
+    public static native void rollingStreamTakeLate(long stream, boolean sparkTypes, long outArray, long outSchema);
+
+    /** A rolling stream's whole state as bytes. */
+    public static native byte[] rollingStreamSnapshot(long stream);
+
+    /** A rolling stream rebuilt from a snapshot; a handle. */
+    public static native long rollingStreamRestore(byte[] snapshot);
+
+    /** Frees a rolling stream handle (0 is ignored). */
+    public static native void rollingStreamFree(long stream);
+
     /** Panics inside the native library: for the test that a panic becomes a {@link SashException} and the JVM goes on. */
     public static native void panicForTesting(String message);
 

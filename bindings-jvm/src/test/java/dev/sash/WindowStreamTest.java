@@ -32,7 +32,7 @@ class WindowStreamTest {
         }
     }
 
-    static long[] push(WindowStream stream, BufferAllocator allocator, long... ts) {
+    static long[] push(NativeStream stream, BufferAllocator allocator, long... ts) {
         try (VectorSchemaRoot in = times(allocator, ts)) {
             return counts(stream.push(in, allocator));
         }
