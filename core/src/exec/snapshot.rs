@@ -26,6 +26,110 @@ pub struct StreamStats {
     pub state_bytes: usize,
 }
 
+/// What every stream operator keeps the same way: the watermark, the late
+/// rows not taken yet, the counters and whether it is finished.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Progress {
+    /// Below every time until the first push or advance.
+    pub watermark: Option<i64>,
+    pub late: Vec<RecordBatch>,
+    pub stats: StreamStats,
+    pub finished: bool,
+}
+
+impl Progress {
+    pub fn check_open(&self) -> Result<()> {
+        if self.finished {
+            return Err(SashError::InvalidInput("the stream is finished: no push, advance or finish after finish()".into()));
+        }
+        Ok(())
+    }
+
+    /// The watermark after a push whose largest time is `largest` (None: no time).
+    pub fn after_push(&self, largest: Option<i64>, lateness: i64) -> Option<i64> {
+        match largest {
+            Some(t) => self.advanced(t.saturating_sub(lateness)),
+            None => self.watermark,
+        }
+    }
+
+    /// The watermark moved to `to` if that is later.
+    pub fn advanced(&self, to: i64) -> Option<i64> {
+        Some(self.watermark.map_or(to, |w| w.max(to)))
+    }
+
+    /// Records a push that succeeded: its rows, its late rows, its dropped null times.
+    pub fn commit_push(&mut self, rows: usize, late: RecordBatch, null_times_dropped: u64, watermark: Option<i64>) {
+        self.stats.rows_in += rows as u64;
+        self.stats.rows_late += late.num_rows() as u64;
+        self.stats.null_times_dropped += null_times_dropped;
+        if late.num_rows() > 0 {
+            self.late.push(late);
+        }
+        self.watermark = watermark;
+    }
+
+    /// The late rows (of `schema`, None before the first push) in arrival order; taking them clears them.
+    pub fn take_late(&mut self, schema: Option<&SchemaRef>) -> Result<RecordBatch> {
+        let Some(schema) = schema else {
+            return Ok(RecordBatch::new_empty(std::sync::Arc::new(arrow_schema::Schema::empty())));
+        };
+        let out = arrow_select::concat::concat_batches(schema, &self.late)?;
+        self.late.clear();
+        Ok(out)
+    }
+
+    /// Bytes of the late rows held, with `more` (a push's) if it is kept.
+    pub fn late_bytes(&self, more: Option<&RecordBatch>) -> usize {
+        self.late.iter().chain(more.filter(|b| b.num_rows() > 0)).map(RecordBatch::get_array_memory_size).sum()
+    }
+
+    /// An error if `state_bytes` is over `limit`.
+    pub fn check_limit(limit: Option<usize>, state_bytes: usize, advice: &str) -> Result<()> {
+        match limit {
+            Some(limit) if state_bytes > limit => Err(SashError::ResourceLimit(format!(
+                "this push would leave {state_bytes} bytes of stream state, over max_state_bytes = {limit}; the stream is as it was ({advice})"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn meta(&self, kind: &'static str, spec: &serde_json::Value) -> Meta {
+        Meta {
+            kind,
+            spec: spec.clone(),
+            watermark: self.watermark,
+            rows_in: self.stats.rows_in,
+            rows_late: self.stats.rows_late,
+            null_times_dropped: self.stats.null_times_dropped,
+            finished: self.finished,
+        }
+    }
+
+    /// The progress a snapshot's metadata and late rows describe.
+    pub fn from_snapshot(meta: &Meta, late: Vec<RecordBatch>) -> Progress {
+        let stats = StreamStats {
+            rows_in: meta.rows_in,
+            rows_late: meta.rows_late,
+            null_times_dropped: meta.null_times_dropped,
+            ..StreamStats::default()
+        };
+        Progress {
+            watermark: meta.watermark,
+            late: late.into_iter().filter(|b| b.num_rows() > 0).collect(),
+            stats,
+            finished: meta.finished,
+        }
+    }
+
+    /// The snapshot section of the input schema and the late rows.
+    pub fn input_section(&self, schema: &SchemaRef) -> Result<Vec<u8>> {
+        let late = arrow_select::concat::concat_batches(schema, &self.late)?;
+        let late: Vec<&RecordBatch> = (late.num_rows() > 0).then_some(&late).into_iter().collect();
+        ipc_stream(schema, &late)
+    }
+}
+
 /// Takes a stream's own keys out of its spec: `lateness` (a duration, not
 /// negative, default 0) and `max_state_bytes` (a whole number, default none).
 pub(crate) fn take_stream_options(spec: &mut serde_json::Value) -> Result<(Duration, Option<usize>)> {

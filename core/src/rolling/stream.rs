@@ -14,7 +14,7 @@
 use super::rolling_with_schema;
 use crate::error::{Result, SashError};
 use crate::exec::grouper::Grouper;
-use crate::exec::snapshot::{self, StreamStats};
+use crate::exec::snapshot::{self, Progress, StreamStats};
 use crate::exec::time::TimeColumn;
 use crate::spec::duration::Duration;
 use crate::spec::{Closed, NullTime, RollingPeriod, RollingSpec};
@@ -43,10 +43,7 @@ pub struct RollingStream {
     fixed: Option<Fixed>,
     history: Option<RecordBatch>,
     pending: Option<RecordBatch>,
-    watermark: Option<i64>,
-    late: Vec<RecordBatch>,
-    stats: StreamStats,
-    finished: bool,
+    progress: Progress,
 }
 
 impl RollingStream {
@@ -67,30 +64,31 @@ impl RollingStream {
             fixed: None,
             history: None,
             pending: None,
-            watermark: None,
-            late: Vec::new(),
-            stats: StreamStats::default(),
-            finished: false,
+            progress: Progress::default(),
         })
     }
 
     /// The watermark in ticks of the time column; None before any time was seen.
     pub fn watermark(&self) -> Option<i64> {
-        self.watermark
+        self.progress.watermark
     }
 
     /// Rows in, late and dropped; `open_windows` counts the rows whose
     /// result is not emitted yet; `state_bytes` the rows held.
     pub fn stats(&self) -> StreamStats {
         let open_windows = self.pending.as_ref().map_or(0, |p| p.num_rows());
-        StreamStats { open_windows, state_bytes: state_bytes(&self.history, &self.pending, &self.late), ..self.stats }
+        StreamStats {
+            open_windows,
+            state_bytes: rows_bytes(&self.history, &self.pending) + self.progress.late_bytes(None),
+            ..self.progress.stats
+        }
     }
 
     /// Takes rows: returns the results this push made final (possibly none),
     /// in `rolling`'s columns, ordered by time, ties in arrival order.
     /// Atomic: on error nothing changed.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
-        self.check_open()?;
+        self.progress.check_open()?;
         let fixed = self.fix(batch.schema())?;
         let batch = snapshot::conform_push(&fixed.schema, batch)?;
         let times = batch.column(fixed.time.index);
@@ -101,9 +99,9 @@ impl RollingStream {
         let ticks = fixed.time.values(times);
         // Before the watermark of the pushes before this one: late.
         let late_mask: BooleanArray =
-            (0..batch.num_rows()).map(|i| Some(times.is_valid(i) && self.watermark.is_some_and(|w| ticks[i] < w))).collect();
+            (0..batch.num_rows()).map(|i| Some(times.is_valid(i) && self.progress.watermark.is_some_and(|w| ticks[i] < w))).collect();
         let on_time_mask: BooleanArray =
-            (0..batch.num_rows()).map(|i| Some(times.is_valid(i) && self.watermark.is_none_or(|w| ticks[i] >= w))).collect();
+            (0..batch.num_rows()).map(|i| Some(times.is_valid(i) && self.progress.watermark.is_none_or(|w| ticks[i] >= w))).collect();
         let late = filter_record_batch(&batch, &late_mask)?;
         let on_time = filter_record_batch(&batch, &on_time_mask)?;
         let pending = match &self.pending {
@@ -111,34 +109,15 @@ impl RollingStream {
             None => on_time,
         };
         let largest = (0..batch.num_rows()).filter(|&i| times.is_valid(i)).map(|i| ticks[i]).max();
-        let watermark = match largest {
-            Some(t) => Some(self.watermark.map_or(t.saturating_sub(fixed.lateness), |w| w.max(t.saturating_sub(fixed.lateness)))),
-            None => self.watermark,
-        };
+        let watermark = self.progress.after_push(largest, fixed.lateness);
         let (emitted, history, pending) = self.emit(&fixed, pending, watermark, false)?;
-        if let Some(limit) = self.max_state_bytes {
-            let late: Vec<RecordBatch> = self.late.iter().cloned().chain((late.num_rows() > 0).then_some(late.clone())).collect();
-            let bytes = state_bytes(&history, &pending, &late);
-            if bytes > limit {
-                return Err(SashError::ResourceLimit(format!(
-                    "this push would leave {bytes} bytes of stream state, over max_state_bytes = {limit}; the stream is as it was \
-                     (take late rows, use a shorter period, or raise the limit)"
-                )));
-            }
-        }
+        let state_bytes = rows_bytes(&history, &pending) + self.progress.late_bytes(Some(&late));
+        Progress::check_limit(self.max_state_bytes, state_bytes, "take late rows, use a shorter period, or raise the limit")?;
 
-        // Nothing failed: commit.
-        self.stats.rows_in += batch.num_rows() as u64;
-        self.stats.rows_late += late.num_rows() as u64;
-        if self.spec.null_time == NullTime::Drop {
-            self.stats.null_times_dropped += null_times as u64;
-        }
-        if late.num_rows() > 0 {
-            self.late.push(late);
-        }
+        // Nothing failed: commit. (Under null_time = "error" a null time failed above.)
+        self.progress.commit_push(batch.num_rows(), late, null_times as u64, watermark);
         self.history = history;
         self.pending = pending;
-        self.watermark = watermark;
         self.fixed = Some(fixed);
         Ok(emitted)
     }
@@ -146,17 +125,17 @@ impl RollingStream {
     /// Moves the watermark to `watermark` (ticks of the time column) if that
     /// is later, and returns the results it made final.
     pub fn advance(&mut self, watermark: i64) -> Result<RecordBatch> {
-        self.check_open()?;
-        let new = Some(self.watermark.map_or(watermark, |w| w.max(watermark)));
+        self.progress.check_open()?;
+        let new = self.progress.advanced(watermark);
         let Some(fixed) = self.fixed.clone() else {
-            self.watermark = new;
+            self.progress.watermark = new;
             return Ok(RecordBatch::new_empty(std::sync::Arc::new(arrow_schema::Schema::empty())));
         };
         let pending = self.pending.clone().expect("a fixed stream has pending rows");
         let (emitted, history, pending) = self.emit(&fixed, pending, new, false)?;
         self.history = history;
         self.pending = pending;
-        self.watermark = new;
+        self.progress.watermark = new;
         Ok(emitted)
     }
 
@@ -164,56 +143,41 @@ impl RollingStream {
     /// array (a timestamp of any unit and zone, a date, a string, or ticks),
     /// converted to the time column's type as an Arrow cast converts it.
     pub fn advance_to(&mut self, watermark: &dyn Array) -> Result<RecordBatch> {
-        self.check_open()?;
+        self.progress.check_open()?;
         let ticks = snapshot::watermark_ticks(self.fixed.as_ref().map(|f| &f.time), watermark)?;
         self.advance(ticks)
     }
 
     /// End of input: every row's result; later pushes are an error.
     pub fn finish(&mut self) -> Result<RecordBatch> {
-        self.check_open()?;
+        self.progress.check_open()?;
         let out = match (self.fixed.clone(), self.pending.clone()) {
             (Some(fixed), Some(pending)) => {
-                let (emitted, _, rest) = self.emit(&fixed, pending, self.watermark, true)?;
+                let (emitted, _, rest) = self.emit(&fixed, pending, self.progress.watermark, true)?;
                 self.history = Some(RecordBatch::new_empty(fixed.schema.clone()));
                 self.pending = rest;
                 emitted
             }
             _ => RecordBatch::new_empty(std::sync::Arc::new(arrow_schema::Schema::empty())),
         };
-        self.finished = true;
+        self.progress.finished = true;
         Ok(out)
     }
 
     /// The rows that came too late (before the watermark), with their input
     /// columns, in arrival order; taking them clears them.
     pub fn take_late(&mut self) -> Result<RecordBatch> {
-        let Some(fixed) = &self.fixed else {
-            return Ok(RecordBatch::new_empty(std::sync::Arc::new(arrow_schema::Schema::empty())));
-        };
-        let out = concat_batches(&fixed.schema, &self.late)?;
-        self.late.clear();
-        Ok(out)
+        self.progress.take_late(self.fixed.as_ref().map(|f| &f.schema))
     }
 
     /// The whole state as bytes (the layout of `WindowStream::snapshot`, of
     /// kind `rolling_stream`: the input schema and untaken late rows, then
     /// the held rows as two batches, history and pending).
     pub fn snapshot(&self) -> Result<Vec<u8>> {
-        let meta = snapshot::Meta {
-            kind: "rolling_stream",
-            spec: self.spec_json.clone(),
-            watermark: self.watermark,
-            rows_in: self.stats.rows_in,
-            rows_late: self.stats.rows_late,
-            null_times_dropped: self.stats.null_times_dropped,
-            finished: self.finished,
-        };
+        let meta = self.progress.meta("rolling_stream", &self.spec_json);
         let sections = match (&self.fixed, &self.history, &self.pending) {
             (Some(fixed), Some(history), Some(pending)) => {
-                let late = concat_batches(&fixed.schema, &self.late)?;
-                let late: Vec<&RecordBatch> = (late.num_rows() > 0).then_some(&late).into_iter().collect();
-                vec![snapshot::ipc_stream(&fixed.schema, &late)?, snapshot::ipc_stream(&fixed.schema, &[history, pending])?]
+                vec![self.progress.input_section(&fixed.schema)?, snapshot::ipc_stream(&fixed.schema, &[history, pending])?]
             }
             _ => vec![Vec::new(), Vec::new()],
         };
@@ -228,11 +192,7 @@ impl RollingStream {
         let (meta, sections) = snapshot::read(bytes, "rolling_stream", 2)?;
         let (input, rows) = (sections[0], sections[1]);
         let mut stream = RollingStream::from_json(&meta.spec.to_string())?;
-        stream.watermark = meta.watermark;
-        stream.stats.rows_in = meta.rows_in;
-        stream.stats.rows_late = meta.rows_late;
-        stream.stats.null_times_dropped = meta.null_times_dropped;
-        stream.finished = meta.finished;
+        stream.progress = Progress::from_snapshot(&meta, Vec::new());
         if input.is_empty() != rows.is_empty() {
             return Err(corrupt("it has an input schema without rows, or the reverse"));
         }
@@ -252,16 +212,9 @@ impl RollingStream {
         }
         stream.history = Some(history);
         stream.pending = Some(pending);
-        stream.late = late.into_iter().filter(|b| b.num_rows() > 0).map(|b| fix_schema(&fixed, b)).collect();
+        stream.progress = Progress::from_snapshot(&meta, late.into_iter().map(|b| fix_schema(&fixed, b)).collect());
         stream.fixed = Some(fixed);
         Ok(stream)
-    }
-
-    fn check_open(&self) -> Result<()> {
-        if self.finished {
-            return Err(SashError::InvalidInput("the stream is finished: no push, advance or finish after finish()".into()));
-        }
-        Ok(())
     }
 
     /// The fixed part, from the first push's schema (or as fixed before):
@@ -360,8 +313,8 @@ fn fix_schema(fixed: &Fixed, batch: RecordBatch) -> RecordBatch {
     RecordBatch::try_new_with_options(fixed.schema.clone(), batch.columns().to_vec(), &options).unwrap_or(batch)
 }
 
-fn state_bytes(history: &Option<RecordBatch>, pending: &Option<RecordBatch>, late: &[RecordBatch]) -> usize {
-    history.iter().chain(pending).chain(late).map(RecordBatch::get_array_memory_size).sum()
+fn rows_bytes(history: &Option<RecordBatch>, pending: &Option<RecordBatch>) -> usize {
+    history.iter().chain(pending).map(RecordBatch::get_array_memory_size).sum()
 }
 
 #[cfg(test)]

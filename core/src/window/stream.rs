@@ -13,13 +13,12 @@
 use super::grid::Grid;
 use super::two_phase::{window_agg_merge, window_agg_merge_states, window_agg_partial};
 use crate::error::{Result, SashError};
-use crate::exec::snapshot::{self, StreamStats};
+use crate::exec::snapshot::{self, Progress, StreamStats};
 use crate::exec::time::TimeColumn;
 use crate::spec::duration::Duration;
 use crate::spec::{Closed, WindowKind, WindowSpec, DROPPED_NULL_TIMES_KEY};
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::SchemaRef;
-use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
 
 /// What the first push fixes: the input schema and the windows in its ticks.
@@ -48,11 +47,7 @@ pub struct WindowStream {
     fixed: Option<Fixed>,
     /// The open windows' states, one row per (keys, window).
     open: Option<RecordBatch>,
-    /// Below every time until the first push or advance.
-    watermark: Option<i64>,
-    late: Vec<RecordBatch>,
-    stats: StreamStats,
-    finished: bool,
+    progress: Progress,
     /// A push that would leave more state than this fails instead.
     max_state_bytes: Option<usize>,
 }
@@ -62,18 +57,7 @@ impl WindowStream {
     /// past the largest time seen before it closes a window.
     fn new(spec_json: serde_json::Value, spec: WindowSpec, lateness: Duration) -> Result<WindowStream> {
         spec.validate()?;
-        Ok(WindowStream {
-            spec_json,
-            spec,
-            lateness,
-            fixed: None,
-            open: None,
-            watermark: None,
-            late: Vec::new(),
-            stats: StreamStats::default(),
-            finished: false,
-            max_state_bytes: None,
-        })
+        Ok(WindowStream { spec_json, spec, lateness, fixed: None, open: None, progress: Progress::default(), max_state_bytes: None })
     }
 
     /// A stream from a JSON window spec with an optional `"lateness"` key.
@@ -95,21 +79,11 @@ impl WindowStream {
     /// stream: the input schema and the late rows not yet taken), and the
     /// open windows (an Arrow IPC stream of one state batch).
     pub fn snapshot(&self) -> Result<Vec<u8>> {
-        let meta = snapshot::Meta {
-            kind: "window_stream",
-            spec: self.spec_json.clone(),
-            watermark: self.watermark,
-            rows_in: self.stats.rows_in,
-            rows_late: self.stats.rows_late,
-            null_times_dropped: self.stats.null_times_dropped,
-            finished: self.finished,
-        };
+        let meta = self.progress.meta("window_stream", &self.spec_json);
         let sections = match &self.fixed {
             Some(fixed) => {
-                let late = concat_batches(&fixed.schema, &self.late)?;
-                let late: Vec<&RecordBatch> = (late.num_rows() > 0).then_some(&late).into_iter().collect();
                 let open = self.open.as_ref().expect("a fixed stream has a state");
-                vec![snapshot::ipc_stream(&fixed.schema, &late)?, snapshot::ipc_stream(&open.schema(), &[open])?]
+                vec![self.progress.input_section(&fixed.schema)?, snapshot::ipc_stream(&open.schema(), &[open])?]
             }
             None => vec![Vec::new(), Vec::new()],
         };
@@ -123,11 +97,7 @@ impl WindowStream {
         let (meta, sections) = snapshot::read(bytes, "window_stream", 2)?;
         let (input, open) = (sections[0], sections[1]);
         let mut stream = WindowStream::from_json(&meta.spec.to_string())?;
-        stream.watermark = meta.watermark;
-        stream.stats.rows_in = meta.rows_in;
-        stream.stats.rows_late = meta.rows_late;
-        stream.stats.null_times_dropped = meta.null_times_dropped;
-        stream.finished = meta.finished;
+        stream.progress = Progress::from_snapshot(&meta, Vec::new());
         if input.is_empty() != open.is_empty() {
             return Err(corrupt("it has an input schema without open windows, or the reverse"));
         }
@@ -140,25 +110,26 @@ impl WindowStream {
         let [states] = <[RecordBatch; 1]>::try_from(states).map_err(|_| corrupt("its open windows are not one batch"))?;
         // The merge checks every column and value of the states against the spec.
         stream.open = Some(window_agg_merge_states(&fixed.schema, &stream.spec, &[states])?);
-        stream.late = late.into_iter().filter(|b| b.num_rows() > 0).collect();
+        stream.progress = Progress::from_snapshot(&meta, late);
         stream.fixed = Some(fixed);
         Ok(stream)
     }
 
     /// The watermark in ticks of the time column; None before any time was seen.
     pub fn watermark(&self) -> Option<i64> {
-        self.watermark
+        self.progress.watermark
     }
 
     pub fn stats(&self) -> StreamStats {
         let open_windows = self.open.as_ref().map_or(0, |b| b.num_rows());
-        StreamStats { open_windows, state_bytes: state_bytes(self.open.as_ref(), &self.late), ..self.stats }
+        let state_bytes = self.open.as_ref().map_or(0, RecordBatch::get_array_memory_size) + self.progress.late_bytes(None);
+        StreamStats { open_windows, state_bytes, ..self.progress.stats }
     }
 
     /// Takes rows: returns the windows this push closed (possibly none), in
     /// `window_agg`'s columns and order. Atomic: on error nothing changed.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
-        self.check_open()?;
+        self.progress.check_open()?;
         let fixed = self.fix(batch.schema())?;
         let batch = snapshot::conform_push(&fixed.schema, batch)?;
         // Late rows (all their windows emitted; sessions: before the
@@ -174,7 +145,7 @@ impl WindowStream {
         let late = filter_record_batch(&batch, &BooleanArray::from(late_rows.clone()))?;
         let on_time = filter_record_batch(&batch, &late_rows.iter().map(|&l| Some(!l)).collect::<BooleanArray>())?;
 
-        let partial = window_agg_partial(&fixed.schema, std::slice::from_ref(&on_time), &self.spec, self.stats.rows_in)?;
+        let partial = window_agg_partial(&fixed.schema, std::slice::from_ref(&on_time), &self.spec, self.progress.stats.rows_in)?;
         let dropped = dropped_null_times(&partial)?;
         // States of windows already emitted: their rows count in the open windows only.
         let partial = self.without_emitted(&fixed, partial)?;
@@ -183,31 +154,15 @@ impl WindowStream {
             None => window_agg_merge_states(&fixed.schema, &self.spec, &[partial])?,
         };
         let largest = ticks.iter().enumerate().filter(|&(i, _)| times.is_valid(i)).map(|(_, &t)| t).max();
-        let watermark = match largest {
-            Some(t) => Some(self.watermark.map_or(t.saturating_sub(fixed.lateness), |w| w.max(t.saturating_sub(fixed.lateness)))),
-            None => self.watermark,
-        };
+        let watermark = self.progress.after_push(largest, fixed.lateness);
         let (emitted, open) = self.split_closed(&fixed, merged, watermark, false)?;
-        if let Some(limit) = self.max_state_bytes {
-            // As committed below: an empty late batch is not kept.
-            let state_bytes = state_bytes(Some(&open), self.late.iter().chain((late.num_rows() > 0).then_some(&late)));
-            if state_bytes > limit {
-                return Err(SashError::ResourceLimit(format!(
-                    "this push would leave {state_bytes} bytes of stream state, over max_state_bytes = {limit}; the stream is as it was \
-                     (take late rows, use approx_ aggregations for long windows, or raise the limit)"
-                )));
-            }
-        }
+        let state_bytes = open.get_array_memory_size() + self.progress.late_bytes(Some(&late));
+        let advice = "take late rows, use approx_ aggregations for long windows, or raise the limit";
+        Progress::check_limit(self.max_state_bytes, state_bytes, advice)?;
 
         // Nothing failed: commit.
-        self.stats.rows_in += batch.num_rows() as u64;
-        self.stats.rows_late += late.num_rows() as u64;
-        self.stats.null_times_dropped += dropped;
-        if late.num_rows() > 0 {
-            self.late.push(late);
-        }
+        self.progress.commit_push(batch.num_rows(), late, dropped, watermark);
         self.open = Some(open);
-        self.watermark = watermark;
         self.fixed = Some(fixed);
         Ok(emitted)
     }
@@ -215,17 +170,17 @@ impl WindowStream {
     /// Moves the watermark to `watermark` (ticks of the time column) if that
     /// is later, and returns the windows it closed.
     pub fn advance(&mut self, watermark: i64) -> Result<RecordBatch> {
-        self.check_open()?;
-        let new = Some(self.watermark.map_or(watermark, |w| w.max(watermark)));
+        self.progress.check_open()?;
+        let new = self.progress.advanced(watermark);
         let Some(fixed) = self.fixed.clone() else {
             // No schema yet: nothing to emit; the watermark still moves.
-            self.watermark = new;
+            self.progress.watermark = new;
             return Ok(RecordBatch::new_empty(std::sync::Arc::new(arrow_schema::Schema::empty())));
         };
         let merged = self.open.clone().expect("a fixed stream has a state");
         let (emitted, open) = self.split_closed(&fixed, merged, new, false)?;
         self.open = Some(open);
-        self.watermark = new;
+        self.progress.watermark = new;
         Ok(emitted)
     }
 
@@ -234,42 +189,30 @@ impl WindowStream {
     /// converted to the time column's type as an Arrow cast converts it.
     /// Before the first push fixes that type, only an integer is taken.
     pub fn advance_to(&mut self, watermark: &dyn Array) -> Result<RecordBatch> {
-        self.check_open()?;
+        self.progress.check_open()?;
         let ticks = snapshot::watermark_ticks(self.fixed.as_ref().map(|f| &f.time), watermark)?;
         self.advance(ticks)
     }
 
     /// End of input: every open window is emitted; later pushes are an error.
     pub fn finish(&mut self) -> Result<RecordBatch> {
-        self.check_open()?;
+        self.progress.check_open()?;
         let out = match (self.fixed.clone(), self.open.clone()) {
             (Some(fixed), Some(open)) => {
-                let (emitted, rest) = self.split_closed(&fixed, open, self.watermark, true)?;
+                let (emitted, rest) = self.split_closed(&fixed, open, self.progress.watermark, true)?;
                 self.open = Some(rest);
                 emitted
             }
             _ => RecordBatch::new_empty(std::sync::Arc::new(arrow_schema::Schema::empty())),
         };
-        self.finished = true;
+        self.progress.finished = true;
         Ok(out)
     }
 
     /// The rows that came too late to count in any window, with their input
     /// columns, in arrival order; taking them clears them.
     pub fn take_late(&mut self) -> Result<RecordBatch> {
-        let Some(fixed) = &self.fixed else {
-            return Ok(RecordBatch::new_empty(std::sync::Arc::new(arrow_schema::Schema::empty())));
-        };
-        let out = concat_batches(&fixed.schema, &self.late)?;
-        self.late.clear();
-        Ok(out)
-    }
-
-    fn check_open(&self) -> Result<()> {
-        if self.finished {
-            return Err(SashError::InvalidInput("the stream is finished: no push, advance or finish after finish()".into()));
-        }
-        Ok(())
+        self.progress.take_late(self.fixed.as_ref().map(|f| &f.schema))
     }
 
     /// The fixed part, from the first push's schema (or as fixed before).
@@ -307,7 +250,7 @@ impl WindowStream {
                 let pane = grid.pane_of(t);
                 grid.in_some_window(pane) && self.emitted(fixed, grid.window_span(grid.windows_of(pane).1).1)
             }
-            Windows::Session => self.watermark.is_some_and(|w| t < w),
+            Windows::Session => self.progress.watermark.is_some_and(|w| t < w),
         }
     }
 
@@ -320,7 +263,7 @@ impl WindowStream {
     }
 
     fn emitted(&self, fixed: &Fixed, end: i128) -> bool {
-        Self::closed_at(fixed, end, self.watermark)
+        Self::closed_at(fixed, end, self.progress.watermark)
     }
 
     fn window_ends(fixed: &Fixed, states: &RecordBatch) -> Vec<i64> {
@@ -355,11 +298,6 @@ fn fixed_state_columns(states: &RecordBatch) -> usize {
     states.num_columns() - start
 }
 
-/// Bytes of Arrow memory held by the open states and the untaken late rows.
-fn state_bytes<'a>(open: Option<&'a RecordBatch>, late: impl IntoIterator<Item = &'a RecordBatch>) -> usize {
-    open.into_iter().chain(late).map(RecordBatch::get_array_memory_size).sum()
-}
-
 fn dropped_null_times(partial: &RecordBatch) -> Result<u64> {
     match partial.schema().metadata().get(DROPPED_NULL_TIMES_KEY) {
         Some(n) => n.parse().map_err(|_| SashError::InvalidInput(format!("invalid {DROPPED_NULL_TIMES_KEY}: {n}"))),
@@ -373,6 +311,7 @@ mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::{ArrayRef, Float64Array, Int64Array, StringArray};
     use arrow_schema::{DataType, Field, Schema, SortOptions};
+    use arrow_select::concat::concat_batches;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
     use std::sync::Arc;
