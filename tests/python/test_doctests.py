@@ -15,6 +15,8 @@ OBJECTS = {
     "sash.rolling": sash.rolling,
     "sash.parse": sash.parse,
     "sash.read_log": sash.read_log,
+    "sash.WindowStream": sash.WindowStream,
+    "sash.RollingStream": sash.RollingStream,
 }
 
 
