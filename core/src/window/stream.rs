@@ -222,21 +222,19 @@ impl WindowStream {
         }
         let time = TimeColumn::resolve(&schema, &self.spec.time)?;
         let offset = self.spec.offset.map(|o| time.ticks("offset", o)).transpose()?.unwrap_or(0);
-        let (every, period) = match self.spec.kind {
-            WindowKind::Tumbling { every } => (every, every),
-            WindowKind::Hopping { every, period } => (every, period),
+        let grid = |every, period| Grid::new(time.ticks("every", every)?, time.ticks("period", period)?, offset, self.spec.closed);
+        let windows = match self.spec.kind {
+            WindowKind::Tumbling { every } => Windows::Grid(grid(every, every)?),
+            WindowKind::Hopping { every, period } => Windows::Grid(grid(every, period)?),
             WindowKind::Session { gap } => {
+                // Checked here, as for grids: a gap the time column cannot hold is an error at the first push.
                 time.ticks("session_gap", gap)?;
-                (gap, gap)
+                Windows::Session
             }
         };
         let lateness = match self.lateness {
             Duration::Count(0) => 0,
             lateness => time.ticks("lateness", lateness)?,
-        };
-        let windows = match self.spec.kind {
-            WindowKind::Session { .. } => Windows::Session,
-            _ => Windows::Grid(Grid::new(time.ticks("every", every)?, time.ticks("period", period)?, offset, self.spec.closed)?),
         };
         Ok(Fixed { schema, time, windows, lateness })
     }
