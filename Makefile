@@ -19,9 +19,13 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 CBINDGEN_VERSION := 0.29.4
 TOOLS       := $(CURDIR)/.tools
 CBINDGEN    := $(TOOLS)/bin/cbindgen
-# The profile of the libraries `make install` installs (release) and the C tests link (debug: quicker to build).
+# The profile of the libraries `make install` installs (release) and the C and
+# Go tests link (test-opt, with the reference feature every test build has:
+# cargo then reuses the arrow crates and sash-core test-rust compiled; see
+# ffi/Cargo.toml).
 INSTALL_PROFILE ?= release
-TEST_PROFILE    ?= debug
+TEST_PROFILE    ?= test-opt
+TEST_FEATURES   := --features sash-core/reference
 PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
@@ -72,8 +76,8 @@ $(CBINDGEN):
 header: $(CBINDGEN) ## Regenerate include/sash.h from bindings-c/ with cbindgen (pinned, installed into .tools/)
 	$(CBINDGEN) --quiet --config bindings-c/cbindgen.toml --crate sash-c --output include/sash.h bindings-c
 
-lib-c: ## Build libsash.so and libsash.a (profile: PROFILE=debug|release, default release)
-	$(CARGO) build -p sash-c $(if $(filter release,$(or $(PROFILE),$(INSTALL_PROFILE))),--release,)
+lib-c: ## Build libsash.so and libsash.a (profile: PROFILE=dev|release|test-opt, default release)
+	$(CARGO) build -p sash-c --profile $(or $(PROFILE),$(INSTALL_PROFILE)) $(LIB_C_FEATURES)
 
 test-c: test-c-header test-c-programs test-c-install test-c-conformance ## C binding tests: header drift and C99/C++ compile, C programs under valgrind and ASan, corpus through the C ABI
 
@@ -84,7 +88,7 @@ test-c-header: header
 	g++ -Wall -Wextra -Werror -Iinclude -c tests/c/header_cpp.cpp -o $(C_BUILD)/header_cpp.o
 
 test-c-programs:
-	$(MAKE) --no-print-directory lib-c PROFILE=$(TEST_PROFILE)
+	$(MAKE) --no-print-directory lib-c PROFILE=$(TEST_PROFILE) LIB_C_FEATURES="$(TEST_FEATURES)"
 	@mkdir -p $(C_BUILD)
 	gcc $(CFLAGS_TEST) tests/c/test_sash.c -o $(C_BUILD)/test_sash $(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)
 	gcc $(CFLAGS_TEST) tests/c/test_sash.c -o $(C_BUILD)/test_sash_dyn -L$(TARGET_DIR)/$(TEST_PROFILE) -Wl,-rpath,$(TARGET_DIR)/$(TEST_PROFILE) -lsash
@@ -100,13 +104,13 @@ test-c-programs:
 
 test-c-install: test-c-programs
 	rm -rf $(C_BUILD)/prefix
-	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(C_BUILD)/prefix INSTALL_PROFILE=$(TEST_PROFILE)
+	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(C_BUILD)/prefix INSTALL_PROFILE=$(TEST_PROFILE) LIB_C_FEATURES="$(TEST_FEATURES)"
 	PKG_CONFIG_PATH=$(C_BUILD)/prefix/lib/pkgconfig gcc $(CFLAGS_TEST) tests/c/test_sash.c -o $(C_BUILD)/test_sash_installed \
 	  $$(PKG_CONFIG_PATH=$(C_BUILD)/prefix/lib/pkgconfig pkg-config --cflags --libs sash) -Wl,-rpath,$(CURDIR)/$(C_BUILD)/prefix/lib
 	$(C_BUILD)/test_sash_installed
 
 test-c-conformance:
-	$(CARGO) test -p sash-c
+	$(CARGO) test --profile $(TEST_PROFILE) -p sash-c $(TEST_FEATURES)
 
 # ---- Go binding (bindings-go) ----
 # The package's tests link the in-tree libsash.a (TEST_PROFILE) under the race
