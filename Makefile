@@ -32,7 +32,7 @@ INCLUDEDIR  ?= $(PREFIX)/include
 C_BUILD     := tests/c/build
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -g -Iinclude
 C_LIBS      := -lpthread -ldl -lm
-VALGRIND    := valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1
+VALGRIND    := valgrind -q --suppressions=$(CURDIR)/tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1
 SASH_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 help: ## List the targets

@@ -102,30 +102,38 @@ func TestWindowStreamEmitsAsTheWatermarkPassesAndRestores(t *testing.T) {
 	}
 }
 
-// The golden snapshot Python wrote (tests/data/streams) restores here.
-func TestWindowStreamRestoresThePythonGoldenSnapshot(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "tests", "data", "streams", "window_stream_v1.snap"))
-	if err != nil {
-		t.Fatal(err)
+// The golden snapshots Python wrote (tests/data/streams), of every format
+// version, restore here; each restored stream's snapshot is the latest
+// format's golden one, byte for byte.
+func TestWindowStreamRestoresThePythonGoldenSnapshots(t *testing.T) {
+	golden := func(name string) []byte {
+		data, err := os.ReadFile(filepath.Join("..", "tests", "data", "streams", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
 	}
-	s, err := RestoreWindowStream(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	again, err := s.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(again) != string(data) {
-		t.Fatal("the snapshot of the restored stream differs from the golden one")
-	}
-	out, err := s.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := counts(t, out); len(got) != 3 || got[0] != 2 || got[1] != 1 || got[2] != 1 {
-		t.Fatalf("want n = [2 1 1], got %v", got)
+	latest := golden("window_stream_v2.snap")
+	for _, name := range []string{"window_stream_v1.snap", "window_stream_v2.snap"} {
+		s, err := RestoreWindowStream(golden(name))
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		again, err := s.Snapshot()
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		if string(again) != string(latest) {
+			t.Fatalf("%s: the snapshot of the restored stream differs from the latest golden one", name)
+		}
+		out, err := s.Finish()
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		if got := counts(t, out); len(got) != 3 || got[0] != 2 || got[1] != 1 || got[2] != 1 {
+			t.Fatalf("%s: want n = [2 1 1], got %v", name, got)
+		}
+		s.Close()
 	}
 }
 

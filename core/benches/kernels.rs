@@ -26,7 +26,7 @@
 
 use arrow_array::RecordBatch;
 use arrow_ipc::reader::FileReader;
-use sash_core::{rolling, window_agg, FloatSum, RollingSpec, WindowSpec, WindowStream};
+use sash_core::{rolling, window_agg, FloatSum, RollingSpec, RollingStream, WindowSpec, WindowStream};
 use std::time::Instant;
 
 mod exact_sum;
@@ -270,9 +270,6 @@ fn main() {
         );
     }
     for (name, op, spec) in CASES {
-        if *op != "window" {
-            continue;
-        }
         for push_rows in [8192, 1000] {
             let case = format!("stream_{name}_{push_rows}");
             if only.as_deref().is_some_and(|o| o != case) {
@@ -282,26 +279,34 @@ fn main() {
             let mut output_rows = 0;
             for _ in 0..if once { 1 } else { repeats.min(3) } {
                 let start = Instant::now();
-                let mut stream = WindowStream::from_json(spec).unwrap();
-                output_rows = 0;
-                for batch in &batches {
-                    let mut at = 0;
-                    while at < batch.num_rows() {
-                        let len = push_rows.min(batch.num_rows() - at);
-                        output_rows += stream.push(&batch.slice(at, len)).unwrap().num_rows();
-                        at += len;
+                output_rows = match *op {
+                    "window" => {
+                        let mut stream = WindowStream::from_json(spec).unwrap();
+                        pushed(&batches, push_rows, |b| stream.push(b).unwrap().num_rows()) + stream.finish().unwrap().num_rows()
                     }
-                }
-                output_rows += stream.finish().unwrap().num_rows();
+                    _ => {
+                        let mut stream = RollingStream::from_json(spec).unwrap();
+                        pushed(&batches, push_rows, |b| stream.push(b).unwrap().num_rows()) + stream.finish().unwrap().num_rows()
+                    }
+                };
                 best = best.min(start.elapsed().as_secs_f64());
             }
-            let batch_rows = window_agg(&schema, &batches, &WindowSpec::from_json(spec).unwrap()).unwrap().num_rows();
+            let batch_rows = match *op {
+                "window" => window_agg(&schema, &batches, &WindowSpec::from_json(spec).unwrap()).unwrap().num_rows(),
+                _ => rolling(&schema, &batches, &RollingSpec::from_json(spec).unwrap()).unwrap().iter().map(|b| b.num_rows()).sum(),
+            };
             assert_eq!(output_rows, batch_rows, "{case}: the stream emitted another number of windows than window_agg");
             println!(
                 "{{\"case\": \"{case}\", \"rows\": {rows}, \"push_rows\": {push_rows}, \"seconds\": {best:.6}, \"rows_per_s\": {:.0}, \"output_rows\": {output_rows}}}",
                 rows as f64 / best
             );
         }
+    }
+    if only.as_deref().is_none_or(|o| o == "stream_snapshot") {
+        stream_snapshot(if once { 1 } else { repeats.min(3) });
+    }
+    if only.as_deref().is_none_or(|o| o == "stream_rss_100m") {
+        stream_rss(100_000_000);
     }
     if !once && only.as_deref().is_none_or(|o| o == "exact_sum_floor") {
         if let Some((windows, plain, exact)) = exact_sum_floor(&batches, repeats) {
@@ -319,6 +324,125 @@ fn main() {
             );
         }
     }
+}
+
+/// Pushes `batches` in slices of `push_rows` rows to `push`, which returns
+/// how many rows it emitted; returns their sum.
+fn pushed(batches: &[RecordBatch], push_rows: usize, mut push: impl FnMut(&RecordBatch) -> usize) -> usize {
+    let mut emitted = 0;
+    for batch in batches {
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let len = push_rows.min(batch.num_rows() - at);
+            emitted += push(&batch.slice(at, len));
+            at += len;
+        }
+    }
+    emitted
+}
+
+/// `rows` rows like the benchmark data's (a row every 5 to 15 ms, 1,000
+/// keys, normal values), made `push_rows` at a time, so that a stream can
+/// take more rows than memory holds.
+struct Rows {
+    rng: Lcg,
+    ts: i64,
+    left: usize,
+    keys: u64,
+    schema: arrow_schema::SchemaRef,
+}
+
+impl Rows {
+    fn new(rows: usize, keys: u64) -> Rows {
+        use arrow_schema::{DataType, Field, Schema, TimeUnit};
+        let schema = std::sync::Arc::new(Schema::new(vec![
+            Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+            Field::new("key", DataType::Int32, false),
+            Field::new("val", DataType::Float64, false),
+        ]));
+        Rows { rng: Lcg(42), ts: 1_704_067_200_000, left: rows, keys, schema }
+    }
+
+    fn next(&mut self, push_rows: usize) -> Option<RecordBatch> {
+        use arrow_array::{Float64Array, Int32Array, TimestampMillisecondArray};
+        if self.left == 0 {
+            return None;
+        }
+        let n = push_rows.min(self.left);
+        self.left -= n;
+        let (mut ts, mut key, mut val) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for _ in 0..n {
+            self.ts += 5 + (self.rng.next() % 11) as i64;
+            ts.push(self.ts);
+            key.push((self.rng.next() % self.keys) as i32);
+            val.push((self.rng.next() % 2001) as f64 / 1000.0 - 1.0);
+        }
+        let columns: Vec<arrow_array::ArrayRef> = vec![
+            std::sync::Arc::new(TimestampMillisecondArray::from(ts)),
+            std::sync::Arc::new(Int32Array::from(key)),
+            std::sync::Arc::new(Float64Array::from(val)),
+        ];
+        Some(RecordBatch::try_new(self.schema.clone(), columns).unwrap())
+    }
+}
+
+/// Snapshot and restore of a stream holding 1M open (key, window) states
+/// (the tumbling case's aggregations, a day's window, 1M keys): bytes per
+/// second each way, and the snapshot's size against the state's.
+fn stream_snapshot(repeats: usize) {
+    let spec = r#"{"time": "ts", "every": "1d", "by": "key", "aggs": ["count()", "sum(val)", "mean(val)", "min(val)", "max(val)"]}"#;
+    let mut rows = Rows::new(4_000_000, 1_000_000);
+    let mut stream = WindowStream::from_json(spec).unwrap();
+    while let Some(batch) = rows.next(65_536) {
+        stream.push(&batch).unwrap();
+    }
+    let stats = stream.stats();
+    let (mut snapshot_s, mut restore_s) = (f64::INFINITY, f64::INFINITY);
+    let mut bytes = Vec::new();
+    for _ in 0..repeats {
+        let start = Instant::now();
+        bytes = stream.snapshot().unwrap();
+        snapshot_s = snapshot_s.min(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        let restored = WindowStream::restore(&bytes).unwrap();
+        restore_s = restore_s.min(start.elapsed().as_secs_f64());
+        assert_eq!(restored.stats().open_windows, stats.open_windows);
+    }
+    let mb = bytes.len() as f64 / 1e6;
+    println!(
+        "{{\"case\": \"stream_snapshot\", \"open_states\": {}, \"state_bytes\": {}, \"snapshot_bytes\": {}, \"snapshot_seconds\": {snapshot_s:.6}, \"restore_seconds\": {restore_s:.6}, \"snapshot_mb_per_s\": {:.1}, \"restore_mb_per_s\": {:.1}, \"seconds\": {:.6}}}",
+        stats.open_windows,
+        stats.state_bytes,
+        bytes.len(),
+        mb / snapshot_s,
+        mb / restore_s,
+        snapshot_s + restore_s
+    );
+}
+
+/// `rows` rows streamed through the tumbling case in pushes of 8,192, made
+/// as they are pushed: the peak RSS over the process's before the stream
+/// starts (the state and one push, never the input).
+fn stream_rss(rows: usize) {
+    let spec = CASES.iter().find(|c| c.0 == "tumbling").expect("tumbling case").2;
+    let mut source = Rows::new(rows, 1000);
+    let mut stream = WindowStream::from_json(spec).unwrap();
+    let mut emitted = 0;
+    // The generator's first batch and the stream's first push settle the allocator.
+    reset_peak_rss();
+    let baseline = rss_bytes();
+    let start = Instant::now();
+    while let Some(batch) = source.next(8192) {
+        emitted += stream.push(&batch).unwrap().num_rows();
+    }
+    emitted += stream.finish().unwrap().num_rows();
+    let seconds = start.elapsed().as_secs_f64();
+    let peak = peak_rss_bytes();
+    println!(
+        "{{\"case\": \"stream_rss_100m\", \"rows\": {rows}, \"seconds\": {seconds:.6}, \"rows_per_s\": {:.0}, \"output_rows\": {emitted}, \"baseline_rss_bytes\": {baseline}, \"peak_rss_bytes\": {peak}, \"peak_over_baseline_bytes\": {}}}",
+        rows as f64 / seconds,
+        peak.saturating_sub(baseline)
+    );
 }
 
 /// What an exactly rounded float sum would add to the `tumbling` case (see

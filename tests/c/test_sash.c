@@ -234,27 +234,44 @@ static void test_rolling_stream_handle(void) {
   CHECK_NOTHING_LIVE();
 }
 
-/* The golden snapshot Python wrote (tests/data/streams) restores here. */
-static void test_window_stream_golden(void) {
-  FILE *f = fopen("tests/data/streams/window_stream_v1.snap", "rb");
-  uint8_t data[8192];
+/* Reads a golden snapshot Python wrote (tests/data/streams) into `data`. */
+static size_t read_golden(const char *path, uint8_t *data, size_t capacity) {
+  FILE *f = fopen(path, "rb");
   size_t len = 0;
-  sash_window_stream *stream = NULL;
-  struct ArrowArray out;
-  struct ArrowSchema out_schema;
   CHECK(f != NULL);
-  if (f == NULL) return;
-  len = fread(data, 1, sizeof data, f);
+  if (f == NULL) return 0;
+  len = fread(data, 1, capacity, f);
   fclose(f);
-  CHECK_STATUS(sash_window_stream_restore(data, len, &stream), SASH_STATUS_OK);
-  CHECK_STATUS(sash_window_stream_finish(stream, &out, &out_schema), SASH_STATUS_OK);
-  CHECK(out.length == 3);
-  if (out.length == 3) {
-    const struct ArrowArray *n = out.children[child_index(&out_schema, "n")];
-    CHECK(i64_at(n, 0) == 2 && i64_at(n, 1) == 1 && i64_at(n, 2) == 1);
+  return len;
+}
+
+/* The golden snapshots of every format version restore here; each restored
+ * stream's snapshot is the latest format's golden one, byte for byte. */
+static void test_window_stream_golden(void) {
+  static const char *const paths[] = {"tests/data/streams/window_stream_v1.snap", "tests/data/streams/window_stream_v2.snap"};
+  uint8_t latest[8192], data[8192];
+  size_t latest_len = read_golden(paths[1], latest, sizeof latest);
+  size_t i;
+  for (i = 0; i < 2; i++) {
+    size_t len = read_golden(paths[i], data, sizeof data);
+    sash_window_stream *stream = NULL;
+    uint8_t *again = NULL;
+    size_t again_len = 0;
+    struct ArrowArray out;
+    struct ArrowSchema out_schema;
+    CHECK_STATUS(sash_window_stream_restore(data, len, &stream), SASH_STATUS_OK);
+    CHECK_STATUS(sash_window_stream_snapshot(stream, &again, &again_len), SASH_STATUS_OK);
+    CHECK(again_len == latest_len && memcmp(again, latest, latest_len) == 0);
+    sash_bytes_free(again, again_len);
+    CHECK_STATUS(sash_window_stream_finish(stream, &out, &out_schema), SASH_STATUS_OK);
+    CHECK(out.length == 3);
+    if (out.length == 3) {
+      const struct ArrowArray *n = out.children[child_index(&out_schema, "n")];
+      CHECK(i64_at(n, 0) == 2 && i64_at(n, 1) == 1 && i64_at(n, 2) == 1);
+    }
+    release_out(&out, &out_schema);
+    sash_window_stream_free(stream);
   }
-  release_out(&out, &out_schema);
-  sash_window_stream_free(stream);
   CHECK_NOTHING_LIVE();
 }
 

@@ -41,7 +41,7 @@ impl Accumulator for Count {
         let name = if self.column.is_some() { "count" } else { "rows" };
         vec![Field::new(format!("{prefix}{name}"), DataType::Int64, false)]
     }
-    fn state(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         Ok(vec![count_state(&self.counts, slots)])
     }
     fn check_state(&self, state: &[ArrayRef], slots: &[u32]) -> Result<()> {
@@ -90,7 +90,7 @@ impl Accumulator for AllNull {
     fn state_fields(&self, _: &str) -> Vec<Field> {
         Vec::new()
     }
-    fn state(&mut self, _: &[u32]) -> Result<Vec<ArrayRef>> {
+    fn state(&self, _: &[u32]) -> Result<Vec<ArrayRef>> {
         Ok(Vec::new())
     }
     fn check_state(&self, _: &[ArrayRef], _: &[u32]) -> Result<()> {

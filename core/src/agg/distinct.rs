@@ -53,6 +53,9 @@ impl SlotState for HashSet<Box<[u8]>> {
     fn merge(&mut self, other: &Self) {
         self.extend(other.iter().cloned());
     }
+    fn byte_size(&self) -> usize {
+        self.iter().map(|v| v.len() + std::mem::size_of::<Box<[u8]>>()).sum()
+    }
     /// The values' arrow-row encodings, sorted (the same set, the same bytes).
     fn state_type() -> DataType {
         DataType::List(Arc::new(Field::new_list_field(DataType::Binary, false)))
@@ -92,6 +95,9 @@ impl DistinctState for HyperLogLog {
 impl SlotState for HyperLogLog {
     fn merge(&mut self, other: &Self) {
         HyperLogLog::merge(self, other);
+    }
+    fn byte_size(&self) -> usize {
+        HyperLogLog::byte_size(self)
     }
     fn state_type() -> DataType {
         DataType::Binary

@@ -107,11 +107,26 @@ pub(crate) trait Accumulator: Send {
     }
     /// The columns of this accumulator's state (see `state`), named after `prefix`.
     fn state_fields(&self, prefix: &str) -> Vec<Field>;
+    /// The bytes every slot's state takes whatever its values: its
+    /// fixed-width state columns.
+    fn fixed_state_bytes(&self) -> usize {
+        self.state_fields("").iter().map(|f| f.data_type().primitive_width().unwrap_or(0)).sum()
+    }
+    /// The bytes the states of `slots` take, as exported: what a stream
+    /// holds to its `max_state_bytes`. Accumulators whose states vary in
+    /// size add what their values take.
+    fn state_bytes(&self, slots: &[u32]) -> usize {
+        self.fixed_state_bytes() * slots.len()
+    }
+    /// Whether every slot's state takes `fixed_state_bytes`, whatever it holds.
+    fn has_fixed_size_states(&self) -> bool {
+        true
+    }
     /// The intermediate state of each slot in `slots` as plain Arrow (one
     /// row per slot, columns as `state_fields` says), complete enough that
     /// `merge_state` of the states of any split of the rows gives what the
     /// whole would have.
-    fn state(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>>;
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>>;
     /// Whether `merge_state(state, slots)` would succeed: every value it
     /// would reject (a negative count, a corrupt sketch, a total past its
     /// type) is found here, so a plan checks all its accumulators before it

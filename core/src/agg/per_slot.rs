@@ -9,6 +9,8 @@ use std::marker::PhantomData;
 /// A slot's state: merges with another, travels as one Arrow value per slot.
 pub(super) trait SlotState: Default + Send + Sized + 'static {
     fn merge(&mut self, other: &Self);
+    /// The bytes the state holds beyond its fixed part (see `Accumulator::state_bytes`).
+    fn byte_size(&self) -> usize;
     /// The exported state's type, one row per slot.
     fn state_type() -> DataType;
     fn export<'a>(states: impl Iterator<Item = &'a Self>) -> Result<ArrayRef>
@@ -60,7 +62,13 @@ impl<R: SlotRule> Accumulator for PerSlot<R> {
     fn state_fields(&self, prefix: &str) -> Vec<Field> {
         vec![Field::new(format!("{prefix}{}", R::STATE_NAME), R::State::state_type(), false)]
     }
-    fn state(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+    fn has_fixed_size_states(&self) -> bool {
+        false
+    }
+    fn state_bytes(&self, slots: &[u32]) -> usize {
+        slots.iter().map(|&s| self.states[s as usize].byte_size()).sum()
+    }
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         Ok(vec![R::State::export(slots.iter().map(|&s| &self.states[s as usize]))?])
     }
     fn check_state(&self, state: &[ArrayRef], _: &[u32]) -> Result<()> {

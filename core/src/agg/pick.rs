@@ -128,6 +128,19 @@ impl PickRow {
     }
 }
 
+/// The bytes of row `row`'s value beyond its type's fixed width (strings and binaries).
+fn value_len(array: &dyn Array, row: usize) -> usize {
+    match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().value(row).len(),
+        DataType::LargeUtf8 => array.as_string::<i64>().value(row).len(),
+        DataType::Utf8View => array.as_string_view().value(row).len(),
+        DataType::Binary => array.as_binary::<i32>().value(row).len(),
+        DataType::LargeBinary => array.as_binary::<i64>().value(row).len(),
+        DataType::BinaryView => array.as_binary_view().value(row).len(),
+        _ => 0,
+    }
+}
+
 impl Accumulator for PickRow {
     fn grow(&mut self, n: usize) {
         self.picked.resize(n, None);
@@ -197,7 +210,20 @@ impl Accumulator for PickRow {
         fields.push(Field::new(format!("{prefix}position"), DataType::Int64, true));
         fields
     }
-    fn state(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+    fn has_fixed_size_states(&self) -> bool {
+        self.converter.is_none() && self.data_type.primitive_width().is_some()
+    }
+    fn state_bytes(&self, slots: &[u32]) -> usize {
+        let mut bytes = self.fixed_state_bytes() * slots.len();
+        for &slot in slots {
+            if let Some(pick) = &self.picked[slot as usize] {
+                bytes += value_len(self.sources[pick.source as usize].as_ref(), pick.row as usize);
+            }
+            bytes += self.keys.get(slot as usize).and_then(|k| k.as_ref()).map_or(0, |k| k.len());
+        }
+        bytes
+    }
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         let picks = || slots.iter().map(|&s| self.picked[s as usize]);
         let mut out = vec![self.values(slots)?];
         if self.converter.is_some() {
@@ -243,13 +269,33 @@ impl Accumulator for PickRow {
         }
     }
     fn detach(&mut self) -> Result<()> {
-        let live: Vec<u32> = (0..self.picked.len() as u32).filter(|&s| self.picked[s as usize].is_some()).collect();
-        let owned = self.values(&live)?;
-        for (row, &slot) in live.iter().enumerate() {
-            let pick = self.picked[slot as usize].as_mut().expect("live");
-            (pick.source, pick.row) = (0, row as u32);
+        // Only picks from this call's inputs are copied, appended to the own
+        // array, so that a stream's push copies what it picked, not every
+        // value held; the array is rebuilt once most of it is values no
+        // slot holds any more.
+        let held = |s: &Option<Pick>| s.is_some();
+        let foreign: Vec<u32> = (0..self.picked.len() as u32).filter(|&s| self.picked[s as usize].is_some_and(|p| p.source != 0)).collect();
+        let live = self.picked.iter().filter(|p| held(p)).count();
+        let own = self.sources[0].clone();
+        if own.len() > 2 * live + 1024 {
+            let all: Vec<u32> = (0..self.picked.len() as u32).filter(|&s| held(&self.picked[s as usize])).collect();
+            let owned = self.values(&all)?;
+            for (row, &slot) in all.iter().enumerate() {
+                let pick = self.picked[slot as usize].as_mut().expect("live");
+                (pick.source, pick.row) = (0, row as u32);
+            }
+            self.sources = vec![owned];
+        } else if !foreign.is_empty() {
+            let copied = self.values(&foreign)?;
+            let owned = arrow_select::concat::concat(&[own.as_ref(), copied.as_ref()])?;
+            for (i, &slot) in foreign.iter().enumerate() {
+                let pick = self.picked[slot as usize].as_mut().expect("foreign");
+                (pick.source, pick.row) = (0, (own.len() + i) as u32);
+            }
+            self.sources = vec![owned];
+        } else {
+            self.sources.truncate(1);
         }
-        self.sources = vec![owned];
         self.batch_sources.clear();
         Ok(())
     }

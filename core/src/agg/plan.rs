@@ -149,10 +149,25 @@ impl AggPlan {
         self.accumulators.iter().enumerate().flat_map(|(a, acc)| acc.state_fields(&format!("s{a}."))).collect()
     }
 
+    /// The bytes the states of `slots` take (see `Accumulator::state_bytes`).
+    pub fn state_bytes(&self, slots: &[u32]) -> usize {
+        self.accumulators.iter().map(|acc| acc.state_bytes(slots)).sum()
+    }
+
+    /// Whether `state_bytes` is the same for every slot, whatever it holds.
+    pub fn has_fixed_size_states(&self) -> bool {
+        self.accumulators.iter().all(|acc| acc.has_fixed_size_states())
+    }
+
+    /// What `state_bytes` counts beyond every slot's fixed part.
+    pub fn variable_state_bytes(&self, slots: &[u32]) -> usize {
+        self.accumulators.iter().map(|acc| acc.state_bytes(slots) - acc.fixed_state_bytes() * slots.len()).sum()
+    }
+
     /// The state of each slot in `slots`, one row per slot, columns as `state_fields`.
-    pub fn state(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+    pub fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         let mut out = Vec::new();
-        for acc in &mut self.accumulators {
+        for acc in &self.accumulators {
             out.extend(acc.state(slots)?);
         }
         Ok(out)
@@ -193,7 +208,6 @@ impl AggPlan {
     }
 
     /// Copies every value the slots refer to out of the input batches.
-    #[cfg_attr(not(test), expect(dead_code, reason = "the stream operator detaches between pushes; until it lands, tests do"))]
     pub fn detach(&mut self) -> Result<()> {
         for acc in &mut self.accumulators {
             acc.detach()?;

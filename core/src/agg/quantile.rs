@@ -55,6 +55,9 @@ impl SlotState for Vec<f64> {
     fn merge(&mut self, other: &Self) {
         self.extend_from_slice(other);
     }
+    fn byte_size(&self) -> usize {
+        std::mem::size_of_val(self.as_slice())
+    }
     fn state_type() -> DataType {
         DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false)))
     }
@@ -87,6 +90,9 @@ impl QuantileState for TDigest {
 impl SlotState for TDigest {
     fn merge(&mut self, other: &Self) {
         TDigest::merge(self, other);
+    }
+    fn byte_size(&self) -> usize {
+        TDigest::byte_size(self)
     }
     fn state_type() -> DataType {
         DataType::Binary

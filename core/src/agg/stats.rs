@@ -408,7 +408,7 @@ where
         }
         fields
     }
-    fn state(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         let valid = validity_of(&self.states, slots);
         let states = || slots.iter().map(|&s| &self.states[s as usize]);
         // An extreme no output asks for is not tracked (its slots keep the

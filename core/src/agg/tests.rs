@@ -222,7 +222,7 @@ fn a_state_with_wrong_columns_is_an_error() {
     let aggs: Vec<AggExpr> =
         ["count()", "first(s)", "approx_quantile(i, 0.5)", "approx_count_distinct(s)"].iter().map(|e| AggExpr::parse(e).unwrap()).collect();
     let row = Row { t: 1, i: Some(1), f: None, s: Some("x".into()), d: None, slot: 0 };
-    let mut plan = aggregate_part(&aggs, &[&row], 0, 1);
+    let plan = aggregate_part(&aggs, &[&row], 0, 1);
     let state = plan.state(&[0]).unwrap();
     let mut fresh = AggPlan::new(&state_schema(), &aggs, &int64_time(0)).unwrap();
     fresh.grow(1);

@@ -61,7 +61,7 @@ impl Accumulator for Variance {
     fn state_fields(&self, prefix: &str) -> Vec<Field> {
         ["n", "mean", "m2"].iter().map(|part| Field::new(format!("{prefix}{part}"), DataType::Float64, false)).collect()
     }
-    fn state(&mut self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         let column = |part: fn(&Moments) -> f64| -> ArrayRef {
             Arc::new(Float64Array::from_iter_values(slots.iter().map(|&s| part(&self.states[s as usize]))))
         };

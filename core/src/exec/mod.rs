@@ -9,5 +9,6 @@ pub(crate) mod column_builder;
 pub(crate) mod grouper;
 pub(crate) mod prepare;
 pub(crate) mod snapshot;
+pub(crate) mod stream_groups;
 pub(crate) mod time;
 pub(crate) mod time_sort;

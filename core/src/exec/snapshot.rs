@@ -202,7 +202,6 @@ pub(crate) fn watermark_ticks(time: Option<&TimeColumn>, watermark: &dyn Array) 
 }
 
 const MAGIC: &[u8] = b"SASHSNAP";
-const FORMAT: u32 = 1;
 
 /// What every stream's snapshot holds besides its sections.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,10 +217,11 @@ pub(crate) struct Meta {
     pub finished: bool,
 }
 
-/// A snapshot: `SASHSNAP`, the format version (u32, little-endian), then
-/// sections, each a u64 length and its bytes: the metadata as JSON, then
-/// the stream's own (Arrow IPC streams, or empty).
-pub(crate) fn write(meta: &Meta, sections: &[Vec<u8>]) -> Vec<u8> {
+/// A snapshot: `SASHSNAP`, the format version (u32, little-endian; each
+/// kind of stream numbers its own), then sections, each a u64 length and
+/// its bytes: the metadata as JSON, then the stream's own (Arrow IPC
+/// streams, or empty).
+pub(crate) fn write(meta: &Meta, version: u32, sections: &[Vec<u8>]) -> Vec<u8> {
     let json = serde_json::json!({
         "kind": meta.kind,
         "spec": meta.spec,
@@ -232,7 +232,7 @@ pub(crate) fn write(meta: &Meta, sections: &[Vec<u8>]) -> Vec<u8> {
         "finished": meta.finished,
     });
     let mut out = MAGIC.to_vec();
-    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     for body in std::iter::once(&json.to_string().into_bytes()).chain(sections) {
         out.extend_from_slice(&(body.len() as u64).to_le_bytes());
         out.extend_from_slice(body);
@@ -246,30 +246,36 @@ pub(crate) fn corrupt(kind: &str, what: &str) -> SashError {
     SashError::InvalidInput(format!("not a valid {name} snapshot: {what}"))
 }
 
-/// Reads a snapshot of `kind` with `n` sections after the metadata; every
+/// Reads a snapshot of `kind` in one of the format `versions` this sash
+/// reads, each given with its number of sections after the metadata; every
 /// length is checked against the bytes there are.
-pub(crate) fn read<'a>(bytes: &'a [u8], kind: &'static str, n: usize) -> Result<(Meta, Vec<&'a [u8]>)> {
+pub(crate) fn read<'a>(bytes: &'a [u8], kind: &'static str, versions: &[(u32, usize)]) -> Result<(Meta, u32, Vec<&'a [u8]>)> {
     let corrupt = |what: &str| corrupt(kind, what);
     let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| corrupt("it does not start with SASHSNAP"))?;
     let (version, mut rest) = rest.split_at_checked(4).ok_or_else(|| corrupt("it is cut short"))?;
     let version = u32::from_le_bytes(version.try_into().expect("4 bytes"));
-    if version != FORMAT {
-        return Err(corrupt(&format!("format version {version}; this sash reads version {FORMAT}")));
-    }
-    let mut sections = Vec::with_capacity(n + 1);
-    for _ in 0..=n {
+    // Sections up to the end; their number is checked once the kind and version are known.
+    let mut sections = Vec::new();
+    while !rest.is_empty() {
         let (len, after) = rest.split_at_checked(8).ok_or_else(|| corrupt("it is cut short"))?;
         let len = usize::try_from(u64::from_le_bytes(len.try_into().expect("8 bytes"))).map_err(|_| corrupt("a section length"))?;
         let (body, after) = after.split_at_checked(len).ok_or_else(|| corrupt("it is cut short"))?;
         sections.push(body);
         rest = after;
     }
-    if !rest.is_empty() {
-        return Err(corrupt("bytes follow its last section"));
+    if sections.is_empty() {
+        return Err(corrupt("it is cut short"));
     }
     let json: serde_json::Value = serde_json::from_slice(sections.remove(0)).map_err(|e| corrupt(&format!("its metadata: {e}")))?;
     if json["kind"] != kind {
         return Err(corrupt(&format!("it is of a {}, not of a {kind}", json["kind"])));
+    }
+    let Some(&(_, n)) = versions.iter().find(|&&(v, _)| v == version) else {
+        let known: Vec<String> = versions.iter().map(|(v, _)| v.to_string()).collect();
+        return Err(corrupt(&format!("format version {version}; this sash reads version {}", known.join(" or "))));
+    };
+    if sections.len() != n {
+        return Err(corrupt(&format!("it has {} sections after its metadata where version {version} has {n}", sections.len())));
     }
     let field = |key: &str| json.get(key).ok_or_else(|| corrupt(&format!("its metadata has no '{key}'")));
     let count = |key: &str| field(key)?.as_u64().ok_or_else(|| corrupt(&format!("'{key}' is not a count")));
@@ -285,7 +291,7 @@ pub(crate) fn read<'a>(bytes: &'a [u8], kind: &'static str, n: usize) -> Result<
         null_times_dropped: count("null_times_dropped")?,
         finished: field("finished")?.as_bool().ok_or_else(|| corrupt("'finished' is not a boolean"))?,
     };
-    Ok((meta, sections))
+    Ok((meta, version, sections))
 }
 
 /// An Arrow IPC stream of `schema` and `batches`.

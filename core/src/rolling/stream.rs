@@ -23,6 +23,9 @@ use arrow_schema::SchemaRef;
 use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
 
+/// The snapshot format version of a `RollingStream` (see `snapshot::write`).
+const FORMAT: u32 = 1;
+
 /// What the first push fixes: the input and output schemas, the time column
 /// and the spec's durations in its ticks.
 #[derive(Debug, Clone)]
@@ -181,7 +184,7 @@ impl RollingStream {
             }
             _ => vec![Vec::new(), Vec::new()],
         };
-        Ok(snapshot::write(&meta, &sections))
+        Ok(snapshot::write(&meta, FORMAT, &sections))
     }
 
     /// The stream a `snapshot` was taken of. Bytes that are not a snapshot
@@ -189,7 +192,7 @@ impl RollingStream {
     /// format are an error.
     pub fn restore(bytes: &[u8]) -> Result<RollingStream> {
         let corrupt = |what: &str| snapshot::corrupt("rolling_stream", what);
-        let (meta, sections) = snapshot::read(bytes, "rolling_stream", 2)?;
+        let (meta, _, sections) = snapshot::read(bytes, "rolling_stream", &[(FORMAT, 2)])?;
         let (input, rows) = (sections[0], sections[1]);
         let mut stream = RollingStream::from_json(&meta.spec.to_string())?;
         stream.progress = Progress::from_snapshot(&meta, Vec::new());

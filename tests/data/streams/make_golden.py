@@ -1,6 +1,9 @@
-"""Writes window_stream_v1.snap: a WindowStream snapshot of format version 1,
-restored by every binding's tests (Python, C, Go, Java) so that a snapshot
-from one language restores in all, and this format stays readable.
+"""Writes window_stream_v<N>.snap: a WindowStream snapshot of the format
+version N this sash writes, restored by every binding's tests (Python, C,
+Go, Java) so that a snapshot from one language restores in all, and every
+format stays readable: the files of earlier versions stay as they were
+(window_stream_v1.snap was written by the first format, and restores to the
+same stream, whose snapshot is now window_stream_v2.snap).
 
     .venv/bin/python tests/data/streams/make_golden.py
 
@@ -26,7 +29,12 @@ def golden() -> bytes:
     return stream.snapshot()
 
 
+def version(data: bytes) -> int:
+    return int.from_bytes(data[8:12], "little")
+
+
 if __name__ == "__main__":
-    path = Path(__file__).with_name("window_stream_v1.snap")
-    path.write_bytes(golden())
+    data = golden()
+    path = Path(__file__).with_name(f"window_stream_v{version(data)}.snap")
+    path.write_bytes(data)
     print(f"wrote {path} ({path.stat().st_size} bytes)")

@@ -81,6 +81,14 @@ fn dense_from(hashes: &[u64]) -> Box<[u8]> {
 }
 
 impl HyperLogLog {
+    /// The bytes the sketch holds.
+    pub fn byte_size(&self) -> usize {
+        match &self.repr {
+            Repr::Sparse(hashes) => hashes.len() * std::mem::size_of::<u64>(),
+            Repr::Dense(registers) => registers.len(),
+        }
+    }
+
     /// An empty sketch (sparse, no allocation).
     pub fn new() -> Self {
         Self::default()

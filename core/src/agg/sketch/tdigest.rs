@@ -88,6 +88,11 @@ impl Default for TDigest {
 }
 
 impl TDigest {
+    /// The bytes the digest holds.
+    pub fn byte_size(&self) -> usize {
+        self.centroids.len() * std::mem::size_of::<Centroid>() + self.buffer.len() * std::mem::size_of::<f64>()
+    }
+
     /// An empty digest with compression δ = 200 (rank error well under 1%).
     pub fn new() -> Self {
         Self::with_compression(200.0)

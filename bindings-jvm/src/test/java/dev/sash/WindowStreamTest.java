@@ -38,14 +38,20 @@ class WindowStreamTest {
         }
     }
 
-    /** The golden snapshot Python wrote (tests/data/streams) restores here, to the same bytes. */
+    /**
+     * The golden snapshots Python wrote (tests/data/streams), of every format version, restore
+     * here; each restored stream's snapshot is the latest format's golden one, byte for byte.
+     */
     @Test
-    void thePythonGoldenSnapshotRestores() throws java.io.IOException {
-        byte[] golden = java.nio.file.Files.readAllBytes(java.nio.file.Path.of(System.getProperty("sash.repo.root", ".."))
-                .resolve("tests/data/streams/window_stream_v1.snap"));
-        try (BufferAllocator allocator = new RootAllocator(); WindowStream stream = WindowStream.restore(golden)) {
-            assertArrayEquals(golden, stream.snapshot());
-            assertArrayEquals(new long[] {2, 1, 1}, counts(stream.finish(allocator)));
+    void thePythonGoldenSnapshotsRestore() throws java.io.IOException {
+        java.nio.file.Path dir = java.nio.file.Path.of(System.getProperty("sash.repo.root", "..")).resolve("tests/data/streams");
+        byte[] latest = java.nio.file.Files.readAllBytes(dir.resolve("window_stream_v2.snap"));
+        for (String name : new String[] {"window_stream_v1.snap", "window_stream_v2.snap"}) {
+            byte[] golden = java.nio.file.Files.readAllBytes(dir.resolve(name));
+            try (BufferAllocator allocator = new RootAllocator(); WindowStream stream = WindowStream.restore(golden)) {
+                assertArrayEquals(latest, stream.snapshot(), name);
+                assertArrayEquals(new long[] {2, 1, 1}, counts(stream.finish(allocator)), name);
+            }
         }
     }
 
