@@ -199,7 +199,24 @@ def test_streaming_md_reports_each_window_case_against_batch():
     }
     text = run.streaming_md(cases)
     tumbling = next(line for line in text.splitlines() if line.startswith("| tumbling"))
-    assert "(80%)" in tumbling and "(50%)" in tumbling and tumbling.endswith("| yes |")
+    assert "(80%)" in tumbling and "(50%)" in tumbling and tumbling.endswith("| – | yes |")
     session = next(line for line in text.splitlines() if line.startswith("| session"))
     assert "(50%)" in session and session.endswith("| **no** |")
     assert run.streaming_md({"tumbling": {"rows": 1, "seconds": 1.0}}) is None
+
+
+def test_streaming_md_reports_snapshot_speed_and_memory_against_their_targets():
+    cases = {
+        "rolling": {"rows": 1000, "seconds": 1.0},
+        "stream_rolling_8192": {"rows": 1000, "seconds": 1.0},
+        "stream_snapshot": {"open_states": 1_000_000, "state_bytes": 40_000_000, "snapshot_bytes": 50_000_000,
+                            "snapshot_seconds": 0.05, "restore_seconds": 0.2, "snapshot_mb_per_s": 1000.0,
+                            "restore_mb_per_s": 250.0},
+        "stream_rss_100m": {"rows": 100_000_000, "rows_per_s": 5e7, "peak_over_baseline_bytes": 10 * 2**20},
+    }
+    text = run.streaming_md(cases)
+    assert next(line for line in text.splitlines() if line.startswith("| rolling")).endswith("| yes |")
+    state = next(line for line in text.splitlines() if line.startswith("State:"))
+    assert "1,000,000 open" in state and "1.25×" in state and "(250 MB/s)" in state and state.endswith("**no**.")
+    memory = next(line for line in text.splitlines() if line.startswith("Memory:"))
+    assert "100M rows" in memory and "10.0 MiB" in memory and memory.endswith("yes.")

@@ -213,6 +213,22 @@ impl StreamGroups {
                 if let (Some(lo), Some(hi)) = (lo, hi) {
                     direct.cover(lo, hi);
                 }
+                if nulls.is_none() && direct.on {
+                    // The common case in one tight loop: a load per row, a
+                    // branch only on a key's first row.
+                    out.resize(rows, 0);
+                    let (lo, ids) = (direct.lo, &mut direct.ids);
+                    for (row, (&v, gid)) in values.iter().zip(out.iter_mut()).enumerate() {
+                        let at = (v - lo) as usize;
+                        *gid = ids[at];
+                        if *gid == NO_GROUP {
+                            *gid = new_group(row);
+                            map.insert(v, *gid);
+                            ids[at] = *gid;
+                        }
+                    }
+                    return self.keep_new_keys(keys, before, first_rows);
+                }
                 out.reserve(rows);
                 for (row, &v) in values.iter().enumerate() {
                     let gid = if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
@@ -252,6 +268,12 @@ impl StreamGroups {
                 }
             }
         }
+        self.keep_new_keys(keys, before, first_rows)
+    }
+
+    /// Copies the keys of the groups `assign` added (first seen at
+    /// `first_rows` of `keys`; ids from `before` on); on error forgets them.
+    fn keep_new_keys(&mut self, keys: &[ArrayRef], before: usize, first_rows: Vec<u32>) -> Result<()> {
         if first_rows.is_empty() {
             return Ok(());
         }
