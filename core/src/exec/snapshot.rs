@@ -296,7 +296,9 @@ pub(crate) fn read<'a>(bytes: &'a [u8], kind: &'static str, versions: &[(u32, us
 
 /// An Arrow IPC stream of `schema` and `batches`.
 pub(crate) fn ipc_stream(schema: &SchemaRef, batches: &[&RecordBatch]) -> Result<Vec<u8>> {
-    let mut writer = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), schema)?;
+    // Room for the whole stream up front: growing a large one by doubling copies it over and over.
+    let room = batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() + 4096;
+    let mut writer = arrow_ipc::writer::StreamWriter::try_new(Vec::with_capacity(room), schema)?;
     for batch in batches {
         writer.write(batch)?;
     }

@@ -85,7 +85,7 @@ impl Direct {
 
 /// Group ids of a stream's keys; see the module docs.
 pub(crate) struct StreamGroups {
-    key_types: Vec<DataType>,
+    pub key_types: Vec<DataType>,
     mode: Mode,
     /// The keys of every group, one row per id: `owned` holds the first
     /// ones in one array per key, `added` the chunks pushes added since.
@@ -175,6 +175,14 @@ impl StreamGroups {
         self.len
     }
 
+    /// Bytes the groups' keys take.
+    pub fn key_bytes(&self) -> usize {
+        if self.len == 0 {
+            return 0;
+        }
+        self.owned.iter().chain(self.added.iter().flatten()).map(|a| a.get_array_memory_size()).sum()
+    }
+
     /// Writes the group id of every row of `keys` (one array per key
     /// column, all of one length `rows`) to `out`, adding groups for keys
     /// not seen before. On error no group was added.
@@ -213,6 +221,7 @@ impl StreamGroups {
                 if let (Some(lo), Some(hi)) = (lo, hi) {
                     direct.cover(lo, hi);
                 }
+                map.reserve(rows.min(1 << 20));
                 if nulls.is_none() && direct.on {
                     // The common case in one tight loop: a load per row, a
                     // branch only on a key's first row.
@@ -253,6 +262,7 @@ impl StreamGroups {
             Mode::Rows { converter, map } => {
                 let columns: Vec<ArrayRef> = keys.iter().map(|k| normalized_float_key(k.clone())).collect();
                 let encoded = converter.convert_columns(&columns)?;
+                map.reserve(rows.min(1 << 20));
                 out.reserve(rows);
                 for (row, bytes) in encoded.iter().enumerate() {
                     let bytes = bytes.as_ref();
@@ -372,6 +382,28 @@ impl StreamGroups {
         if self.rank.len() == self.len {
             return Ok(self.rank.clone());
         }
+        if let Mode::Int { map, null, direct } = &self.mode {
+            // Integer keys sort as integers (a u64 as unsigned), nulls last:
+            // no row encoding; with the lookup table, no sort at all.
+            let mut order: Vec<u32> = Vec::with_capacity(self.len);
+            if direct.on {
+                order.extend(direct.ids.iter().copied().filter(|&g| g != NO_GROUP));
+            } else {
+                let mut by_value: Vec<(i64, u32)> = map.iter().map(|(&v, &g)| (v, g)).collect();
+                if self.key_types[0] == DataType::UInt64 {
+                    by_value.sort_unstable_by_key(|&(v, _)| v as u64);
+                } else {
+                    by_value.sort_unstable();
+                }
+                order.extend(by_value.iter().map(|&(_, g)| g));
+            }
+            order.extend(*null);
+            let mut rank = vec![0; self.len];
+            for (r, &gid) in order.iter().enumerate() {
+                rank[gid as usize] = r as u32;
+            }
+            return Ok(rank);
+        }
         let keys = self.keys_now()?;
         {
             let mut order: Vec<u32> = (0..self.len as u32).collect();
@@ -436,6 +468,23 @@ mod tests {
         let remap = groups.retain(&[0, 2]).unwrap();
         assert_eq!(remap, vec![0, u32::MAX, 1]);
         assert_eq!(ids(&mut groups, &[Arc::new(Int32Array::from(vec![Some(-3), None]))]), vec![1, 2]);
+    }
+
+    #[test]
+    fn integer_keys_rank_as_integers_with_or_without_the_lookup_table() {
+        let mut wide = StreamGroups::new(&[DataType::Int64]).unwrap();
+        let values: ArrayRef = Arc::new(arrow_array::Int64Array::from(vec![Some(1 << 40), None, Some(-5), Some(7)]));
+        assert_eq!(ids(&mut wide, &[values]), vec![0, 1, 2, 3]);
+        assert_eq!(wide.ranks().unwrap(), vec![2, 3, 0, 1]);
+        let mut unsigned = StreamGroups::new(&[DataType::UInt64]).unwrap();
+        let values: ArrayRef = Arc::new(arrow_array::UInt64Array::from(vec![u64::MAX, 1, 1 << 63]));
+        assert_eq!(ids(&mut unsigned, &[values]), vec![0, 1, 2]);
+        assert_eq!(unsigned.ranks().unwrap(), vec![2, 0, 1]);
+        // A table that spans more than the lookup table holds drops it, and the ids stay.
+        let mut drifting = StreamGroups::new(&[DataType::Int32]).unwrap();
+        assert_eq!(ids(&mut drifting, &[Arc::new(Int32Array::from(vec![3, 1]))]), vec![0, 1]);
+        assert_eq!(ids(&mut drifting, &[Arc::new(Int32Array::from(vec![1, 1 << 30, 3]))]), vec![1, 2, 0]);
+        assert_eq!(drifting.ranks().unwrap(), vec![1, 0, 2]);
     }
 
     #[test]

@@ -64,6 +64,15 @@ impl Slots {
         slot
     }
 
+    /// Makes room for `n` more slots at once (one allocation for a known count).
+    fn reserve(&mut self, plan: &mut AggPlan, n: usize) {
+        let needed = self.next as usize + n.saturating_sub(self.free.len());
+        if needed > self.capacity {
+            self.capacity = needed;
+            plan.grow(self.capacity);
+        }
+    }
+
     fn give_back_all(&mut self, plan: &mut AggPlan, slots: &[u32]) {
         plan.reset_all(slots);
         self.free.extend_from_slice(slots);

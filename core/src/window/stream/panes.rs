@@ -164,8 +164,11 @@ impl PaneEngine {
         self.panes.values().chain(self.carried.values()).map(GroupSlots::len).sum()
     }
 
+    /// The bytes the open states take (see `Accumulator::state_bytes`),
+    /// with the keys they are for and what finds each (a group id and a
+    /// slot, and its place in its pane's table).
     pub(super) fn state_bytes(&self) -> usize {
-        self.bytes
+        self.bytes + self.groups.key_bytes() + self.open_states() * 3 * std::mem::size_of::<u32>()
     }
 
     /// Whether a row at time `t` is late under `watermark`: every window
@@ -317,7 +320,8 @@ impl PaneEngine {
             leaving.extend(states.slots());
         }
         let staying: Vec<(Index, u32, u32)> = fresh.iter().filter(|&&(p, _, _)| !goes(p)).copied().collect();
-        self.bytes - self.plan.state_bytes(&leaving) + self.growth_bound(&staying)
+        let bookkeeping = (self.open_states() + staying.len()) * 3 * std::mem::size_of::<u32>();
+        self.bytes - self.plan.state_bytes(&leaving) + self.growth_bound(&staying) + self.groups.key_bytes() + bookkeeping
     }
 
     /// Joins the fresh states of a push into the open ones; cannot fail.
@@ -485,6 +489,12 @@ impl PaneEngine {
     /// Renumbers the groups when most have no open state, so that keys that
     /// stopped arriving cost nothing.
     fn forget_idle_groups(&mut self) -> Result<()> {
+        if self.panes.is_empty() && self.carried.is_empty() && self.groups.len() > 0 {
+            // Nothing open: nothing to renumber.
+            self.groups = StreamGroups::new(&self.groups.key_types)?;
+            self.slot_of_gid.clear();
+            return Ok(());
+        }
         if self.groups.len() <= KEEP_GROUPS {
             return Ok(());
         }
@@ -514,7 +524,16 @@ impl PaneEngine {
         for (&i, states) in held {
             let (start, end) = if carried { self.grid.window_bounds(i)? } else { self.pane_bounds(i)? };
             let mut members: Vec<(u32, u32)> = states.iter().collect();
-            members.sort_unstable_by_key(|&(g, _)| rank[g as usize]);
+            if members.len() * 8 >= rank.len() {
+                // Most keys are here: placing them by rank beats sorting them.
+                let mut by_rank = vec![NO_SLOT; rank.len()];
+                for (i, &(g, _)) in members.iter().enumerate() {
+                    by_rank[rank[g as usize] as usize] = i as u32;
+                }
+                members = by_rank.iter().filter(|&&i| i != NO_SLOT).map(|&i| members[i as usize]).collect();
+            } else {
+                members.sort_unstable_by_key(|&(g, _)| rank[g as usize]);
+            }
             for (g, slot) in members {
                 starts.push(start);
                 ends.push(end);
@@ -571,6 +590,7 @@ impl PaneEngine {
             indices.push(index);
         }
         let mut slots = Vec::with_capacity(batch.num_rows());
+        self.slots.reserve(&mut self.plan, batch.num_rows());
         let held = if carried { &mut self.carried } else { &mut self.panes };
         for (&index, &g) in indices.iter().zip(&gids) {
             let states = held.entry(index).or_default();
