@@ -186,17 +186,28 @@ def test_every_error_kind_has_its_own_class():
 
 
 def interrupt_after(seconds):
-    """Sends SIGINT to the main thread after `seconds`; returns when it was sent."""
+    """Sends SIGINT to the main thread after `seconds`, then again every
+    second until cancelled: a call that missed the first one fails the
+    timing check instead of hanging the suite. Returns when it was first sent."""
     sent = {}
     main = threading.main_thread().ident
+    cancelled = threading.Event()
 
     def fire():
+        if cancelled.wait(seconds):
+            return
         sent["at"] = time.monotonic()
-        signal.pthread_kill(main, signal.SIGINT)
+        while True:
+            signal.pthread_kill(main, signal.SIGINT)
+            if cancelled.wait(1.0):
+                return
 
-    timer = threading.Timer(seconds, fire)
-    timer.start()
-    return timer, sent
+    class Timer:
+        def cancel(self):
+            cancelled.set()
+
+    threading.Thread(target=fire, daemon=True).start()
+    return Timer(), sent
 
 
 def assert_interrupted_soon(call, *, after=0.3, budget=0.1):

@@ -35,6 +35,8 @@ const FORMAT: u32 = 2;
 #[derive(Debug)]
 struct Fixed {
     schema: SchemaRef,
+    /// A batch of the input schema without rows (a push's late rows, mostly).
+    no_rows: RecordBatch,
     time: TimeColumn,
     lateness: i64,
     engine: Engine,
@@ -224,7 +226,7 @@ impl WindowStream {
             (0..ticks.len()).map(|i| valid(i) && late(ticks[i])).collect()
         });
         let (late, on_time) = match late_rows.filter(|rows| rows.contains(&true)) {
-            None => (RecordBatch::new_empty(batch.schema()), batch.clone()),
+            None => (fixed.no_rows.clone(), batch.clone()),
             Some(rows) => (
                 filter_record_batch(&batch, &BooleanArray::from(rows.clone()))?,
                 filter_record_batch(&batch, &rows.iter().map(|&l| Some(!l)).collect::<BooleanArray>())?,
@@ -346,7 +348,7 @@ impl WindowStream {
             Duration::Count(0) => 0,
             lateness => time.ticks("lateness", lateness)?,
         };
-        Ok(Fixed { schema, time, lateness, engine })
+        Ok(Fixed { no_rows: RecordBatch::new_empty(schema.clone()), schema, time, lateness, engine })
     }
 }
 

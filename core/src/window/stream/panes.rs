@@ -130,6 +130,8 @@ pub(super) struct PaneEngine {
     slot_of_gid: Vec<u32>,
     /// Scratch buffers kept between pushes: a push allocates nothing of its own.
     scratch: Scratch,
+    /// The output of an emission that closed nothing, kept to hand out again.
+    empty_output: Option<RecordBatch>,
 }
 
 impl std::fmt::Debug for PaneEngine {
@@ -156,6 +158,7 @@ impl PaneEngine {
             bytes: 0,
             slot_of_gid: Vec::new(),
             scratch: Scratch::default(),
+            empty_output: None,
         })
     }
 
@@ -387,6 +390,14 @@ impl PaneEngine {
             }
             ready.extend(self.carried.keys().copied().filter(|&k| k >= after && k <= until));
         }
+        let drops_panes = until.is_some_and(|until| self.panes.keys().next().is_some_and(|&p| self.grid.windows_of(p).1 <= until));
+        if ready.is_empty() && !drops_panes {
+            // Most pushes close nothing: the same empty output each time, built once.
+            if let Some(empty) = self.empty_output.clone().filter(|e| e.schema().metadata() == &metadata) {
+                self.forget_groups_if_nothing_is_open()?;
+                return Ok(empty);
+            }
+        }
 
         let (mut starts, mut ends, mut gids, mut out_slots) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         // Slots made for hopping windows, given back once finished.
@@ -470,7 +481,11 @@ impl PaneEngine {
         let rows = out_slots.len();
         self.forget_idle_groups()?;
         let schema = Arc::new(Schema::new_with_metadata(self.output_fields(self.plan.fields.clone()), metadata));
-        Ok(RecordBatch::try_new_with_options(schema, columns, &RecordBatchOptions::new().with_row_count(Some(rows)))?)
+        let out = RecordBatch::try_new_with_options(schema, columns, &RecordBatchOptions::new().with_row_count(Some(rows)))?;
+        if rows == 0 {
+            self.empty_output = Some(out.clone());
+        }
+        Ok(out)
     }
 
     fn output_fields(&self, tail: Vec<Field>) -> Vec<Field> {
@@ -489,13 +504,7 @@ impl PaneEngine {
     /// Renumbers the groups when most have no open state, so that keys that
     /// stopped arriving cost nothing.
     fn forget_idle_groups(&mut self) -> Result<()> {
-        if self.panes.is_empty() && self.carried.is_empty() && self.groups.len() > 0 {
-            // Nothing open: nothing to renumber.
-            self.groups = StreamGroups::new(&self.groups.key_types)?;
-            self.slot_of_gid.clear();
-            return Ok(());
-        }
-        if self.groups.len() <= KEEP_GROUPS {
+        if self.forget_groups_if_nothing_is_open()? || self.groups.len() <= KEEP_GROUPS {
             return Ok(());
         }
         let mut live: Vec<u32> =
@@ -511,6 +520,17 @@ impl PaneEngine {
         }
         self.slot_of_gid = vec![NO_SLOT; self.groups.len()];
         Ok(())
+    }
+
+    /// Forgets every group when no state is open (nothing to renumber);
+    /// whether it did.
+    fn forget_groups_if_nothing_is_open(&mut self) -> Result<bool> {
+        if !(self.panes.is_empty() && self.carried.is_empty() && self.groups.len() > 0) {
+            return Ok(false);
+        }
+        self.groups = StreamGroups::new(&self.groups.key_types)?;
+        self.slot_of_gid.clear();
+        Ok(true)
     }
 
     /// The open states as one batch: the keys, `window_start`,
@@ -583,7 +603,10 @@ impl PaneEngine {
                 (self.grid.window_bounds(k).ok() == Some((start, end))).then_some(k)
             } else {
                 let p = (start as i128 - self.grid.offset as i128).div_euclid(self.grid.pane as i128);
-                (self.pane_bounds(p).ok() == Some((start, end)) && self.grid.in_some_window(p)).then_some(p)
+                // As a push would: every window of the pane must have bounds the time column holds.
+                let (first, last) = self.grid.windows_of(p);
+                let windows_fit = self.grid.window_bounds(first).is_ok() && self.grid.window_bounds(last).is_ok();
+                (self.pane_bounds(p).ok() == Some((start, end)) && self.grid.in_some_window(p) && windows_fit).then_some(p)
             };
             let index = index
                 .ok_or_else(|| corrupt(format!("[{start}, {end}) is not a {} of its windows", if carried { "window" } else { "pane" })))?;
