@@ -324,7 +324,7 @@ impl PaneEngine {
         }
         let staying: Vec<(Index, u32, u32)> = fresh.iter().filter(|&&(p, _, _)| !goes(p)).copied().collect();
         let bookkeeping = (self.open_states() + staying.len()) * 3 * std::mem::size_of::<u32>();
-        self.bytes - self.plan.state_bytes(&leaving) + self.growth_bound(&staying) + self.groups.key_bytes() + bookkeeping
+        self.bytes.saturating_sub(self.plan.state_bytes(&leaving)) + self.growth_bound(&staying) + self.groups.key_bytes() + bookkeeping
     }
 
     /// Joins the fresh states of a push into the open ones; cannot fail.
@@ -357,7 +357,7 @@ impl PaneEngine {
             targets.dedup();
             let before = self.plan.state_bytes(&targets);
             self.plan.merge_pairs(&pairs);
-            self.bytes = self.bytes - before + self.plan.state_bytes(&targets) + self.plan.state_bytes(&opened);
+            self.bytes = self.bytes.saturating_sub(before) + self.plan.state_bytes(&targets) + self.plan.state_bytes(&opened);
         }
         self.slots.give_back_all(&mut self.plan, &joined);
         // Nothing held may refer to the push's batches.
@@ -497,7 +497,7 @@ impl PaneEngine {
     }
 
     fn release(&mut self, slots: Vec<u32>) {
-        self.bytes -= self.plan.state_bytes(&slots);
+        self.bytes = self.bytes.saturating_sub(self.plan.state_bytes(&slots));
         self.slots.give_back_all(&mut self.plan, &slots);
     }
 
