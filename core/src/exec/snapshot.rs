@@ -20,9 +20,12 @@ pub struct StreamStats {
     pub rows_late: u64,
     /// Rows left out for a null time under `null_time = "drop"`.
     pub null_times_dropped: u64,
-    /// (keys, window) states held.
+    /// Open states: (keys, pane) for tumbling and hopping windows (a
+    /// tumbling pane is its window), (keys, session) for sessions; for a
+    /// `RollingStream`, the rows whose result is not emitted yet.
     pub open_windows: usize,
-    /// Bytes of Arrow memory the open states and untaken late rows hold.
+    /// Bytes the open states (their exported size, keys and lookups) and
+    /// the untaken late rows hold.
     pub state_bytes: usize,
 }
 
