@@ -213,6 +213,43 @@ fn bounds_without_nulls(array: &dyn Array) -> Option<(i64, i64)> {
     with_offset_key_type!(array.data_type(), go, None)
 }
 
+/// The smallest and largest of `values` whose row `nulls` (if any) says is
+/// valid; None when there is none.
+pub(crate) fn valid_bounds(values: &[i64], nulls: Option<&NullBuffer>) -> Option<(i64, i64)> {
+    match nulls.filter(|n| n.null_count() > 0) {
+        None => (!values.is_empty()).then(|| bounds(values)),
+        Some(nulls) => {
+            let mut valid = values.iter().zip(nulls.iter()).filter(|&(_, ok)| ok).map(|(&v, _)| v);
+            let first = valid.next()?;
+            Some(valid.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v))))
+        }
+    }
+}
+
+/// The ids `0..n` of groups whose keys are `columns` (one row per id) in
+/// ascending key order, nulls last: the order `window_agg` emits them in.
+pub(crate) fn key_order(columns: &[ArrayRef], n: usize) -> Result<Vec<u32>> {
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    if !columns.is_empty() && n > 1 {
+        let fields = columns
+            .iter()
+            .map(|c| SortField::new_with_options(c.data_type().clone(), SortOptions { descending: false, nulls_first: false }))
+            .collect();
+        let rows = RowConverter::new(fields)?.convert_columns(columns)?;
+        order.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
+    }
+    Ok(order)
+}
+
+/// Each group's place in `order` (every id once): its rank.
+pub(crate) fn ranks_of(order: &[u32]) -> Vec<u32> {
+    let mut rank = vec![0u32; order.len()];
+    for (r, &gid) in order.iter().enumerate() {
+        rank[gid as usize] = r as u32;
+    }
+    rank
+}
+
 /// The smallest and largest of non-empty `values`. Compiled for AVX2 too:
 /// SSE2, the baseline, has no min/max of 32- or 64-bit integers, so this
 /// pass over every key ran scalar there.
@@ -530,20 +567,7 @@ impl Grouper {
             // and NaNs (whatever their sign) sort last, not below -inf.
             columns.push(normalized_float_key(interleave(&sources, &self.first_seen)?));
         }
-        let n = self.num_groups();
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        if !columns.is_empty() && n > 1 {
-            let fields = columns
-                .iter()
-                .map(|c| SortField::new_with_options(c.data_type().clone(), SortOptions { descending: false, nulls_first: false }))
-                .collect();
-            let rows = RowConverter::new(fields)?.convert_columns(&columns)?;
-            order.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
-        }
-        let mut rank = vec![0u32; n];
-        for (r, &gid) in order.iter().enumerate() {
-            rank[gid as usize] = r as u32;
-        }
+        let rank = ranks_of(&key_order(&columns, self.num_groups())?);
         Ok((columns, rank))
     }
 }

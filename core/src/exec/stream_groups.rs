@@ -6,13 +6,13 @@
 //! ([`StreamGroups::retain`]), so that the ids stay as many as the open keys.
 
 use crate::error::Result;
-use crate::exec::grouper::{normalized_float_key, take_keys};
+use crate::exec::grouper::{key_order, normalized_float_key, ranks_of, take_keys, valid_bounds};
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, UInt32Array};
 use arrow_cast::cast;
 use arrow_row::{RowConverter, SortField};
-use arrow_schema::{DataType, SortOptions, TimeUnit};
+use arrow_schema::{DataType, TimeUnit};
 use arrow_select::concat::concat;
 use hashbrown::HashMap;
 use std::sync::Arc;
@@ -207,18 +207,7 @@ impl StreamGroups {
                 let key = keys[0].as_ref();
                 let values = int_values(key);
                 let nulls = key.logical_nulls().filter(|n| n.null_count() > 0);
-                let valid = |row: usize| nulls.as_ref().is_none_or(|n| n.is_valid(row));
-                let (lo, hi) = match &nulls {
-                    None => (values.iter().min().copied(), values.iter().max().copied()),
-                    Some(_) => {
-                        let mut valid_values = values.iter().enumerate().filter(|&(row, _)| valid(row)).map(|(_, &v)| v);
-                        valid_values.next().map_or((None, None), |first| {
-                            let (lo, hi) = valid_values.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v)));
-                            (Some(lo), Some(hi))
-                        })
-                    }
-                };
-                if let (Some(lo), Some(hi)) = (lo, hi) {
+                if let Some((lo, hi)) = valid_bounds(&values, nulls.as_ref()) {
                     direct.cover(lo, hi);
                 }
                 map.reserve(rows.min(1 << 20));
@@ -398,29 +387,9 @@ impl StreamGroups {
                 order.extend(by_value.iter().map(|&(_, g)| g));
             }
             order.extend(*null);
-            let mut rank = vec![0; self.len];
-            for (r, &gid) in order.iter().enumerate() {
-                rank[gid as usize] = r as u32;
-            }
-            return Ok(rank);
+            return Ok(ranks_of(&order));
         }
-        let keys = self.keys_now()?;
-        {
-            let mut order: Vec<u32> = (0..self.len as u32).collect();
-            if !keys.is_empty() && self.len > 1 {
-                let fields = keys
-                    .iter()
-                    .map(|c| SortField::new_with_options(c.data_type().clone(), SortOptions { descending: false, nulls_first: false }))
-                    .collect();
-                let rows = RowConverter::new(fields)?.convert_columns(&keys)?;
-                order.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
-            }
-            let mut rank = vec![0; self.len];
-            for (r, &gid) in order.iter().enumerate() {
-                rank[gid as usize] = r as u32;
-            }
-            Ok(rank)
-        }
+        Ok(ranks_of(&key_order(&self.keys_now()?, self.len)?))
     }
 
     /// Keeps only the groups `live` (ascending ids), renumbered 0, 1, ... in

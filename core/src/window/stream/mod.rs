@@ -14,6 +14,7 @@ mod sessions;
 
 use super::grid::Grid;
 use crate::error::Result;
+use crate::exec::grouper::valid_bounds;
 use crate::exec::prepare::{Columns, Prepared};
 use crate::exec::snapshot::{self, Progress, StreamStats};
 use crate::exec::time::TimeColumn;
@@ -196,19 +197,7 @@ impl WindowStream {
         let ticks = fixed.time.values(times);
         let nulls = times.logical_nulls().filter(|n| n.null_count() > 0);
         let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
-        let (smallest, largest) = match &nulls {
-            None => (ticks.iter().min().copied(), ticks.iter().max().copied()),
-            Some(_) => {
-                let mut valid_ticks = ticks.iter().enumerate().filter(|&(i, _)| valid(i)).map(|(_, &t)| t);
-                match valid_ticks.next() {
-                    None => (None, None),
-                    Some(first) => {
-                        let (lo, hi) = valid_ticks.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t)));
-                        (Some(lo), Some(hi))
-                    }
-                }
-            }
-        };
+        let (smallest, largest) = valid_bounds(&ticks, nulls.as_ref()).unzip();
         let previous = self.progress.watermark;
         // Which rows are late, when some may be: no row at or after `on_time_from` is.
         let on_time_from = match &fixed.engine {

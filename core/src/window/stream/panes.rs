@@ -107,6 +107,26 @@ struct Scratch {
     by_rank: Vec<u32>,
 }
 
+/// `members` (group, slot) ordered by their groups' `rank`, as `window_agg`
+/// orders a window's keys. `table` is scratch space.
+fn in_rank_order(members: &[(u32, u32)], rank: &[u32], table: &mut Vec<u32>) -> Vec<(u32, u32)> {
+    if members.len() * 8 >= rank.len() {
+        // Most keys are here: reading the members off a table by rank costs
+        // less than sorting them.
+        table.clear();
+        table.resize(rank.len(), NO_SLOT);
+        for (i, &(g, _)) in members.iter().enumerate() {
+            table[rank[g as usize] as usize] = i as u32;
+        }
+        table.iter().filter(|&&i| i != NO_SLOT).map(|&i| members[i as usize]).collect()
+    } else {
+        // (rank, place in members) sorted as one integer.
+        let mut order: Vec<u64> = members.iter().enumerate().map(|(i, &(g, _))| (u64::from(rank[g as usize]) << 32) | i as u64).collect();
+        order.sort_unstable();
+        order.iter().map(|&key| members[(key & u64::from(u32::MAX)) as usize]).collect()
+    }
+}
+
 /// A push's rows folded into states of their own: (pane, group, slot).
 pub(super) type Fresh = Vec<(Index, u32, u32)>;
 
@@ -327,7 +347,8 @@ impl PaneEngine {
         self.bytes.saturating_sub(self.plan.state_bytes(&leaving)) + self.growth_bound(&staying) + self.groups.key_bytes() + bookkeeping
     }
 
-    /// Joins the fresh states of a push into the open ones; cannot fail.
+    /// Joins the fresh states of a push into the open ones; only the final
+    /// detach (copying picked values out of the push) can fail.
     pub(super) fn commit(&mut self, fresh: Fresh) -> Result<()> {
         let mut pairs = Vec::new();
         let mut joined = Vec::new();
@@ -435,28 +456,11 @@ impl PaneEngine {
                 members.extend(window.iter());
             }
             let rank = self.groups.rank()?;
-            let mut emit_member = |(g, slot): (u32, u32)| {
+            for (g, slot) in in_rank_order(&members, rank, &mut self.scratch.by_rank) {
                 starts.push(start);
                 ends.push(end);
                 gids.push(g);
                 out_slots.push(slot);
-            };
-            if members.len() * 8 >= rank.len() {
-                // Most keys are in the window: reading the members off a
-                // table by rank costs less than sorting them.
-                let by_rank = &mut self.scratch.by_rank;
-                by_rank.clear();
-                by_rank.resize(rank.len(), NO_SLOT);
-                for (i, &(g, _)) in members.iter().enumerate() {
-                    by_rank[rank[g as usize] as usize] = i as u32;
-                }
-                by_rank.iter().filter(|&&i| i != NO_SLOT).for_each(|&i| emit_member(members[i as usize]));
-            } else {
-                // By key rank: (rank, place in members) sorted as one integer.
-                let mut order: Vec<u64> =
-                    members.iter().enumerate().map(|(i, &(g, _))| (u64::from(rank[g as usize]) << 32) | i as u64).collect();
-                order.sort_unstable();
-                order.iter().for_each(|&key| emit_member(members[(key & u64::from(u32::MAX)) as usize]));
             }
         }
         let aggregates = self.plan.finish(&out_slots)?;
@@ -543,18 +547,8 @@ impl PaneEngine {
         let held = if carried { &self.carried } else { &self.panes };
         for (&i, states) in held {
             let (start, end) = if carried { self.grid.window_bounds(i)? } else { self.pane_bounds(i)? };
-            let mut members: Vec<(u32, u32)> = states.iter().collect();
-            if members.len() * 8 >= rank.len() {
-                // Most keys are here: placing them by rank beats sorting them.
-                let mut by_rank = vec![NO_SLOT; rank.len()];
-                for (i, &(g, _)) in members.iter().enumerate() {
-                    by_rank[rank[g as usize] as usize] = i as u32;
-                }
-                members = by_rank.iter().filter(|&&i| i != NO_SLOT).map(|&i| members[i as usize]).collect();
-            } else {
-                members.sort_unstable_by_key(|&(g, _)| rank[g as usize]);
-            }
-            for (g, slot) in members {
+            let members: Vec<(u32, u32)> = states.iter().collect();
+            for (g, slot) in in_rank_order(&members, &rank, &mut Vec::new()) {
                 starts.push(start);
                 ends.push(end);
                 gids.push(g);

@@ -29,16 +29,7 @@ fn events(rng: &mut StdRng, rows: usize, disorder: i64) -> RecordBatch {
 
 /// Rows sorted as `window_agg` sorts them: window start, keys, window end.
 fn sorted(batch: &RecordBatch) -> RecordBatch {
-    let columns = ["window_start", "key", "window_end"]
-        .iter()
-        .map(|name| arrow_ord::sort::SortColumn {
-            values: batch.column_by_name(name).unwrap().clone(),
-            options: Some(SortOptions { descending: false, nulls_first: false }),
-        })
-        .collect::<Vec<_>>();
-    let order = arrow_ord::sort::lexsort_to_indices(&columns, None).unwrap();
-    let columns = batch.columns().iter().map(|c| arrow_select::take::take(c, &order, None).unwrap()).collect();
-    RecordBatch::try_new(batch.schema(), columns).unwrap()
+    sorted_by(batch, &["window_start", "key", "window_end"])
 }
 
 const AGGS: &str = r#"["count() as n", "sum(v) as s", "min(v) as lo", "max(v) as hi", "first(v) as f", "last(v) as l", "median(v) as med", "count_distinct(v) as cd", "max_by(key, v) as mb"]"#;
