@@ -59,6 +59,7 @@ test-rust: ## Rust unit, conformance and property tests (sash-c's run in test-c)
 
 test-corpus: venv ## Re-derive the conformance corpus's expectations (brute force + DuckDB) and test the bench harness
 	$(PY) tests/conformance/oracle.py --check
+	$(PY) tests/conformance/stream_oracle.py --check
 	$(PY) -m pytest -q bench/test_run.py
 
 # The profile python-dev builds with: test-python asks for test-opt (see Cargo.toml).

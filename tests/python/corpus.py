@@ -156,3 +156,47 @@ def compare(got: pa.Table, case: Case) -> None:
                 assert ok, f"column {f.name!r} row {r}: got {x!r}, want {y!r}"
         else:
             assert g.equals(w), f"column {f.name!r} differs:\n  got  {g.to_pylist()}\n  want {w.to_pylist()}"
+
+
+@dataclass
+class StreamStep:
+    """One step of a stream case: action is push, advance, finish, take_late or restore."""
+
+    action: str
+    arg: object
+    expected: Case | None  # the emission as a Case to `compare` with (None: restore, or an error)
+    error: dict | None
+    stats: dict | None
+
+
+@dataclass
+class StreamCase:
+    file: str
+    name: str
+    op: str
+    schema: pa.Schema
+    batches: list[pa.RecordBatch]
+    spec: dict
+    steps: list[StreamStep]
+
+
+STREAM_ACTIONS = ("push", "advance", "finish", "take_late", "restore")
+
+
+def load_streams() -> list[StreamCase]:
+    """Every stream case (streams/*.json; format in the corpus README)."""
+    cases = []
+    for path in sorted((CORPUS / "streams").glob("*.json")):
+        for case in json.loads(path.read_text())["cases"]:
+            base = parse_case(path.name, {**case, "expected": {"schema": [], "columns": {}}})
+            steps = []
+            for step in case["steps"]:
+                (action,) = [a for a in STREAM_ACTIONS if a in step]
+                expected = error = None
+                if "error" in step:
+                    error = {"kind": step["error"]["kind"], "message_contains": step["error"].get("message_contains", [])}
+                elif "expected" in step:
+                    expected = parse_case(path.name, {**case, "expected": step["expected"]})
+                steps.append(StreamStep(action, step[action], expected, error, step.get("stats")))
+            cases.append(StreamCase(path.name, case["name"], case["op"], base.schema, base.batches, case["spec"], steps))
+    return cases

@@ -189,21 +189,23 @@ fn build_batch(schema: &SchemaRef, columns: &Value) -> Result<RecordBatch, Strin
     RecordBatch::try_new_with_options(schema.clone(), arrays, &options).map_err(|e| e.to_string())
 }
 
-fn parse_case(file: &str, case: &Value) -> Result<Case, String> {
-    let name = case["name"].as_str().ok_or("case name")?.to_string();
-    let op = case["op"].as_str().unwrap_or("window_agg").to_string();
-    let schema = parse_schema(&case["input"]["schema"])?;
-    let mut batches = Vec::new();
-    for b in case["input"]["batches"].as_array().ok_or("input.batches")? {
-        let mut batch = build_batch(&schema, &b["columns"])?;
+fn parse_batches(schema: &SchemaRef, batches: &Value) -> Result<Vec<RecordBatch>, String> {
+    let mut out = Vec::new();
+    for b in batches.as_array().ok_or("input.batches")? {
+        let mut batch = build_batch(schema, &b["columns"])?;
         if let Some(slice) = b.get("slice").and_then(Value::as_array) {
             let offset = slice[0].as_u64().ok_or("slice offset")? as usize;
             let len = slice[1].as_u64().ok_or("slice length")? as usize;
             batch = batch.slice(offset, len);
         }
-        batches.push(batch);
+        out.push(batch);
     }
-    let expected = if let Some(err) = case.get("error") {
+    Ok(out)
+}
+
+/// A case's (or a stream step's) `"error"` or `"expected"`.
+fn parse_expected(case: &Value) -> Result<Expected, String> {
+    Ok(if let Some(err) = case.get("error") {
         Expected::Error {
             kind: err["kind"].as_str().ok_or("error.kind")?.to_string(),
             message_contains: err
@@ -227,12 +229,28 @@ fn parse_case(file: &str, case: &Value) -> Result<Case, String> {
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(0.0))).collect())
             .unwrap_or_default();
         Expected::Table { schema, batch, metadata, tolerance }
-    };
+    })
+}
+
+fn parse_case(file: &str, case: &Value) -> Result<Case, String> {
+    let name = case["name"].as_str().ok_or("case name")?.to_string();
+    let op = case["op"].as_str().unwrap_or("window_agg").to_string();
+    let schema = parse_schema(&case["input"]["schema"])?;
+    let batches = parse_batches(&schema, &case["input"]["batches"])?;
+    let expected = parse_expected(case)?;
     Ok(Case { file: file.to_string(), name, op, schema, batches, spec: case["spec"].clone(), expected })
 }
 
 /// Every case of every corpus file under `dir` (a subdirectory of the corpus).
 pub fn load(dir: &str) -> Vec<Case> {
+    case_values(dir)
+        .into_iter()
+        .map(|(file, case)| parse_case(&file, &case).unwrap_or_else(|e| panic!("{file} {}: {e}", case["name"])))
+        .collect()
+}
+
+/// (file name, case) of every case of every file under `dir`, files in name order.
+fn case_values(dir: &str) -> Vec<(String, Value)> {
     let dir = corpus_dir().join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -246,10 +264,89 @@ pub fn load(dir: &str) -> Vec<Case> {
         let text = std::fs::read_to_string(&path).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
         for case in doc["cases"].as_array().unwrap_or_else(|| panic!("{file}: no cases")) {
-            cases.push(parse_case(&file, case).unwrap_or_else(|e| panic!("{file} {}: {e}", case["name"])));
+            cases.push((file.clone(), case.clone()));
         }
     }
     cases
+}
+
+/// One step of a stream case (`streams/*.json`).
+#[derive(Debug)]
+pub enum Action {
+    /// Push the input batch with this index.
+    Push(usize),
+    /// Advance the watermark to these ticks of the time column.
+    Advance(i64),
+    Finish,
+    TakeLate,
+    /// Snapshot the stream, drop it, and go on with one restored from the bytes.
+    Restore,
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub action: Action,
+    /// None for `Restore`.
+    pub expected: Option<Expected>,
+    /// `{"rows_in", "rows_late", "null_times_dropped"}` after the step, when given.
+    pub stats: Option<(u64, u64, u64)>,
+}
+
+#[derive(Debug)]
+pub struct StreamCase {
+    pub file: String,
+    pub name: String,
+    pub op: String,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub spec: Value,
+    pub steps: Vec<Step>,
+}
+
+fn parse_step(step: &Value) -> Result<Step, String> {
+    let action = if let Some(i) = step.get("push") {
+        Action::Push(i.as_u64().ok_or("push: a batch index")? as usize)
+    } else if let Some(t) = step.get("advance") {
+        Action::Advance(t.as_i64().ok_or("advance: ticks")?)
+    } else if step.get("finish").is_some() {
+        Action::Finish
+    } else if step.get("take_late").is_some() {
+        Action::TakeLate
+    } else if step.get("restore").is_some() {
+        Action::Restore
+    } else {
+        return Err(format!("step without an action: {step}"));
+    };
+    let expected = match action {
+        Action::Restore => None,
+        _ => Some(parse_expected(step)?),
+    };
+    let stats = step.get("stats").map(|s| {
+        let n = |k: &str| s[k].as_u64().unwrap_or_else(|| panic!("stats.{k}"));
+        (n("rows_in"), n("rows_late"), n("null_times_dropped"))
+    });
+    Ok(Step { action, expected, stats })
+}
+
+/// Every stream case of the corpus (`streams/*.json`).
+pub fn load_streams() -> Vec<StreamCase> {
+    let mut out = Vec::new();
+    for (file, case) in case_values("streams") {
+        let parse = || -> Result<StreamCase, String> {
+            let schema = parse_schema(&case["input"]["schema"])?;
+            Ok(StreamCase {
+                file: file.clone(),
+                name: case["name"].as_str().ok_or("case name")?.to_string(),
+                op: case["op"].as_str().ok_or("op")?.to_string(),
+                batches: parse_batches(&schema, &case["input"]["batches"])?,
+                schema,
+                spec: case["spec"].clone(),
+                steps: case["steps"].as_array().ok_or("steps")?.iter().map(parse_step).collect::<Result<_, _>>()?,
+            })
+        };
+        out.push(parse().unwrap_or_else(|e| panic!("{file} {}: {e}", case["name"])));
+    }
+    out
 }
 
 fn comparable(a: &ArrayRef) -> ArrayRef {
