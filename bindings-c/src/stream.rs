@@ -33,12 +33,32 @@ pub struct SashRollingStream {
     inner: RollingStream,
 }
 
+/// What a stream has seen (`sash_window_stream_stats`, `sash_rolling_stream_stats`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SashStreamStats {
+    /// Rows pushed, late ones and dropped null times included.
+    pub rows_in: u64,
+    /// Rows that came too late to count (see `_take_late`).
+    pub rows_late: u64,
+    /// Rows left out for a null time under `null_time = "drop"`.
+    pub null_times_dropped: u64,
+    /// Open states: (keys, pane) of tumbling and hopping windows, (keys,
+    /// session) of sessions; for a rolling stream, the rows whose result is
+    /// not emitted yet.
+    pub open_windows: u64,
+    /// Bytes the open states and the untaken late rows hold.
+    pub state_bytes: u64,
+}
+
 /// What both core streams do, for the generic bodies below.
 trait CoreStream: Sized {
     fn from_json(spec: &str) -> sash_core::Result<Self>;
     fn restore(bytes: &[u8]) -> sash_core::Result<Self>;
     fn push(&mut self, batch: &RecordBatch) -> sash_core::Result<RecordBatch>;
     fn snapshot(&self) -> sash_core::Result<Vec<u8>>;
+    fn watermark(&self) -> Option<i64>;
+    fn stats(&self) -> sash_core::StreamStats;
 }
 
 macro_rules! core_stream {
@@ -55,6 +75,12 @@ macro_rules! core_stream {
             }
             fn snapshot(&self) -> sash_core::Result<Vec<u8>> {
                 <$core>::snapshot(self)
+            }
+            fn watermark(&self) -> Option<i64> {
+                <$core>::watermark(self)
+            }
+            fn stats(&self) -> sash_core::StreamStats {
+                <$core>::stats(self)
             }
         }
 
@@ -143,6 +169,38 @@ fn snapshot<H: Handle>(stream: *mut H, out_bytes: *mut *mut u8, out_len: *mut us
             *out_len = len;
             *out_bytes = Box::into_raw(bytes) as *mut u8;
         }
+        Ok(())
+    })
+}
+
+fn watermark<H: Handle>(stream: *mut H, out_watermark: *mut i64, out_has_watermark: *mut bool) -> SashStatus {
+    guard(|| {
+        not_null(out_watermark, "out_watermark")?;
+        not_null(out_has_watermark, "out_has_watermark")?;
+        let watermark = stream_mut(stream)?.watermark();
+        // SAFETY: checked non-NULL; the caller's writable pointers.
+        unsafe {
+            *out_has_watermark = watermark.is_some();
+            *out_watermark = watermark.unwrap_or(i64::MIN);
+        }
+        Ok(())
+    })
+}
+
+fn stats<H: Handle>(stream: *mut H, out: *mut SashStreamStats) -> SashStatus {
+    guard(|| {
+        not_null(out, "out")?;
+        let s = stream_mut(stream)?.stats();
+        // SAFETY: checked non-NULL; the caller's writable struct.
+        unsafe {
+            *out = SashStreamStats {
+                rows_in: s.rows_in,
+                rows_late: s.rows_late,
+                null_times_dropped: s.null_times_dropped,
+                open_windows: s.open_windows as u64,
+                state_bytes: s.state_bytes as u64,
+            }
+        };
         Ok(())
     })
 }
@@ -251,6 +309,30 @@ pub unsafe extern "C" fn sash_window_stream_snapshot(
     out_len: *mut usize,
 ) -> SashStatus {
     snapshot(stream, out_bytes, out_len)
+}
+
+/// The watermark: `*out_has_watermark` is false (and `*out_watermark`
+/// INT64_MIN) until a push with a time or an advance sets it; then
+/// `*out_watermark` is in ticks of the time column.
+///
+/// # Safety
+/// `stream` is a live stream; the outputs are writable.
+#[no_mangle]
+pub unsafe extern "C" fn sash_window_stream_watermark(
+    stream: *mut SashWindowStream,
+    out_watermark: *mut i64,
+    out_has_watermark: *mut bool,
+) -> SashStatus {
+    watermark(stream, out_watermark, out_has_watermark)
+}
+
+/// Writes what the stream has seen into `*out`.
+///
+/// # Safety
+/// `stream` is a live stream; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn sash_window_stream_stats(stream: *mut SashWindowStream, out: *mut SashStreamStats) -> SashStatus {
+    stats(stream, out)
 }
 
 /// Frees bytes sash returned (NULL is ignored).
@@ -370,6 +452,28 @@ pub unsafe extern "C" fn sash_rolling_stream_snapshot(
 #[no_mangle]
 pub unsafe extern "C" fn sash_rolling_stream_restore(bytes: *const u8, len: usize, out: *mut *mut SashRollingStream) -> SashStatus {
     restore(bytes, len, out)
+}
+
+/// As `sash_window_stream_watermark`.
+///
+/// # Safety
+/// As `sash_window_stream_watermark`.
+#[no_mangle]
+pub unsafe extern "C" fn sash_rolling_stream_watermark(
+    stream: *mut SashRollingStream,
+    out_watermark: *mut i64,
+    out_has_watermark: *mut bool,
+) -> SashStatus {
+    watermark(stream, out_watermark, out_has_watermark)
+}
+
+/// As `sash_window_stream_stats`.
+///
+/// # Safety
+/// As `sash_window_stream_stats`.
+#[no_mangle]
+pub unsafe extern "C" fn sash_rolling_stream_stats(stream: *mut SashRollingStream, out: *mut SashStreamStats) -> SashStatus {
+    stats(stream, out)
 }
 
 /// Frees a rolling stream (NULL is ignored).

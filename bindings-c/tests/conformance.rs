@@ -11,7 +11,8 @@ use arrow_array::ffi::{from_ffi, to_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::{ArrowArrayStreamReader, FFI_ArrowArrayStream};
 use arrow_array::{Array, RecordBatch, RecordBatchIterator, RecordBatchReader, StructArray};
 use arrow_schema::{Schema, SchemaRef};
-use corpus::{compare, corpus_dir, load, parse_cell, parse_input, parse_type, Expected, ParseInput};
+use corpus::{compare, corpus_dir, load, parse_cell, parse_input, parse_type, Action, Expected, ParseInput};
+use sash::stream::*;
 use sash::*;
 use serde_json::Value;
 use std::ffi::{CStr, CString};
@@ -251,4 +252,117 @@ fn last_error_is_per_thread() {
     for t in threads {
         t.join().unwrap();
     }
+}
+
+// ---------- streams ----------
+
+/// The C functions of one stream kind, so both kinds run through one body.
+struct StreamAbi<H> {
+    new: unsafe extern "C" fn(*const std::ffi::c_char, *mut *mut H) -> SashStatus,
+    push: unsafe extern "C" fn(*mut H, *mut FFI_ArrowArray, *mut FFI_ArrowSchema, *mut FFI_ArrowArray, *mut FFI_ArrowSchema) -> SashStatus,
+    advance: unsafe extern "C" fn(*mut H, i64, *mut FFI_ArrowArray, *mut FFI_ArrowSchema) -> SashStatus,
+    finish: unsafe extern "C" fn(*mut H, *mut FFI_ArrowArray, *mut FFI_ArrowSchema) -> SashStatus,
+    take_late: unsafe extern "C" fn(*mut H, *mut FFI_ArrowArray, *mut FFI_ArrowSchema) -> SashStatus,
+    snapshot: unsafe extern "C" fn(*mut H, *mut *mut u8, *mut usize) -> SashStatus,
+    restore: unsafe extern "C" fn(*const u8, usize, *mut *mut H) -> SashStatus,
+    stats: unsafe extern "C" fn(*mut H, *mut SashStreamStats) -> SashStatus,
+    free: unsafe extern "C" fn(*mut H),
+}
+
+const WINDOW_STREAM: StreamAbi<SashWindowStream> = StreamAbi {
+    new: sash_window_stream_new,
+    push: sash_window_stream_push,
+    advance: sash_window_stream_advance,
+    finish: sash_window_stream_finish,
+    take_late: sash_window_stream_take_late,
+    snapshot: sash_window_stream_snapshot,
+    restore: sash_window_stream_restore,
+    stats: sash_window_stream_stats,
+    free: sash_window_stream_free,
+};
+
+const ROLLING_STREAM: StreamAbi<SashRollingStream> = StreamAbi {
+    new: sash_rolling_stream_new,
+    push: sash_rolling_stream_push,
+    advance: sash_rolling_stream_advance,
+    finish: sash_rolling_stream_finish,
+    take_late: sash_rolling_stream_take_late,
+    snapshot: sash_rolling_stream_snapshot,
+    restore: sash_rolling_stream_restore,
+    stats: sash_rolling_stream_stats,
+    free: sash_rolling_stream_free,
+};
+
+fn output(f: impl FnOnce(*mut FFI_ArrowArray, *mut FFI_ArrowSchema) -> SashStatus) -> Result<RecordBatch, CError> {
+    let (mut out, mut out_schema) = (FFI_ArrowArray::empty(), FFI_ArrowSchema::empty());
+    match f(&mut out, &mut out_schema) {
+        SashStatus::Ok => Ok(import_batch(out, &out_schema)),
+        s => Err(last_error(s)),
+    }
+}
+
+fn run_stream_case<H>(abi: &StreamAbi<H>, case: &corpus::StreamCase) -> Result<(), String> {
+    let spec = CString::new(case.spec.to_string()).unwrap();
+    let mut stream: *mut H = std::ptr::null_mut();
+    // SAFETY: valid spec string and out pointer.
+    let status = unsafe { (abi.new)(spec.as_ptr(), &mut stream) };
+    assert_eq!(status, SashStatus::Ok, "{}: {:?}", case.name, last_error(status));
+    let mut case_outcome = Ok(());
+    for (i, step) in case.steps.iter().enumerate() {
+        // SAFETY (every call): `stream` is live; the structs are fresh and writable.
+        let result = match step.action {
+            Action::Push(b) => {
+                let (mut array, mut schema) = export_batch(&case.batches[b]);
+                output(|o, os| unsafe { (abi.push)(stream, &mut array, &mut schema, o, os) })
+            }
+            Action::Advance(t) => output(|o, os| unsafe { (abi.advance)(stream, t, o, os) }),
+            Action::Finish => output(|o, os| unsafe { (abi.finish)(stream, o, os) }),
+            Action::TakeLate => output(|o, os| unsafe { (abi.take_late)(stream, o, os) }),
+            Action::Restore => {
+                let (mut bytes, mut len) = (std::ptr::null_mut(), 0usize);
+                assert_eq!(unsafe { (abi.snapshot)(stream, &mut bytes, &mut len) }, SashStatus::Ok);
+                let mut restored: *mut H = std::ptr::null_mut();
+                let status = unsafe { (abi.restore)(bytes, len, &mut restored) };
+                unsafe { sash_bytes_free(bytes, len) };
+                assert_eq!(status, SashStatus::Ok, "{}: {:?}", case.name, last_error(status));
+                unsafe { (abi.free)(stream) };
+                stream = restored;
+                continue;
+            }
+        };
+        let mut outcome = verdict(result, step.expected.as_ref().unwrap());
+        if let (Ok(()), Some(want)) = (&outcome, step.stats) {
+            let mut s = SashStreamStats::default();
+            assert_eq!(unsafe { (abi.stats)(stream, &mut s) }, SashStatus::Ok);
+            if (s.rows_in, s.rows_late, s.null_times_dropped) != want {
+                outcome = Err(format!("stats {s:?}, want (rows_in, rows_late, null_times_dropped) {want:?}"));
+            }
+        }
+        if let Err(why) = outcome {
+            case_outcome = Err(format!("step {i} ({:?}): {why}", step.action));
+            break;
+        }
+    }
+    // SAFETY: live, freed once.
+    unsafe { (abi.free)(stream) };
+    case_outcome
+}
+
+#[test]
+fn streams_corpus_through_the_c_abi() {
+    let cases = corpus::load_streams();
+    assert!(cases.len() >= 30);
+    let mut failures = Vec::new();
+    for case in &cases {
+        let verdict = match case.op.as_str() {
+            "window_stream" => run_stream_case(&WINDOW_STREAM, case),
+            "rolling_stream" => run_stream_case(&ROLLING_STREAM, case),
+            other => panic!("unknown op {other}"),
+        };
+        if let Err(why) = verdict {
+            failures.push(format!("{} / {}: {why}", case.file, case.name));
+        }
+    }
+    println!("streams corpus through the C ABI: {} cases, {} failed", cases.len(), failures.len());
+    assert!(failures.is_empty(), "{} stream cases failed:\n\n{}", failures.len(), failures.join("\n\n"));
 }

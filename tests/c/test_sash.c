@@ -146,13 +146,25 @@ static void test_window_stream(void) {
   struct ArrowSchema in_schema, out_schema;
   uint8_t *bytes = NULL;
   size_t len = 0;
+  int64_t watermark = 0;
+  bool has_watermark = true;
+  sash_stream_stats stats;
   CHECK_STATUS(sash_window_stream_new(spec, &stream), SASH_STATUS_OK);
+  CHECK_STATUS(sash_window_stream_watermark(stream, &watermark, &has_watermark), SASH_STATUS_OK);
+  CHECK(!has_watermark && watermark == INT64_MIN); /* below every time */
   in = events_batch(0, 2);
   in_schema = events_schema();
   CHECK_STATUS(sash_window_stream_push(stream, &in, &in_schema, &out, &out_schema), SASH_STATUS_OK);
   CHECK(in.release == NULL && in_schema.release == NULL); /* taken */
   CHECK(out.length == 0);                                  /* the watermark is at 29 s */
   release_out(&out, &out_schema);
+  CHECK_STATUS(sash_window_stream_watermark(stream, &watermark, &has_watermark), SASH_STATUS_OK);
+  CHECK(has_watermark && watermark == 29000); /* ticks: milliseconds */
+  CHECK_STATUS(sash_window_stream_stats(stream, &stats), SASH_STATUS_OK);
+  CHECK(stats.rows_in == 2 && stats.rows_late == 0 && stats.null_times_dropped == 0);
+  CHECK(stats.open_windows == 1 && stats.state_bytes > 0); /* [0, 1m) of key 1 */
+  CHECK_STATUS(sash_window_stream_stats(stream, NULL), SASH_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sash_window_stream_watermark(NULL, &watermark, &has_watermark), SASH_STATUS_NULL_ARGUMENT);
   CHECK_STATUS(sash_window_stream_snapshot(stream, &bytes, &len), SASH_STATUS_OK);
   CHECK(bytes != NULL && len > 8 && memcmp(bytes, "SASHSNAP", 8) == 0);
   CHECK_STATUS(sash_window_stream_restore(bytes, len, &restored), SASH_STATUS_OK);
