@@ -47,6 +47,31 @@ var types = map[string]arrow.DataType{
 	"float64":       arrow.PrimitiveTypes.Float64,
 }
 
+// corpusType reads a corpus type string; ok is false for types this small
+// runner does not build.
+func corpusType(text string) (arrow.DataType, bool) {
+	if dt, ok := types[text]; ok {
+		return dt, true
+	}
+	switch text {
+	case "utf8":
+		return arrow.BinaryTypes.String, true
+	case "date32":
+		return arrow.FixedWidthTypes.Date32, true
+	case "dictionary<int32, utf8>":
+		return &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}, true
+	}
+	if strings.HasPrefix(text, "timestamp[") && strings.HasSuffix(text, "]") {
+		unit, zone, _ := strings.Cut(text[len("timestamp["):len(text)-1], ", ")
+		base, ok := types["timestamp["+unit+"]"]
+		if !ok {
+			return nil, false
+		}
+		return &arrow.TimestampType{Unit: base.(*arrow.TimestampType).Unit, TimeZone: zone}, true
+	}
+	return nil, false
+}
+
 // buildColumn builds one column from corpus JSON values; ok is false for
 // values this small runner does not handle (it then skips the case).
 func buildColumn(mem memory.Allocator, dt arrow.DataType, values []any) (arrow.Array, bool) {
@@ -55,6 +80,25 @@ func buildColumn(mem memory.Allocator, dt arrow.DataType, values []any) (arrow.A
 	for _, v := range values {
 		if v == nil {
 			b.AppendNull()
+			continue
+		}
+		if text, isText := v.(string); isText {
+			switch bb := b.(type) {
+			case *array.StringBuilder:
+				bb.Append(text)
+			case *array.BinaryDictionaryBuilder:
+				if err := bb.AppendString(text); err != nil {
+					return nil, false
+				}
+			case *array.Float64Builder:
+				f, ok := map[string]float64{"NaN": math.NaN(), "inf": math.Inf(1), "-inf": math.Inf(-1)}[text]
+				if !ok {
+					return nil, false
+				}
+				bb.Append(f)
+			default:
+				return nil, false
+			}
 			continue
 		}
 		n, isNum := v.(float64)
@@ -70,6 +114,10 @@ func buildColumn(mem memory.Allocator, dt arrow.DataType, values []any) (arrow.A
 			bb.Append(int32(n))
 		case *array.Float64Builder:
 			bb.Append(n)
+		case *array.Date32Builder:
+			bb.Append(arrow.Date32(int32(n)))
+		default:
+			return nil, false
 		}
 	}
 	return b.NewArray(), true
@@ -97,13 +145,25 @@ func cellValue(a arrow.Array, i int) any {
 		return c.Value(i)
 	case *array.StringView:
 		return c.Value(i)
+	case *array.Date32:
+		return float64(c.Value(i))
+	case *array.Dictionary:
+		return cellValue(c.Dictionary(), c.GetValueIndex(i))
 	}
 	return "unsupported " + a.DataType().String()
 }
 
 func same(got, want any) bool {
+	if text, isText := want.(string); isText {
+		if f, special := map[string]float64{"NaN": math.NaN(), "inf": math.Inf(1), "-inf": math.Inf(-1)}[text]; special {
+			want = f
+		}
+	}
 	g, gok := got.(float64)
 	w, wok := want.(float64)
+	if gok && wok && math.IsNaN(g) && math.IsNaN(w) {
+		return true
+	}
 	if gok && wok {
 		return g == w || math.Abs(g-w) <= 1e-9*math.Max(math.Abs(g), math.Abs(w))
 	}

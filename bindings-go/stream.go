@@ -34,12 +34,14 @@ type RollingStream struct {
 
 // streamOps are the C entry points of one kind of stream, on its handle.
 type streamOps struct {
-	push     func(h unsafe.Pointer, a *C.struct_ArrowArray, s *C.struct_ArrowSchema, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status
-	advance  func(h unsafe.Pointer, w C.int64_t, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status
-	finish   func(h unsafe.Pointer, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status
-	takeLate func(h unsafe.Pointer, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status
-	snapshot func(h unsafe.Pointer, p **C.uint8_t, n *C.size_t) C.sash_status
-	free     func(h unsafe.Pointer)
+	push      func(h unsafe.Pointer, a *C.struct_ArrowArray, s *C.struct_ArrowSchema, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status
+	advance   func(h unsafe.Pointer, w C.int64_t, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status
+	finish    func(h unsafe.Pointer, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status
+	takeLate  func(h unsafe.Pointer, o *C.struct_ArrowArray, os *C.struct_ArrowSchema) C.sash_status
+	snapshot  func(h unsafe.Pointer, p **C.uint8_t, n *C.size_t) C.sash_status
+	watermark func(h unsafe.Pointer, w *C.int64_t, has *C.bool) C.sash_status
+	stats     func(h unsafe.Pointer, out *C.sash_stream_stats) C.sash_status
+	free      func(h unsafe.Pointer)
 }
 
 var windowOps = &streamOps{
@@ -57,6 +59,12 @@ var windowOps = &streamOps{
 	},
 	snapshot: func(h unsafe.Pointer, p **C.uint8_t, n *C.size_t) C.sash_status {
 		return C.sash_window_stream_snapshot((*C.sash_window_stream)(h), p, n)
+	},
+	watermark: func(h unsafe.Pointer, w *C.int64_t, has *C.bool) C.sash_status {
+		return C.sash_window_stream_watermark((*C.sash_window_stream)(h), w, has)
+	},
+	stats: func(h unsafe.Pointer, out *C.sash_stream_stats) C.sash_status {
+		return C.sash_window_stream_stats((*C.sash_window_stream)(h), out)
 	},
 	free: func(h unsafe.Pointer) { C.sash_window_stream_free((*C.sash_window_stream)(h)) },
 }
@@ -76,6 +84,12 @@ var rollingOps = &streamOps{
 	},
 	snapshot: func(h unsafe.Pointer, p **C.uint8_t, n *C.size_t) C.sash_status {
 		return C.sash_rolling_stream_snapshot((*C.sash_rolling_stream_handle)(h), p, n)
+	},
+	watermark: func(h unsafe.Pointer, w *C.int64_t, has *C.bool) C.sash_status {
+		return C.sash_rolling_stream_watermark((*C.sash_rolling_stream_handle)(h), w, has)
+	},
+	stats: func(h unsafe.Pointer, out *C.sash_stream_stats) C.sash_status {
+		return C.sash_rolling_stream_stats((*C.sash_rolling_stream_handle)(h), out)
 	},
 	free: func(h unsafe.Pointer) { C.sash_rolling_stream_free((*C.sash_rolling_stream_handle)(h)) },
 }
@@ -227,6 +241,63 @@ func (w *stream) Snapshot() ([]byte, error) {
 	}
 	defer C.sash_bytes_free(p, n)
 	return C.GoBytes(unsafe.Pointer(p), C.int(n)), nil
+}
+
+// Watermark returns the watermark in ticks of the time column; ok is false
+// until a push with a time or an Advance sets it (it starts below every time).
+func (w *stream) Watermark() (watermark int64, ok bool, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	name := w.name + ".Watermark"
+	if w.h == nil {
+		return 0, false, w.closedError(name)
+	}
+	var wm C.int64_t
+	var has C.bool
+	if err := call(context.Background(), name, func() C.sash_status { return w.ops.watermark(w.h, &wm, &has) }); err != nil {
+		return 0, false, err
+	}
+	if !bool(has) {
+		return 0, false, nil
+	}
+	return int64(wm), true, nil
+}
+
+// StreamStats is what a stream has seen (see [WindowStream.Stats]).
+type StreamStats struct {
+	// RowsIn counts the rows pushed, late ones and dropped null times included.
+	RowsIn uint64
+	// RowsLate counts the rows that came too late to count (see TakeLate).
+	RowsLate uint64
+	// NullTimesDropped counts the rows left out for a null time under null_time "drop".
+	NullTimesDropped uint64
+	// OpenWindows counts the open states: (keys, pane) of tumbling and
+	// hopping windows, (keys, session) of sessions; for a RollingStream, the
+	// rows whose result is not returned yet.
+	OpenWindows uint64
+	// StateBytes is what the open states and the untaken late rows hold.
+	StateBytes uint64
+}
+
+// Stats returns the stream's counters.
+func (w *stream) Stats() (StreamStats, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	name := w.name + ".Stats"
+	if w.h == nil {
+		return StreamStats{}, w.closedError(name)
+	}
+	var out C.sash_stream_stats
+	if err := call(context.Background(), name, func() C.sash_status { return w.ops.stats(w.h, &out) }); err != nil {
+		return StreamStats{}, err
+	}
+	return StreamStats{
+		RowsIn:           uint64(out.rows_in),
+		RowsLate:         uint64(out.rows_late),
+		NullTimesDropped: uint64(out.null_times_dropped),
+		OpenWindows:      uint64(out.open_windows),
+		StateBytes:       uint64(out.state_bytes),
+	}, nil
 }
 
 // Close frees the stream; calls after it fail. Closing twice is harmless.

@@ -196,3 +196,42 @@ func TestRollingStreamEmitsEachRowOnceTheWatermarkPassesIt(t *testing.T) {
 		t.Fatal("a closed stream fails")
 	}
 }
+
+func TestStreamWatermarkAndStats(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	s, err := NewWindowStream(`{"time": "ts", "every": 10, "aggs": ["count() as n"], "lateness": 2}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Watermark(); ok || err != nil {
+		t.Fatalf("a new stream has no watermark (ok %v, err %v)", ok, err)
+	}
+	for _, ts := range [][]int64{{1, 5, 11}, {3}} {
+		rec := timesBatch(t, mem, ts...)
+		out, err := s.Push(rec)
+		rec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Release()
+	}
+	if w, ok, err := s.Watermark(); !ok || err != nil || w != 9 {
+		t.Fatalf("watermark %d (ok %v, err %v), want 9", w, ok, err)
+	}
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 is on time: its window [0, 10) is still open at watermark 9.
+	if st.RowsIn != 4 || st.RowsLate != 0 || st.OpenWindows != 2 || st.StateBytes == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	s.Close()
+	if _, err := s.Stats(); err == nil {
+		t.Fatal("Stats after Close must fail")
+	}
+	if _, _, err := s.Watermark(); err == nil {
+		t.Fatal("Watermark after Close must fail")
+	}
+}
