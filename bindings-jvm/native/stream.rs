@@ -3,7 +3,7 @@
 //! long). The entry points of both kinds come from one macro.
 
 use crate::{export_single, kernel_call, ptr, spec_string, take_single, Result};
-use jni::objects::{JByteArray, JClass, JString};
+use jni::objects::{JByteArray, JClass, JLongArray, JString};
 use jni::sys::{jboolean, jlong};
 use jni::{Env, EnvUnowned};
 use sash_core::{RollingStream, WindowStream};
@@ -39,13 +39,46 @@ fn with_stream<T>(
     export_single(out, spark_types, out_array, out_schema)
 }
 
+/// `[has watermark (0/1), watermark, rows_in, rows_late, null_times_dropped,
+/// open_windows, state_bytes]`, as `NativeStream.info` reads it.
+fn info<'local>(env: &mut Env<'local>, watermark: Option<i64>, s: sash_core::StreamStats) -> Result<JLongArray<'local>> {
+    let clamp = |n: u64| n.min(i64::MAX as u64) as i64;
+    let values = [
+        watermark.is_some() as i64,
+        watermark.unwrap_or(i64::MIN),
+        clamp(s.rows_in),
+        clamp(s.rows_late),
+        clamp(s.null_times_dropped),
+        clamp(s.open_windows as u64),
+        clamp(s.state_bytes as u64),
+    ];
+    let array = env.new_long_array(values.len())?;
+    array.set_region(env, 0, &values)?;
+    Ok(array)
+}
+
 /// The entry points of one kind of stream: `NativeLib.<kind>New(spec)`,
 /// `Push(handle, array, schema, sparkTypes, outArray, outSchema)`,
 /// `Advance(handle, watermark, sparkTypes, outArray, outSchema)`,
 /// `Finish` and `TakeLate(handle, sparkTypes, outArray, outSchema)`,
-/// `Snapshot(handle)`, `Restore(bytes)` and `Free(handle)` (0 is ignored).
+/// `Snapshot(handle)`, `Restore(bytes)`, `Info(handle)` (the watermark and
+/// the counters, see [`info`]) and `Free(handle)` (0 is ignored).
 macro_rules! stream_entries {
-    ($core:ty, $new:ident, $push:ident, $advance:ident, $finish:ident, $take_late:ident, $snapshot:ident, $restore:ident, $free:ident) => {
+    ($core:ty, $new:ident, $push:ident, $advance:ident, $finish:ident, $take_late:ident, $snapshot:ident, $restore:ident, $info:ident, $free:ident) => {
+        #[unsafe(no_mangle)]
+        pub extern "system" fn $info<'local>(
+            mut unowned: EnvUnowned<'local>,
+            _class: JClass<'local>,
+            address: jlong,
+        ) -> JLongArray<'local> {
+            unowned
+                .with_env(|env| -> Result<JLongArray<'local>> {
+                    let stream = handle::<$core>(address)?.lock().unwrap_or_else(|e| e.into_inner());
+                    info(env, stream.watermark(), stream.stats())
+                })
+                .resolve::<crate::error::ThrowSashException>()
+        }
+
         #[unsafe(no_mangle)]
         pub extern "system" fn $new<'local>(mut unowned: EnvUnowned<'local>, _class: JClass<'local>, spec: JString<'local>) -> jlong {
             unowned
@@ -176,6 +209,7 @@ stream_entries!(
     Java_dev_sash_NativeLib_windowStreamTakeLate,
     Java_dev_sash_NativeLib_windowStreamSnapshot,
     Java_dev_sash_NativeLib_windowStreamRestore,
+    Java_dev_sash_NativeLib_windowStreamInfo,
     Java_dev_sash_NativeLib_windowStreamFree
 );
 
@@ -188,5 +222,6 @@ stream_entries!(
     Java_dev_sash_NativeLib_rollingStreamTakeLate,
     Java_dev_sash_NativeLib_rollingStreamSnapshot,
     Java_dev_sash_NativeLib_rollingStreamRestore,
+    Java_dev_sash_NativeLib_rollingStreamInfo,
     Java_dev_sash_NativeLib_rollingStreamFree
 );

@@ -146,6 +146,9 @@ public final class NativeLib {
     public static native long windowStreamRestore(byte[] snapshot);
 
     /** Frees a stream handle (0 is ignored). */
+    /** {@code [has watermark (0/1), watermark, rowsIn, rowsLate, nullTimesDropped, openWindows, stateBytes]}. */
+    public static native long[] windowStreamInfo(long stream);
+
     public static native void windowStreamFree(long stream);
 
     /** A rolling stream for a JSON rolling spec (with optional "lateness" and "max_state_bytes"); a handle. */
@@ -170,6 +173,9 @@ public final class NativeLib {
     public static native long rollingStreamRestore(byte[] snapshot);
 
     /** Frees a rolling stream handle (0 is ignored). */
+    /** {@code [has watermark (0/1), watermark, rowsIn, rowsLate, nullTimesDropped, openWindows, stateBytes]}. */
+    public static native long[] rollingStreamInfo(long stream);
+
     public static native void rollingStreamFree(long stream);
 
     /** Panics inside the native library: for the test that a panic becomes a {@link SashException} and the JVM goes on. */

@@ -1,5 +1,6 @@
 package dev.sash;
 
+import java.util.OptionalLong;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
 
@@ -26,6 +27,8 @@ abstract class NativeStream implements AutoCloseable {
     abstract void nativeTakeLate(long handle, long outArray, long outSchema);
 
     abstract byte[] nativeSnapshot(long handle);
+
+    abstract long[] nativeInfo(long handle);
 
     abstract void nativeFree(long handle);
 
@@ -61,6 +64,21 @@ abstract class NativeStream implements AutoCloseable {
     /** The whole state as bytes, for the kind's {@code restore}. */
     public synchronized byte[] snapshot() {
         return nativeSnapshot(live());
+    }
+
+    /**
+     * The watermark in ticks of the time column: empty until a push with a
+     * time or an {@link #advance} sets it (it starts below every time).
+     */
+    public synchronized OptionalLong watermark() {
+        long[] info = nativeInfo(live());
+        return info[0] != 0 ? OptionalLong.of(info[1]) : OptionalLong.empty();
+    }
+
+    /** What the stream has seen: rows in, rows late, null times dropped, open states and state bytes. */
+    public synchronized StreamStats stats() {
+        long[] info = nativeInfo(live());
+        return new StreamStats(info[2], info[3], info[4], info[5], info[6]);
     }
 
     /** Frees the native state; closing twice is harmless. */

@@ -55,6 +55,11 @@ public final class RollingStream extends NativeStream {
     }
 
     @Override
+    long[] nativeInfo(long h) {
+        return NativeLib.rollingStreamInfo(h);
+    }
+
+    @Override
     void nativeFree(long h) {
         NativeLib.rollingStreamFree(h);
     }

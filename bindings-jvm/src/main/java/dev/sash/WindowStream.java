@@ -62,6 +62,11 @@ public final class WindowStream extends NativeStream {
     }
 
     @Override
+    long[] nativeInfo(long h) {
+        return NativeLib.windowStreamInfo(h);
+    }
+
+    @Override
     void nativeFree(long h) {
         NativeLib.windowStreamFree(h);
     }

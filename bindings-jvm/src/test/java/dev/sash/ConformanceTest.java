@@ -81,6 +81,7 @@ import org.junit.jupiter.api.TestFactory;
 class ConformanceTest {
     private static final List<Case> WINDOW_CASES = CorpusJson.load("windows");
     private static final List<Case> PARSE_CASES = CorpusJson.load("parse");
+    private static final List<Case> STREAM_CASES = CorpusJson.load("streams");
 
     /** Float comparison: {@code |got - want| <= max(rtol * max(|got|, |want|), 1e-12)} (README). */
     private static final double DEFAULT_RTOL = 1e-9;
@@ -100,6 +101,12 @@ class ConformanceTest {
     @TestFactory
     Stream<DynamicTest> windows() {
         return WINDOW_CASES.stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> withAllocator(a -> checkWindowCase(c, a))));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> streams() {
+        assertTrue(STREAM_CASES.size() >= 30, "only " + STREAM_CASES.size() + " stream cases");
+        return STREAM_CASES.stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> withAllocator(a -> checkStreamCase(c, a))));
     }
 
     @TestFactory
@@ -462,6 +469,78 @@ class ConformanceTest {
         } catch (RuntimeException e) {
             out.close();
             throw e;
+        }
+    }
+
+    // ------------------------------------------------------------ streams
+
+    interface StreamCall {
+        VectorSchemaRoot run(NativeStream stream);
+    }
+
+    /**
+     * Runs a stream case's steps on a {@link WindowStream} or {@link RollingStream}.
+     * Dictionary input columns are pushed decoded: {@code push} takes a
+     * VectorSchemaRoot, which carries no dictionaries; the emissions' key
+     * columns come back as their value type either way (see {@link #outputType}).
+     */
+    private static void checkStreamCase(Case c, BufferAllocator allocator) throws Exception {
+        boolean rolling = switch (c.op()) {
+            case "window_stream" -> false;
+            case "rolling_stream" -> true;
+            default -> throw new IllegalArgumentException("unknown op " + c.op());
+        };
+        JsonNode decoded = c.json().deepCopy();
+        for (JsonNode f : decoded.get("input").get("schema")) {
+            CorpusType type = CorpusJson.parseType(f.get("type").asText());
+            if (type.isDictionary()) ((com.fasterxml.jackson.databind.node.ObjectNode) f).put("type", type.valueType().text());
+        }
+        String spec = c.specJson();
+        try (Input in = buildInput(new Case(c.file(), c.name(), decoded), allocator, true)) {
+            NativeStream stream = rolling ? new RollingStream(spec) : new WindowStream(spec);
+            try {
+                int i = 0;
+                for (JsonNode step : c.json().get("steps")) {
+                    String where = "step " + i++ + " " + step.fieldNames().next();
+                    if (step.has("restore")) {
+                        byte[] snapshot = stream.snapshot();
+                        stream.close();
+                        stream = rolling ? RollingStream.restore(snapshot) : WindowStream.restore(snapshot);
+                        continue;
+                    }
+                    StreamCall call;
+                    if (step.has("push")) {
+                        VectorSchemaRoot batch = in.batches.get(step.get("push").asInt());
+                        call = s -> s.push(batch, allocator);
+                    } else if (step.has("advance")) {
+                        long watermark = step.get("advance").asLong();
+                        call = s -> s.advance(watermark, allocator);
+                    } else if (step.has("finish")) {
+                        call = s -> s.finish(allocator);
+                    } else if (step.has("take_late")) {
+                        call = s -> s.takeLate(allocator);
+                    } else {
+                        throw new IllegalArgumentException(where + ": no action");
+                    }
+                    NativeStream current = stream;
+                    String why = verdict(outcome(() -> {
+                        try (VectorSchemaRoot out = call.run(current)) {
+                            return collect(out, false);
+                        }
+                    }), step);
+                    if (why == null && step.has("stats")) {
+                        StreamStats got = stream.stats();
+                        JsonNode want = step.get("stats");
+                        if (got.rowsIn() != want.get("rows_in").asLong() || got.rowsLate() != want.get("rows_late").asLong()
+                                || got.nullTimesDropped() != want.get("null_times_dropped").asLong()) {
+                            why = "stats " + got + ", want " + want;
+                        }
+                    }
+                    if (why != null) fail(describe(c) + "\n  " + where + ": " + why);
+                }
+            } finally {
+                stream.close();
+            }
         }
     }
 

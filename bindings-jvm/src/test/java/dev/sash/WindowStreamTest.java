@@ -56,6 +56,23 @@ class WindowStreamTest {
     }
 
     @Test
+    void watermarkAndStats() {
+        try (BufferAllocator allocator = new RootAllocator(); WindowStream stream = new WindowStream(SPEC)) {
+            assertEquals(java.util.OptionalLong.empty(), stream.watermark());
+            push(stream, allocator, 1, 5, 11);
+            push(stream, allocator, 3); // on time: [0, 10) is open at watermark 9
+            assertEquals(java.util.OptionalLong.of(9), stream.watermark());
+            StreamStats stats = stream.stats();
+            assertEquals(4, stats.rowsIn());
+            assertEquals(0, stats.rowsLate());
+            assertEquals(2, stats.openWindows());
+            org.junit.jupiter.api.Assertions.assertTrue(stats.stateBytes() > 0, stats.toString());
+            stream.close();
+            assertThrows(IllegalStateException.class, stream::stats);
+        }
+    }
+
+    @Test
     void windowsCloseAsTheWatermarkPassesAndASnapshotGoesOn() {
         try (BufferAllocator allocator = new RootAllocator()) {
             byte[] snapshot;
