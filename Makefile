@@ -159,9 +159,19 @@ lib-jvm: ## Build libsash_jvm.so (release) and its stripped copy for the jar
 jar: lib-jvm venv ## Build bindings-jvm/target/sash-<version>.jar (Java API, Spark integration, native library inside)
 	cd bindings-jvm && $(MVN) $(JVM_FLAGS) package -DskipTests
 
-test-jvm: venv ## JVM binding tests: corpus through the Java API, Spark local[2] vs Spark's own operators, leaks, threads, a standalone Spark cluster
+# SnapshotChainTest carries a stream Python → Java → C → Python: it needs the
+# wheel in the venv and the C step program (both already built in make test).
+test-jvm: venv ## JVM binding tests: corpus through the Java API, Spark local[2] vs Spark's own operators, leaks, threads, a standalone Spark cluster, a snapshot chain across languages
 	$(MAKE) --no-print-directory lib-jvm JVM_PROFILE=test-opt JVM_BUILD="$(RUST_TEST_CRATES) --lib --tests"
-	cd bindings-jvm && $(MVN) $(JVM_FLAGS) verify
+	$(MAKE) --no-print-directory python-dev PY_PROFILE=test-opt
+	$(MAKE) --no-print-directory $(C_BUILD)/snapshot_step
+	cd bindings-jvm && $(MVN) $(JVM_FLAGS) -Dsash.python=$(abspath $(PY)) verify
+
+$(C_BUILD)/snapshot_step: tests/c/snapshot_step.c tests/c/arrow_build.h include/sash.h
+	$(MAKE) --no-print-directory lib-c PROFILE=$(TEST_PROFILE) LIB_C_FEATURES="$(TEST_FEATURES)"
+	@mkdir -p $(C_BUILD)
+	@# It uses a few of the shared helpers: the others are unused here.
+	gcc $(CFLAGS_TEST) -Wno-unused-function tests/c/snapshot_step.c -o $@ $(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)
 
 bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows, sorted and shuffled; then the C path (bench-c) and the JVM (bench-jvm)
 	$(PY) bench/run.py
