@@ -105,6 +105,13 @@ struct Scratch {
     row_slots: Vec<u32>,
     /// Per key rank, a window member's place (NO_SLOT: none), for emitting by rank.
     by_rank: Vec<u32>,
+    /// The vectors of a push's fresh states and of their commit, kept with
+    /// their capacity: grown afresh on every push, they were a good part of
+    /// its time (and, under an allocator that returns memory at once, most).
+    fresh: Fresh,
+    pairs: Vec<(u32, u32)>,
+    joined: Vec<u32>,
+    opened: Vec<u32>,
 }
 
 /// `members` (group, slot) ordered by their groups' `rank`, as `window_agg`
@@ -232,7 +239,8 @@ impl PaneEngine {
     /// group), without touching the open ones. On error nothing changed.
     pub(super) fn fold(&mut self, batches: &[RecordBatch], first_position: u64) -> Result<Fresh> {
         let groups_before = self.groups.len();
-        let mut fresh = Vec::new();
+        let mut fresh = std::mem::take(&mut self.scratch.fresh);
+        fresh.clear();
         match self.fold_into(batches, first_position, &mut fresh) {
             Ok(()) => Ok(fresh),
             Err(e) => {
@@ -308,9 +316,11 @@ impl PaneEngine {
     }
 
     /// Gives back the slots of states `fold` made and no longer needed.
-    pub(super) fn discard(&mut self, fresh: Fresh) {
+    pub(super) fn discard(&mut self, mut fresh: Fresh) {
         let slots: Vec<u32> = fresh.iter().map(|&(_, _, slot)| slot).collect();
         self.slots.give_back_all(&mut self.plan, &slots);
+        fresh.clear();
+        self.scratch.fresh = fresh;
         // Picks may still refer to the push's batches.
         let _ = self.plan.detach();
     }
@@ -349,10 +359,13 @@ impl PaneEngine {
 
     /// Joins the fresh states of a push into the open ones; only the final
     /// detach (copying picked values out of the push) can fail.
-    pub(super) fn commit(&mut self, fresh: Fresh) -> Result<()> {
-        let mut pairs = Vec::new();
-        let mut joined = Vec::new();
-        let mut opened = Vec::new();
+    pub(super) fn commit(&mut self, mut fresh: Fresh) -> Result<()> {
+        let mut pairs = std::mem::take(&mut self.scratch.pairs);
+        let mut joined = std::mem::take(&mut self.scratch.joined);
+        let mut opened = std::mem::take(&mut self.scratch.opened);
+        pairs.clear();
+        joined.clear();
+        opened.clear();
         // `fold` lists a pane's states together: one pane lookup per pane.
         for run in fresh.chunk_by(|a, b| a.0 == b.0) {
             let pane = self.panes.entry(run[0].0).or_default();
@@ -381,6 +394,8 @@ impl PaneEngine {
             self.bytes = self.bytes.saturating_sub(before) + self.plan.state_bytes(&targets) + self.plan.state_bytes(&opened);
         }
         self.slots.give_back_all(&mut self.plan, &joined);
+        fresh.clear();
+        (self.scratch.fresh, self.scratch.pairs, self.scratch.joined, self.scratch.opened) = (fresh, pairs, joined, opened);
         // Nothing held may refer to the push's batches.
         self.plan.detach()
     }
@@ -420,13 +435,19 @@ impl PaneEngine {
             }
         }
 
-        let (mut starts, mut ends, mut gids, mut out_slots) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // Sized up front (exactly for tumbling windows, at least the last
+        // pane's states for hopping ones): grown push after push, these
+        // vectors cost more than filling them.
+        let tumbling = self.grid.is_tumbling();
+        let expected: usize = ready.iter().map(|&k| self.panes.get(&(self.grid.panes_of_window(k).1 - 1)).map_or(0, GroupSlots::len)).sum();
+        let (mut starts, mut ends) = (Vec::with_capacity(expected), Vec::with_capacity(expected));
+        let (mut gids, mut out_slots) = (Vec::with_capacity(expected), Vec::with_capacity(expected));
         // Slots made for hopping windows, given back once finished.
         let mut window_slots: Vec<u32> = Vec::new();
-        let tumbling = self.grid.is_tumbling();
+        let mut members: Vec<(u32, u32)> = Vec::new();
         for &k in &ready {
             let (start, end) = self.grid.window_bounds(k)?;
-            let mut members: Vec<(u32, u32)> = Vec::new();
+            members.clear();
             if tumbling && !self.carried.contains_key(&k) {
                 // The pane is the window: its states are the window's.
                 if let Some(pane) = self.panes.get(&k) {
