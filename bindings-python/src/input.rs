@@ -63,8 +63,18 @@ impl ImportError {
 pub(crate) fn import_batches(obj: &Bound<'_, PyAny>) -> Result<Input, ImportError> {
     let py = obj.py();
     let python = |e: PyErr| ImportError::Python(e);
-    // A stream first: pyarrow tables have no `__arrow_c_array__`, and asking
-    // for it costs an AttributeError on every call.
+    // One record batch through `__arrow_c_array__` when the object is a
+    // pyarrow RecordBatch: its `__arrow_c_stream__` first builds a Table and
+    // checks every column is on the CPU through Python generators, which was
+    // most of a small push's time. Other objects go by a stream first:
+    // pyarrow tables have no `__arrow_c_array__`, and asking for it costs an
+    // AttributeError on every call.
+    if is_pyarrow_record_batch(obj).map_err(python)? {
+        if let Ok(batch) = obj.extract::<PyRecordBatch>() {
+            let batch = batch.into_inner();
+            return Ok(Input { schema: batch.schema(), batches: vec![batch] });
+        }
+    }
     let reader = if obj.hasattr(pyo3::intern!(py, "__arrow_c_stream__")).map_err(python)? {
         obj.extract::<PyRecordBatchReader>().map_err(python)?.into_reader().map_err(python)?
     } else {
@@ -74,6 +84,23 @@ pub(crate) fn import_batches(obj: &Bound<'_, PyAny>) -> Result<Input, ImportErro
     let batches = reader.collect::<Result<Vec<_>, ArrowError>>().map_err(ImportError::Arrow)?;
     Ok(Input { schema, batches })
 }
+
+/// Whether `obj` is a `pyarrow.RecordBatch` (without importing pyarrow when
+/// nothing else did).
+fn is_pyarrow_record_batch(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = obj.py();
+    let class = match PYARROW_RECORD_BATCH.get(py) {
+        Some(class) => class,
+        None => {
+            let modules = py.import(pyo3::intern!(py, "sys"))?.getattr(pyo3::intern!(py, "modules"))?;
+            let Ok(pyarrow) = modules.get_item("pyarrow") else { return Ok(false) };
+            PYARROW_RECORD_BATCH.get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(pyarrow.getattr("RecordBatch")?.unbind()) })?
+        }
+    };
+    Ok(obj.get_type().is(class.bind(py)))
+}
+
+static PYARROW_RECORD_BATCH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Polars exports a column of its Null type with one buffer where the C Data
 /// Interface specifies none, which arrow-rs rejects (pola-rs/polars#22934).
