@@ -102,8 +102,9 @@ def _pyarrow_round_trip_us(result: pa.Table, calls: int) -> float:
     import it against a kept schema and make a Table (the binding's output path)."""
     import ctypes
 
-    batch = result.combine_chunks().to_batches()[0]
     schema = result.schema
+    batches = result.combine_chunks().to_batches()
+    batch = batches[0] if batches else pa.RecordBatch.from_pylist([], schema=schema)
     struct = ctypes.create_string_buffer(80)  # sizeof(struct ArrowArray)
     address = ctypes.addressof(struct)
 
@@ -138,6 +139,83 @@ def run(table: pa.Table, cases, repeats: int = 9, calls: int = 20_000, log=print
     return out
 
 
+@dataclass
+class StreamResult:
+    """A case pushed through ``sash.WindowStream``/``RollingStream`` against the core stream alone."""
+
+    case: str
+    rows: int
+    push_rows: int
+    python_s: float
+    kernel_s: float
+    paired_overhead_pct: float
+    one_row_python_us: float
+    one_row_kernel_us: float
+    one_row_pyarrow_us: float
+
+    @property
+    def one_row_over_pyarrow_us(self) -> float:
+        """What a one-row push costs beyond pyarrow's own handover of its result (target ≤ 5 µs)."""
+        return self.one_row_python_us - self.one_row_pyarrow_us
+
+
+def run_streams(table: pa.Table, cases, push_rows: int = 8192, repeats: int = 5, calls: int = 20_000,
+                log=print) -> list[StreamResult]:
+    """Each case's rows in pushes of ``push_rows`` (batches made before the clock starts)
+    through the Python stream class, paired with the core stream on the same pushes
+    (``_sash._stream_kernel_seconds``); and one-row pushes, per call."""
+    import sash
+    from sash import _sash
+
+    pushes = table.combine_chunks().to_batches(max_chunksize=push_rows)
+    one = table.slice(0, 1).combine_chunks().to_batches()[0]
+    out = []
+    for case in cases:
+        op, spec = CASES[case]
+        cls = sash.WindowStream if op == "window_agg" else sash.RollingStream
+
+        def python() -> None:
+            stream = cls(**spec)
+            for batch in pushes:
+                stream.push(batch)
+            stream.finish()
+
+        python_s, kernel_s, paired = _paired(
+            python, lambda: _sash._stream_kernel_seconds(op, table, spec, push_rows, 1), repeats)
+        stream = cls(**spec)
+        py_us = _per_call_us(lambda: stream.push(one), calls)
+        k_us = _sash._stream_kernel_seconds(op, one, spec, 0, calls) * 1e6
+        pa_us = _pyarrow_round_trip_us(cls(**spec).push(one), calls)
+        r = StreamResult(case, table.num_rows, push_rows, python_s, kernel_s, 100.0 * (paired - 1.0), py_us, k_us, pa_us)
+        log(f"python stream: {case}: pushes of {push_rows:,}: {python_s:.4f} s, core stream {kernel_s:.4f} s "
+            f"(median paired overhead {r.paired_overhead_pct:+.1f}%); one-row push {py_us:.2f} µs, core {k_us:.2f} µs, "
+            f"pyarrow's handover of the result {pa_us:.2f} µs")
+        out.append(r)
+    return out
+
+
+def stream_table_md(results: list[StreamResult]) -> str:
+    lines = [
+        "The streaming cases through the wheel: `WindowStream`/`RollingStream.push` of every 8,192-row batch "
+        "(made before timing) then `finish()`, against the core stream alone on the same pushes in the same "
+        "process (median of paired runs; target ≤ 5%). One-row push: the mean time per `push` of a one-row "
+        "batch, the core stream's own time per such push, and pyarrow's own handover of the push's result "
+        "(export as a C `ArrowArray`, import, make a Table); the target is a push costing ≤ 5 µs more than "
+        "that handover.",
+        "",
+        "| case | Python s | core stream s | overhead (median paired) | ≤5%? | one-row push µs | core µs "
+        "| pyarrow handover µs | push − handover µs | ≤5 µs? |",
+        "|---|--:|--:|--:|---|--:|--:|--:|--:|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.case} | {r.python_s:.4f} | {r.kernel_s:.4f} | {r.paired_overhead_pct:+.1f}% "
+            f"| {'yes' if r.paired_overhead_pct <= TARGET_PCT else 'no'} | {r.one_row_python_us:.2f} "
+            f"| {r.one_row_kernel_us:.2f} | {r.one_row_pyarrow_us:.2f} | {r.one_row_over_pyarrow_us:.2f} "
+            f"| {'yes' if r.one_row_over_pyarrow_us <= TARGET_ONE_ROW_US else 'no'} |")
+    return "\n".join(lines)
+
+
 def table_md(results: list[PyResult], rust_seconds: dict[str, float] | None = None) -> str:
     rust_seconds = rust_seconds or {}
     lines = [
@@ -167,6 +245,10 @@ if __name__ == "__main__":
     ap.add_argument("--rows", type=int, default=gen_data.DEFAULT_ROWS)
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--streams", action="store_true", help="the streaming cases instead")
     args = ap.parse_args()
     t = gen_data.load_table(gen_data.ensure_data(args.rows))
-    print(table_md(run(t, args.cases.split(","), args.repeats)))
+    if args.streams:
+        print(stream_table_md(run_streams(t, args.cases.split(","))))
+    else:
+        print(table_md(run(t, args.cases.split(","), args.repeats)))

@@ -548,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 mem = memory_checks(exe, data, [c for c in cases if c in rust.cases], input_bytes)
 
-    py_results = []
+    py_results, py_streams = [], []
     if not args.skip_python:
         try:
             import sash  # noqa: F401
@@ -558,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             import python_cases
             py_results = python_cases.run(table, cases, log=lambda s: print(s, flush=True))
+            py_streams = python_cases.run_streams(table, cases, log=lambda s: print(s, flush=True))
 
     import duckdb
     import pandas as pd
@@ -588,6 +589,8 @@ def main(argv: list[str] | None = None) -> int:
     if py_results:
         rust_s = {c: rec["seconds"] for c, rec in rust.cases.items()} if rust is not None else None
         python_md = python_cases.table_md(py_results, rust_s)
+        if py_streams:
+            python_md += "\n\n" + python_cases.stream_table_md(py_streams)
         print()
         print(python_md)
     if mem:

@@ -69,6 +69,7 @@ fn _sash(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_reference_rolling, m)?)?;
     m.add_function(wrap_pyfunction!(_traced, m)?)?;
     m.add_function(wrap_pyfunction!(_kernel_seconds, m)?)?;
+    m.add_function(wrap_pyfunction!(_stream_kernel_seconds, m)?)?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
     m.add_function(wrap_pyfunction!(_error_kinds, m)?)?;
     Ok(())

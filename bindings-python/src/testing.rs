@@ -88,6 +88,67 @@ pub(crate) fn _kernel_seconds(py: Python<'_>, op: &str, data: &Bound<'_, PyAny>,
     })
 }
 
+/// The core stream alone, for the streaming benchmark's Python overhead:
+/// the input's rows pushed in pushes of `push_rows` (sliced before the clock
+/// starts) into a fresh `WindowStream` (`op` "window_agg") or `RollingStream`
+/// ("rolling") of `spec`, then `finish()`; `rounds` times, the best seconds.
+/// With `push_rows` 0 the input is pushed whole `rounds` times into one stream
+/// and the result is the mean seconds per push (the one-row push).
+#[pyfunction]
+pub(crate) fn _stream_kernel_seconds(
+    py: Python<'_>,
+    op: &str,
+    data: &Bound<'_, PyAny>,
+    spec: &Bound<'_, PyAny>,
+    push_rows: usize,
+    rounds: usize,
+) -> PyResult<f64> {
+    let input = read_input(data)?;
+    let spec = spec_from_dict(spec)?.to_string();
+    let window = match op {
+        "window_agg" => true,
+        "rolling" => false,
+        other => return Err(PyTypeError::new_err(format!("unknown op {other}"))),
+    };
+    compute(py, move || {
+        let whole = arrow_select::concat::concat_batches(&input.schema, &input.batches)?;
+        let pushes: Vec<RecordBatch> = if push_rows == 0 {
+            vec![whole]
+        } else {
+            (0..whole.num_rows()).step_by(push_rows).map(|at| whole.slice(at, push_rows.min(whole.num_rows() - at))).collect()
+        };
+        macro_rules! time_stream {
+            ($new:expr) => {{
+                if push_rows == 0 {
+                    let mut stream = $new?;
+                    let start = Instant::now();
+                    for _ in 0..rounds.max(1) {
+                        std::hint::black_box(stream.push(&pushes[0])?);
+                    }
+                    start.elapsed().as_secs_f64() / rounds.max(1) as f64
+                } else {
+                    let mut best = f64::INFINITY;
+                    for _ in 0..rounds.max(1) {
+                        let mut stream = $new?;
+                        let start = Instant::now();
+                        for push in &pushes {
+                            std::hint::black_box(stream.push(push)?);
+                        }
+                        std::hint::black_box(stream.finish()?);
+                        best = best.min(start.elapsed().as_secs_f64());
+                    }
+                    best
+                }
+            }};
+        }
+        Ok(if window {
+            time_stream!(sash_core::WindowStream::from_json(&spec))
+        } else {
+            time_stream!(sash_core::RollingStream::from_json(&spec))
+        })
+    })
+}
+
 /// Every core error kind and the name of its exception class (None if it has
 /// none), for the test that each kind maps to its own class.
 #[pyfunction]
