@@ -9,7 +9,7 @@ CARGO       ?= cargo
 # CI machines have 2 cores; never ask for more jobs than that.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-parse bench-quantile bench-rust python-dev lint fmt venv clean \
+.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-flink bench-parse bench-quantile bench-rust python-dev lint fmt venv clean \
         header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-go lib-jvm jar
 
 # ---- C binding (issue #5) ----
@@ -190,6 +190,14 @@ bench-parse: venv ## Parse 1M lines per format against Polars, DuckDB and pyarro
 bench-jvm: lib-jvm venv ## JNI overhead vs the kernel, and SashSpark vs Spark's own window aggregation and regexp parsing (10M rows, local[2]); writes bench/results-jvm.md
 	cd bindings-jvm && $(MVN) $(JVM_FLAGS) test-compile exec:exec -Dexec.executable=java -Dexec.classpathScope=test \
 	  -Dexec.args="$$(sed -n 's:.*<spark.jvm.options>\(.*\)</spark.jvm.options>.*:\1:p' pom.xml) -Xmx12g -classpath %classpath dev.sash.bench.JvmBench $(CURDIR) $(CURDIR)/bench/results-jvm.md $(JVM_BENCH_ROWS)"
+
+# Flink comes from Maven Central for this target only (bench/flink is its own
+# Maven project; make test never builds it).
+FLINK_BENCH_ROWS ?= 10000000
+bench-flink: jar ## WindowStream from Java against Apache Flink's DataStream API (MiniCluster, parallelism 1): the tumbling case and Nexmark q5/q7/q11; writes bench/results-flink.md
+	$(PY) bench/gen_data.py
+	cd bench/flink && $(MVN) -Dsash.jar=$(CURDIR)/$(SASH_JAR) compile exec:exec -Dexec.executable=java -Dexec.classpathScope=compile \
+	  -Dexec.args="$$(sed -n 's:.*<spark.jvm.options>\(.*\)</spark.jvm.options>.*:\1:p' ../../bindings-jvm/pom.xml) -Xmx12g -classpath %classpath dev.sash.bench.FlinkBench $(CURDIR) $(CURDIR)/bench/results-flink.md $(FLINK_BENCH_ROWS)"
 
 bench-c: ## Time the 10M-row tumbling case through the C ABI against the Rust kernel (issue #5: <= 2% overhead)
 	$(CARGO) bench -p sash-c --bench c_path | tee bench/results-c.json
