@@ -173,13 +173,14 @@ $(C_BUILD)/snapshot_step: tests/c/snapshot_step.c tests/c/arrow_build.h include/
 	@# It uses a few of the shared helpers: the others are unused here.
 	gcc $(CFLAGS_TEST) -Wno-unused-function tests/c/snapshot_step.c -o $@ $(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)
 
-bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows, sorted and shuffled; then the C path (bench-c) and the JVM (bench-jvm)
+bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows, sorted and shuffled; then the C path (bench-c), the JVM (bench-jvm) and Flink (bench-flink)
 	$(PY) bench/run.py
 	$(PY) bench/unsorted.py
 	$(MAKE) --no-print-directory bench-parse
 	$(MAKE) --no-print-directory bench-quantile
 	$(MAKE) --no-print-directory bench-c
 	$(MAKE) --no-print-directory bench-jvm
+	$(MAKE) --no-print-directory bench-flink
 
 bench-quantile: python-dev ## Rolling exact median and 0.9 quantile (2M rows, 100 keys, 5-minute windows) against Polars' rolling_quantile_by; writes bench/results-quantile.md
 	$(PY) bench/rolling_quantile.py

@@ -21,6 +21,10 @@ pub(crate) fn is_pyarrow_reader(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 
 pub(crate) fn read_input(data: &Bound<'_, PyAny>) -> PyResult<Input> {
     let py = data.py();
+    // The common case of small pushes first, before any attribute lookup.
+    if is_pyarrow_record_batch(data)? {
+        return import_batches(data).map_err(|e| e.into_pyerr(py));
+    }
     let speaks_arrow = data.hasattr(pyo3::intern!(py, "__arrow_c_stream__"))? || data.hasattr(pyo3::intern!(py, "__arrow_c_array__"))?;
     let converted;
     let obj = if is_pyarrow_reader(data)? {
