@@ -96,6 +96,9 @@ class RustOutput:
         return rec[key] if key in rec else self.meta.get(key)
 
 
+STATE_CASES = {"stream_snapshot"}
+
+
 def parse_rust_output(text: str) -> RustOutput:
     """Parse the benchmark binary's stdout (see the module doc for the protocol).
 
@@ -119,7 +122,9 @@ def parse_rust_output(text: str) -> RustOutput:
             out.meta.update(obj)
             continue
         case = obj["case"]
-        for k, typ in (("rows", int), ("seconds", (int, float))):
+        # The snapshot measurement counts states, not rows.
+        required = (("seconds", (int, float)),) if case in STATE_CASES else (("rows", int), ("seconds", (int, float)))
+        for k, typ in required:
             if not isinstance(obj.get(k), typ) or isinstance(obj.get(k), bool):
                 raise ValueError(f"rust output line {lineno}: case {case!r} needs a numeric {k!r}: {line}")
         if obj["seconds"] <= 0:

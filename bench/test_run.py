@@ -220,3 +220,15 @@ def test_streaming_md_reports_snapshot_speed_and_memory_against_their_targets():
     assert "1,000,000 open" in state and "1.25×" in state and "(250 MB/s)" in state and state.endswith("**no**.")
     memory = next(line for line in text.splitlines() if line.startswith("Memory:"))
     assert "100M rows" in memory and "10.0 MiB" in memory and memory.endswith("yes.")
+
+
+def test_parse_rust_output_takes_the_snapshot_line_as_the_binary_prints_it():
+    """The snapshot case counts states, not rows: its line, exactly as
+    core/benches/kernels.rs prints it, parses (it once stopped make bench)."""
+    line = ('{"case": "stream_snapshot", "open_states": 981637, "state_bytes": 54977720, "snapshot_bytes": 58901163, '
+            '"snapshot_seconds": 0.212664, "restore_seconds": 0.261866, "snapshot_mb_per_s": 277.0, '
+            '"restore_mb_per_s": 224.9, "seconds": 0.474530}')
+    out = run.parse_rust_output(line)
+    assert out.cases["stream_snapshot"]["open_states"] == 981637
+    with pytest.raises(ValueError):
+        run.parse_rust_output('{"case": "stream_tumbling_8192", "seconds": 0.5}')
