@@ -1191,7 +1191,15 @@ def main(argv=None):
     args = ap.parse_args(argv)
     global LAST_TIES
     LAST_TIES = args.last_ties
-    files = sorted(CASE_DIR.glob("*.json"))
+    return run_files(CASE_DIR, lambda case: check_case(case, use_duck=not args.no_duckdb, write=args.write),
+                     write=args.write, only=args.case, verbose=args.verbose, what="cases")
+
+
+def run_files(case_dir, check, *, write, only, verbose, what):
+    """Checks (or rewrites) every case of every file under `case_dir` with
+    `check(case) -> (problems, new case)`; prints the problems and a summary;
+    returns the exit status. Names must be unique across the files."""
+    files = sorted(case_dir.glob("*.json"))
     all_problems, names, total = [], set(), 0
     for path in files:
         doc = json.loads(path.read_text())
@@ -1201,24 +1209,24 @@ def main(argv=None):
             if case["name"] in names:
                 all_problems.append(f"{case['name']}: duplicate case name")
             names.add(case["name"])
-            if args.case is not None and case["name"] not in args.case:
+            if only is not None and case["name"] not in only:
                 new_cases.append(case)
                 continue
             total += 1
             try:
-                problems, new = check_case(case, use_duck=not args.no_duckdb, write=args.write)
+                problems, new = check(case)
             except Exception as e:  # a bug in a case or in the oracle
                 problems, new = [f"{case['name']}: oracle crashed: {type(e).__name__}: {e}"], case
-            if args.verbose:
+            if verbose:
                 print(f"{path.name}: {case['name']}: {'ok' if not problems else 'FAIL'}")
             all_problems += problems
             changed |= new is not case
             new_cases.append(new)
-        if args.write and changed:
+        if write and changed:
             path.write_text(dump({"cases": new_cases}) + "\n")
     for p in all_problems:
         print("MISMATCH", p)
-    print(f"{total} cases in {len(files)} files: {'OK' if not all_problems else f'{len(all_problems)} problem(s)'}")
+    print(f"{total} {what} in {len(files)} files: {'OK' if not all_problems else f'{len(all_problems)} problem(s)'}")
     return 1 if all_problems else 0
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import re
 import sys
 from pathlib import Path
@@ -34,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import oracle  # noqa: E402
 from oracle import (  # noqa: E402
-    ERROR_KINDS, OracleError, T, brute, compare_cols, decode_expected, dump, encode_value, fdiv,
+    ERROR_KINDS, OracleError, T, brute, compare_cols, decode_expected, encode_value, fdiv,
     parse_duration, parse_rolling_spec, parse_window_spec,
 )
 
@@ -312,35 +311,8 @@ def main(argv=None):
     ap.add_argument("--case", nargs="*", default=None)
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
-    files = sorted(CASE_DIR.glob("*.json"))
-    all_problems, names, total = [], set(), 0
-    for path in files:
-        doc = json.loads(path.read_text())
-        assert set(doc) == {"cases"}, path
-        new_cases, changed = [], False
-        for case in doc["cases"]:
-            if case["name"] in names:
-                all_problems.append(f"{case['name']}: duplicate case name")
-            names.add(case["name"])
-            if args.case is not None and case["name"] not in args.case:
-                new_cases.append(case)
-                continue
-            total += 1
-            try:
-                problems, new = check_case(case, write=args.write)
-            except Exception as e:  # a bug in a case or in the oracle
-                problems, new = [f"{case['name']}: oracle crashed: {type(e).__name__}: {e}"], case
-            if args.verbose:
-                print(f"{path.name}: {case['name']}: {'ok' if not problems else 'FAIL'}")
-            all_problems += problems
-            changed |= new is not case
-            new_cases.append(new)
-        if args.write and changed:
-            path.write_text(dump({"cases": new_cases}) + "\n")
-    for p in all_problems:
-        print("MISMATCH", p)
-    print(f"{total} stream cases in {len(files)} files: {'OK' if not all_problems else f'{len(all_problems)} problem(s)'}")
-    return 1 if all_problems else 0
+    return oracle.run_files(CASE_DIR, lambda case: check_case(case, write=args.write), write=args.write,
+                            only=args.case, verbose=args.verbose, what="stream cases")
 
 
 if __name__ == "__main__":
