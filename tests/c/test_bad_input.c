@@ -250,6 +250,52 @@ static sash_status r_cancelled_window(void) {
   return st;
 }
 
+/* Streams: a first push fixes the schema; then `second` (another schema) is pushed. */
+static sash_status stream_push_then(struct ArrowSchema second) {
+  sash_window_stream *stream = NULL;
+  struct ArrowArray in = events_batch(0, 2), out;
+  struct ArrowSchema schema = events_schema(), out_schema;
+  sash_status st = sash_window_stream_new(TUMBLING, &stream);
+  if (st == SASH_STATUS_OK) st = sash_window_stream_push(stream, &in, &schema, &out, &out_schema);
+  if (st != SASH_STATUS_OK) {
+    second.release(&second);
+    if (in.release) in.release(&in);
+    if (schema.release) schema.release(&schema);
+    sash_window_stream_free(stream);
+    return st;
+  }
+  out.release(&out);
+  out_schema.release(&out_schema);
+  in = events_batch(2, 2);
+  st = sash_window_stream_push(stream, &in, &second, &out, &out_schema);
+  if (st == SASH_STATUS_OK) {
+    out.release(&out);
+    out_schema.release(&out_schema);
+  }
+  sash_window_stream_free(stream);
+  return st;
+}
+static sash_status r_stream_push_other_schema(void) { return stream_push_then(schema_named("ts", "group", "val")); }
+static sash_status r_stream_restore_garbage(void) {
+  static const uint8_t garbage[] = "SASHSNAP and then nothing a snapshot holds";
+  sash_window_stream *stream = NULL;
+  sash_status st = sash_window_stream_restore(garbage, sizeof garbage - 1, &stream);
+  sash_window_stream_free(stream);
+  return st;
+}
+static sash_status r_stream_restore_empty(void) {
+  sash_rolling_stream_handle *stream = NULL;
+  sash_status st = sash_rolling_stream_restore(NULL, 0, &stream);
+  sash_rolling_stream_free(stream);
+  return st;
+}
+static sash_status r_stream_negative_lateness(void) {
+  sash_window_stream *stream = NULL;
+  sash_status st = sash_window_stream_new("{\"time\": \"ts\", \"every\": \"1m\", \"aggs\": [\"count()\"], \"lateness\": \"-5s\"}", &stream);
+  sash_window_stream_free(stream);
+  return st;
+}
+
 typedef struct {
   const char *name;
   sash_status (*run)(void);
@@ -320,6 +366,10 @@ static const Row ROWS[] = {
     {"parse: a NULL line (an error row)", r_parse_null_line, SASH_STATUS_OK, NULL},
     {"parse_stream: batches of three columns", r_parse_stream_of_batches, SASH_STATUS_INVALID_INPUT, "exactly one column"},
     {"a cancelled call", r_cancelled_window, SASH_STATUS_CANCELLED, "cancelled"},
+    {"stream: a push with another schema than the first", r_stream_push_other_schema, SASH_STATUS_INVALID_INPUT, "first push"},
+    {"stream: restore of garbage after the magic", r_stream_restore_garbage, SASH_STATUS_INVALID_INPUT, "snapshot"},
+    {"stream: restore of no bytes", r_stream_restore_empty, SASH_STATUS_INVALID_INPUT, "snapshot"},
+    {"stream: a negative lateness", r_stream_negative_lateness, SASH_STATUS_INVALID_SPEC, "lateness"},
 };
 
 int main(void) {
