@@ -79,6 +79,18 @@ def epoch_out_of_range():
 DUP = pa.Table.from_arrays([pa.array([0, 1], pa.timestamp("ms")), pa.array([1, 2]), pa.array([3, 4])], names=["ts", "v", "v"])
 WS = pa.table({"ts": pa.array([0, 1], pa.timestamp("ms")), "window_start": [1, 2]})
 
+def stream_push_another_schema():
+    stream = sash.WindowStream(time="ts", every="1m", aggs=["count()"])
+    stream.push(T)
+    stream.push(WS)
+
+
+def stream_push_after_finish():
+    stream = sash.WindowStream(time="ts", every="1m", aggs=["count()"])
+    stream.finish()
+    stream.push(T)
+
+
 ROWS = [
     # (name, call, exception, word of the message)
     ("every is no duration", win(every="1x"), sash.InvalidDurationError, "unit"),
@@ -153,6 +165,14 @@ ROWS = [
     ("batch_size=0", lambda: sash.read_log(ACCESS, "combined", batch_size=0), ValueError, "positive integer"),
     ("batch_size='10'", lambda: sash.read_log(ACCESS, "combined", batch_size="10"), TypeError, "batch_size"),
     ("a path with a NUL byte", lambda: sash.read_log("/tmp/a\0b", "common"), ValueError, "NUL"),
+    # streams
+    ("a stream push with another schema than the first", stream_push_another_schema, sash.InvalidInputError, "first push"),
+    ("a stream push after finish", stream_push_after_finish, sash.InvalidInputError, "finish"),
+    ("a stream restored from garbage after the magic",
+     lambda: sash.WindowStream.restore(b"SASHSNAP and then nothing a snapshot holds"), sash.InvalidInputError, "snapshot"),
+    ("a rolling stream restored from no bytes", lambda: sash.RollingStream.restore(b""), sash.InvalidInputError, "snapshot"),
+    ("a stream with a negative lateness", lambda: sash.WindowStream(time="ts", every="1m", aggs=["count()"], lateness="-5s"),
+     sash.InvalidSpecError, "lateness"),
 ]
 
 
