@@ -126,6 +126,31 @@ func rolling(build func(memory.Allocator) arrow.RecordBatch, spec string) func(m
 	}
 }
 
+// streamPushes pushes the batches into a new tumbling WindowStream, one after
+// another, and returns the last push's result or the first error.
+func streamPushes(builds ...func(memory.Allocator) arrow.RecordBatch) func(memory.Allocator) (arrow.RecordBatch, error) {
+	return func(mem memory.Allocator) (arrow.RecordBatch, error) {
+		s, err := NewWindowStream(`{"time": "ts", "every": "1m", "aggs": ["count()"]}`)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		var out arrow.RecordBatch
+		for _, build := range builds {
+			if out != nil {
+				out.Release()
+			}
+			rec := build(mem)
+			out, err = s.Push(rec)
+			rec.Release()
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+}
+
 func parse(build func(memory.Allocator) arrow.Array, spec string) func(memory.Allocator) (arrow.RecordBatch, error) {
 	return func(mem memory.Allocator) (arrow.RecordBatch, error) {
 		lines := build(mem)
@@ -264,6 +289,29 @@ var badRows = []badRow{
 	{"bytes/context_done", func(memory.Allocator) (arrow.RecordBatch, error) {
 		return ParseBytesContext(doneContext(), []byte(commonLine), `{"format": "common"}`)
 	}, KindCancelled, "context canceled"},
+	// Streams: a push is checked against the first push's schema; snapshots are checked whole.
+	{"stream/push_another_schema", streamPushes(msBatch, func(mem memory.Allocator) arrow.RecordBatch {
+		return batchOf([]arrow.Field{{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Millisecond}, Nullable: true}},
+			[]arrow.Array{timestamps(mem, arrow.Millisecond, []int64{200000}, nil)})
+	}), KindInvalidInput, "first push"},
+	{"stream/null_time", streamPushes(func(mem memory.Allocator) arrow.RecordBatch {
+		return batchOf([]arrow.Field{{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Millisecond}, Nullable: true}},
+			[]arrow.Array{timestamps(mem, arrow.Millisecond, []int64{0, 0}, []bool{true, false})})
+	}), KindNullTime, ""},
+	{"stream/restore_garbage", func(memory.Allocator) (arrow.RecordBatch, error) {
+		s, err := RestoreWindowStream([]byte("SASHSNAP and then nothing a snapshot holds"))
+		if s != nil {
+			s.Close()
+		}
+		return nil, err
+	}, KindInvalidInput, "snapshot"},
+	{"stream/restore_nothing", func(memory.Allocator) (arrow.RecordBatch, error) {
+		s, err := RestoreRollingStream(nil)
+		if s != nil {
+			s.Close()
+		}
+		return nil, err
+	}, KindInvalidInput, "snapshot"},
 }
 
 func TestBadInput(t *testing.T) {

@@ -331,6 +331,28 @@ class BadInputTest {
                 works("interrupted from another thread in the middle of calls", BadInputTest::interruptedMidCall),
                 works("interrupted: a pull of a parse stream, then pulled again", BadInputTest::interruptedPull),
 
+                // ---- streams: a push is checked against the first push's schema; snapshots whole
+                row("a stream push with another schema than the first", SashException.class, "invalid_input", "first push", a -> {
+                    try (WindowStream stream = new WindowStream("{\"time\": \"ts\", \"every\": \"1m\", \"aggs\": [\"count()\"]}");
+                         VectorSchemaRoot first = SashApiTest.events(a);
+                         VectorSchemaRoot out = stream.push(first, a);
+                         VectorSchemaRoot other = big(a, 10)) {
+                        stream.push(other, a).close();
+                    }
+                }),
+                row("a stream restored from garbage after the magic", SashException.class, "invalid_input", "snapshot",
+                        a -> WindowStream.restore("SASHSNAP and then nothing a snapshot holds".getBytes(StandardCharsets.UTF_8)).close()),
+                row("a rolling stream restored from no bytes", SashException.class, "invalid_input", "snapshot",
+                        a -> RollingStream.restore(new byte[0]).close()),
+                row("a stream push after finish", SashException.class, "invalid_input", "finish", a -> {
+                    try (WindowStream stream = new WindowStream("{\"time\": \"ts\", \"every\": \"1m\", \"aggs\": [\"count()\"]}")) {
+                        stream.finish(a).close();
+                        try (VectorSchemaRoot in = SashApiTest.events(a)) {
+                            stream.push(in, a).close();
+                        }
+                    }
+                }),
+
                 // ---- threads: 8 at once, each failing its own way
                 works("8 threads with failing specs each get their own message", BadInputTest::eightFailingThreads));
     }
