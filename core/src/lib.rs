@@ -49,6 +49,7 @@ mod window;
 pub use agg::sketch;
 pub use error::{ErrorKind, Result, SashError};
 pub use exec::cancel;
+pub use exec::pool::{self, default_threads, set_threads, threads, MAX_THREADS, THREADS_ENV};
 pub use exec::snapshot::StreamStats;
 pub use parse::spec::{FieldType, LogFormat, OnError, ParseSpec, StringOutput};
 pub use parse::{parse_bytes, parse_lines, ParseOutput, ParseReader, Parser, ERROR_COLUMN};

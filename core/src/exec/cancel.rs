@@ -9,7 +9,8 @@
 //! cancelled call, and a stream reader that was cancelled goes on from
 //! where it stopped when it is read again.
 //!
-//! The check is per thread: the work of a call runs on the calling thread.
+//! The check is per thread: work a call hands to sash's thread pool
+//! (`exec::pool`) carries its caller's check with it.
 
 use crate::error::{Result, SashError};
 use std::cell::Cell;
@@ -44,6 +45,19 @@ pub fn with_check<T>(check: Check<'_>, f: impl FnOnce() -> T) -> T {
     // nothing copies it out of the thread-local.
     let erased: Check<'static> = unsafe { std::mem::transmute::<Check<'_>, Check<'static>>(both) };
     let _restore = Restore(CHECK.with(|c| c.replace(Some(erased))));
+    f()
+}
+
+/// The check of the call running on this thread, for work it hands to
+/// other threads while it waits for them (`exec::pool`).
+pub(crate) fn current_check() -> Option<Check<'static>> {
+    CHECK.with(Cell::get)
+}
+
+/// Runs `f` on this (pool) thread under `check`, a check taken by
+/// [`current_check`] on a thread that waits until `f` returns.
+pub(crate) fn with_inherited<T>(check: Option<Check<'static>>, f: impl FnOnce() -> T) -> T {
+    let _restore = Restore(CHECK.with(|c| c.replace(check)));
     f()
 }
 

@@ -55,7 +55,7 @@ fn is_sorted(time: &TimeColumn, batches: &[RecordBatch]) -> bool {
         if values.first().is_some_and(|&v| v < previous) {
             return false;
         }
-        if has_descent(&values) {
+        if has_descent_in_parts(&values) {
             return false;
         }
         if let Some(&last) = values.last() {
@@ -63,6 +63,22 @@ fn is_sorted(time: &TimeColumn, batches: &[RecordBatch]) -> bool {
         }
     }
     true
+}
+
+/// Times a part of the sortedness check holds at least: the check reads
+/// memory at its full speed, so only long columns are worth a second thread.
+const MIN_SORTED_CHECK_PART: usize = 1 << 20;
+
+/// [`has_descent`] on the pool: parts overlapping by one value, so a descent
+/// across a cut is seen.
+fn has_descent_in_parts(values: &[i64]) -> bool {
+    let parts = crate::exec::pool::parts_for(values.len(), MIN_SORTED_CHECK_PART);
+    if parts <= 1 {
+        return has_descent(values);
+    }
+    let len = values.len();
+    let ranges: Vec<(usize, usize)> = (0..parts).map(|j| (len * j / parts, (len * (j + 1) / parts + 1).min(len))).collect();
+    crate::exec::pool::map(ranges, |(from, to)| has_descent(&values[from..to])).into_iter().any(|d| d)
 }
 
 /// Whether some value is smaller than the one before it. No early exit, so
@@ -175,7 +191,28 @@ pub(crate) fn key_columns(batches: &[RecordBatch], key_indices: &[usize]) -> Vec
 
 #[cfg(test)]
 mod tests {
-    use super::has_descent;
+    use super::{has_descent, has_descent_in_parts};
+    use crate::exec::pool;
+
+    /// A descent anywhere, at a cut between parts too, is found with any thread count.
+    #[test]
+    fn has_descent_in_parts_sees_descents_across_cuts() {
+        for threads in [1, 2, 7] {
+            pool::tests::with_threads(threads, || {
+                pool::split_small_inputs(true);
+                for len in 0..60usize {
+                    let rising: Vec<i64> = (0..len as i64).collect();
+                    assert!(!has_descent_in_parts(&rising), "{threads} {len}");
+                    for at in 1..len {
+                        let mut values = rising.clone();
+                        values[at] = values[at - 1] - 1;
+                        assert!(has_descent_in_parts(&values), "{threads} {len} {at}");
+                    }
+                }
+                pool::split_small_inputs(false);
+            });
+        }
+    }
 
     /// Every position of a descent is found, in the vectorized body and in
     /// the tail; equal neighbours are no descent.

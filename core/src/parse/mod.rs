@@ -33,6 +33,7 @@ pub mod time;
 mod typed;
 
 use crate::error::{Result, SashError};
+use crate::exec::pool;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, OffsetSizeTrait, RecordBatch, RecordBatchOptions, StringArray};
 use arrow_buffer::{Buffer, OffsetBuffer};
@@ -41,6 +42,7 @@ use row::{Columns, Cut, CutReason, Failure, LineCtx, Parsed};
 use scan::{LineMasks, Simd};
 use spec::{LogFormat, OnError, ParseSpec};
 use std::io::Read;
+use std::ops::Range;
 use std::sync::Arc;
 
 pub use lines::split_lines_for_tests;
@@ -143,6 +145,19 @@ impl Parser {
     }
 
     fn parse_lines_counting(&mut self, array: &dyn Array) -> Result<ParseOutput> {
+        let parts = pool::parts_for(array.len(), MIN_PART_LINES);
+        if parts > 1 {
+            let len = array.len();
+            let ranges = (0..parts).map(|j| len * j / parts..len * (j + 1) / parts).collect();
+            let spec = &self.spec;
+            let outputs =
+                pool::map(ranges, |part: Range<usize>| Parser::new(spec)?.parse_lines_whole(&array.slice(part.start, part.len())));
+            return self.join_parts(outputs);
+        }
+        self.parse_lines_whole(array)
+    }
+
+    fn parse_lines_whole(&mut self, array: &dyn Array) -> Result<ParseOutput> {
         match array.data_type() {
             DataType::Utf8 => {
                 let a = array.as_string::<i32>();
@@ -253,6 +268,46 @@ impl Parser {
     }
 
     fn parse_text_counting(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
+        let parts = line_parts(bytes.as_slice(), pool::parts_for(bytes.len(), MIN_PART_BYTES));
+        if parts.len() > 1 {
+            return self.parse_text_in_parts(bytes, parts);
+        }
+        self.parse_text_whole(bytes)
+    }
+
+    /// Parses text cut at line ends on the pool, each part by a parser of
+    /// its own (formats keep no state from line to line but their caches,
+    /// whose answers do not depend on what they saw): the rows, their
+    /// errors and the line number of a raised error are those of one pass.
+    fn parse_text_in_parts(&mut self, bytes: &Buffer, parts: Vec<Range<usize>>) -> Result<ParseOutput> {
+        let spec = &self.spec;
+        let outputs = pool::map(parts, |part| Parser::new(spec)?.parse_text_whole(&bytes.slice_with_length(part.start, part.len())));
+        self.join_parts(outputs)
+    }
+
+    /// The output of parts parsed by parsers of their own, as this parser's
+    /// (which counts their lines).
+    fn join_parts(&mut self, outputs: Vec<Result<ParseOutput>>) -> Result<ParseOutput> {
+        let mut lines_before = self.next_line - 1;
+        let mut parsed_parts = Vec::with_capacity(outputs.len());
+        for output in outputs {
+            match output {
+                Ok(output) => {
+                    lines_before += output.batch.num_rows() as u64;
+                    parsed_parts.push(output);
+                }
+                Err(SashError::Parse { line, message }) => return Err(SashError::Parse { line: lines_before + line, message }),
+                Err(e) => return Err(e),
+            }
+        }
+        let batches: Vec<RecordBatch> = parsed_parts.iter().map(|p| p.batch.clone()).collect();
+        let batch = pool::concat_batches(&self.schema(), &batches)?;
+        self.next_line = lines_before + 1;
+        let failed = parsed_parts.iter().map(|p| p.failed).sum();
+        Ok(ParseOutput { parsed: batch.num_rows() - failed, failed, batch })
+    }
+
+    fn parse_text_whole(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
         if let Engine::Lines(parser) = &self.engine {
             if let Some(tabs) = parser.masks() {
                 return self.run_masked(bytes, tabs);
@@ -345,6 +400,31 @@ impl Parser {
             }
         }
     }
+}
+
+/// Bytes of text a part holds at least when a parse is cut into parts: below
+/// it a part's fixed cost (a parser, the concatenation) is not repaid.
+const MIN_PART_BYTES: usize = 1 << 20;
+/// Lines a part of an array of lines holds at least (a few megabytes of
+/// typical log lines).
+const MIN_PART_LINES: usize = 16 * 1024;
+
+/// `text` cut into about `parts` ranges of whole lines, each ending just
+/// after a LF (so no CRLF is cut in two); one range when it is small.
+fn line_parts(text: &[u8], parts: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::with_capacity(parts);
+    let mut start = 0;
+    for j in 1..parts {
+        let target = (text.len() * j / parts).max(start);
+        let Some(lf) = memchr::memchr(b'\n', &text[target..]) else { break };
+        let end = target + lf + 1;
+        if end < text.len() {
+            out.push(start..end);
+            start = end;
+        }
+    }
+    out.push(start..text.len());
+    out
 }
 
 /// Parses one line into the next row of `cols`; the error of

@@ -122,15 +122,8 @@ fn window_agg_storing(
     // Everything about the spec is checked before the data is looked at.
     let columns = Columns::resolve(schema, batches, &spec.time, &spec.by)?;
     let time = &columns.time;
-    let mut plan = AggPlan::new(schema, &spec.aggs, time)?;
-    if states.is_some() {
-        plan.emit_states();
-    }
+    let plan = AggPlan::new(schema, &spec.aggs, time)?;
     let offset = spec.offset.map(|o| time.ticks("offset", o)).transpose()?.unwrap_or(0);
-    enum Kind {
-        Panes(Grid),
-        Session(i64),
-    }
     let kind = match spec.kind {
         WindowKind::Session { gap } => Kind::Session(time.ticks("session_gap", gap)?),
         WindowKind::Tumbling { every } => {
@@ -145,10 +138,36 @@ fn window_agg_storing(
     };
     // Windows come out in time order: which input row a sorted row was is never asked.
     let input = Prepared::new(schema, batches, columns, spec.null_time, &spec.aggs, false)?;
-    plan.begin_input(&input.batches, states.unwrap_or(0));
     if let Kind::Panes(grid) = &kind {
         grid.check_output_size(&input)?;
+        let cuts = split::window_parts(&input, grid);
+        if !cuts.is_empty() {
+            return split::panes_in_parts(schema, spec, &input, *grid, store, states, cuts);
+        }
     }
+    compute(schema, spec, &input, &kind, plan, store, states)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Panes(Grid),
+    Session(i64),
+}
+
+/// The aggregation of prepared (time-ordered) input with a plan made for it.
+fn compute(
+    schema: &SchemaRef,
+    spec: &WindowSpec,
+    input: &Prepared,
+    kind: &Kind,
+    mut plan: AggPlan,
+    store: Store,
+    states: Option<u64>,
+) -> Result<RecordBatch> {
+    if states.is_some() {
+        plan.emit_states();
+    }
+    plan.begin_input(&input.batches, states.unwrap_or(0));
     let mut grouper = Grouper::new(&input.key_types, &key_columns(&input.batches, &input.key_indices))?;
     if matches!(kind, Kind::Panes(_)) {
         grouper.rank_ahead()?;
@@ -157,19 +176,19 @@ fn window_agg_storing(
     // (`close_pane` and `emit_windows` put each window's groups in id order);
     // checking it would cost a twentieth of a tumbling window's time.
     let emitted_in_order = matches!(kind, Kind::Panes(_)) && grouper.ids_are_ordered();
-    let mut out = match kind {
-        Kind::Session(gap) => sessions(&input, &mut grouper, &mut plan, gap)?,
+    let mut out = match *kind {
+        Kind::Session(gap) => sessions(input, &mut grouper, &mut plan, gap)?,
         Kind::Panes(grid) => {
             let blocks = match store {
-                Store::Suited => PaneBlocks::suited(&input, &grouper, &grid),
+                Store::Suited => PaneBlocks::suited(input, &grouper, &grid),
                 #[cfg(test)]
                 Store::Table => None,
                 #[cfg(test)]
                 Store::Blocks => grouper.ids_are_ordered().then(|| PaneBlocks::new(grouper.num_groups() as u32)),
             };
             match blocks {
-                Some(mut blocks) => panes(&input, &mut grouper, &mut plan, grid, &mut blocks)?,
-                None => panes(&input, &mut grouper, &mut plan, grid, &mut SlotTable::new(emitted_in_order))?,
+                Some(mut blocks) => panes(input, &mut grouper, &mut plan, grid, &mut blocks)?,
+                None => panes(input, &mut grouper, &mut plan, grid, &mut SlotTable::new(emitted_in_order))?,
             }
         }
     };
@@ -238,6 +257,7 @@ mod pane_blocks;
 mod pane_engine;
 mod session;
 mod slot_table;
+mod split;
 
 #[cfg(test)]
 mod tests;

@@ -6,3 +6,4 @@ mod parse_conformance;
 mod parse_logs;
 mod parse_props;
 mod properties;
+mod threads;

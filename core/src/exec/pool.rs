@@ -1,0 +1,221 @@
+//! The threads every kernel shares.
+//!
+//! One work-stealing pool (rayon) serves all calls of the process: many
+//! callers at once (eight Python threads, a Spark executor's tasks) share its
+//! workers instead of each starting its own, so the machine is never
+//! oversubscribed. Its size is the number of cores the process may use
+//! (`std::thread::available_parallelism`, which respects cgroup quotas and
+//! CPU affinity), or `SASH_MAX_THREADS` when that is set, or what
+//! [`set_threads`] last said. With one thread no pool exists: every call runs
+//! on its caller's thread.
+//!
+//! The thread count is execution, never semantics: a kernel that splits its
+//! work merges the parts into exactly the bytes one thread gives, so results
+//! do not depend on it. Small calls (under a kernel's measured threshold)
+//! never leave the calling thread, so per-call overhead does not grow.
+//!
+//! Cancellation follows the work: a task running on a worker asks the check
+//! of the call that spawned it (see [`crate::cancel`]).
+
+use crate::error::{Result, SashError};
+use crate::exec::cancel;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The most threads [`set_threads`] accepts: far above any machine's cores,
+/// low enough that a typo (a byte count for a thread count) is an error
+/// rather than thousands of threads.
+pub const MAX_THREADS: usize = 1024;
+
+/// The environment variable that sets the default thread count.
+pub const THREADS_ENV: &str = "SASH_MAX_THREADS";
+
+static SPLIT_SMALL_INPUTS: AtomicBool = AtomicBool::new(false);
+
+/// For tests: with `true`, every call splits its work into parts however
+/// small it is (one row, one line per part), so that tests on small inputs
+/// run the parallel paths; or `SASH_SPLIT_SMALL_INPUTS=1` in the environment
+/// when the process starts. Never for production: it only costs time.
+#[doc(hidden)]
+pub fn split_small_inputs(on: bool) {
+    SPLIT_SMALL_INPUTS.store(on, Ordering::Relaxed);
+}
+
+struct Pool {
+    threads: usize,
+    /// `None` with one thread.
+    rayon: Option<Arc<rayon::ThreadPool>>,
+}
+
+fn current() -> &'static Mutex<Option<Pool>> {
+    static POOL: OnceLock<Mutex<Option<Pool>>> = OnceLock::new();
+    POOL.get_or_init(|| Mutex::new(None))
+}
+
+/// The thread count a process starts with: `SASH_MAX_THREADS` when it is a
+/// whole number from 1 to [`MAX_THREADS`] (anything else is ignored, as a
+/// library must not fail on its environment), else the cores it may use.
+pub fn default_threads() -> usize {
+    let from_env = std::env::var(THREADS_ENV).ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|n| (1..=MAX_THREADS).contains(n));
+    from_env.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS))
+}
+
+fn build(threads: usize) -> Result<Pool> {
+    if threads == 1 {
+        return Ok(Pool { threads, rayon: None });
+    }
+    let rayon = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("sash-{i}"))
+        .build()
+        .map_err(|e| SashError::InvalidInput(format!("cannot start {threads} threads: {e}")))?;
+    Ok(Pool { threads, rayon: Some(Arc::new(rayon)) })
+}
+
+/// Sets how many threads sash's kernels use from now on, for the whole
+/// process; 0 goes back to the default ([`default_threads`]). Calls already
+/// running finish on the threads they started with.
+pub fn set_threads(threads: usize) -> Result<()> {
+    if threads > MAX_THREADS {
+        return Err(SashError::InvalidInput(format!("threads must be from 0 (the default) to {MAX_THREADS}, got {threads}")));
+    }
+    let threads = if threads == 0 { default_threads() } else { threads };
+    let pool = build(threads)?;
+    *current().lock().unwrap_or_else(|e| e.into_inner()) = Some(pool);
+    Ok(())
+}
+
+/// How many threads sash's kernels use.
+pub fn threads() -> usize {
+    with_pool(|threads, _| threads)
+}
+
+fn with_pool<T>(f: impl FnOnce(usize, Option<Arc<rayon::ThreadPool>>) -> T) -> T {
+    let (threads, rayon) = {
+        let mut guard = current().lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            if std::env::var("SASH_SPLIT_SMALL_INPUTS").is_ok_and(|v| v == "1") {
+                split_small_inputs(true);
+            }
+            // A pool that cannot start (no threads left) leaves the
+            // process on one thread rather than failing every call.
+            *guard = Some(build(default_threads()).unwrap_or(Pool { threads: 1, rayon: None }));
+        }
+        let pool = guard.as_ref().expect("set above");
+        (pool.threads, pool.rayon.clone())
+    };
+    f(threads, rayon)
+}
+
+/// How many parts a call with `work` units (rows, bytes) should split into
+/// when each part should hold at least `min_part` of them: 1 (stay on this
+/// thread) for small calls, else up to four parts per thread, so that
+/// uneven parts are balanced by stealing.
+pub(crate) fn parts_for(work: usize, min_part: usize) -> usize {
+    let threads = threads();
+    let min_part = if SPLIT_SMALL_INPUTS.load(Ordering::Relaxed) { 1 } else { min_part };
+    if threads == 1 || work < 2 * min_part {
+        return 1;
+    }
+    (work / min_part.max(1)).clamp(1, 4 * threads)
+}
+
+/// Runs `f` on every item on the pool (on this thread when there is one
+/// thread or one item) and returns the results in item order. Each task
+/// asks the cancellation check of the caller.
+pub(crate) fn map<I, T, F>(items: Vec<I>, f: F) -> Vec<T>
+where
+    I: Send,
+    T: Send,
+    F: Fn(I) -> T + Sync,
+{
+    if items.len() <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    with_pool(|_, rayon| match rayon {
+        None => items.into_iter().map(&f).collect(),
+        Some(rayon) => {
+            let check = cancel::current_check();
+            rayon.install(|| items.into_par_iter().map(|item| cancel::with_inherited(check, || f(item))).collect())
+        }
+    })
+}
+
+/// [`map`] for fallible tasks: the first error in item order, else every result.
+pub(crate) fn try_map<I, T, F>(items: Vec<I>, f: F) -> Result<Vec<T>>
+where
+    I: Send,
+    T: Send,
+    F: Fn(I) -> Result<T> + Sync,
+{
+    map(items, f).into_iter().collect()
+}
+
+/// The rows of `batches` (all of `schema`) as one batch, a column per task.
+pub(crate) fn concat_batches(schema: &arrow_schema::SchemaRef, batches: &[arrow_array::RecordBatch]) -> Result<arrow_array::RecordBatch> {
+    if batches.len() == 1 {
+        return Ok(batches[0].clone());
+    }
+    let rows = batches.iter().map(|b| b.num_rows()).sum();
+    let columns = try_map((0..schema.fields().len()).collect(), |c| {
+        let arrays: Vec<&dyn arrow_array::Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+        Ok(arrow_select::concat::concat(&arrays)?)
+    })?;
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(arrow_array::RecordBatch::try_new_with_options(schema.clone(), columns, &options)?)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Tests that change the thread count hold this lock, so that tests
+    /// running at once do not see each other's count.
+    pub(crate) static THREADS_LOCK: Mutex<()> = Mutex::new(());
+
+    /// Runs `f` with `n` threads, then puts the default back.
+    pub(crate) fn with_threads<T>(n: usize, f: impl FnOnce() -> T) -> T {
+        let _guard = THREADS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        set_threads(n).unwrap();
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                set_threads(0).unwrap();
+            }
+        }
+        let _reset = Reset;
+        f()
+    }
+
+    #[test]
+    fn the_thread_count_is_set_read_and_reset() {
+        with_threads(3, || {
+            assert_eq!(threads(), 3);
+            assert_eq!(map((0..100).collect(), |i: i32| i * 2), (0..100).map(|i| i * 2).collect::<Vec<_>>());
+            set_threads(1).unwrap();
+            assert_eq!(threads(), 1);
+            assert_eq!(parts_for(1 << 30, 1), 1);
+        });
+        assert!(set_threads(MAX_THREADS + 1).is_err());
+        assert!(threads() >= 1);
+    }
+
+    #[test]
+    fn tasks_ask_the_callers_cancellation_check() {
+        with_threads(2, || {
+            let stop = || true;
+            let results = cancel::with_check(&stop, || map(vec![1, 2, 3, 4], |_| cancel::check().is_err()));
+            assert_eq!(results, vec![true; 4]);
+            assert_eq!(map(vec![1, 2], |_| cancel::check().is_err()), vec![false; 2]);
+        });
+    }
+
+    #[test]
+    fn try_map_gives_the_first_error_in_item_order() {
+        with_threads(2, || {
+            let out = try_map((0..64).collect(), |i: usize| if i % 10 == 7 { Err(SashError::InvalidInput(format!("{i}"))) } else { Ok(i) });
+            assert_eq!(out.unwrap_err().to_string(), SashError::InvalidInput("7".into()).to_string());
+        });
+    }
+}
