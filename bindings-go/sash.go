@@ -22,6 +22,23 @@ import (
 // Version is the version of the linked libsash, e.g. "0.1.0".
 func Version() string { return C.GoString(C.sash_version()) }
 
+// SetThreads sets how many threads sash's kernels use, for the whole process
+// (every goroutine calling sash shares them, so many callers at once do not
+// oversubscribe the machine); 0 goes back to the default: the
+// SASH_MAX_THREADS environment variable, else the cores the process may use.
+// The count never changes a result, only how fast it comes. Calls already
+// running finish on the threads they started with. An error of kind
+// invalid_input for a count below 0 or above 1024.
+func SetThreads(n int) error {
+	if n < 0 {
+		return &Error{Kind: KindInvalidInput, Message: fmt.Sprintf("invalid input: threads must be from 0 (the default) to 1024, got %d", n)}
+	}
+	return call(context.Background(), "SetThreads", func() C.sash_status { return C.sash_set_threads(C.size_t(n)) })
+}
+
+// Threads is how many threads sash's kernels use (see SetThreads).
+func Threads() int { return int(C.sash_get_threads()) }
+
 // statusName is libsash's name of a status code (tests compare it with the Kind constants).
 func statusName(code int) string { return C.GoString(C.sash_status_name(C.int(code))) }
 

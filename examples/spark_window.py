@@ -16,6 +16,11 @@ copying.
    ``sash.window_agg(by="path")`` on each partition: since no key spans two
    partitions, the union of the partitions' results is exactly the
    single-process result.
+
+Threads: Spark already runs one task per core, each in its own Python
+worker, so each task runs sash on one thread: the Spark setting
+``spark.sash.threads`` (default 1; as in the JVM's SashSpark) is read where
+the job is built and handed to the partition functions.
 """
 from __future__ import annotations
 
@@ -39,15 +44,17 @@ PARSED = pa.schema([("timestamp", pa.timestamp("us", "UTC")), ("host", pa.string
                     ("path", pa.string()), ("status", pa.int32()), ("size", pa.int64())])
 
 
-def parse_partition(batches):
+def parse_partition(batches, threads=1):
     """mapInArrow function: raw lines (column ``value``) -> parsed access-log rows."""
+    sash.set_threads(threads)
     for batch in batches:
         out = sash.parse(batch.column("value"), "combined", strings="utf8")
         yield from out.select(PARSED.names).cast(PARSED).to_batches()
 
 
-def window_partition(batches):
+def window_partition(batches, threads=1):
     """mapInArrow function: all of a partition's rows -> sash.window_agg per path."""
+    sash.set_threads(threads)
     table = pa.Table.from_batches(list(batches))
     if table.num_rows == 0:
         return
@@ -69,13 +76,14 @@ def spark_session():
 
 
 def run(spark, log: Path):
+    threads = int(spark.conf.get("spark.sash.threads", "1"))
     lines = spark.read.text(str(log))
     parsed = lines.mapInArrow(
-        parse_partition,
+        lambda batches: parse_partition(batches, threads),
         "timestamp timestamp, host string, method string, path string, status int, size long",
     )
     windows = (parsed.repartition("path").sortWithinPartitions("path", "timestamp")
-               .mapInArrow(window_partition,
+               .mapInArrow(lambda batches: window_partition(batches, threads),
                            "path string, window_start timestamp, window_end timestamp, "
                            "requests long, bytes long, p95_size double"))
     return windows

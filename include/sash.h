@@ -292,6 +292,23 @@ const char *sash_version(void);
 const char *sash_last_error_message(void);
 
 /*
+ Sets how many threads sash's kernels use, for the whole process: every
+ thread calling sash shares them, so many callers at once do not
+ oversubscribe the machine. 0 goes back to the default: the
+ `SASH_MAX_THREADS` environment variable, else the cores the process may
+ use (CPU affinity and cgroup quotas respected). The count never changes a
+ result, only how fast it comes. Thread-safe; calls already running finish
+ on the threads they started with. `SASH_STATUS_INVALID_INPUT` for a count
+ above 1024.
+ */
+sash_status sash_set_threads(size_t threads);
+
+/*
+ How many threads sash's kernels use (see `sash_set_threads`). Thread-safe.
+ */
+size_t sash_get_threads(void);
+
+/*
  The name of a status: "ok", "null_argument", ..., "unknown_column", ...
  (the conformance corpus' error kind names). A static string, never NULL:
  "unknown" for a value that is no `sash_status`.

@@ -165,6 +165,32 @@ pub extern "system" fn Java_dev_sash_NativeLib_version<'local>(mut unowned: EnvU
     unowned.with_env(|env| -> Result<JString<'local>> { Ok(JString::from_str(env, VERSION)?) }).resolve::<ThrowSashException>()
 }
 
+/// `NativeLib.setThreads(threads)`: 0 is the default.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_setThreads<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    threads: jni::sys::jint,
+) {
+    unowned
+        .with_env(|_env| -> Result<()> {
+            let threads = usize::try_from(threads).map_err(|_| {
+                sash_core::SashError::InvalidInput(format!(
+                    "threads must be from 0 (the default) to {}, got {threads}",
+                    sash_core::MAX_THREADS
+                ))
+            })?;
+            Ok(sash_core::set_threads(threads)?)
+        })
+        .resolve::<ThrowSashException>()
+}
+
+/// `NativeLib.threads()`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_sash_NativeLib_threads<'local>(mut unowned: EnvUnowned<'local>, _class: JClass<'local>) -> jni::sys::jint {
+    unowned.with_env(|_env| -> Result<jni::sys::jint> { Ok(sash_core::threads() as jni::sys::jint) }).resolve::<ThrowSashException>()
+}
+
 /// `NativeLib.windowAgg(array, schema, spec, sparkTypes, outArray, outSchema)`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_sash_NativeLib_windowAgg<'local>(

@@ -28,6 +28,7 @@ mod parse;
 mod spec;
 mod stream;
 mod testing;
+mod threads;
 mod windows;
 
 use arrow_array::{Array, RecordBatch};
@@ -60,6 +61,8 @@ fn _sash(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rolling, m)?)?;
     m.add_function(wrap_pyfunction!(parse::parse, m)?)?;
     m.add_function(wrap_pyfunction!(read_log, m)?)?;
+    m.add_function(wrap_pyfunction!(threads::set_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(threads::get_threads, m)?)?;
     m.add_class::<_LogBatches>()?;
     m.add_class::<WindowStream>()?;
     m.add_class::<RollingStream>()?;

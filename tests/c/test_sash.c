@@ -778,8 +778,47 @@ static void test_parse_read(void) {
   CHECK_NOTHING_LIVE();
 }
 
+/* The thread count: set, read, refused out of range (leaving it as it was),
+ * and never a part of a result: a parse large enough to be cut into parts
+ * gives the same rows with one thread and with three. */
+static void test_threads(void) {
+  CHECK_STATUS(sash_set_threads(3), SASH_STATUS_OK);
+  CHECK(sash_get_threads() == 3);
+  CHECK_STATUS(sash_set_threads(100000), SASH_STATUS_INVALID_INPUT);
+  CHECK(strstr(sash_last_error_message(), "threads") != NULL);
+  CHECK(sash_get_threads() == 3);
+
+  size_t line_len = strlen(LOG_TEXT), copies = (3u << 20) / line_len;
+  char *text = malloc(line_len * copies);
+  for (size_t i = 0; i < copies; i++) memcpy(text + i * line_len, LOG_TEXT, line_len);
+  struct ArrowArray one, three;
+  struct ArrowSchema one_schema, three_schema;
+  CHECK_STATUS(sash_set_threads(1), SASH_STATUS_OK);
+  CHECK_STATUS(sash_parse_bytes((const uint8_t *)text, line_len * copies, PARSE_SPEC, &one, &one_schema), SASH_STATUS_OK);
+  CHECK_STATUS(sash_set_threads(3), SASH_STATUS_OK);
+  CHECK_STATUS(sash_parse_bytes((const uint8_t *)text, line_len * copies, PARSE_SPEC, &three, &three_schema), SASH_STATUS_OK);
+  CHECK(one.length == (int64_t)(3 * copies) && three.length == one.length);
+  const struct ArrowArray *a = column(&one, &one_schema, "status"), *b = column(&three, &three_schema, "status");
+  CHECK(a && b);
+  if (a && b && three.length == one.length) {
+    int same = 1;
+    for (int64_t i = 0; i < one.length; i++) {
+      same &= is_valid(a, i) == is_valid(b, i) && (!is_valid(a, i) || u16_at(a, i) == u16_at(b, i));
+    }
+    CHECK(same);
+    CHECK(u16_at(b, one.length - 3) == 200 && !is_valid(b, one.length - 1));
+  }
+  release_out(&one, &one_schema);
+  release_out(&three, &three_schema);
+  free(text);
+  CHECK_STATUS(sash_set_threads(0), SASH_STATUS_OK);
+  CHECK(sash_get_threads() >= 1);
+  CHECK_NOTHING_LIVE();
+}
+
 int main(void) {
   test_version();
+  test_threads();
   test_window_agg();
   test_rolling();
   test_window_stream();

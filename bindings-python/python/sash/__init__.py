@@ -38,9 +38,11 @@ from sash._sash import (
     WindowStream,
     WrongTypeError,
     __version__,
+    get_threads,
     parse,
     read_log,
     rolling,
+    set_threads,
     window_agg,
 )
 
@@ -63,8 +65,10 @@ __all__ = [
     "WindowStream",
     "WrongTypeError",
     "__version__",
+    "get_threads",
     "parse",
     "read_log",
     "rolling",
+    "set_threads",
     "window_agg",
 ]

@@ -104,6 +104,14 @@ def read_log(
     types: Mapping[str, Any] = ...,
 ) -> pyarrow.RecordBatchReader: ...
 
+def set_threads(n: int) -> None:
+    """Sets how many threads sash's kernels use, for the whole process; 0 is the
+    default (SASH_MAX_THREADS, else the cores the process may use). Results never
+    depend on it."""
+
+def get_threads() -> int:
+    """How many threads sash's kernels use."""
+
 class WindowStream:
     """Tumbling, hopping or session windows over pushes of rows, emitted as the watermark passes them."""
 

@@ -44,7 +44,9 @@ pub fn split_small_inputs(on: bool) {
 
 struct Pool {
     threads: usize,
-    /// `None` with one thread.
+    /// The workers, started by the first call that splits its work (so a
+    /// process whose calls are all small never starts a thread); `None`
+    /// before that and with one thread.
     rayon: Option<Arc<rayon::ThreadPool>>,
 }
 
@@ -61,16 +63,10 @@ pub fn default_threads() -> usize {
     from_env.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS))
 }
 
-fn build(threads: usize) -> Result<Pool> {
-    if threads == 1 {
-        return Ok(Pool { threads, rayon: None });
-    }
-    let rayon = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("sash-{i}"))
-        .build()
-        .map_err(|e| SashError::InvalidInput(format!("cannot start {threads} threads: {e}")))?;
-    Ok(Pool { threads, rayon: Some(Arc::new(rayon)) })
+fn start_workers(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
+    // Workers that cannot start (no threads left) leave the call on its
+    // caller's thread rather than failing it: the result is the same.
+    rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|i| format!("sash-{i}")).build().ok().map(Arc::new)
 }
 
 /// Sets how many threads sash's kernels use from now on, for the whole
@@ -81,29 +77,33 @@ pub fn set_threads(threads: usize) -> Result<()> {
         return Err(SashError::InvalidInput(format!("threads must be from 0 (the default) to {MAX_THREADS}, got {threads}")));
     }
     let threads = if threads == 0 { default_threads() } else { threads };
-    let pool = build(threads)?;
-    *current().lock().unwrap_or_else(|e| e.into_inner()) = Some(pool);
+    let mut guard = current().lock().unwrap_or_else(|e| e.into_inner());
+    if guard.as_ref().is_none_or(|pool| pool.threads != threads) {
+        *guard = Some(Pool { threads, rayon: None });
+    }
     Ok(())
 }
 
 /// How many threads sash's kernels use.
 pub fn threads() -> usize {
-    with_pool(|threads, _| threads)
+    with_pool(false, |threads, _| threads)
 }
 
-fn with_pool<T>(f: impl FnOnce(usize, Option<Arc<rayon::ThreadPool>>) -> T) -> T {
+/// `f` of the thread count and, when `workers` is asked and there is more
+/// than one thread, the started workers.
+fn with_pool<T>(workers: bool, f: impl FnOnce(usize, Option<Arc<rayon::ThreadPool>>) -> T) -> T {
     let (threads, rayon) = {
         let mut guard = current().lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
+        let pool = guard.get_or_insert_with(|| {
             if std::env::var("SASH_SPLIT_SMALL_INPUTS").is_ok_and(|v| v == "1") {
                 split_small_inputs(true);
             }
-            // A pool that cannot start (no threads left) leaves the
-            // process on one thread rather than failing every call.
-            *guard = Some(build(default_threads()).unwrap_or(Pool { threads: 1, rayon: None }));
+            Pool { threads: default_threads(), rayon: None }
+        });
+        if workers && pool.threads > 1 && pool.rayon.is_none() {
+            pool.rayon = start_workers(pool.threads);
         }
-        let pool = guard.as_ref().expect("set above");
-        (pool.threads, pool.rayon.clone())
+        (pool.threads, if workers { pool.rayon.clone() } else { None })
     };
     f(threads, rayon)
 }
@@ -133,7 +133,7 @@ where
     if items.len() <= 1 {
         return items.into_iter().map(f).collect();
     }
-    with_pool(|_, rayon| match rayon {
+    with_pool(true, |_, rayon| match rayon {
         None => items.into_iter().map(&f).collect(),
         Some(rayon) => {
             let check = cancel::current_check();

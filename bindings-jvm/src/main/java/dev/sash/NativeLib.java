@@ -78,6 +78,12 @@ public final class NativeLib {
     /** The native library's version, e.g. "0.1.0". */
     public static native String version();
 
+    /** Sets the thread count of the native kernels, process-wide; 0 is the default. */
+    public static native void setThreads(int threads);
+
+    /** The thread count of the native kernels. */
+    public static native int threads();
+
     /** Windowed aggregation of one record batch (a struct array). */
     public static native void windowAgg(long array, long schema, String specJson, boolean sparkTypes, long outArray, long outSchema);
 

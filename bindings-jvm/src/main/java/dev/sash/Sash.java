@@ -65,6 +65,24 @@ public final class Sash {
         return java.util.List.of(NativeLib.errorKinds());
     }
 
+    /**
+     * Sets how many threads sash's kernels use, for the whole process (every
+     * thread calling sash shares them); 0 goes back to the default: the
+     * {@code SASH_MAX_THREADS} environment variable, else the cores the
+     * process may use. The count never changes a result, only how fast it
+     * comes. Calls already running finish on the threads they started with.
+     *
+     * @throws SashException.InvalidInput for a count below 0 or above 1024
+     */
+    public static void setThreads(int threads) {
+        NativeLib.setThreads(threads);
+    }
+
+    /** How many threads sash's kernels use (see {@link #setThreads(int)}). */
+    public static int threads() {
+        return NativeLib.threads();
+    }
+
     /** Windowed aggregation of one batch; the result holds one row per (key, window). */
     public static VectorSchemaRoot windowAgg(VectorSchemaRoot input, WindowSpec spec, BufferAllocator allocator) {
         return windowAgg(input, null, spec, allocator);

@@ -48,6 +48,12 @@ import org.apache.spark.sql.util.ArrowUtils;
  * single-process kernel's, row order aside (a Dataset has none). Spark has no
  * row order either, so among rows with the same time "input order"
  * (first/last ties, rolling row windows) is the order of the partition.
+ *
+ * <p>Threads: an executor runs one task per core already, so the kernels run
+ * on one thread per task there ({@code spark.sash.threads}, default 1; set
+ * it higher, or 0 for all cores, when executors run one task at a time). The
+ * setting is process-wide in the executor's JVM, so in local mode it also
+ * holds for {@link dev.sash.Sash} calls of the driver's own code.
  */
 public final class SashSpark {
     private SashSpark() {}
@@ -99,7 +105,11 @@ public final class SashSpark {
             }
         }
         StructType outSchema = new StructType(concat(inSchema.fields(), parsed.fields()));
-        FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> parsePartition(rows, inSchema, lineIndex, specJson, timeZone);
+        int threads = executorThreads(spark);
+        FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> {
+            useThreads(threads);
+            return parsePartition(rows, inSchema, lineIndex, specJson, timeZone);
+        };
         return toDataFrame(spark, internalRows(data).mapPartitions(job).rdd(), outSchema);
     }
 
@@ -136,7 +146,11 @@ public final class SashSpark {
         // partitions of a small input into one otherwise.
         int partitions = Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
         Dataset<Row> placed = partials.repartition(partitions, groups.toArray(Column[]::new));
-        FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> mergePartition(rows, partialSchema, inSchema, specJson, timeZone);
+        int threads = executorThreads(spark);
+        FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> {
+            useThreads(threads);
+            return mergePartition(rows, partialSchema, inSchema, specJson, timeZone);
+        };
         return toDataFrame(spark, internalRows(placed).mapPartitions(job).rdd(), outSchema);
     }
 
@@ -163,12 +177,14 @@ public final class SashSpark {
         RDD<org.apache.spark.sql.vectorized.ColumnarBatch> columnar = ColumnarInput.batches(data);
         RDD<InternalRow> partialRows;
         if (columnar != null) {
-            FlatMapFunction<Iterator<org.apache.spark.sql.vectorized.ColumnarBatch>, InternalRow> job = batches -> batches.hasNext()
+            int threads = executorThreads(spark);
+            FlatMapFunction<Iterator<org.apache.spark.sql.vectorized.ColumnarBatch>, InternalRow> job = batches -> useThreads(threads) && batches.hasNext()
                     ? runPartition(allocator -> ColumnarInput.write(batches, inSchema, timeZone, allocator), step)
                     : java.util.Collections.emptyIterator();
             partialRows = columnar.toJavaRDD().mapPartitions(job).rdd();
         } else {
-            FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> rows.hasNext()
+            int threads = executorThreads(spark);
+            FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> useThreads(threads) && rows.hasNext()
                     ? runPartition(allocator -> ArrowPartitions.write(rows, inSchema, timeZone, allocator, 0), step)
                     : java.util.Collections.emptyIterator();
             partialRows = internalRows(data).mapPartitions(job).rdd();
@@ -245,7 +261,11 @@ public final class SashSpark {
             int partitions = Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
             placed = data.repartition(partitions, columns);
         }
-        FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> aggregatePartition(rows, op, inSchema, specJson, timeZone);
+        int threads = executorThreads(spark);
+        FlatMapFunction<Iterator<InternalRow>, InternalRow> job = rows -> {
+            useThreads(threads);
+            return aggregatePartition(rows, op, inSchema, specJson, timeZone);
+        };
         return toDataFrame(spark, internalRows(placed).mapPartitions(job).rdd(), outSchema);
     }
 
@@ -349,6 +369,39 @@ public final class SashSpark {
         System.arraycopy(a, 0, all, 0, a.length);
         System.arraycopy(b, 0, all, a.length, b.length);
         return all;
+    }
+
+    /** The Spark setting of the kernels' thread count on executors. */
+    public static final String THREADS_CONF = "spark.sash.threads";
+
+    /**
+     * The kernels' thread count on executors: {@code spark.sash.threads}, else
+     * 1, as an executor already runs one task per core and more threads per
+     * task would oversubscribe it. 0 means sash's default (all the cores the
+     * executor's JVM may use), for executors that run one task at a time.
+     */
+    static int executorThreads(SparkSession spark) {
+        String value = spark.conf().get(THREADS_CONF, "1").trim();
+        try {
+            int threads = Integer.parseInt(value);
+            if (threads >= 0 && threads <= 1024) {
+                return threads;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new SashSpecException("invalid_spec", "invalid spec: " + THREADS_CONF + " must be a whole number from 0 to 1024, got \"" + value + "\"");
+    }
+
+    /**
+     * Sets the executor JVM's thread count (the pool is process-wide) at the
+     * start of each partition, so a count set meanwhile by other code does
+     * not stay; setting the count it already has changes nothing. True, for
+     * use in expressions.
+     */
+    static boolean useThreads(int threads) {
+        dev.sash.Sash.setThreads(threads);
+        return true;
     }
 
     static String timeZone(SparkSession spark) {

@@ -112,6 +112,27 @@ class SashSparkTest {
     }
 
     @Test
+    void executorsRunOneThreadPerTaskUnlessSparkSashThreadsSaysOtherwise() {
+        // local[2]: the executor is this JVM, so its process-wide count is visible here.
+        Dataset<Row> events = randomEvents(4, 3_000);
+        WindowSpec spec = WindowSpec.tumbling("ts", "1m").by("host").aggs("count() as n", "sum(v) as sv").build();
+        Sash.setThreads(5);
+        try {
+            List<String> oneThread = canonical(SashSpark.windowAgg(events, spec));
+            assertEquals(1, Sash.threads(), "by default a task runs the kernel on one thread");
+            spark.conf().set(SashSpark.THREADS_CONF, "3");
+            assertEquals(oneThread, canonical(SashSpark.windowAgg(events, spec)));
+            assertEquals(3, Sash.threads());
+            spark.conf().set(SashSpark.THREADS_CONF, "many");
+            SashSpecException e = assertThrows(SashSpecException.class, () -> SashSpark.windowAgg(events, spec).count());
+            assertTrue(e.getMessage().contains(SashSpark.THREADS_CONF), e.getMessage());
+        } finally {
+            spark.conf().unset(SashSpark.THREADS_CONF);
+            Sash.setThreads(0);
+        }
+    }
+
+    @Test
     void doubleKeysAndSparkDurationsEqualSpark() {
         // Spark groups -0.0 with 0.0 and every NaN together; so does sash.
         Double[] levels = {0.0, -0.0, Double.NaN, 1.5, null};
