@@ -109,13 +109,14 @@ fn with_pool<T>(workers: bool, f: impl FnOnce(usize, Option<Arc<rayon::ThreadPoo
 }
 
 /// How many parts a call with `work` units (rows, bytes) should split into
-/// when each part should hold at least `min_part` of them: 1 (stay on this
-/// thread) for small calls, else up to four parts per thread, so that
-/// uneven parts are balanced by stealing.
-pub(crate) fn parts_for(work: usize, min_part: usize) -> usize {
+/// when each part should hold at least `min_part` of them and splitting
+/// pays only with `min_threads` threads or more: 1 (stay on this thread)
+/// for small calls and too few threads, else up to four parts per thread,
+/// so that uneven parts are balanced by stealing.
+pub(crate) fn parts_for(work: usize, min_part: usize, min_threads: usize) -> usize {
     let threads = threads();
-    let min_part = if SPLIT_SMALL_INPUTS.load(Ordering::Relaxed) { 1 } else { min_part };
-    if threads == 1 || work < 2 * min_part {
+    let (min_part, min_threads) = if SPLIT_SMALL_INPUTS.load(Ordering::Relaxed) { (1, 2) } else { (min_part, min_threads.max(2)) };
+    if threads < min_threads || work < 2 * min_part {
         return 1;
     }
     (work / min_part.max(1)).clamp(1, 4 * threads)
@@ -195,7 +196,11 @@ pub(crate) mod tests {
             assert_eq!(map((0..100).collect(), |i: i32| i * 2), (0..100).map(|i| i * 2).collect::<Vec<_>>());
             set_threads(1).unwrap();
             assert_eq!(threads(), 1);
-            assert_eq!(parts_for(1 << 30, 1), 1);
+            assert_eq!(parts_for(1 << 30, 1, 2), 1);
+            set_threads(3).unwrap();
+            assert_eq!(parts_for(1 << 30, 1, 2), 12, "four parts per thread");
+            assert_eq!(parts_for(7, 4, 2), 1, "under two parts' worth stays whole");
+            assert_eq!(parts_for(1 << 30, 1, 4), 1, "too few threads to pay");
         });
         assert!(set_threads(MAX_THREADS + 1).is_err());
         assert!(threads() >= 1);

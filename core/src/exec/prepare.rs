@@ -72,7 +72,7 @@ const MIN_SORTED_CHECK_PART: usize = 1 << 20;
 /// [`has_descent`] on the pool: parts overlapping by one value, so a descent
 /// across a cut is seen.
 fn has_descent_in_parts(values: &[i64]) -> bool {
-    let parts = crate::exec::pool::parts_for(values.len(), MIN_SORTED_CHECK_PART);
+    let parts = crate::exec::pool::parts_for(values.len(), MIN_SORTED_CHECK_PART, 2);
     if parts <= 1 {
         return has_descent(values);
     }

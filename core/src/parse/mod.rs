@@ -145,7 +145,7 @@ impl Parser {
     }
 
     fn parse_lines_counting(&mut self, array: &dyn Array) -> Result<ParseOutput> {
-        let parts = pool::parts_for(array.len(), MIN_PART_LINES);
+        let parts = pool::parts_for(array.len(), MIN_PART_LINES, 2);
         if parts > 1 {
             let len = array.len();
             let ranges = (0..parts).map(|j| len * j / parts..len * (j + 1) / parts).collect();
@@ -268,7 +268,7 @@ impl Parser {
     }
 
     fn parse_text_counting(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
-        let parts = line_parts(bytes.as_slice(), pool::parts_for(bytes.len(), MIN_PART_BYTES));
+        let parts = line_parts(bytes.as_slice(), pool::parts_for(bytes.len(), MIN_PART_BYTES, 2));
         if parts.len() > 1 {
             return self.parse_text_in_parts(bytes, parts);
         }

@@ -71,11 +71,21 @@ fn slice_rows(batches: &[RecordBatch], starts: &[usize], from: usize, to: usize)
     out
 }
 
+/// Threads a tumbling call needs before it is split. The parts' outputs
+/// are copied into one (`pool::concat_batches`), and a tumbling output is
+/// large against the work that made it (a minute's windows over 10M rows
+/// are a sixth of the rows, 100 MB): on two threads that copy, into fresh
+/// pages, cost what the second thread saved (bench/results-threads.md). A
+/// hopping window aggregates several panes per output row, so its split
+/// pays from two threads on.
+pub(super) const MIN_THREADS_TUMBLING: usize = 4;
+
 /// The window indices at which the input is cut: empty (one part) for small
 /// inputs, one thread, or input whose rows all start in one window.
 pub(super) fn window_parts(input: &Prepared, grid: &Grid) -> Vec<Index> {
     let rows: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
-    let parts = pool::parts_for(rows, MIN_PART_ROWS);
+    let min_threads = if grid.n > grid.m { 2 } else { MIN_THREADS_TUMBLING };
+    let parts = pool::parts_for(rows, MIN_PART_ROWS, min_threads);
     if parts <= 1 {
         return Vec::new();
     }

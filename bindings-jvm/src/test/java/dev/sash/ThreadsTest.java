@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The thread count: set and read process-wide, refused out of range, and
- * never a part of a result (the same rows with 1 and 3 threads, and for
+ * never a part of a result (the same rows with 1 and 4 threads, and for
  * eight Java threads calling at once).
  */
 class ThreadsTest {
@@ -85,7 +85,7 @@ class ThreadsTest {
         try (VectorSchemaRoot input = bigBatch()) {
             Sash.setThreads(1);
             String alone = windows(input);
-            Sash.setThreads(3);
+            Sash.setThreads(4); // windows split from four threads on (core window::split::MIN_THREADS)
             assertEquals(alone, windows(input));
             ExecutorService pool = Executors.newFixedThreadPool(8);
             try {
