@@ -9,7 +9,7 @@ CARGO       ?= cargo
 # CI machines have 2 cores; never ask for more jobs than that.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-flink bench-parse bench-quantile bench-rust python-dev lint fmt venv clean \
+.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-flink bench-threads bench-parse bench-quantile bench-rust python-dev lint fmt venv clean \
         header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-go lib-jvm jar
 
 # ---- C binding (issue #5) ----
@@ -181,6 +181,10 @@ bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python whee
 	$(MAKE) --no-print-directory bench-c
 	$(MAKE) --no-print-directory bench-jvm
 	$(MAKE) --no-print-directory bench-flink
+	$(MAKE) --no-print-directory bench-threads
+
+bench-threads: bench-rust venv ## Every kernel with 1 and all threads, and against DuckDB and Polars with all theirs; writes bench/results-threads.md
+	$(PY) bench/threads.py
 
 bench-quantile: python-dev ## Rolling exact median and 0.9 quantile (2M rows, 100 keys, 5-minute windows) against Polars' rolling_quantile_by; writes bench/results-quantile.md
 	$(PY) bench/rolling_quantile.py

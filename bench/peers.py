@@ -52,6 +52,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
+os.environ.setdefault("SASH_MAX_THREADS", "1")  # single-threaded comparisons (bench/threads.py scales)
+# DuckDB's threads; bench/threads.py sets it (and POLARS_MAX_THREADS) to all cores.
+DUCKDB_THREADS = int(os.environ.get("BENCH_DUCKDB_THREADS", "1"))
 
 import duckdb  # noqa: E402
 import numpy as np  # noqa: E402
@@ -210,7 +213,7 @@ DUCKDB_SQL: dict[str, dict[str, str]] = {
 
 def duckdb_formulations(table: pa.Table, cases) -> list[Formulation]:
     con = duckdb.connect()
-    con.execute("SET threads = 1")
+    con.execute(f"SET threads = {DUCKDB_THREADS}")
     con.register("t", table)  # zero-copy Arrow scan
     out = []
     for case in cases:
@@ -485,7 +488,7 @@ def run_parse_peers(data_dir: str, repeats: int) -> dict[tuple[str, str], float]
             return groups.with_columns(exprs) if exprs else groups
 
         con = duckdb.connect()
-        con.execute("SET threads = 1")
+        con.execute(f"SET threads = {DUCKDB_THREADS}")
         con.register("lines_arrow", pa.table({"line": pa.array(series.to_arrow(), pa.large_string())}))
         con.execute("CREATE TABLE lines AS SELECT line FROM lines_arrow")
         names = [n for n in __import__("re").findall(r"\?P<(\w+)>", pattern)]

@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("POLARS_MAX_THREADS", "1")  # before peers imports polars
+os.environ.setdefault("SASH_MAX_THREADS", "1")  # single-threaded comparisons (bench/threads.py scales)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("POLARS_MAX_THREADS", "1")  # before polars is imported
+os.environ.setdefault("SASH_MAX_THREADS", "1")  # single-threaded comparisons (bench/threads.py scales)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

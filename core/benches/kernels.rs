@@ -17,6 +17,9 @@
 //! case's semantics costs here (see [`rolling_floor`]); `bench/run.py`
 //! reports the ratio to Polars that this floor would allow.
 //!
+//! `--threads N` runs the kernels on N threads (default 1; 0 is every core);
+//! each line then carries `threads`.
+//!
 //! `... --parse [--lines N] [--write-data DIR] [--case NAME] [--once]` times
 //! the parsing kernel instead: it generates N (default 1M) synthetic lines per
 //! format deterministically (combined ≈ 170 MB), parses them from one buffer
@@ -201,7 +204,8 @@ fn parse_bench(args: &[String], only: Option<&str>, once: bool) {
             assert_eq!(out.batch.num_rows() as u64, lines);
         }
         println!(
-            "{{\"case\": \"{name}\", \"rows\": {lines}, \"bytes\": {bytes}, \"seconds\": {best:.6}, \"rows_per_s\": {:.0}, \"mb_per_s\": {:.1}, \"failed_lines\": {failed}}}",
+            "{{\"case\": \"{name}\", \"threads\": {}, \"rows\": {lines}, \"bytes\": {bytes}, \"seconds\": {best:.6}, \"rows_per_s\": {:.0}, \"mb_per_s\": {:.1}, \"failed_lines\": {failed}}}",
+            sash_core::threads(),
             lines as f64 / best,
             bytes as f64 / 1e6 / best
         );
@@ -210,6 +214,11 @@ fn parse_bench(args: &[String], only: Option<&str>, once: bool) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // One thread unless `--threads N` says otherwise (0: all the cores), so
+    // that the single-threaded comparisons stay single-threaded.
+    let threads: usize =
+        args.iter().position(|a| a == "--threads").and_then(|i| args.get(i + 1)).map_or(1, |n| n.parse().expect("--threads N"));
+    sash_core::set_threads(threads).expect("thread count");
     if args.iter().any(|a| a == "--parse") {
         let only = args.iter().position(|a| a == "--case").and_then(|i| args.get(i + 1)).cloned();
         parse_bench(&args, only.as_deref(), args.iter().any(|a| a == "--once"));
@@ -264,7 +273,8 @@ fn main() {
             };
         }
         println!(
-            "{{\"case\": \"{name}\", \"rows\": {rows}, \"seconds\": {best:.6}, \"rows_per_s\": {:.0}, \"output_rows\": {output_rows}, \"output_bytes\": {output_bytes}, \"baseline_rss_bytes\": {baseline}, \"loaded_rss_bytes\": {loaded}, \"kernel_peak_rss_bytes\": {}}}",
+            "{{\"case\": \"{name}\", \"threads\": {}, \"rows\": {rows}, \"seconds\": {best:.6}, \"rows_per_s\": {:.0}, \"output_rows\": {output_rows}, \"output_bytes\": {output_bytes}, \"baseline_rss_bytes\": {baseline}, \"loaded_rss_bytes\": {loaded}, \"kernel_peak_rss_bytes\": {}}}",
+            sash_core::threads(),
             rows as f64 / best,
             peak_rss_bytes()
         );
