@@ -210,6 +210,40 @@ fn real_logs_parse_the_same_with_any_thread_count() {
     }
 }
 
+/// A log read in chunks (`read_log`): each chunk is split, and rows, errors
+/// and a raised error's line number (counted across chunks) are the same.
+#[test]
+fn a_log_read_in_chunks_parses_the_same_with_any_thread_count() {
+    let logs = corpus_dir().join("../data/logs");
+    let mut text = std::fs::read(logs.join("apache_combined_10k.log")).unwrap();
+    // A garbage line two thirds in, in a later chunk than the first.
+    let at = text.len() * 2 / 3;
+    let at = at + text[at..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    text.splice(at..at, b"not a combined line\n".iter().copied());
+    for on_error in ["mark", "raise"] {
+        let spec = ParseSpec::from_json(&format!(r#"{{"format": "combined", "on_error": "{on_error}"}}"#)).unwrap();
+        let runs = with_each_count(|| {
+            let reader = sash_core::ParseReader::new(std::io::Cursor::new(text.clone()), &spec).unwrap().with_chunk_bytes(64 << 10);
+            reader.map(|r| r.map(|out| (out.batch, out.failed)).map_err(|e| e.to_string())).collect::<Vec<_>>()
+        });
+        for (count, chunks) in &runs[1..] {
+            assert_eq!(chunks.len(), runs[0].1.len(), "{on_error}, {count} threads: chunk count");
+            for (got, want) in chunks.iter().zip(&runs[0].1) {
+                match (got, want) {
+                    (Ok((a, fa)), Ok((b, fb))) => assert!(same_batch(a, b) && fa == fb, "{on_error}, {count} threads"),
+                    (Err(a), Err(b)) => assert_eq!(a, b, "{on_error}, {count} threads"),
+                    _ => panic!("{on_error}, {count} threads: {got:?} against {want:?}"),
+                }
+            }
+        }
+        if on_error == "raise" {
+            let raised = runs[0].1.iter().find_map(|r| r.as_ref().err()).expect("the garbage line raises");
+            let line = text[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            assert!(raised.contains(&format!("line {line}")), "{raised}");
+        }
+    }
+}
+
 /// Eight callers at once share the pool (no deadlock, no extra threads) and
 /// each gets what it gets alone.
 #[test]
