@@ -122,3 +122,15 @@ def test_many_python_threads_share_the_pool(restore_threads):
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "a caller hung"
     assert failures == []
+
+
+def test_ctrl_c_stops_a_call_split_over_the_pool(restore_threads):
+    # Python's check runs the interpreter's signal handlers, which only the
+    # calling thread may do: the pool's tasks stop on a flag it sets.
+    from test_bad_input import assert_interrupted_soon
+
+    n = 1_000_000
+    t = pa.table({"ts": pa.array(np.arange(n), pa.timestamp("s")), "v": np.random.default_rng(1).integers(0, 1000, n)})
+    sash.set_threads(2)
+    assert_interrupted_soon(lambda: sash.window_agg(t, time="ts", every="1s", period="60s", aggs=["count_distinct(v)"]))
+    assert sash.window_agg(t.slice(0, 100), time="ts", every="1s", period="60s", aggs=["count_distinct(v)"]).num_rows == 159

@@ -9,8 +9,11 @@
 //! cancelled call, and a stream reader that was cancelled goes on from
 //! where it stopped when it is read again.
 //!
-//! The check is per thread: work a call hands to sash's thread pool
-//! (`exec::pool`) carries its caller's check with it.
+//! The check is per thread and is only ever asked on the thread that
+//! installed it (a JVM check asks about the asking thread, Python's runs
+//! the interpreter's signal handlers): while a call's work runs on sash's
+//! thread pool (`exec::pool`), the waiting caller asks its check and the
+//! tasks ask a flag it sets.
 
 use crate::error::{Result, SashError};
 use std::cell::Cell;

@@ -136,11 +136,59 @@ where
     }
     with_pool(true, |_, rayon| match rayon {
         None => items.into_iter().map(&f).collect(),
-        Some(rayon) => {
-            let check = cancel::current_check();
-            rayon.install(|| items.into_par_iter().map(|item| cancel::with_inherited(check, || f(item))).collect())
-        }
+        Some(rayon) => match cancel::current_check() {
+            // On a worker (a task splitting again) the check is already the
+            // flag below, which any thread may ask.
+            Some(check) if rayon::current_thread_index().is_none() => asked_by_caller(&rayon, check, items, &f),
+            check => rayon.install(|| items.into_par_iter().map(|item| cancel::with_inherited(check, || f(item))).collect()),
+        },
     })
+}
+
+/// [`map`] under a caller's check that only the caller's thread may ask (a
+/// JVM check asks the JVM about the thread asking; Python's, the
+/// interpreter): the tasks ask a flag, which this thread sets when its own
+/// check says stop while it waits for them.
+fn asked_by_caller<I, T, F>(rayon: &rayon::ThreadPool, check: cancel::Check<'static>, items: Vec<I>, f: &F) -> Vec<T>
+where
+    I: Send,
+    T: Send,
+    F: Fn(I) -> T + Sync,
+{
+    /// Says the tasks are over (also when one panicked) and wakes the caller.
+    struct Done<'a> {
+        done: &'a AtomicBool,
+        caller: std::thread::Thread,
+    }
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.done.store(true, Ordering::Release);
+            self.caller.unpark();
+        }
+    }
+    // Asked once before the tasks start, so a call cancelled already is
+    // cancelled in every task, whatever the timing.
+    let stop = AtomicBool::new(check());
+    let done = AtomicBool::new(false);
+    let mut out = None;
+    rayon.in_place_scope(|scope| {
+        let (stop, out, signal) = (&stop, &mut out, Done { done: &done, caller: std::thread::current() });
+        scope.spawn(move |_| {
+            let _signal = signal;
+            let asked = || stop.load(Ordering::Relaxed);
+            *out = Some(cancel::with_check(&asked, || {
+                let flag = cancel::current_check();
+                items.into_par_iter().map(|item| cancel::with_inherited(flag, || f(item))).collect::<Vec<T>>()
+            }));
+        });
+        while !done.load(Ordering::Acquire) {
+            if !stop.load(Ordering::Relaxed) && check() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            std::thread::park_timeout(std::time::Duration::from_millis(2));
+        }
+    });
+    out.expect("the scope ran the tasks (a panic in one is raised by the scope)")
 }
 
 /// [`map`] for fallible tasks: the first error in item order, else every result.
@@ -213,6 +261,27 @@ pub(crate) mod tests {
             let results = cancel::with_check(&stop, || map(vec![1, 2, 3, 4], |_| cancel::check().is_err()));
             assert_eq!(results, vec![true; 4]);
             assert_eq!(map(vec![1, 2], |_| cancel::check().is_err()), vec![false; 2]);
+        });
+    }
+
+    /// A check that answers only on the thread that installed it (as the
+    /// JVM's does: it asks about the asking thread) still stops the tasks.
+    #[test]
+    fn a_check_only_its_own_thread_may_ask_stops_the_tasks() {
+        with_threads(2, || {
+            let caller = std::thread::current().id();
+            let started = std::time::Instant::now();
+            let interrupted = || std::thread::current().id() == caller && started.elapsed() > std::time::Duration::from_millis(20);
+            let results = cancel::with_check(&interrupted, || {
+                map((0..4).collect(), |_: i32| loop {
+                    if cancel::check().is_err() {
+                        return true;
+                    }
+                    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the tasks were never told to stop");
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                })
+            });
+            assert_eq!(results, vec![true; 4]);
         });
     }
 
