@@ -134,3 +134,26 @@ def test_ctrl_c_stops_a_call_split_over_the_pool(restore_threads):
     sash.set_threads(2)
     assert_interrupted_soon(lambda: sash.window_agg(t, time="ts", every="1s", period="60s", aggs=["count_distinct(v)"]))
     assert sash.window_agg(t.slice(0, 100), time="ts", every="1s", period="60s", aggs=["count_distinct(v)"]).num_rows == 159
+
+
+def test_small_calls_start_no_thread():
+    # The pool's workers start with the first call large enough to split:
+    # a process of small calls never has more threads than its own.
+    code = """
+import os, numpy as np, pyarrow as pa, sash
+def threads(): return len(os.listdir("/proc/self/task"))
+sash.set_threads(4)
+t = pa.table({"ts": pa.array(np.arange(1000), pa.timestamp("s")), "v": np.arange(1000.0)})
+before = threads()
+for _ in range(50):
+    sash.window_agg(t, time="ts", every="10s", period="30s", aggs=["sum(v)"])
+    sash.parse(b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \\"GET / HTTP/1.0\\" 200 2326\\n" * 100, format="common")
+small = threads()
+big = pa.table({"ts": pa.array(np.arange(2_000_000), pa.timestamp("s")), "v": np.arange(2_000_000.0)})
+sash.window_agg(big, time="ts", every="10s", period="30s", aggs=["sum(v)"])
+print(before, small, threads())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    before, small, after = map(int, out)
+    assert small == before, f"small calls started {small - before} threads"
+    assert after == before + 4, f"a large call started {after - before} threads, not the pool's 4"
