@@ -140,8 +140,7 @@ fn window_agg_storing(
     let input = Prepared::new(schema, batches, columns, spec.null_time, &spec.aggs, false)?;
     if let Kind::Panes(grid) = &kind {
         grid.check_output_size(&input)?;
-        let cuts = split::window_parts(&input, grid);
-        if !cuts.is_empty() {
+        if let Some(cuts) = split::window_parts(&input, grid) {
             return split::panes_in_parts(schema, spec, &input, *grid, store, states, cuts);
         }
     }

@@ -80,14 +80,21 @@ fn slice_rows(batches: &[RecordBatch], starts: &[usize], from: usize, to: usize)
 /// pays from two threads on.
 pub(super) const MIN_THREADS_TUMBLING: usize = 4;
 
-/// The window indices at which the input is cut: empty (one part) for small
-/// inputs, one thread, or input whose rows all start in one window.
-pub(super) fn window_parts(input: &Prepared, grid: &Grid) -> Vec<Index> {
+/// Where a call is cut: the window indices, and the input's times (read once
+/// for finding the cuts and each part's rows).
+pub(super) struct Cuts<'a> {
+    times: Times<'a>,
+    windows: Vec<Index>,
+}
+
+/// Where the input is cut; None (one part) for small inputs, too few
+/// threads, or input whose rows all start in one window.
+pub(super) fn window_parts<'a>(input: &'a Prepared, grid: &Grid) -> Option<Cuts<'a>> {
     let rows: usize = input.batches.iter().map(RecordBatch::num_rows).sum();
     let min_threads = if grid.n > grid.m { 2 } else { MIN_THREADS_TUMBLING };
     let parts = pool::parts_for(rows, MIN_PART_ROWS, min_threads);
     if parts <= 1 {
-        return Vec::new();
+        return None;
     }
     let times = Times::new(&input.time, &input.batches);
     let mut cuts: Vec<Index> = Vec::with_capacity(parts);
@@ -101,10 +108,10 @@ pub(super) fn window_parts(input: &Prepared, grid: &Grid) -> Vec<Index> {
     // A cut at or before the first row's window leaves the first part empty.
     let first_window = grid.pane_of(times.get(0)).div_euclid(grid.m as i128);
     cuts.retain(|&k| k > first_window);
-    cuts
+    (!cuts.is_empty()).then_some(Cuts { times, windows: cuts })
 }
 
-/// `window_agg` of prepared input cut at `cuts` (window indices): the parts
+/// `window_agg` of prepared input cut at `cuts`: the parts
 /// on the pool, their outputs cut to the windows each owns and concatenated.
 pub(super) fn panes_in_parts(
     schema: &SchemaRef,
@@ -113,9 +120,9 @@ pub(super) fn panes_in_parts(
     grid: Grid,
     store: Store,
     states: Option<u64>,
-    cuts: Vec<Index>,
+    cuts: Cuts,
 ) -> Result<RecordBatch> {
-    let times = Times::new(&input.time, &input.batches);
+    let Cuts { times, windows: cuts } = cuts;
     let (m, n) = (grid.m as i128, grid.n as i128);
     // Part j owns windows [owned_j, owned_j+1), None meaning unbounded.
     let mut bounds: Vec<Option<Index>> = vec![None];
