@@ -173,15 +173,7 @@ pub extern "system" fn Java_dev_sash_NativeLib_setThreads<'local>(
     threads: jni::sys::jint,
 ) {
     unowned
-        .with_env(|_env| -> Result<()> {
-            let threads = usize::try_from(threads).map_err(|_| {
-                sash_core::SashError::InvalidInput(format!(
-                    "threads must be from 0 (the default) to {}, got {threads}",
-                    sash_core::MAX_THREADS
-                ))
-            })?;
-            Ok(sash_core::set_threads(threads)?)
-        })
+        .with_env(|_env| -> Result<()> { Ok(sash_core::set_threads(sash_core::pool::requested_threads(threads.into())?)?) })
         .resolve::<ThrowSashException>()
 }
 

@@ -10,13 +10,7 @@ use pyo3::prelude::*;
 /// already running finish on the threads they started with.
 #[pyfunction]
 pub fn set_threads(py: Python<'_>, n: i64) -> PyResult<()> {
-    let n = usize::try_from(n).map_err(|_| {
-        error::to_pyerr(
-            py,
-            sash_core::SashError::InvalidInput(format!("threads must be from 0 (the default) to {}, got {n}", sash_core::MAX_THREADS)),
-        )
-    })?;
-    sash_core::set_threads(n).map_err(|e| error::to_pyerr(py, e))
+    sash_core::pool::requested_threads(n).and_then(sash_core::set_threads).map_err(|e| error::to_pyerr(py, e))
 }
 
 /// How many threads sash's kernels use (see `set_threads`).

@@ -14,8 +14,9 @@
 //! do not depend on it. Small calls (under a kernel's measured threshold)
 //! never leave the calling thread, so per-call overhead does not grow.
 //!
-//! Cancellation follows the work: a task running on a worker asks the check
-//! of the call that spawned it (see [`crate::cancel`]).
+//! Cancellation follows the work: while a call's tasks run on the workers,
+//! the caller asks its own check and the tasks see the answer (see
+//! [`crate::cancel`]).
 
 use crate::error::{Result, SashError};
 use crate::exec::cancel;
@@ -74,7 +75,7 @@ fn start_workers(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
 /// running finish on the threads they started with.
 pub fn set_threads(threads: usize) -> Result<()> {
     if threads > MAX_THREADS {
-        return Err(SashError::InvalidInput(format!("threads must be from 0 (the default) to {MAX_THREADS}, got {threads}")));
+        return Err(out_of_range(threads));
     }
     let threads = if threads == 0 { default_threads() } else { threads };
     let mut guard = current().lock().unwrap_or_else(|e| e.into_inner());
@@ -82,6 +83,17 @@ pub fn set_threads(threads: usize) -> Result<()> {
         *guard = Some(Pool { threads, rayon: None });
     }
     Ok(())
+}
+
+/// A thread count asked for as a signed number (a Java `int`, a Python
+/// `int`), for [`set_threads`]: the error it gives for a count out of range,
+/// negative ones too.
+pub fn requested_threads(threads: i64) -> Result<usize> {
+    usize::try_from(threads).ok().filter(|&n| n <= MAX_THREADS).ok_or_else(|| out_of_range(threads))
+}
+
+fn out_of_range(threads: impl std::fmt::Display) -> SashError {
+    SashError::InvalidInput(format!("threads must be from 0 (the default) to {MAX_THREADS}, got {threads}"))
 }
 
 /// How many threads sash's kernels use.
@@ -251,7 +263,15 @@ pub(crate) mod tests {
             assert_eq!(parts_for(1 << 30, 1, 4), 1, "too few threads to pay");
         });
         assert!(set_threads(MAX_THREADS + 1).is_err());
+        assert_eq!(requested_threads(3).unwrap(), 3);
+        for bad in [-1, MAX_THREADS as i64 + 1] {
+            assert_eq!(requested_threads(bad).unwrap_err().to_string(), set_threads_error(bad));
+        }
         assert!(threads() >= 1);
+    }
+
+    fn set_threads_error(n: i64) -> String {
+        SashError::InvalidInput(format!("threads must be from 0 (the default) to {MAX_THREADS}, got {n}")).to_string()
     }
 
     #[test]
