@@ -28,6 +28,7 @@ TEST_PROFILE    ?= test-opt
 TEST_FEATURES   := --features sash-core/reference
 PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib
+BINDIR      ?= $(PREFIX)/bin
 INCLUDEDIR  ?= $(PREFIX)/include
 C_BUILD     := tests/c/build
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -g -Iinclude
@@ -109,6 +110,7 @@ test-c-install: test-c-programs
 	PKG_CONFIG_PATH=$(C_BUILD)/prefix/lib/pkgconfig gcc $(CFLAGS_TEST) tests/c/test_sash.c -o $(C_BUILD)/test_sash_installed \
 	  $$(PKG_CONFIG_PATH=$(C_BUILD)/prefix/lib/pkgconfig pkg-config --cflags --libs sash) -Wl,-rpath,$(CURDIR)/$(C_BUILD)/prefix/lib
 	$(C_BUILD)/test_sash_installed
+	test "$$($(C_BUILD)/prefix/bin/sash --version)" = "sash $(SASH_VERSION)"
 
 test-c-conformance:
 	$(CARGO) test --profile $(TEST_PROFILE) -p sash-c $(TEST_FEATURES)
@@ -124,9 +126,11 @@ test-go: test-c-install ## Go binding tests (bindings-go, cgo + arrow-go cdata, 
 	cd bindings-go && CGO_CFLAGS="-I$(CURDIR)/include" CGO_LDFLAGS="$(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)" \
 	  SASH_TEST_EXTERNAL=1 PKG_CONFIG_PATH=$(GO_PKG_CONFIG_PATH) go test -race -count=1 ./...
 
-install: ## Install libsash (.so, .a), include/sash.h and sash.pc under PREFIX (default /usr/local)
+install: ## Install the `sash` command, libsash (.so, .a), include/sash.h and sash.pc under PREFIX (default /usr/local)
 	$(MAKE) --no-print-directory lib-c PROFILE=$(INSTALL_PROFILE)
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	$(CARGO) build -p sash-cli --profile $(INSTALL_PROFILE) $(LIB_C_FEATURES)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 755 $(TARGET_DIR)/$(INSTALL_PROFILE)/sash $(DESTDIR)$(BINDIR)/sash
 	install -m 755 $(TARGET_DIR)/$(INSTALL_PROFILE)/libsash.so $(DESTDIR)$(LIBDIR)/libsash.so
 	install -m 644 $(TARGET_DIR)/$(INSTALL_PROFILE)/libsash.a $(DESTDIR)$(LIBDIR)/libsash.a
 	install -m 644 include/sash.h $(DESTDIR)$(INCLUDEDIR)/sash.h

@@ -21,6 +21,7 @@
 //! shape: convert input, build the JSON parse spec from `format` and the
 //! keyword options, parse under `py.detach`, map errors, export.
 
+mod cli;
 mod compute;
 mod error;
 mod input;
@@ -75,6 +76,7 @@ fn _sash(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_stream_kernel_seconds, m)?)?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
     m.add_function(wrap_pyfunction!(_error_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::_cli_main, m)?)?;
     Ok(())
 }
 

@@ -48,7 +48,7 @@ use std::sync::Arc;
 pub use lines::split_lines_for_tests;
 use lines::*;
 use reader::{gzip_error, is_gzip};
-pub use reader::{ParseReader, DEFAULT_CHUNK_BYTES};
+pub use reader::{ChunkSource, ParseReader, DEFAULT_CHUNK_BYTES};
 
 /// Lines between two looks at whether the caller cancelled the call.
 const CHECK_LINES: u64 = 16 * 1024;

@@ -1,6 +1,7 @@
 //! `ParseReader`: parsing a byte stream (a file, a socket, a gzip) in
 //! chunks of lines, with bounded memory and decompression.
 
+use super::lines::split_lines;
 use super::*;
 
 /// The first two bytes of every gzip stream (RFC 1952).
@@ -79,6 +80,48 @@ pub struct ParseReader<R: Read> {
     /// when the reader is read again.
     pub(super) unparsed: Option<Buffer>,
     pub(super) done: bool,
+    /// Bytes of the (decompressed) stream before the next chunk's first byte.
+    pub(super) position: u64,
+    /// Where the chunk being read or parsed came from (`next_chunk` fills
+    /// it; `Iterator::next` hands it to `last` once the chunk parsed).
+    pub(super) pending: Option<ChunkSource>,
+    pub(super) last: Option<ChunkSource>,
+    /// Bytes of an over-long line read past so far, for the chunk being read.
+    pub(super) skipped: u64,
+}
+
+/// Where the lines of one batch of a [`ParseReader`] came from: the text
+/// they were parsed from, its place in the stream, and the number of its
+/// first line. Error reports use it to name each failed line's number and
+/// byte offset (and to quote it); nothing is copied to keep it, the batch's
+/// strings point into the same buffer.
+#[derive(Debug, Clone)]
+pub struct ChunkSource {
+    /// The lines, as parsed (decompressed; of a line longer than
+    /// `max_line_bytes`, the part that was kept).
+    pub text: Buffer,
+    /// The 1-based number of the first line, counted across the reader's batches.
+    pub first_line: u64,
+    /// The byte offset of `text` in the stream (the decompressed stream of a
+    /// gzip input).
+    pub offset: u64,
+    /// A line longer than `max_line_bytes` opened this chunk: this many of
+    /// its bytes after `max_line_bytes + 1` were read past, not kept.
+    pub(super) skipped: u64,
+}
+
+impl ChunkSource {
+    /// The byte offset in the stream where each line of the chunk starts,
+    /// one per row of its batch, and its span in `text`.
+    pub fn lines(&self) -> Vec<(u64, std::ops::Range<usize>)> {
+        split_lines(self.text.as_slice())
+            .into_iter()
+            .map(|(start, end)| {
+                let read_past = if start > 0 { self.skipped } else { 0 };
+                (self.offset + start as u64 + read_past, start..end)
+            })
+            .collect()
+    }
 }
 
 /// Why [`ParseReader::read_more`] read nothing.
@@ -100,7 +143,17 @@ impl<R: Read> ParseReader<R> {
             failed: None,
             unparsed: None,
             done: false,
+            position: 0,
+            pending: None,
+            last: None,
+            skipped: 0,
         })
+    }
+
+    /// Where the lines of the batch the reader yielded last came from (None
+    /// before the first batch).
+    pub fn last_chunk(&self) -> Option<&ChunkSource> {
+        self.last.as_ref()
     }
 
     pub fn with_chunk_bytes(mut self, chunk_bytes: usize) -> Self {
@@ -155,7 +208,20 @@ impl<R: Read> ParseReader<R> {
         Ok((!buf.is_empty()).then(|| Buffer::from_vec(buf)))
     }
 
+    /// The next chunk of complete lines, with where it came from in `pending`.
     pub(super) fn next_chunk(&mut self) -> Result<Option<Buffer>> {
+        let chunk = self.read_chunk()?;
+        if let Some(text) = &chunk {
+            let skipped = self.skipped;
+            self.skipped = 0;
+            let offset = self.position;
+            self.position += text.len() as u64 + skipped;
+            self.pending = Some(ChunkSource { text: text.clone(), first_line: 0, offset, skipped });
+        }
+        Ok(chunk)
+    }
+
+    fn read_chunk(&mut self) -> Result<Option<Buffer>> {
         if self.done {
             return Ok(None);
         }
@@ -195,10 +261,12 @@ impl<R: Read> ParseReader<R> {
                 let mut skipped = 0;
                 loop {
                     if let Some(i) = memchr::memchr2(b'\n', b'\r', &rest) {
+                        self.skipped += i as u64;
                         buf.extend_from_slice(&rest[i..]);
                         break;
                     }
                     skipped += rest.len();
+                    self.skipped += rest.len() as u64;
                     rest.clear();
                     match self.read_more(&mut rest, self.chunk_bytes.min(1 << 20)) {
                         Ok(0) => break,
@@ -235,13 +303,19 @@ impl<R: Read> Iterator for ParseReader<R> {
             None => self.next_chunk(),
         };
         match chunk {
-            Ok(Some(chunk)) => match self.parser.parse_text(&chunk) {
-                Err(SashError::Cancelled) => {
-                    self.unparsed = Some(chunk);
-                    Some(Err(SashError::Cancelled))
+            Ok(Some(chunk)) => {
+                let first_line = self.parser.next_line;
+                match self.parser.parse_text(&chunk) {
+                    Err(SashError::Cancelled) => {
+                        self.unparsed = Some(chunk);
+                        Some(Err(SashError::Cancelled))
+                    }
+                    result => {
+                        self.last = self.pending.take().map(|source| ChunkSource { first_line, ..source });
+                        Some(result)
+                    }
                 }
-                result => Some(result),
-            },
+            }
             Ok(None) => self.failed.take().map(Err),
             // Cancelled while reading: what was read is kept, reading goes on.
             Err(SashError::Cancelled) => Some(Err(SashError::Cancelled)),

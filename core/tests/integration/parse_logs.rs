@@ -302,3 +302,42 @@ fn a_stream_reader_reads_past_lines_longer_than_max_line_bytes() {
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
     assert_eq!(text(&batches[0], "_error", 0).as_deref(), Some(too_long));
 }
+
+#[test]
+fn a_stream_reader_says_where_each_batchs_lines_came_from() {
+    let spec = ParseSpec::from_json(r#"{"format": "logfmt", "fields": {"a": "int"}, "max_line_bytes": 1000}"#).unwrap();
+    // Line ends of every kind, an empty line, and giant lines read past in part.
+    let log = format!("a=1\n{}\r\na=2\r\n\na=3\r{}\na=4\n{}", "x".repeat(5000), "y".repeat(1001), "z".repeat(2500));
+    let mut want = Vec::new();
+    let mut start = 0;
+    for (i, c) in log.char_indices() {
+        if c == '\n' && log.as_bytes().get(i.wrapping_sub(1)) == Some(&b'\r') {
+            start = i + 1;
+        } else if c == '\n' || c == '\r' {
+            want.push(start as u64);
+            start = i + 1;
+        }
+    }
+    want.push(start as u64);
+    // CRLF: the CR ends the line, its LF belongs to it.
+    want.dedup();
+    for chunk in [1, 7, 64, 999, 1000, 1001, 4096, 1 << 20] {
+        let mut reader = ParseReader::new(log.as_bytes(), &spec).unwrap().with_chunk_bytes(chunk);
+        let (mut offsets, mut numbers) = (Vec::new(), Vec::new());
+        while let Some(output) = reader.next() {
+            let rows = output.unwrap().batch.num_rows();
+            let source = reader.last_chunk().unwrap();
+            let lines = source.lines();
+            assert_eq!(lines.len(), rows, "chunk {chunk}");
+            for (i, (offset, span)) in lines.into_iter().enumerate() {
+                offsets.push(offset);
+                numbers.push(source.first_line + i as u64);
+                // What is kept of a line is the line's own first bytes.
+                let kept = &source.text.as_slice()[span];
+                assert_eq!(kept, &log.as_bytes()[offset as usize..offset as usize + kept.len()], "chunk {chunk}");
+            }
+        }
+        assert_eq!(offsets, want, "chunk {chunk}");
+        assert_eq!(numbers, (1..=want.len() as u64).collect::<Vec<_>>(), "chunk {chunk}");
+    }
+}

@@ -1,0 +1,253 @@
+//! The command line: subcommands, their options and their help.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const ABOUT: &str = "Parse log files into typed columns and aggregate them over event-time windows, at GB/s";
+
+const EXAMPLES: &str = "\
+Examples:
+  sash parse access.log --format combined -o access.parquet
+  sash parse access.log.1.gz access.log --format combined --errors rejected.jsonl -o access.arrow
+  sash window access.log --format combined --every 10m --by status --agg 'count() as requests'
+  sash rolling metrics.parquet --time ts --period 5m --by host --agg 'mean(cpu) as cpu_5m' -o out.parquet
+  sash completions bash > /etc/bash_completion.d/sash
+
+Exit status: 0 ok; 1 lines failed to parse or rows were late, with --strict (the output is
+still written); 2 usage or I/O error (no output file is created or changed); 130 interrupted.";
+
+#[derive(Debug, Parser)]
+#[command(name = "sash", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Threads to use (default: the cores this process may use, or SASH_MAX_THREADS)
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar and no summary on stderr
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse log files into typed columns: one row per line, none dropped
+    #[command(after_help = PARSE_EXAMPLES)]
+    Parse(ParseArgs),
+    /// Aggregate rows over tumbling, hopping or session windows of event time
+    #[command(after_help = WINDOW_EXAMPLES)]
+    Window(WindowArgs),
+    /// Aggregate, for every row, the rows of its key in the period before it
+    #[command(after_help = ROLLING_EXAMPLES)]
+    Rolling(RollingArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Examples:\n  sash completions bash > ~/.local/share/bash-completion/completions/sash\n  sash completions zsh > \"${fpath[1]}/_sash\"\n  sash completions fish > ~/.config/fish/completions/sash.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+const PARSE_EXAMPLES: &str = "\
+Examples:
+  sash parse access.log --format combined -o access.parquet
+  zcat access.log.*.gz | sash parse - --format combined --output-format jsonl | head
+  sash parse app.log --format logfmt --field ts:timestamp --field level:string --field ms:int -o app.arrow
+  sash parse custom.log --format regex --pattern '^(?P<ts>\\S+) (?P<msg>.*)$' --type ts:timestamp -o out.csv
+  sash parse syslog --format syslog --reference-time 2024-06-01T00:00:00Z --strict --errors bad.jsonl -o s.parquet
+
+Lines that do not parse are rows whose `_error` column says why, or, with --errors FILE,
+JSON lines {\"file\", \"line\", \"offset\", \"error\", \"text\"} in FILE (and not in the output).
+gzip and zstd inputs are decompressed (told by their content, not their name).";
+
+const WINDOW_EXAMPLES: &str = "\
+Examples:
+  sash window access.log --format combined --every 10m --by status --agg 'count() as requests' --agg 'quantile(size, 0.95) as p95'
+  sash window access.log --format combined --every 1h --period 6h --agg 'count_distinct(host) as visitors' -o hourly.parquet
+  sash window events.parquet --time ts --session-gap 30m --by user --agg 'count() as clicks' -o sessions.csv
+  sash window access.log --format combined --every 1m --lateness 30s --late late.jsonl -o minutes.arrow
+
+Without --lateness every row counts and the output is what `window_agg` gives over all rows,
+while memory holds only the windows' states, never the rows (quantiles and distinct counts
+hold their values). With --lateness, a window is written as soon as event time passes its end
+by that much, and rows later than that go to --late (or are counted in the summary).";
+
+const ROLLING_EXAMPLES: &str = "\
+Examples:
+  sash rolling metrics.parquet --time ts --period 5m --by host --agg 'mean(cpu) as cpu_5m' -o out.parquet
+  sash rolling access.log --format combined --period 1m --by host --agg 'count() as last_minute' -o r.arrow
+
+One output row per input row, in time order (rows of equal time in input order): the input
+columns, then the aggregations; the rows `rolling` gives over all rows. Without --lateness
+every row is held until the end; with it, only the period before the watermark is.";
+
+/// Where parsed rows and their failures go.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Output file; its extension picks the format (.parquet, .arrow/.feather, .arrows, .csv,
+    /// .jsonl/.ndjson) unless --output-format says. Default: stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output format (default: by the output's extension; to a terminal, a table; to a pipe, csv)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub output_format: Option<OutputFormat>,
+    /// Rows shown when the output is a table on a terminal
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Apache Parquet, zstd-compressed
+    Parquet,
+    /// Arrow IPC file (Feather v2)
+    Arrow,
+    /// Arrow IPC stream
+    Arrows,
+    /// CSV with a header row
+    Csv,
+    /// One JSON object per line
+    Jsonl,
+    /// A readable table (the first --limit rows)
+    Table,
+}
+
+/// How log lines are parsed (the kernel's parse spec, docs/parsing.md).
+#[derive(Debug, Args, Clone, Default)]
+pub struct LogArgs {
+    /// Log format: common, combined, syslog, apache_error, logfmt, json, regex
+    #[arg(long, short = 'f', value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// IANA time zone of timestamps written without an offset [default: UTC]
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
+    /// RFC 3339 time giving syslog (RFC 3164) dates their year [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub reference_time: Option<String>,
+    /// Longest line parsed; a longer one is an error row [default: 16 MiB]
+    #[arg(long, value_name = "BYTES")]
+    pub max_line_bytes: Option<u64>,
+    /// regex: the pattern, with named groups
+    #[arg(long, value_name = "REGEX")]
+    pub pattern: Option<String>,
+    /// regex: a group's type, NAME:TYPE (string, int, float, bool, timestamp, ...); repeatable
+    #[arg(long = "type", value_name = "NAME:TYPE")]
+    pub types: Vec<String>,
+    /// logfmt and json: a field and its type, NAME:TYPE; repeatable
+    #[arg(long = "field", value_name = "NAME:TYPE")]
+    pub fields: Vec<String>,
+    /// Bytes of log read and parsed at a time: memory holds about this much text, and a
+    /// stream's watermark moves between such chunks [default: 16 MiB]
+    #[arg(long, value_name = "BYTES")]
+    pub chunk_bytes: Option<usize>,
+    /// The whole parse spec as JSON (docs/parsing.md), instead of the options above
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["format", "timezone", "reference_time", "max_line_bytes", "pattern", "types", "fields"])]
+    pub parse_spec: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// Log files (`-` is stdin); gzip and zstd are decompressed
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Write lines that fail to parse to this file, as JSON lines, instead of the output
+    #[arg(long, value_name = "FILE")]
+    pub errors: Option<PathBuf>,
+    /// Exit with status 1 when any line fails to parse (the output is still written)
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// What `window` and `rolling` read: logs (with --format) or tables.
+#[derive(Debug, Args, Clone)]
+pub struct TableInputArgs {
+    /// Input files (`-` is stdin): logs with --format, or tables (Arrow IPC, Parquet, CSV, JSON lines)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Read the inputs as tables of this format instead of logs [default: by extension]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub input_format: Option<InputFormat>,
+    /// Time column [default: the input's only timestamp column]
+    #[arg(long, value_name = "COLUMN")]
+    pub time: Option<String>,
+    /// Key columns (repeatable, or comma-separated)
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// Aggregations: `count() as n`, `mean(size) as avg`, `quantile(size, 0.95) as p95`, ...
+    #[arg(long = "agg", value_name = "EXPR")]
+    pub aggs: Vec<String>,
+    /// Which end of a window is closed: left ([start, end)) or right ((start, end])
+    #[arg(long, value_name = "SIDE")]
+    pub closed: Option<String>,
+    /// Rows without a time: drop (counted in the summary) or error
+    #[arg(long, default_value = "drop", value_name = "WHAT")]
+    pub null_time: String,
+    /// Emit results once event time has passed them by this much; later rows are late
+    #[arg(long, value_name = "DURATION")]
+    pub lateness: Option<String>,
+    /// Write late rows here (any output format, by extension)
+    #[arg(long, value_name = "FILE", requires = "lateness")]
+    pub late: Option<PathBuf>,
+    /// Write lines that fail to parse to this file as JSON lines (they never enter a window)
+    #[arg(long, value_name = "FILE")]
+    pub errors: Option<PathBuf>,
+    /// Exit with status 1 when lines failed to parse or rows were late (the output is still written)
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// Log lines, parsed with --format
+    Log,
+    /// Arrow IPC, file or stream
+    Arrow,
+    Parquet,
+    /// CSV with a header row (types inferred from the first rows)
+    Csv,
+    /// One JSON object per line (types inferred from the first rows)
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct WindowArgs {
+    #[command(flatten)]
+    pub input: TableInputArgs,
+    /// Tumbling windows of this length (hopping with --period)
+    #[arg(long, value_name = "DURATION", required_unless_present_any = ["session_gap", "spec"])]
+    pub every: Option<String>,
+    /// Hopping windows: each window's length, a new one starting every --every
+    #[arg(long, value_name = "DURATION", requires = "every")]
+    pub period: Option<String>,
+    /// Session windows: a key's session ends after this long without rows
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["every", "period"])]
+    pub session_gap: Option<String>,
+    /// Shift the window grid from the Unix epoch (e.g. -1h for local midnights)
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub offset: Option<String>,
+    /// The whole window spec as JSON (docs/semantics.md), merged under the options above
+    #[arg(long, value_name = "JSON")]
+    pub spec: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollingArgs {
+    #[command(flatten)]
+    pub input: TableInputArgs,
+    /// How far back each row's window reaches (a duration, or a row count such as 10i)
+    #[arg(long, value_name = "DURATION", required_unless_present = "spec")]
+    pub period: Option<String>,
+    /// The whole rolling spec as JSON (docs/semantics.md), merged under the options above
+    #[arg(long, value_name = "JSON")]
+    pub spec: Option<String>,
+}
