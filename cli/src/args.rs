@@ -40,6 +40,10 @@ pub enum Command {
     /// Aggregate, for every row, the rows of its key in the period before it
     #[command(after_help = ROLLING_EXAMPLES)]
     Rolling(RollingArgs),
+    /// Follow a growing log (like tail -F) and write each window once event time passes it,
+    /// with exactly-once checkpoints
+    #[command(after_help = FOLLOW_EXAMPLES)]
+    Follow(FollowArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     #[command(
         after_help = "Examples:\n  sash completions bash > ~/.local/share/bash-completion/completions/sash\n  sash completions zsh > \"${fpath[1]}/_sash\"\n  sash completions fish > ~/.config/fish/completions/sash.fish"
@@ -175,6 +179,27 @@ pub struct TableInputArgs {
     /// Read the inputs as tables of this format instead of logs [default: by extension]
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub input_format: Option<InputFormat>,
+    #[command(flatten)]
+    pub agg: AggArgs,
+    /// Emit results once event time has passed them by this much; later rows are late
+    #[arg(long, value_name = "DURATION")]
+    pub lateness: Option<String>,
+    /// Write late rows here (any output format, by extension)
+    #[arg(long, value_name = "FILE", requires = "lateness")]
+    pub late: Option<PathBuf>,
+    /// Write lines that fail to parse to this file as JSON lines (they never enter a window)
+    #[arg(long, value_name = "FILE")]
+    pub errors: Option<PathBuf>,
+    /// Exit with status 1 when lines failed to parse or rows were late (the output is still written)
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// What is aggregated, and by what: the options every aggregating command shares.
+#[derive(Debug, Args, Clone)]
+pub struct AggArgs {
     /// Time column [default: the input's only timestamp column]
     #[arg(long, value_name = "COLUMN")]
     pub time: Option<String>,
@@ -190,20 +215,26 @@ pub struct TableInputArgs {
     /// Rows without a time: drop (counted in the summary) or error
     #[arg(long, default_value = "drop", value_name = "WHAT")]
     pub null_time: String,
-    /// Emit results once event time has passed them by this much; later rows are late
-    #[arg(long, value_name = "DURATION")]
-    pub lateness: Option<String>,
-    /// Write late rows here (any output format, by extension)
-    #[arg(long, value_name = "FILE", requires = "lateness")]
-    pub late: Option<PathBuf>,
-    /// Write lines that fail to parse to this file as JSON lines (they never enter a window)
-    #[arg(long, value_name = "FILE")]
-    pub errors: Option<PathBuf>,
-    /// Exit with status 1 when lines failed to parse or rows were late (the output is still written)
-    #[arg(long)]
-    pub strict: bool,
-    #[command(flatten)]
-    pub out: OutputArgs,
+}
+
+/// The window grid (or sessions) of `window` and `follow`.
+#[derive(Debug, Args, Clone)]
+pub struct GridArgs {
+    /// Tumbling windows of this length (hopping with --period)
+    #[arg(long, value_name = "DURATION", required_unless_present_any = ["session_gap", "spec"])]
+    pub every: Option<String>,
+    /// Hopping windows: each window's length, a new one starting every --every
+    #[arg(long, value_name = "DURATION", requires = "every")]
+    pub period: Option<String>,
+    /// Session windows: a key's session ends after this long without rows
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["every", "period"])]
+    pub session_gap: Option<String>,
+    /// Shift the window grid from the Unix epoch (e.g. -1h for local midnights)
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub offset: Option<String>,
+    /// The whole window spec as JSON (docs/semantics.md), merged under the options above
+    #[arg(long, value_name = "JSON")]
+    pub spec: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -223,21 +254,8 @@ pub enum InputFormat {
 pub struct WindowArgs {
     #[command(flatten)]
     pub input: TableInputArgs,
-    /// Tumbling windows of this length (hopping with --period)
-    #[arg(long, value_name = "DURATION", required_unless_present_any = ["session_gap", "spec"])]
-    pub every: Option<String>,
-    /// Hopping windows: each window's length, a new one starting every --every
-    #[arg(long, value_name = "DURATION", requires = "every")]
-    pub period: Option<String>,
-    /// Session windows: a key's session ends after this long without rows
-    #[arg(long, value_name = "DURATION", conflicts_with_all = ["every", "period"])]
-    pub session_gap: Option<String>,
-    /// Shift the window grid from the Unix epoch (e.g. -1h for local midnights)
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
-    pub offset: Option<String>,
-    /// The whole window spec as JSON (docs/semantics.md), merged under the options above
-    #[arg(long, value_name = "JSON")]
-    pub spec: Option<String>,
+    #[command(flatten)]
+    pub grid: GridArgs,
 }
 
 #[derive(Debug, Args)]
@@ -250,4 +268,59 @@ pub struct RollingArgs {
     /// The whole rolling spec as JSON (docs/semantics.md), merged under the options above
     #[arg(long, value_name = "JSON")]
     pub spec: Option<String>,
+}
+
+const FOLLOW_EXAMPLES: &str = "\
+Examples:
+  sash follow /var/log/nginx/access.log --format combined --every 1m --by status \\
+      --agg 'count() as requests' --lateness 30s --idle-timeout 2m --checkpoint state/ -o minutes/
+  sash follow app.log --format logfmt --field ts:timestamp --field level:string --every 10s \\
+      --agg 'count() as n' --by level -o - --output-format jsonl
+
+With -o DIR every commit writes part-NNNNNNNNNN.<ext> (and late-, errors- files for late rows and
+failed lines) atomically together with the window state and the input position in the
+--checkpoint directory: after a crash (even SIGKILL) the command resumes from the last commit, and
+no window is lost or written twice. With -o - results go to stdout (at least once after a crash).
+SIGINT and SIGTERM commit and exit with status 0. The file may be rotated by rename or by
+copy-truncate, or not exist yet.";
+
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    /// The log file to follow (it may not exist yet)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub agg: AggArgs,
+    #[command(flatten)]
+    pub grid: GridArgs,
+    /// How far behind the latest time a row may come and still count [default: 0s]
+    #[arg(long, value_name = "DURATION")]
+    pub lateness: Option<String>,
+    /// When no line arrives for this long, move event time on with the wall clock, so the last
+    /// windows are written
+    #[arg(long, value_name = "DURATION")]
+    pub idle_timeout: Option<String>,
+    /// After this long without a line, write every open window and exit (status 0)
+    #[arg(long, value_name = "DURATION")]
+    pub stop_after_idle: Option<String>,
+    /// Directory for the state, the input position and the commit sequence
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: Option<PathBuf>,
+    /// Output directory for the parts, or - for stdout
+    #[arg(short, long, value_name = "DIR|-")]
+    pub output: PathBuf,
+    /// Format of the parts [default: parquet in a directory, jsonl on stdout]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub output_format: Option<OutputFormat>,
+    /// Commit at most this often (results wait in memory until then)
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub commit_interval: String,
+    /// How often to look for new lines when there are none
+    #[arg(long, default_value = "100ms", value_name = "DURATION")]
+    pub poll_interval: String,
+    /// Start at the end of the file instead of its beginning (when there is no checkpoint)
+    #[arg(long)]
+    pub from_end: bool,
 }

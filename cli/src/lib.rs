@@ -16,6 +16,7 @@
 //! errors (no output file created or changed), 130 interrupted.
 
 mod args;
+mod checkpoint;
 mod commands;
 mod error;
 mod input;
@@ -24,6 +25,7 @@ mod output;
 mod progress;
 mod signals;
 mod spec;
+mod tail;
 
 pub use error::{EXIT_DATA_ERRORS, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK};
 
@@ -79,13 +81,14 @@ fn run(cli: Cli) -> CliResult<i32> {
     match cli.command {
         Command::Parse(args) => commands::parse::run(args, cli.quiet),
         Command::Window(args) => {
-            let spec = spec::window_spec(&args)?;
+            let spec = spec::window_spec(&args.input.agg, &args.grid)?;
             commands::aggregate::run(Kind::Window, &args.input, spec, cli.quiet)
         }
         Command::Rolling(args) => {
             let spec = spec::rolling_spec(&args)?;
             commands::aggregate::run(Kind::Rolling, &args.input, spec, cli.quiet)
         }
+        Command::Follow(args) => commands::follow::run(args, cli.quiet),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut out = std::io::stdout();

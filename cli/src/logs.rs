@@ -80,20 +80,7 @@ pub fn for_each_batch(
             }
             let batch = match failed_rows {
                 FailedRows::Keep => batch,
-                FailedRows::Remove => {
-                    let batch = if output.failed > 0 {
-                        let parsed: BooleanArray = batch.column(error_column).logical_nulls().map_or_else(
-                            || BooleanArray::from(vec![false; batch.num_rows()]),
-                            |nulls| nulls.iter().map(|valid| Some(!valid)).collect(),
-                        );
-                        arrow_select::filter::filter_record_batch(&batch, &parsed)?
-                    } else {
-                        batch
-                    };
-                    let mut batch = batch;
-                    batch.remove_column(error_column);
-                    batch
-                }
+                FailedRows::Remove => without_failed_rows(batch, output.failed)?,
             };
             each(batch, counts)?;
             progress.update(counts);
@@ -102,8 +89,24 @@ pub fn for_each_batch(
     Ok(())
 }
 
+/// A parse batch without the rows of lines that failed, and without `_error`.
+pub fn without_failed_rows(batch: RecordBatch, failed: usize) -> CliResult<RecordBatch> {
+    let error_column = batch.num_columns() - 1;
+    let mut batch = if failed > 0 {
+        let parsed: BooleanArray = batch
+            .column(error_column)
+            .logical_nulls()
+            .map_or_else(|| BooleanArray::from(vec![false; batch.num_rows()]), |nulls| nulls.iter().map(|valid| Some(!valid)).collect());
+        arrow_select::filter::filter_record_batch(&batch, &parsed)?
+    } else {
+        batch
+    };
+    batch.remove_column(error_column);
+    Ok(batch)
+}
+
 /// The failed lines of one batch, as --errors records.
-fn error_records(file: &str, source: &sash_core::ChunkSource, messages: &StringArray) -> CliResult<RecordBatch> {
+pub fn error_records(file: &str, source: &sash_core::ChunkSource, messages: &StringArray) -> CliResult<RecordBatch> {
     let lines = source.lines();
     if lines.len() != messages.len() {
         return Err(CliError::io(format!(

@@ -30,6 +30,8 @@ pub struct Target {
     pub path: Option<PathBuf>,
     pub format: OutputFormat,
     pub limit: usize,
+    /// CSV: write the header row (not again for the later parts of one stdout).
+    pub csv_header: bool,
 }
 
 impl Target {
@@ -40,7 +42,7 @@ impl Target {
 
     /// A side file (--errors, --late): its format by its extension, JSON lines otherwise.
     pub fn side_file(path: &Path) -> Target {
-        Target { path: Some(path.to_path_buf()), format: format_of_path(path).unwrap_or(OutputFormat::Jsonl), limit: 0 }
+        Target { path: Some(path.to_path_buf()), format: format_of_path(path).unwrap_or(OutputFormat::Jsonl), limit: 0, csv_header: true }
     }
 
     fn new(path: Option<PathBuf>, format: Option<OutputFormat>, limit: usize, option: &str) -> CliResult<Target> {
@@ -62,7 +64,7 @@ impl Target {
             // Refuse early what could never be written, before any input is read.
             check_writable_dir(path.as_deref().unwrap())?;
         }
-        Ok(Target { path, format, limit })
+        Ok(Target { path, format, limit, csv_header: true })
     }
 
     pub fn describe(&self) -> String {
@@ -107,7 +109,7 @@ impl Target {
             OutputFormat::Arrows => Writer::Arrows(Box::new(arrow_ipc::writer::StreamWriter::try_new(sink, schema)?)),
             OutputFormat::Csv => {
                 check_flat(schema, "CSV")?;
-                Writer::Csv(Box::new(arrow_csv::WriterBuilder::new().with_header(true).build(sink)))
+                Writer::Csv(Box::new(arrow_csv::WriterBuilder::new().with_header(self.csv_header).build(sink)))
             }
             OutputFormat::Jsonl => Writer::Jsonl(Box::new(
                 arrow_json::WriterBuilder::new().with_explicit_nulls(true).build::<_, arrow_json::writer::LineDelimited>(sink),

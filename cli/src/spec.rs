@@ -1,6 +1,6 @@
 //! The kernel's JSON specs, built from the command's options.
 
-use crate::args::{LogArgs, RollingArgs, TableInputArgs, WindowArgs};
+use crate::args::{AggArgs, GridArgs, LogArgs, RollingArgs};
 use crate::error::{CliError, CliResult};
 use arrow_schema::{DataType, Schema};
 use sash_core::ParseSpec;
@@ -9,6 +9,11 @@ use serde_json::{Map, Value};
 /// The parse spec: `--parse-spec`, or the options; failed lines are always
 /// marked (never raised), as a command reports them itself.
 pub fn parse_spec(args: &LogArgs) -> CliResult<ParseSpec> {
+    Ok(parse_spec_json(args)?.1)
+}
+
+/// The parse spec as JSON (what a checkpoint records) and as the kernel takes it.
+pub fn parse_spec_json(args: &LogArgs) -> CliResult<(Value, ParseSpec)> {
     let mut spec = match &args.parse_spec {
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => map,
@@ -54,7 +59,9 @@ pub fn parse_spec(args: &LogArgs) -> CliResult<ParseSpec> {
         }
     }
     spec.insert("on_error".into(), "mark".into());
-    Ok(ParseSpec::from_value(&Value::Object(spec))?)
+    let spec = Value::Object(spec);
+    let parsed = ParseSpec::from_value(&spec)?;
+    Ok((spec, parsed))
 }
 
 /// `NAME:TYPE` pairs.
@@ -87,7 +94,7 @@ fn put(spec: &mut Map<String, Value>, key: &str, value: Option<&String>) {
 }
 
 /// The options every aggregating command shares, over `spec`.
-fn common(spec: &mut Map<String, Value>, input: &TableInputArgs) {
+fn common(spec: &mut Map<String, Value>, input: &AggArgs) {
     put(spec, "time", input.time.as_ref());
     if !input.by.is_empty() {
         spec.insert("by".into(), input.by.iter().map(|b| Value::from(b.trim())).collect());
@@ -99,19 +106,19 @@ fn common(spec: &mut Map<String, Value>, input: &TableInputArgs) {
     spec.insert("null_time".into(), input.null_time.as_str().into());
 }
 
-pub fn window_spec(args: &WindowArgs) -> CliResult<Map<String, Value>> {
-    let mut spec = spec_object(args.spec.as_deref())?;
-    common(&mut spec, &args.input);
-    put(&mut spec, "every", args.every.as_ref());
-    put(&mut spec, "period", args.period.as_ref());
-    put(&mut spec, "session_gap", args.session_gap.as_ref());
-    put(&mut spec, "offset", args.offset.as_ref());
+pub fn window_spec(agg: &AggArgs, grid: &GridArgs) -> CliResult<Map<String, Value>> {
+    let mut spec = spec_object(grid.spec.as_deref())?;
+    common(&mut spec, agg);
+    put(&mut spec, "every", grid.every.as_ref());
+    put(&mut spec, "period", grid.period.as_ref());
+    put(&mut spec, "session_gap", grid.session_gap.as_ref());
+    put(&mut spec, "offset", grid.offset.as_ref());
     Ok(spec)
 }
 
 pub fn rolling_spec(args: &RollingArgs) -> CliResult<Map<String, Value>> {
     let mut spec = spec_object(args.spec.as_deref())?;
-    common(&mut spec, &args.input);
+    common(&mut spec, &args.input.agg);
     put(&mut spec, "period", args.period.as_ref());
     Ok(spec)
 }
@@ -153,4 +160,13 @@ pub fn complete(mut spec: Map<String, Value>, schema: &Schema, lateness: Option<
     };
     spec.insert("lateness".into(), lateness);
     Ok(Value::Object(spec))
+}
+
+/// A wall-clock duration option (`--idle-timeout 2m`), in the kernel's duration syntax.
+pub fn wall_duration(option: &str, text: &str) -> CliResult<std::time::Duration> {
+    match sash_core::Duration::parse(text) {
+        Ok(sash_core::Duration::Time { nanos }) if nanos >= 0 => Ok(std::time::Duration::from_nanos(nanos as u64)),
+        Ok(_) => Err(CliError::usage(format!("{option} takes a duration such as 500ms, 30s or 2m, got '{text}'"))),
+        Err(e) => Err(CliError::usage(format!("{option}: {e}"))),
+    }
 }

@@ -1,4 +1,5 @@
 //! One file per subcommand.
 
 pub mod aggregate;
+pub mod follow;
 pub mod parse;

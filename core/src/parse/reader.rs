@@ -111,6 +111,12 @@ pub struct ChunkSource {
 }
 
 impl ChunkSource {
+    /// The source of lines a caller read itself (a log it follows) and
+    /// parsed with [`Parser::parse_bytes`]: `text` whole, from `offset`.
+    pub fn new(text: Buffer, first_line: u64, offset: u64) -> ChunkSource {
+        ChunkSource { text, first_line, offset, skipped: 0 }
+    }
+
     /// The byte offset in the stream where each line of the chunk starts,
     /// one per row of its batch, and its span in `text`.
     pub fn lines(&self) -> Vec<(u64, std::ops::Range<usize>)> {

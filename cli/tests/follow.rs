@@ -1,0 +1,303 @@
+//! `sash follow` on files that grow, rotate and get truncated while it
+//! runs, killed and restarted: what it commits equals `sash window` over
+//! all the lines, each window once.
+
+use arrow_array::RecordBatch;
+use arrow_select::concat::concat_batches;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WINDOW: &[&str] =
+    &["--every", "1m", "--by", "status", "--agg", "count() as n", "--agg", "sum(size) as bytes", "--agg", "max(path) as last_path"];
+
+/// Combined-log lines, one second apart from 10:00:00, statuses and sizes varying.
+fn lines(from: usize, count: usize) -> Vec<String> {
+    (from..from + count)
+        .map(|i| {
+            let (h, m, s) = (10 + i / 3600, (i / 60) % 60, i % 60);
+            let status = [200, 200, 304, 404, 500][i % 5];
+            format!(
+                "10.0.{}.{} - - [17/May/2015:{h:02}:{m:02}:{s:02} +0000] \"GET /p/{i} HTTP/1.1\" {status} {} \"-\" \"t\"\n",
+                i % 3,
+                i % 7,
+                i * 13 % 1000
+            )
+        })
+        .collect()
+}
+
+fn sash() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sash"))
+}
+
+fn follow(dir: &Path, extra: &[&str]) -> Child {
+    sash()
+        .args(["follow", "app.log", "-f", "combined"])
+        .args(WINDOW)
+        .args(["--checkpoint", "cp", "-o", "out", "--output-format", "arrow", "--poll-interval", "10ms", "--commit-interval", "30ms"])
+        .args(extra)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn read_ipc(path: &Path) -> RecordBatch {
+    let reader = arrow_ipc::reader::FileReader::try_new(std::fs::File::open(path).unwrap(), None).unwrap();
+    let schema = reader.schema();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    concat_batches(&schema, &batches).unwrap()
+}
+
+/// Every committed part of `out`, in commit order, as one batch.
+fn committed(out: &Path) -> RecordBatch {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("part-"))
+        .collect();
+    parts.sort();
+    let batches: Vec<RecordBatch> = parts.iter().map(|p| read_ipc(p)).collect();
+    assert!(!batches.is_empty(), "no parts in {}", out.display());
+    concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+/// `sash window` over `text`: what following it must give.
+fn windowed(dir: &Path, text: &str) -> RecordBatch {
+    std::fs::write(dir.join("all.log"), text).unwrap();
+    let out = sash()
+        .args(["window", "all.log", "-f", "combined", "--lateness", "0s"])
+        .args(WINDOW)
+        .args(["-o", "all.arrow"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    read_ipc(&dir.join("all.arrow"))
+}
+
+fn wait_for(child: &mut Child) -> (i32, String) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            return (status.code().unwrap_or(-1), err);
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "follow did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The lines of the current file the last commit covered.
+fn committed_position(dir: &Path) -> Option<(u64, u64)> {
+    let text = std::fs::read(dir.join("cp/checkpoint.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    let p = v.get("position")?;
+    Some((p.get("ino")?.as_u64()?, p.get("offset")?.as_u64()?))
+}
+
+/// Waits until the last commit covers everything `path` holds.
+fn wait_until_read(dir: &Path, path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let start = Instant::now();
+    loop {
+        let meta = std::fs::metadata(path).unwrap();
+        if committed_position(dir) == Some((meta.ino(), meta.len())) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "follow did not catch up with {}", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn append(path: &Path, lines: &[String]) {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    f.write_all(lines.concat().as_bytes()).unwrap();
+}
+
+#[test]
+fn rotation_by_rename_and_by_copy_truncate_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = d.join("app.log");
+    // The file does not exist yet when follow starts.
+    let mut child = follow(d, &["--stop-after-idle", "2s"]);
+    std::thread::sleep(Duration::from_millis(100));
+    let mut all = String::new();
+    for burst in 0..12 {
+        let burst_lines = lines(burst * 300, 300);
+        all += &burst_lines.concat();
+        // Half a burst, then the rest: a line may be cut between writes.
+        let text = burst_lines.concat();
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        f.write_all(&text.as_bytes()[..text.len() / 2 + 17]).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(15));
+        f.write_all(&text.as_bytes()[text.len() / 2 + 17..]).unwrap();
+        drop(f);
+        match burst % 3 {
+            // Rename: the old file is read to its end wherever it is.
+            0 => std::fs::rename(&log, d.join(format!("app.log.{burst}"))).unwrap(),
+            // Copy-truncate: lines written before the copy are read before the truncation
+            // (what is written between a copy and its truncation no follower can see).
+            1 => {
+                wait_until_read(d, &log);
+                std::fs::copy(&log, d.join(format!("app.log.{burst}"))).unwrap();
+                std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+            }
+            _ => {}
+        }
+    }
+    let (status, err) = wait_for(&mut child);
+    assert_eq!(status, 0, "{err}");
+    let (got, want) = (committed(&d.join("out")), windowed(d, &all));
+    if got != want {
+        let show = |b: &RecordBatch| arrow_cast::pretty::pretty_format_batches(std::slice::from_ref(b)).unwrap().to_string();
+        panic!(
+            "{err}\ngot {} rows, want {}\n{}\n{}",
+            got.num_rows(),
+            want.num_rows(),
+            show(&got.slice(0, got.num_rows().min(12))),
+            show(&want.slice(0, want.num_rows().min(12)))
+        );
+    }
+}
+
+/// A small deterministic generator (the test must not depend on a seed it cannot show).
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn killed_at_twenty_random_moments_it_commits_each_window_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let all = lines(0, 6000);
+    let text = all.concat();
+    // The log grows while follow runs, killed and restarted.
+    let writer = {
+        let log = d.join("app.log");
+        let all = all.clone();
+        std::thread::spawn(move || {
+            for chunk in all.chunks(100) {
+                append(&log, chunk);
+                std::thread::sleep(Duration::from_millis(40));
+            }
+        })
+    };
+    let mut random = Xorshift(0x9e37_79b9_7f4a_7c15);
+    for kill in 0..20 {
+        let mut child = follow(&d, &[]);
+        std::thread::sleep(Duration::from_millis(40 + random.below(200)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Sometimes twice in a row before it could commit anything.
+        if kill % 7 == 3 {
+            let mut child = follow(&d, &[]);
+            std::thread::sleep(Duration::from_millis(random.below(15)));
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+    writer.join().unwrap();
+    let mut child = follow(&d, &["--stop-after-idle", "1s"]);
+    let (status, err) = wait_for(&mut child);
+    assert_eq!(status, 0, "{err}");
+    let got = committed(&d.join("out"));
+    assert_eq!(got, windowed(&d, &text));
+    // A restart of the finished run does nothing.
+    let mut child = follow(&d, &["--stop-after-idle", "1s"]);
+    let (status, err) = wait_for(&mut child);
+    assert_eq!(status, 0, "{err}");
+    assert!(err.contains("finished"), "{err}");
+    assert_eq!(committed(&d.join("out")), got);
+}
+
+#[test]
+fn sigterm_commits_and_a_restart_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let first = lines(0, 3000);
+    append(&d.join("app.log"), &first);
+    let mut child = follow(d, &[]);
+    wait_until_read(d, &d.join("app.log"));
+    // SAFETY: kill(2) on the child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let (status, err) = wait_for(&mut child);
+    assert_eq!(status, 0, "{err}");
+    let second = lines(3000, 1000);
+    append(&d.join("app.log"), &second);
+    let mut child = follow(d, &["--stop-after-idle", "500ms"]);
+    let (status, err) = wait_for(&mut child);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(committed(&d.join("out")), windowed(d, &(first.concat() + &second.concat())));
+}
+
+#[test]
+fn idle_timeout_writes_the_last_window_by_the_wall_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The last line is at 10:00:59: the window [10:00, 10:01) waits for a later line forever,
+    // unless event time goes on with the wall clock, a second after the idle timeout began.
+    append(&d.join("app.log"), &lines(0, 60));
+    let mut child = follow(d, &["--idle-timeout", "300ms"]);
+    let start = Instant::now();
+    loop {
+        let parts = std::fs::read_dir(d.join("out")).map(|e| e.count()).unwrap_or(0);
+        if parts > 0 {
+            let got = committed(&d.join("out"));
+            if got.num_rows() == windowed(d, &lines(0, 60).concat()).num_rows() {
+                break;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the last window was not written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(committed(&d.join("out")), windowed(d, &lines(0, 60).concat()));
+}
+
+#[test]
+fn a_checkpoint_of_another_run_or_a_damaged_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    append(&d.join("app.log"), &lines(0, 200));
+    let mut child = follow(d, &["--stop-after-idle", "200ms"]);
+    assert_eq!(wait_for(&mut child).0, 0);
+    let out = sash()
+        .args(["follow", "app.log", "-f", "combined", "--every", "5m", "--agg", "count() as n", "--checkpoint", "cp", "-o", "out2"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("sash: error: the checkpoint in cp was made by another run (its window differs"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+    // Parts of an earlier run without their checkpoint.
+    let out = sash().args(["follow", "app.log", "-f", "combined"]).args(WINDOW).args(["-o", "out"]).current_dir(d).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds the parts of an earlier run"));
+    // A damaged state file.
+    let state =
+        std::fs::read_dir(d.join("cp")).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "snap")).unwrap();
+    let mut bytes = std::fs::read(&state).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&state, bytes).unwrap();
+    let mut child = follow(d, &["--stop-after-idle", "200ms"]);
+    let (status, err) = wait_for(&mut child);
+    assert_eq!(status, 2, "{err}");
+    assert!(err.contains("damaged"), "{err}");
+}
