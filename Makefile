@@ -9,7 +9,7 @@ CARGO       ?= cargo
 # CI machines have 2 cores; never ask for more jobs than that.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-flink bench-threads bench-parse bench-quantile bench-rust python-dev lint fmt venv clean \
+.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-flink bench-threads bench-cli bench-parse bench-quantile bench-rust python-dev lint fmt venv clean \
         header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-go lib-jvm jar
 
 # ---- C binding (issue #5) ----
@@ -47,8 +47,11 @@ $(VENV)/.stamp: requirements-dev.txt
 
 venv: $(VENV)/.stamp ## Create the project's Python venv (.venv) with dev and benchmark tools
 
-demo: python-dev ## Build the wheel into .venv and run examples/quickstart.py on the bundled real access log
+demo: python-dev ## Build the wheel into .venv and run examples/quickstart.py on the bundled real access log, then the same from the shell with the `sash` command
 	$(PY) examples/quickstart.py examples/data/apache_combined_10k.log
+	@echo; echo '$$ sash window examples/data/apache_combined_10k.log --format combined --every 6h --by status --agg "count() as requests" --agg "quantile(size, 0.95) as p95_bytes" --output-format table'
+	@$(VENV)/bin/sash window examples/data/apache_combined_10k.log --format combined --every 6h --by status \
+	  --agg "count() as requests" --agg "quantile(size, 0.95) as p95_bytes" --output-format table
 
 test: test-rust test-corpus test-python test-c test-go test-jvm ## Run every test of every language
 
@@ -177,7 +180,7 @@ $(C_BUILD)/snapshot_step: tests/c/snapshot_step.c tests/c/arrow_build.h include/
 	@# It uses a few of the shared helpers: the others are unused here.
 	gcc $(CFLAGS_TEST) -Wno-unused-function tests/c/snapshot_step.c -o $@ $(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)
 
-bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows, sorted and shuffled; then the C path (bench-c), the JVM (bench-jvm) and Flink (bench-flink)
+bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows, sorted and shuffled; then the C path (bench-c), the JVM (bench-jvm), Flink (bench-flink), threads (bench-threads) and the command (bench-cli)
 	$(PY) bench/run.py
 	$(PY) bench/unsorted.py
 	$(MAKE) --no-print-directory bench-parse
@@ -186,9 +189,25 @@ bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python whee
 	$(MAKE) --no-print-directory bench-jvm
 	$(MAKE) --no-print-directory bench-flink
 	$(MAKE) --no-print-directory bench-threads
+	$(MAKE) --no-print-directory bench-cli
 
 bench-threads: bench-rust venv ## Every kernel with 1 and all threads, and against DuckDB and Polars with all theirs; writes bench/results-threads.md
 	$(PY) bench/threads.py
+
+# The command's peers, for bench-cli only: Debian's GoAccess (unpacked into
+# .tools/goaccess, no root needed) and angle-grinder from crates.io.
+GOACCESS := $(TOOLS)/goaccess/usr/bin/goaccess
+AGRIND   := $(TOOLS)/bin/agrind
+$(GOACCESS):
+	rm -rf $(TOOLS)/debs && mkdir -p $(TOOLS)/debs
+	cd $(TOOLS)/debs && apt-get download goaccess libmaxminddb0
+	for deb in $(TOOLS)/debs/*.deb; do dpkg -x "$$deb" $(TOOLS)/goaccess; done
+$(AGRIND):
+	CARGO_TARGET_DIR=$(TARGET_DIR)/ag-build $(CARGO) install ag --locked --root $(TOOLS)
+
+bench-cli: python-dev $(GOACCESS) $(AGRIND) ## The sash command on a 1 GB access log: its cost over the kernel and the floors, against GoAccess and angle-grinder; writes bench/results-cli.md
+	$(CARGO) build --release -p sash-cli
+	$(PY) bench/cli.py
 
 bench-quantile: python-dev ## Rolling exact median and 0.9 quantile (2M rows, 100 keys, 5-minute windows) against Polars' rolling_quantile_by; writes bench/results-quantile.md
 	$(PY) bench/rolling_quantile.py

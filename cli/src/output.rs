@@ -32,6 +32,10 @@ pub struct Target {
     pub limit: usize,
     /// CSV: write the header row (not again for the later parts of one stdout).
     pub csv_header: bool,
+    /// Sync the file to the disk before it is renamed into place: a commit
+    /// of `follow` must survive a power loss; a `parse` output need only
+    /// never appear half-written, which the rename alone ensures.
+    pub durable: bool,
 }
 
 impl Target {
@@ -42,7 +46,13 @@ impl Target {
 
     /// A side file (--errors, --late): its format by its extension, JSON lines otherwise.
     pub fn side_file(path: &Path) -> Target {
-        Target { path: Some(path.to_path_buf()), format: format_of_path(path).unwrap_or(OutputFormat::Jsonl), limit: 0, csv_header: true }
+        Target {
+            path: Some(path.to_path_buf()),
+            format: format_of_path(path).unwrap_or(OutputFormat::Jsonl),
+            limit: 0,
+            csv_header: true,
+            durable: false,
+        }
     }
 
     fn new(path: Option<PathBuf>, format: Option<OutputFormat>, limit: usize, option: &str) -> CliResult<Target> {
@@ -64,7 +74,7 @@ impl Target {
             // Refuse early what could never be written, before any input is read.
             check_writable_dir(path.as_deref().unwrap())?;
         }
-        Ok(Target { path, format, limit, csv_header: true })
+        Ok(Target { path, format, limit, csv_header: true, durable: false })
     }
 
     pub fn describe(&self) -> String {
@@ -105,8 +115,14 @@ impl Target {
                     ArrowWriter::try_new(sink, schema.clone(), Some(props)).map_err(|e| what.error(|w| parquet_error(w, e)))?,
                 ))
             }
-            OutputFormat::Arrow => Writer::Arrow(Box::new(arrow_ipc::writer::FileWriter::try_new(sink, schema)?)),
-            OutputFormat::Arrows => Writer::Arrows(Box::new(arrow_ipc::writer::StreamWriter::try_new(sink, schema)?)),
+            OutputFormat::Arrow => {
+                let schema = plain_strings_schema(schema);
+                Writer::Arrow(Box::new(arrow_ipc::writer::FileWriter::try_new(sink, &schema)?), schema)
+            }
+            OutputFormat::Arrows => {
+                let schema = plain_strings_schema(schema);
+                Writer::Arrows(Box::new(arrow_ipc::writer::StreamWriter::try_new(sink, &schema)?), schema)
+            }
             OutputFormat::Csv => {
                 check_flat(schema, "CSV")?;
                 Writer::Csv(Box::new(arrow_csv::WriterBuilder::new().with_header(self.csv_header).build(sink)))
@@ -118,7 +134,7 @@ impl Target {
                 Writer::Table { schema: schema.clone(), shown: Vec::new(), shown_rows: 0, rows: 0, limit: self.limit, sink }
             }
         };
-        Ok(Output { writer, dest, path: self.path.clone(), what, rows: 0 })
+        Ok(Output { writer, dest, path: self.path.clone(), what, rows: 0, durable: self.durable })
     }
 }
 
@@ -226,8 +242,8 @@ impl Described {
 
 enum Writer {
     Parquet(Box<ArrowWriter<Sink>>),
-    Arrow(Box<arrow_ipc::writer::FileWriter<Sink>>),
-    Arrows(Box<arrow_ipc::writer::StreamWriter<Sink>>),
+    Arrow(Box<arrow_ipc::writer::FileWriter<Sink>>, SchemaRef),
+    Arrows(Box<arrow_ipc::writer::StreamWriter<Sink>>, SchemaRef),
     Csv(Box<arrow_csv::Writer<Sink>>),
     Jsonl(Box<arrow_json::LineDelimitedWriter<Sink>>),
     Table { schema: SchemaRef, shown: Vec<RecordBatch>, shown_rows: usize, rows: u64, limit: usize, sink: Sink },
@@ -241,6 +257,7 @@ pub struct Output {
     path: Option<PathBuf>,
     what: Described,
     pub rows: u64,
+    durable: bool,
 }
 
 impl std::fmt::Debug for Output {
@@ -258,8 +275,8 @@ impl Output {
         let what = &self.what;
         match &mut self.writer {
             Writer::Parquet(w) => w.write(batch).map_err(|e| what.error(|w| parquet_error(w, e))),
-            Writer::Arrow(w) => w.write(&compact_views(batch)?).map_err(|e| what.error(|w| arrow_io(w, e))),
-            Writer::Arrows(w) => w.write(&compact_views(batch)?).map_err(|e| what.error(|w| arrow_io(w, e))),
+            Writer::Arrow(w, schema) => w.write(&plain_strings(batch, schema)?).map_err(|e| what.error(|w| arrow_io(w, e))),
+            Writer::Arrows(w, schema) => w.write(&plain_strings(batch, schema)?).map_err(|e| what.error(|w| arrow_io(w, e))),
             Writer::Csv(w) => w.write(batch).map_err(|e| what.error(|w| arrow_io(w, e))),
             Writer::Jsonl(w) => w.write(batch).map_err(|e| what.error(|w| arrow_io(w, e))),
             Writer::Table { shown, shown_rows, rows, limit, .. } => {
@@ -276,14 +293,14 @@ impl Output {
 
     /// Finishes the format (footers), flushes, and renames the file into place.
     pub fn commit(self) -> CliResult<()> {
-        let Output { writer, dest, path, what, .. } = self;
+        let Output { writer, dest, path, what, durable, .. } = self;
         let mut sink: Sink = match writer {
             Writer::Parquet(w) => w.into_inner().map_err(|e| what.error(|w| parquet_error(w, e)))?,
-            Writer::Arrow(mut w) => {
+            Writer::Arrow(mut w, _) => {
                 w.finish().map_err(|e| what.error(|w| arrow_io(w, e)))?;
                 w.into_inner().map_err(|e| what.error(|w| arrow_io(w, e)))?
             }
-            Writer::Arrows(mut w) => {
+            Writer::Arrows(mut w, _) => {
                 w.finish().map_err(|e| what.error(|w| arrow_io(w, e)))?;
                 w.into_inner().map_err(|e| what.error(|w| arrow_io(w, e)))?
             }
@@ -312,7 +329,9 @@ impl Output {
         sink.flush().map_err(|e| CliError::io_while(&what.what, &e))?;
         drop(sink);
         if let (Some(file), Some(path)) = (dest, path) {
-            file.as_file().sync_all().map_err(|e| CliError::io_while(&what.what, &e))?;
+            if durable {
+                file.as_file().sync_all().map_err(|e| CliError::io_while(&what.what, &e))?;
+            }
             file.persist(&path)
                 .map_err(|e| CliError::io_while(&format!("renaming the finished output to {}", path.display()), &e.error))?;
         }
@@ -320,44 +339,36 @@ impl Output {
     }
 }
 
-/// Arrow IPC writes every buffer a view column points into, whole: the
-/// parse's columns all point into one buffer of text, so each would carry
-/// all of it. A view column holding much less than its buffers is copied
-/// down to its own strings first.
-fn compact_views(batch: &RecordBatch) -> CliResult<RecordBatch> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::{Array, ArrayRef};
-    let mut columns: Option<Vec<ArrayRef>> = None;
-    for (i, column) in batch.columns().iter().enumerate() {
-        let compacted: Option<ArrayRef> = match column.data_type() {
-            DataType::Utf8View => {
-                let views = column.as_string_view();
-                wasteful(views.views(), views.data_buffers()).then(|| std::sync::Arc::new(views.gc()) as ArrayRef)
-            }
-            DataType::BinaryView => {
-                let views = column.as_binary_view();
-                wasteful(views.views(), views.data_buffers()).then(|| std::sync::Arc::new(views.gc()) as ArrayRef)
-            }
-            _ => None,
-        };
-        if let Some(c) = compacted {
-            columns.get_or_insert_with(|| batch.columns().to_vec())[i] = c;
-        }
-    }
-    match columns {
-        None => Ok(batch.clone()),
-        Some(columns) => Ok(RecordBatch::try_new(batch.schema(), columns)?),
-    }
+/// The schema an Arrow IPC output is written with: string and binary views
+/// as plain Utf8 and Binary. IPC writes every buffer a view column points
+/// into, whole, and 16 bytes per value: a parse's view columns all point
+/// into one buffer of text, so each would carry all of it. Plain strings are
+/// what every Arrow reader takes, and a quarter smaller than compacted views.
+pub fn plain_strings_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<arrow_schema::Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8View => f.as_ref().clone().with_data_type(DataType::Utf8),
+            DataType::BinaryView => f.as_ref().clone().with_data_type(DataType::Binary),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
-/// Whether view buffers hold more than twice the bytes the views use.
-fn wasteful(views: &[u128], buffers: &[arrow_buffer::Buffer]) -> bool {
-    let held: usize = buffers.iter().map(|b| b.len()).sum();
-    if held == 0 {
-        return false;
+/// `batch` with its view columns cast as [`plain_strings_schema`] says.
+fn plain_strings(batch: &RecordBatch, schema: &SchemaRef) -> CliResult<RecordBatch> {
+    if batch.schema().fields() == schema.fields() {
+        return Ok(batch.clone());
     }
-    let used: usize = views.iter().map(|&v| v as u32 as usize).filter(|&len| len > 12).sum();
-    held > 2 * used + 4096
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| if c.data_type() == f.data_type() { Ok(c.clone()) } else { arrow_cast::cast(c, f.data_type()) })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 fn arrow_io(what: &str, e: arrow_schema::ArrowError) -> CliError {

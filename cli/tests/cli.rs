@@ -115,18 +115,27 @@ fn parse_writes_every_format_with_the_kernels_rows() {
     let dir = tempfile::tempdir().unwrap();
     let input = log("apache_combined_10k.log");
     let want = kernel_parse(&input, r#"{"format": "combined"}"#);
-    for (file, read) in [
-        ("out.arrow", read_ipc as fn(&Path) -> RecordBatch),
-        ("out.feather", read_ipc),
-        ("out.arrows", read_ipc_stream),
-        ("out.parquet", read_parquet),
+    // Arrow IPC files hold plain strings, as the kernel gives them with "strings": "utf8".
+    let want_plain = kernel_parse(&input, r#"{"format": "combined", "strings": "utf8"}"#);
+    for (file, read, want) in [
+        ("out.arrow", read_ipc as fn(&Path) -> RecordBatch, &want_plain),
+        ("out.feather", read_ipc, &want_plain),
+        ("out.arrows", read_ipc_stream, &want_plain),
+        ("out.parquet", read_parquet, &want),
     ] {
         let out = sash(dir.path(), &["parse", input.to_str().unwrap(), "--format", "combined", "-o", file]);
         assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
         let got = read(&dir.path().join(file));
         assert_eq!(got.schema(), want.schema(), "{file}");
-        assert_eq!(got, want, "{file}");
+        assert_eq!(&got, want, "{file}");
     }
+    // Views asked for are written as plain strings too.
+    let out = sash(
+        dir.path(),
+        &["parse", input.to_str().unwrap(), "--parse-spec", r#"{"format": "combined", "strings": "view"}"#, "-o", "views.arrow"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(read_ipc(&dir.path().join("views.arrow")), want_plain);
     // CSV and JSON lines carry values as text: they hold what the kernel's rows print as.
     for file in ["out.csv", "out.jsonl"] {
         let out = sash(dir.path(), &["parse", input.to_str().unwrap(), "-f", "combined", "-o", file]);
@@ -193,7 +202,7 @@ fn gzip_and_zstd_inputs_are_read_by_their_content() {
     let mut zst = zstd::encode_all(&text[..cut], 3).unwrap();
     zst.extend(zstd::encode_all(&text[cut..], 3).unwrap());
     std::fs::write(dir.path().join("access.log.2"), zst).unwrap();
-    let want = kernel_parse(&input, r#"{"format": "combined"}"#);
+    let want = kernel_parse(&input, r#"{"format": "combined", "strings": "utf8"}"#);
     for file in ["access.log.1", "access.log.2"] {
         let out = sash(dir.path(), &["parse", file, "-f", "combined", "-o", "out.arrow"]);
         assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
@@ -241,7 +250,7 @@ fn window_equals_one_call_over_all_rows() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(read_ipc(&dir.path().join("w.arrow")), want);
+    assert_eq!(as_utf8(&read_ipc(&dir.path().join("w.arrow"))), as_utf8(&want));
     assert!(stderr(&out).contains("1 line failed to parse"), "{}", stderr(&out));
 
     // The parsed rows as a table in, the same windows out.
@@ -251,7 +260,7 @@ fn window_equals_one_call_over_all_rows() {
     writer.finish().unwrap();
     let out = sash(dir.path(), &["window", "rows.arrow", "--spec", spec, "-o", "w2.arrow"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(read_ipc(&dir.path().join("w2.arrow")), want);
+    assert_eq!(as_utf8(&read_ipc(&dir.path().join("w2.arrow"))), as_utf8(&want));
 
     // Sessions, and rolling: one row per input row, in input order.
     let session = r#"{"time": "timestamp", "null_time": "drop", "session_gap": "5m", "by": "host", "aggs": ["count() as n", "max(size) as biggest"]}"#;

@@ -75,7 +75,7 @@ impl Follower {
         match &mut self.sink {
             Sink::Dir(dir) => {
                 let path = dir.join(format!("{prefix}-{:010}.{}", self.seq + 1, extension(format)));
-                let target = Target { path: Some(path), format, limit: 0, csv_header: true };
+                let target = Target { path: Some(path), format, limit: 0, csv_header: true, durable: true };
                 let mut out = target.open(&batches[0].schema())?;
                 for b in batches {
                     out.write(b)?;
@@ -86,7 +86,7 @@ impl Follower {
                 if prefix != "part" {
                     return Ok(());
                 }
-                let target = Target { path: None, format, limit: 0, csv_header: !*wrote_header };
+                let target = Target { path: None, format, limit: 0, csv_header: !*wrote_header, durable: false };
                 *wrote_header = true;
                 let mut out = target.open(&batches[0].schema())?;
                 for b in batches {

@@ -1,17 +1,27 @@
 //! `sash parse`: log files to typed columns, every line a row.
 
-use crate::args::ParseArgs;
+use crate::args::{LogArgs, OutputFormat, ParseArgs};
 use crate::error::{CliError, CliResult, EXIT_DATA_ERRORS, EXIT_OK};
 use crate::input::{total_size, BytesRead};
 use crate::logs::{errors_schema, for_each_batch, without_error_column, FailedRows};
 use crate::output::Target;
 use crate::progress::{Counts, Progress};
 use crate::spec::parse_spec;
-use sash_core::Parser;
+use sash_core::{Parser, StringOutput};
+
+/// Whether the user chose the string type (`"strings"` in --parse-spec).
+fn strings_asked(log: &LogArgs) -> bool {
+    log.parse_spec.as_deref().is_some_and(|text| serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("strings").is_some()))
+}
 
 pub fn run(args: ParseArgs, quiet: bool) -> CliResult<i32> {
-    let spec = parse_spec(&args.log)?;
     let target = Target::from_args(&args.out)?;
+    let mut spec = parse_spec(&args.log)?;
+    if matches!(target.format, OutputFormat::Arrow | OutputFormat::Arrows) && !strings_asked(&args.log) {
+        // The file holds plain strings (output::plain_strings_schema): the parser
+        // copies each once as it parses, rather than views copied again to be written.
+        spec.strings = StringOutput::Utf8;
+    }
     let errors_target = args.errors.as_deref().map(Target::side_file);
     if let (Some(errors), Some(out)) = (&args.errors, &target.path) {
         if errors == out {

@@ -88,6 +88,9 @@ pub struct ParseReader<R: Read> {
     pub(super) last: Option<ChunkSource>,
     /// Bytes of an over-long line read past so far, for the chunk being read.
     pub(super) skipped: u64,
+    /// The memory of a chunk whose batch was dropped, read into again: a
+    /// fresh chunk's pages would each be faulted in anew.
+    pub(super) spare: Option<Vec<u8>>,
 }
 
 /// Where the lines of one batch of a [`ParseReader`] came from: the text
@@ -153,6 +156,7 @@ impl<R: Read> ParseReader<R> {
             pending: None,
             last: None,
             skipped: 0,
+            spare: None,
         })
     }
 
@@ -232,7 +236,15 @@ impl<R: Read> ParseReader<R> {
             return Ok(None);
         }
         let max_line = self.parser.spec.max_line_bytes;
-        let mut buf = std::mem::take(&mut self.carry);
+        let mut buf = match self.spare.take() {
+            Some(mut spare) => {
+                spare.clear();
+                spare.extend_from_slice(&self.carry);
+                self.carry.clear();
+                spare
+            }
+            None => std::mem::take(&mut self.carry),
+        };
         let mut want = self.chunk_bytes.max(buf.len() + 1);
         loop {
             while buf.len() < want {
@@ -304,6 +316,13 @@ impl<R: Read> Iterator for ParseReader<R> {
     type Item = Result<ParseOutput>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        // The last chunk's memory is free once nothing points into it (its
+        // batch, or the strings viewing it, dropped).
+        if self.unparsed.is_none() {
+            if let Some(last) = self.last.take() {
+                self.spare = last.text.into_vec::<u8>().ok();
+            }
+        }
         let chunk = match self.unparsed.take() {
             Some(chunk) => Ok(Some(chunk)),
             None => self.next_chunk(),

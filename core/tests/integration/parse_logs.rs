@@ -341,3 +341,35 @@ fn a_stream_reader_says_where_each_batchs_lines_came_from() {
         assert_eq!(numbers, (1..=want.len() as u64).collect::<Vec<_>>(), "chunk {chunk}");
     }
 }
+
+#[test]
+fn a_reader_reads_into_the_memory_of_batches_already_dropped() {
+    let spec = ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap();
+    let log = read_log("apache_combined_10k.log");
+    let whole = parse_bytes(&log, &spec).unwrap().batch;
+    let plain = |b: &RecordBatch| -> Vec<Option<String>> {
+        let path = b.column_by_name("path").unwrap();
+        let path = arrow_cast::cast(path, &arrow_schema::DataType::Utf8).unwrap();
+        path.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+    };
+    let want = plain(&whole);
+    let mut reader = ParseReader::new(log.as_slice(), &spec).unwrap().with_chunk_bytes(64 << 10);
+    let (mut got, mut reused, mut previous) = (Vec::new(), 0, None);
+    while let Some(output) = reader.next() {
+        let batch = output.unwrap().batch;
+        got.extend(plain(&batch));
+        // The batch (and the views into its chunk) is dropped before the next read.
+        drop(batch);
+        let at = reader.last_chunk().unwrap().text.as_ptr();
+        reused += usize::from(previous == Some(at));
+        previous = Some(at);
+    }
+    assert_eq!(got, want);
+    assert!(reused > 10, "the chunks' memory was read into again {reused} times");
+
+    // Batches kept alive keep their text: each chunk is new memory.
+    let mut reader = ParseReader::new(log.as_slice(), &spec).unwrap().with_chunk_bytes(64 << 10);
+    let kept: Vec<RecordBatch> = reader.by_ref().map(|o| o.unwrap().batch).collect();
+    let got: Vec<Option<String>> = kept.iter().flat_map(plain).collect();
+    assert_eq!(got, want);
+}
