@@ -81,8 +81,10 @@ $(CBINDGEN):
 header: $(CBINDGEN) ## Regenerate include/sash.h from bindings-c/ with cbindgen (pinned, installed into .tools/)
 	$(CBINDGEN) --quiet --config bindings-c/cbindgen.toml --crate sash-c --output include/sash.h bindings-c
 
-lib-c: ## Build libsash.so and libsash.a (profile: PROFILE=dev|release|test-opt, default release)
-	$(CARGO) build -p sash-c --profile $(or $(PROFILE),$(INSTALL_PROFILE)) $(LIB_C_FEATURES)
+# The command is built with the C library: one build of both resolves the
+# crates' features as test-rust's does, so neither compiles sash-core again.
+lib-c: ## Build libsash.so, libsash.a and the `sash` command (profile: PROFILE=dev|release|test-opt, default release)
+	$(CARGO) build -p sash-c -p sash-cli --profile $(or $(PROFILE),$(INSTALL_PROFILE)) $(LIB_C_FEATURES)
 
 test-c: test-c-header test-c-programs test-c-install test-c-conformance ## C binding tests: header drift and C99/C++ compile, C programs under valgrind and ASan, corpus through the C ABI
 
@@ -131,7 +133,6 @@ test-go: test-c-install ## Go binding tests (bindings-go, cgo + arrow-go cdata, 
 
 install: ## Install the `sash` command, libsash (.so, .a), include/sash.h and sash.pc under PREFIX (default /usr/local)
 	$(MAKE) --no-print-directory lib-c PROFILE=$(INSTALL_PROFILE)
-	$(CARGO) build -p sash-cli --profile $(INSTALL_PROFILE) $(LIB_C_FEATURES)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 755 $(TARGET_DIR)/$(INSTALL_PROFILE)/sash $(DESTDIR)$(BINDIR)/sash
 	install -m 755 $(TARGET_DIR)/$(INSTALL_PROFILE)/libsash.so $(DESTDIR)$(LIBDIR)/libsash.so
