@@ -16,10 +16,30 @@ pub(crate) enum Lines {
     Arrays(Vec<arrow_array::ArrayRef>),
 }
 
+/// Keeps a `bytes` object alive for as long as a Buffer over its contents
+/// lives (the parse's string views point into them). `bytes` never change
+/// and pyo3 defers the decref of one dropped without the GIL.
+struct KeptBytes(#[allow(dead_code)] Py<pyo3::types::PyBytes>);
+
+// The object is only ever released (never read through) by the owner.
+impl std::panic::RefUnwindSafe for KeptBytes {}
+
+/// A `bytes` object's contents as an Arrow buffer, without copying them.
+fn bytes_buffer(b: &Bound<'_, pyo3::types::PyBytes>) -> arrow_buffer::Buffer {
+    let contents = b.as_bytes();
+    let Some(start) = std::ptr::NonNull::new(contents.as_ptr().cast_mut()) else {
+        return arrow_buffer::Buffer::from(contents);
+    };
+    let owner: std::sync::Arc<dyn arrow_buffer::alloc::Allocation> = std::sync::Arc::new(KeptBytes(b.clone().unbind()));
+    // SAFETY: `start` points at `contents.len()` bytes owned by the bytes
+    // object, which is immutable and which `owner` keeps alive.
+    unsafe { arrow_buffer::Buffer::from_custom_allocation(start, contents.len(), owner) }
+}
+
 pub(crate) fn read_lines(lines: &Bound<'_, PyAny>) -> PyResult<Lines> {
     let py = lines.py();
     if let Ok(b) = lines.cast::<pyo3::types::PyBytes>() {
-        return Ok(Lines::Bytes(arrow_buffer::Buffer::from(b.as_bytes())));
+        return Ok(Lines::Bytes(bytes_buffer(b)));
     }
     let speaks_arrow = lines.hasattr(pyo3::intern!(py, "__arrow_c_stream__"))? || lines.hasattr(pyo3::intern!(py, "__arrow_c_array__"))?;
     let converted;
