@@ -139,7 +139,7 @@ pub fn complete(mut spec: Map<String, Value>, schema: &Schema, lateness: Option<
                 spec.insert("time".into(), (*one).into());
             }
             [] => {
-                return Err(CliError::usage("give the time column: --time COLUMN (the input has no timestamp column to take by default)"))
+                return Err(CliError::usage("give the time column: --time COLUMN (the input has no timestamp column to take by default; a text column of ISO 8601 times is read as UTC times)"))
             }
             many => {
                 return Err(CliError::usage(format!(

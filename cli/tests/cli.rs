@@ -532,3 +532,36 @@ fn ground_truth_of_a_real_error_log() {
         assert_eq!(want.trim(), truth.column(3).as_string::<i32>().value(row).trim(), "row {row}");
     }
 }
+
+#[test]
+fn a_time_column_of_text_is_read_as_utc_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // JSON has no time type: --time names a text column of RFC 3339 times (any offset).
+    std::fs::write(
+        d.join("in.jsonl"),
+        concat!(
+            "{\"ts\": \"2024-01-01T00:00:05Z\", \"bytes\": 10}\n",
+            "{\"ts\": \"not a time\", \"bytes\": 7}\n",
+            "{\"ts\": \"2024-01-01T01:12:05+01:00\", \"bytes\": 1}\n",
+            "{\"ts\": \"2024-01-01T00:19:59.5Z\", \"bytes\": 2}\n",
+        ),
+    )
+    .unwrap();
+    let out = sash(d, &["window", "in.jsonl", "--time", "ts", "--every", "10m", "--agg", "sum(bytes) as b", "-o", "w.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(d.join("w.csv")).unwrap(),
+        "window_start,window_end,b\n2024-01-01T00:00:00Z,2024-01-01T00:10:00Z,10\n2024-01-01T00:10:00Z,2024-01-01T00:20:00Z,3\n"
+    );
+    assert!(stderr(&out).contains("1 row without a time dropped"), "{}", stderr(&out));
+    // --null-time error makes the text that is not a time an error.
+    assert_fails(
+        d,
+        &["window", "in.jsonl", "--time", "ts", "--every", "10m", "--agg", "sum(bytes) as b", "--null-time", "error", "-o", "w2.csv"],
+        2,
+        "null",
+    );
+    // Without --time, the message says how to name one.
+    assert_fails(d, &["window", "in.jsonl", "--every", "10m", "--agg", "sum(bytes) as b", "-o", "w3.csv"], 2, "ISO 8601");
+}

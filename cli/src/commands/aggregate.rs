@@ -10,7 +10,7 @@ use crate::output::{Output, Target};
 use crate::progress::{Counts, Progress};
 use crate::spec::{complete, parse_spec};
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use sash_core::{Parser, RollingStream, StreamStats, WindowStream};
 use serde_json::{Map, Value};
 
@@ -124,6 +124,38 @@ impl Pipeline<'_> {
     }
 }
 
+/// A time column read as text (CSV, JSON lines: JSON has no time type, and
+/// CSV's inference may leave one as text): its ISO 8601 / RFC 3339 strings
+/// become UTC timestamps in microseconds; a string that is not a time
+/// becomes a null time (dropped and counted, or an error under
+/// `--null-time error`).
+struct TextTimes(Option<usize>);
+
+impl TextTimes {
+    fn of(schema: &SchemaRef, time: Option<&str>) -> TextTimes {
+        let index = time.and_then(|name| schema.index_of(name).ok());
+        TextTimes(index.filter(|&i| matches!(schema.field(i).data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)))
+    }
+
+    fn schema(&self, schema: &SchemaRef) -> SchemaRef {
+        let Some(i) = self.0 else { return schema.clone() };
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields[i] = fields[i].clone().with_data_type(utc_micros()).with_nullable(true);
+        std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+    }
+
+    fn convert(&self, batch: RecordBatch, schema: &SchemaRef) -> CliResult<RecordBatch> {
+        let Some(i) = self.0 else { return Ok(batch) };
+        let mut columns = batch.columns().to_vec();
+        columns[i] = arrow_cast::cast(&columns[i], &utc_micros())?;
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    }
+}
+
+fn utc_micros() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
 pub fn run(kind: Kind, input: &TableInputArgs, spec: Map<String, Value>, quiet: bool) -> CliResult<i32> {
     let command = if kind == Kind::Window { "window" } else { "rolling" };
     let target = Target::from_args(&input.out)?;
@@ -170,12 +202,14 @@ pub fn run(kind: Kind, input: &TableInputArgs, spec: Map<String, Value>, quiet: 
                 debug_assert_ne!(*format, InputFormat::Log);
                 counts.files += 1;
                 let (schema, batches) = read_table(path, *format, &read)?;
+                let times = TextTimes::of(&schema, input.agg.time.as_deref());
+                let schema = times.schema(&schema);
                 pipeline.start(&schema)?;
                 for batch in batches {
                     if crate::signals::stop_requested() {
                         return Err(CliError::Interrupted);
                     }
-                    let batch = batch?;
+                    let batch = times.convert(batch?, &schema)?;
                     counts.lines += batch.num_rows() as u64;
                     pipeline.push(&batch, &mut counts)?;
                     progress.update(&counts);
