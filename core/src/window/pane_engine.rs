@@ -16,6 +16,12 @@ pub(super) trait PaneStore: SlotPool {
     fn emit_windows(&mut self, grid: &Grid, plan: &mut AggPlan, next_pane: Option<Index>, emitter: &mut Emitter) -> Result<()>;
 }
 
+/// A morsel of rows can hold a lot of work when each pane closes windows
+/// (a window 60 panes long merges 60 states at every pane with one row in
+/// it): cancellation is asked every this many panes too, not only every
+/// morsel of rows.
+const PANES_PER_CHECK: usize = 256;
+
 /// Walks time-ordered rows pane by pane, updating each pane's states and
 /// emitting windows as their panes close.
 pub(super) fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan, grid: Grid, store: &mut impl PaneStore) -> Result<Output> {
@@ -32,6 +38,7 @@ pub(super) fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan,
         let len = times.len();
         let mut i = 0;
         let mut next_check = 0;
+        let mut panes_since_check = 0;
         while i < len {
             if i >= next_check {
                 crate::exec::cancel::check()?;
@@ -39,6 +46,11 @@ pub(super) fn panes(input: &Prepared, grouper: &mut Grouper, plan: &mut AggPlan,
             }
             let p = grid.pane_of(times[i]);
             if current != Some(p) {
+                panes_since_check += 1;
+                if panes_since_check == PANES_PER_CHECK {
+                    crate::exec::cancel::check()?;
+                    panes_since_check = 0;
+                }
                 if let Some(done) = current {
                     store.close_pane(&grid, plan, done, &mut emitter)?;
                 }
