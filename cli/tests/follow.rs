@@ -301,3 +301,43 @@ fn a_checkpoint_of_another_run_or_a_damaged_one_is_refused() {
     assert_eq!(status, 2, "{err}");
     assert!(err.contains("damaged"), "{err}");
 }
+
+#[test]
+fn to_stdout_and_from_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = d.join("app.log");
+    append(&log, &lines(0, 600));
+    // -o -: the windows as JSON lines on stdout, each once, flushed at each commit.
+    let out = sash()
+        .args(["follow", "app.log", "-f", "combined"])
+        .args(WINDOW)
+        .args(["-o", "-", "--stop-after-idle", "300ms", "--poll-interval", "10ms"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let want = windowed(d, &lines(0, 600).concat());
+    assert_eq!(rows.len(), want.num_rows());
+    let total: i64 = rows.iter().map(|r| r["n"].as_i64().unwrap()).sum();
+    assert_eq!(total, 600);
+    // --from-end: what the file held at the start is not read; what comes after is.
+    let mut child = sash()
+        .args(["follow", "app.log", "-f", "combined"])
+        .args(WINDOW)
+        .args(["-o", "-", "--from-end", "--stop-after-idle", "2500ms", "--poll-interval", "10ms"])
+        .current_dir(d)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough for the command to have opened the file at its end, well inside its idle stop.
+    std::thread::sleep(Duration::from_millis(800));
+    append(&log, &lines(600, 120));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let total: i64 = rows.iter().map(|r| r["n"].as_i64().unwrap()).sum();
+    assert_eq!(total, 120, "{rows:?}");
+}
