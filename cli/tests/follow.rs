@@ -323,7 +323,7 @@ fn to_stdout_and_from_the_end() {
     let total: i64 = rows.iter().map(|r| r["n"].as_i64().unwrap()).sum();
     assert_eq!(total, 600);
     // --from-end: what the file held at the start is not read; what comes after is.
-    let mut child = sash()
+    let child = sash()
         .args(["follow", "app.log", "-f", "combined"])
         .args(WINDOW)
         .args(["-o", "-", "--from-end", "--stop-after-idle", "2500ms", "--poll-interval", "10ms"])
