@@ -56,13 +56,17 @@ fn open_raw(path: &Path) -> CliResult<Box<dyn Read + Send>> {
     if is_stdin(path) {
         return Ok(Box::new(std::io::stdin()));
     }
+    Ok(Box::new(open_file(path)?))
+}
+
+/// Opens a file, refusing a directory, with errors that name it.
+fn open_file(path: &Path) -> CliResult<File> {
     let name = path.display();
     let meta = std::fs::metadata(path).map_err(|e| CliError::io_while(&format!("cannot read '{name}'"), &e))?;
     if meta.is_dir() {
         return Err(CliError::io(format!("cannot read '{name}': it is a directory")));
     }
-    let file = File::open(path).map_err(|e| CliError::io_while(&format!("cannot read '{name}'"), &e))?;
-    Ok(Box::new(file))
+    File::open(path).map_err(|e| CliError::io_while(&format!("cannot read '{name}'"), &e))
 }
 
 /// The sizes of the inputs that are regular files (the progress bar's total), if all are.
@@ -161,8 +165,7 @@ pub fn read_table(path: &Path, format: InputFormat, count: &BytesRead) -> CliRes
             if is_stdin(path) {
                 return Err(CliError::usage("Parquet cannot be read from stdin (its footer is at the end); give the file"));
             }
-            open_raw(path)?;
-            let file = File::open(path).map_err(|e| CliError::io_while(&format!("cannot read '{name}'"), &e))?;
+            let file = open_file(path)?;
             let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| cannot(&e))?;
             let schema = builder.schema().clone();
             let reader = builder.with_batch_size(TABLE_BATCH_ROWS).build().map_err(|e| cannot(&e))?;

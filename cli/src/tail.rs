@@ -80,17 +80,7 @@ const HEAD_BYTES: u64 = 256;
 impl Tail {
     /// Follows `path` from its start (or, `from_end`, from its end when it exists).
     pub fn new(path: &Path, max_line: usize, from_end: bool) -> std::io::Result<Tail> {
-        let mut tail = Tail {
-            path: path.to_path_buf(),
-            file: None,
-            read_at: 0,
-            carry: Vec::new(),
-            lines: 0,
-            max_line,
-            skipping: false,
-            drop_lf: false,
-            head: Vec::new(),
-        };
+        let mut tail = Tail::unopened(path, max_line);
         if from_end {
             if let Some((file, id)) = tail.open_path()? {
                 tail.read_at = file.metadata()?.len();
@@ -105,17 +95,7 @@ impl Tail {
     /// directory (read to its end first), else, when it is gone, `path` from
     /// its start.
     pub fn resume(path: &Path, max_line: usize, at: Position) -> std::io::Result<Tail> {
-        let mut tail = Tail {
-            path: path.to_path_buf(),
-            file: None,
-            read_at: 0,
-            carry: Vec::new(),
-            lines: 0,
-            max_line,
-            skipping: false,
-            drop_lf: false,
-            head: Vec::new(),
-        };
+        let mut tail = Tail::unopened(path, max_line);
         let found = match tail.open_path()? {
             Some((file, id)) if id == at.file => Some((file, id)),
             _ => find_renamed(path, at.file)?,
@@ -131,6 +111,21 @@ impl Tail {
             tail.file = Some((file, id));
         }
         Ok(tail)
+    }
+
+    /// A tail of `path` that has opened nothing yet.
+    fn unopened(path: &Path, max_line: usize) -> Tail {
+        Tail {
+            path: path.to_path_buf(),
+            file: None,
+            read_at: 0,
+            carry: Vec::new(),
+            lines: 0,
+            max_line,
+            skipping: false,
+            drop_lf: false,
+            head: Vec::new(),
+        }
     }
 
     fn open_path(&self) -> std::io::Result<Option<(File, FileId)>> {
@@ -184,11 +179,7 @@ impl Tail {
         let id = self.file.as_ref().expect("opened above").1;
         if !self.same_start()? {
             // Truncated and written again since the last read.
-            let last = self.flush(id);
-            self.restart();
-            if let Some(last) = last {
-                return Ok(Step::Lines(last));
-            }
+            return Ok(self.start_over(id));
         }
         let file = &self.file.as_ref().expect("opened above").0;
         let start = self.carry.len();
@@ -211,9 +202,7 @@ impl Tail {
         // the bytes read are of the new content, at the old offset.
         if n > 0 && self.read_at > 0 && !self.same_start()? {
             self.carry.truncate(start);
-            let last = self.flush(id);
-            self.restart();
-            return Ok(last.map_or(Step::Progress, Step::Lines));
+            return Ok(self.start_over(id));
         }
         // The file's first bytes, as read: what later reads check it against.
         if self.head.len() as u64 == self.read_at && self.read_at < HEAD_BYTES {
@@ -234,19 +223,22 @@ impl Tail {
             Some((now_id, _)) if now_id != id => {
                 // Renamed away and a new file in its place: the old one is read
                 // to its end (done), its last line ends there.
-                let last = self.flush(id);
+                let step = self.start_over(id);
                 self.file = None;
-                self.restart();
-                Ok(last.map_or(Step::Progress, Step::Lines))
+                Ok(step)
             }
-            Some((_, len)) if len < self.read_at => {
-                // Copy-truncate: what was read of the old content stays read.
-                let last = self.flush(id);
-                self.restart();
-                Ok(last.map_or(Step::Progress, Step::Lines))
-            }
+            // Copy-truncate: what was read of the old content stays read.
+            Some((_, len)) if len < self.read_at => Ok(self.start_over(id)),
             _ => Ok(Step::Idle),
         }
+    }
+
+    /// The file `id` ends here (rotated away, or truncated): its carried
+    /// bytes are its last line, and reading starts again from a start.
+    fn start_over(&mut self, id: FileId) -> Step {
+        let last = self.flush(id);
+        self.restart();
+        last.map_or(Step::Progress, Step::Lines)
     }
 
     /// Reading the same file again from its start.

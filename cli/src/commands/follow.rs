@@ -72,29 +72,24 @@ impl Follower {
         if rows == 0 {
             return Ok(());
         }
-        match &mut self.sink {
+        let target = match &mut self.sink {
             Sink::Dir(dir) => {
                 let path = dir.join(format!("{prefix}-{:010}.{}", self.seq + 1, extension(format)));
-                let target = Target { path: Some(path), format, limit: 0, csv_header: true, durable: true };
-                let mut out = target.open(&batches[0].schema())?;
-                for b in batches {
-                    out.write(b)?;
-                }
-                out.commit()
+                Target { path: Some(path), format, limit: 0, csv_header: true, durable: true }
             }
+            // Late rows and failed lines are counted only: stdout holds the windows.
+            Sink::Stdout { .. } if prefix != "part" => return Ok(()),
             Sink::Stdout { wrote_header } => {
-                if prefix != "part" {
-                    return Ok(());
-                }
                 let target = Target { path: None, format, limit: 0, csv_header: !*wrote_header, durable: false };
                 *wrote_header = true;
-                let mut out = target.open(&batches[0].schema())?;
-                for b in batches {
-                    out.write(b)?;
-                }
-                out.commit()
+                target
             }
+        };
+        let mut out = target.open(&batches[0].schema())?;
+        for b in batches {
+            out.write(b)?;
         }
+        out.commit()
     }
 
     /// Writes what is pending and records the state and position with it.

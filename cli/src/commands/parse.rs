@@ -1,23 +1,19 @@
 //! `sash parse`: log files to typed columns, every line a row.
 
-use crate::args::{LogArgs, OutputFormat, ParseArgs};
+use crate::args::{OutputFormat, ParseArgs};
 use crate::error::{CliError, CliResult, EXIT_DATA_ERRORS, EXIT_OK};
 use crate::input::{total_size, BytesRead};
 use crate::logs::{errors_schema, for_each_batch, without_error_column, FailedRows};
 use crate::output::Target;
 use crate::progress::{Counts, Progress};
-use crate::spec::parse_spec;
+use crate::spec::parse_spec_json;
 use sash_core::{Parser, StringOutput};
-
-/// Whether the user chose the string type (`"strings"` in --parse-spec).
-fn strings_asked(log: &LogArgs) -> bool {
-    log.parse_spec.as_deref().is_some_and(|text| serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("strings").is_some()))
-}
 
 pub fn run(args: ParseArgs, quiet: bool) -> CliResult<i32> {
     let target = Target::from_args(&args.out)?;
-    let mut spec = parse_spec(&args.log)?;
-    if matches!(target.format, OutputFormat::Arrow | OutputFormat::Arrows) && !strings_asked(&args.log) {
+    let (spec_json, mut spec) = parse_spec_json(&args.log)?;
+    // Unless the user chose the string type (`"strings"` in --parse-spec).
+    if matches!(target.format, OutputFormat::Arrow | OutputFormat::Arrows) && spec_json.get("strings").is_none() {
         // The file holds plain strings (output::plain_strings_schema): the parser
         // copies each once as it parses, rather than views copied again to be written.
         spec.strings = StringOutput::Utf8;
