@@ -1,9 +1,12 @@
 //! The `sash` command as users run it: the binary, its exit status, its one
 //! line of error, the files it leaves behind.
 
+mod common;
+
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch};
 use arrow_select::concat::concat_batches;
+use common::read_ipc;
 use sash_core::{ParseReader, ParseSpec};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -33,13 +36,6 @@ fn assert_fails(dir: &Path, args: &[&str], status: i32, says: &str) {
     assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
     let after: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(before, after, "{args:?} left files behind");
-}
-
-fn read_ipc(path: &Path) -> RecordBatch {
-    let reader = arrow_ipc::reader::FileReader::try_new(std::fs::File::open(path).unwrap(), None).unwrap();
-    let schema = reader.schema();
-    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
-    concat_batches(&schema, &batches).unwrap()
 }
 
 fn read_ipc_stream(path: &Path) -> RecordBatch {
@@ -334,27 +330,9 @@ fn lateness_emits_as_time_passes_and_keeps_late_rows() {
     }
     std::fs::write(dir.path().join("in.log"), &text).unwrap();
     // A stream's watermark moves between pushes: chunks of a few lines each.
-    let out = sash(
-        dir.path(),
-        &[
-            "window",
-            "in.log",
-            "-f",
-            "combined",
-            "--chunk-bytes",
-            "1000",
-            "--every",
-            "10m",
-            "--agg",
-            "count() as n",
-            "--lateness",
-            "5m",
-            "--late",
-            "late.jsonl",
-            "-o",
-            "w.csv",
-        ],
-    );
+    let late_windows =
+        ["window", "in.log", "-f", "combined", "--chunk-bytes", "1000", "--every", "10m", "--agg", "count() as n", "--lateness", "5m"];
+    let out = sash(dir.path(), &[&late_windows[..], &["--late", "late.jsonl", "-o", "w.csv"]].concat());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let csv = std::fs::read_to_string(dir.path().join("w.csv")).unwrap();
     assert_eq!(csv.lines().count(), 13, "{csv}");
@@ -364,26 +342,7 @@ fn lateness_emits_as_time_passes_and_keeps_late_rows() {
     assert!(late.contains("/late"), "{late}");
     assert!(stderr(&out).contains("1 row late"), "{}", stderr(&out));
     // --strict counts a late row as trouble.
-    let out = sash(
-        dir.path(),
-        &[
-            "window",
-            "in.log",
-            "-f",
-            "combined",
-            "--chunk-bytes",
-            "1000",
-            "--every",
-            "10m",
-            "--agg",
-            "count() as n",
-            "--lateness",
-            "5m",
-            "--strict",
-            "-o",
-            "w2.csv",
-        ],
-    );
+    let out = sash(dir.path(), &[&late_windows[..], &["--strict", "-o", "w2.csv"]].concat());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
 

@@ -2,8 +2,11 @@
 //! runs, killed and restarted: what it commits equals `sash window` over
 //! all the lines, each window once.
 
+mod common;
+
 use arrow_array::RecordBatch;
 use arrow_select::concat::concat_batches;
+use common::read_ipc;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -43,13 +46,6 @@ fn follow(dir: &Path, extra: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn read_ipc(path: &Path) -> RecordBatch {
-    let reader = arrow_ipc::reader::FileReader::try_new(std::fs::File::open(path).unwrap(), None).unwrap();
-    let schema = reader.schema();
-    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
-    concat_batches(&schema, &batches).unwrap()
 }
 
 /// Every committed part of `out`, in commit order, as one batch.
@@ -251,22 +247,20 @@ fn idle_timeout_writes_the_last_window_by_the_wall_clock() {
     // The last line is at 10:00:59: the window [10:00, 10:01) waits for a later line forever,
     // unless event time goes on with the wall clock, a second after the idle timeout began.
     append(&d.join("app.log"), &lines(0, 60));
+    let want = windowed(d, &lines(0, 60).concat());
     let mut child = follow(d, &["--idle-timeout", "300ms"]);
     let start = Instant::now();
     loop {
         let parts = std::fs::read_dir(d.join("out")).map(|e| e.count()).unwrap_or(0);
-        if parts > 0 {
-            let got = committed(&d.join("out"));
-            if got.num_rows() == windowed(d, &lines(0, 60).concat()).num_rows() {
-                break;
-            }
+        if parts > 0 && committed(&d.join("out")).num_rows() == want.num_rows() {
+            break;
         }
         assert!(start.elapsed() < Duration::from_secs(30), "the last window was not written");
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(committed(&d.join("out")), windowed(d, &lines(0, 60).concat()));
+    assert_eq!(committed(&d.join("out")), want);
 }
 
 #[test]
