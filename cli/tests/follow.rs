@@ -49,14 +49,19 @@ fn follow(dir: &Path, extra: &[&str]) -> Child {
 }
 
 /// Every committed part of `out`, in commit order, as one batch.
-fn committed(out: &Path) -> RecordBatch {
-    let mut parts: Vec<PathBuf> = std::fs::read_dir(out)
-        .unwrap()
+/// The committed parts in `out`, in commit order (not the `.part-….partial` files being written).
+fn part_files(out: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(out) else { return Vec::new() };
+    let mut parts: Vec<PathBuf> = entries
         .map(|e| e.unwrap().path())
         .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("part-"))
         .collect();
     parts.sort();
-    let batches: Vec<RecordBatch> = parts.iter().map(|p| read_ipc(p)).collect();
+    parts
+}
+
+fn committed(out: &Path) -> RecordBatch {
+    let batches: Vec<RecordBatch> = part_files(out).iter().map(|p| read_ipc(p)).collect();
     assert!(!batches.is_empty(), "no parts in {}", out.display());
     concat_batches(&batches[0].schema(), &batches).unwrap()
 }
@@ -251,8 +256,8 @@ fn idle_timeout_writes_the_last_window_by_the_wall_clock() {
     let mut child = follow(d, &["--idle-timeout", "300ms"]);
     let start = Instant::now();
     loop {
-        let parts = std::fs::read_dir(d.join("out")).map(|e| e.count()).unwrap_or(0);
-        if parts > 0 && committed(&d.join("out")).num_rows() == want.num_rows() {
+        // Only committed parts: a `.partial` file being written is not one yet.
+        if !part_files(&d.join("out")).is_empty() && committed(&d.join("out")).num_rows() == want.num_rows() {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(30), "the last window was not written");
