@@ -121,7 +121,7 @@ pub enum OutputFormat {
 /// How log lines are parsed (the kernel's parse spec, docs/parsing.md).
 #[derive(Debug, Args, Clone, Default)]
 pub struct LogArgs {
-    /// Log format: common, combined, syslog, apache_error, logfmt, json, regex
+    /// Log format: common, combined, nginx, apache, syslog, apache_error, logfmt, json, regex
     #[arg(long, short = 'f', value_name = "FORMAT")]
     pub format: Option<String>,
     /// IANA time zone of timestamps written without an offset [default: UTC]
@@ -133,6 +133,10 @@ pub struct LogArgs {
     /// Longest line parsed; a longer one is an error row [default: 16 MiB]
     #[arg(long, value_name = "BYTES")]
     pub max_line_bytes: Option<u64>,
+    /// nginx and apache: the server's format string (nginx log_format, Apache LogFormat)
+    /// [default: the server's combined]
+    #[arg(long, value_name = "STRING")]
+    pub log_format: Option<String>,
     /// regex: the pattern, with named groups
     #[arg(long, value_name = "REGEX")]
     pub pattern: Option<String>,
@@ -147,7 +151,7 @@ pub struct LogArgs {
     #[arg(long, value_name = "BYTES")]
     pub chunk_bytes: Option<usize>,
     /// The whole parse spec as JSON (docs/parsing.md), instead of the options above
-    #[arg(long, value_name = "JSON", conflicts_with_all = ["format", "timezone", "reference_time", "max_line_bytes", "pattern", "types", "fields"])]
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["format", "timezone", "reference_time", "max_line_bytes", "log_format", "pattern", "types", "fields"])]
     pub parse_spec: Option<String>,
 }
 

@@ -22,7 +22,9 @@ pub fn parse_spec_json(args: &LogArgs) -> CliResult<(Value, ParseSpec)> {
         },
         None => {
             let format = args.format.as_deref().ok_or_else(|| {
-                CliError::usage("give the log format: --format combined (or common, syslog, apache_error, logfmt, json, regex)")
+                CliError::usage(
+                    "give the log format: --format combined (or common, nginx, apache, syslog, apache_error, logfmt, json, regex)",
+                )
             })?;
             let mut spec = Map::new();
             spec.insert("format".into(), format.into());
@@ -34,6 +36,9 @@ pub fn parse_spec_json(args: &LogArgs) -> CliResult<(Value, ParseSpec)> {
             }
             if let Some(n) = args.max_line_bytes {
                 spec.insert("max_line_bytes".into(), n.into());
+            }
+            if let Some(f) = &args.log_format {
+                spec.insert("log_format".into(), f.as_str().into());
             }
             if let Some(p) = &args.pattern {
                 spec.insert("pattern".into(), p.as_str().into());

@@ -52,10 +52,8 @@ fn follow(dir: &Path, extra: &[&str]) -> Child {
 /// The committed parts in `out`, in commit order (not the `.part-….partial` files being written).
 fn part_files(out: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(out) else { return Vec::new() };
-    let mut parts: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("part-"))
-        .collect();
+    let mut parts: Vec<PathBuf> =
+        entries.map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("part-")).collect();
     parts.sort();
     parts
 }

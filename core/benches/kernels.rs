@@ -98,8 +98,9 @@ fn synthetic_line(case: &str, i: u64, rng: &mut Lcg, out: &mut String) {
     let (day, rem) = (17 + second.saturating_sub(1_431_820_800) / 86_400, second % 86_400);
     let (h, m, s) = (rem / 3600, rem / 60 % 60, rem % 60);
     match case {
-        "parse_combined" => {
-            let _ = writeln!(
+        // nginx's combined plus the two timing fields users add most.
+        "parse_combined" | "parse_nginx" => {
+            let _ = write!(
                 out,
                 r#"{}.{}.{}.{} - - [{:02}/May/2015:{h:02}:{m:02}:{s:02} +0000] "{} {}?id={} HTTP/1.1" {} {} "{}" "{}""#,
                 rng.next() % 223 + 1,
@@ -115,6 +116,11 @@ fn synthetic_line(case: &str, i: u64, rng: &mut Lcg, out: &mut String) {
                 rng.pick(REFERRERS),
                 rng.pick(AGENTS),
             );
+            if case == "parse_nginx" {
+                let (secs, millis, connect) = (rng.next() % 3, rng.next() % 1000, rng.next() % 50);
+                let _ = write!(out, r#" rt={secs}.{millis:03} uct="0.{connect:03}""#);
+            }
+            out.push('\n');
         }
         "parse_syslog" => {
             let _ = writeln!(
@@ -157,6 +163,10 @@ fn synthetic_line(case: &str, i: u64, rng: &mut Lcg, out: &mut String) {
 
 const PARSE_CASES: &[(&str, &str)] = &[
     ("parse_combined", r#"{"format": "combined"}"#),
+    (
+        "parse_nginx",
+        r#"{"format": "nginx", "log_format": "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" rt=$request_time uct=\"$upstream_connect_time\""}"#,
+    ),
     ("parse_syslog", r#"{"format": "syslog", "reference_time": "2015-12-31T00:00:00Z"}"#),
     (
         "parse_logfmt",

@@ -56,6 +56,18 @@ const CHECK_LINES: u64 = 16 * 1024;
 /// The name of the error column, the last column of every parse output.
 pub const ERROR_COLUMN: &str = "_error";
 
+/// The parser of an nginx or Apache format string (their `combined` when none is given).
+fn log_format_parser(spec: &ParseSpec) -> Result<Box<dyn LineParser>> {
+    use formats::log_format::{compile, Dialect};
+    let dialect = if spec.format == LogFormat::Nginx { Dialect::Nginx } else { Dialect::Apache };
+    compile(dialect, spec.log_format.as_deref().unwrap_or("combined"), spec.timezone)
+}
+
+/// Compiles a spec's format string, for its errors.
+pub(crate) fn check_log_format(spec: &ParseSpec) -> Result<()> {
+    log_format_parser(spec).map(drop)
+}
+
 /// One parsed batch and how many of its lines parsed or failed.
 #[derive(Debug, Clone)]
 pub struct ParseOutput {
@@ -116,6 +128,7 @@ impl Parser {
                 let pattern = spec.pattern.as_deref().ok_or_else(|| SashError::spec("format 'regex' needs 'pattern'"))?;
                 Engine::Lines(Box::new(formats::pattern::RegexParser::new(pattern, &spec.types, spec.timezone)?))
             }
+            LogFormat::Nginx | LogFormat::Apache => Engine::Lines(log_format_parser(spec)?),
             LogFormat::Json => {
                 let fields = spec.schema.as_ref().ok_or_else(|| SashError::spec("format 'json' needs 'schema'"))?;
                 Engine::Json(formats::json::JsonParser::new(fields))

@@ -375,6 +375,30 @@ impl MapCol {
     }
 }
 
+/// A `List` column: each row a run of values in `values` (nginx's
+/// `$upstream_*` variables, one value per upstream server tried).
+#[derive(Debug)]
+pub(crate) struct ListCol {
+    offsets: Vec<i32>,
+    nulls: Validity,
+    values: Box<Col>,
+}
+
+impl ListCol {
+    /// The column the row's elements go to, one push per element; then [`ListCol::close_row`].
+    #[inline]
+    pub(crate) fn values(&mut self) -> &mut Col {
+        &mut self.values
+    }
+
+    /// Ends the row's list after its elements were pushed.
+    #[inline]
+    pub(crate) fn close_row(&mut self) {
+        self.offsets.push(self.values.len() as i32);
+        self.nulls.push_valid();
+    }
+}
+
 /// One output column of any kind the parsers produce.
 #[derive(Debug)]
 pub(crate) enum Col {
@@ -388,6 +412,7 @@ pub(crate) enum Col {
     Bool { values: BooleanBufferBuilder, nulls: NullBufferBuilder },
     Ts(PrimCol<TimestampMicrosecondType>),
     Map(MapCol),
+    List(ListCol),
 }
 
 impl Col {
@@ -408,6 +433,11 @@ impl Col {
                 values: Default::default(),
                 nulls: NullBufferBuilder::new(capacity),
             }),
+            DataType::List(item) => Col::List(ListCol {
+                offsets: vec![0],
+                nulls: Validity::new(capacity),
+                values: Box::new(Col::for_type(item.data_type(), capacity)),
+            }),
             other => unreachable!("no parser makes {other} columns"),
         }
     }
@@ -424,6 +454,7 @@ impl Col {
             Col::Bool { values, .. } => values.len(),
             Col::Ts(c) => c.values.len(),
             Col::Map(c) => c.offsets.len() - 1,
+            Col::List(c) => c.offsets.len() - 1,
         }
     }
 
@@ -448,6 +479,14 @@ impl Col {
             }
             Col::Ts(c) => c.truncate(len),
             Col::Map(_) => unreachable!("no parser writes a map row again"),
+            Col::List(c) => {
+                if len + 1 < c.offsets.len() {
+                    c.offsets.truncate(len + 1);
+                    let values = c.offsets[len] as usize;
+                    c.values.truncate(values);
+                    c.nulls.truncate(len);
+                }
+            }
         }
     }
 
@@ -466,7 +505,89 @@ impl Col {
             }
             Col::Ts(c) => c.push_null(),
             Col::Map(c) => c.push_null(),
+            Col::List(c) => {
+                c.offsets.push(c.values.len() as i32);
+                c.nulls.push_null();
+            }
         }
+    }
+
+    /// A string element of a list (the column of a list's values).
+    #[inline]
+    pub(crate) fn as_str(&mut self) -> &mut StrCol {
+        match self {
+            Col::Str(c) => c,
+            _ => unreachable!("not a string column"),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn as_u16(&mut self) -> &mut PrimCol<UInt16Type> {
+        match self {
+            Col::U16(c) => c,
+            _ => unreachable!("not a UInt16 column"),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn as_u64(&mut self) -> &mut PrimCol<UInt64Type> {
+        match self {
+            Col::U64(c) => c,
+            _ => unreachable!("not a UInt64 column"),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn as_f64(&mut self) -> &mut PrimCol<Float64Type> {
+        match self {
+            Col::F64(c) => c,
+            _ => unreachable!("not a Float64 column"),
+        }
+    }
+
+    /// A null element or row.
+    #[inline]
+    pub(crate) fn push_null_value(&mut self) {
+        self.push_null();
+    }
+
+    /// The finished array, strings as `strings` asks.
+    fn finish(&mut self, blocks: &[Buffer], strings: StringOutput) -> Result<ArrayRef, arrow_schema::ArrowError> {
+        Ok(match self {
+            Col::Str(c) => {
+                let views = Arc::new(c.finish(blocks)) as ArrayRef;
+                match strings {
+                    StringOutput::View => views,
+                    other => arrow_cast::cast(&views, &other.data_type())?,
+                }
+            }
+            Col::U8(c) => Arc::new(c.finish()),
+            Col::U16(c) => Arc::new(c.finish()),
+            Col::U32(c) => Arc::new(c.finish()),
+            Col::U64(c) => Arc::new(c.finish()),
+            Col::I64(c) => Arc::new(c.finish()),
+            Col::F64(c) => Arc::new(c.finish()),
+            Col::Bool { values, nulls } => Arc::new(BooleanArray::new(values.finish(), nulls.finish())),
+            Col::Ts(c) => Arc::new(c.finish().with_timezone("UTC")),
+            Col::Map(c) => Arc::new(c.finish()),
+            Col::List(c) => {
+                let values = c.values.finish(blocks, strings)?;
+                let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(&mut c.offsets, vec![0])));
+                let item = Arc::new(Field::new("item", values.data_type().clone(), true));
+                Arc::new(arrow_array::ListArray::try_new(item, offsets, values, c.nulls.finish())?)
+            }
+        })
+    }
+}
+
+/// The type a column of `data_type` comes out as: strings as asked,
+/// timestamps in UTC, list items likewise.
+pub(crate) fn output_type(data_type: &DataType, strings: StringOutput) -> DataType {
+    match data_type {
+        DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8 => strings.data_type(),
+        DataType::Timestamp(..) => timestamp_type(),
+        DataType::List(item) => DataType::List(Arc::new(Field::new("item", output_type(item.data_type(), strings), true))),
+        other => other.clone(),
     }
 }
 
@@ -521,6 +642,7 @@ impl Columns {
     accessor!(f64, F64, PrimCol<Float64Type>);
     accessor!(ts, Ts, PrimCol<TimestampMicrosecondType>);
     accessor!(map, Map, MapCol);
+    accessor!(list, List, ListCol);
 
     #[inline]
     pub(crate) fn bool(&mut self, i: usize, v: bool) {
@@ -627,30 +749,8 @@ impl Columns {
         let mut fields = Vec::with_capacity(self.cols.len() + 1);
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.cols.len() + 1);
         for (field, col) in self.fields.iter().zip(&mut self.cols) {
-            let array: ArrayRef = match col {
-                Col::Str(c) => {
-                    let views = Arc::new(c.finish(blocks)) as ArrayRef;
-                    match strings {
-                        StringOutput::View => views,
-                        other => arrow_cast::cast(&views, &other.data_type())?,
-                    }
-                }
-                Col::U8(c) => Arc::new(c.finish()),
-                Col::U16(c) => Arc::new(c.finish()),
-                Col::U32(c) => Arc::new(c.finish()),
-                Col::U64(c) => Arc::new(c.finish()),
-                Col::I64(c) => Arc::new(c.finish()),
-                Col::F64(c) => Arc::new(c.finish()),
-                Col::Bool { values, nulls } => Arc::new(BooleanArray::new(values.finish(), nulls.finish())),
-                Col::Ts(c) => Arc::new(c.finish().with_timezone("UTC")),
-                Col::Map(c) => Arc::new(c.finish()),
-            };
-            let data_type = match field.data_type() {
-                DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8 => strings.data_type(),
-                DataType::Timestamp(..) => timestamp_type(),
-                other => other.clone(),
-            };
-            fields.push(field.clone().with_data_type(data_type));
+            let array = col.finish(blocks, strings)?;
+            fields.push(field.clone().with_data_type(output_type(field.data_type(), strings)));
             arrays.push(array);
         }
         fields.push(Field::new(super::ERROR_COLUMN, DataType::Utf8, true));

@@ -27,10 +27,15 @@ pub enum LogFormat {
     Json,
     /// A regular expression with named groups.
     Regex,
+    /// An nginx access log in the layout of its `log_format` string.
+    Nginx,
+    /// An Apache access log in the layout of its `LogFormat` string.
+    Apache,
 }
 
 impl LogFormat {
-    pub const NAMES: &'static [&'static str] = &["common", "combined", "syslog", "apache_error", "logfmt", "json", "regex"];
+    pub const NAMES: &'static [&'static str] =
+        &["common", "combined", "syslog", "apache_error", "logfmt", "json", "regex", "nginx", "apache"];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +46,8 @@ impl LogFormat {
             LogFormat::Logfmt => "logfmt",
             LogFormat::Json => "json",
             LogFormat::Regex => "regex",
+            LogFormat::Nginx => "nginx",
+            LogFormat::Apache => "apache",
         }
     }
 
@@ -53,6 +60,7 @@ impl LogFormat {
             // Types, string types included, come from the declared schema.
             LogFormat::Json => &["schema"],
             LogFormat::Regex => &["strings", "timezone", "pattern", "types"],
+            LogFormat::Nginx | LogFormat::Apache => &["strings", "timezone", "log_format"],
         }
     }
 }
@@ -165,6 +173,8 @@ pub struct ParseSpec {
     pub schema: Option<Fields>,
     /// regex: the pattern and the types of its groups (string when absent).
     pub pattern: Option<String>,
+    /// nginx/apache: the server's format string (its `combined` when absent).
+    pub log_format: Option<String>,
     pub types: Vec<(String, FieldType)>,
     /// Lines longer than this many bytes are failed rows, not parsed; a
     /// stream reader keeps only this much of one (memory stays bounded
@@ -199,6 +209,7 @@ impl ParseSpec {
             fields: Vec::new(),
             schema: None,
             pattern: None,
+            log_format: None,
             types: Vec::new(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
@@ -222,6 +233,8 @@ impl ParseSpec {
                 "logfmt" => LogFormat::Logfmt,
                 "json" => LogFormat::Json,
                 "regex" => LogFormat::Regex,
+                "nginx" => LogFormat::Nginx,
+                "apache" => LogFormat::Apache,
                 other => {
                     return Err(SashError::spec(format!("unknown format '{other}'; expected one of: {}", LogFormat::NAMES.join(", "))))
                 }
@@ -298,6 +311,11 @@ impl ParseSpec {
                     .ok_or_else(|| SashError::spec("format 'regex' needs 'pattern': a regular expression with named groups"))?;
                 spec.types = typed_names(map.get("types"), "types")?;
                 spec.pattern = Some(pattern);
+            }
+            LogFormat::Nginx | LogFormat::Apache => {
+                spec.log_format = string_key(map, "log_format")?;
+                // Compiled now, so a bad string is an error of the spec, before any data is read.
+                crate::parse::check_log_format(&spec)?;
             }
             _ => {}
         }

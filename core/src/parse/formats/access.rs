@@ -378,7 +378,7 @@ impl AccessParser {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use arrow_array::RecordBatch;
     use arrow_buffer::Buffer;
@@ -397,14 +397,11 @@ mod tests {
         cols.finish(&buffers, StringOutput::View).unwrap()
     }
 
-    /// The plain path (with its restarts) must give what the field-by-field
-    /// parse gives, on well-formed lines and on lines broken every way a
-    /// field can break: each piece of a line is drawn from good values and
-    /// from near misses (a missing or extra byte, a quote or backslash in the
-    /// wrong place, a bad digit), lines of up to about 1,000 bytes, so the
-    /// masks' 64-byte words and their 512-byte limit are crossed.
-    #[test]
-    fn plain_path_gives_what_the_field_parse_gives() {
+    /// Access log lines, most well formed, the rest broken every way a field
+    /// can break: each piece drawn from good values and from near misses (a
+    /// missing or extra byte, a quote or backslash in the wrong place, a bad
+    /// digit), lines of up to about 1,000 bytes.
+    pub(crate) fn near_miss_lines(combined: bool, count: usize, seed: u64) -> Vec<Vec<u8>> {
         let hosts = ["10.0.0.1", "", "-", "a-very-long-host-name.example.com", "h\"q"];
         let names = ["-", "frank", "", "x y"];
         let stamps = [
@@ -448,43 +445,55 @@ mod tests {
             "-",
             &long_agent,
         ];
-        let mut state = 7u64;
+        let mut state = seed;
         let mut next = move |n: usize| {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (state >> 33) as usize % n
         };
-        for combined in [false, true] {
-            let mut lines = Vec::new();
-            for _ in 0..6000 {
-                let mut pieces = vec![
-                    hosts[next(hosts.len())],
-                    names[next(names.len())],
-                    names[next(names.len())],
-                    stamps[next(stamps.len())],
-                    requests[next(requests.len())],
-                    statuses[next(statuses.len())],
-                    sizes[next(sizes.len())],
-                ];
-                if combined {
-                    pieces.push(quoted[next(quoted.len())]);
-                    pieces.push(quoted[next(quoted.len())]);
-                }
-                // Most lines well formed, as in a real log.
-                if next(3) == 0 {
-                    pieces.truncate(pieces.len() - next(3));
-                }
-                let mut line = pieces.join(if next(10) == 0 { "  " } else { " " }).into_bytes();
-                match next(8) {
-                    0 => line.extend_from_slice(b" extra"),
-                    1 => line.extend_from_slice(b" \t"),
-                    2 => {
-                        let cut = next(line.len() + 1);
-                        line.truncate(cut);
-                    }
-                    _ => {}
-                }
-                lines.push(line);
+        let mut lines = Vec::new();
+        for _ in 0..count {
+            let mut pieces = vec![
+                hosts[next(hosts.len())],
+                names[next(names.len())],
+                names[next(names.len())],
+                stamps[next(stamps.len())],
+                requests[next(requests.len())],
+                statuses[next(statuses.len())],
+                sizes[next(sizes.len())],
+            ];
+            if combined {
+                pieces.push(quoted[next(quoted.len())]);
+                pieces.push(quoted[next(quoted.len())]);
             }
+            // Most lines well formed, as in a real log.
+            if next(3) == 0 {
+                pieces.truncate(pieces.len() - next(3));
+            }
+            let mut line = pieces.join(if next(10) == 0 { "  " } else { " " }).into_bytes();
+            match next(8) {
+                0 => line.extend_from_slice(b" extra"),
+                1 => line.extend_from_slice(b" \t"),
+                2 => {
+                    let cut = next(line.len() + 1);
+                    line.truncate(cut);
+                }
+                _ => {}
+            }
+            lines.push(line);
+        }
+        lines
+    }
+
+    /// The plain path (with its restarts) must give what the field-by-field
+    /// parse gives, on well-formed lines and on lines broken every way a
+    /// field can break: each piece of a line is drawn from good values and
+    /// from near misses (a missing or extra byte, a quote or backslash in the
+    /// wrong place, a bad digit), lines of up to about 1,000 bytes, so the
+    /// masks' 64-byte words and their 512-byte limit are crossed.
+    #[test]
+    fn plain_path_gives_what_the_field_parse_gives() {
+        for combined in [false, true] {
+            let lines = near_miss_lines(combined, 6000, 7);
             let (plain, fields) = (parse_all(&lines, combined, true), parse_all(&lines, combined, false));
             if plain == fields {
                 continue;

@@ -5,6 +5,7 @@ pub(crate) mod access;
 pub(crate) mod apache_error;
 pub(crate) mod json;
 pub(crate) mod json_flat;
+pub(crate) mod log_format;
 pub(crate) mod logfmt;
 pub(crate) mod pattern;
 pub(crate) mod syslog;

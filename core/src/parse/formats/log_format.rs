@@ -1,0 +1,768 @@
+//! `nginx` and `apache`: access logs in the layout their own format string
+//! gives (nginx `log_format`, Apache `LogFormat`).
+//!
+//! The string is compiled once into steps: an optional text the line starts
+//! with, then per variable where its value ends (the text that follows it,
+//! found byte by byte; a closing quote, escapes skipped, when the variable
+//! sits between quotes; the fixed width of a CLF timestamp) and how the value
+//! becomes typed columns. No regex runs per line. Known variables are typed
+//! (docs/parsing.md has the table), others are strings; `-` is null.
+//!
+//! Apache's `common` and `combined` strings compile to the layout the
+//! `common`/`combined` formats parse: they get that hand-tuned parser
+//! ([`super::access::AccessParser`]), whose rows this generic one equals.
+
+use crate::error::{Result, SashError};
+use crate::parse::fields::{closing_quote, describe_byte, excerpt, push_text};
+use crate::parse::row::{Col, Columns, Failure, LineCtx, Parsed};
+use crate::parse::spec::{timestamp_type, StringOutput};
+use crate::parse::time::{parse_clf, parse_iso8601, TimeFormat, TsCache, Zone};
+use crate::parse::typed::{parse_short_decimal, parse_short_int};
+use crate::parse::LineParser;
+use arrow_schema::{DataType, Field};
+use std::sync::Arc;
+
+/// Which server wrote the format string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Nginx,
+    Apache,
+}
+
+/// nginx's predefined `combined` (the default of `log_format`).
+pub(crate) const NGINX_COMBINED: &str =
+    r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+/// Apache's `common` nickname in its documentation.
+pub(crate) const APACHE_COMMON: &str = r#"%h %l %u %t "%r" %>s %b"#;
+/// Apache's `combined` nickname (the default of `log_format`).
+pub(crate) const APACHE_COMBINED: &str = r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i""#;
+
+/// How a variable's text becomes a value.
+#[derive(Debug, Clone, PartialEq)]
+enum Kind {
+    /// Text; `-` is null unless `keep_dash` (a client address is never
+    /// absent, so `-` there is the text, as the `combined` format keeps it).
+    Text { keep_dash: bool },
+    /// `METHOD PATH PROTOCOL`, into three columns.
+    Request,
+    /// An HTTP status: exactly three digits (UInt16).
+    Status,
+    /// A byte count (UInt64), `-` null.
+    Bytes,
+    /// An integer (Int64), `-` null.
+    Int,
+    /// A number (Float64) times `scale`: durations come out in seconds
+    /// whatever unit the server wrote (`%D` microseconds, `$request_time`
+    /// seconds), `-` null.
+    Number { scale: f64 },
+    /// `dd/Mon/yyyy:HH:MM:SS ±zzzz`.
+    Clf,
+    /// `$time_iso8601`.
+    Iso8601,
+    /// Any other time: epoch numbers, strftime formats.
+    Time(TimeFormat),
+    /// nginx's upstream lists: values separated by `, ` (servers tried) and
+    /// ` : ` (internal redirects), each of the inner kind, `-` a null item.
+    List(Box<Kind>),
+}
+
+impl Kind {
+    fn data_type(&self, strings: StringOutput) -> DataType {
+        match self {
+            Kind::Text { .. } | Kind::Request => strings.data_type(),
+            Kind::Status => DataType::UInt16,
+            Kind::Bytes => DataType::UInt64,
+            Kind::Int => DataType::Int64,
+            Kind::Number { .. } => DataType::Float64,
+            Kind::Clf | Kind::Iso8601 | Kind::Time(_) => timestamp_type(),
+            Kind::List(item) => DataType::List(Arc::new(Field::new("item", item.data_type(strings), true))),
+        }
+    }
+
+    fn columns(&self) -> usize {
+        if *self == Kind::Request {
+            3
+        } else {
+            1
+        }
+    }
+}
+
+/// A variable of the format string: its name as written, its columns' names and its kind.
+#[derive(Debug, Clone, PartialEq)]
+struct Variable {
+    written: String,
+    names: Vec<String>,
+    kind: Kind,
+}
+
+/// One variable and the literal text after it (empty only at the line's end).
+#[derive(Debug)]
+struct Step {
+    variable: Variable,
+    /// Index of the variable's first column.
+    col: usize,
+    after: Vec<u8>,
+    /// The variable sits between quotes: its value ends at the first quote
+    /// that no backslash escapes, and escapes in it are decoded.
+    quoted: bool,
+    cache: TsCache,
+}
+
+/// A compiled format string.
+#[derive(Debug)]
+pub(crate) struct FormatParser {
+    lead: Vec<u8>,
+    steps: Vec<Step>,
+    zone: Zone,
+    decoded: Vec<u8>,
+}
+
+/// The parser for a format string: the `common`/`combined` parser when the
+/// string is Apache's layout of those, else the generic one.
+pub(crate) fn compile(dialect: Dialect, format: &str, zone: Zone) -> Result<Box<dyn LineParser>> {
+    let parser = FormatParser::new(dialect, format, zone)?;
+    for (layout, combined) in [(APACHE_COMMON, false), (APACHE_COMBINED, true)] {
+        let known = FormatParser::new(Dialect::Apache, layout, zone).expect("the predefined layouts compile");
+        if parser.same_layout(&known) {
+            return Ok(Box::new(super::access::AccessParser::new(combined)));
+        }
+    }
+    Ok(Box::new(parser))
+}
+
+impl FormatParser {
+    pub(crate) fn new(dialect: Dialect, format: &str, zone: Zone) -> Result<FormatParser> {
+        let format = match (dialect, format) {
+            (Dialect::Nginx, "combined") => NGINX_COMBINED,
+            (Dialect::Apache, "combined") => APACHE_COMBINED,
+            (Dialect::Apache, "common") => APACHE_COMMON,
+            _ => format,
+        };
+        let pieces = match dialect {
+            Dialect::Nginx => nginx_pieces(format)?,
+            Dialect::Apache => apache_pieces(format)?,
+        };
+        let mut lead = Vec::new();
+        let mut steps: Vec<Step> = Vec::new();
+        let mut col = 0;
+        let mut names: Vec<String> = Vec::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => match steps.last_mut() {
+                    Some(step) => step.after.extend_from_slice(&text),
+                    None => lead.extend_from_slice(&text),
+                },
+                Piece::Variable(mut variable) => {
+                    if let Some(previous) = steps.last() {
+                        if previous.after.is_empty() {
+                            return Err(SashError::spec(format!(
+                                "log_format: '{}' follows '{}' with no text between them, so where one value ends is unknown",
+                                variable.written, previous.variable.written
+                            )));
+                        }
+                    }
+                    for name in &mut variable.names {
+                        // A variable written twice gets a second column.
+                        let base = name.clone();
+                        let mut n = 2;
+                        while names.contains(name) || name == crate::parse::ERROR_COLUMN {
+                            *name = format!("{base}_{n}");
+                            n += 1;
+                        }
+                        names.push(name.clone());
+                    }
+                    let width = variable.kind.columns();
+                    steps.push(Step { variable, col, after: Vec::new(), quoted: false, cache: TsCache::default() });
+                    col += width;
+                }
+            }
+        }
+        if steps.is_empty() {
+            return Err(SashError::spec("log_format has no variables: it would produce no columns"));
+        }
+        for i in 0..steps.len() {
+            let before_quote = if i == 0 { lead.ends_with(b"\"") } else { steps[i - 1].after.ends_with(b"\"") };
+            steps[i].quoted = before_quote && steps[i].after.starts_with(b"\"");
+        }
+        Ok(FormatParser { lead, steps, zone, decoded: Vec::new() })
+    }
+
+    fn same_layout(&self, other: &FormatParser) -> bool {
+        self.lead == other.lead
+            && self.steps.len() == other.steps.len()
+            && self
+                .steps
+                .iter()
+                .zip(&other.steps)
+                .all(|(a, b)| a.after == b.after && a.variable.kind == b.variable.kind && a.variable.names == b.variable.names)
+    }
+
+    /// Where the value of step `i`, starting at `at`, ends: the position of
+    /// the text after it (the line's end for the last step), and whether the
+    /// value holds escapes.
+    #[inline]
+    fn value_end(&self, i: usize, b: &[u8], at: usize) -> std::result::Result<(usize, bool), Failure> {
+        let step = &self.steps[i];
+        let after = step.after.as_slice();
+        let name = &step.variable.written;
+        if step.quoted {
+            let (end, escaped) = closing_quote(b, at).ok_or_else(|| {
+                Failure::new(name, b.len(), format!("no closing '\"' for the quote at byte {}: the line ends", at.saturating_sub(1)))
+            })?;
+            return Ok((end, escaped));
+        }
+        let Some(&first) = after.first() else { return Ok((b.len(), false)) };
+        if step.variable.kind == Kind::Clf && b.get(at + 26..).is_some_and(|rest| rest.starts_with(after)) {
+            return Ok((at + 26, false));
+        }
+        // An unquoted value ends at the first byte of the text after it, as
+        // in the `combined` parser: one search, and the same rows for the
+        // same layout. A list's own separators (`, ` and ` : `) do not end it.
+        let is_list = matches!(step.variable.kind, Kind::List(_));
+        let mut from = at;
+        loop {
+            let Some(found) = memchr::memchr(first, &b[from..]) else { return Ok((b.len(), false)) };
+            let p = from + found;
+            let separator = is_list && first == b' ' && (p > at && b[p - 1] == b',' || b[p..].starts_with(b" : "));
+            if !separator {
+                return Ok((p, false));
+            }
+            from = p + 1;
+        }
+    }
+
+    /// Writes the value `[start, end)` of step `i` into its columns.
+    fn value(&mut self, i: usize, cols: &mut Columns, ctx: &LineCtx, start: usize, end: usize, escaped: bool) -> Parsed {
+        let zone = self.zone;
+        let step = &mut self.steps[i];
+        let name = step.variable.written.as_str();
+        ctx.check_cut(name, end)?;
+        let raw = &ctx.bytes[start..end];
+        let col = step.col;
+        let dash = raw == b"-";
+        match &step.variable.kind {
+            Kind::Text { keep_dash } => {
+                if dash && !keep_dash {
+                    cols.set_null(col);
+                } else {
+                    push_text(cols, col, ctx, start, end, escaped, &mut self.decoded);
+                }
+            }
+            Kind::Request => request(cols, col, ctx, start, end, escaped, &mut self.decoded),
+            Kind::Status => {
+                // The value first, then the accessor: each accessor call counts as a written value.
+                let v = status(raw).ok_or_else(|| bad(name, start, "a 3-digit status code", raw))?;
+                cols.u16(col).push(v);
+            }
+            Kind::Bytes if dash => cols.set_null(col),
+            Kind::Bytes => {
+                let v = count(raw).ok_or_else(|| bad(name, start, "a byte count or '-'", raw))?;
+                cols.u64(col).push(v);
+            }
+            Kind::Int if dash || raw.is_empty() => cols.set_null(col),
+            Kind::Int => {
+                let v = integer(raw).ok_or_else(|| bad(name, start, "an integer or '-'", raw))?;
+                cols.i64(col).push(v);
+            }
+            Kind::Number { .. } if dash || raw.is_empty() => cols.set_null(col),
+            Kind::Number { scale } => {
+                let v = number(raw, *scale).ok_or_else(|| bad(name, start, "a number or '-'", raw))?;
+                cols.f64(col).push(v);
+            }
+            Kind::Clf | Kind::Iso8601 | Kind::Time(_) if dash => cols.set_null(col),
+            Kind::Clf => {
+                let ts = step.cache.get_or(raw, parse_clf).map_err(|why| bad_time(name, start, why, raw))?;
+                cols.ts(col).push(ts);
+            }
+            Kind::Iso8601 => {
+                let ts = step.cache.get_or(raw, |t| parse_iso8601(t, zone)).map_err(|why| bad_time(name, start, why, raw))?;
+                cols.ts(col).push(ts);
+            }
+            Kind::Time(format) => {
+                let ts = step
+                    .cache
+                    .get_or(raw, |t| match std::str::from_utf8(t) {
+                        Ok(text) => format.parse_value(text, zone),
+                        Err(_) => Err("invalid UTF-8".to_string()),
+                    })
+                    .map_err(|why| bad_time(name, start, &why, raw))?;
+                cols.ts(col).push(ts);
+            }
+            Kind::List(item) => {
+                // `-` alone (no upstream answered) is a list of one null item, as written.
+                // On a bad item the row fails; the items before it stay, as
+                // every value written before a failure does.
+                let list = cols.list(col);
+                let mut at = start;
+                let mut failure = None;
+                loop {
+                    let rest = &ctx.bytes[at..end];
+                    let (len, next) = match (memchr::memmem::find(rest, b", "), memchr::memmem::find(rest, b" : ")) {
+                        (Some(c), Some(r)) if r < c => (r, Some(at + r + 3)),
+                        (Some(c), _) => (c, Some(at + c + 2)),
+                        (None, Some(r)) => (r, Some(at + r + 3)),
+                        (None, None) => (rest.len(), None),
+                    };
+                    if let Err(what) = list_item(list.values(), item, ctx, at, at + len) {
+                        failure = Some(bad(name, at, what, &ctx.bytes[at..at + len]));
+                        break;
+                    }
+                    match next {
+                        Some(next) => at = next,
+                        None => break,
+                    }
+                }
+                list.close_row();
+                if let Some(failure) = failure {
+                    return Err(failure);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The line field by field; a failure names the variable as written.
+    fn parse_line(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
+        let b = ctx.bytes;
+        if !b.starts_with(&self.lead) {
+            return Err(expected_text(b, 0, &self.lead, "the line's start"));
+        }
+        let mut at = self.lead.len();
+        for i in 0..self.steps.len() {
+            let (end, escaped) = self.value_end(i, b, at)?;
+            self.value(i, cols, ctx, at, end, escaped)?;
+            let after = &self.steps[i].after;
+            if !b[end..].starts_with(after) {
+                return Err(expected_text(b, end, after, &self.steps[i].variable.written));
+            }
+            at = end + after.len();
+        }
+        if at != b.len() {
+            let last = &self.steps[self.steps.len() - 1].variable.written;
+            return Err(Failure::new("line", at, format!("unexpected text after {last}: '{}'", excerpt(&b[at..]))));
+        }
+        Ok(())
+    }
+}
+
+#[cold]
+fn expected_text(b: &[u8], at: usize, text: &[u8], after: &str) -> Failure {
+    let want = String::from_utf8_lossy(text);
+    match b.get(at) {
+        None => Failure::new(after, at, format!("missing '{want}' after it: the line ends")),
+        Some(&c) => Failure::new(after, at, format!("expected '{want}', found {}", describe_byte(c))),
+    }
+}
+
+#[cold]
+fn bad(name: &str, at: usize, what: &str, raw: &[u8]) -> Failure {
+    Failure::new(name, at, format!("expected {what}, found '{}'", excerpt(raw)))
+}
+
+#[cold]
+fn bad_time(name: &str, at: usize, why: &str, raw: &[u8]) -> Failure {
+    Failure::new(name, at, format!("bad timestamp '{}': {why}", excerpt(raw)))
+}
+
+#[inline]
+fn status(raw: &[u8]) -> Option<u16> {
+    match raw {
+        [a, b, c] if raw.iter().all(u8::is_ascii_digit) => Some((a - b'0') as u16 * 100 + (b - b'0') as u16 * 10 + (c - b'0') as u16),
+        _ => None,
+    }
+}
+
+#[inline]
+fn count(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    raw.iter().try_fold(0u64, |v, &c| v.checked_mul(10)?.checked_add((c - b'0') as u64))
+}
+
+#[inline]
+fn integer(raw: &[u8]) -> Option<i64> {
+    parse_short_int(raw).or_else(|| std::str::from_utf8(raw).ok()?.parse().ok())
+}
+
+#[inline]
+fn number(raw: &[u8], scale: f64) -> Option<f64> {
+    let v = parse_short_decimal(raw).or_else(|| std::str::from_utf8(raw).ok()?.parse().ok())?;
+    Some(if scale == 1.0 { v } else { v * scale })
+}
+
+/// One item of an upstream list into the list's values.
+fn list_item(values: &mut Col, kind: &Kind, ctx: &LineCtx, start: usize, end: usize) -> std::result::Result<(), &'static str> {
+    let raw = &ctx.bytes[start..end];
+    if raw == b"-" || raw.is_empty() {
+        values.push_null_value();
+        return Ok(());
+    }
+    match kind {
+        Kind::Status => values.as_u16().push(status(raw).ok_or("a 3-digit status code")?),
+        Kind::Bytes => values.as_u64().push(count(raw).ok_or("byte counts")?),
+        Kind::Number { scale } => values.as_f64().push(number(raw, *scale).ok_or("numbers")?),
+        _ => values.as_str().push_view(ctx.view(start, end)),
+    }
+    Ok(())
+}
+
+/// `"METHOD PATH PROTOCOL"` as the `combined` format splits it: `-` leaves
+/// all three null, a request without spaces is all path, a last part not
+/// starting with `HTTP/` belongs to the path.
+#[allow(clippy::too_many_arguments)]
+fn request(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: usize, escaped: bool, decoded: &mut Vec<u8>) {
+    let req = &ctx.bytes[start..end];
+    if req == b"-" {
+        return;
+    }
+    let Some(first) = memchr::memchr(b' ', req) else {
+        cols.set_null(col);
+        push_text(cols, col + 1, ctx, start, end, escaped, decoded);
+        return;
+    };
+    push_text(cols, col, ctx, start, start + first, escaped, decoded);
+    let last = memchr::memrchr(b' ', req).unwrap_or(first);
+    if last > first && req[last + 1..].starts_with(b"HTTP/") {
+        push_text(cols, col + 1, ctx, start + first + 1, start + last, escaped, decoded);
+        push_text(cols, col + 2, ctx, start + last + 1, end, escaped, decoded);
+    } else {
+        push_text(cols, col + 1, ctx, start + first + 1, end, escaped, decoded);
+    }
+}
+
+impl LineParser for FormatParser {
+    fn fields(&self, strings: StringOutput) -> Vec<Field> {
+        let mut fields = Vec::new();
+        for step in &self.steps {
+            let v = &step.variable;
+            match v.kind {
+                Kind::Request => fields.extend(v.names.iter().map(|n| Field::new(n, strings.data_type(), true))),
+                _ => fields.push(Field::new(&v.names[0], v.kind.data_type(strings), true)),
+            }
+        }
+        fields
+    }
+
+    fn parse(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
+        let mut b = ctx.bytes;
+        while let [rest @ .., b' ' | b'\t'] = b {
+            b = rest;
+        }
+        self.parse_line(&LineCtx { bytes: b, ..*ctx }, cols)
+    }
+}
+
+/// A format string, cut into literal text and variables.
+enum Piece {
+    Text(Vec<u8>),
+    Variable(Variable),
+}
+
+fn push_text_piece(pieces: &mut Vec<Piece>, bytes: &[u8]) {
+    if let Some(Piece::Text(text)) = pieces.last_mut() {
+        text.extend_from_slice(bytes);
+    } else if !bytes.is_empty() {
+        pieces.push(Piece::Text(bytes.to_vec()));
+    }
+}
+
+fn variable(written: &str, name: &str, kind: Kind) -> Variable {
+    let names =
+        if kind == Kind::Request { vec!["method".to_string(), "path".to_string(), "protocol".to_string()] } else { vec![name.to_string()] };
+    Variable { written: written.to_string(), names, kind }
+}
+
+/// nginx: `$name` or `${name}`; a `$` not followed by a name is text.
+fn nginx_pieces(format: &str) -> Result<Vec<Piece>> {
+    let b = format.as_bytes();
+    let mut pieces = Vec::new();
+    let mut i = 0;
+    let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    while i < b.len() {
+        let Some(dollar) = memchr::memchr(b'$', &b[i..]) else {
+            push_text_piece(&mut pieces, &b[i..]);
+            break;
+        };
+        push_text_piece(&mut pieces, &b[i..i + dollar]);
+        let at = i + dollar + 1;
+        let (name, next) = if b.get(at) == Some(&b'{') {
+            let close = memchr::memchr(b'}', &b[at..])
+                .ok_or_else(|| SashError::spec(format!("log_format: '${{' at byte {} has no closing '}}'", at - 1)))?;
+            (&format[at + 1..at + close], at + close + 1)
+        } else {
+            let len = b[at..].iter().take_while(|&&c| is_name(c)).count();
+            (&format[at..at + len], at + len)
+        };
+        if name.is_empty() || !name.bytes().all(is_name) {
+            push_text_piece(&mut pieces, b"$");
+            i = at;
+            continue;
+        }
+        pieces.push(Piece::Variable(variable(&format!("${name}"), name, nginx_kind(name))));
+        i = next;
+    }
+    Ok(pieces)
+}
+
+fn nginx_kind(name: &str) -> Kind {
+    let seconds = Kind::Number { scale: 1.0 };
+    match name {
+        "remote_addr" | "realip_remote_addr" => Kind::Text { keep_dash: true },
+        "request" => Kind::Request,
+        "status" => Kind::Status,
+        "body_bytes_sent" | "bytes_sent" | "request_length" => Kind::Bytes,
+        "connection" | "connection_requests" | "remote_port" | "server_port" | "realip_remote_port" | "pid" => Kind::Int,
+        "request_time" | "gzip_ratio" => seconds,
+        "time_local" => Kind::Clf,
+        "time_iso8601" => Kind::Iso8601,
+        "msec" => Kind::Time(TimeFormat::EpochSeconds),
+        "upstream_addr" => Kind::List(Box::new(Kind::Text { keep_dash: false })),
+        "upstream_status" => Kind::List(Box::new(Kind::Status)),
+        "upstream_response_length" | "upstream_bytes_received" | "upstream_bytes_sent" => Kind::List(Box::new(Kind::Bytes)),
+        "upstream_response_time" | "upstream_connect_time" | "upstream_header_time" | "upstream_queue_time" => {
+            Kind::List(Box::new(seconds))
+        }
+        _ => Kind::Text { keep_dash: false },
+    }
+}
+
+/// Apache: `%[<>][!][codes][{arg}]X`, `%%`, and the C escapes the config
+/// file's string takes (`\"`, `\\`, `\n`, `\t`).
+fn apache_pieces(format: &str) -> Result<Vec<Piece>> {
+    let b = format.as_bytes();
+    let mut pieces = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if i + 1 < b.len() => {
+                let c = match b[i + 1] {
+                    b'n' => b'\n',
+                    b't' => b'\t',
+                    other => other,
+                };
+                push_text_piece(&mut pieces, &[c]);
+                i += 2;
+            }
+            b'%' => {
+                let start = i;
+                i += 1;
+                if b.get(i) == Some(&b'%') {
+                    push_text_piece(&mut pieces, b"%");
+                    i += 1;
+                    continue;
+                }
+                // Modifiers that choose when Apache logs the value (status
+                // conditions) or which request (`<` original, `>` final):
+                // neither changes the value's shape.
+                while i < b.len() && (matches!(b[i], b'<' | b'>' | b'!' | b',') || b[i].is_ascii_digit()) {
+                    i += 1;
+                }
+                let arg = if b.get(i) == Some(&b'{') {
+                    let close = memchr::memchr(b'}', &b[i..])
+                        .ok_or_else(|| SashError::spec(format!("log_format: '%{{' at byte {start} has no closing '}}'")))?;
+                    let arg = &format[i + 1..i + close];
+                    i += close + 1;
+                    Some(arg)
+                } else {
+                    None
+                };
+                // `%{...}^ti` / `^to`: trailers, two letters.
+                let letter_len = if b.get(i) == Some(&b'^') { 3 } else { 1 };
+                let Some(letter) = format.get(i..i + letter_len) else {
+                    return Err(SashError::spec(format!("log_format: '%' at byte {start} is not followed by a directive")));
+                };
+                i += letter_len;
+                let written = &format[start..i];
+                pieces.push(Piece::Variable(apache_variable(written, letter, arg)?));
+            }
+            c => {
+                push_text_piece(&mut pieces, &[c]);
+                i += 1;
+            }
+        }
+    }
+    // `%t` writes its own brackets: `[` CLF `]`.
+    let mut out = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        match piece {
+            Piece::Variable(v) if v.written.ends_with('t') && v.kind == Kind::Clf && !v.written.contains('{') => {
+                push_text_piece(&mut out, b"[");
+                out.push(Piece::Variable(v));
+                out.push(Piece::Text(b"]".to_vec()));
+            }
+            other => match other {
+                Piece::Text(text) => push_text_piece(&mut out, &text),
+                variable => out.push(variable),
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// A header, cookie or note name as a column name: lower case, `_` for anything else.
+fn column_name(prefix: &str, arg: &str) -> String {
+    let clean: String = arg.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    format!("{prefix}{clean}")
+}
+
+fn apache_variable(written: &str, letter: &str, arg: Option<&str>) -> Result<Variable> {
+    let text = Kind::Text { keep_dash: false };
+    let arg_or =
+        |what: &str| arg.ok_or_else(|| SashError::spec(format!("log_format: '{written}' needs {what} in braces, as %{{{what}}}{letter}")));
+    let (name, kind): (String, Kind) = match letter {
+        "a" => (if arg == Some("c") { "peer_ip" } else { "client_ip" }.into(), Kind::Text { keep_dash: true }),
+        "A" => ("local_ip".into(), Kind::Text { keep_dash: true }),
+        "b" | "B" => ("size".into(), Kind::Bytes),
+        "C" => (column_name("cookie_", arg_or("a cookie name")?), text),
+        "D" => ("request_time".into(), Kind::Number { scale: 1e-6 }),
+        "e" => (column_name("env_", arg_or("a variable name")?), text),
+        "f" => ("filename".into(), text),
+        "h" => ("host".into(), Kind::Text { keep_dash: true }),
+        "H" => ("protocol".into(), text),
+        "i" => {
+            let header = arg_or("a header name")?;
+            let name = match header.to_ascii_lowercase().as_str() {
+                "referer" | "referrer" => "referrer".to_string(),
+                _ => column_name("", header),
+            };
+            (name, text)
+        }
+        "k" => ("keepalive".into(), Kind::Int),
+        "l" => ("ident".into(), text),
+        "L" => ("log_id".into(), text),
+        "m" => ("method".into(), text),
+        "n" => (column_name("note_", arg_or("a note name")?), text),
+        "o" => (column_name("sent_", arg_or("a header name")?), text),
+        "p" => {
+            let name = match arg {
+                None | Some("canonical") => "port",
+                Some("local") => "local_port",
+                Some("remote") => "remote_port",
+                Some(other) => return Err(SashError::spec(format!("log_format: '{written}': unknown port '{other}' (canonical, local, remote)"))),
+            };
+            (name.into(), Kind::Int)
+        }
+        "P" => match arg {
+            None | Some("pid") => ("pid".into(), Kind::Int),
+            Some("tid") => ("tid".into(), Kind::Int),
+            Some("hextid") => ("tid".into(), text),
+            Some(other) => return Err(SashError::spec(format!("log_format: '{written}': unknown id '{other}' (pid, tid, hextid)"))),
+        },
+        "q" => ("query".into(), text),
+        "r" => ("request".into(), Kind::Request),
+        "R" => ("handler".into(), text),
+        "s" => ("status".into(), Kind::Status),
+        "t" => ("timestamp".into(), apache_time(written, arg)?),
+        "T" => {
+            let scale = match arg {
+                None | Some("s") => 1.0,
+                Some("ms") => 1e-3,
+                Some("us") => 1e-6,
+                Some(other) => return Err(SashError::spec(format!("log_format: '{written}': unknown unit '{other}' (s, ms, us)"))),
+            };
+            ("request_time".into(), Kind::Number { scale })
+        }
+        "u" => ("user".into(), text),
+        "U" => ("url_path".into(), text),
+        "v" | "V" => ("server_name".into(), text),
+        "X" => ("connection_status".into(), text),
+        "I" => ("bytes_received".into(), Kind::Bytes),
+        "O" => ("bytes_sent".into(), Kind::Bytes),
+        "S" => ("bytes_transferred".into(), Kind::Bytes),
+        "^ti" => (column_name("trailer_", arg_or("a trailer name")?), text),
+        "^to" => (column_name("sent_trailer_", arg_or("a trailer name")?), text),
+        other => {
+            return Err(SashError::spec(format!(
+                "log_format: unknown directive '{written}' ('{other}' is none of Apache's: a A b B C D e f h H i k l L m n o p P q r R s t T u U v V X I O S ^ti ^to)"
+            )))
+        }
+    };
+    Ok(variable(written, &name, kind))
+}
+
+/// `%t` (CLF in brackets) or `%{format}t`: `sec`, `msec`, `usec`, their
+/// `_frac` parts (integers), or a strftime format, each maybe after `begin:`/`end:`.
+fn apache_time(written: &str, arg: Option<&str>) -> Result<Kind> {
+    let Some(arg) = arg else { return Ok(Kind::Clf) };
+    let format = arg.strip_prefix("begin:").or_else(|| arg.strip_prefix("end:")).unwrap_or(arg);
+    Ok(match format {
+        "sec" => Kind::Time(TimeFormat::EpochSeconds),
+        "msec" => Kind::Time(TimeFormat::EpochMillis),
+        "usec" => Kind::Time(TimeFormat::EpochMicros),
+        "msec_frac" | "usec_frac" => Kind::Int,
+        "%d/%b/%Y:%H:%M:%S %z" => Kind::Clf,
+        strftime => Kind::Time(TimeFormat::parse(strftime).map_err(|e| SashError::spec(format!("log_format: '{written}': {e}")))?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::RecordBatch;
+    use arrow_buffer::Buffer;
+
+    /// Each line in its own buffer, parsed with `parser`.
+    pub(crate) fn parse_all(parser: &mut dyn LineParser, lines: &[Vec<u8>]) -> RecordBatch {
+        let mut cols = Columns::new(parser.fields(StringOutput::View), lines.len());
+        let buffers: Vec<Buffer> = lines.iter().map(|l| Buffer::from(l.as_slice())).collect();
+        for (i, buffer) in buffers.iter().enumerate() {
+            let ctx = LineCtx { bytes: buffer.as_slice(), block: Some(i as u32 + 1), offset: 0, cut: None, masks: None };
+            let result = parser.parse(&ctx, &mut cols);
+            cols.end_row(&result);
+        }
+        cols.finish(&buffers, StringOutput::View).unwrap()
+    }
+
+    #[test]
+    fn apaches_common_and_combined_strings_are_the_access_parser() {
+        for (format, name) in [(APACHE_COMBINED, "combined"), (APACHE_COMMON, "common"), ("combined", "nickname")] {
+            let parser = compile(Dialect::Apache, format, Zone::Utc).unwrap();
+            assert!(format!("{parser:?}").starts_with("AccessParser"), "{name}: {parser:?}");
+        }
+        // One more field: the generic parser.
+        let parser = compile(Dialect::Apache, &format!("{APACHE_COMBINED} %D"), Zone::Utc).unwrap();
+        assert!(format!("{parser:?}").starts_with("FormatParser"));
+    }
+
+    /// The generic parser, given Apache's `common`/`combined` strings, gives
+    /// the `combined` parser's rows: every value, and the same rows failed,
+    /// on well-formed lines and on lines broken every way a field can break.
+    #[test]
+    fn the_generic_parser_gives_the_access_parsers_rows() {
+        use crate::parse::formats::access::{tests::near_miss_lines, AccessParser};
+        use arrow_array::Array;
+        for (combined, layout) in [(false, APACHE_COMMON), (true, APACHE_COMBINED)] {
+            let lines = near_miss_lines(combined, 6000, 11);
+            let mut generic = FormatParser::new(Dialect::Apache, layout, Zone::Utc).unwrap();
+            let ours = parse_all(&mut generic, &lines);
+            let theirs = parse_all(&mut AccessParser::new(combined), &lines);
+            assert_eq!(ours.schema(), theirs.schema());
+            let width = ours.num_columns() - 1;
+            let failed = |b: &RecordBatch, row: usize| b.column(width).is_valid(row);
+            let mut parsed = 0;
+            for (row, line) in lines.iter().enumerate() {
+                let line = String::from_utf8_lossy(line);
+                assert_eq!(failed(&ours, row), failed(&theirs, row), "combined: {combined}, line {line:?}: {:?}", ours.slice(row, 1));
+                if !failed(&ours, row) {
+                    parsed += 1;
+                    assert_eq!(ours.slice(row, 1), theirs.slice(row, 1), "combined: {combined}, line {line:?}");
+                }
+            }
+            assert!(parsed >= 50, "{parsed}");
+        }
+    }
+
+    #[test]
+    fn compile_errors_are_clear() {
+        let err = |d, f: &str| FormatParser::new(d, f, Zone::Utc).unwrap_err().to_string();
+        assert!(err(Dialect::Nginx, "$a$b").contains("no text between"), "{}", err(Dialect::Nginx, "$a$b"));
+        assert!(err(Dialect::Nginx, "plain text").contains("no variables"));
+        assert!(err(Dialect::Apache, "%h %Z").contains("unknown directive '%Z'"));
+        assert!(err(Dialect::Apache, "%h %{Referer").contains("no closing"));
+        assert!(err(Dialect::Apache, "%h %").contains("not followed"));
+        assert!(err(Dialect::Apache, "%h %i").contains("header name"));
+        assert!(err(Dialect::Apache, "%h %{%Q}t").contains("strftime") || err(Dialect::Apache, "%h %{%Q}t").contains("%Q"));
+    }
+}
