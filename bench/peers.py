@@ -453,6 +453,11 @@ PARSE_PATTERNS = {
         r'(?P<status>\d{3}) (?P<size>\d+|-) "(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)"$',
         {"status": "UInt16", "size": "UInt64"}, ("ts", "%d/%b/%Y:%H:%M:%S %z"),
     ),
+    "parse_nginx": (
+        r'^(?P<host>\S+) - (?P<user>\S+) \[(?P<ts>[^\]]+)\] "(?P<method>\S+) (?P<path>\S+) (?P<protocol>[^"]*)" '
+        r'(?P<status>\d{3}) (?P<size>\d+|-) "(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)" rt=(?P<rt>\S+) uct="(?P<uct>[^"]*)"$',
+        {"status": "UInt16", "size": "UInt64", "rt": "Float64", "uct": "Float64"}, ("ts", "%d/%b/%Y:%H:%M:%S %z"),
+    ),
     "parse_syslog": (
         r'^(?P<ts>\w{3} [ \d]\d \d\d:\d\d:\d\d) (?P<hostname>\S+) (?P<appname>[^\[:]+)(?:\[(?P<procid>\d+)\])?: (?P<message>.*)$',
         {}, None,

@@ -373,3 +373,43 @@ fn a_reader_reads_into_the_memory_of_batches_already_dropped() {
     let got: Vec<Option<String>> = kept.iter().flat_map(plain).collect();
     assert_eq!(got, want);
 }
+
+/// A format string parsed by the generic format-string parser (nginx names,
+/// an `$ident` variable where nginx writes `-`) gives the `combined` parser's
+/// values on the real log, column for column, and fails the same line.
+#[test]
+fn nginx_format_string_gives_the_combined_values_on_a_real_log() {
+    let log = read_log("apache_combined_10k.log");
+    let combined = parse_bytes(&log, &ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap()).unwrap();
+    let spec = ParseSpec::from_json(
+        r#"{"format": "nginx", "log_format": "$remote_addr $ident $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\""}"#,
+    )
+    .unwrap();
+    let nginx = parse_bytes(&log, &spec).unwrap();
+    assert_eq!((nginx.parsed, nginx.failed), (combined.parsed, combined.failed));
+    let names = [
+        ("remote_addr", "host"),
+        ("ident", "ident"),
+        ("remote_user", "user"),
+        ("time_local", "timestamp"),
+        ("method", "method"),
+        ("path", "path"),
+        ("protocol", "protocol"),
+        ("status", "status"),
+        ("body_bytes_sent", "size"),
+        ("http_referer", "referrer"),
+        ("http_user_agent", "user_agent"),
+    ];
+    let errors = combined.batch.column_by_name("_error").unwrap();
+    let theirs_errors = nginx.batch.column_by_name("_error").unwrap();
+    for row in 0..combined.batch.num_rows() {
+        assert_eq!(errors.is_valid(row), theirs_errors.is_valid(row), "line {}", row + 1);
+    }
+    for (ours, theirs) in names {
+        let (a, b) = (nginx.batch.column_by_name(ours).unwrap(), combined.batch.column_by_name(theirs).unwrap());
+        assert_eq!(a.data_type(), b.data_type(), "{ours}");
+        for row in (0..combined.batch.num_rows()).filter(|&r| errors.is_null(r)) {
+            assert_eq!(a.slice(row, 1).to_data(), b.slice(row, 1).to_data(), "{ours} line {}", row + 1);
+        }
+    }
+}

@@ -15,6 +15,7 @@
 use crate::error::{Result, SashError};
 use crate::parse::fields::{closing_quote, describe_byte, excerpt, push_text};
 use crate::parse::row::{Col, Columns, Failure, LineCtx, Parsed};
+use crate::parse::scan::LineMasks;
 use crate::parse::spec::{timestamp_type, StringOutput};
 use crate::parse::time::{parse_clf, parse_iso8601, TimeFormat, TsCache, Zone};
 use crate::parse::typed::{parse_short_decimal, parse_short_int};
@@ -51,10 +52,10 @@ enum Kind {
     Bytes,
     /// An integer (Int64), `-` null.
     Int,
-    /// A number (Float64) times `scale`: durations come out in seconds
+    /// A number (Float64) over `divisor`: durations come out in seconds
     /// whatever unit the server wrote (`%D` microseconds, `$request_time`
     /// seconds), `-` null.
-    Number { scale: f64 },
+    Number { divisor: f64 },
     /// `dd/Mon/yyyy:HH:MM:SS ±zzzz`.
     Clf,
     /// `$time_iso8601`.
@@ -112,6 +113,14 @@ struct Step {
 /// A compiled format string.
 #[derive(Debug)]
 pub(crate) struct FormatParser {
+    plan: Plan,
+    /// The delimiters of a line that came without them (a line of an array).
+    masks: LineMasks,
+}
+
+/// The text a line starts with and the steps after it.
+#[derive(Debug)]
+struct Plan {
     lead: Vec<u8>,
     steps: Vec<Step>,
     zone: Zone,
@@ -185,26 +194,44 @@ impl FormatParser {
             let before_quote = if i == 0 { lead.ends_with(b"\"") } else { steps[i - 1].after.ends_with(b"\"") };
             steps[i].quoted = before_quote && steps[i].after.starts_with(b"\"");
         }
-        Ok(FormatParser { lead, steps, zone, decoded: Vec::new() })
+        Ok(FormatParser { plan: Plan { lead, steps, zone, decoded: Vec::new() }, masks: LineMasks::new(false) })
     }
 
     fn same_layout(&self, other: &FormatParser) -> bool {
-        self.lead == other.lead
-            && self.steps.len() == other.steps.len()
-            && self
+        let (ours, theirs) = (&self.plan, &other.plan);
+        ours.lead == theirs.lead
+            && ours.steps.len() == theirs.steps.len()
+            && ours
                 .steps
                 .iter()
-                .zip(&other.steps)
+                .zip(&theirs.steps)
                 .all(|(a, b)| a.after == b.after && a.variable.kind == b.variable.kind && a.variable.names == b.variable.names)
     }
+}
 
+impl Plan {
     /// Where the value of step `i`, starting at `at`, ends: the position of
     /// the text after it (the line's end for the last step), and whether the
     /// value holds escapes.
-    #[inline]
-    fn value_end(&self, i: usize, b: &[u8], at: usize) -> std::result::Result<(usize, bool), Failure> {
+    #[inline(always)]
+    fn value_end(&self, i: usize, b: &[u8], at: usize, masks: Option<&LineMasks>) -> std::result::Result<(usize, bool), Failure> {
         let step = &self.steps[i];
         let after = step.after.as_slice();
+        // A line without backslashes whose delimiters were read at once: a
+        // quote or space that ends the value is a bit away (past the line's
+        // end when there is none: then the search below says why).
+        if let (Some(m), Some(&first)) = (masks, after.first()) {
+            let found = if step.quoted || first == b'"' {
+                m.next_quote(at)
+            } else if first == b' ' && !matches!(step.variable.kind, Kind::List(_) | Kind::Clf) {
+                m.next_space(at)
+            } else {
+                usize::MAX
+            };
+            if found < b.len() {
+                return Ok((found, false));
+            }
+        }
         let name = &step.variable.written;
         if step.quoted {
             let (end, escaped) = closing_quote(b, at).ok_or_else(|| {
@@ -224,11 +251,17 @@ impl FormatParser {
         loop {
             let Some(found) = memchr::memchr(first, &b[from..]) else { return Ok((b.len(), false)) };
             let p = from + found;
-            let separator = is_list && first == b' ' && (p > at && b[p - 1] == b',' || b[p..].starts_with(b" : "));
-            if !separator {
-                return Ok((p, false));
+            if is_list && first == b' ' {
+                if p > at && b[p - 1] == b',' {
+                    from = p + 1;
+                    continue;
+                }
+                if b[p..].starts_with(b" : ") {
+                    from = p + 3;
+                    continue;
+                }
             }
-            from = p + 1;
+            return Ok((p, false));
         }
     }
 
@@ -245,8 +278,10 @@ impl FormatParser {
             Kind::Text { keep_dash } => {
                 if dash && !keep_dash {
                     cols.set_null(col);
-                } else {
+                } else if escaped {
                     push_text(cols, col, ctx, start, end, escaped, &mut self.decoded);
+                } else {
+                    cols.str(col).push_view(ctx.view(start, end));
                 }
             }
             Kind::Request => request(cols, col, ctx, start, end, escaped, &mut self.decoded),
@@ -266,8 +301,8 @@ impl FormatParser {
                 cols.i64(col).push(v);
             }
             Kind::Number { .. } if dash || raw.is_empty() => cols.set_null(col),
-            Kind::Number { scale } => {
-                let v = number(raw, *scale).ok_or_else(|| bad(name, start, "a number or '-'", raw))?;
+            Kind::Number { divisor } => {
+                let v = number(raw, *divisor).ok_or_else(|| bad(name, start, "a number or '-'", raw))?;
                 cols.f64(col).push(v);
             }
             Kind::Clf | Kind::Iso8601 | Kind::Time(_) if dash => cols.set_null(col),
@@ -298,11 +333,16 @@ impl FormatParser {
                 let mut failure = None;
                 loop {
                     let rest = &ctx.bytes[at..end];
-                    let (len, next) = match (memchr::memmem::find(rest, b", "), memchr::memmem::find(rest, b" : ")) {
-                        (Some(c), Some(r)) if r < c => (r, Some(at + r + 3)),
-                        (Some(c), _) => (c, Some(at + c + 2)),
-                        (None, Some(r)) => (r, Some(at + r + 3)),
-                        (None, None) => (rest.len(), None),
+                    // Nearly always one upstream: no separator to look for past the value.
+                    let (len, next) = if memchr::memchr2(b',', b' ', rest).is_none() {
+                        (rest.len(), None)
+                    } else {
+                        match (memchr::memmem::find(rest, b", "), memchr::memmem::find(rest, b" : ")) {
+                            (Some(c), Some(r)) if r < c => (r, Some(at + r + 3)),
+                            (Some(c), _) => (c, Some(at + c + 2)),
+                            (None, Some(r)) => (r, Some(at + r + 3)),
+                            (None, None) => (rest.len(), None),
+                        }
                     };
                     if let Err(what) = list_item(list.values(), item, ctx, at, at + len) {
                         failure = Some(bad(name, at, what, &ctx.bytes[at..at + len]));
@@ -323,17 +363,17 @@ impl FormatParser {
     }
 
     /// The line field by field; a failure names the variable as written.
-    fn parse_line(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
+    fn parse_line(&mut self, ctx: &LineCtx, cols: &mut Columns, masks: Option<&LineMasks>) -> Parsed {
         let b = ctx.bytes;
-        if !b.starts_with(&self.lead) {
+        if !has_text(b, 0, &self.lead) {
             return Err(expected_text(b, 0, &self.lead, "the line's start"));
         }
         let mut at = self.lead.len();
         for i in 0..self.steps.len() {
-            let (end, escaped) = self.value_end(i, b, at)?;
+            let (end, escaped) = self.value_end(i, b, at, masks)?;
             self.value(i, cols, ctx, at, end, escaped)?;
             let after = &self.steps[i].after;
-            if !b[end..].starts_with(after) {
+            if !has_text(b, end, after) {
                 return Err(expected_text(b, end, after, &self.steps[i].variable.written));
             }
             at = end + after.len();
@@ -344,6 +384,13 @@ impl FormatParser {
         }
         Ok(())
     }
+}
+
+/// Whether `b` holds `text` at `at` (a literal of the format string: short,
+/// where a slice compare would call `memcmp`).
+#[inline(always)]
+fn has_text(b: &[u8], at: usize, text: &[u8]) -> bool {
+    b.get(at..at + text.len()).is_some_and(|here| crate::bytes::short_eq(here, text))
 }
 
 #[cold]
@@ -387,9 +434,10 @@ fn integer(raw: &[u8]) -> Option<i64> {
 }
 
 #[inline]
-fn number(raw: &[u8], scale: f64) -> Option<f64> {
+fn number(raw: &[u8], divisor: f64) -> Option<f64> {
     let v = parse_short_decimal(raw).or_else(|| std::str::from_utf8(raw).ok()?.parse().ok())?;
-    Some(if scale == 1.0 { v } else { v * scale })
+    // A division is correctly rounded: 1500 µs is the double nearest 0.0015.
+    Some(if divisor == 1.0 { v } else { v / divisor })
 }
 
 /// One item of an upstream list into the list's values.
@@ -402,7 +450,7 @@ fn list_item(values: &mut Col, kind: &Kind, ctx: &LineCtx, start: usize, end: us
     match kind {
         Kind::Status => values.as_u16().push(status(raw).ok_or("a 3-digit status code")?),
         Kind::Bytes => values.as_u64().push(count(raw).ok_or("byte counts")?),
-        Kind::Number { scale } => values.as_f64().push(number(raw, *scale).ok_or("numbers")?),
+        Kind::Number { divisor } => values.as_f64().push(number(raw, *divisor).ok_or("numbers")?),
         _ => values.as_str().push_view(ctx.view(start, end)),
     }
     Ok(())
@@ -435,7 +483,7 @@ fn request(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: usi
 impl LineParser for FormatParser {
     fn fields(&self, strings: StringOutput) -> Vec<Field> {
         let mut fields = Vec::new();
-        for step in &self.steps {
+        for step in &self.plan.steps {
             let v = &step.variable;
             match v.kind {
                 Kind::Request => fields.extend(v.names.iter().map(|n| Field::new(n, strings.data_type(), true))),
@@ -445,12 +493,28 @@ impl LineParser for FormatParser {
         fields
     }
 
+    fn masks(&self) -> Option<bool> {
+        Some(false)
+    }
+
     fn parse(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
         let mut b = ctx.bytes;
         while let [rest @ .., b' ' | b'\t'] = b {
             b = rest;
         }
-        self.parse_line(&LineCtx { bytes: b, ..*ctx }, cols)
+        let trimmed = LineCtx { bytes: b, ..*ctx };
+        if ctx.cut.is_some() {
+            return self.plan.parse_line(&trimmed, cols, None);
+        }
+        // The masks cover the whole line; bits past the trimmed end are never
+        // taken (a search answers only below the end).
+        let read = match ctx.masks {
+            Some(m) => Some(m),
+            None if self.masks.read(ctx.bytes) => Some(&self.masks),
+            None => None,
+        }
+        .filter(|m| !m.backslash);
+        self.plan.parse_line(&trimmed, cols, read)
     }
 }
 
@@ -507,7 +571,7 @@ fn nginx_pieces(format: &str) -> Result<Vec<Piece>> {
 }
 
 fn nginx_kind(name: &str) -> Kind {
-    let seconds = Kind::Number { scale: 1.0 };
+    let seconds = Kind::Number { divisor: 1.0 };
     match name {
         "remote_addr" | "realip_remote_addr" => Kind::Text { keep_dash: true },
         "request" => Kind::Request,
@@ -616,7 +680,7 @@ fn apache_variable(written: &str, letter: &str, arg: Option<&str>) -> Result<Var
         "A" => ("local_ip".into(), Kind::Text { keep_dash: true }),
         "b" | "B" => ("size".into(), Kind::Bytes),
         "C" => (column_name("cookie_", arg_or("a cookie name")?), text),
-        "D" => ("request_time".into(), Kind::Number { scale: 1e-6 }),
+        "D" => ("request_time".into(), Kind::Number { divisor: 1e6 }),
         "e" => (column_name("env_", arg_or("a variable name")?), text),
         "f" => ("filename".into(), text),
         "h" => ("host".into(), Kind::Text { keep_dash: true }),
@@ -656,13 +720,13 @@ fn apache_variable(written: &str, letter: &str, arg: Option<&str>) -> Result<Var
         "s" => ("status".into(), Kind::Status),
         "t" => ("timestamp".into(), apache_time(written, arg)?),
         "T" => {
-            let scale = match arg {
+            let divisor = match arg {
                 None | Some("s") => 1.0,
-                Some("ms") => 1e-3,
-                Some("us") => 1e-6,
+                Some("ms") => 1e3,
+                Some("us") => 1e6,
                 Some(other) => return Err(SashError::spec(format!("log_format: '{written}': unknown unit '{other}' (s, ms, us)"))),
             };
-            ("request_time".into(), Kind::Number { scale })
+            ("request_time".into(), Kind::Number { divisor })
         }
         "u" => ("user".into(), text),
         "U" => ("url_path".into(), text),
@@ -751,6 +815,104 @@ mod tests {
                 }
             }
             assert!(parsed >= 50, "{parsed}");
+        }
+    }
+
+    /// Random format strings (variables of every kind between random
+    /// separators, some quoted), lines written from them, parsed back: every
+    /// value is found.
+    #[test]
+    fn random_format_strings_give_back_every_value() {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Float64Type, TimestampMicrosecondType, UInt16Type, UInt64Type};
+        use arrow_array::Array;
+        let mut state = 3u64;
+        let mut next = move |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let separators = [" ", " | ", ", ", "\t", " x=", ";", " - ", "::"];
+        for case in 0..300 {
+            // (variable, quoted, kind index)
+            let count = 1 + next(7) as usize;
+            let mut format = String::new();
+            let mut vars = Vec::new();
+            for i in 0..count {
+                let kind = next(7);
+                let quoted = kind == 6 || next(4) == 0;
+                let name = match kind {
+                    0 => "remote_addr".to_string(),
+                    1 => "status".to_string(),
+                    2 => "body_bytes_sent".to_string(),
+                    3 => "request_time".to_string(),
+                    4 => "time_local".to_string(),
+                    5 => format!("http_x_{i}"),
+                    _ => "upstream_response_time".to_string(),
+                };
+                if i > 0 || next(2) == 0 {
+                    format.push_str(separators[next(separators.len() as u64) as usize]);
+                }
+                format.push_str(&if quoted { format!("\"${name}\"") } else { format!("${name}") });
+                vars.push((name, kind));
+            }
+            if next(2) == 0 {
+                format.push_str(" end");
+            }
+            let mut parser = FormatParser::new(Dialect::Nginx, &format, Zone::Utc).unwrap();
+            let names: Vec<String> = parser.fields(StringOutput::View).iter().map(|f| f.name().clone()).collect();
+            let mut lines = Vec::new();
+            let mut values: Vec<Vec<String>> = Vec::new();
+            for _ in 0..20 {
+                let mut row = Vec::new();
+                for (_, kind) in &vars {
+                    row.push(match kind {
+                        0 => format!("10.{}.{}.{}", next(256), next(256), next(256)),
+                        1 => format!("{}", 100 + next(500)),
+                        2 => format!("{}", next(1 << 40)),
+                        3 => format!("{}.{:03}", next(100), next(1000)),
+                        4 => format!("{:02}/Oct/2000:13:55:{:02} -0700", 1 + next(28), next(60)),
+                        5 => format!("v{}", next(1_000_000)),
+                        _ => format!("0.{:03}, 1.{:03} : 2.{:03}", next(1000), next(1000), next(1000)),
+                    });
+                }
+                // The line: the format string with each variable replaced by its value.
+                let mut line = format.clone();
+                for ((name, _), value) in vars.iter().zip(&row) {
+                    line = line.replacen(&format!("${name}"), value, 1);
+                }
+                lines.push(line.into_bytes());
+                values.push(row);
+            }
+            let out = parse_all(&mut parser, &lines);
+            let errors = out.column_by_name("_error").unwrap();
+            for (r, row) in values.iter().enumerate() {
+                let line = String::from_utf8_lossy(&lines[r]);
+                assert!(errors.is_null(r), "case {case} {format:?} line {line:?}: {:?}", errors.slice(r, 1));
+                for (c, ((_, kind), value)) in vars.iter().zip(row).enumerate() {
+                    let col = out.column_by_name(&names[c]).unwrap();
+                    let got = match kind {
+                        1 => col.as_primitive::<UInt16Type>().value(r).to_string(),
+                        2 => col.as_primitive::<UInt64Type>().value(r).to_string(),
+                        3 => format!("{:.3}", col.as_primitive::<Float64Type>().value(r)),
+                        4 => {
+                            let want = parse_clf(value.as_bytes()).unwrap();
+                            assert_eq!(col.as_primitive::<TimestampMicrosecondType>().value(r), want, "case {case} {format:?}");
+                            continue;
+                        }
+                        6 => {
+                            let list = col.as_list::<i32>().value(r);
+                            let items: Vec<String> =
+                                list.as_primitive::<Float64Type>().values().iter().map(|v| format!("{v:.3}")).collect();
+                            assert_eq!(items.len(), 3, "case {case} {format:?} line {line:?}");
+                            let want: Vec<String> = value.split([',', ':']).map(|v| v.trim().to_string()).collect();
+                            assert_eq!(items, want, "case {case} {format:?}");
+                            continue;
+                        }
+                        _ => col.as_string_view().value(r).to_string(),
+                    };
+                    assert_eq!(&got, value, "case {case} {format:?} line {line:?} column {}", names[c]);
+                }
+            }
         }
     }
 
