@@ -29,6 +29,8 @@ TARGETS = {  # case: (peer, ratio)
     "parse_combined": [("polars", 10.0), ("duckdb", 10.0)],
     # nginx log_format with two timing fields (issue 30): 10x Polars, and 0.9x sash's own combined per byte (below).
     "parse_nginx": [("polars", 10.0)],
+    # grok on the combined lines, the same regex as the Polars peer (issue 30): 5x Polars.
+    "parse_grok": [("polars", 5.0)],
     "parse_syslog": [("polars", 5.0)],
     "parse_logfmt": [("polars", 5.0)],
     "parse_json": [("pyarrow", 1.0), ("pyarrow_threads", 1.0)],

@@ -458,6 +458,8 @@ PARSE_PATTERNS = {
         r'(?P<status>\d{3}) (?P<size>\d+|-) "(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)" rt=(?P<rt>\S+) uct="(?P<uct>[^"]*)"$',
         {"status": "UInt16", "size": "UInt64", "rt": "Float64", "uct": "Float64"}, ("ts", "%d/%b/%Y:%H:%M:%S %z"),
     ),
+    # The same lines and regex as parse_combined: sash runs it written as grok.
+    "parse_grok": None,
     "parse_syslog": (
         r'^(?P<ts>\w{3} [ \d]\d \d\d:\d\d:\d\d) (?P<hostname>\S+) (?P<appname>[^\[:]+)(?:\[(?P<procid>\d+)\])?: (?P<message>.*)$',
         {}, None,
@@ -473,7 +475,8 @@ PARSE_PATTERNS = {
 def run_parse_peers(data_dir: str, repeats: int) -> dict[tuple[str, str], float]:
     """Seconds (best of ``repeats``) per (case, engine) on bench/data/parse_<case>.log."""
     results = {}
-    for case, (pattern, casts, ts) in PARSE_PATTERNS.items():
+    for case, spec in PARSE_PATTERNS.items():
+        pattern, casts, ts = spec or PARSE_PATTERNS["parse_combined"]
         path = os.path.join(data_dir, f"{case}.log")
         if not os.path.exists(path):
             print(f"parse peers: {path} missing; run the kernels bench with --parse --write-data {data_dir}")

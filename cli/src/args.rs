@@ -60,6 +60,8 @@ Examples:
   zcat access.log.*.gz | sash parse - --format combined --output-format jsonl | head
   sash parse app.log --format logfmt --field ts:timestamp --field level:string --field ms:int -o app.arrow
   sash parse custom.log --format regex --pattern '^(?P<ts>\\S+) (?P<msg>.*)$' --type ts:timestamp -o out.csv
+  sash parse app.log --format grok --pattern '%{TIMESTAMP_ISO8601:ts} %{LOGLEVEL:level} %{GREEDYDATA:msg}' --type ts:timestamp
+  sash parse access.log --format nginx --log-format '$remote_addr [$time_local] "$request" $status $request_time' -o a.parquet
   sash parse syslog --format syslog --reference-time 2024-06-01T00:00:00Z --strict --errors bad.jsonl -o s.parquet
 
 Lines that do not parse are rows whose `_error` column says why, or, with --errors FILE,
@@ -121,7 +123,7 @@ pub enum OutputFormat {
 /// How log lines are parsed (the kernel's parse spec, docs/parsing.md).
 #[derive(Debug, Args, Clone, Default)]
 pub struct LogArgs {
-    /// Log format: common, combined, nginx, apache, syslog, apache_error, logfmt, json, regex
+    /// Log format: common, combined, nginx, apache, syslog, apache_error, logfmt, json, regex, grok
     #[arg(long, short = 'f', value_name = "FORMAT")]
     pub format: Option<String>,
     /// IANA time zone of timestamps written without an offset [default: UTC]
@@ -137,10 +139,13 @@ pub struct LogArgs {
     /// [default: the server's combined]
     #[arg(long, value_name = "STRING")]
     pub log_format: Option<String>,
-    /// regex: the pattern, with named groups
-    #[arg(long, value_name = "REGEX")]
+    /// regex: the pattern, with named groups; grok: the grok pattern (%{NAME:field:type} ...)
+    #[arg(long, value_name = "PATTERN")]
     pub pattern: Option<String>,
-    /// regex: a group's type, NAME:TYPE (string, int, float, bool, timestamp, ...); repeatable
+    /// grok: a file of pattern definitions, NAME PATTERN per line
+    #[arg(long, value_name = "FILE")]
+    pub patterns_file: Option<PathBuf>,
+    /// regex and grok: a field's type, NAME:TYPE (string, int, float, bool, timestamp, ...); repeatable
     #[arg(long = "type", value_name = "NAME:TYPE")]
     pub types: Vec<String>,
     /// logfmt and json: a field and its type, NAME:TYPE; repeatable
@@ -151,7 +156,7 @@ pub struct LogArgs {
     #[arg(long, value_name = "BYTES")]
     pub chunk_bytes: Option<usize>,
     /// The whole parse spec as JSON (docs/parsing.md), instead of the options above
-    #[arg(long, value_name = "JSON", conflicts_with_all = ["format", "timezone", "reference_time", "max_line_bytes", "log_format", "pattern", "types", "fields"])]
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["format", "timezone", "reference_time", "max_line_bytes", "log_format", "pattern", "patterns_file", "types", "fields"])]
     pub parse_spec: Option<String>,
 }
 

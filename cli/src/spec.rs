@@ -23,7 +23,7 @@ pub fn parse_spec_json(args: &LogArgs) -> CliResult<(Value, ParseSpec)> {
         None => {
             let format = args.format.as_deref().ok_or_else(|| {
                 CliError::usage(
-                    "give the log format: --format combined (or common, nginx, apache, syslog, apache_error, logfmt, json, regex)",
+                    "give the log format: --format combined (or common, nginx, apache, syslog, apache_error, logfmt, json, regex, grok)",
                 )
             })?;
             let mut spec = Map::new();
@@ -39,6 +39,9 @@ pub fn parse_spec_json(args: &LogArgs) -> CliResult<(Value, ParseSpec)> {
             }
             if let Some(f) = &args.log_format {
                 spec.insert("log_format".into(), f.as_str().into());
+            }
+            if let Some(path) = &args.patterns_file {
+                spec.insert("patterns_file".into(), path.to_string_lossy().into_owned().into());
             }
             if let Some(p) = &args.pattern {
                 spec.insert("pattern".into(), p.as_str().into());

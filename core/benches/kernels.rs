@@ -99,7 +99,7 @@ fn synthetic_line(case: &str, i: u64, rng: &mut Lcg, out: &mut String) {
     let (h, m, s) = (rem / 3600, rem / 60 % 60, rem % 60);
     match case {
         // nginx's combined plus the two timing fields users add most.
-        "parse_combined" | "parse_nginx" => {
+        "parse_combined" | "parse_nginx" | "parse_grok" => {
             let _ = write!(
                 out,
                 r#"{}.{}.{}.{} - - [{:02}/May/2015:{h:02}:{m:02}:{s:02} +0000] "{} {}?id={} HTTP/1.1" {} {} "{}" "{}""#,
@@ -166,6 +166,11 @@ const PARSE_CASES: &[(&str, &str)] = &[
     (
         "parse_nginx",
         r#"{"format": "nginx", "log_format": "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" rt=$request_time uct=\"$upstream_connect_time\""}"#,
+    ),
+    // The combined lines through grok, with the regex the Polars peer runs written as grok.
+    (
+        "parse_grok",
+        r#"{"format": "grok", "pattern": "^%{NOTSPACE:host} %{NOTSPACE:ident} %{NOTSPACE:user} \\[(?<ts>[^\\]]+)\\] \"%{NOTSPACE:method} %{NOTSPACE:path} (?<protocol>[^\"]*)\" (?<status>[0-9]{3}) (?<size>[0-9]+|-) \"(?<referrer>[^\"]*)\" \"(?<user_agent>[^\"]*)\"$", "types": {"status": "int", "size": "int", "ts": {"type": "timestamp", "format": "%d/%b/%Y:%H:%M:%S %z"}}}"#,
     ),
     ("parse_syslog", r#"{"format": "syslog", "reference_time": "2015-12-31T00:00:00Z"}"#),
     (

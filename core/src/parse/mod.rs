@@ -63,6 +63,16 @@ fn log_format_parser(spec: &ParseSpec) -> Result<Box<dyn LineParser>> {
     compile(dialect, spec.log_format.as_deref().unwrap_or("combined"), spec.timezone)
 }
 
+fn grok_parser(spec: &ParseSpec) -> Result<formats::grok::GrokParser> {
+    let pattern = spec.pattern.as_deref().ok_or_else(|| SashError::spec("format 'grok' needs 'pattern'"))?;
+    formats::grok::GrokParser::new(pattern, &spec.patterns, &spec.types, spec.timezone)
+}
+
+/// Compiles a spec's grok pattern, for its errors.
+pub(crate) fn check_grok(spec: &ParseSpec) -> Result<()> {
+    grok_parser(spec).map(drop)
+}
+
 /// Compiles a spec's format string, for its errors.
 pub(crate) fn check_log_format(spec: &ParseSpec) -> Result<()> {
     log_format_parser(spec).map(drop)
@@ -129,6 +139,7 @@ impl Parser {
                 Engine::Lines(Box::new(formats::pattern::RegexParser::new(pattern, &spec.types, spec.timezone)?))
             }
             LogFormat::Nginx | LogFormat::Apache => Engine::Lines(log_format_parser(spec)?),
+            LogFormat::Grok => Engine::Lines(Box::new(grok_parser(spec)?)),
             LogFormat::Json => {
                 let fields = spec.schema.as_ref().ok_or_else(|| SashError::spec("format 'json' needs 'schema'"))?;
                 Engine::Json(formats::json::JsonParser::new(fields))

@@ -31,11 +31,13 @@ pub enum LogFormat {
     Nginx,
     /// An Apache access log in the layout of its `LogFormat` string.
     Apache,
+    /// Logstash-style grok patterns on a linear-time regex engine.
+    Grok,
 }
 
 impl LogFormat {
     pub const NAMES: &'static [&'static str] =
-        &["common", "combined", "syslog", "apache_error", "logfmt", "json", "regex", "nginx", "apache"];
+        &["common", "combined", "syslog", "apache_error", "logfmt", "json", "regex", "nginx", "apache", "grok"];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,6 +50,7 @@ impl LogFormat {
             LogFormat::Regex => "regex",
             LogFormat::Nginx => "nginx",
             LogFormat::Apache => "apache",
+            LogFormat::Grok => "grok",
         }
     }
 
@@ -61,6 +64,7 @@ impl LogFormat {
             LogFormat::Json => &["schema"],
             LogFormat::Regex => &["strings", "timezone", "pattern", "types"],
             LogFormat::Nginx | LogFormat::Apache => &["strings", "timezone", "log_format"],
+            LogFormat::Grok => &["strings", "timezone", "pattern", "patterns", "patterns_file", "types"],
         }
     }
 }
@@ -175,6 +179,9 @@ pub struct ParseSpec {
     pub pattern: Option<String>,
     /// nginx/apache: the server's format string (its `combined` when absent).
     pub log_format: Option<String>,
+    /// grok: pattern definitions besides the built-in ones (`patterns_file`'s,
+    /// then `patterns`', a later one winning), in order.
+    pub patterns: Vec<(String, String)>,
     pub types: Vec<(String, FieldType)>,
     /// Lines longer than this many bytes are failed rows, not parsed; a
     /// stream reader keeps only this much of one (memory stays bounded
@@ -210,6 +217,7 @@ impl ParseSpec {
             schema: None,
             pattern: None,
             log_format: None,
+            patterns: Vec::new(),
             types: Vec::new(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
@@ -235,6 +243,7 @@ impl ParseSpec {
                 "regex" => LogFormat::Regex,
                 "nginx" => LogFormat::Nginx,
                 "apache" => LogFormat::Apache,
+                "grok" => LogFormat::Grok,
                 other => {
                     return Err(SashError::spec(format!("unknown format '{other}'; expected one of: {}", LogFormat::NAMES.join(", "))))
                 }
@@ -312,6 +321,29 @@ impl ParseSpec {
                 spec.types = typed_names(map.get("types"), "types")?;
                 spec.pattern = Some(pattern);
             }
+            LogFormat::Grok => {
+                let pattern = string_key(map, "pattern")?.ok_or_else(|| {
+                    SashError::spec("format 'grok' needs 'pattern': a grok pattern such as \"%{IPORHOST:client} %{GREEDYDATA:rest}\"")
+                })?;
+                spec.types = typed_names(map.get("types"), "types")?;
+                if let Some(path) = string_key(map, "patterns_file")? {
+                    spec.patterns = patterns_file(&path)?;
+                }
+                match map.get("patterns") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Object(defs)) => {
+                        for (name, definition) in defs {
+                            let definition = definition.as_str().ok_or_else(|| {
+                                SashError::spec(format!("'patterns' maps a name to a pattern string; '{name}' is {definition}"))
+                            })?;
+                            spec.patterns.push((name.clone(), definition.to_string()));
+                        }
+                    }
+                    Some(other) => return Err(SashError::spec(format!("'patterns' must be an object name → pattern, got {other}"))),
+                }
+                spec.pattern = Some(pattern);
+                crate::parse::check_grok(&spec)?;
+            }
             LogFormat::Nginx | LogFormat::Apache => {
                 spec.log_format = string_key(map, "log_format")?;
                 // Compiled now, so a bad string is an error of the spec, before any data is read.
@@ -321,6 +353,23 @@ impl ParseSpec {
         }
         Ok(spec)
     }
+}
+
+/// A grok patterns file: `NAME definition` per line, `#` comments and blank lines skipped.
+fn patterns_file(path: &str) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| SashError::spec(format!("patterns_file '{path}': {e}")))?;
+    let mut patterns = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, definition) = line
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| SashError::spec(format!("patterns_file '{path}' line {}: expected 'NAME pattern'", n + 1)))?;
+        patterns.push((name.to_string(), definition.trim_start().to_string()));
+    }
+    Ok(patterns)
 }
 
 fn check_unique<'a>(names: impl Iterator<Item = &'a str>, what: &str) -> Result<()> {

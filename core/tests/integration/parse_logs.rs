@@ -24,6 +24,13 @@ fn text(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
     c.is_valid(row).then(|| c.value(row).to_string())
 }
 
+/// Every value of a column as text (one cast for the whole column).
+fn texts(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
+    let c = batch.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
+    let c = arrow_cast::cast(c, &arrow_schema::DataType::Utf8).unwrap();
+    c.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+}
+
 /// A minimal RFC 4180 reader: quoted fields with doubled quotes, no
 /// newlines inside fields (none in these files).
 fn read_csv(name: &str) -> Vec<Vec<String>> {
@@ -410,6 +417,129 @@ fn nginx_format_string_gives_the_combined_values_on_a_real_log() {
         assert_eq!(a.data_type(), b.data_type(), "{ours}");
         for row in (0..combined.batch.num_rows()).filter(|&r| errors.is_null(r)) {
             assert_eq!(a.slice(row, 1).to_data(), b.slice(row, 1).to_data(), "{ours} line {}", row + 1);
+        }
+    }
+}
+
+/// The loghub logs parsed with a grok pattern: every line parses, and every
+/// field equals loghub's own parse (its `Content` without the spaces loghub
+/// trims). `fields` pairs loghub's column with the pattern's field.
+fn grok_agrees_with_loghub(log: &str, pattern: &str, fields: &[(&str, &str)]) {
+    let csv = log.replace(".log", ".structured.csv");
+    let header: Vec<String> =
+        std::fs::read_to_string(log_path(&csv)).unwrap().lines().next().unwrap().split(',').map(str::to_string).collect();
+    let truth = read_csv(&csv);
+    let spec = serde_json::json!({"format": "grok", "pattern": pattern, "on_error": "raise"});
+    let out = parse_bytes(&read_log(log), &ParseSpec::from_value(&spec).unwrap()).unwrap_or_else(|e| panic!("{log}: {e}"));
+    let b = &out.batch;
+    assert_eq!((b.num_rows(), out.failed), (truth.len(), 0), "{log}: every line is a row, none failed");
+    for (theirs, ours) in fields {
+        let at = header.iter().position(|h| h == theirs).unwrap_or_else(|| panic!("{csv} has no {theirs}"));
+        let values = texts(b, ours);
+        for (row, record) in truth.iter().enumerate() {
+            let got = values[row].clone().unwrap_or_default();
+            let (got, want) = if *theirs == "Content" { (got.trim(), record[at].trim()) } else { (got.as_str(), record[at].as_str()) };
+            assert_eq!(got, want, "{log} line {} field {ours}", row + 1);
+        }
+    }
+}
+
+#[test]
+fn grok_parses_the_loghub_logs_as_loghub_does() {
+    grok_agrees_with_loghub(
+        "hdfs_2k.log",
+        r"^%{INT:date} %{INT:time} %{INT:pid:int} %{LOGLEVEL:level} %{NOTSPACE:component}: %{GREEDYDATA:content}$",
+        &[("Date", "date"), ("Time", "time"), ("Pid", "pid"), ("Level", "level"), ("Component", "component"), ("Content", "content")],
+    );
+    grok_agrees_with_loghub(
+        "hadoop_2k.log",
+        r"^(?<date>%{YEAR}-%{MONTHNUM2}-%{MONTHDAY}) %{TIME:time} %{LOGLEVEL:level} \[%{DATA:process}\] %{JAVACLASS:component}: %{GREEDYDATA:content}$",
+        &[
+            ("Date", "date"),
+            ("Time", "time"),
+            ("Level", "level"),
+            ("Process", "process"),
+            ("Component", "component"),
+            ("Content", "content"),
+        ],
+    );
+    grok_agrees_with_loghub(
+        "spark_2k.log",
+        r"^(?<date>%{YEAR}/%{MONTHNUM2}/%{MONTHDAY}) %{TIME:time} %{LOGLEVEL:level} %{JAVACLASS:component}: %{GREEDYDATA:content}$",
+        &[("Date", "date"), ("Time", "time"), ("Level", "level"), ("Component", "component"), ("Content", "content")],
+    );
+    grok_agrees_with_loghub(
+        "zookeeper_2k.log",
+        r"^(?<date>%{YEAR}-%{MONTHNUM2}-%{MONTHDAY}) %{TIME:time} - %{LOGLEVEL:level} +\[(?<node>[^:]*):(?<component>[^@]*)@%{INT:id:int}\] - %{GREEDYDATA:content}$",
+        &[
+            ("Date", "date"),
+            ("Time", "time"),
+            ("Level", "level"),
+            ("Node", "node"),
+            ("Component", "component"),
+            ("Id", "id"),
+            ("Content", "content"),
+        ],
+    );
+    grok_agrees_with_loghub(
+        "openstack_2k.log",
+        r"^%{NOTSPACE:logrecord} (?<date>%{YEAR}-%{MONTHNUM2}-%{MONTHDAY}) %{TIME:time} %{INT:pid:int} %{LOGLEVEL:level} %{JAVACLASS:component} \[%{DATA:addr}\] %{GREEDYDATA:content}$",
+        &[
+            ("Logrecord", "logrecord"),
+            ("Date", "date"),
+            ("Time", "time"),
+            ("Pid", "pid"),
+            ("Level", "level"),
+            ("Component", "component"),
+            ("ADDR", "addr"),
+            ("Content", "content"),
+        ],
+    );
+    grok_agrees_with_loghub(
+        "android_2k.log",
+        r"^(?<date>%{MONTHNUM2}-%{MONTHDAY}) %{TIME:time} +%{INT:pid:int} +%{INT:tid:int} (?<level>[VDIWEFA]) (?<component>[^:]*?): %{GREEDYDATA:content}$",
+        &[
+            ("Date", "date"),
+            ("Time", "time"),
+            ("Pid", "pid"),
+            ("Tid", "tid"),
+            ("Level", "level"),
+            ("Component", "component"),
+            ("Content", "content"),
+        ],
+    );
+    grok_agrees_with_loghub(
+        "proxifier_2k.log",
+        r"^\[(?<time>[0-9]{2}\.[0-9]{2} %{TIME})\] (?<program>.*?) - %{GREEDYDATA:content}$",
+        &[("Time", "time"), ("Program", "program"), ("Content", "content")],
+    );
+    grok_agrees_with_loghub(
+        "healthapp_2k.log",
+        r"^(?<time>[0-9]{8}-[0-9:]+)\|%{DATA:component}\|%{INT:pid:int}\|%{GREEDYDATA:content}$",
+        &[("Time", "time"), ("Component", "component"), ("Pid", "pid"), ("Content", "content")],
+    );
+}
+
+/// grok and `combined` on the same real access log give the same values
+/// (`-` is null in `combined`, text in grok).
+#[test]
+fn grok_gives_the_combined_values_on_a_real_log() {
+    let log = read_log("apache_combined_10k.log");
+    let combined = parse_bytes(&log, &ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap()).unwrap();
+    let spec = serde_json::json!({
+        "format": "grok",
+        "pattern": r#"^%{IPORHOST:host} %{USER:ident} %{USER:user} \[%{HTTPDATE:timestamp}\] "%{WORD:method} %{NOTSPACE:path} %{DATA:protocol}" %{INT:status:int} (?:%{INT:size:int}|-) "%{DATA:referrer}" "%{DATA:user_agent}"$"#,
+        "types": {"timestamp": {"type": "timestamp", "format": "%d/%b/%Y:%H:%M:%S %z"}}
+    });
+    let grok = parse_bytes(&log, &ParseSpec::from_value(&spec).unwrap()).unwrap();
+    assert_eq!((grok.parsed, grok.failed), (combined.parsed, combined.failed));
+    let failed = combined.batch.column_by_name("_error").unwrap();
+    for column in ["host", "ident", "user", "timestamp", "method", "path", "protocol", "status", "size", "referrer", "user_agent"] {
+        let (wants, gots) = (texts(&combined.batch, column), texts(&grok.batch, column));
+        for row in (0..combined.batch.num_rows()).filter(|&r| failed.is_null(r)) {
+            let want = wants[row].clone();
+            let got = gots[row].clone().filter(|v| v != "-");
+            assert_eq!(got, want, "{column} line {}", row + 1);
         }
     }
 }

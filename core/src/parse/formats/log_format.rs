@@ -762,7 +762,7 @@ fn apache_time(written: &str, arg: Option<&str>) -> Result<Kind> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use arrow_array::RecordBatch;
     use arrow_buffer::Buffer;

@@ -3,6 +3,8 @@
 
 pub(crate) mod access;
 pub(crate) mod apache_error;
+pub(crate) mod grok;
+pub(crate) mod grok_patterns;
 pub(crate) mod json;
 pub(crate) mod json_flat;
 pub(crate) mod log_format;

@@ -1,0 +1,108 @@
+//! The grok patterns every `grok` spec may use, written for sash in the
+//! regex crate's syntax (no look-around, no atomic groups: the engine is
+//! linear-time). Names and meanings follow the ones Logstash users know;
+//! nested `%{NAME:field}` captures name the fields the composite patterns
+//! give (`COMBINEDAPACHELOG` gives `clientip`, `verb`, `response`, ...).
+//! A spec's own `patterns` override these.
+
+/// (name, definition), a definition may use `%{OTHER}`.
+pub(crate) const BUILT_IN: &[(&str, &str)] = &[
+    // Words and numbers
+    ("USERNAME", r"[a-zA-Z0-9._-]+"),
+    ("USER", r"%{USERNAME}"),
+    ("EMAILLOCALPART", r"[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+)*"),
+    ("EMAILADDRESS", r"%{EMAILLOCALPART}@%{HOSTNAME}"),
+    ("INT", r"[+-]?[0-9]+"),
+    ("BASE10NUM", r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"),
+    ("NUMBER", r"%{BASE10NUM}"),
+    ("BASE16NUM", r"[+-]?(?:0x)?[0-9A-Fa-f]+"),
+    ("BASE16FLOAT", r"[+-]?(?:0x)?(?:[0-9A-Fa-f]+(?:\.[0-9A-Fa-f]*)?|\.[0-9A-Fa-f]+)"),
+    ("POSINT", r"[1-9][0-9]*"),
+    ("NONNEGINT", r"[0-9]+"),
+    ("WORD", r"\b[A-Za-z0-9_]+\b"),
+    ("NOTSPACE", r"\S+"),
+    ("SPACE", r"\s*"),
+    ("DATA", r".*?"),
+    ("GREEDYDATA", r".*"),
+    ("QUOTEDSTRING", r#""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`"#),
+    ("QS", r"%{QUOTEDSTRING}"),
+    ("UUID", r"[A-Fa-f0-9]{8}-(?:[A-Fa-f0-9]{4}-){3}[A-Fa-f0-9]{12}"),
+    ("URN", r"urn:[0-9A-Za-z][0-9A-Za-z-]{0,31}:(?:%[0-9a-fA-F]{2}|[0-9A-Za-z()+,.:=@;$_!*'/?#-])+"),
+    // Networking
+    ("CISCOMAC", r"(?:[A-Fa-f0-9]{4}\.){2}[A-Fa-f0-9]{4}"),
+    ("WINDOWSMAC", r"(?:[A-Fa-f0-9]{2}-){5}[A-Fa-f0-9]{2}"),
+    ("COMMONMAC", r"(?:[A-Fa-f0-9]{2}:){5}[A-Fa-f0-9]{2}"),
+    ("MAC", r"%{CISCOMAC}|%{WINDOWSMAC}|%{COMMONMAC}"),
+    ("IPV4", r"\b(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}\b"),
+    (
+        "IPV6",
+        r"(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,7}:|(?:[0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,5}(?::[0-9A-Fa-f]{1,4}){1,2}|(?:[0-9A-Fa-f]{1,4}:){1,4}(?::[0-9A-Fa-f]{1,4}){1,3}|(?:[0-9A-Fa-f]{1,4}:){1,3}(?::[0-9A-Fa-f]{1,4}){1,4}|(?:[0-9A-Fa-f]{1,4}:){1,2}(?::[0-9A-Fa-f]{1,4}){1,5}|[0-9A-Fa-f]{1,4}:(?::[0-9A-Fa-f]{1,4}){1,6}|:(?:(?::[0-9A-Fa-f]{1,4}){1,7}|:)|(?:[0-9A-Fa-f]{1,4}:){6}%{IPV4}|::(?:[fF]{4}:)?%{IPV4}|fe80:(?::[0-9A-Fa-f]{0,4}){0,4}%[0-9A-Za-z]+)",
+    ),
+    ("IP", r"%{IPV6}|%{IPV4}"),
+    ("HOSTNAME", r"\b(?:[0-9A-Za-z][0-9A-Za-z-]{0,62})(?:\.(?:[0-9A-Za-z][0-9A-Za-z-]{0,62}))*\.?\b"),
+    ("IPORHOST", r"%{IP}|%{HOSTNAME}"),
+    ("HOSTPORT", r"%{IPORHOST}:%{POSINT}"),
+    // Paths and URIs
+    ("UNIXPATH", r"(?:/[A-Za-z0-9_%!$@:.,+~-]*)+"),
+    ("WINPATH", r"(?:[A-Za-z]+:|\\)(?:\\[^\\?*]*)+"),
+    ("PATH", r"%{UNIXPATH}|%{WINPATH}"),
+    ("TTY", r"/dev/(?:pts|tty[pq]?)(?:[A-Za-z0-9]+)?/?[0-9]+"),
+    ("URIPROTO", r"[A-Za-z][A-Za-z0-9+.-]*"),
+    ("URIHOST", r"%{IPORHOST}(?::%{POSINT})?"),
+    ("URIPATH", r"(?:/[A-Za-z0-9$.+!*'(){},~:;=@#%&_\-]*)+"),
+    ("URIQUERY", r"[A-Za-z0-9$.+!*'|(){},~@#%&/=:;_?\-\[\]<>]*"),
+    ("URIPARAM", r"\?%{URIQUERY}"),
+    ("URIPATHPARAM", r"%{URIPATH}(?:%{URIPARAM})?"),
+    ("URI", r"%{URIPROTO}://(?:%{USER}(?::[^@]*)?@)?(?:%{URIHOST})?(?:%{URIPATH}(?:%{URIPARAM})?)?"),
+    // Dates and times
+    (
+        "MONTH",
+        r"\b(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b",
+    ),
+    ("MONTHNUM", r"(?:1[0-2]|0?[1-9])"),
+    ("MONTHNUM2", r"(?:0[1-9]|1[0-2])"),
+    ("MONTHDAY", r"(?:3[01]|[12][0-9]|0?[1-9])"),
+    ("DAY", r"\b(?i:mon(?:day)?|tue(?:sday)?|wed(?:nesday)?|thu(?:rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)\b"),
+    ("YEAR", r"(?:[0-9]{2}){1,2}"),
+    ("HOUR", r"(?:2[0-3]|[01]?[0-9])"),
+    ("MINUTE", r"[0-5][0-9]"),
+    ("SECOND", r"(?:60|[0-5]?[0-9])(?:[:.,][0-9]+)?"),
+    ("TIME", r"%{HOUR}:%{MINUTE}(?::%{SECOND})?"),
+    ("DATE_US", r"%{MONTHNUM}[/-]%{MONTHDAY}[/-]%{YEAR}"),
+    ("DATE_EU", r"%{MONTHDAY}[./-]%{MONTHNUM}[./-]%{YEAR}"),
+    ("ISO8601_TIMEZONE", r"(?:Z|[+-]%{HOUR}(?::?%{MINUTE}))"),
+    ("ISO8601_SECOND", r"%{SECOND}"),
+    ("TIMESTAMP_ISO8601", r"%{YEAR}-%{MONTHNUM}-%{MONTHDAY}[T ]%{HOUR}:?%{MINUTE}(?::?%{SECOND})?%{ISO8601_TIMEZONE}?"),
+    ("DATE", r"%{DATE_US}|%{DATE_EU}"),
+    ("DATESTAMP", r"%{DATE}[- ]%{TIME}"),
+    ("TZ", r"[A-Z]{3}"),
+    ("DATESTAMP_RFC822", r"%{DAY} %{MONTH} %{MONTHDAY} %{YEAR} %{TIME} %{TZ}"),
+    ("DATESTAMP_RFC2822", r"%{DAY}, %{MONTHDAY} %{MONTH} %{YEAR} %{TIME} %{ISO8601_TIMEZONE}"),
+    ("DATESTAMP_OTHER", r"%{DAY} %{MONTH} %{MONTHDAY} %{TIME} %{TZ} %{YEAR}"),
+    ("DATESTAMP_EVENTLOG", r"%{YEAR}%{MONTHNUM2}%{MONTHDAY}%{HOUR}%{MINUTE}%{SECOND}"),
+    ("HTTPDATE", r"%{MONTHDAY}/%{MONTH}/%{YEAR}:%{TIME} %{INT}"),
+    ("SYSLOGTIMESTAMP", r"%{MONTH} +%{MONTHDAY} %{TIME}"),
+    // Syslog and levels
+    ("PROG", r"[\x21-\x5a\x5c\x5e-\x7e]+"),
+    ("SYSLOGPROG", r"%{PROG:program}(?:\[%{POSINT:pid}\])?"),
+    ("SYSLOGHOST", r"%{IPORHOST}"),
+    ("SYSLOGFACILITY", r"<%{NONNEGINT:facility}\.%{NONNEGINT:priority}>"),
+    ("SYSLOGBASE", r"%{SYSLOGTIMESTAMP:timestamp} (?:%{SYSLOGFACILITY} )?%{SYSLOGHOST:logsource} %{SYSLOGPROG}:"),
+    ("LOGLEVEL", r"\b(?i:alert|trace|debug|notice|info(?:rmation)?|warn(?:ing)?|err(?:or)?|crit(?:ical)?|fatal|severe|emerg(?:ency)?)\b"),
+    // Web servers
+    ("HTTPDUSER", r"%{EMAILADDRESS}|%{USER}"),
+    ("HTTPDERROR_DATE", r"%{DAY} %{MONTH} %{MONTHDAY} %{TIME} %{YEAR}"),
+    (
+        "COMMONAPACHELOG",
+        r#"%{IPORHOST:clientip} %{HTTPDUSER:ident} %{HTTPDUSER:auth} \[%{HTTPDATE:timestamp}\] "(?:%{WORD:verb} %{NOTSPACE:request}(?: HTTP/%{NUMBER:httpversion})?|%{DATA:rawrequest})" %{NUMBER:response} (?:%{NUMBER:bytes}|-)"#,
+    ),
+    ("COMBINEDAPACHELOG", r"%{COMMONAPACHELOG} %{QS:referrer} %{QS:agent}"),
+    ("HTTPD_COMMONLOG", r"%{COMMONAPACHELOG}"),
+    ("HTTPD_COMBINEDLOG", r"%{COMBINEDAPACHELOG}"),
+    // Java
+    ("JAVACLASS", r"(?:[a-zA-Z$_][a-zA-Z$_0-9]*\.)*[a-zA-Z$_][a-zA-Z$_0-9]*"),
+    ("JAVAFILE", r"[A-Za-z0-9_. -]+"),
+    ("JAVAMETHOD", r"(?:<init>|<clinit>|[a-zA-Z$_][a-zA-Z$_0-9]*)"),
+    ("JAVASTACKTRACEPART", r"at %{JAVACLASS:class}\.%{JAVAMETHOD:method}\(%{JAVAFILE:file}(?::%{NUMBER:line})?\)"),
+    ("JAVATHREAD", r"(?:[A-Z]{2}-Processor[0-9]+)"),
+];
