@@ -61,7 +61,7 @@ Examples:
   sash parse app.log --format logfmt --field ts:timestamp --field level:string --field ms:int -o app.arrow
   sash parse custom.log --format regex --pattern '^(?P<ts>\\S+) (?P<msg>.*)$' --type ts:timestamp -o out.csv
   sash parse app.log --format grok --pattern '%{TIMESTAMP_ISO8601:ts} %{LOGLEVEL:level} %{GREEDYDATA:msg}' --type ts:timestamp
-  sash parse access.log --format nginx --log-format '$remote_addr [$time_local] "$request" $status $request_time' -o a.parquet
+  sash parse access.log --format nginx --log-format '$remote_addr [$time_local] \"$request\" $status $request_time' -o a.parquet
   sash parse syslog --format syslog --reference-time 2024-06-01T00:00:00Z --strict --errors bad.jsonl -o s.parquet
 
 Lines that do not parse are rows whose `_error` column says why, or, with --errors FILE,
