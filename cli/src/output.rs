@@ -125,7 +125,10 @@ impl Target {
             }
             OutputFormat::Csv => {
                 check_flat(schema, "CSV")?;
-                Writer::Csv(Box::new(arrow_csv::WriterBuilder::new().with_header(self.csv_header).build(sink)))
+                Writer::Csv(
+                    Box::new(arrow_csv::WriterBuilder::new().with_header(self.csv_header).build(sink)),
+                    lists_as_text_schema(schema),
+                )
             }
             OutputFormat::Jsonl => Writer::Jsonl(Box::new(
                 arrow_json::WriterBuilder::new().with_explicit_nulls(true).build::<_, arrow_json::writer::LineDelimited>(sink),
@@ -157,13 +160,11 @@ fn check_writable_dir(path: &Path) -> CliResult<()> {
     Ok(())
 }
 
-/// CSV holds flat columns only: say which column cannot go, and what can.
+/// CSV holds flat columns and lists (as their text, `[0.004, 0.1]`): say
+/// which column cannot go, and what can.
 fn check_flat(schema: &SchemaRef, format: &str) -> CliResult<()> {
     for field in schema.fields() {
-        if matches!(
-            field.data_type(),
-            DataType::Map(..) | DataType::List(_) | DataType::LargeList(_) | DataType::Struct(_) | DataType::ListView(_)
-        ) {
+        if matches!(field.data_type(), DataType::Map(..) | DataType::Struct(_)) {
             return Err(CliError::usage(format!(
                 "{format} cannot hold the column '{}' ({}); write .parquet, .arrow or .jsonl, or declare the fields you want (logfmt: --field NAME:TYPE)",
                 field.name(),
@@ -244,7 +245,7 @@ enum Writer {
     Parquet(Box<ArrowWriter<Sink>>),
     Arrow(Box<arrow_ipc::writer::FileWriter<Sink>>, SchemaRef),
     Arrows(Box<arrow_ipc::writer::StreamWriter<Sink>>, SchemaRef),
-    Csv(Box<arrow_csv::Writer<Sink>>),
+    Csv(Box<arrow_csv::Writer<Sink>>, SchemaRef),
     Jsonl(Box<arrow_json::LineDelimitedWriter<Sink>>),
     Table { schema: SchemaRef, shown: Vec<RecordBatch>, shown_rows: usize, rows: u64, limit: usize, sink: Sink },
 }
@@ -277,7 +278,7 @@ impl Output {
             Writer::Parquet(w) => w.write(batch).map_err(|e| what.error(|w| parquet_error(w, e))),
             Writer::Arrow(w, schema) => w.write(&plain_strings(batch, schema)?).map_err(|e| what.error(|w| arrow_io(w, e))),
             Writer::Arrows(w, schema) => w.write(&plain_strings(batch, schema)?).map_err(|e| what.error(|w| arrow_io(w, e))),
-            Writer::Csv(w) => w.write(batch).map_err(|e| what.error(|w| arrow_io(w, e))),
+            Writer::Csv(w, schema) => w.write(&plain_strings(batch, schema)?).map_err(|e| what.error(|w| arrow_io(w, e))),
             Writer::Jsonl(w) => w.write(batch).map_err(|e| what.error(|w| arrow_io(w, e))),
             Writer::Table { shown, shown_rows, rows, limit, .. } => {
                 *rows += batch.num_rows() as u64;
@@ -304,7 +305,7 @@ impl Output {
                 w.finish().map_err(|e| what.error(|w| arrow_io(w, e)))?;
                 w.into_inner().map_err(|e| what.error(|w| arrow_io(w, e)))?
             }
-            Writer::Csv(w) => w.into_inner(),
+            Writer::Csv(w, _) => w.into_inner(),
             Writer::Jsonl(mut w) => {
                 w.finish().map_err(|e| what.error(|w| arrow_io(w, e)))?;
                 w.into_inner()
@@ -357,7 +358,22 @@ pub fn plain_strings_schema(schema: &SchemaRef) -> SchemaRef {
     std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
-/// `batch` with its view columns cast as [`plain_strings_schema`] says.
+/// The schema CSV is written in: list columns as their text (nginx's
+/// upstream lists), every other column as it is.
+fn lists_as_text_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<arrow_schema::Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::List(_) | DataType::LargeList(_) | DataType::ListView(_) => f.as_ref().clone().with_data_type(DataType::Utf8),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// `batch` with its columns cast to `schema`'s types where they differ
+/// (views to plain strings, lists to text).
 fn plain_strings(batch: &RecordBatch, schema: &SchemaRef) -> CliResult<RecordBatch> {
     if batch.schema().fields() == schema.fields() {
         return Ok(batch.clone());

@@ -524,3 +524,61 @@ fn a_time_column_of_text_is_read_as_utc_times() {
     // Without --time, the message says how to name one.
     assert_fails(d, &["window", "in.jsonl", "--every", "10m", "--agg", "sum(bytes) as b", "-o", "w3.csv"], 2, "ISO 8601");
 }
+
+/// The log formats of format strings and grok through the command, list
+/// columns (nginx's upstream times) included, into every output format.
+#[test]
+fn nginx_format_strings_and_grok_parse_into_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("nginx.log"),
+        concat!(
+            "10.0.0.1 [10/Oct/2000:13:55:36 -0700] \"GET /a HTTP/1.1\" 200 0.125 \"0.004, 0.100 : 0.002\"\n",
+            "10.0.0.2 [10/Oct/2000:13:55:37 -0700] \"GET /b HTTP/1.1\" 502 1.500 \"-\"\n",
+        ),
+    )
+    .unwrap();
+    let format = r#"$remote_addr [$time_local] "$request" $status $request_time "$upstream_response_time""#;
+    let want = kernel_parse(
+        &dir.path().join("nginx.log"),
+        &serde_json::json!({"format": "nginx", "log_format": format, "strings": "utf8"}).to_string(),
+    );
+    assert_eq!(want.column_by_name("_error").unwrap().null_count(), 2, "{want:?}");
+    for file in ["n.arrow", "n.parquet", "n.csv", "n.jsonl"] {
+        let out = sash(dir.path(), &["parse", "nginx.log", "-f", "nginx", "--log-format", format, "-o", file]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
+        let text = std::fs::read(dir.path().join(file)).unwrap();
+        match file {
+            "n.arrow" => assert_eq!(read_ipc(&dir.path().join(file)), want),
+            "n.parquet" => assert_eq!(as_utf8(&read_parquet(&dir.path().join(file))), want),
+            _ => {
+                let text = String::from_utf8(text).unwrap();
+                assert!(text.contains("0.004") && text.contains("0.1") && text.contains("0.002"), "{file}: {text}");
+            }
+        }
+    }
+    // The terminal table (stdout not a file) prints lists too.
+    let out = sash(dir.path(), &["parse", "nginx.log", "-f", "nginx", "--log-format", format, "--output-format", "table"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // grok with a patterns file.
+    std::fs::write(dir.path().join("patterns"), "# mine\nREQ %{WORD:method} %{NOTSPACE:path}\n").unwrap();
+    let out = sash(
+        dir.path(),
+        &[
+            "parse",
+            "nginx.log",
+            "-f",
+            "grok",
+            "--pattern",
+            r#"^%{IP:ip} \[%{HTTPDATE:t}\] "%{REQ}"#,
+            "--patterns-file",
+            "patterns",
+            "-o",
+            "g.jsonl",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(dir.path().join("g.jsonl")).unwrap();
+    assert!(text.lines().next().unwrap().contains(r#""ip":"10.0.0.1""#) && text.contains(r#""method":"GET""#), "{text}");
+    assert_fails(dir.path(), &["parse", "nginx.log", "-f", "grok", "--pattern", "%{NOPE:x}"], 2, "unknown pattern 'NOPE'");
+}
