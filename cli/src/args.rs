@@ -151,12 +151,22 @@ pub struct LogArgs {
     /// logfmt and json: a field and its type, NAME:TYPE; repeatable
     #[arg(long = "field", value_name = "NAME:TYPE")]
     pub fields: Vec<String>,
+    /// Join lines into multi-line records: a line matching this regex (or "timestamp": a line
+    /// starting with a usual timestamp) begins one; the lines after it that do not are its own
+    #[arg(long, value_name = "REGEX")]
+    pub record_start: Option<String>,
+    /// Lines one record may have; a longer one is an error row [default: 1000]
+    #[arg(long, value_name = "LINES")]
+    pub max_record_lines: Option<u64>,
+    /// Bytes one record may have; a longer one is an error row [default: 1 MiB]
+    #[arg(long, value_name = "BYTES")]
+    pub max_record_bytes: Option<u64>,
     /// Bytes of log read and parsed at a time: memory holds about this much text, and a
     /// stream's watermark moves between such chunks [default: 16 MiB]
     #[arg(long, value_name = "BYTES")]
     pub chunk_bytes: Option<usize>,
     /// The whole parse spec as JSON (docs/parsing.md), instead of the options above
-    #[arg(long, value_name = "JSON", conflicts_with_all = ["format", "timezone", "reference_time", "max_line_bytes", "log_format", "pattern", "patterns_file", "types", "fields"])]
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["format", "timezone", "reference_time", "max_line_bytes", "log_format", "pattern", "patterns_file", "types", "fields", "record_start", "max_record_lines", "max_record_bytes"])]
     pub parse_spec: Option<String>,
 }
 

@@ -107,23 +107,23 @@ pub fn without_failed_rows(batch: RecordBatch, failed: usize) -> CliResult<Recor
 
 /// The failed lines of one batch, as --errors records.
 pub fn error_records(file: &str, source: &sash_core::ChunkSource, messages: &StringArray) -> CliResult<RecordBatch> {
-    let lines = source.lines();
-    if lines.len() != messages.len() {
+    let rows = source.rows();
+    if rows.len() != messages.len() {
         return Err(CliError::io(format!(
             "{file}: the parser gave {} rows for {} lines; please report this as a bug",
             messages.len(),
-            lines.len()
+            rows.len()
         )));
     }
     let text = source.text.as_slice();
     let (mut numbers, mut offsets, mut reasons, mut texts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (row, message) in messages.iter().enumerate() {
         if let Some(message) = message {
-            let (offset, span) = &lines[row];
-            numbers.push(source.first_line + row as u64);
-            offsets.push(*offset);
+            let source = &rows[row];
+            numbers.push(source.line);
+            offsets.push(source.offset);
             reasons.push(message.to_string());
-            texts.push(String::from_utf8_lossy(&text[span.clone()]).into_owned());
+            texts.push(String::from_utf8_lossy(&text[source.span.clone()]).into_owned());
         }
     }
     let columns: Vec<ArrayRef> = vec![

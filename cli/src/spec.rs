@@ -37,6 +37,15 @@ pub fn parse_spec_json(args: &LogArgs) -> CliResult<(Value, ParseSpec)> {
             if let Some(n) = args.max_line_bytes {
                 spec.insert("max_line_bytes".into(), n.into());
             }
+            if let Some(start) = &args.record_start {
+                spec.insert("record_start".into(), start.as_str().into());
+            }
+            if let Some(n) = args.max_record_lines {
+                spec.insert("max_record_lines".into(), n.into());
+            }
+            if let Some(n) = args.max_record_bytes {
+                spec.insert("max_record_bytes".into(), n.into());
+            }
             if let Some(f) = &args.log_format {
                 spec.insert("log_format".into(), f.as_str().into());
             }

@@ -26,6 +26,7 @@ mod fields;
 mod formats;
 mod lines;
 mod reader;
+pub mod records;
 pub(crate) mod row;
 mod scan;
 pub mod spec;
@@ -48,7 +49,7 @@ use std::sync::Arc;
 pub use lines::split_lines_for_tests;
 use lines::*;
 use reader::{gzip_error, is_gzip};
-pub use reader::{ChunkSource, ParseReader, DEFAULT_CHUNK_BYTES};
+pub use reader::{ChunkSource, ParseReader, RowSource, DEFAULT_CHUNK_BYTES};
 
 /// Lines between two looks at whether the caller cancelled the call.
 const CHECK_LINES: u64 = 16 * 1024;
@@ -65,7 +66,7 @@ fn log_format_parser(spec: &ParseSpec) -> Result<Box<dyn LineParser>> {
 
 fn grok_parser(spec: &ParseSpec) -> Result<formats::grok::GrokParser> {
     let pattern = spec.pattern.as_deref().ok_or_else(|| SashError::spec("format 'grok' needs 'pattern'"))?;
-    formats::grok::GrokParser::new(pattern, &spec.patterns, &spec.types, spec.timezone)
+    formats::grok::GrokParser::new(pattern, &spec.patterns, &spec.types, spec.timezone, spec.records.is_some())
 }
 
 /// Compiles a spec's grok pattern, for its errors.
@@ -122,8 +123,15 @@ struct LineRef<'a> {
 pub struct Parser {
     spec: ParseSpec,
     engine: Engine,
-    /// 1-based number of the next line.
+    /// 1-based number of the next line (of the next row when every line is
+    /// one; with multi-line records, of the next physical line).
     next_line: u64,
+    /// The last record read ran past the record limits and may go on in the
+    /// next input: its lines up to the next record start are read past.
+    runaway: bool,
+    /// The next text ends inside a record past the limits (a stream reader
+    /// could hold no more of it): its last record is failed as such.
+    cut_record: bool,
 }
 
 impl Parser {
@@ -136,7 +144,7 @@ impl Parser {
             LogFormat::Logfmt => Engine::Lines(Box::new(formats::logfmt::LogfmtParser::new(&spec.fields, spec.timezone))),
             LogFormat::Regex => {
                 let pattern = spec.pattern.as_deref().ok_or_else(|| SashError::spec("format 'regex' needs 'pattern'"))?;
-                Engine::Lines(Box::new(formats::pattern::RegexParser::new(pattern, &spec.types, spec.timezone)?))
+                Engine::Lines(Box::new(formats::pattern::RegexParser::new(pattern, &spec.types, spec.timezone, spec.records.is_some())?))
             }
             LogFormat::Nginx | LogFormat::Apache => Engine::Lines(log_format_parser(spec)?),
             LogFormat::Grok => Engine::Lines(Box::new(grok_parser(spec)?)),
@@ -145,7 +153,7 @@ impl Parser {
                 Engine::Json(formats::json::JsonParser::new(fields))
             }
         };
-        Ok(Parser { spec: spec.clone(), engine, next_line: 1 })
+        Ok(Parser { spec: spec.clone(), engine, next_line: 1, runaway: false, cut_record: false })
     }
 
     /// The schema of every batch this parser produces.
@@ -169,6 +177,11 @@ impl Parser {
     }
 
     fn parse_lines_counting(&mut self, array: &dyn Array) -> Result<ParseOutput> {
+        if self.spec.records.is_some() {
+            // Records join elements: one text of the elements, a line each
+            // (a null element an empty line), parsed as a file would be.
+            return self.parse_text_counting(&joined_lines(array)?);
+        }
         let parts = pool::parts_for(array.len(), MIN_PART_LINES, 2);
         if parts > 1 {
             let len = array.len();
@@ -292,6 +305,10 @@ impl Parser {
     }
 
     fn parse_text_counting(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
+        if self.spec.records.is_some() {
+            // Where records are cut is known only line by line: one thread.
+            return self.parse_text_whole(bytes);
+        }
         let parts = line_parts(bytes.as_slice(), pool::parts_for(bytes.len(), MIN_PART_BYTES, 2));
         if parts.len() > 1 {
             return self.parse_text_in_parts(bytes, parts);
@@ -332,6 +349,9 @@ impl Parser {
     }
 
     fn parse_text_whole(&mut self, bytes: &Buffer) -> Result<ParseOutput> {
+        if let Some(records) = self.spec.records.clone() {
+            return self.run_records(bytes, &records);
+        }
         if let Engine::Lines(parser) = &self.engine {
             if let Some(tabs) = parser.masks() {
                 return self.run_masked(bytes, tabs);
@@ -372,6 +392,46 @@ impl Parser {
             };
         }
         finish_lines(cols, &blocks.into_buffers(), self.spec.strings)
+    }
+
+    /// Raw bytes in multi-line records: each record one row, parsed as one
+    /// line holding all of its lines; a record past the limits one failed row.
+    fn run_records(&mut self, values: &Buffer, records: &records::Records) -> Result<ParseOutput> {
+        let Engine::Lines(parser) = &mut self.engine else { unreachable!("json takes no record_start (spec)") };
+        let data = values.as_slice();
+        let lines = split_lines(data);
+        let (mut spans, skipped, mut runaway) = records.split(data, &lines, self.runaway);
+        // Taken only when the text is parsed: a cancelled call is retried with it.
+        if self.cut_record {
+            if let Some(last) = spans.last_mut() {
+                last.runaway = true;
+            }
+            runaway = true;
+        }
+        let mut blocks = Blocks::new(values);
+        let mut cols = Columns::new(parser.fields(spec::StringOutput::View), spans.len());
+        let first_line = self.next_line;
+        let mut number = first_line + skipped;
+        for (i, span) in spans.iter().enumerate() {
+            if i % 4096 == 0 {
+                crate::exec::cancel::check()?;
+            }
+            let line = blocks.line(span.start, span.end);
+            if span.runaway {
+                let failure = Failure::new("record", 0, records.runaway_message());
+                if let (Some(message), OnError::Raise) = (cols.end_row(&Err(failure)), self.spec.on_error) {
+                    return Err(SashError::Parse { line: number, message: message.to_string() });
+                }
+            } else {
+                parse_line(parser.as_mut(), &mut cols, &line, Clean::No, None, &self.spec, number)?;
+            }
+            number += span.lines;
+        }
+        let output = finish_lines(cols, &blocks.into_buffers(), self.spec.strings)?;
+        self.next_line = number;
+        self.runaway = runaway;
+        self.cut_record = false;
+        Ok(output)
     }
 
     fn run<'a>(&mut self, mut lines: impl LineChunks<'a>) -> Result<ParseOutput> {
@@ -424,6 +484,36 @@ impl Parser {
             }
         }
     }
+}
+
+/// The elements of a string or binary array as one text, a line each (a
+/// null element an empty line).
+fn joined_lines(array: &dyn Array) -> Result<Buffer> {
+    let bytes = |i: usize| -> Option<&[u8]> {
+        match array.data_type() {
+            DataType::Utf8 => Some(array.as_string::<i32>().value(i).as_bytes()),
+            DataType::LargeUtf8 => Some(array.as_string::<i64>().value(i).as_bytes()),
+            DataType::Utf8View => Some(array.as_string_view().value(i).as_bytes()),
+            DataType::Binary => Some(array.as_binary::<i32>().value(i)),
+            DataType::LargeBinary => Some(array.as_binary::<i64>().value(i)),
+            _ => None,
+        }
+    };
+    if !matches!(array.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::LargeBinary) {
+        return Err(SashError::WrongType {
+            column: "lines".to_string(),
+            expected: "Utf8, LargeUtf8, Utf8View, Binary or LargeBinary".to_string(),
+            found: array.data_type().clone(),
+        });
+    }
+    let mut text = Vec::new();
+    for i in 0..array.len() {
+        if array.is_valid(i) {
+            text.extend_from_slice(bytes(i).unwrap_or_default());
+        }
+        text.push(b'\n');
+    }
+    Ok(Buffer::from_vec(text))
 }
 
 /// Bytes of text a part holds at least when a parse is cut into parts: below

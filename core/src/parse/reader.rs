@@ -111,17 +111,56 @@ pub struct ChunkSource {
     /// A line longer than `max_line_bytes` opened this chunk: this many of
     /// its bytes after `max_line_bytes + 1` were read past, not kept.
     pub(super) skipped: u64,
+    /// With multi-line records: how lines group, and whether the chunk goes
+    /// on a record that ran past the limits.
+    pub(super) records: Option<(super::records::Records, bool)>,
+}
+
+/// Where one output row's text came from: its first line's number and byte
+/// offset in the input, and its bytes in the chunk's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowSource {
+    pub line: u64,
+    pub offset: u64,
+    pub span: std::ops::Range<usize>,
 }
 
 impl ChunkSource {
     /// The source of lines a caller read itself (a log it follows) and
     /// parsed with [`Parser::parse_bytes`]: `text` whole, from `offset`.
     pub fn new(text: Buffer, first_line: u64, offset: u64) -> ChunkSource {
-        ChunkSource { text, first_line, offset, skipped: 0 }
+        ChunkSource { text, first_line, offset, skipped: 0, records: None }
     }
 
     /// The byte offset in the stream where each line of the chunk starts,
     /// one per row of its batch, and its span in `text`.
+    /// One entry per row of the chunk's output, in order: each line's, or
+    /// with multi-line records each record's (its first line's number and
+    /// offset, and all of its bytes).
+    pub fn rows(&self) -> Vec<RowSource> {
+        let lines = self.lines();
+        let Some((records, continuing)) = &self.records else {
+            return lines
+                .into_iter()
+                .enumerate()
+                .map(|(i, (offset, span))| RowSource { line: self.first_line + i as u64, offset, span })
+                .collect();
+        };
+        let spans: Vec<(usize, usize)> = lines.iter().map(|(_, span)| (span.start, span.end)).collect();
+        let (records, skipped, _) = records.split(self.text.as_slice(), &spans, *continuing);
+        let mut line = self.first_line + skipped;
+        let mut index = skipped as usize;
+        records
+            .iter()
+            .map(|record| {
+                let row = RowSource { line, offset: lines[index].0, span: record.start..record.end };
+                line += record.lines;
+                index += record.lines as usize;
+                row
+            })
+            .collect()
+    }
+
     pub fn lines(&self) -> Vec<(u64, std::ops::Range<usize>)> {
         split_lines(self.text.as_slice())
             .into_iter()
@@ -226,7 +265,8 @@ impl<R: Read> ParseReader<R> {
             self.skipped = 0;
             let offset = self.position;
             self.position += text.len() as u64 + skipped;
-            self.pending = Some(ChunkSource { text: text.clone(), first_line: 0, offset, skipped });
+            let records = self.parser.spec.records.clone().map(|r| (r, self.parser.runaway));
+            self.pending = Some(ChunkSource { text: text.clone(), first_line: 0, offset, skipped, records });
         }
         Ok(chunk)
     }
@@ -265,6 +305,25 @@ impl<R: Read> ParseReader<R> {
             // byte may be the first half of a CRLF: it waits for the next chunk.
             let search = if buf.last() == Some(&b'\r') { &buf[..buf.len() - 1] } else { &buf[..] };
             if let Some(i) = memchr::memrchr2(b'\n', b'\r', search) {
+                if let Some(records) = &self.parser.spec.records {
+                    // The last record may go on in the bytes not read yet:
+                    // it waits for the next chunk, which then starts with it.
+                    let complete = &buf[..i + 1];
+                    match records.last_start(complete, &split_lines(complete)) {
+                        Some(start) => {
+                            self.carry = buf[start..].to_vec();
+                            buf.truncate(start);
+                            return Ok(Some(Buffer::from_vec(buf)));
+                        }
+                        // One record so far: read on while it may still be within the limits.
+                        None if buf.len() <= records.max_bytes.saturating_add(self.chunk_bytes) => {
+                            want = buf.len() * 2;
+                            continue;
+                        }
+                        // Past the limits: the parser fails it and reads past its lines.
+                        None => self.parser.cut_record = true,
+                    }
+                }
                 self.carry = buf[i + 1..].to_vec();
                 buf.truncate(i + 1);
                 return Ok(Some(Buffer::from_vec(buf)));

@@ -179,6 +179,8 @@ pub struct ParseSpec {
     pub pattern: Option<String>,
     /// nginx/apache: the server's format string (its `combined` when absent).
     pub log_format: Option<String>,
+    /// Multi-line records: which lines begin one (none: every line is a row).
+    pub records: Option<super::records::Records>,
     /// grok: pattern definitions besides the built-in ones (`patterns_file`'s,
     /// then `patterns`', a later one winning), in order.
     pub patterns: Vec<(String, String)>,
@@ -218,6 +220,7 @@ impl ParseSpec {
             pattern: None,
             log_format: None,
             patterns: Vec::new(),
+            records: None,
             types: Vec::new(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
@@ -253,7 +256,8 @@ impl ParseSpec {
             }
             Some(other) => return Err(SashError::spec(format!("'format' must be a string, got {other}"))),
         };
-        let common = ["format", "on_error", "max_line_bytes", "max_decompressed_bytes"];
+        let common =
+            ["format", "on_error", "max_line_bytes", "max_decompressed_bytes", "record_start", "max_record_lines", "max_record_bytes"];
         for key in map.keys() {
             if !common.contains(&key.as_str()) && !format.own_keys().contains(&key.as_str()) {
                 let mut allowed: Vec<&str> = common.to_vec();
@@ -296,6 +300,7 @@ impl ParseSpec {
                     .ok_or_else(|| SashError::spec(format!("max_decompressed_bytes must be a positive integer (bytes), got {value}")))?
             }
         }
+        spec.records = records(map, format)?;
         if let Some(tz) = string_key(map, "timezone")? {
             spec.timezone = Zone::parse(&tz)?;
         }
@@ -353,6 +358,33 @@ impl ParseSpec {
         }
         Ok(spec)
     }
+}
+
+/// `record_start` and its limits.
+fn records(map: &serde_json::Map<String, Value>, format: LogFormat) -> Result<Option<super::records::Records>> {
+    use super::records::{Records, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_LINES};
+    let limit = |key: &str, default: usize| -> Result<usize> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(value) => value
+                .as_u64()
+                .filter(|&n| n > 0 && n <= u64::from(u32::MAX) && !value.is_boolean())
+                .map(|n| n as usize)
+                .ok_or_else(|| SashError::spec(format!("{key} must be a positive integer of at most {}, got {value}", u32::MAX))),
+        }
+    };
+    let (max_lines, max_bytes) =
+        (limit("max_record_lines", DEFAULT_MAX_RECORD_LINES)?, limit("max_record_bytes", DEFAULT_MAX_RECORD_BYTES)?);
+    let Some(start) = string_key(map, "record_start")? else {
+        if map.contains_key("max_record_lines") || map.contains_key("max_record_bytes") {
+            return Err(SashError::spec("max_record_lines and max_record_bytes bound multi-line records: give record_start too"));
+        }
+        return Ok(None);
+    };
+    if format == LogFormat::Json {
+        return Err(SashError::spec("record_start joins lines into records for line formats; json reads one value per line"));
+    }
+    Ok(Some(Records::new(&start, max_lines, max_bytes)?))
 }
 
 /// A grok patterns file: `NAME definition` per line, `#` comments and blank lines skipped.

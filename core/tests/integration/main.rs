@@ -5,5 +5,6 @@ mod layers;
 mod parse_conformance;
 mod parse_logs;
 mod parse_props;
+mod parse_records;
 mod properties;
 mod threads;

@@ -126,8 +126,16 @@ fn excerpt(text: &str) -> String {
 }
 
 impl GrokParser {
-    /// `patterns`: the spec's own definitions, which win over the built-in ones.
-    pub(crate) fn new(pattern: &str, patterns: &[(String, String)], types: &[(String, FieldType)], zone: Zone) -> Result<GrokParser> {
+    /// `patterns`: the spec's own definitions, which win over the built-in
+    /// ones. `multi_line`: lines are records of several lines, and `.`
+    /// (`DATA`, `GREEDYDATA`) matches a line end too.
+    pub(crate) fn new(
+        pattern: &str,
+        patterns: &[(String, String)],
+        types: &[(String, FieldType)],
+        zone: Zone,
+        multi_line: bool,
+    ) -> Result<GrokParser> {
         let mut library: HashMap<&str, &str> = BUILT_IN.iter().copied().collect();
         for (name, definition) in patterns {
             if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
@@ -139,6 +147,7 @@ impl GrokParser {
         expansion.expand(pattern)?;
         let regex = regex::RegexBuilder::new(&expansion.regex)
             .size_limit(64 << 20)
+            .dot_matches_new_line(multi_line)
             .build()
             .map_err(|e| SashError::spec(format!("grok: the pattern is not a valid regex once expanded: {e}")))?;
         let mut columns: Vec<(String, Option<FieldType>)> = Vec::new();
@@ -216,7 +225,7 @@ mod tests {
     use super::*;
 
     fn grok(pattern: &str) -> Result<GrokParser> {
-        GrokParser::new(pattern, &[], &[], Zone::Utc)
+        GrokParser::new(pattern, &[], &[], Zone::Utc, false)
     }
 
     #[test]
@@ -243,7 +252,7 @@ mod tests {
         for (pattern, patterns, line) in
             [("^%{NESTED:x}$", nested, nested_line), ("%{DATA:a}%{DATA:b}%{DATA:c}%{DATA:d}x$", Vec::new(), data_line)]
         {
-            let mut parser = GrokParser::new(pattern, &patterns, &[], Zone::Utc).unwrap();
+            let mut parser = GrokParser::new(pattern, &patterns, &[], Zone::Utc, false).unwrap();
             let out = parse_all(&mut parser, std::slice::from_ref(&line));
             assert_eq!(out.column_by_name("_error").unwrap().null_count(), 0, "{pattern}: the line cannot match, so its row fails");
         }
@@ -258,11 +267,11 @@ mod tests {
         assert!(err("%{INT:x:quux}").contains("type 'quux'"));
         assert!(err("%{INT}").contains("names no fields"));
         assert!(err("%{INT:x} %{WORD:x:int} %{INT:x:float}").contains("two types"));
-        let looped = GrokParser::new("%{A:a}", &[("A".into(), "x%{B}".into()), ("B".into(), "%{A}".into())], &[], Zone::Utc);
+        let looped = GrokParser::new("%{A:a}", &[("A".into(), "x%{B}".into()), ("B".into(), "%{A}".into())], &[], Zone::Utc, false);
         assert!(looped.unwrap_err().to_string().contains("uses itself"));
         // Each level doubles the regex: refused before the regex is built.
         let doubling: Vec<(String, String)> =
             (0..30).map(|i| (format!("P{i}"), if i == 0 { "a".to_string() } else { format!("%{{P{}}}%{{P{}}}", i - 1, i - 1) })).collect();
-        assert!(GrokParser::new("%{P29:x}", &doubling, &[], Zone::Utc).unwrap_err().to_string().contains("expands to more than"));
+        assert!(GrokParser::new("%{P29:x}", &doubling, &[], Zone::Utc, false).unwrap_err().to_string().contains("expands to more than"));
     }
 }

@@ -24,9 +24,11 @@ pub(crate) struct RegexParser {
 }
 
 impl RegexParser {
-    pub(crate) fn new(pattern: &str, types: &[(String, FieldType)], zone: Zone) -> Result<RegexParser> {
+    /// `multi_line`: lines are records of several lines, and `.` matches a line end too.
+    pub(crate) fn new(pattern: &str, types: &[(String, FieldType)], zone: Zone, multi_line: bool) -> Result<RegexParser> {
         let regex = regex::RegexBuilder::new(pattern)
             .size_limit(64 << 20)
+            .dot_matches_new_line(multi_line)
             .build()
             .map_err(|e| SashError::spec(format!("invalid regex pattern: {e}")))?;
         let mut groups = Vec::new();

@@ -1,0 +1,173 @@
+//! Multi-line records: a line that matches `record_start` begins a record,
+//! and the lines after it that do not are joined to it (a Java exception's
+//! `at ...` and `Caused by:` lines, a Python traceback), so one record is one
+//! row whose text holds all of its lines.
+//!
+//! A record is the bytes from its first line's start to its last line's
+//! end, line ends inside it kept as written. Where records are cut does not
+//! depend on how the input arrives: a stream reader holds back the last
+//! record of each chunk until the next record start (or the end) is read
+//! ([`Records::last_start`]), so a record split across two chunks or two
+//! batches is still one row. A record longer than `max_record_lines` or
+//! `max_record_bytes` is one failed row, and its lines are read past rather
+//! than kept: memory stays bounded whatever the input.
+
+use crate::error::{Result, SashError};
+use regex::bytes::Regex;
+
+/// Lines a record may have by default: far above the deepest Java trace.
+pub const DEFAULT_MAX_RECORD_LINES: usize = 1000;
+/// Bytes a record may have by default.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// A line that starts with one of the usual timestamps (the `"timestamp"`
+/// value of `record_start`), after an optional `[`: ISO 8601 dates
+/// (`2024-05-17T10:05:03`, `2024-05-17 10:05:03,123`), `yy/MM/dd HH:mm:ss`
+/// (log4j), `yyMMdd HHmmss` (HDFS), `MM-dd HH:mm:ss` (logcat), syslog's
+/// `May 17 10:05:03`, CLF's `17/May/2024:10:05:03`, ctime's `Fri May 17 10:05:03`
+/// and epoch seconds or milliseconds (ten or thirteen digits).
+pub const TIMESTAMP_START: &str = r"^\[?(?:[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}|[0-9]{2,4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}|[0-9]{6} [0-9]{6}\b|[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}|[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9]{2}:[0-9]{2}|[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}|[0-9]{10}(?:[0-9]{3})?\b)";
+
+/// How lines group into records.
+#[derive(Debug, Clone)]
+pub struct Records {
+    /// As written in the spec (`"timestamp"` or a regex).
+    pub start_text: String,
+    start: Regex,
+    pub max_lines: usize,
+    pub max_bytes: usize,
+}
+
+impl PartialEq for Records {
+    fn eq(&self, other: &Records) -> bool {
+        self.start_text == other.start_text && self.max_lines == other.max_lines && self.max_bytes == other.max_bytes
+    }
+}
+
+/// One record of a text: its bytes `[start, end)` (without the last line's
+/// terminator), how many lines it has, and whether it ran past the limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordSpan {
+    pub start: usize,
+    pub end: usize,
+    pub lines: u64,
+    pub runaway: bool,
+}
+
+impl Records {
+    pub fn new(start: &str, max_lines: usize, max_bytes: usize) -> Result<Records> {
+        let pattern = if start == "timestamp" { TIMESTAMP_START } else { start };
+        let regex = regex::bytes::RegexBuilder::new(pattern)
+            .size_limit(16 << 20)
+            .build()
+            .map_err(|e| SashError::spec(format!("record_start is not a valid regex (or \"timestamp\"): {e}")))?;
+        if max_lines == 0 || max_bytes == 0 {
+            return Err(SashError::spec("max_record_lines and max_record_bytes must be positive"));
+        }
+        Ok(Records { start_text: start.to_string(), start: regex, max_lines, max_bytes })
+    }
+
+    /// Whether a line begins a record.
+    #[inline]
+    pub(crate) fn starts(&self, line: &[u8]) -> bool {
+        self.start.is_match(line)
+    }
+
+    /// The records of `text`, whose lines are `lines` (spans as
+    /// [`super::lines::split_lines`] gives them). `continuing`: the text
+    /// goes on a record that already ran past the limits, so its lines up to
+    /// the next record start belong to that record (they are counted in
+    /// `lines_before`, not made a row). Returns the records and whether the
+    /// last one ran past the limits.
+    pub(crate) fn split(&self, text: &[u8], lines: &[(usize, usize)], continuing: bool) -> (Vec<RecordSpan>, u64, bool) {
+        let mut records: Vec<RecordSpan> = Vec::new();
+        let mut skipped = 0;
+        let mut in_runaway = continuing;
+        for &(start, end) in lines {
+            let line = &text[start..end];
+            let begins = self.starts(line) || (records.is_empty() && !in_runaway);
+            if begins {
+                in_runaway = false;
+                records.push(RecordSpan { start, end, lines: 1, runaway: end - start > self.max_bytes });
+                continue;
+            }
+            match records.last_mut() {
+                Some(record) => {
+                    record.lines += 1;
+                    record.end = end;
+                    if record.lines as usize > self.max_lines || record.end - record.start > self.max_bytes {
+                        record.runaway = true;
+                    }
+                }
+                None => skipped += 1,
+            }
+        }
+        let ends_in_runaway = match records.last() {
+            Some(record) => record.runaway,
+            None => in_runaway,
+        };
+        (records, skipped, ends_in_runaway)
+    }
+
+    /// Where the last record of `text` that may go on past it starts: the
+    /// start of its last line that begins a record, after position 0 (a
+    /// record starting at 0 that fills the text has nowhere to be cut).
+    pub(crate) fn last_start(&self, text: &[u8], lines: &[(usize, usize)]) -> Option<usize> {
+        lines
+            .iter()
+            .rev()
+            .take_while(|&&(start, _)| start > 0)
+            .find(|&&(start, end)| self.starts(&text[start..end]))
+            .map(|&(start, _)| start)
+    }
+
+    /// The failure of a record past the limits. It names the limits, not
+    /// the record's size: a stream reader stops reading a runaway record at
+    /// a point that depends on its chunk size, and the row must not.
+    pub(crate) fn runaway_message(&self) -> String {
+        format!(
+            "a record longer than max_record_lines ({}) or max_record_bytes ({}); not parsed, its lines read past",
+            self.max_lines, self.max_bytes
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::lines::split_lines;
+
+    #[test]
+    fn continuation_lines_join_the_record_before_them() {
+        let records = Records::new("timestamp", 5, 1 << 20).unwrap();
+        let text = b"2024-05-17 10:00:00 ERROR boom\njava.lang.X: y\n\tat a.b(C.java:1)\nCaused by: z\n\t... 3 more\n\n2024-05-17 10:00:01 INFO ok\n";
+        let lines = split_lines(text);
+        let (spans, skipped, runaway) = records.split(text, &lines, false);
+        assert_eq!((spans.len(), skipped, runaway), (2, 0, false));
+        assert_eq!(spans[0].lines, 6, "the blank line inside the trace belongs to it");
+        assert_eq!(&text[spans[1].start..spans[1].end], b"2024-05-17 10:00:01 INFO ok");
+        assert_eq!(records.last_start(text, &lines), Some(spans[1].start));
+    }
+
+    #[test]
+    fn the_timestamp_start_knows_the_usual_layouts() {
+        let records = Records::new("timestamp", 5, 1 << 20).unwrap();
+        for line in [
+            "2015-10-18 18:01:47,978 INFO [main] x",
+            "2024-05-17T10:05:03Z x",
+            "[2024-05-17 10:05:03] x",
+            "17/06/09 20:10:40 INFO x",
+            "081109 203615 148 INFO x",
+            "03-17 16:13:38.811  1702 D x",
+            "Dec 10 06:55:46 LabSZ sshd[24200]: x",
+            "Jun  9 06:06:20 combo x",
+            "[Sun Dec 04 04:47:44 2005] [notice] x",
+            "1715933103 x",
+        ] {
+            assert!(records.starts(line.as_bytes()), "{line}");
+        }
+        for line in ["\tat a.b.C.m(C.java:10)", "Caused by: java.io.IOException", "  File \"x.py\", line 3", "    ... 12 more", ""] {
+            assert!(!records.starts(line.as_bytes()), "{line}");
+        }
+    }
+}
