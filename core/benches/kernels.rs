@@ -138,6 +138,31 @@ fn synthetic_line(case: &str, i: u64, rng: &mut Lcg, out: &mut String) {
                 rng.next() % 65_536
             );
         }
+        // A log4j-style service log where one record in twenty is a 20-line Java trace.
+        "parse_multiline" => {
+            let level = if rng.next() % 20 == 0 { "ERROR" } else { rng.pick(&["INFO", "INFO", "WARN", "DEBUG"]) };
+            let _ = writeln!(
+                out,
+                "2015-05-{:02} {h:02}:{m:02}:{s:02},{:03} {level} [worker-{}] com.example.{}: {} id={}",
+                day.min(28),
+                rng.next() % 1000,
+                rng.next() % 16,
+                rng.pick(&["App", "Cache", "Db", "Http"]),
+                rng.pick(&["request served", "cache miss", "upstream timeout", "user logged in"]),
+                rng.next() % 100_000
+            );
+            if level == "ERROR" {
+                let _ = writeln!(out, "java.lang.IllegalStateException: request {} failed", rng.next() % 100_000);
+                for depth in 0..12 {
+                    let _ = writeln!(out, "\tat com.example.layer{depth}.Handler.handle(Handler.java:{})", 10 + rng.next() % 400);
+                }
+                let _ = writeln!(out, "Caused by: java.io.IOException: connection reset");
+                for depth in 0..4 {
+                    let _ = writeln!(out, "\tat java.base/java.net.Socket{depth}.read(Socket.java:{})", 10 + rng.next() % 400);
+                }
+                let _ = writeln!(out, "\t... 12 more");
+            }
+        }
         // logfmt and JSON lines carry the same fields, drawn in the same order.
         _ => {
             let day = day.min(28);
@@ -171,6 +196,10 @@ const PARSE_CASES: &[(&str, &str)] = &[
     (
         "parse_grok",
         r#"{"format": "grok", "pattern": "^%{NOTSPACE:host} %{NOTSPACE:ident} %{NOTSPACE:user} \\[(?<ts>[^\\]]+)\\] \"%{NOTSPACE:method} %{NOTSPACE:path} (?<protocol>[^\"]*)\" (?<status>[0-9]{3}) (?<size>[0-9]+|-) \"(?<referrer>[^\"]*)\" \"(?<user_agent>[^\"]*)\"$", "types": {"status": "int", "size": "int", "ts": {"type": "timestamp", "format": "%d/%b/%Y:%H:%M:%S %z"}}}"#,
+    ),
+    (
+        "parse_multiline",
+        r#"{"format": "grok", "pattern": "^%{TIMESTAMP_ISO8601:time} %{LOGLEVEL:level} \\[%{NOTSPACE:thread}\\] %{JAVACLASS:logger}: %{GREEDYDATA:message}$", "types": {"time": "timestamp"}, "record_start": "timestamp"}"#,
     ),
     ("parse_syslog", r#"{"format": "syslog", "reference_time": "2015-12-31T00:00:00Z"}"#),
     (
