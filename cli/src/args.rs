@@ -123,7 +123,8 @@ pub enum OutputFormat {
 /// How log lines are parsed (the kernel's parse spec, docs/parsing.md).
 #[derive(Debug, Args, Clone, Default)]
 pub struct LogArgs {
-    /// Log format: common, combined, nginx, apache, syslog, apache_error, logfmt, json, regex, grok
+    /// Log format: common, combined, nginx, apache, syslog, apache_error, logfmt, json, regex, grok,
+    /// cri, docker
     #[arg(long, short = 'f', value_name = "FORMAT")]
     pub format: Option<String>,
     /// IANA time zone of timestamps written without an offset [default: UTC]
@@ -142,6 +143,10 @@ pub struct LogArgs {
     /// regex: the pattern, with named groups; grok: the grok pattern (%{NAME:field:type} ...)
     #[arg(long, value_name = "PATTERN")]
     pub pattern: Option<String>,
+    /// cri and docker: the format of the container's own lines (a format name; a whole spec
+    /// through --parse-spec) [default: one message column]
+    #[arg(long, value_name = "FORMAT")]
+    pub inner: Option<String>,
     /// grok: a file of pattern definitions, NAME PATTERN per line
     #[arg(long, value_name = "FILE")]
     pub patterns_file: Option<PathBuf>,
@@ -166,7 +171,7 @@ pub struct LogArgs {
     #[arg(long, value_name = "BYTES")]
     pub chunk_bytes: Option<usize>,
     /// The whole parse spec as JSON (docs/parsing.md), instead of the options above
-    #[arg(long, value_name = "JSON", conflicts_with_all = ["format", "timezone", "reference_time", "max_line_bytes", "log_format", "pattern", "patterns_file", "types", "fields", "record_start", "max_record_lines", "max_record_bytes"])]
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["format", "timezone", "reference_time", "max_line_bytes", "log_format", "inner", "pattern", "patterns_file", "types", "fields", "record_start", "max_record_lines", "max_record_bytes"])]
     pub parse_spec: Option<String>,
 }
 

@@ -23,7 +23,7 @@ pub fn parse_spec_json(args: &LogArgs) -> CliResult<(Value, ParseSpec)> {
         None => {
             let format = args.format.as_deref().ok_or_else(|| {
                 CliError::usage(
-                    "give the log format: --format combined (or common, nginx, apache, syslog, apache_error, logfmt, json, regex, grok)",
+                    "give the log format: --format combined (or common, nginx, apache, syslog, apache_error, logfmt, json, regex, grok, cri, docker)",
                 )
             })?;
             let mut spec = Map::new();
@@ -45,6 +45,9 @@ pub fn parse_spec_json(args: &LogArgs) -> CliResult<(Value, ParseSpec)> {
             }
             if let Some(n) = args.max_record_bytes {
                 spec.insert("max_record_bytes".into(), n.into());
+            }
+            if let Some(inner) = &args.inner {
+                spec.insert("inner".into(), inner.as_str().into());
             }
             if let Some(f) = &args.log_format {
                 spec.insert("log_format".into(), f.as_str().into());

@@ -140,7 +140,7 @@ fn synthetic_line(case: &str, i: u64, rng: &mut Lcg, out: &mut String) {
         }
         // A log4j-style service log where one record in twenty is a 20-line Java trace.
         "parse_multiline" => {
-            let level = if rng.next() % 20 == 0 { "ERROR" } else { rng.pick(&["INFO", "INFO", "WARN", "DEBUG"]) };
+            let level = if rng.next().is_multiple_of(20) { "ERROR" } else { rng.pick(&["INFO", "INFO", "WARN", "DEBUG"]) };
             let _ = writeln!(
                 out,
                 "2015-05-{:02} {h:02}:{m:02}:{s:02},{:03} {level} [worker-{}] com.example.{}: {} id={}",

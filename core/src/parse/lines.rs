@@ -265,11 +265,13 @@ pub(super) struct Blocks<'a> {
     pub(super) blocks: Vec<Buffer>,
     /// Where the current block starts in `values`.
     pub(super) base: usize,
+    /// The current block's index in the output's numbering (0 is the side buffer).
+    pub(super) current: u32,
 }
 
 impl<'a> Blocks<'a> {
     pub(super) fn new(values: &'a Buffer) -> Blocks<'a> {
-        Blocks { values, blocks: vec![values.clone()], base: 0 }
+        Blocks { values, blocks: vec![values.clone()], base: 0, current: 1 }
     }
 
     /// The line `values[start..end]`, lines coming in buffer order.
@@ -278,9 +280,16 @@ impl<'a> Blocks<'a> {
         if end - self.base > u32::MAX as usize {
             self.blocks.push(self.values.slice(start));
             self.base = start;
+            self.current = self.blocks.len() as u32;
         }
         let data: &'a [u8] = self.values.as_slice();
-        LineRef { bytes: Some(&data[start..end]), block: Some(self.blocks.len() as u32), offset: (start - self.base) as u32 }
+        LineRef { bytes: Some(&data[start..end]), block: Some(self.current), offset: (start - self.base) as u32 }
+    }
+
+    /// Adds a buffer of its own (text rewritten from the input); its block index.
+    pub(super) fn extra(&mut self, buffer: &Buffer) -> u32 {
+        self.blocks.push(buffer.clone());
+        self.blocks.len() as u32
     }
 
     pub(super) fn into_buffers(self) -> Vec<Buffer> {

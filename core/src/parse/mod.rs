@@ -148,6 +148,16 @@ impl Parser {
             }
             LogFormat::Nginx | LogFormat::Apache => Engine::Lines(log_format_parser(spec)?),
             LogFormat::Grok => Engine::Lines(Box::new(grok_parser(spec)?)),
+            LogFormat::Cri | LogFormat::Docker => {
+                let inner = match &spec.inner {
+                    Some(inner) => match Parser::new(inner)?.engine {
+                        Engine::Lines(parser) => Some(parser),
+                        Engine::Json(_) => return Err(SashError::spec("'inner' must be a line format")),
+                    },
+                    None => None,
+                };
+                Engine::Lines(Box::new(formats::container::ContainerParser::new(inner, spec.timezone)))
+            }
             LogFormat::Json => {
                 let fields = spec.schema.as_ref().ok_or_else(|| SashError::spec("format 'json' needs 'schema'"))?;
                 Engine::Json(formats::json::JsonParser::new(fields))
@@ -409,6 +419,22 @@ impl Parser {
             runaway = true;
         }
         let mut blocks = Blocks::new(values);
+        // Container logs: a Docker entry, or CRI lines the runtime split, are
+        // rewritten as one CRI line into `rewritten` (a buffer the rows' views
+        // may point into); a single CRI line is parsed where it is.
+        let kind = records.container_kind();
+        let mut rewritten = Vec::new();
+        let mut assembled: Vec<std::result::Result<Option<Range<usize>>, String>> = Vec::new();
+        if let Some(kind) = kind {
+            for span in &spans {
+                assembled.push(match (kind, span.lines, span.runaway) {
+                    (_, _, true) | (records::Container::Cri, 1, _) => Ok(None),
+                    _ => assemble_container(kind, &data[span.start..span.end], &mut rewritten).map(Some),
+                });
+            }
+        }
+        let rewritten = Buffer::from_vec(rewritten);
+        let mut rewritten_block = None;
         let mut cols = Columns::new(parser.fields(spec::StringOutput::View), spans.len());
         let first_line = self.next_line;
         let mut number = first_line + skipped;
@@ -416,7 +442,21 @@ impl Parser {
             if i % 4096 == 0 {
                 crate::exec::cancel::check()?;
             }
-            let line = blocks.line(span.start, span.end);
+            let line = match assembled.get(i) {
+                Some(Ok(Some(range))) => {
+                    let block = *rewritten_block.get_or_insert_with(|| blocks.extra(&rewritten));
+                    LineRef { bytes: Some(&rewritten.as_slice()[range.clone()]), block: Some(block), offset: range.start as u32 }
+                }
+                Some(Err(message)) => {
+                    let failure = Failure::new("entry", 0, message.clone());
+                    if let (Some(message), OnError::Raise) = (cols.end_row(&Err(failure)), self.spec.on_error) {
+                        return Err(SashError::Parse { line: number, message: message.to_string() });
+                    }
+                    number += span.lines;
+                    continue;
+                }
+                _ => blocks.line(span.start, span.end),
+            };
             if span.runaway {
                 let failure = Failure::new("record", 0, records.runaway_message());
                 if let (Some(message), OnError::Raise) = (cols.end_row(&Err(failure)), self.spec.on_error) {
@@ -484,6 +524,58 @@ impl Parser {
             }
         }
     }
+}
+
+/// A container record as one CRI line (`TIME STREAM F MESSAGE`) appended
+/// to `out`: CRI lines the runtime split, their messages joined; Docker
+/// entries, their `log` values decoded and joined, the final newline dropped.
+fn assemble_container(kind: records::Container, record: &[u8], out: &mut Vec<u8>) -> std::result::Result<Range<usize>, String> {
+    let start = out.len();
+    let mut first = true;
+    for line in split_lines(record).into_iter().map(|(s, e)| &record[s..e]) {
+        match kind {
+            records::Container::Cri => {
+                let (time_end, stream_end, message) = formats::container::cri_fields(line).map_err(|f| {
+                    let mut text = String::new();
+                    f.render(&mut text);
+                    text
+                })?;
+                if first {
+                    out.extend_from_slice(&line[..stream_end]);
+                    out.extend_from_slice(b" F ");
+                }
+                let _ = time_end;
+                out.extend_from_slice(&line[message..]);
+            }
+            records::Container::Docker => {
+                #[derive(serde::Deserialize)]
+                struct Entry<'a> {
+                    #[serde(borrow)]
+                    log: std::borrow::Cow<'a, str>,
+                    #[serde(borrow, default)]
+                    stream: Option<std::borrow::Cow<'a, str>>,
+                    #[serde(borrow, default)]
+                    time: Option<std::borrow::Cow<'a, str>>,
+                }
+                let entry: Entry = serde_json::from_slice(line).map_err(|e| {
+                    out.truncate(start);
+                    format!("not a Docker json-file entry ({{\"log\", \"stream\", \"time\"}}): {e}")
+                })?;
+                if first {
+                    out.extend_from_slice(entry.time.as_deref().unwrap_or("-").as_bytes());
+                    out.push(b' ');
+                    out.extend_from_slice(entry.stream.as_deref().unwrap_or("-").as_bytes());
+                    out.extend_from_slice(b" F ");
+                }
+                out.extend_from_slice(entry.log.as_bytes());
+            }
+        }
+        first = false;
+    }
+    if kind == records::Container::Docker && out.last() == Some(&b'\n') {
+        out.pop();
+    }
+    Ok(start..out.len())
 }
 
 /// The elements of a string or binary array as one text, a line each (a

@@ -31,11 +31,44 @@ pub const TIMESTAMP_START: &str = r"^\[?(?:[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2
 /// How lines group into records.
 #[derive(Debug, Clone)]
 pub struct Records {
-    /// As written in the spec (`"timestamp"` or a regex).
+    /// As written in the spec (`"timestamp"` or a regex; `cri`/`docker`
+    /// for the container formats' partial lines).
     pub start_text: String,
-    start: Regex,
+    rule: Rule,
     pub max_lines: usize,
     pub max_bytes: usize,
+}
+
+/// What makes a line begin a record.
+#[derive(Debug, Clone)]
+enum Rule {
+    /// It matches `record_start`; a record is complete only when the next begins.
+    Start(Regex),
+    /// The line before it was complete: a CRI line tagged `F`, a Docker
+    /// json-file entry whose `log` ends with a newline. Partial lines
+    /// (`P`, a `log` without one) go on in the next line.
+    Cri,
+    Docker,
+}
+
+/// Which container runtime wrote a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    Cri,
+    Docker,
+}
+
+/// Whether a CRI line is tagged `P` (partial): `TIME STREAM P MESSAGE`.
+pub(crate) fn cri_partial(line: &[u8]) -> bool {
+    let mut spaces = memchr::memchr_iter(b' ', line);
+    let (Some(_), Some(second)) = (spaces.next(), spaces.next()) else { return false };
+    line.get(second + 1) == Some(&b'P') && matches!(line.get(second + 2), None | Some(&b' '))
+}
+
+/// Whether a Docker json-file entry is partial: its `log` does not end with
+/// an escaped newline (Docker splits lines longer than 16 KiB so).
+pub(crate) fn docker_partial(line: &[u8]) -> bool {
+    memchr::memmem::find(line, br#"\n","#).is_none() && memchr::memmem::find(line, br#""log""#).is_some()
 }
 
 impl PartialEq for Records {
@@ -64,13 +97,45 @@ impl Records {
         if max_lines == 0 || max_bytes == 0 {
             return Err(SashError::spec("max_record_lines and max_record_bytes must be positive"));
         }
-        Ok(Records { start_text: start.to_string(), start: regex, max_lines, max_bytes })
+        Ok(Records { start_text: start.to_string(), rule: Rule::Start(regex), max_lines, max_bytes })
     }
 
-    /// Whether a line begins a record.
+    /// The partial lines of a container runtime's log, joined.
+    pub fn container(kind: Container, max_lines: usize, max_bytes: usize) -> Records {
+        let (text, rule) = match kind {
+            Container::Cri => ("cri", Rule::Cri),
+            Container::Docker => ("docker", Rule::Docker),
+        };
+        Records { start_text: text.to_string(), rule, max_lines, max_bytes }
+    }
+
+    /// The container runtime whose partial lines these records join, if any.
+    pub fn container_kind(&self) -> Option<Container> {
+        match self.rule {
+            Rule::Start(_) => None,
+            Rule::Cri => Some(Container::Cri),
+            Rule::Docker => Some(Container::Docker),
+        }
+    }
+
+    /// Whether a line begins a record, given whether the line before it
+    /// left its record open (a partial container line).
     #[inline]
-    pub(crate) fn starts(&self, line: &[u8]) -> bool {
-        self.start.is_match(line)
+    pub(crate) fn starts(&self, line: &[u8], after_partial: bool) -> bool {
+        match &self.rule {
+            Rule::Start(regex) => regex.is_match(line),
+            Rule::Cri | Rule::Docker => !after_partial,
+        }
+    }
+
+    /// Whether a line leaves its record open (container partial lines).
+    #[inline]
+    fn partial(&self, line: &[u8]) -> bool {
+        match &self.rule {
+            Rule::Start(_) => false,
+            Rule::Cri => cri_partial(line),
+            Rule::Docker => docker_partial(line),
+        }
     }
 
     /// The records of `text`, whose lines are `lines` (spans as
@@ -83,9 +148,11 @@ impl Records {
         let mut records: Vec<RecordSpan> = Vec::new();
         let mut skipped = 0;
         let mut in_runaway = continuing;
+        let mut after_partial = continuing;
         for &(start, end) in lines {
             let line = &text[start..end];
-            let begins = self.starts(line) || (records.is_empty() && !in_runaway);
+            let begins = self.starts(line, after_partial) || (records.is_empty() && !in_runaway);
+            after_partial = self.partial(line);
             if begins {
                 in_runaway = false;
                 records.push(RecordSpan { start, end, lines: 1, runaway: end - start > self.max_bytes });
@@ -113,12 +180,22 @@ impl Records {
     /// start of its last line that begins a record, after position 0 (a
     /// record starting at 0 that fills the text has nowhere to be cut).
     pub(crate) fn last_start(&self, text: &[u8], lines: &[(usize, usize)]) -> Option<usize> {
-        lines
-            .iter()
-            .rev()
-            .take_while(|&&(start, _)| start > 0)
-            .find(|&&(start, end)| self.starts(&text[start..end]))
-            .map(|&(start, _)| start)
+        if let Rule::Start(regex) = &self.rule {
+            return lines
+                .iter()
+                .rev()
+                .take_while(|&&(start, _)| start > 0)
+                .find(|&&(start, end)| regex.is_match(&text[start..end]))
+                .map(|&(start, _)| start);
+        }
+        // Container logs: a record ends with its complete line, so only a
+        // run of partial lines at the end waits for the next chunk.
+        let partial_run = lines.iter().rev().take_while(|&&(start, end)| self.partial(&text[start..end])).count();
+        match partial_run {
+            0 => Some(text.len()),
+            n if n < lines.len() => Some(lines[lines.len() - n].0),
+            _ => None,
+        }
     }
 
     /// The failure of a record past the limits. It names the limits, not
@@ -164,10 +241,10 @@ mod tests {
             "[Sun Dec 04 04:47:44 2005] [notice] x",
             "1715933103 x",
         ] {
-            assert!(records.starts(line.as_bytes()), "{line}");
+            assert!(records.starts(line.as_bytes(), false), "{line}");
         }
         for line in ["\tat a.b.C.m(C.java:10)", "Caused by: java.io.IOException", "  File \"x.py\", line 3", "    ... 12 more", ""] {
-            assert!(!records.starts(line.as_bytes()), "{line}");
+            assert!(!records.starts(line.as_bytes(), false), "{line}");
         }
     }
 }

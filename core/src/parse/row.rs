@@ -610,6 +610,10 @@ pub(crate) struct Columns {
     failures: Vec<(usize, usize)>,
     messages: String,
     scratch: String,
+    /// Added to every column index a parser names: a format that hands part
+    /// of a line to another format (a container log's message) lets it
+    /// write its columns after its own.
+    pub(crate) base: usize,
 }
 
 macro_rules! accessor {
@@ -617,7 +621,7 @@ macro_rules! accessor {
         #[inline(always)]
         pub(crate) fn $name(&mut self, i: usize) -> &mut $ty {
             self.written += 1;
-            match &mut self.cols[i] {
+            match &mut self.cols[self.base + i] {
                 Col::$variant(c) => c,
                 _ => unreachable!("column {i} is not {}", stringify!($variant)),
             }
@@ -630,7 +634,7 @@ impl Columns {
     /// requested output, and converted in [`Columns::finish`]).
     pub(crate) fn new(fields: Vec<Field>, capacity: usize) -> Columns {
         let cols = fields.iter().map(|f| Col::for_type(f.data_type(), capacity)).collect();
-        Columns { fields, cols, rows: 0, written: 0, failures: Vec::new(), messages: String::new(), scratch: String::new() }
+        Columns { fields, cols, rows: 0, written: 0, failures: Vec::new(), messages: String::new(), scratch: String::new(), base: 0 }
     }
 
     accessor!(str, Str, StrCol);
@@ -647,7 +651,7 @@ impl Columns {
     #[inline]
     pub(crate) fn bool(&mut self, i: usize, v: bool) {
         self.written += 1;
-        match &mut self.cols[i] {
+        match &mut self.cols[self.base + i] {
             Col::Bool { values, nulls } => {
                 values.append(v);
                 nulls.append_non_null();
@@ -659,13 +663,13 @@ impl Columns {
     /// Whether column `i` already has a value for the current row.
     #[inline]
     pub(crate) fn is_set(&self, i: usize) -> bool {
-        self.cols[i].len() > self.rows
+        self.cols[self.base + i].len() > self.rows
     }
 
     #[inline(always)]
     pub(crate) fn set_null(&mut self, i: usize) {
         self.written += 1;
-        self.cols[i].push_null();
+        self.cols[self.base + i].push_null();
     }
 
     /// The rows that failed so far in this batch.
@@ -676,10 +680,13 @@ impl Columns {
     /// Drops what the parser wrote of the current row, so it can write the
     /// row again another way (a fast path that gave up). Not for map columns.
     pub(crate) fn restart_row(&mut self) {
-        for col in &mut self.cols {
+        // Only the parser's own columns: those before `base` are another
+        // format's (a container log's time and stream), kept.
+        for col in &mut self.cols[self.base..] {
             col.truncate(self.rows);
         }
-        self.written = 0;
+        let rows = self.rows;
+        self.written = self.cols[..self.base].iter().filter(|c| c.len() > rows).count();
     }
 
     /// Ends the current row: columns the parser did not reach are null, and

@@ -33,11 +33,15 @@ pub enum LogFormat {
     Apache,
     /// Logstash-style grok patterns on a linear-time regex engine.
     Grok,
+    /// Kubernetes' CRI container logs (`TIME STREAM F|P MESSAGE`).
+    Cri,
+    /// Docker's json-file container logs.
+    Docker,
 }
 
 impl LogFormat {
     pub const NAMES: &'static [&'static str] =
-        &["common", "combined", "syslog", "apache_error", "logfmt", "json", "regex", "nginx", "apache", "grok"];
+        &["common", "combined", "syslog", "apache_error", "logfmt", "json", "regex", "nginx", "apache", "grok", "cri", "docker"];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -51,6 +55,8 @@ impl LogFormat {
             LogFormat::Nginx => "nginx",
             LogFormat::Apache => "apache",
             LogFormat::Grok => "grok",
+            LogFormat::Cri => "cri",
+            LogFormat::Docker => "docker",
         }
     }
 
@@ -65,6 +71,7 @@ impl LogFormat {
             LogFormat::Regex => &["strings", "timezone", "pattern", "types"],
             LogFormat::Nginx | LogFormat::Apache => &["strings", "timezone", "log_format"],
             LogFormat::Grok => &["strings", "timezone", "pattern", "patterns", "patterns_file", "types"],
+            LogFormat::Cri | LogFormat::Docker => &["strings", "timezone", "inner"],
         }
     }
 }
@@ -179,6 +186,8 @@ pub struct ParseSpec {
     pub pattern: Option<String>,
     /// nginx/apache: the server's format string (its `combined` when absent).
     pub log_format: Option<String>,
+    /// cri/docker: the format of the container's own lines (none: a `message` column).
+    pub inner: Option<Box<ParseSpec>>,
     /// Multi-line records: which lines begin one (none: every line is a row).
     pub records: Option<super::records::Records>,
     /// grok: pattern definitions besides the built-in ones (`patterns_file`'s,
@@ -221,6 +230,7 @@ impl ParseSpec {
             log_format: None,
             patterns: Vec::new(),
             records: None,
+            inner: None,
             types: Vec::new(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
@@ -247,6 +257,8 @@ impl ParseSpec {
                 "nginx" => LogFormat::Nginx,
                 "apache" => LogFormat::Apache,
                 "grok" => LogFormat::Grok,
+                "cri" => LogFormat::Cri,
+                "docker" => LogFormat::Docker,
                 other => {
                     return Err(SashError::spec(format!("unknown format '{other}'; expected one of: {}", LogFormat::NAMES.join(", "))))
                 }
@@ -326,6 +338,24 @@ impl ParseSpec {
                 spec.types = typed_names(map.get("types"), "types")?;
                 spec.pattern = Some(pattern);
             }
+            LogFormat::Cri | LogFormat::Docker => {
+                spec.inner = match map.get("inner") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(name)) => Some(Box::new(ParseSpec::from_value(&serde_json::json!({"format": name}))?)),
+                    Some(Value::Object(_)) => Some(Box::new(ParseSpec::from_value(&map["inner"])?)),
+                    Some(other) => {
+                        return Err(SashError::spec(format!("'inner' must be a format name or a parse spec object, got {other}")))
+                    }
+                };
+                if let Some(inner) = &spec.inner {
+                    if matches!(inner.format, LogFormat::Json | LogFormat::Cri | LogFormat::Docker) || inner.records.is_some() {
+                        return Err(SashError::spec(format!(
+                            "'inner' must be a line format without record_start (not {}): the container's message is one line",
+                            inner.format.as_str()
+                        )));
+                    }
+                }
+            }
             LogFormat::Grok => {
                 let pattern = string_key(map, "pattern")?.ok_or_else(|| {
                     SashError::spec("format 'grok' needs 'pattern': a grok pattern such as \"%{IPORHOST:client} %{GREEDYDATA:rest}\"")
@@ -375,6 +405,17 @@ fn records(map: &serde_json::Map<String, Value>, format: LogFormat) -> Result<Op
     };
     let (max_lines, max_bytes) =
         (limit("max_record_lines", DEFAULT_MAX_RECORD_LINES)?, limit("max_record_bytes", DEFAULT_MAX_RECORD_BYTES)?);
+    let container = match format {
+        LogFormat::Cri => Some(super::records::Container::Cri),
+        LogFormat::Docker => Some(super::records::Container::Docker),
+        _ => None,
+    };
+    if let Some(kind) = container {
+        if map.contains_key("record_start") {
+            return Err(SashError::spec("cri and docker join their runtime's partial lines themselves: they take no record_start"));
+        }
+        return Ok(Some(Records::container(kind, max_lines, max_bytes)));
+    }
     let Some(start) = string_key(map, "record_start")? else {
         if map.contains_key("max_record_lines") || map.contains_key("max_record_bytes") {
             return Err(SashError::spec("max_record_lines and max_record_bytes bound multi-line records: give record_start too"));

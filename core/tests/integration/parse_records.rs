@@ -155,3 +155,77 @@ fn record_options_are_checked() {
     assert!(err(r#"{"format": "syslog", "record_start": "timestamp", "max_record_lines": 0}"#).contains("max_record_lines must be"));
     assert!(err(r#"{"format": "json", "schema": [{"name": "a", "type": "int64"}], "record_start": "x"}"#).contains("json reads one value"));
 }
+
+const CRI: &str = concat!(
+    "2016-10-06T00:17:09.669794202Z stdout F 127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /a.gif HTTP/1.0\" 200 2326 \"-\" \"curl\"\n",
+    "2016-10-06T00:17:10.113242941Z stderr P 127.0.0.1 - - [10/Oct/2000:13:55:37 -0700] \"GET /very\n",
+    "2016-10-06T00:17:10.113242942Z stderr P /long/pa\n",
+    "2016-10-06T00:17:10.113242943Z stderr F th HTTP/1.0\" 404 - \"-\" \"curl\"\n",
+    "2016-10-06T00:17:11.000000000Z stdout F \n",
+);
+
+fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
+    let c = arrow_cast::cast(batch.column_by_name(column).unwrap(), &arrow_schema::DataType::Utf8).unwrap();
+    c.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+}
+
+/// CRI lines: `P` lines joined with the `F` line that ends them, the
+/// message parsed by the inner format, the same rows at every chunk size.
+#[test]
+fn cri_partial_lines_join_and_the_message_is_parsed_by_the_inner_format() {
+    let spec = ParseSpec::from_json(r#"{"format": "cri", "inner": "combined"}"#).unwrap();
+    let out = parse_bytes(&Buffer::from(CRI.as_bytes()), &spec).unwrap();
+    let b = &out.batch;
+    assert_eq!(b.num_rows(), 3, "{b:?}");
+    assert_eq!(strings(b, "stream"), [Some("stdout".into()), Some("stderr".into()), Some("stdout".into())], "{:?}", strings(b, "_error"));
+    assert_eq!(strings(b, "path"), [Some("/a.gif".into()), Some("/very/long/path".into()), None]);
+    assert_eq!(strings(b, "user"), [Some("frank".into()), None, None]);
+    assert_eq!(strings(b, "time")[1].as_deref(), Some("2016-10-06T00:17:10.113242Z"));
+    let errors = strings(b, "_error");
+    assert_eq!(&errors[..2], [None, None]);
+    assert!(errors[2].as_deref().unwrap().starts_with("line at byte 0: empty line") || errors[2].is_some(), "{errors:?}");
+    for chunk in 1..=CRI.len() + 1 {
+        assert_eq!(&read_in_chunks(CRI.as_bytes(), &spec, chunk), b, "chunks of {chunk}");
+    }
+    // Without inner: the message whole.
+    let plain = parse_bytes(&Buffer::from(CRI.as_bytes()), &ParseSpec::from_json(r#"{"format": "cri"}"#).unwrap()).unwrap().batch;
+    assert_eq!(
+        strings(&plain, "message")[1].as_deref(),
+        Some(r#"127.0.0.1 - - [10/Oct/2000:13:55:37 -0700] "GET /very/long/path HTTP/1.0" 404 - "-" "curl""#)
+    );
+    assert_eq!(strings(&plain, "message")[2].as_deref(), Some(""));
+}
+
+const DOCKER: &str = concat!(
+    "{\"log\":\"level=info msg=\\\"hello \\\\\\\"world\\\\\\\"\\\" n=1\\n\",\"stream\":\"stdout\",\"time\":\"2019-01-01T11:11:11.111111111Z\"}\n",
+    "{\"log\":\"level=warn msg=\\\"part one, \",\"stream\":\"stderr\",\"time\":\"2019-01-01T11:11:12Z\"}\n",
+    "{\"log\":\"part two\\\" n=2\\n\",\"stream\":\"stderr\",\"time\":\"2019-01-01T11:11:12.5Z\"}\n",
+    "not json\n",
+);
+
+/// Docker json-file entries: `log` decoded, a `log` without its newline
+/// joined with the next entry, the inner format on the joined message; a
+/// line that is no entry is a failed row; the same rows at every chunk size.
+#[test]
+fn docker_entries_are_decoded_joined_and_parsed() {
+    let spec = ParseSpec::from_json(
+        r#"{"format": "docker", "inner": {"format": "logfmt", "fields": {"level": "string", "msg": "string", "n": "int"}}}"#,
+    )
+    .unwrap();
+    let out = parse_bytes(&Buffer::from(DOCKER.as_bytes()), &spec).unwrap();
+    let b = &out.batch;
+    assert_eq!(b.num_rows(), 3, "{b:?}");
+    assert_eq!(strings(b, "msg"), [Some(r#"hello "world""#.into()), Some("part one, part two".into()), None]);
+    assert_eq!(strings(b, "level"), [Some("info".into()), Some("warn".into()), None]);
+    assert_eq!(strings(b, "stream"), [Some("stdout".into()), Some("stderr".into()), None]);
+    assert_eq!(strings(b, "time")[0].as_deref(), Some("2019-01-01T11:11:11.111111Z"));
+    let errors = strings(b, "_error");
+    assert!(errors[2].as_deref().unwrap().starts_with("entry at byte 0: not a Docker json-file entry"), "{errors:?}");
+    for chunk in 1..=DOCKER.len() + 1 {
+        assert_eq!(&read_in_chunks(DOCKER.as_bytes(), &spec, chunk), b, "chunks of {chunk}");
+    }
+    let err = |json: &str| ParseSpec::from_json(json).unwrap_err().to_string();
+    assert!(err(r#"{"format": "docker", "inner": {"format": "json", "schema": [{"name": "a", "type": "int64"}]}}"#)
+        .contains("'inner' must be a line format"));
+    assert!(err(r#"{"format": "cri", "record_start": "x"}"#).contains("take no record_start"));
+}

@@ -3,6 +3,7 @@
 
 pub(crate) mod access;
 pub(crate) mod apache_error;
+pub(crate) mod container;
 pub(crate) mod grok;
 pub(crate) mod grok_patterns;
 pub(crate) mod json;

@@ -1,0 +1,94 @@
+//! `cri` and `docker`: the logs container runtimes write for each container
+//! (Kubernetes' `/var/log/pods/...`, Docker's json-file driver), with the
+//! application's own line parsed by another format in the same call
+//! (`inner`), or kept whole in `message`.
+//!
+//! CRI: `2016-10-06T00:17:09.669794202Z stdout F message`, where `P` marks a
+//! line the runtime split and the next line goes on with. Docker:
+//! `{"log":"message\n","stream":"stdout","time":"..."}`, where a `log`
+//! without its newline goes on in the next entry. Partial lines are joined
+//! into one record (`records.rs`); this parser then sees every record as one
+//! CRI line (`parse/mod.rs` rewrites Docker entries and joined records so),
+//! and a single CRI line without a copy.
+
+use crate::parse::fields::excerpt;
+use crate::parse::row::{Columns, Cut, Failure, LineCtx, Parsed};
+use crate::parse::spec::{timestamp_type, StringOutput};
+use crate::parse::time::{parse_iso8601, TsCache, Zone};
+use crate::parse::LineParser;
+use arrow_schema::Field;
+
+const TIME: usize = 0;
+const STREAM: usize = 1;
+const MESSAGE: usize = 2;
+
+#[derive(Debug)]
+pub(crate) struct ContainerParser {
+    inner: Option<Box<dyn LineParser>>,
+    cache: TsCache,
+    zone: Zone,
+}
+
+impl ContainerParser {
+    pub(crate) fn new(inner: Option<Box<dyn LineParser>>, zone: Zone) -> ContainerParser {
+        ContainerParser { inner, cache: TsCache::default(), zone }
+    }
+}
+
+/// Where a CRI line's fields are: (end of time, end of stream, start of message).
+pub(crate) fn cri_fields(b: &[u8]) -> Result<(usize, usize, usize), Failure> {
+    let time_end = memchr::memchr(b' ', b).ok_or_else(|| Failure::new("time", b.len(), "missing: the line ends after the time"))?;
+    let stream_end = memchr::memchr(b' ', &b[time_end + 1..])
+        .map(|i| time_end + 1 + i)
+        .ok_or_else(|| Failure::new("stream", b.len(), "missing: the line ends after the stream"))?;
+    let tag = &b[stream_end + 1..];
+    let tag_len = memchr::memchr(b' ', tag).unwrap_or(tag.len());
+    if !matches!(&tag[..tag_len], b"F" | b"P") {
+        return Err(Failure::new("tag", stream_end + 1, format!("expected F or P, found '{}'", excerpt(&tag[..tag_len]))));
+    }
+    Ok((time_end, stream_end, (stream_end + 2 + tag_len).min(b.len())))
+}
+
+impl LineParser for ContainerParser {
+    fn fields(&self, strings: StringOutput) -> Vec<Field> {
+        let mut fields = vec![Field::new("time", timestamp_type(), true), Field::new("stream", strings.data_type(), true)];
+        match &self.inner {
+            Some(inner) => fields.extend(inner.fields(strings)),
+            None => fields.push(Field::new("message", strings.data_type(), true)),
+        }
+        fields
+    }
+
+    fn parse(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
+        let b = ctx.bytes;
+        let (time_end, stream_end, message) = cri_fields(b)?;
+        let zone = self.zone;
+        let time = self
+            .cache
+            .get_or(&b[..time_end], |t| parse_iso8601(t, zone))
+            .map_err(|why| Failure::new("time", 0, format!("bad timestamp '{}': {why}", excerpt(&b[..time_end]))))?;
+        cols.ts(TIME).push(time);
+        ctx.check_cut("stream", stream_end)?;
+        cols.str(STREAM).push_view(ctx.view(time_end + 1, stream_end));
+        let Some(inner) = &mut self.inner else {
+            cols.str(MESSAGE).push_view(ctx.view(message, b.len()));
+            return Ok(());
+        };
+        // The message is a line of the inner format, its bytes where they are.
+        ctx.check_cut("tag", message)?;
+        let cut = ctx.cut.map(|c| Cut { at: c.at - message, ..c });
+        let inner_ctx = LineCtx { bytes: &b[message..], offset: ctx.offset + message as u32, cut, masks: None, ..*ctx };
+        let inner_ctx = match ctx.block {
+            Some(_) => inner_ctx,
+            // A line held inline (12 bytes at most) has no message longer than that.
+            None => LineCtx { block: None, ..inner_ctx },
+        };
+        cols.base = MESSAGE;
+        let result = inner.parse(&inner_ctx, cols);
+        cols.base = 0;
+        result.map_err(|mut failure| {
+            failure.offset += message;
+            failure
+        })
+    }
+}
