@@ -100,6 +100,17 @@ pub(crate) trait LineParser: std::fmt::Debug + Send {
     fn masks(&self) -> Option<bool> {
         None
     }
+    /// The output's column order when it is not `fields`' (output column j
+    /// is field `order[j]`): a format may write its columns in one order
+    /// and show them in another.
+    fn output_order(&self) -> Option<Vec<usize>> {
+        None
+    }
+}
+
+/// The columns a line parser writes, in the order it shows them.
+fn columns_for(parser: &dyn LineParser, capacity: usize) -> Columns {
+    Columns::new(parser.fields(spec::StringOutput::View), capacity).with_order(parser.output_order())
 }
 
 #[derive(Debug)]
@@ -169,7 +180,13 @@ impl Parser {
     /// The schema of every batch this parser produces.
     pub fn schema(&self) -> SchemaRef {
         let mut fields: Vec<Field> = match &self.engine {
-            Engine::Lines(p) => p.fields(self.spec.strings),
+            Engine::Lines(p) => {
+                let fields = p.fields(self.spec.strings);
+                match p.output_order() {
+                    Some(order) => order.iter().map(|&j| fields[j].clone()).collect(),
+                    None => fields,
+                }
+            }
             Engine::Json(j) => j.fields().iter().map(|f| f.as_ref().clone()).collect(),
         };
         fields.push(Field::new(ERROR_COLUMN, DataType::Utf8, true));
@@ -377,7 +394,7 @@ impl Parser {
         let Engine::Lines(parser) = &mut self.engine else { unreachable!("only line parsers read masks") };
         let data = values.as_slice();
         let mut blocks = Blocks::new(values);
-        let mut cols = Columns::new(parser.fields(spec::StringOutput::View), expected_lines(data));
+        let mut cols = columns_for(parser.as_ref(), expected_lines(data));
         let mut masks = LineMasks::new(tabs);
         let mut at = 0;
         while at < data.len() {
@@ -435,7 +452,7 @@ impl Parser {
         }
         let rewritten = Buffer::from_vec(rewritten);
         let mut rewritten_block = None;
-        let mut cols = Columns::new(parser.fields(spec::StringOutput::View), spans.len());
+        let mut cols = columns_for(parser.as_ref(), spans.len());
         let first_line = self.next_line;
         let mut number = first_line + skipped;
         for (i, span) in spans.iter().enumerate() {
@@ -477,7 +494,7 @@ impl Parser {
     fn run<'a>(&mut self, mut lines: impl LineChunks<'a>) -> Result<ParseOutput> {
         match &mut self.engine {
             Engine::Lines(parser) => {
-                let mut cols = Columns::new(parser.fields(spec::StringOutput::View), lines.expected_lines());
+                let mut cols = columns_for(parser.as_ref(), lines.expected_lines());
                 while let Some((chunk, clean)) = lines.next_chunk() {
                     crate::exec::cancel::check()?;
                     for line in chunk {

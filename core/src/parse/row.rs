@@ -610,10 +610,9 @@ pub(crate) struct Columns {
     failures: Vec<(usize, usize)>,
     messages: String,
     scratch: String,
-    /// Added to every column index a parser names: a format that hands part
-    /// of a line to another format (a container log's message) lets it
-    /// write its columns after its own.
-    pub(crate) base: usize,
+    /// The output's column order, when it is not the order the parser
+    /// writes them in ([`super::LineParser::output_order`]).
+    order: Option<Vec<usize>>,
 }
 
 macro_rules! accessor {
@@ -621,7 +620,7 @@ macro_rules! accessor {
         #[inline(always)]
         pub(crate) fn $name(&mut self, i: usize) -> &mut $ty {
             self.written += 1;
-            match &mut self.cols[self.base + i] {
+            match &mut self.cols[i] {
                 Col::$variant(c) => c,
                 _ => unreachable!("column {i} is not {}", stringify!($variant)),
             }
@@ -634,7 +633,13 @@ impl Columns {
     /// requested output, and converted in [`Columns::finish`]).
     pub(crate) fn new(fields: Vec<Field>, capacity: usize) -> Columns {
         let cols = fields.iter().map(|f| Col::for_type(f.data_type(), capacity)).collect();
-        Columns { fields, cols, rows: 0, written: 0, failures: Vec::new(), messages: String::new(), scratch: String::new(), base: 0 }
+        Columns { fields, cols, rows: 0, written: 0, failures: Vec::new(), messages: String::new(), scratch: String::new(), order: None }
+    }
+
+    /// Columns whose output order is `order` (output column j is written column `order[j]`).
+    pub(crate) fn with_order(mut self, order: Option<Vec<usize>>) -> Columns {
+        self.order = order;
+        self
     }
 
     accessor!(str, Str, StrCol);
@@ -651,7 +656,7 @@ impl Columns {
     #[inline]
     pub(crate) fn bool(&mut self, i: usize, v: bool) {
         self.written += 1;
-        match &mut self.cols[self.base + i] {
+        match &mut self.cols[i] {
             Col::Bool { values, nulls } => {
                 values.append(v);
                 nulls.append_non_null();
@@ -663,13 +668,13 @@ impl Columns {
     /// Whether column `i` already has a value for the current row.
     #[inline]
     pub(crate) fn is_set(&self, i: usize) -> bool {
-        self.cols[self.base + i].len() > self.rows
+        self.cols[i].len() > self.rows
     }
 
     #[inline(always)]
     pub(crate) fn set_null(&mut self, i: usize) {
         self.written += 1;
-        self.cols[self.base + i].push_null();
+        self.cols[i].push_null();
     }
 
     /// The rows that failed so far in this batch.
@@ -680,13 +685,10 @@ impl Columns {
     /// Drops what the parser wrote of the current row, so it can write the
     /// row again another way (a fast path that gave up). Not for map columns.
     pub(crate) fn restart_row(&mut self) {
-        // Only the parser's own columns: those before `base` are another
-        // format's (a container log's time and stream), kept.
-        for col in &mut self.cols[self.base..] {
+        for col in &mut self.cols {
             col.truncate(self.rows);
         }
-        let rows = self.rows;
-        self.written = self.cols[..self.base].iter().filter(|c| c.len() > rows).count();
+        self.written = 0;
     }
 
     /// Ends the current row: columns the parser did not reach are null, and
@@ -759,6 +761,10 @@ impl Columns {
             let array = col.finish(blocks, strings)?;
             fields.push(field.clone().with_data_type(output_type(field.data_type(), strings)));
             arrays.push(array);
+        }
+        if let Some(order) = &self.order {
+            fields = order.iter().map(|&j| fields[j].clone()).collect();
+            arrays = order.iter().map(|&j| arrays[j].clone()).collect();
         }
         fields.push(Field::new(super::ERROR_COLUMN, DataType::Utf8, true));
         arrays.push(Arc::new(self.finish_errors()?));

@@ -18,20 +18,22 @@ use crate::parse::time::{parse_iso8601, TsCache, Zone};
 use crate::parse::LineParser;
 use arrow_schema::Field;
 
-const TIME: usize = 0;
-const STREAM: usize = 1;
-const MESSAGE: usize = 2;
-
+/// The inner format writes its columns first, as it would alone (its
+/// column numbers unchanged, nothing added to the hot path of every format);
+/// time and stream follow, and are shown first ([`LineParser::output_order`]).
 #[derive(Debug)]
 pub(crate) struct ContainerParser {
     inner: Option<Box<dyn LineParser>>,
+    /// Columns of the inner format (1 for `message`).
+    width: usize,
     cache: TsCache,
     zone: Zone,
 }
 
 impl ContainerParser {
     pub(crate) fn new(inner: Option<Box<dyn LineParser>>, zone: Zone) -> ContainerParser {
-        ContainerParser { inner, cache: TsCache::default(), zone }
+        let width = inner.as_ref().map_or(1, |p| p.fields(StringOutput::View).len());
+        ContainerParser { inner, width, cache: TsCache::default(), zone }
     }
 }
 
@@ -51,12 +53,17 @@ pub(crate) fn cri_fields(b: &[u8]) -> Result<(usize, usize, usize), Failure> {
 
 impl LineParser for ContainerParser {
     fn fields(&self, strings: StringOutput) -> Vec<Field> {
-        let mut fields = vec![Field::new("time", timestamp_type(), true), Field::new("stream", strings.data_type(), true)];
-        match &self.inner {
-            Some(inner) => fields.extend(inner.fields(strings)),
-            None => fields.push(Field::new("message", strings.data_type(), true)),
-        }
+        let mut fields = match &self.inner {
+            Some(inner) => inner.fields(strings),
+            None => vec![Field::new("message", strings.data_type(), true)],
+        };
+        fields.push(Field::new("time", timestamp_type(), true));
+        fields.push(Field::new("stream", strings.data_type(), true));
         fields
+    }
+
+    fn output_order(&self) -> Option<Vec<usize>> {
+        Some([self.width, self.width + 1].into_iter().chain(0..self.width).collect())
     }
 
     fn parse(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
@@ -67,11 +74,13 @@ impl LineParser for ContainerParser {
             .cache
             .get_or(&b[..time_end], |t| parse_iso8601(t, zone))
             .map_err(|why| Failure::new("time", 0, format!("bad timestamp '{}': {why}", excerpt(&b[..time_end]))))?;
-        cols.ts(TIME).push(time);
+        let (time_col, stream_col) = (self.width, self.width + 1);
+        cols.ts(time_col).push(time);
         ctx.check_cut("stream", stream_end)?;
-        cols.str(STREAM).push_view(ctx.view(time_end + 1, stream_end));
+        let stream = ctx.view(time_end + 1, stream_end);
         let Some(inner) = &mut self.inner else {
-            cols.str(MESSAGE).push_view(ctx.view(message, b.len()));
+            cols.str(stream_col).push_view(stream);
+            cols.str(0).push_view(ctx.view(message, b.len()));
             return Ok(());
         };
         // The message is a line of the inner format, its bytes where they are.
@@ -83,9 +92,13 @@ impl LineParser for ContainerParser {
             // A line held inline (12 bytes at most) has no message longer than that.
             None => LineCtx { block: None, ..inner_ctx },
         };
-        cols.base = MESSAGE;
+        // A format may drop what it wrote of a row and write it again
+        // (`Columns::restart_row`): time goes in after it, whatever it did.
         let result = inner.parse(&inner_ctx, cols);
-        cols.base = 0;
+        if !cols.is_set(time_col) {
+            cols.ts(time_col).push(time);
+        }
+        cols.str(stream_col).push_view(stream);
         result.map_err(|mut failure| {
             failure.offset += message;
             failure
