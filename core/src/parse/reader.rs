@@ -309,19 +309,30 @@ impl<R: Read> ParseReader<R> {
                     // The last record may go on in the bytes not read yet:
                     // it waits for the next chunk, which then starts with it.
                     let complete = &buf[..i + 1];
-                    match records.last_start(complete, &split_lines(complete)) {
+                    let lines = split_lines(complete);
+                    match records.last_start(complete, &lines) {
                         Some(start) => {
                             self.carry = buf[start..].to_vec();
                             buf.truncate(start);
                             return Ok(Some(Buffer::from_vec(buf)));
                         }
-                        // One record so far: read on while it may still be within the limits.
-                        None if buf.len() <= records.max_bytes.saturating_add(self.chunk_bytes) => {
-                            want = buf.len() * 2;
+                        // One record so far, past the limits already: the
+                        // parser fails it and reads past its further lines.
+                        None if records.past_limits(&lines) => self.parser.cut_record = true,
+                        // Within them, and so is the line being read: read on.
+                        None if buf.len() - complete.len() <= records.max_bytes => {
+                            want = (buf.len() * 2).max(buf.len() + self.chunk_bytes);
                             continue;
                         }
-                        // Past the limits: the parser fails it and reads past its lines.
-                        None => self.parser.cut_record = true,
+                        // The line being read is longer than a record may be:
+                        // it begins a record (the one so far is complete) or
+                        // makes the one so far run past the limits.
+                        None => {
+                            let tail = &buf[complete.len()..];
+                            if !records.tail_starts(complete, &lines, tail) {
+                                self.parser.cut_record = true;
+                            }
+                        }
                     }
                 }
                 self.carry = buf[i + 1..].to_vec();

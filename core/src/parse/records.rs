@@ -119,11 +119,13 @@ impl Records {
     }
 
     /// Whether a line begins a record, given whether the line before it
-    /// left its record open (a partial container line).
+    /// left its record open (a partial container line). `record_start` is
+    /// tested on the line's first `max_bytes` bytes: a stream reader must
+    /// decide for a longer line before it has read all of it.
     #[inline]
     pub(crate) fn starts(&self, line: &[u8], after_partial: bool) -> bool {
         match &self.rule {
-            Rule::Start(regex) => regex.is_match(line),
+            Rule::Start(regex) => regex.is_match(&line[..line.len().min(self.max_bytes)]),
             Rule::Cri | Rule::Docker => !after_partial,
         }
     }
@@ -180,12 +182,12 @@ impl Records {
     /// start of its last line that begins a record, after position 0 (a
     /// record starting at 0 that fills the text has nowhere to be cut).
     pub(crate) fn last_start(&self, text: &[u8], lines: &[(usize, usize)]) -> Option<usize> {
-        if let Rule::Start(regex) = &self.rule {
+        if matches!(self.rule, Rule::Start(_)) {
             return lines
                 .iter()
                 .rev()
                 .take_while(|&&(start, _)| start > 0)
-                .find(|&&(start, end)| regex.is_match(&text[start..end]))
+                .find(|&&(start, end)| self.starts(&text[start..end], false))
                 .map(|&(start, _)| start);
         }
         // Container logs: a record ends with its complete line, so only a
@@ -196,6 +198,22 @@ impl Records {
             n if n < lines.len() => Some(lines[lines.len() - n].0),
             _ => None,
         }
+    }
+
+    /// Whether the last record of `text` (its complete `lines`, none of
+    /// which after the first begins a record) is already past the limits.
+    pub(crate) fn past_limits(&self, lines: &[(usize, usize)]) -> bool {
+        match (lines.first(), lines.last()) {
+            (Some(first), Some(last)) => lines.len() > self.max_lines || last.1 - first.0 > self.max_bytes,
+            _ => false,
+        }
+    }
+
+    /// Whether `tail`, the start of a line not read to its end, begins a
+    /// record, when the line before it (the last of `lines`) is complete.
+    pub(crate) fn tail_starts(&self, text: &[u8], lines: &[(usize, usize)], tail: &[u8]) -> bool {
+        let after_partial = lines.last().is_some_and(|&(s, e)| self.partial(&text[s..e]));
+        self.starts(tail, after_partial)
     }
 
     /// The failure of a record past the limits. It names the limits, not

@@ -229,3 +229,26 @@ fn docker_entries_are_decoded_joined_and_parsed() {
         .contains("'inner' must be a line format"));
     assert!(err(r#"{"format": "cri", "record_start": "x"}"#).contains("take no record_start"));
 }
+
+/// A line longer than a record may be, still being read when a chunk is
+/// full: whether it begins a record decides whether the record before it is
+/// complete, and the rows are those of one whole parse (found by the
+/// `records` fuzz target).
+#[test]
+fn a_line_longer_than_a_record_may_be_cuts_where_a_whole_parse_does() {
+    for (start, text) in [
+        (r"^\S", &b"\xd3\n>>>>\x0cS"[..]),
+        (r"^\S", &b"a\nbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\nc\n"[..]),
+        (r"^\S", &b"a\n bbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n c\nd\n"[..]),
+    ] {
+        let spec = ParseSpec::from_value(&serde_json::json!({
+            "format": "regex", "pattern": "^(?P<head>\\S*)(?P<rest>.*)$", "record_start": start,
+            "max_record_lines": 1, "max_record_bytes": 5,
+        }))
+        .unwrap();
+        let whole = parse_bytes(&Buffer::from(text), &spec).unwrap().batch;
+        for chunk in 1..=text.len() + 1 {
+            assert_eq!(read_in_chunks(text, &spec, chunk), whole, "{start} {:?}, chunks of {chunk}", String::from_utf8_lossy(text));
+        }
+    }
+}
