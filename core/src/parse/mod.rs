@@ -260,11 +260,7 @@ impl Parser {
                     .collect();
                 self.run(GivenLines::new(lines, blocks, Check::Known(Clean::Utf8Only)))
             }
-            other => Err(SashError::WrongType {
-                column: "lines".to_string(),
-                expected: "Utf8, LargeUtf8, Utf8View, Binary or LargeBinary".to_string(),
-                found: other.clone(),
-            }),
+            other => Err(not_lines(other)),
         }
     }
 
@@ -453,33 +449,30 @@ impl Parser {
         let rewritten = Buffer::from_vec(rewritten);
         let mut rewritten_block = None;
         let mut cols = columns_for(parser.as_ref(), spans.len());
-        let first_line = self.next_line;
-        let mut number = first_line + skipped;
+        let mut number = self.next_line + skipped;
         for (i, span) in spans.iter().enumerate() {
             if i % 4096 == 0 {
                 crate::exec::cancel::check()?;
             }
-            let line = match assembled.get(i) {
-                Some(Ok(Some(range))) => {
-                    let block = *rewritten_block.get_or_insert_with(|| blocks.extra(&rewritten));
-                    LineRef { bytes: Some(&rewritten.as_slice()[range.clone()]), block: Some(block), offset: range.start as u32 }
-                }
-                Some(Err(message)) => {
-                    let failure = Failure::new("entry", 0, message.clone());
-                    if let (Some(message), OnError::Raise) = (cols.end_row(&Err(failure)), self.spec.on_error) {
-                        return Err(SashError::Parse { line: number, message: message.to_string() });
-                    }
-                    number += span.lines;
-                    continue;
-                }
-                _ => blocks.line(span.start, span.end),
+            // A row that fails before any format reads it: a runaway record,
+            // or a container entry that could not be rewritten.
+            let failure = match assembled.get(i) {
+                _ if span.runaway => Some(Failure::new("record", 0, records.runaway_message())),
+                Some(Err(message)) => Some(Failure::new("entry", 0, message.clone())),
+                _ => None,
             };
-            if span.runaway {
-                let failure = Failure::new("record", 0, records.runaway_message());
+            if let Some(failure) = failure {
                 if let (Some(message), OnError::Raise) = (cols.end_row(&Err(failure)), self.spec.on_error) {
                     return Err(SashError::Parse { line: number, message: message.to_string() });
                 }
             } else {
+                let line = match assembled.get(i) {
+                    Some(Ok(Some(range))) => {
+                        let block = *rewritten_block.get_or_insert_with(|| blocks.extra(&rewritten));
+                        LineRef { bytes: Some(&rewritten.as_slice()[range.clone()]), block: Some(block), offset: range.start as u32 }
+                    }
+                    _ => blocks.line(span.start, span.end),
+                };
                 parse_line(parser.as_mut(), &mut cols, &line, Clean::No, None, &self.spec, number)?;
             }
             number += span.lines;
@@ -552,7 +545,7 @@ fn assemble_container(kind: records::Container, record: &[u8], out: &mut Vec<u8>
     for line in split_lines(record).into_iter().map(|(s, e)| &record[s..e]) {
         match kind {
             records::Container::Cri => {
-                let (time_end, stream_end, message) = formats::container::cri_fields(line).map_err(|f| {
+                let (_, stream_end, message) = formats::container::cri_fields(line).map_err(|f| {
                     let mut text = String::new();
                     f.render(&mut text);
                     text
@@ -561,7 +554,6 @@ fn assemble_container(kind: records::Container, record: &[u8], out: &mut Vec<u8>
                     out.extend_from_slice(&line[..stream_end]);
                     out.extend_from_slice(b" F ");
                 }
-                let _ = time_end;
                 out.extend_from_slice(&line[message..]);
             }
             records::Container::Docker => {
@@ -595,30 +587,30 @@ fn assemble_container(kind: records::Container, record: &[u8], out: &mut Vec<u8>
     Ok(start..out.len())
 }
 
+/// The error of lines given in an array of another type.
+fn not_lines(found: &DataType) -> SashError {
+    SashError::WrongType {
+        column: "lines".to_string(),
+        expected: "Utf8, LargeUtf8, Utf8View, Binary or LargeBinary".to_string(),
+        found: found.clone(),
+    }
+}
+
 /// The elements of a string or binary array as one text, a line each (a
 /// null element an empty line).
-fn joined_lines(array: &dyn Array) -> Result<Buffer> {
-    let bytes = |i: usize| -> Option<&[u8]> {
-        match array.data_type() {
-            DataType::Utf8 => Some(array.as_string::<i32>().value(i).as_bytes()),
-            DataType::LargeUtf8 => Some(array.as_string::<i64>().value(i).as_bytes()),
-            DataType::Utf8View => Some(array.as_string_view().value(i).as_bytes()),
-            DataType::Binary => Some(array.as_binary::<i32>().value(i)),
-            DataType::LargeBinary => Some(array.as_binary::<i64>().value(i)),
-            _ => None,
-        }
+fn joined_lines<'a>(array: &'a dyn Array) -> Result<Buffer> {
+    let value: Box<dyn Fn(usize) -> &'a [u8] + 'a> = match array.data_type() {
+        DataType::Utf8 => Box::new(|i| array.as_string::<i32>().value(i).as_bytes()),
+        DataType::LargeUtf8 => Box::new(|i| array.as_string::<i64>().value(i).as_bytes()),
+        DataType::Utf8View => Box::new(|i| array.as_string_view().value(i).as_bytes()),
+        DataType::Binary => Box::new(|i| array.as_binary::<i32>().value(i)),
+        DataType::LargeBinary => Box::new(|i| array.as_binary::<i64>().value(i)),
+        other => return Err(not_lines(other)),
     };
-    if !matches!(array.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::LargeBinary) {
-        return Err(SashError::WrongType {
-            column: "lines".to_string(),
-            expected: "Utf8, LargeUtf8, Utf8View, Binary or LargeBinary".to_string(),
-            found: array.data_type().clone(),
-        });
-    }
     let mut text = Vec::new();
     for i in 0..array.len() {
         if array.is_valid(i) {
-            text.extend_from_slice(bytes(i).unwrap_or_default());
+            text.extend_from_slice(value(i));
         }
         text.push(b'\n');
     }

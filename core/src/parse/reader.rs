@@ -132,8 +132,6 @@ impl ChunkSource {
         ChunkSource { text, first_line, offset, skipped: 0, records: None }
     }
 
-    /// The byte offset in the stream where each line of the chunk starts,
-    /// one per row of its batch, and its span in `text`.
     /// One entry per row of the chunk's output, in order: each line's, or
     /// with multi-line records each record's (its first line's number and
     /// offset, and all of its bytes).
@@ -161,6 +159,8 @@ impl ChunkSource {
             .collect()
     }
 
+    /// The byte offset in the stream where each line of the chunk starts,
+    /// one per row of its batch (without multi-line records), and its span in `text`.
     pub fn lines(&self) -> Vec<(u64, std::ops::Range<usize>)> {
         split_lines(self.text.as_slice())
             .into_iter()

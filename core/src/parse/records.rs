@@ -157,16 +157,14 @@ impl Records {
             after_partial = self.partial(line);
             if begins {
                 in_runaway = false;
-                records.push(RecordSpan { start, end, lines: 1, runaway: end - start > self.max_bytes });
+                records.push(RecordSpan { start, end, lines: 1, runaway: self.past(1, end - start) });
                 continue;
             }
             match records.last_mut() {
                 Some(record) => {
                     record.lines += 1;
                     record.end = end;
-                    if record.lines as usize > self.max_lines || record.end - record.start > self.max_bytes {
-                        record.runaway = true;
-                    }
+                    record.runaway |= self.past(record.lines as usize, record.end - record.start);
                 }
                 None => skipped += 1,
             }
@@ -200,11 +198,17 @@ impl Records {
         }
     }
 
+    /// Whether a record of this many lines and bytes is past the limits.
+    #[inline]
+    fn past(&self, lines: usize, bytes: usize) -> bool {
+        lines > self.max_lines || bytes > self.max_bytes
+    }
+
     /// Whether the last record of `text` (its complete `lines`, none of
     /// which after the first begins a record) is already past the limits.
     pub(crate) fn past_limits(&self, lines: &[(usize, usize)]) -> bool {
         match (lines.first(), lines.last()) {
-            (Some(first), Some(last)) => lines.len() > self.max_lines || last.1 - first.0 > self.max_bytes,
+            (Some(first), Some(last)) => self.past(lines.len(), last.1 - first.0),
             _ => false,
         }
     }

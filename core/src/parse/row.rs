@@ -399,6 +399,19 @@ impl ListCol {
     }
 }
 
+/// `Col::$name`: the column as its kind, which the caller knows it is.
+macro_rules! element {
+    ($name:ident, $variant:ident, $ty:ty) => {
+        #[inline]
+        pub(crate) fn $name(&mut self) -> &mut $ty {
+            match self {
+                Col::$variant(c) => c,
+                _ => unreachable!("not a {} column", stringify!($variant)),
+            }
+        }
+    };
+}
+
 /// One output column of any kind the parsers produce.
 #[derive(Debug)]
 pub(crate) enum Col {
@@ -490,7 +503,8 @@ impl Col {
         }
     }
 
-    fn push_null(&mut self) {
+    /// A null row, or a null element of a list.
+    pub(crate) fn push_null(&mut self) {
         match self {
             Col::Str(c) => c.push_null(),
             Col::U8(c) => c.push_null(),
@@ -512,44 +526,12 @@ impl Col {
         }
     }
 
-    /// A string element of a list (the column of a list's values).
-    #[inline]
-    pub(crate) fn as_str(&mut self) -> &mut StrCol {
-        match self {
-            Col::Str(c) => c,
-            _ => unreachable!("not a string column"),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn as_u16(&mut self) -> &mut PrimCol<UInt16Type> {
-        match self {
-            Col::U16(c) => c,
-            _ => unreachable!("not a UInt16 column"),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn as_u64(&mut self) -> &mut PrimCol<UInt64Type> {
-        match self {
-            Col::U64(c) => c,
-            _ => unreachable!("not a UInt64 column"),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn as_f64(&mut self) -> &mut PrimCol<Float64Type> {
-        match self {
-            Col::F64(c) => c,
-            _ => unreachable!("not a Float64 column"),
-        }
-    }
-
-    /// A null element or row.
-    #[inline]
-    pub(crate) fn push_null_value(&mut self) {
-        self.push_null();
-    }
+    // The column of a list's elements, as its kind (a list's values are
+    // pushed one element at a time, not through `Columns`).
+    element!(as_str, Str, StrCol);
+    element!(as_u16, U16, PrimCol<UInt16Type>);
+    element!(as_u64, U64, PrimCol<UInt64Type>);
+    element!(as_f64, F64, PrimCol<Float64Type>);
 
     /// The finished array, strings as `strings` asks.
     fn finish(&mut self, blocks: &[Buffer], strings: StringOutput) -> Result<ArrayRef, arrow_schema::ArrowError> {

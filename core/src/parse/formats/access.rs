@@ -116,33 +116,52 @@ fn plain_dash_field(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize,
     }
 }
 
-impl AccessParser {
-    /// `"METHOD PATH PROTOCOL"` content in `[start, end)`. `-` (no request)
-    /// leaves all three null; a request without spaces is all path. Each
-    /// part is decoded on its own: escapes never hold a space (Apache and
-    /// nginx write spaces as they are), so splitting first gives the parts
-    /// of the decoded request.
-    fn request(&mut self, cols: &mut Columns, ctx: &LineCtx, start: usize, end: usize, escaped: bool) {
-        let b = ctx.bytes;
-        let req = &b[start..end];
-        if req == b"-" {
-            return;
-        }
-        let Some(first) = memchr::memchr(b' ', req) else {
-            cols.set_null(METHOD);
-            push_text(cols, PATH, ctx, start, end, escaped, &mut self.decoded);
-            return;
-        };
-        push_text(cols, METHOD, ctx, start, start + first, escaped, &mut self.decoded);
-        let last = memchr::memrchr(b' ', req).unwrap_or(first);
-        if last > first && req[last + 1..].starts_with(b"HTTP/") {
-            push_text(cols, PATH, ctx, start + first + 1, start + last, escaped, &mut self.decoded);
-            push_text(cols, PROTOCOL, ctx, start + last + 1, end, escaped, &mut self.decoded);
-        } else {
-            push_text(cols, PATH, ctx, start + first + 1, end, escaped, &mut self.decoded);
-        }
+/// `"METHOD PATH PROTOCOL"` content in `[start, end)` into columns `col`,
+/// `col + 1`, `col + 2`. `-` (no request) leaves all three null; a request
+/// without spaces is all path; a last part not starting with `HTTP/`
+/// belongs to the path. Each part is decoded on its own: escapes never hold
+/// a space (Apache and nginx write spaces as they are), so splitting first
+/// gives the parts of the decoded request.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn request(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: usize, escaped: bool, decoded: &mut Vec<u8>) {
+    let req = &ctx.bytes[start..end];
+    if req == b"-" {
+        return;
     }
+    let Some(first) = memchr::memchr(b' ', req) else {
+        cols.set_null(col);
+        push_text(cols, col + 1, ctx, start, end, escaped, decoded);
+        return;
+    };
+    push_text(cols, col, ctx, start, start + first, escaped, decoded);
+    let last = memchr::memrchr(b' ', req).unwrap_or(first);
+    if last > first && req[last + 1..].starts_with(b"HTTP/") {
+        push_text(cols, col + 1, ctx, start + first + 1, start + last, escaped, decoded);
+        push_text(cols, col + 2, ctx, start + last + 1, end, escaped, decoded);
+    } else {
+        push_text(cols, col + 1, ctx, start + first + 1, end, escaped, decoded);
+    }
+}
 
+/// An HTTP status: exactly three digits.
+#[inline]
+pub(crate) fn status(raw: &[u8]) -> Option<u16> {
+    match raw {
+        [a, b, c] if raw.iter().all(u8::is_ascii_digit) => Some((a - b'0') as u16 * 100 + (b - b'0') as u16 * 10 + (c - b'0') as u16),
+        _ => None,
+    }
+}
+
+/// A byte count: digits that fit 64 bits.
+#[inline]
+pub(crate) fn count(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    raw.iter().try_fold(0u64, |v, &c| v.checked_mul(10)?.checked_add((c - b'0') as u64))
+}
+
+impl AccessParser {
     fn quoted(&mut self, cols: &mut Columns, ctx: &LineCtx, col: usize, at: usize, name: &str) -> Result<usize, Failure> {
         let b = ctx.bytes;
         match b.get(at) {
@@ -325,16 +344,16 @@ impl AccessParser {
         let (end, escaped) = closing_quote(b, at + 1)
             .ok_or_else(|| Failure::new("request", b.len(), format!("no closing '\"' for the quote at byte {at}: the line ends")))?;
         ctx.check_cut("request", end)?;
-        self.request(cols, ctx, at + 1, end, escaped);
+        // METHOD, PATH and PROTOCOL are consecutive columns.
+        request(cols, METHOD, ctx, at + 1, end, escaped, &mut self.decoded);
         let at = space(b, end + 1, "status", "request")?;
 
         // status: three digits
         let end = token_end(b, at);
         let code = &b[at..end];
-        if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
-            return Err(Failure::new("status", at, format!("expected a 3-digit status code, found '{}'", excerpt(code))));
-        }
-        cols.u16(STATUS).push((code[0] - b'0') as u16 * 100 + (code[1] - b'0') as u16 * 10 + (code[2] - b'0') as u16);
+        let code =
+            status(code).ok_or_else(|| Failure::new("status", at, format!("expected a 3-digit status code, found '{}'", excerpt(code))))?;
+        cols.u16(STATUS).push(code);
         let at = space(b, end, "size", "status")?;
 
         // size: digits or "-"
@@ -343,21 +362,8 @@ impl AccessParser {
         if size == b"-" {
             cols.set_null(SIZE);
         } else {
-            let mut v: u64 = 0;
-            let ok = !size.is_empty()
-                && size.iter().all(|&c| {
-                    let d = c.wrapping_sub(b'0');
-                    match v.checked_mul(10).and_then(|x| x.checked_add(d as u64)) {
-                        Some(x) if d <= 9 => {
-                            v = x;
-                            true
-                        }
-                        _ => false,
-                    }
-                });
-            if !ok {
-                return Err(Failure::new("size", at, format!("expected a byte count or '-', found '{}'", excerpt(size))));
-            }
+            let v =
+                count(size).ok_or_else(|| Failure::new("size", at, format!("expected a byte count or '-', found '{}'", excerpt(size))))?;
             cols.u64(SIZE).push(v);
         }
         if !self.combined {

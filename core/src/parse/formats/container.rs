@@ -87,11 +87,6 @@ impl LineParser for ContainerParser {
         ctx.check_cut("tag", message)?;
         let cut = ctx.cut.map(|c| Cut { at: c.at - message, ..c });
         let inner_ctx = LineCtx { bytes: &b[message..], offset: ctx.offset + message as u32, cut, masks: None, ..*ctx };
-        let inner_ctx = match ctx.block {
-            Some(_) => inner_ctx,
-            // A line held inline (12 bytes at most) has no message longer than that.
-            None => LineCtx { block: None, ..inner_ctx },
-        };
         // A format may drop what it wrote of a row and write it again
         // (`Columns::restart_row`): time goes in after it, whatever it did.
         let result = inner.parse(&inner_ctx, cols);

@@ -14,6 +14,7 @@
 
 use crate::error::{Result, SashError};
 use crate::parse::fields::{closing_quote, describe_byte, excerpt, push_text};
+use crate::parse::formats::access::{count, request, status};
 use crate::parse::row::{Col, Columns, Failure, LineCtx, Parsed};
 use crate::parse::scan::LineMasks;
 use crate::parse::spec::{timestamp_type, StringOutput};
@@ -413,22 +414,6 @@ fn bad_time(name: &str, at: usize, why: &str, raw: &[u8]) -> Failure {
 }
 
 #[inline]
-fn status(raw: &[u8]) -> Option<u16> {
-    match raw {
-        [a, b, c] if raw.iter().all(u8::is_ascii_digit) => Some((a - b'0') as u16 * 100 + (b - b'0') as u16 * 10 + (c - b'0') as u16),
-        _ => None,
-    }
-}
-
-#[inline]
-fn count(raw: &[u8]) -> Option<u64> {
-    if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    raw.iter().try_fold(0u64, |v, &c| v.checked_mul(10)?.checked_add((c - b'0') as u64))
-}
-
-#[inline]
 fn integer(raw: &[u8]) -> Option<i64> {
     parse_short_int(raw).or_else(|| std::str::from_utf8(raw).ok()?.parse().ok())
 }
@@ -444,7 +429,7 @@ fn number(raw: &[u8], divisor: f64) -> Option<f64> {
 fn list_item(values: &mut Col, kind: &Kind, ctx: &LineCtx, start: usize, end: usize) -> std::result::Result<(), &'static str> {
     let raw = &ctx.bytes[start..end];
     if raw == b"-" || raw.is_empty() {
-        values.push_null_value();
+        values.push_null();
         return Ok(());
     }
     match kind {
@@ -454,30 +439,6 @@ fn list_item(values: &mut Col, kind: &Kind, ctx: &LineCtx, start: usize, end: us
         _ => values.as_str().push_view(ctx.view(start, end)),
     }
     Ok(())
-}
-
-/// `"METHOD PATH PROTOCOL"` as the `combined` format splits it: `-` leaves
-/// all three null, a request without spaces is all path, a last part not
-/// starting with `HTTP/` belongs to the path.
-#[allow(clippy::too_many_arguments)]
-fn request(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: usize, escaped: bool, decoded: &mut Vec<u8>) {
-    let req = &ctx.bytes[start..end];
-    if req == b"-" {
-        return;
-    }
-    let Some(first) = memchr::memchr(b' ', req) else {
-        cols.set_null(col);
-        push_text(cols, col + 1, ctx, start, end, escaped, decoded);
-        return;
-    };
-    push_text(cols, col, ctx, start, start + first, escaped, decoded);
-    let last = memchr::memrchr(b' ', req).unwrap_or(first);
-    if last > first && req[last + 1..].starts_with(b"HTTP/") {
-        push_text(cols, col + 1, ctx, start + first + 1, start + last, escaped, decoded);
-        push_text(cols, col + 2, ctx, start + last + 1, end, escaped, decoded);
-    } else {
-        push_text(cols, col + 1, ctx, start + first + 1, end, escaped, decoded);
-    }
 }
 
 impl LineParser for FormatParser {
