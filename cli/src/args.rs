@@ -44,6 +44,9 @@ pub enum Command {
     /// with exactly-once checkpoints
     #[command(after_help = FOLLOW_EXAMPLES)]
     Follow(FollowArgs),
+    /// Serve the kernel over a Unix domain socket: Arrow IPC in, Arrow IPC out (docs/protocol.md)
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     #[command(
         after_help = "Examples:\n  sash completions bash > ~/.local/share/bash-completion/completions/sash\n  sash completions zsh > \"${fpath[1]}/_sash\"\n  sash completions fish > ~/.config/fish/completions/sash.fish"
@@ -347,4 +350,35 @@ pub struct FollowArgs {
     /// Start at the end of the file instead of its beginning (when there is no checkpoint)
     #[arg(long)]
     pub from_end: bool,
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  sash serve --socket /run/user/$(id -u)/sash.sock
+  sash serve --socket /tmp/sash.sock --mode 660 --allow-uid 1001 --max-clients 16
+
+Clients: Python `sash.connect(path)` (pyarrow only), Java `SashClient`, Go `client.Dial`; the
+protocol (a JSON frame, then an Arrow IPC stream) is in docs/protocol.md. Only the server's own
+uid and --allow-uid may connect. SIGTERM or Ctrl-C: requests in flight finish, the socket file is removed.";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The socket file to listen on (a stale one is replaced)
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+    /// The socket file's mode, in octal
+    #[arg(long, value_name = "MODE", default_value = "600")]
+    pub mode: String,
+    /// Also serve this uid (repeat for more); the server's own uid is always served
+    #[arg(long, value_name = "UID")]
+    pub allow_uid: Vec<u32>,
+    /// Clients served at once; more are refused with an error
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_clients: usize,
+    /// The largest IPC message (one batch) a request may send, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = crate::serve::wire::DEFAULT_MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: u64,
+    /// Within a request, a read or write that makes no progress for this long ends the connection
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub timeout: String,
 }

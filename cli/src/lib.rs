@@ -23,10 +23,13 @@ mod input;
 mod logs;
 mod output;
 mod progress;
+mod serve;
 mod signals;
 mod spec;
 mod tail;
 
+/// The wire format of `sash serve` (docs/protocol.md), public for its fuzz target.
+pub use serve::wire;
 pub use error::{EXIT_DATA_ERRORS, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK};
 
 use args::{Cli, Command};
@@ -89,6 +92,7 @@ fn run(cli: Cli) -> CliResult<i32> {
             commands::aggregate::run(Kind::Rolling, &args.input, spec, cli.quiet)
         }
         Command::Follow(args) => commands::follow::run(args, cli.quiet),
+        Command::Serve(args) => serve::run(args, cli.quiet),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut out = std::io::stdout();

@@ -19,32 +19,41 @@ builtin (``ValueError``, ``TypeError``, ``OverflowError``):
 ...     print(type(e).__name__, e.kind, "|", e)
 UnknownColumnError unknown_column | unknown column 'latency'; the input has: ts, v
 """
-from sash._sash import (
-    ArrowError,
-    CancelledError,
-    InternalError,
-    InvalidDurationError,
-    InvalidExpressionError,
-    InvalidInputError,
-    InvalidSpecError,
-    NullTimeError,
-    ParseError,
-    ResourceLimitError,
-    RollingStream,
-    SashError,
-    SashOverflowError,
-    UnknownColumnError,
-    UnknownFunctionError,
-    WindowStream,
-    WrongTypeError,
-    __version__,
-    get_threads,
-    parse,
-    read_log,
-    rolling,
-    set_threads,
-    window_agg,
-)
+try:
+    from sash._sash import (
+        ArrowError,
+        CancelledError,
+        InternalError,
+        InvalidDurationError,
+        InvalidExpressionError,
+        InvalidInputError,
+        InvalidSpecError,
+        NullTimeError,
+        ParseError,
+        ResourceLimitError,
+        RollingStream,
+        SashError,
+        SashOverflowError,
+        UnknownColumnError,
+        UnknownFunctionError,
+        WindowStream,
+        WrongTypeError,
+        __version__,
+        get_threads,
+        parse,
+        read_log,
+        rolling,
+        set_threads,
+        window_agg,
+    )
+except ImportError as _missing:  # no native extension here: the socket client still works
+    _native_import_error = _missing
+
+    def __getattr__(name: str):
+        raise ImportError(f"sash.{name} needs the native extension, which could not be loaded "
+                          f"({_native_import_error}); sash.connect() works without it") from _native_import_error
+
+from sash.client import connect
 
 __all__ = [
     "ArrowError",
@@ -65,6 +74,7 @@ __all__ = [
     "WindowStream",
     "WrongTypeError",
     "__version__",
+    "connect",
     "get_threads",
     "parse",
     "read_log",

@@ -1,0 +1,288 @@
+"""A client of ``sash serve`` (docs/protocol.md): the module's functions, run by a
+server over a Unix domain socket, with pyarrow's IPC only — it works where the
+native extension cannot be loaded.
+
+>>> import sash.client
+>>> s = sash.client.connect("/tmp/sash.sock")              # doctest: +SKIP
+>>> s.window_agg(table, time="ts", every="1m", aggs=["count() as n"])  # doctest: +SKIP
+
+A ``Client`` serves one call at a time (a lock guards it); open one per thread
+for calls at once. Streams (``client.WindowStream(...)``) live as long as the
+connection.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import socket
+import struct
+import threading
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc
+
+try:  # The native module's classes when it is there, so `except sash.SashError` catches both.
+    from sash._sash import SashError as _NativeBase
+    from sash import _sash as _errors
+except ImportError:  # pragma: no cover - exercised by the test that hides the native module
+    _errors = None
+
+_KINDS = [  # (class, kind, builtin): the native module's table (tests compare them)
+    ("UnknownColumnError", "unknown_column", ValueError), ("WrongTypeError", "wrong_type", TypeError),
+    ("InvalidSpecError", "invalid_spec", ValueError), ("InvalidDurationError", "invalid_duration", ValueError),
+    ("UnknownFunctionError", "unknown_function", ValueError), ("InvalidExpressionError", "invalid_expression", ValueError),
+    ("NullTimeError", "null_time", ValueError), ("SashOverflowError", "overflow", OverflowError),
+    ("InvalidInputError", "invalid_input", ValueError), ("ParseError", "parse", ValueError),
+    ("ArrowError", "arrow", ValueError), ("ResourceLimitError", "resource_limit", ValueError),
+    ("CancelledError", "cancelled", RuntimeError), ("InternalError", "internal", RuntimeError),
+]
+if _errors is not None:
+    SashError = _errors.SashError
+    _BY_KIND = {kind: getattr(_errors, name) for name, kind, _ in _KINDS}
+else:
+    class SashError(Exception):  # type: ignore[no-redef]
+        """The base of every sash error; ``kind`` names it as the conformance corpus does."""
+        kind = "sash"
+    _BY_KIND = {kind: type(name, (SashError, base), {"kind": kind}) for name, kind, base in _KINDS}
+    globals().update({cls.__name__: cls for cls in _BY_KIND.values()})
+
+
+class ProtocolError(SashError, ValueError):
+    """The server could not read the request (docs/protocol.md); it closed the connection."""
+    kind = "protocol"
+
+
+class PermissionDeniedError(SashError, PermissionError):
+    """The server does not serve this process' uid."""
+    kind = "permission_denied"
+
+
+class ConnectionLostError(SashError, ConnectionError):
+    """The connection broke before the answer was complete: no result is returned."""
+    kind = "connection_lost"
+
+
+_BY_KIND.update(protocol=ProtocolError, permission_denied=PermissionDeniedError)
+_MAGIC = b"SASH"
+
+
+def connect(path: str) -> Client:
+    """Connects to ``sash serve --socket path``."""
+    return Client(path)
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, datetime.timedelta) and type(value).__name__ != "Timedelta":
+        return f"{(value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds}us"
+    if type(value).__name__ in ("timedelta64", "Timedelta"):
+        v = getattr(value, "asm8", value)
+        return f"{int(v.astype('timedelta64[ns]').astype('int64'))}ns"
+    return value
+
+
+def _spec(named: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    spec = {k: _duration(v) for k, v in named.items() if v is not None}
+    spec.update({k: _duration(v) for k, v in extra.items()})
+    return spec
+
+
+def _reader(data: Any) -> pa.RecordBatchReader:
+    if isinstance(data, pa.RecordBatchReader):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    elif isinstance(data, dict):
+        data = pa.table(data)
+    elif type(data).__name__ == "DataFrame" and hasattr(data, "iloc"):
+        data = pa.Table.from_pandas(data, preserve_index=False)
+    elif not isinstance(data, pa.Table) and hasattr(data, "__arrow_c_stream__"):
+        return pa.RecordBatchReader.from_stream(data)
+    return pa.RecordBatchReader.from_batches(data.schema, data.to_batches(max_chunksize=1 << 20))
+
+
+def _lines(lines: Any) -> pa.RecordBatchReader:
+    if isinstance(lines, (bytes, bytearray, memoryview)):
+        array = pa.array([bytes(lines)], pa.large_binary())
+    elif isinstance(lines, (pa.Array, pa.ChunkedArray)):
+        array = lines
+    elif hasattr(lines, "__arrow_c_stream__") or hasattr(lines, "__arrow_c_array__"):
+        array = pa.chunked_array(lines)
+    else:
+        array = pa.array(list(lines), pa.string())
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    schema = pa.schema([("line", array.type)])
+    batches = (pa.record_batch([c.slice(o, 1 << 20)], schema=schema) for c in chunks for o in range(0, max(len(c), 1), 1 << 20))
+    return pa.RecordBatchReader.from_batches(schema, batches)
+
+
+class Client:
+    """One connection to ``sash serve``: ``window_agg``, ``rolling``, ``parse``,
+    ``read_log``, ``WindowStream`` and ``RollingStream`` as in the module."""
+
+    def __init__(self, path: str):
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(path)
+        self._r = self._sock.makefile("rb", buffering=1 << 16)
+        self._w = self._sock.makefile("wb", buffering=1 << 16)
+        self._lock = threading.Lock()
+        client = self
+
+        class WindowStream(_RemoteStream):
+            _kind = "window"
+            _client = client
+
+        class RollingStream(_RemoteStream):
+            _kind = "rolling"
+            _client = client
+
+        self.WindowStream, self.RollingStream = WindowStream, RollingStream
+
+    def close(self) -> None:
+        for f in (self._w, self._r, self._sock):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def window_agg(self, data: Any, *, time: str, every=None, period=None, offset=None, session_gap=None,
+                   by=None, aggs, closed=None, null_time=None, **extra: Any) -> pa.Table:
+        spec = _spec(dict(time=time, every=every, period=period, offset=offset, session_gap=session_gap,
+                          by=by, aggs=aggs, closed=closed, null_time=null_time), extra)
+        return self.call({"op": "window_agg", "spec": spec}, _reader(data))[0]
+
+    def rolling(self, data: Any, *, time: str, period, by=None, aggs, closed=None, null_time=None, **extra: Any) -> pa.Table:
+        spec = _spec(dict(time=time, period=period, by=by, aggs=aggs, closed=closed, null_time=null_time), extra)
+        return self.call({"op": "rolling", "spec": spec}, _reader(data))[0]
+
+    def parse(self, lines: Any, format: str, **options: Any) -> pa.Table:
+        op = {"op": "parse", "spec": _spec({"format": format}, options)}
+        if isinstance(lines, (bytes, bytearray, memoryview)):
+            op["input"] = "bytes"
+        return self.call(op, _lines(lines))[0]
+
+    def read_log(self, path: Any, format: str, *, batch_size: int | None = None, **options: Any) -> pa.Table:
+        def chunks():
+            with open(path, "rb") as f:
+                while chunk := f.read(16 << 20):
+                    yield pa.record_batch([pa.array([chunk], pa.large_binary())], names=["bytes"])
+        schema = pa.schema([("bytes", pa.large_binary())])
+        op = {"op": "parse", "input": "bytes", "spec": _spec({"format": format}, options)}
+        table = self.call(op, pa.RecordBatchReader.from_batches(schema, chunks()))[0]
+        return table if batch_size is None else pa.RecordBatchReader.from_batches(table.schema, table.to_batches(batch_size))
+
+    def call(self, request: dict[str, Any], data: pa.RecordBatchReader | None = None) -> tuple[pa.Table | None, dict]:
+        """Sends one request (and its IPC stream) and returns (table or None, the final frame)."""
+        with self._lock:
+            failed: list[BaseException] = []
+
+            def send() -> None:
+                try:
+                    payload = json.dumps(request).encode()
+                    self._w.write(_MAGIC + struct.pack("<I", len(payload)) + payload)
+                    if data is not None:
+                        with pa.ipc.new_stream(self._w, data.schema) as out:
+                            for batch in data:
+                                out.write_batch(batch)
+                    self._w.flush()
+                except BaseException as e:  # reported only if the answer does not say more
+                    failed.append(e)
+
+            writer = threading.Thread(target=send, daemon=True) if data is not None else None
+            if writer is None:
+                send()
+            else:
+                writer.start()
+            try:
+                head = self._frame()
+                table = None
+                if head.get("ok") and head.get("stream"):
+                    table = pa.ipc.open_stream(self._r).read_all()
+                    head = self._frame()
+            except (OSError, pa.ArrowException, ValueError) as e:
+                self.close()
+                raise ConnectionLostError(f"sash serve: connection lost before the answer was complete ({e})") from None
+            finally:
+                if writer is not None:
+                    writer.join()
+            if not head.get("ok"):
+                error = head.get("error") or {}
+                kind = error.get("kind", "internal")
+                if kind in ("protocol", "permission_denied", "internal"):
+                    self.close()
+                raise _BY_KIND.get(kind, _BY_KIND["internal"])(error.get("message", "unknown error"))
+            if failed and data is not None:
+                raise ConnectionLostError(f"sash serve: sending the request failed ({failed[0]})")
+            return table, head
+
+    def _frame(self) -> dict:
+        head = self._r.read(8)
+        if len(head) < 8 or head[:4] != _MAGIC:
+            raise ConnectionError("the connection ended" if len(head) < 8 else "not a sash frame")
+        (length,) = struct.unpack("<I", head[4:])
+        body = self._r.read(length)
+        if len(body) < length:
+            raise ConnectionError("the connection ended in a frame")
+        return json.loads(body)
+
+
+class _RemoteStream:
+    """A ``WindowStream``/``RollingStream`` kept by the server for this connection."""
+    _kind: str
+    _client: Client
+
+    def __init__(self, *, _session: int | None = None, **spec: Any):
+        if _session is None:
+            _, done = self._client.call({"op": "open", "stream": self._kind, "spec": _spec({}, spec)})
+            _session = done["session"]
+        self._session = _session
+        self._progress: dict = {}
+
+    @classmethod
+    def restore(cls, data: bytes) -> _RemoteStream:
+        schema = pa.schema([("snapshot", pa.large_binary())])
+        reader = pa.RecordBatchReader.from_batches(schema, [pa.record_batch([pa.array([data], pa.large_binary())], schema=schema)])
+        _, done = cls._client.call({"op": "restore", "stream": cls._kind}, reader)
+        return cls(_session=done["session"])
+
+    def _op(self, op: str, data: pa.RecordBatchReader | None = None, **more: Any) -> pa.Table | None:
+        table, done = self._client.call({"op": op, "session": self._session, **more}, data)
+        self._progress = done
+        return table
+
+    def push(self, data: Any) -> pa.Table:
+        return self._op("push", _reader(data))
+
+    def advance(self, watermark: Any) -> pa.Table:
+        if isinstance(watermark, int):
+            return self._op("advance", watermark=watermark)
+        array = pa.array([watermark])
+        return self._op("advance", pa.RecordBatchReader.from_batches(pa.schema([("w", array.type)]), [pa.record_batch([array], names=["w"])]))
+
+    def finish(self) -> pa.Table:
+        return self._op("finish")
+
+    def take_late(self) -> pa.Table:
+        return self._op("take_late")
+
+    def snapshot(self) -> bytes:
+        return self._op("snapshot").column(0)[0].as_py()
+
+    def close(self) -> None:
+        self._op("close")
+
+    @property
+    def watermark(self) -> int | None:
+        self._op("stats")
+        return self._progress.get("watermark")
+
+    @property
+    def stats(self) -> dict[str, int]:
+        self._op("stats")
+        return self._progress.get("stats", {})
