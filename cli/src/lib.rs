@@ -28,9 +28,9 @@ mod signals;
 mod spec;
 mod tail;
 
+pub use error::{EXIT_DATA_ERRORS, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK};
 /// The wire format of `sash serve` (docs/protocol.md), public for its fuzz target.
 pub use serve::wire;
-pub use error::{EXIT_DATA_ERRORS, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK};
 
 use args::{Cli, Command};
 use clap::{CommandFactory, Parser};

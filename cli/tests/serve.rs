@@ -144,7 +144,7 @@ impl Client {
     /// Whether the server closed the connection (after any error frame it sent).
     fn closed(&mut self) -> bool {
         let mut rest = Vec::new();
-        matches!(self.stream.read_to_end(&mut rest), Ok(_))
+        self.stream.read_to_end(&mut rest).is_ok()
     }
 }
 
@@ -234,9 +234,7 @@ fn answers_are_the_in_process_results_for_every_operation() {
     let values: Vec<&[u8]> = cuts.windows(2).map(|w| &text.as_bytes()[w[0]..w[1]]).collect();
     let bytes_batches: Vec<RecordBatch> = values
         .chunks(3)
-        .map(|chunk| {
-            RecordBatch::try_from_iter([("bytes", Arc::new(LargeBinaryArray::from_vec(chunk.to_vec())) as ArrayRef)]).unwrap()
-        })
+        .map(|chunk| RecordBatch::try_from_iter([("bytes", Arc::new(LargeBinaryArray::from_vec(chunk.to_vec())) as ArrayRef)]).unwrap())
         .collect();
     let (out, _) = client.request(json!({"op": "parse", "input": "bytes", "spec": spec(parse_spec)}), Some(&bytes_batches)).unwrap();
     let expected = sash_core::parse_bytes(&text.as_bytes().into(), &sash_core::ParseSpec::from_json(parse_spec).unwrap()).unwrap().batch;
@@ -247,7 +245,8 @@ fn answers_are_the_in_process_results_for_every_operation() {
 fn a_stream_session_gives_the_in_process_stream_results_and_survives_its_snapshot() {
     let server = Server::start(&[]);
     let mut client = server.connect();
-    let stream_spec = r#"{"time": "ts", "every": "1m", "by": "k", "null_time": "drop", "lateness": "2m", "aggs": ["count() as n", "sum(v) as s"]}"#;
+    let stream_spec =
+        r#"{"time": "ts", "every": "1m", "by": "k", "null_time": "drop", "lateness": "2m", "aggs": ["count() as n", "sum(v) as s"]}"#;
     let mut local = sash_core::WindowStream::from_json(stream_spec).unwrap();
     let (_, opened) = client.request(json!({"op": "open", "stream": "window", "spec": spec(stream_spec)}), None).unwrap();
     let session = opened["session"].as_u64().unwrap();
@@ -364,11 +363,14 @@ fn hostile_requests_get_an_error_or_a_closed_connection_and_the_server_goes_on()
         ),
         (
             "an IPC stream cut in a batch",
-            [frame(&json!({"op": "window_agg", "spec": spec(WINDOW)})), schema_and_batch[..schema_and_batch.len() - 100].to_vec()]
-                .concat(),
+            [frame(&json!({"op": "window_agg", "spec": spec(WINDOW)})), schema_and_batch[..schema_and_batch.len() - 100].to_vec()].concat(),
             "closed",
         ),
-        ("a 2 GB declared body", [frame(&json!({"op": "window_agg", "spec": spec(WINDOW)})), declared_body(&input[0], 2 << 30)].concat(), "resource_limit"),
+        (
+            "a 2 GB declared body",
+            [frame(&json!({"op": "window_agg", "spec": spec(WINDOW)})), declared_body(&input[0], 2 << 30)].concat(),
+            "resource_limit",
+        ),
         (
             "a 512 MB declared body that never comes",
             [frame(&json!({"op": "window_agg", "spec": spec(WINDOW)})), declared_body(&input[0], 512 << 20)].concat(),
@@ -447,10 +449,16 @@ fn sixteen_clients_at_once_each_get_the_in_process_result() {
                             assert_eq!(concat(&out, schema.clone()), concat(&expected, schema));
                         }
                         _ => {
-                            let lines: Vec<&str> = (0..500).map(|j| if j as u64 % (i + 2) == 0 { "x" } else { LINE }).collect();
+                            let lines: Vec<&str> = (0..500).map(|j| if (j as u64).is_multiple_of(i + 2) { "x" } else { LINE }).collect();
                             let batch = lines_batch(&lines);
-                            let (out, _) = client.request(json!({"op": "parse", "spec": {"format": "combined"}}), Some(&[batch.clone()])).unwrap();
-                            let expected = sash_core::parse_lines(batch.column(0).as_ref(), &sash_core::ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap()).unwrap();
+                            let (out, _) = client
+                                .request(json!({"op": "parse", "spec": {"format": "combined"}}), Some(std::slice::from_ref(&batch)))
+                                .unwrap();
+                            let expected = sash_core::parse_lines(
+                                batch.column(0).as_ref(),
+                                &sash_core::ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap(),
+                            )
+                            .unwrap();
                             assert_eq!(out, vec![expected.batch]);
                         }
                     }
@@ -469,12 +477,8 @@ fn the_socket_is_private_stale_sockets_are_replaced_and_other_files_kept() {
     let mode = std::fs::metadata(&server.socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     // A second server on the same path is refused; the first keeps serving.
-    let status = Command::new(env!("CARGO_BIN_EXE_sash"))
-        .args(["serve", "--socket"])
-        .arg(&server.socket)
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let status =
+        Command::new(env!("CARGO_BIN_EXE_sash")).args(["serve", "--socket"]).arg(&server.socket).stderr(Stdio::piped()).output().unwrap();
     assert_eq!(status.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&status.stderr).contains("another server is listening"));
     server.connect().request(json!({"op": "hello"}), None).unwrap();
@@ -574,7 +578,8 @@ fn sigterm_finishes_the_request_in_flight_then_removes_the_socket() {
 fn a_client_that_disconnects_cancels_its_work() {
     let server = Server::start(&[]);
     // A rolling quantile over rows of one key, grown until the call takes long enough.
-    let heavy = json!({"op": "rolling", "spec": {"time": "ts", "period": "100s", "aggs": ["quantile(v, 0.5) as q", "quantile(v, 0.9) as q9"]}});
+    let heavy =
+        json!({"op": "rolling", "spec": {"time": "ts", "period": "100s", "aggs": ["quantile(v, 0.5) as q", "quantile(v, 0.9) as q9"]}});
     let cpu = || {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.pid())).unwrap();
         let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
@@ -591,7 +596,7 @@ fn a_client_that_disconnects_cancels_its_work() {
         .unwrap();
         let mut client = server.connect();
         let start = Instant::now();
-        client.request(heavy.clone(), Some(&[batch.clone()])).unwrap();
+        client.request(heavy.clone(), Some(std::slice::from_ref(&batch))).unwrap();
         let full = start.elapsed();
         if full > Duration::from_millis(800) || n >= 64_000_000 {
             break (batch, full);
@@ -601,7 +606,7 @@ fn a_client_that_disconnects_cancels_its_work() {
     assert!(full > Duration::from_millis(500), "the call is too short ({full:?}) to see it cancelled");
 
     let mut client = server.connect();
-    client.send(&[frame(&heavy), ipc(&[batch.clone()], &batch.schema())].concat());
+    client.send(&[frame(&heavy), ipc(std::slice::from_ref(&batch), &batch.schema())].concat());
     std::thread::sleep(full / 5);
     drop(client);
     // Work stops: within a fraction of the full call, the server uses no CPU.

@@ -50,13 +50,8 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> CliResult<i32> {
     let own_uid = unsafe { libc::geteuid() };
     let mut allowed_uids = vec![own_uid];
     allowed_uids.extend(&args.allow_uid);
-    let options = Arc::new(Options {
-        timeout,
-        max_message_bytes: args.max_message_bytes,
-        max_clients: args.max_clients,
-        allowed_uids,
-        quiet,
-    });
+    let options =
+        Arc::new(Options { timeout, max_message_bytes: args.max_message_bytes, max_clients: args.max_clients, allowed_uids, quiet });
 
     let listener = bind(&args.socket, mode)?;
     let _socket_file = RemoveOnDrop(args.socket.clone());
@@ -156,7 +151,10 @@ fn admit(stream: &UnixStream, options: &Options, active: &AtomicUsize) -> Result
         Some(uid) => {
             return Err(Fail::new(
                 "permission_denied",
-                format!("permission denied: uid {uid} may not use this server (it serves uid {}; see --allow-uid)", options.allowed_uids[0]),
+                format!(
+                    "permission denied: uid {uid} may not use this server (it serves uid {}; see --allow-uid)",
+                    options.allowed_uids[0]
+                ),
             ))
         }
         None => return Err(Fail::new("permission_denied", "permission denied: the peer's credentials cannot be read")),

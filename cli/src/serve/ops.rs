@@ -393,7 +393,9 @@ fn one_bytes_column(schema: &Schema, what: &str) -> Result<(), Failure> {
         ));
     }
     match fields[0].data_type() {
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(()),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            Ok(())
+        }
         other => Err(call_error(
             "wrong_type",
             format!("column '{}' has type {other}, expected a string or binary column ({what})", fields[0].name()),
@@ -460,7 +462,10 @@ fn parse<R: Read, W: Write>(header: &Map<String, Value>, input: &mut IpcInput<R>
         }
         Some(other) => Err(call_error(
             "invalid_spec",
-            format!("invalid spec: \"input\" must be \"lines\" or \"bytes\", not {}", other.map_or("a non-string".to_string(), |s| format!("\"{s}\""))),
+            format!(
+                "invalid spec: \"input\" must be \"lines\" or \"bytes\", not {}",
+                other.map_or("a non-string".to_string(), |s| format!("\"{s}\""))
+            ),
         )),
     }
 }

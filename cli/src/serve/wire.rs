@@ -193,9 +193,7 @@ impl<R: Read> IpcInput<R> {
             return Ok(None);
         }
         if len > MAX_METADATA_BYTES {
-            return Err(WireError::protocol(format!(
-                "an IPC message header of {len} bytes: the limit is {MAX_METADATA_BYTES}"
-            )));
+            return Err(WireError::protocol(format!("an IPC message header of {len} bytes: the limit is {MAX_METADATA_BYTES}")));
         }
         let mut metadata = Vec::new();
         (&mut self.reader).take(len as u64).read_to_end(&mut metadata).map_err(|e| WireError::io(e, "an IPC message"))?;
@@ -238,14 +236,20 @@ impl<R: Read> IpcInput<R> {
                 Ok(None)
             }
             MessageHeader::RecordBatch => {
-                let schema = self.schema.clone().ok_or_else(|| WireError::protocol("invalid IPC stream: a record batch before the schema"))?;
-                let fb = message.header_as_record_batch().ok_or_else(|| WireError::protocol("invalid IPC stream: an empty record batch message"))?;
+                let schema =
+                    self.schema.clone().ok_or_else(|| WireError::protocol("invalid IPC stream: a record batch before the schema"))?;
+                let fb = message
+                    .header_as_record_batch()
+                    .ok_or_else(|| WireError::protocol("invalid IPC stream: an empty record batch message"))?;
                 let batch = arrow_ipc::reader::read_record_batch(&body, fb, schema, &self.dictionaries, None, &version).map_err(invalid)?;
                 Ok(Some(batch))
             }
             MessageHeader::DictionaryBatch => {
-                let schema = self.schema.clone().ok_or_else(|| WireError::protocol("invalid IPC stream: a dictionary before the schema"))?;
-                let fb = message.header_as_dictionary_batch().ok_or_else(|| WireError::protocol("invalid IPC stream: an empty dictionary message"))?;
+                let schema =
+                    self.schema.clone().ok_or_else(|| WireError::protocol("invalid IPC stream: a dictionary before the schema"))?;
+                let fb = message
+                    .header_as_dictionary_batch()
+                    .ok_or_else(|| WireError::protocol("invalid IPC stream: an empty dictionary message"))?;
                 arrow_ipc::reader::read_dictionary(&body, fb, &schema, &mut self.dictionaries, &version).map_err(invalid)?;
                 Ok(None)
             }
