@@ -309,7 +309,9 @@ fn errors_carry_the_bindings_kinds_and_messages_and_the_connection_goes_on() {
     )
     .unwrap_err()
     .to_string();
-    assert_eq!(bad.unwrap_err()["error"], json!({"kind": "unknown_column", "message": message}));
+    let bad = bad.unwrap_err();
+    assert_eq!(bad["error"], json!({"kind": "unknown_column", "message": message}));
+    assert_eq!(bad.get("closed"), None);
     let cases = [
         (json!({"op": "window_agg", "spec": {"time": "ts", "every": "1 fortnight", "aggs": ["count()"]}}), "invalid_duration"),
         (json!({"op": "window_agg", "spec": {"time": "v", "every": "1m", "aggs": ["count()"]}}), "wrong_type"),
@@ -388,6 +390,7 @@ fn hostile_requests_get_an_error_or_a_closed_connection_and_the_server_goes_on()
         } else {
             let answer = client.answer();
             assert_eq!(kind(&answer), *want, "{what}: {answer:?}");
+            assert_eq!(answer.as_ref().unwrap_err()["closed"], json!(true), "{what}");
             assert!(client.closed(), "{what}: the connection stays open after a protocol error");
         }
         warm(&server);

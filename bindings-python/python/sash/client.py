@@ -214,7 +214,7 @@ class Client:
             if not head.get("ok"):
                 error = head.get("error") or {}
                 kind = error.get("kind", "internal")
-                if kind in ("protocol", "permission_denied", "internal"):
+                if head.get("closed"):
                     self.close()
                 raise _BY_KIND.get(kind, _BY_KIND["internal"])(error.get("message", "unknown error"))
             if failed and data is not None:

@@ -79,7 +79,7 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> CliResult<i32> {
         next_id += 1;
         if let Err(refusal) = admit(&stream, &options, &active) {
             let _ = stream.set_write_timeout(Some(options.timeout));
-            let _ = Answer::new(&mut &stream).fail(&refusal);
+            let _ = Answer::new(&mut &stream).fail(&refusal, true);
             continue;
         }
         active.fetch_add(1, Ordering::SeqCst);
@@ -213,7 +213,7 @@ fn serve_connection(stream: UnixStream, options: &Options) {
             Ok(None) => return,
             Err(e) => {
                 if e.kind != "gone" {
-                    let _ = Answer::new(&mut writer).fail(&Fail::new(e.kind, e.message));
+                    let _ = Answer::new(&mut writer).fail(&Fail::new(e.kind, e.message), true);
                 }
                 return;
             }
@@ -236,7 +236,7 @@ fn serve_connection(stream: UnixStream, options: &Options) {
                 if !options.quiet && fail.kind == "internal" {
                     eprintln!("sash serve: {} (please report it)", fail.message);
                 }
-                let _ = answer.fail(&fail);
+                let _ = answer.fail(&fail, true);
                 return;
             }
             Failure::Call(fail) => fail,
@@ -245,17 +245,17 @@ fn serve_connection(stream: UnixStream, options: &Options) {
         let drained = if has_input && !input.is_broken() { input.drain() } else { Ok(()) };
         match drained {
             Ok(()) if !input.is_broken() => {
-                if answer.fail(&fail).is_err() {
+                if answer.fail(&fail, false).is_err() {
                     return;
                 }
             }
             Ok(()) => {
-                let _ = answer.fail(&Fail::new("protocol", fail.message));
+                let _ = answer.fail(&Fail::new("protocol", fail.message), true);
                 return;
             }
             Err(e) => {
                 if e.kind != "gone" {
-                    let _ = answer.fail(&Fail::new(e.kind, e.message));
+                    let _ = answer.fail(&Fail::new(e.kind, e.message), true);
                 }
                 return;
             }

@@ -126,8 +126,12 @@ impl<'w, W: Write> Answer<'w, W> {
 
     /// Ends a failed answer: the error as the head, or, after rows were
     /// sent, the end of their stream and the error as the tail.
-    pub fn fail(&mut self, fail: &Fail) -> io::Result<()> {
-        let frame = json!({"ok": false, "error": {"kind": fail.kind, "message": fail.message}});
+    /// `closing`: the server closes the connection after it (the frame says so).
+    pub fn fail(&mut self, fail: &Fail, closing: bool) -> io::Result<()> {
+        let mut frame = json!({"ok": false, "error": {"kind": fail.kind, "message": fail.message}});
+        if closing {
+            frame["closed"] = Value::Bool(true);
+        }
         match std::mem::replace(&mut self.state, State::Done) {
             State::Idle(w) => super::wire::write_frame(w, &frame).and_then(|_| w.flush()),
             State::Streaming(writer) => {

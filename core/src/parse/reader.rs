@@ -91,6 +91,9 @@ pub struct ParseReader<R: Read> {
     /// The memory of a chunk whose batch was dropped, read into again: a
     /// fresh chunk's pages would each be faulted in anew.
     pub(super) spare: Option<Vec<u8>>,
+    /// A read error that came after some bytes of a read: reported by the
+    /// next read, once those bytes are taken.
+    pub(super) held_error: Option<std::io::Error>,
 }
 
 /// Where the lines of one batch of a [`ParseReader`] came from: the text
@@ -196,6 +199,7 @@ impl<R: Read> ParseReader<R> {
             last: None,
             skipped: 0,
             spare: None,
+            held_error: None,
         })
     }
 
@@ -214,25 +218,43 @@ impl<R: Read> ParseReader<R> {
         self.parser.schema()
     }
 
-    /// Reads once into `buf`, growing it to at most `want` bytes; interrupted
-    /// reads are retried unless the caller cancelled the call. Ok(0) is the
-    /// end of the stream.
+    /// Reads into `buf` until it holds `want` bytes or the stream ends,
+    /// growing it (zero-filled once per call: a source that returns a few
+    /// bytes per read, as pipes and sockets do, must not cost a fill of the
+    /// whole chunk per read); interrupted reads are retried unless the
+    /// caller cancelled the call. Ok(0) is the end of the stream.
     pub(super) fn read_more(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<usize, ReadStop> {
         crate::exec::cancel::check().map_err(|_| ReadStop::Cancelled)?;
+        if let Some(e) = self.held_error.take() {
+            return Err(ReadStop::Io(e));
+        }
         let len = buf.len();
         buf.resize(want.max(len + 1), 0);
+        let mut filled = len;
         loop {
-            match self.reader.read(&mut buf[len..]) {
+            match self.reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
                 Ok(n) => {
-                    buf.truncate(len + n);
-                    return Ok(n);
+                    filled += n;
+                    if filled == buf.len() || crate::exec::cancel::is_cancelled() {
+                        break;
+                    }
                 }
                 // A signal (Ctrl-C among them), not the end: read again.
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
                     if crate::exec::cancel::is_cancelled() {
+                        if filled > len {
+                            break;
+                        }
                         buf.truncate(len);
                         return Err(ReadStop::Cancelled);
                     }
+                }
+                // What was read before the error is taken first; the
+                // error is the next read's.
+                Err(e) if filled > len => {
+                    self.held_error = Some(e);
+                    break;
                 }
                 Err(e) => {
                     buf.truncate(len);
@@ -240,6 +262,8 @@ impl<R: Read> ParseReader<R> {
                 }
             }
         }
+        buf.truncate(filled);
+        Ok(filled - len)
     }
 
     /// Gives up after a read error: the complete lines of `buf` are the last

@@ -283,6 +283,54 @@ impl std::io::Read for Repeat {
     }
 }
 
+/// A source that returns a few bytes per read, as pipes and sockets do,
+/// and fails after `fail_after` bytes (if given).
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    per_read: usize,
+    fail_after: Option<usize>,
+    read: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.fail_after.is_some_and(|at| self.read >= at) {
+            return Err(std::io::Error::other("the pipe broke"));
+        }
+        let limit = self.fail_after.map_or(usize::MAX, |at| at - self.read);
+        let n = buf.len().min(self.per_read).min(self.bytes.len()).min(limit);
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        self.read += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_stream_of_short_reads_gives_the_rows_of_one_buffer_and_its_error_after_them() {
+    let spec = ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap();
+    let log = std::fs::read(log_path("apache_combined_10k.log")).unwrap();
+    let whole = parse_bytes(&Buffer::from_vec(log.clone()), &spec).unwrap().batch;
+    for per_read in [1, 7, 4096, 65_536] {
+        let reader = Trickle { bytes: &log[..log.len().min(per_read * 50_000)], per_read, fail_after: None, read: 0 };
+        let taken = reader.bytes.len();
+        let (batches, error) = read_all(ParseReader::new(reader, &spec).unwrap().with_chunk_bytes(300_000));
+        assert_eq!(error, None);
+        let expected = parse_bytes(&Buffer::from_slice_ref(&log[..taken]), &spec).unwrap().batch;
+        assert_eq!(arrow_select::concat::concat_batches(&whole.schema(), &batches).unwrap(), expected, "{per_read} bytes a read");
+    }
+    // A read error after some bytes of a read: those bytes' complete lines
+    // come first, then the error, naming the bytes of the line it cut.
+    let cut = 1_000_003;
+    let reader = Trickle { bytes: &log, per_read: 4096, fail_after: Some(cut), read: 0 };
+    let (batches, error) = read_all(ParseReader::new(reader, &spec).unwrap().with_chunk_bytes(300_000));
+    let complete = memchr::memrchr(b'\n', &log[..cut]).unwrap() + 1;
+    let expected = parse_bytes(&Buffer::from_slice_ref(&log[..complete]), &spec).unwrap().batch;
+    assert_eq!(arrow_select::concat::concat_batches(&whole.schema(), &batches).unwrap(), expected);
+    let error = error.expect("the read error");
+    assert!(error.contains("the pipe broke") && error.contains(&format!("the {} bytes", cut - complete)), "{error}");
+}
+
 #[test]
 fn a_stream_reader_reads_past_lines_longer_than_max_line_bytes() {
     let spec = ParseSpec::from_json(r#"{"format": "logfmt", "fields": {"a": "int"}, "max_line_bytes": 1000}"#).unwrap();
