@@ -126,10 +126,12 @@ test-c-conformance:
 # scratch module that imports the package through a replace directive, with
 # the cgo flags `pkg-config sash` gives for the prefix test-c-install made.
 GO_PKG_CONFIG_PATH := $(CURDIR)/$(C_BUILD)/prefix/lib/pkgconfig
-test-go: test-c-install ## Go binding tests (bindings-go, cgo + arrow-go cdata, -race): corpus, errors across goroutines, bad inputs, a module built against the installed libsash
+test-go: test-c-install ## Go binding tests (bindings-go, cgo + arrow-go cdata, -race): corpus, errors across goroutines, bad inputs, a module built against the installed libsash; the pure-Go sash serve client (bindings-go/client, no cgo)
 	@command -v go >/dev/null || { echo "test-go: the Go toolchain is required (bindings-go)"; exit 1; }
 	cd bindings-go && CGO_CFLAGS="-I$(CURDIR)/include" CGO_LDFLAGS="$(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)" \
-	  SASH_TEST_EXTERNAL=1 PKG_CONFIG_PATH=$(GO_PKG_CONFIG_PATH) go test -race -count=1 ./...
+	  SASH_TEST_EXTERNAL=1 SASH_BIN=$(CURDIR)/$(C_BUILD)/prefix/bin/sash PKG_CONFIG_PATH=$(GO_PKG_CONFIG_PATH) go test -race -count=1 ./...
+	# The socket client must build and pass without cgo (`sash serve` is its kernel).
+	cd bindings-go && CGO_ENABLED=0 SASH_BIN=$(CURDIR)/$(C_BUILD)/prefix/bin/sash go test -count=1 ./client/
 
 install: ## Install the `sash` command, libsash (.so, .a), include/sash.h and sash.pc under PREFIX (default /usr/local)
 	$(MAKE) --no-print-directory lib-c PROFILE=$(INSTALL_PROFILE)
