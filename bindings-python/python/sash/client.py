@@ -81,9 +81,14 @@ def _duration(value: Any) -> Any:
     return value
 
 
-def _spec(named: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    spec = {k: _duration(v) for k, v in named.items() if v is not None}
-    spec.update({k: _duration(v) for k, v in extra.items()})
+_WINDOW_KEYS = ("time", "every", "period", "offset", "session_gap", "by", "aggs", "closed", "null_time")
+_ROLLING_KEYS = ("time", "period", "by", "aggs", "closed", "null_time")
+
+
+def _spec(keys: tuple[str, ...], given: dict[str, Any]) -> dict[str, Any]:
+    """The spec in the native module's key order (a stream's snapshot holds its spec's bytes)."""
+    spec = {k: _duration(given[k]) for k in keys if given.get(k) is not None}
+    spec.update({k: _duration(v) for k, v in given.items() if k not in keys})
     return spec
 
 
@@ -151,18 +156,16 @@ class Client:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def window_agg(self, data: Any, *, time: str, every=None, period=None, offset=None, session_gap=None,
-                   by=None, aggs, closed=None, null_time=None, **extra: Any) -> pa.Table:
-        spec = _spec(dict(time=time, every=every, period=period, offset=offset, session_gap=session_gap,
-                          by=by, aggs=aggs, closed=closed, null_time=null_time), extra)
-        return self.call({"op": "window_agg", "spec": spec}, _reader(data))[0]
+    def window_agg(self, data: Any, **spec: Any) -> pa.Table:
+        """``sash.window_agg``: time=, every=, period=, offset=, session_gap=, by=, aggs=, closed=, null_time=."""
+        return self.call({"op": "window_agg", "spec": _spec(_WINDOW_KEYS, spec)}, _reader(data))[0]
 
-    def rolling(self, data: Any, *, time: str, period, by=None, aggs, closed=None, null_time=None, **extra: Any) -> pa.Table:
-        spec = _spec(dict(time=time, period=period, by=by, aggs=aggs, closed=closed, null_time=null_time), extra)
-        return self.call({"op": "rolling", "spec": spec}, _reader(data))[0]
+    def rolling(self, data: Any, **spec: Any) -> pa.Table:
+        """``sash.rolling``: time=, period=, by=, aggs=, closed=, null_time=."""
+        return self.call({"op": "rolling", "spec": _spec(_ROLLING_KEYS, spec)}, _reader(data))[0]
 
     def parse(self, lines: Any, format: str, **options: Any) -> pa.Table:
-        op = {"op": "parse", "spec": _spec({"format": format}, options)}
+        op = {"op": "parse", "spec": _spec(("format",), {"format": format, **options})}
         if isinstance(lines, (bytes, bytearray, memoryview)):
             op["input"] = "bytes"
         return self.call(op, _lines(lines))[0]
@@ -173,7 +176,7 @@ class Client:
                 while chunk := f.read(16 << 20):
                     yield pa.record_batch([pa.array([chunk], pa.large_binary())], names=["bytes"])
         schema = pa.schema([("bytes", pa.large_binary())])
-        op = {"op": "parse", "input": "bytes", "spec": _spec({"format": format}, options)}
+        op = {"op": "parse", "input": "bytes", "spec": _spec(("format",), {"format": format, **options})}
         table = self.call(op, pa.RecordBatchReader.from_batches(schema, chunks()))[0]
         return table if batch_size is None else pa.RecordBatchReader.from_batches(table.schema, table.to_batches(batch_size))
 
@@ -239,7 +242,8 @@ class _RemoteStream:
 
     def __init__(self, *, _session: int | None = None, **spec: Any):
         if _session is None:
-            _, done = self._client.call({"op": "open", "stream": self._kind, "spec": _spec({}, spec)})
+            keys = (_WINDOW_KEYS if self._kind == "window" else _ROLLING_KEYS) + ("lateness",)
+            _, done = self._client.call({"op": "open", "stream": self._kind, "spec": _spec(keys, spec)})
             _session = done["session"]
         self._session = _session
         self._progress: dict = {}
