@@ -175,7 +175,7 @@ test-jvm: venv ## JVM binding tests: corpus through the Java API, Spark local[2]
 	$(MAKE) --no-print-directory lib-jvm JVM_PROFILE=test-opt JVM_BUILD="$(RUST_TEST_CRATES) --lib --tests"
 	$(MAKE) --no-print-directory python-dev PY_PROFILE=test-opt
 	$(MAKE) --no-print-directory $(C_BUILD)/snapshot_step
-	cd bindings-jvm && $(MVN) $(JVM_FLAGS) -Dsash.python=$(abspath $(PY)) verify
+	cd bindings-jvm && $(MVN) $(JVM_FLAGS) -Dsash.python=$(abspath $(PY)) -Dsash.bin=$(TARGET_DIR)/$(TEST_PROFILE)/sash verify
 
 $(C_BUILD)/snapshot_step: tests/c/snapshot_step.c tests/c/arrow_build.h include/sash.h
 	$(MAKE) --no-print-directory lib-c PROFILE=$(TEST_PROFILE) LIB_C_FEATURES="$(TEST_FEATURES)"
