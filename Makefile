@@ -9,7 +9,7 @@ CARGO       ?= cargo
 # CI machines have 2 cores; never ask for more jobs than that.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-flink bench-threads bench-cli bench-parse bench-quantile bench-rust python-dev lint fmt venv clean \
+.PHONY: help demo test test-rust test-corpus test-python test-c test-jvm bench bench-c bench-jvm bench-flink bench-threads bench-cli bench-parse bench-quantile bench-serve bench-rust python-dev lint fmt venv clean \
         header lib-c install test-c-header test-c-programs test-c-install test-c-conformance test-go lib-jvm jar
 
 # ---- C binding (issue #5) ----
@@ -183,7 +183,7 @@ $(C_BUILD)/snapshot_step: tests/c/snapshot_step.c tests/c/arrow_build.h include/
 	@# It uses a few of the shared helpers: the others are unused here.
 	gcc $(CFLAGS_TEST) -Wno-unused-function tests/c/snapshot_step.c -o $@ $(TARGET_DIR)/$(TEST_PROFILE)/libsash.a $(C_LIBS)
 
-bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows, sorted and shuffled; then the C path (bench-c), the JVM (bench-jvm), Flink (bench-flink), threads (bench-threads) and the command (bench-cli)
+bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python wheel) against DuckDB, Polars, pandas on 10M rows, sorted and shuffled; then the C path (bench-c), the JVM (bench-jvm), Flink (bench-flink), threads (bench-threads), the command (bench-cli) and the socket service (bench-serve)
 	$(PY) bench/run.py
 	$(PY) bench/unsorted.py
 	$(MAKE) --no-print-directory bench-parse
@@ -193,6 +193,10 @@ bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python whee
 	$(MAKE) --no-print-directory bench-flink
 	$(MAKE) --no-print-directory bench-threads
 	$(MAKE) --no-print-directory bench-cli
+	$(MAKE) --no-print-directory bench-serve
+
+bench-serve: python-dev ## sash serve through the Python client against the same calls in-process: 10M-row tumbling round trip, 1 GB parse end to end, the socket's copy floor, Arrow Flight's published figures; writes bench/results-serve.md
+	$(PY) bench/serve.py
 
 bench-threads: bench-rust venv ## Every kernel with 1 and all threads, and against DuckDB and Polars with all theirs; writes bench/results-threads.md
 	$(PY) bench/threads.py
