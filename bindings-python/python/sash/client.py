@@ -23,7 +23,6 @@ import pyarrow as pa
 import pyarrow.ipc
 
 try:  # The native module's classes when it is there, so `except sash.SashError` catches both.
-    from sash._sash import SashError as _NativeBase
     from sash import _sash as _errors
 except ImportError:  # pragma: no cover - exercised by the test that hides the native module
     _errors = None

@@ -27,6 +27,16 @@ fn distinct_type(data_type: DataType) -> DataType {
     }
 }
 
+/// Each row's value as `count_distinct` compares values: its encoding, and
+/// which rows are null (not counted). For kernels that keep their own sets
+/// (the rolling sweep, whose windows values enter and leave).
+pub(crate) fn distinct_keys(array: &ArrayRef) -> Result<(arrow_row::Rows, Option<arrow_buffer::NullBuffer>)> {
+    let converter = RowConverter::new(vec![SortField::new(distinct_type(array.data_type().clone()))])?;
+    let normalized = normalized_floats(array.clone())?;
+    let nulls = normalized.logical_nulls();
+    Ok((encode_rows(&converter, &normalized)?, nulls))
+}
+
 /// What a distinct count keeps per slot: the encoded values (exact) or a
 /// HyperLogLog of their hashes (approximate).
 pub(super) trait DistinctState: SlotState {

@@ -244,6 +244,7 @@ mod variance;
 mod tests;
 
 use count::{AllNull, Count};
+pub(crate) use distinct::distinct_keys;
 use distinct::Distinct;
 use pick::{PickRow, PickRule};
 pub(crate) use plan::AggPlan;

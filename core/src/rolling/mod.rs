@@ -3,6 +3,7 @@
 
 mod frame;
 mod quantile;
+mod slide;
 pub mod stream;
 mod sweep;
 
@@ -100,8 +101,10 @@ pub fn rolling_with_schema(schema: &SchemaRef, batches: &[RecordBatch], spec: &R
     Ok((out_schema, parts))
 }
 
-/// The aggregates of time-ordered input, in time order: exact quantiles by
-/// their own sweep, everything else by the fastest path that takes it.
+/// The aggregates of time-ordered input, in time order: exact quantiles,
+/// `count_distinct`, `first` and `last` by their own sweeps (values enter
+/// and leave each window once), everything else by the fastest path that
+/// takes it.
 fn aggregate(
     schema: &SchemaRef,
     input: &Prepared,
@@ -110,11 +113,13 @@ fn aggregate(
     n: usize,
     plan: &mut AggPlan,
 ) -> Result<Vec<ArrayRef>> {
-    let is_exact_quantile = |a: &crate::spec::expr::AggExpr| matches!(a.func, AggFunc::Median | AggFunc::Quantile);
-    if !spec.aggs.iter().any(is_exact_quantile) {
+    let is_swept = |a: &crate::spec::expr::AggExpr| {
+        matches!(a.func, AggFunc::Median | AggFunc::Quantile | AggFunc::CountDistinct | AggFunc::First | AggFunc::Last)
+    };
+    if !spec.aggs.iter().any(is_swept) {
         return aggregate_without_quantiles(schema, input, spec, period, n, plan);
     }
-    let rest = RollingSpec { aggs: spec.aggs.iter().filter(|a| !is_exact_quantile(a)).cloned().collect(), ..spec.clone() };
+    let rest = RollingSpec { aggs: spec.aggs.iter().filter(|a| !is_swept(a)).cloned().collect(), ..spec.clone() };
     let mut rest_columns = if rest.aggs.is_empty() {
         Vec::new()
     } else {
@@ -130,20 +135,27 @@ fn aggregate(
     let times = input.time.values(batch.column(input.time.index));
     let mut out = Vec::with_capacity(spec.aggs.len());
     for agg in &spec.aggs {
-        if !is_exact_quantile(agg) {
+        if !is_swept(agg) {
             out.push(rest_columns.next().expect("one column per other aggregation"));
             continue;
         }
-        let column = agg.column.as_deref().expect("quantiles name a column");
-        let index = batch.schema().index_of(column)?;
-        let values = quantile::float_values(batch.column(index))?;
-        let sweep =
-            quantile::QuantileSweep::new(&values, if agg.func == AggFunc::Median { 0.5 } else { agg.q.expect("parser guarantees q") });
-        let mut result: Vec<Option<f64>> = vec![None; batch.num_rows()];
-        for segment in segments.iter() {
-            sweep.run(segment, &mut result, |mut visit| for_each_window(segment, &times, spec, period, &mut visit))?;
-        }
-        out.push(Arc::new(Float64Array::from(result)) as ArrayRef);
+        let column = agg.column.as_deref().expect("swept aggregations name a column");
+        let values = batch.column(batch.schema().index_of(column)?);
+        let swept = match agg.func {
+            AggFunc::CountDistinct => slide::count_distinct(values, &segments, &times, spec, period)?,
+            AggFunc::First | AggFunc::Last => slide::first_or_last(values, agg.func == AggFunc::Last, &segments, &times, spec, period)?,
+            _ => {
+                let values = quantile::float_values(values)?;
+                let q = if agg.func == AggFunc::Median { 0.5 } else { agg.q.expect("parser guarantees q") };
+                let sweep = quantile::QuantileSweep::new(&values, q);
+                let mut result: Vec<Option<f64>> = vec![None; batch.num_rows()];
+                for segment in segments.iter() {
+                    sweep.run(segment, &mut result, |mut visit| for_each_window(segment, &times, spec, period, &mut visit))?;
+                }
+                Arc::new(Float64Array::from(result)) as ArrayRef
+            }
+        };
+        out.push(swept);
     }
     Ok(out)
 }
