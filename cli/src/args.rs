@@ -378,6 +378,10 @@ pub struct ServeArgs {
     /// The largest IPC message (one batch) a request may send, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = crate::serve::wire::DEFAULT_MAX_MESSAGE_BYTES)]
     pub max_message_bytes: u64,
+    /// window_agg holds at most about this many bytes of a request's rows, aggregating larger
+    /// inputs part by part into partial states (the same result, memory bounded by the windows)
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub window_part_bytes: usize,
     /// Within a request, a read or write that makes no progress for this long ends the connection
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub timeout: String,

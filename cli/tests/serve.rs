@@ -52,8 +52,13 @@ impl Server {
     }
 
     fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// A line of /proc/PID/status, in KiB (VmRSS, VmHWM: the peak).
+    fn status_kib(&self, key: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        let line = status.lines().find(|l| l.starts_with(key)).unwrap();
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
@@ -239,6 +244,49 @@ fn answers_are_the_in_process_results_for_every_operation() {
     let (out, _) = client.request(json!({"op": "parse", "input": "bytes", "spec": spec(parse_spec)}), Some(&bytes_batches)).unwrap();
     let expected = sash_core::parse_bytes(&text.as_bytes().into(), &sash_core::ParseSpec::from_json(parse_spec).unwrap()).unwrap().batch;
     assert_eq!(concat(&out, expected.schema()), expected);
+}
+
+/// A window_agg larger than --window-part-bytes is aggregated part by part:
+/// the same bytes as one call, for every kind of window and aggregation that
+/// depends on order (first, last) or on all values (quantiles, distinct).
+#[test]
+fn a_window_agg_in_parts_is_the_one_call_result() {
+    let server = Server::start(&["--window-part-bytes", "20000"]);
+    let mut client = server.connect();
+    let input: Vec<RecordBatch> = (0..23).map(|i| rows(700 + 37 * i, 40 + i as u64)).collect();
+    let specs = [
+        WINDOW.to_string(),
+        r#"{"time": "ts", "every": "1m", "period": "5m", "by": "k", "null_time": "drop", "aggs": ["count_distinct(v) as d", "last(v) as l", "median(v) as m", "min(v)", "mean(v)"]}"#.to_string(),
+        r#"{"time": "ts", "session_gap": "20s", "by": "k", "null_time": "drop", "aggs": ["count() as n", "first(v) as f", "last(v) as l", "max(v)"]}"#.to_string(),
+        // Float sums and variances may differ in the last bits when split: held whole.
+        r#"{"time": "ts", "every": "7m", "null_time": "drop", "aggs": ["approx_count_distinct(v) as a", "var(v)", "sum(v)"]}"#.to_string(),
+        r#"{"time": "ts", "every": "3m", "by": "k", "null_time": "drop", "aggs": ["sum(k) as s", "mean(k) as m", "max_by(v, ts) as x"]}"#.to_string(),
+    ];
+    for text in &specs {
+        let expected = sash_core::window_agg(&input[0].schema(), &input, &sash_core::WindowSpec::from_json(text).unwrap()).unwrap();
+        let (out, _) = client.request(json!({"op": "window_agg", "spec": spec(text)}), Some(&input)).unwrap();
+        assert_eq!(out, vec![expected], "{text}");
+    }
+    // The rows are not held: 200 MB of them through a server holding 8 MB.
+    let server = Server::start(&["--window-part-bytes", "8000000"]);
+    let mut client = server.connect();
+    client.request(json!({"op": "hello"}), None).unwrap();
+    let before = server.status_kib("VmHWM:");
+    let big: Vec<RecordBatch> = (0..100).map(|i| rows(80_000, 7 + i)).collect();
+    let big_bytes: usize = big.iter().map(RecordBatch::get_array_memory_size).sum();
+    assert!(big_bytes > 150 << 20, "{big_bytes}");
+    let exact = r#"{"time": "ts", "every": "1m", "by": "k", "null_time": "drop", "aggs": ["count() as n", "first(v) as f", "max(v)", "count_distinct(k) as d", "sum(k)"]}"#;
+    let (out, _) = client.request(json!({"op": "window_agg", "spec": spec(exact)}), Some(&big)).unwrap();
+    let expected = sash_core::window_agg(&big[0].schema(), &big, &sash_core::WindowSpec::from_json(exact).unwrap()).unwrap();
+    assert_eq!(out, vec![expected]);
+    let grown = (server.status_kib("VmHWM:") - before) << 10;
+    assert!(grown < big_bytes as u64 / 3, "the server's peak grew by {grown} bytes for {big_bytes} bytes of rows");
+
+    // Null times under null_time "error": the count of the whole input, as one call says.
+    let no_drop = r#"{"time": "ts", "every": "1m", "aggs": ["count()"]}"#;
+    let expected = sash_core::window_agg(&input[0].schema(), &input, &sash_core::WindowSpec::from_json(no_drop).unwrap()).unwrap_err();
+    let answer = client.request(json!({"op": "window_agg", "spec": spec(no_drop)}), Some(&input));
+    assert_eq!(answer.unwrap_err()["error"]["message"], json!(expected.to_string()));
 }
 
 #[test]

@@ -30,6 +30,7 @@ struct Options {
     timeout: Duration,
     max_message_bytes: u64,
     max_clients: usize,
+    window_part_bytes: usize,
     allowed_uids: Vec<u32>,
     quiet: bool,
 }
@@ -50,8 +51,14 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> CliResult<i32> {
     let own_uid = unsafe { libc::geteuid() };
     let mut allowed_uids = vec![own_uid];
     allowed_uids.extend(&args.allow_uid);
-    let options =
-        Arc::new(Options { timeout, max_message_bytes: args.max_message_bytes, max_clients: args.max_clients, allowed_uids, quiet });
+    let options = Arc::new(Options {
+        timeout,
+        max_message_bytes: args.max_message_bytes,
+        max_clients: args.max_clients,
+        window_part_bytes: args.window_part_bytes,
+        allowed_uids,
+        quiet,
+    });
 
     let listener = bind(&args.socket, mode)?;
     let _socket_file = RemoveOnDrop(args.socket.clone());
@@ -223,7 +230,9 @@ fn serve_connection(stream: UnixStream, options: &Options) {
         let mut input = IpcInput::new(&mut reader, options.max_message_bytes);
         let mut answer = Answer::new(&mut writer);
         let outcome = sash_ffi::panic::catch(|| {
-            sash_core::cancel::with_check(&|| hung_up(fd), || ops::run(&op, &header, &mut input, &mut answer, &mut sessions))
+            sash_core::cancel::with_check(&|| hung_up(fd), || {
+                ops::run(&op, &header, &mut input, &mut answer, &mut sessions, options.window_part_bytes)
+            })
         });
         let failure = match outcome {
             Ok(Ok(())) => continue,

@@ -225,13 +225,13 @@ pub fn run<R: Read, W: Write>(
     input: &mut IpcInput<R>,
     answer: &mut Answer<'_, W>,
     sessions: &mut Sessions,
+    window_part_bytes: usize,
 ) -> Result<(), Failure> {
     match op {
         "hello" => answer.finish(map(json!({"protocol": 1, "version": env!("CARGO_PKG_VERSION")}))),
         "window_agg" => {
             let spec = WindowSpec::from_json(&spec_text(header)?)?;
-            let (schema, batches) = read_all(input)?;
-            let out = sash_core::window_agg(&schema, &batches, &spec)?;
+            let out = window_agg(input, &spec, window_part_bytes)?;
             answer.batch(&out)?;
             answer.finish(Map::new())
         }
@@ -363,6 +363,51 @@ fn opened<W: Write>(answer: &mut Answer<'_, W>, sessions: &mut Sessions, session
     let id = sessions.add(session);
     extra.insert("session".into(), Value::from(id));
     answer.finish(extra)
+}
+
+/// `window_agg` of the request's rows, holding at most about `part_bytes`
+/// of them when its aggregations give the same bytes from partial states
+/// (`partial::splits_exactly`; float sums, `var`, `std` do not, and hold
+/// the whole input as in-process): an input that fits is one call, a larger
+/// one is aggregated part by part into partial states (merged as they pile
+/// up), whose merge is what one call over all the rows gives.
+fn window_agg<R: Read>(input: &mut IpcInput<R>, spec: &WindowSpec, part_bytes: usize) -> Result<RecordBatch, Failure> {
+    let schema = input.schema()?;
+    let part_bytes = if sash_core::partial::splits_exactly(&schema, spec) { part_bytes } else { usize::MAX };
+    let (mut held, mut held_bytes, mut position) = (Vec::new(), 0usize, 0u64);
+    let mut partials: Vec<RecordBatch> = Vec::new();
+    while let Some(batch) = input.next_batch()? {
+        sash_core::cancel::check()?;
+        held_bytes += batch.get_array_memory_size();
+        held.push(batch);
+        if held_bytes < part_bytes {
+            continue;
+        }
+        match sash_core::partial::window_agg_partial(&schema, &held, spec, position) {
+            Ok(part) => partials.push(part),
+            Err(SashError::NullTime { column, count }) => {
+                // The message counts every null time of the input, as one call's does.
+                let mut count = count;
+                while let Some(batch) = input.next_batch()? {
+                    count += batch.column_by_name(&column).map_or(0, |c| c.null_count());
+                }
+                return Err(SashError::NullTime { column, count }.into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        position += held.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        (held, held_bytes) = (Vec::new(), 0);
+        if partials.len() >= 8 {
+            partials = vec![sash_core::partial::window_agg_merge_states(&schema, spec, &partials)?];
+        }
+    }
+    if partials.is_empty() {
+        return Ok(sash_core::window_agg(&schema, &held, spec)?);
+    }
+    if !held.is_empty() {
+        partials.push(sash_core::partial::window_agg_partial(&schema, &held, spec, position)?);
+    }
+    Ok(sash_core::partial::window_agg_merge(&schema, spec, &partials)?)
 }
 
 fn read_all<R: Read>(input: &mut IpcInput<R>) -> Result<(SchemaRef, Vec<RecordBatch>), Failure> {

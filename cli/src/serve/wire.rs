@@ -23,6 +23,8 @@ pub const MAX_METADATA_BYTES: usize = 64 << 20;
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 1 << 30;
 
 const CONTINUATION: [u8; 4] = [0xFF; 4];
+/// The part of a declared IPC body reserved before its bytes arrive.
+const TRUSTED_BODY_BYTES: u64 = 64 << 20;
 
 /// Why the bytes on the wire cannot be read as the protocol says; the
 /// connection cannot go on after it (where the next request starts is unknown).
@@ -217,11 +219,16 @@ impl<R: Read> IpcInput<R> {
                 ),
             });
         }
-        // Grown as the bytes arrive: a body declared and never sent costs nothing.
-        let mut body = Vec::new();
+        // Reserved up to a bound and grown as the bytes arrive beyond it: a
+        // body declared and never sent costs untouched address space only.
+        let mut body = Vec::with_capacity(body_len.min(TRUSTED_BODY_BYTES) as usize);
         (&mut self.reader).take(body_len).read_to_end(&mut body).map_err(|e| WireError::io(e, "an IPC message body"))?;
         if body.len() as u64 != body_len {
             return Err(WireError::protocol("the connection ended in the middle of an IPC message body"));
+        }
+        // The batch keeps its body: not twice its size after doubling.
+        if body.capacity() > body.len() + body.len() / 8 {
+            body.shrink_to_fit();
         }
         let body = Buffer::from_vec(body);
         let invalid = |e: arrow_schema::ArrowError| WireError::protocol(format!("invalid IPC stream: {e}"));

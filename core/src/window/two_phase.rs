@@ -61,6 +61,27 @@ pub fn window_agg_partial(schema: &SchemaRef, batches: &[RecordBatch], spec: &Wi
     crate::window::window_agg_states(schema, batches, spec, first_position)
 }
 
+/// Whether every aggregation of `spec` over `schema` gives the same bytes
+/// merged from partial states as in one call, however the rows are split
+/// (docs/semantics.md, "Same bytes, whatever the split"): all but `var`,
+/// `std`, `approx_quantile`, and `sum`/`mean` of floating-point columns.
+/// An engine that must match one call byte for byte splits only then.
+pub fn splits_exactly(schema: &Schema, spec: &WindowSpec) -> bool {
+    use crate::spec::expr::AggFunc;
+    spec.aggs.iter().all(|agg| match agg.func {
+        AggFunc::Var | AggFunc::Std | AggFunc::ApproxQuantile => false,
+        AggFunc::Sum | AggFunc::Mean => agg.column.as_deref().and_then(|c| schema.field_with_name(c).ok()).is_some_and(|f| {
+            let t = match f.data_type() {
+                DataType::Dictionary(_, value) => value.as_ref(),
+                t => t,
+            };
+            t.is_integer()
+                || matches!(t, DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..))
+        }),
+        _ => true,
+    })
+}
+
 /// The second step: merges batches of [`window_agg_partial`] (or of earlier
 /// merges of them, see [`window_agg_merge_states`]) of an input of schema
 /// `schema` into the result [`crate::window_agg`] gives for all their rows,
@@ -257,6 +278,21 @@ fn conform(batch: &RecordBatch, fields: &[Field]) -> Result<RecordBatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_aggregations_exact_under_splits_split_exactly() {
+        let schema = Schema::new(vec![
+            Field::new("ts", DataType::Int64, false),
+            Field::new("f", DataType::Float64, true),
+            Field::new("i", DataType::Int32, true),
+            Field::new("d", DataType::Decimal128(20, 2), true),
+        ]);
+        let splits = |aggs: &str| splits_exactly(&schema, &spec(&format!(r#"{{"time": "ts", "every": 10, "aggs": {aggs}}}"#)));
+        assert!(splits(r#"["count()", "sum(i)", "mean(d)", "min(f)", "first(f)", "median(f)", "count_distinct(f)", "max_by(f, i)"]"#));
+        for inexact in ["sum(f)", "mean(f)", "var(i)", "std(d)", "approx_quantile(f, 0.5)"] {
+            assert!(!splits(&format!(r#"["count()", "{inexact}"]"#)), "{inexact}");
+        }
+    }
 
     #[test]
     fn extremes_no_output_asks_for_are_null_in_the_state_not_sentinels() {
