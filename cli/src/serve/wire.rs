@@ -239,7 +239,8 @@ impl<R: Read> IpcInput<R> {
                     return Err(WireError::protocol("invalid IPC stream: a second schema message"));
                 }
                 let fb = message.header_as_schema().ok_or_else(|| WireError::protocol("invalid IPC stream: an empty schema message"))?;
-                self.schema = Some(Arc::new(arrow_ipc::convert::fb_to_schema(fb)));
+                let schema = guard("schema", || arrow_ipc::convert::fb_to_schema(fb))?;
+                self.schema = Some(Arc::new(schema));
                 Ok(None)
             }
             MessageHeader::RecordBatch => {
@@ -248,7 +249,10 @@ impl<R: Read> IpcInput<R> {
                 let fb = message
                     .header_as_record_batch()
                     .ok_or_else(|| WireError::protocol("invalid IPC stream: an empty record batch message"))?;
-                let batch = arrow_ipc::reader::read_record_batch(&body, fb, schema, &self.dictionaries, None, &version).map_err(invalid)?;
+                let dictionaries = &self.dictionaries;
+                let batch =
+                    guard("record batch", || arrow_ipc::reader::read_record_batch(&body, fb, schema, dictionaries, None, &version))?
+                        .map_err(invalid)?;
                 Ok(Some(batch))
             }
             MessageHeader::DictionaryBatch => {
@@ -257,12 +261,19 @@ impl<R: Read> IpcInput<R> {
                 let fb = message
                     .header_as_dictionary_batch()
                     .ok_or_else(|| WireError::protocol("invalid IPC stream: an empty dictionary message"))?;
-                arrow_ipc::reader::read_dictionary(&body, fb, &schema, &mut self.dictionaries, &version).map_err(invalid)?;
+                let dictionaries = &mut self.dictionaries;
+                guard("dictionary", || arrow_ipc::reader::read_dictionary(&body, fb, &schema, dictionaries, &version))?.map_err(invalid)?;
                 Ok(None)
             }
             other => Err(WireError::protocol(format!("invalid IPC stream: a {other:?} message"))),
         }
     }
+}
+
+/// Runs one of arrow-ipc's decoders, which panic on some malformed
+/// flatbuffers (a schema without fields, an unknown type): a protocol error.
+fn guard<T>(what: &str, decode: impl FnOnce() -> T) -> Result<T, WireError> {
+    sash_ffi::panic::catch(decode).map_err(|_| WireError::protocol(format!("invalid IPC stream: a malformed {what} message")))
 }
 
 /// Whether an operation's request carries an IPC stream (docs/protocol.md).
