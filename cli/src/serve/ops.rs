@@ -3,7 +3,7 @@
 
 use super::wire::{IpcInput, WireError};
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, LargeBinaryArray, RecordBatch};
+use arrow_array::{Array, ArrayRef, LargeBinaryArray, RecordBatch, RecordBatchOptions};
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, RollingStream, SashError, StreamStats, WindowSpec, WindowStream};
@@ -96,7 +96,7 @@ impl<'w, W: Write> Answer<'w, W> {
     fn batch(&mut self, batch: &RecordBatch) -> Result<(), Failure> {
         self.start(&batch.schema())?;
         if let State::Streaming(writer) = &mut self.state {
-            writer.write(batch).map_err(gone)?;
+            writer.write(&compact_views(batch)).map_err(gone)?;
             writer.get_mut().flush().map_err(gone)?;
         }
         Ok(())
@@ -143,6 +143,34 @@ impl<'w, W: Write> Answer<'w, W> {
             State::Done => Ok(()),
         }
     }
+}
+
+/// The batch with its string and binary views holding only the bytes they
+/// show. A parse's view columns all point into the chunk of text they came
+/// from, and IPC writes each column's buffers whole: without this, a parsed
+/// batch of nine string columns would cross the socket as nine copies of
+/// its text. Same values, same types.
+fn compact_views(batch: &RecordBatch) -> RecordBatch {
+    let wasteful = |used: usize, held: usize| held > 2 * used + 4096;
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|column| match column.data_type() {
+            DataType::Utf8View => {
+                let views = column.as_string_view();
+                let held = views.data_buffers().iter().map(|b| b.len()).sum();
+                if wasteful(views.total_buffer_bytes_used(), held) { Arc::new(views.gc()) as ArrayRef } else { column.clone() }
+            }
+            DataType::BinaryView => {
+                let views = column.as_binary_view();
+                let held = views.data_buffers().iter().map(|b| b.len()).sum();
+                if wasteful(views.total_buffer_bytes_used(), held) { Arc::new(views.gc()) as ArrayRef } else { column.clone() }
+            }
+            _ => column.clone(),
+        })
+        .collect();
+    RecordBatch::try_new_with_options(batch.schema(), columns, &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())))
+        .unwrap_or_else(|_| batch.clone())
 }
 
 /// A streaming session of a connection.
