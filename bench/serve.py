@@ -57,10 +57,10 @@ def socket_copy_seconds(nbytes: int, chunk: int = 1 << 20) -> float:
     done = threading.Event()
 
     def receive():
-        buf = bytearray(chunk)
+        buf = memoryview(bytearray(chunk))
         left = nbytes
         while left:
-            left -= b.recv_into(buf, min(chunk, left))
+            left -= b.recv_into(buf[:min(chunk, left)])
         done.set()
 
     t = threading.Thread(target=receive)

@@ -172,8 +172,10 @@ class Client:
     def read_log(self, path: Any, format: str, *, batch_size: int | None = None, **options: Any) -> pa.Table:
         def chunks():
             with open(path, "rb") as f:
-                while chunk := f.read(16 << 20):
-                    yield pa.record_batch([pa.array([chunk], pa.large_binary())], names=["bytes"])
+                while chunk := f.read(16 << 20):  # one value a chunk, its bytes not copied
+                    offsets = pa.py_buffer(struct.pack("<qq", 0, len(chunk)))
+                    value = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(chunk)])
+                    yield pa.record_batch([value], names=["bytes"])
         schema = pa.schema([("bytes", pa.large_binary())])
         op = {"op": "parse", "input": "bytes", "spec": _spec(("format",), {"format": format, **options})}
         table = self.call(op, pa.RecordBatchReader.from_batches(schema, chunks()))[0]

@@ -159,12 +159,20 @@ fn compact_views(batch: &RecordBatch) -> RecordBatch {
             DataType::Utf8View => {
                 let views = column.as_string_view();
                 let held = views.data_buffers().iter().map(|b| b.len()).sum();
-                if wasteful(views.total_buffer_bytes_used(), held) { Arc::new(views.gc()) as ArrayRef } else { column.clone() }
+                if wasteful(views.total_buffer_bytes_used(), held) {
+                    Arc::new(views.gc()) as ArrayRef
+                } else {
+                    column.clone()
+                }
             }
             DataType::BinaryView => {
                 let views = column.as_binary_view();
                 let held = views.data_buffers().iter().map(|b| b.len()).sum();
-                if wasteful(views.total_buffer_bytes_used(), held) { Arc::new(views.gc()) as ArrayRef } else { column.clone() }
+                if wasteful(views.total_buffer_bytes_used(), held) {
+                    Arc::new(views.gc()) as ArrayRef
+                } else {
+                    column.clone()
+                }
             }
             _ => column.clone(),
         })
@@ -247,7 +255,7 @@ fn spec_text(header: &Map<String, Value>) -> Result<String, Failure> {
 /// Runs one request (whose frame is `header`) and writes its answer. On
 /// `Err`, the caller answers (after reading the rest of the input, when the
 /// connection can go on).
-pub fn run<R: Read, W: Write>(
+pub fn run<R: Read + Send, W: Write>(
     op: &str,
     header: &Map<String, Value>,
     input: &mut IpcInput<R>,
@@ -515,49 +523,80 @@ fn read_one_value<R: Read>(input: &mut IpcInput<R>) -> Result<ArrayRef, Failure>
     value.ok_or_else(wrong)
 }
 
-fn parse<R: Read, W: Write>(header: &Map<String, Value>, input: &mut IpcInput<R>, answer: &mut Answer<'_, W>) -> Result<(), Failure> {
+fn parse<R: Read + Send, W: Write>(
+    header: &Map<String, Value>,
+    input: &mut IpcInput<R>,
+    answer: &mut Answer<'_, W>,
+) -> Result<(), Failure> {
     let spec = ParseSpec::from_json(&spec_text(header)?)?;
-    match header.get("input").map(|v| v.as_str()) {
-        None | Some(Some("lines")) => {
-            let mut parser = Parser::new(&spec)?;
-            one_bytes_column(input.schema()?.as_ref(), "the lines")?;
-            answer.start(&parser.schema())?;
+    let bytes = match header.get("input").map(|v| v.as_str()) {
+        None | Some(Some("lines")) => false,
+        Some(Some("bytes")) => true,
+        Some(other) => {
+            return Err(call_error(
+                "invalid_spec",
+                format!(
+                    "invalid spec: \"input\" must be \"lines\" or \"bytes\", not {}",
+                    other.map_or("a non-string".to_string(), |s| format!("\"{s}\""))
+                ),
+            ))
+        }
+    };
+    let mut parser = Parser::new(&spec)?;
+    one_bytes_column(input.schema()?.as_ref(), if bytes { "the bytes" } else { "the lines" })?;
+    answer.start(&parser.schema())?;
+    // The next batches are read while this one is parsed and its answer
+    // written: reading, parsing and writing overlap instead of taking turns.
+    std::thread::scope(|scope| {
+        let (sender, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(READ_AHEAD_BATCHES);
+        let reader = scope.spawn(move || -> Result<(), WireError> {
+            let mut wanted = true;
             while let Some(batch) = input.next_batch()? {
-                let out = parser.parse_lines(batch.column(0).as_ref())?;
-                answer.batch(&out.batch)?;
+                // After a failed parse the rest is read all the same (and dropped).
+                wanted = wanted && sender.send(batch).is_ok();
             }
-            answer.finish(Map::new())
-        }
-        Some(Some("bytes")) => {
-            one_bytes_column(input.schema()?.as_ref(), "the bytes")?;
-            let reader = ParseReader::new(BytesReader { input, batch: None, value: 0, at: 0 }, &spec)?;
-            answer.start(&reader.schema())?;
-            for out in reader {
-                answer.batch(&out?.batch)?;
-            }
-            answer.finish(Map::new())
-        }
-        Some(other) => Err(call_error(
-            "invalid_spec",
-            format!(
-                "invalid spec: \"input\" must be \"lines\" or \"bytes\", not {}",
-                other.map_or("a non-string".to_string(), |s| format!("\"{s}\""))
-            ),
-        )),
-    }
+            Ok(())
+        });
+        let parsed = if bytes {
+            ParseReader::new(BytesReader { batches: &batches, batch: None, value: 0, at: 0 }, &spec).map_err(Failure::from).and_then(
+                |reader| {
+                    for out in reader {
+                        answer.batch(&out?.batch)?;
+                    }
+                    Ok(())
+                },
+            )
+        } else {
+            (|| {
+                for batch in batches.iter() {
+                    answer.batch(&parser.parse_lines(batch.column(0).as_ref())?.batch)?;
+                }
+                Ok(())
+            })()
+        };
+        drop(batches);
+        // A broken input is the error, whatever the parse made of its end.
+        reader.join().unwrap_or_else(|_| Err(WireError::protocol("reading the request failed")))?;
+        parsed
+    })?;
+    answer.finish(Map::new())
 }
+
+/// Batches of a request read ahead of the one being worked on.
+const READ_AHEAD_BATCHES: usize = 2;
 
 /// The bytes of a one-column stream, concatenated, as a `Read` for
 /// [`ParseReader`] (which splits them into lines and records, across values
-/// and batches). A read error leaves the input broken, which the caller sees.
-struct BytesReader<'i, R> {
-    input: &'i mut IpcInput<R>,
+/// and batches). The stream ends where its reader stopped: the caller then
+/// asks the reader whether that was the end or a failure.
+struct BytesReader<'b> {
+    batches: &'b std::sync::mpsc::Receiver<RecordBatch>,
     batch: Option<ArrayRef>,
     value: usize,
     at: usize,
 }
 
-impl<R: Read> Read for BytesReader<'_, R> {
+impl Read for BytesReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(column) = &self.batch {
@@ -575,14 +614,13 @@ impl<R: Read> Read for BytesReader<'_, R> {
                     self.at = 0;
                 }
             }
-            match self.input.next_batch() {
-                Ok(Some(batch)) => {
+            match self.batches.recv() {
+                Ok(batch) => {
                     self.batch = Some(batch.column(0).clone());
                     self.value = 0;
                     self.at = 0;
                 }
-                Ok(None) => return Ok(0),
-                Err(e) => return Err(io::Error::other(e.message)),
+                Err(_) => return Ok(0),
             }
         }
     }
