@@ -473,6 +473,35 @@ fn declared_body(batch: &RecordBatch, body: i64) -> Vec<u8> {
     [&whole[..at + 8], metadata.as_slice(), &[1, 2, 3]].concat()
 }
 
+/// A client that stops reading its answer slows the server down: the
+/// server's memory stays bounded while 200 MB of lines wait, and every
+/// answer arrives once the client reads again.
+#[test]
+fn a_client_that_stops_reading_holds_the_server_back_not_its_memory() {
+    let server = Server::start(&[]);
+    let mut client = server.connect();
+    client.request(json!({"op": "hello"}), None).unwrap();
+    let before = server.rss_kib();
+    let lines: Vec<String> = (0..20_000).map(|i| format!("{LINE} {i}")).collect();
+    let batch = lines_batch(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+    let batches = vec![batch.clone(); 120];
+    let request = [frame(&json!({"op": "parse", "spec": {"format": "common"}})), ipc(&batches, &batch.schema())].concat();
+    assert!(request.len() > 150 << 20);
+    let mut writer = client.stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || writer.write_all(&request).is_ok());
+    std::thread::sleep(Duration::from_secs(2));
+    let grown = server.rss_kib().saturating_sub(before);
+    assert!(grown < 100 << 10, "the server grew by {grown} KiB while its client did not read");
+    assert!(!sending.is_finished(), "the whole request went in although no answer was read");
+    let (out, _) = client.answer().unwrap();
+    assert!(sending.join().unwrap());
+    assert_eq!(out.len(), 120);
+    let expected =
+        sash_core::parse_lines(batch.column(0).as_ref(), &sash_core::ParseSpec::from_json(r#"{"format": "common"}"#).unwrap()).unwrap();
+    assert_eq!(out.iter().map(RecordBatch::num_rows).sum::<usize>(), 120 * expected.batch.num_rows());
+    assert_eq!(without_metadata(&out[0]), without_metadata(&expected.batch));
+}
+
 #[test]
 fn sixteen_clients_at_once_each_get_the_in_process_result() {
     let server = Server::start(&[]);
