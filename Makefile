@@ -195,8 +195,9 @@ bench: bench-rust python-dev ## Benchmark sash (Rust and through the Python whee
 	$(MAKE) --no-print-directory bench-cli
 	$(MAKE) --no-print-directory bench-serve
 
-bench-serve: python-dev ## sash serve through the Python client against the same calls in-process: 10M-row tumbling round trip, 1 GB parse end to end, the socket's copy floor, Arrow Flight's published figures; writes bench/results-serve.md
-	$(PY) bench/serve.py
+bench-serve: python-dev ## sash serve (the release binary make install ships) through the Python client against the same calls in-process: 10M-row tumbling round trip, 1 GB parse end to end, the socket's copy floor, Arrow Flight's published figures; writes bench/results-serve.md
+	$(CARGO) build --release -p sash-cli
+	$(PY) bench/serve.py --server $(TARGET_DIR)/release/sash
 
 bench-threads: bench-rust venv ## Every kernel with 1 and all threads, and against DuckDB and Polars with all theirs; writes bench/results-threads.md
 	$(PY) bench/threads.py

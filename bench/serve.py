@@ -92,6 +92,8 @@ def main() -> None:
     ap.add_argument("--log", type=Path, default=HERE / "data" / "cli_combined_1g.log")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", type=Path, default=HERE / "results-serve.md")
+    ap.add_argument("--server", type=Path, default=Path(sys.executable).parent / "sash",
+                    help="the sash executable to serve with (make bench-serve: the release build make install ships)")
     args = ap.parse_args()
 
     if not args.log.exists():
@@ -100,7 +102,7 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp()
     path = f"{tmp}/sash.sock"
-    server = subprocess.Popen([str(Path(sys.executable).parent / "sash"), "serve", "--socket", path, "-q"])
+    server = subprocess.Popen([str(args.server), "serve", "--socket", path, "-q"])
     try:
         for _ in range(3000):
             try:
@@ -171,8 +173,9 @@ def main() -> None:
     header = [
         "# sash serve: the socket service against in-process calls",
         "",
-        "`make bench-serve` (bench/serve.py): the Python client (`sash.connect`, pyarrow IPC)",
-        "against the wheel in the same process, on this machine; the floors are measured in the same run.",
+        "`make bench-serve` (bench/serve.py): the Python client (`sash.connect`, pyarrow IPC) and",
+        f"`{args.server.name} serve` ({args.server}) against the wheel in the same process, on this machine;",
+        "the floors are measured in the same run.",
         "",
     ]
     args.out.write_text("\n".join(header + lines))
