@@ -503,6 +503,33 @@ fn a_client_that_stops_reading_holds_the_server_back_not_its_memory() {
 }
 
 #[test]
+fn clients_beyond_max_clients_are_refused_until_one_leaves() {
+    let server = Server::start(&["--max-clients", "1"]);
+    // Served as soon as no one else is (the start's probe connection leaves a moment after).
+    let served = || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut client = server.connect();
+            match client.request(json!({"op": "hello"}), None) {
+                Ok(_) => return client,
+                Err(e) => assert!(Instant::now() < deadline, "still refused: {e:?}"),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let first = served();
+    for _ in 0..3 {
+        let mut refused = server.connect();
+        let answer = refused.answer();
+        assert_eq!(kind(&answer), "resource_limit", "{answer:?}");
+        assert_eq!(answer.unwrap_err()["closed"], json!(true));
+    }
+    drop(first);
+    // Its place is given back once its thread ends.
+    served();
+}
+
+#[test]
 fn sixteen_clients_at_once_each_get_the_in_process_result() {
     let server = Server::start(&[]);
     let threads: Vec<_> = (0..16u64)

@@ -92,8 +92,9 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> CliResult<i32> {
         active.fetch_add(1, Ordering::SeqCst);
         let (shared_options, shared_active) = (options.clone(), active.clone());
         let spawned = std::thread::Builder::new().name(format!("sash-serve-{next_id}")).spawn(move || {
+            // Counted out however the connection ends, a panic outside a request included.
+            let _leaving = Leaving(shared_active);
             serve_connection(stream, &shared_options);
-            shared_active.fetch_sub(1, Ordering::SeqCst);
         });
         match spawned {
             Ok(thread) => threads.push(thread),
@@ -113,6 +114,15 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> CliResult<i32> {
         eprintln!("sash serve: stopped");
     }
     Ok(EXIT_OK)
+}
+
+/// A client's place among `--max-clients`, given back when its thread ends.
+struct Leaving(Arc<AtomicUsize>);
+
+impl Drop for Leaving {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Removes the socket file when the server stops (also on an error).
