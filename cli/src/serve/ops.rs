@@ -3,7 +3,8 @@
 
 use super::wire::{IpcInput, WireError};
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, LargeBinaryArray, RecordBatch, RecordBatchOptions};
+use arrow_array::types::ByteViewType;
+use arrow_array::{Array, ArrayRef, GenericByteViewArray, LargeBinaryArray, RecordBatch, RecordBatchOptions};
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use sash_core::{ParseReader, ParseSpec, Parser, RollingSpec, RollingStream, SashError, StreamStats, WindowSpec, WindowStream};
@@ -151,34 +152,27 @@ impl<'w, W: Write> Answer<'w, W> {
 /// batch of nine string columns would cross the socket as nine copies of
 /// its text. Same values, same types.
 fn compact_views(batch: &RecordBatch) -> RecordBatch {
-    let wasteful = |used: usize, held: usize| held > 2 * used + 4096;
     let columns: Vec<ArrayRef> = batch
         .columns()
         .iter()
-        .map(|column| match column.data_type() {
-            DataType::Utf8View => {
-                let views = column.as_string_view();
-                let held = views.data_buffers().iter().map(|b| b.len()).sum();
-                if wasteful(views.total_buffer_bytes_used(), held) {
-                    Arc::new(views.gc()) as ArrayRef
-                } else {
-                    column.clone()
-                }
+        .map(|column| {
+            match column.data_type() {
+                DataType::Utf8View => compact(column.as_string_view()),
+                DataType::BinaryView => compact(column.as_binary_view()),
+                _ => None,
             }
-            DataType::BinaryView => {
-                let views = column.as_binary_view();
-                let held = views.data_buffers().iter().map(|b| b.len()).sum();
-                if wasteful(views.total_buffer_bytes_used(), held) {
-                    Arc::new(views.gc()) as ArrayRef
-                } else {
-                    column.clone()
-                }
-            }
-            _ => column.clone(),
+            .unwrap_or_else(|| column.clone())
         })
         .collect();
     RecordBatch::try_new_with_options(batch.schema(), columns, &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())))
         .unwrap_or_else(|_| batch.clone())
+}
+
+/// The views with their bytes copied out, when their buffers hold more than
+/// twice what they show.
+fn compact<T: ByteViewType + ?Sized>(views: &GenericByteViewArray<T>) -> Option<ArrayRef> {
+    let held: usize = views.data_buffers().iter().map(|b| b.len()).sum();
+    (held > 2 * views.total_buffer_bytes_used() + 4096).then(|| Arc::new(views.gc()) as ArrayRef)
 }
 
 /// A streaming session of a connection.
