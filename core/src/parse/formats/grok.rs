@@ -11,6 +11,7 @@
 //! in the line unless anchored (`^...$`), as Logstash does.
 
 use super::grok_patterns::BUILT_IN;
+use super::grok_steps::Steps;
 use crate::error::{Result, SashError};
 use crate::parse::row::{Columns, Failure, LineCtx, Parsed};
 use crate::parse::spec::{FieldType, StringOutput};
@@ -33,9 +34,14 @@ pub(crate) struct GrokParser {
     locations: CaptureLocations,
     /// The output columns.
     columns: Vec<TypedField>,
-    /// (capture group index, column), by group index.
-    groups: Vec<(usize, usize)>,
+    /// (capture group index, column, whether another group writes the
+    /// column too), by group index.
+    groups: Vec<(usize, usize, bool)>,
     zone: Zone,
+    /// The pattern walked element by element, when its top level allows it.
+    steps: Option<Steps>,
+    /// Each capture group's span in the line at hand, by group index.
+    spans: Vec<Option<(usize, usize)>>,
 }
 
 /// What `%{...}` expansion collects: the regex, and per capture its field and declared type.
@@ -177,7 +183,7 @@ impl GrokParser {
                     columns.len() - 1
                 }
             };
-            groups.push((index, column));
+            groups.push((index, column, false));
         }
         if columns.is_empty() {
             return Err(SashError::spec("grok: the pattern names no fields (%{NAME:field}): it would produce no columns"));
@@ -194,8 +200,15 @@ impl GrokParser {
                 TypedField::new(&name, field_type)
             })
             .collect();
+        let groups: Vec<(usize, usize, bool)> =
+            groups.iter().map(|&(g, c, _)| (g, c, groups.iter().filter(|&&(_, other, _)| other == c).count() > 1)).collect();
         let locations = regex.capture_locations();
-        Ok(GrokParser { regex, locations, columns, groups, zone })
+        let syntax = regex_automata::util::syntax::Config::new().dot_matches_new_line(multi_line);
+        let hir = regex_automata::util::syntax::parse_with(&expansion.regex, &syntax)
+            .map_err(|e| SashError::spec(format!("grok: the pattern is not a valid regex once expanded: {e}")))?;
+        let steps = Steps::compile(&hir);
+        let spans = vec![None; regex.captures_len()];
+        Ok(GrokParser { regex, locations, columns, groups, zone, steps, spans })
     }
 }
 
@@ -205,13 +218,31 @@ impl LineParser for GrokParser {
     }
 
     fn parse(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
-        let text = std::str::from_utf8(ctx.bytes).map_err(|e| Failure::new("line", e.valid_up_to(), "invalid UTF-8"))?;
-        if self.regex.captures_read(&mut self.locations, text).is_none() {
-            return Err(Failure::new("pattern", 0, "the line does not match the grok pattern"));
+        // The lines come cut before any invalid byte; a check at SIMD speed
+        // keeps that from being an assumption, std's says where.
+        let text = match simdutf8::basic::from_utf8(ctx.bytes) {
+            Ok(text) => text,
+            Err(_) => std::str::from_utf8(ctx.bytes).map_err(|e| Failure::new("line", e.valid_up_to(), "invalid UTF-8"))?,
+        };
+        let no_match = || Failure::new("pattern", 0, "the line does not match the grok pattern");
+        let walked = match &mut self.steps {
+            Some(steps) => {
+                let start = if steps.start_anchored() { 0 } else { self.regex.find(text).ok_or_else(no_match)?.start() };
+                steps.walk(ctx.bytes, start, &mut self.spans)
+            }
+            None => false,
+        };
+        if !walked {
+            if self.regex.captures_read(&mut self.locations, text).is_none() {
+                return Err(no_match());
+            }
+            for (group, span) in self.spans.iter_mut().enumerate() {
+                *span = self.locations.get(group);
+            }
         }
-        for &(group, column) in &self.groups {
-            if let Some((start, end)) = self.locations.get(group) {
-                if !cols.is_set(column) {
+        for &(group, column, shared) in &self.groups {
+            if let Some((start, end)) = self.spans[group] {
+                if !shared || !cols.is_set(column) {
                     self.columns[column].push(cols, column, ctx, start, end, None, self.zone)?;
                 }
             }

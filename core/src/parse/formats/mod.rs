@@ -6,6 +6,7 @@ pub(crate) mod apache_error;
 pub(crate) mod container;
 pub(crate) mod grok;
 pub(crate) mod grok_patterns;
+pub(crate) mod grok_steps;
 pub(crate) mod json;
 pub(crate) mod json_flat;
 pub(crate) mod log_format;
