@@ -447,6 +447,9 @@ impl Parser {
             }
         }
         let rewritten = Buffer::from_vec(rewritten);
+        // The text checked at once, not each record on its own: the records
+        // are cut at line starts, so a clean text has clean records.
+        let clean = Clean::of(data, false);
         let mut rewritten_block = None;
         let mut cols = columns_for(parser.as_ref(), spans.len());
         let mut number = self.next_line + skipped;
@@ -466,14 +469,16 @@ impl Parser {
                     return Err(SashError::Parse { line: number, message: message.to_string() });
                 }
             } else {
-                let line = match assembled.get(i) {
+                let (line, clean) = match assembled.get(i) {
                     Some(Ok(Some(range))) => {
                         let block = *rewritten_block.get_or_insert_with(|| blocks.extra(&rewritten));
-                        LineRef { bytes: Some(&rewritten.as_slice()[range.clone()]), block: Some(block), offset: range.start as u32 }
+                        let line =
+                            LineRef { bytes: Some(&rewritten.as_slice()[range.clone()]), block: Some(block), offset: range.start as u32 };
+                        (line, Clean::No)
                     }
-                    _ => blocks.line(span.start, span.end),
+                    _ => (blocks.line(span.start, span.end), clean),
                 };
-                parse_line(parser.as_mut(), &mut cols, &line, Clean::No, None, &self.spec, number)?;
+                parse_line(parser.as_mut(), &mut cols, &line, clean, None, &self.spec, number)?;
             }
             number += span.lines;
         }

@@ -10,8 +10,8 @@
 //! groups (`(?<name>...)`) are columns too. The pattern is searched anywhere
 //! in the line unless anchored (`^...$`), as Logstash does.
 
+use super::captures::Captures;
 use super::grok_patterns::BUILT_IN;
-use super::grok_steps::Steps;
 use crate::error::{Result, SashError};
 use crate::parse::row::{Columns, Failure, LineCtx, Parsed};
 use crate::parse::spec::{FieldType, StringOutput};
@@ -19,7 +19,6 @@ use crate::parse::time::Zone;
 use crate::parse::typed::TypedField;
 use crate::parse::LineParser;
 use arrow_schema::Field;
-use regex::{CaptureLocations, Regex};
 use std::collections::HashMap;
 
 /// The longest regex a grok pattern may expand to: patterns that use
@@ -30,18 +29,13 @@ const MAX_DEPTH: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct GrokParser {
-    regex: Regex,
-    locations: CaptureLocations,
+    captures: Captures,
     /// The output columns.
     columns: Vec<TypedField>,
     /// (capture group index, column, whether another group writes the
     /// column too), by group index.
     groups: Vec<(usize, usize, bool)>,
     zone: Zone,
-    /// The pattern walked element by element, when its top level allows it.
-    steps: Option<Steps>,
-    /// Each capture group's span in the line at hand, by group index.
-    spans: Vec<Option<(usize, usize)>>,
 }
 
 /// What `%{...}` expansion collects: the regex, and per capture its field and declared type.
@@ -202,13 +196,7 @@ impl GrokParser {
             .collect();
         let groups: Vec<(usize, usize, bool)> =
             groups.iter().map(|&(g, c, _)| (g, c, groups.iter().filter(|&&(_, other, _)| other == c).count() > 1)).collect();
-        let locations = regex.capture_locations();
-        let syntax = regex_automata::util::syntax::Config::new().dot_matches_new_line(multi_line);
-        let hir = regex_automata::util::syntax::parse_with(&expansion.regex, &syntax)
-            .map_err(|e| SashError::spec(format!("grok: the pattern is not a valid regex once expanded: {e}")))?;
-        let steps = Steps::compile(&hir);
-        let spans = vec![None; regex.captures_len()];
-        Ok(GrokParser { regex, locations, columns, groups, zone, steps, spans })
+        Ok(GrokParser { captures: Captures::new(regex, multi_line), columns, groups, zone })
     }
 }
 
@@ -224,24 +212,11 @@ impl LineParser for GrokParser {
             Ok(text) => text,
             Err(_) => std::str::from_utf8(ctx.bytes).map_err(|e| Failure::new("line", e.valid_up_to(), "invalid UTF-8"))?,
         };
-        let no_match = || Failure::new("pattern", 0, "the line does not match the grok pattern");
-        let walked = match &mut self.steps {
-            Some(steps) => {
-                let start = if steps.start_anchored() { 0 } else { self.regex.find(text).ok_or_else(no_match)?.start() };
-                steps.walk(ctx.bytes, start, &mut self.spans)
-            }
-            None => false,
-        };
-        if !walked {
-            if self.regex.captures_read(&mut self.locations, text).is_none() {
-                return Err(no_match());
-            }
-            for (group, span) in self.spans.iter_mut().enumerate() {
-                *span = self.locations.get(group);
-            }
+        if !self.captures.search(text) {
+            return Err(Failure::new("pattern", 0, "the line does not match the grok pattern"));
         }
         for &(group, column, shared) in &self.groups {
-            if let Some((start, end)) = self.spans[group] {
+            if let Some((start, end)) = self.captures.span(group) {
                 if !shared || !cols.is_set(column) {
                     self.columns[column].push(cols, column, ctx, start, end, None, self.zone)?;
                 }
@@ -288,6 +263,25 @@ mod tests {
             assert_eq!(out.column_by_name("_error").unwrap().null_count(), 0, "{pattern}: the line cannot match, so its row fails");
         }
         assert!(start.elapsed() < std::time::Duration::from_secs(60), "{:?}", start.elapsed());
+    }
+
+    /// The patterns grok users write, a sequence of fields and text, are
+    /// walked, not handed to the regex's capture engine line by line; a
+    /// composite whose fields sit in alternations is not.
+    #[test]
+    fn sequences_of_fields_are_walked() {
+        for (pattern, walked) in [
+            (
+                r#"^%{NOTSPACE:host} %{NOTSPACE:ident} \[(?<ts>[^\]]+)\] "%{WORD:method} %{NOTSPACE:path} (?<protocol>[^"]*)" (?<status>[0-9]{3}) (?<size>[0-9]+|-)$"#,
+                true,
+            ),
+            (r"^%{TIMESTAMP_ISO8601:time} %{LOGLEVEL:level} \[%{NOTSPACE:thread}\] %{JAVACLASS:logger}: %{GREEDYDATA:message}$", true),
+            (r"%{IPORHOST:client} %{USER:ident} %{USER:auth} \[%{HTTPDATE:timestamp}\] %{QS:request} %{INT:status}", true),
+            (r"%{SYSLOGTIMESTAMP:ts} %{SYSLOGHOST:host} %{DATA:program}: %{GREEDYDATA:message}", true),
+            ("%{COMBINEDAPACHELOG}", false),
+        ] {
+            assert_eq!(grok(pattern).unwrap().captures.walks(), walked, "{pattern}");
+        }
     }
 
     #[test]

@@ -3,10 +3,10 @@
 
 pub(crate) mod access;
 pub(crate) mod apache_error;
+pub(crate) mod captures;
 pub(crate) mod container;
 pub(crate) mod grok;
 pub(crate) mod grok_patterns;
-pub(crate) mod grok_steps;
 pub(crate) mod json;
 pub(crate) mod json_flat;
 pub(crate) mod log_format;

@@ -5,6 +5,7 @@
 //! a group that did not take part in the match is null, one that matched
 //! nothing is "".
 
+use super::captures::Captures;
 use crate::error::{Result, SashError};
 use crate::parse::row::{Columns, Failure, LineCtx, Parsed};
 use crate::parse::spec::{FieldType, StringOutput};
@@ -12,12 +13,10 @@ use crate::parse::time::Zone;
 use crate::parse::typed::TypedField;
 use crate::parse::LineParser;
 use arrow_schema::Field;
-use regex::{CaptureLocations, Regex};
 
 #[derive(Debug)]
 pub(crate) struct RegexParser {
-    regex: Regex,
-    locations: CaptureLocations,
+    captures: Captures,
     /// (capture group index, declared field), in pattern order.
     groups: Vec<(usize, TypedField)>,
     zone: Zone,
@@ -47,8 +46,7 @@ impl RegexParser {
         if let Some((name, _)) = types.iter().find(|(n, _)| !groups.iter().any(|(_, g)| &g.name == n)) {
             return Err(SashError::spec(format!("'types' names '{name}', which is not a named group of the pattern")));
         }
-        let locations = regex.capture_locations();
-        Ok(RegexParser { regex, locations, groups, zone })
+        Ok(RegexParser { captures: Captures::new(regex, multi_line), groups, zone })
     }
 }
 
@@ -58,13 +56,17 @@ impl LineParser for RegexParser {
     }
 
     fn parse(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
-        // Lines are valid UTF-8 up to the cut, and `bytes` stops there.
-        let text = std::str::from_utf8(ctx.bytes).map_err(|e| Failure::new("line", e.valid_up_to(), "invalid UTF-8"))?;
-        if self.regex.captures_read(&mut self.locations, text).is_none() {
+        // Lines are valid UTF-8 up to the cut, and `bytes` stops there;
+        // checked at SIMD speed all the same, std's check says where.
+        let text = match simdutf8::basic::from_utf8(ctx.bytes) {
+            Ok(text) => text,
+            Err(_) => std::str::from_utf8(ctx.bytes).map_err(|e| Failure::new("line", e.valid_up_to(), "invalid UTF-8"))?,
+        };
+        if !self.captures.search(text) {
             return Err(Failure::new("pattern", 0, "the line does not match the pattern"));
         }
         for (col, (index, group)) in self.groups.iter_mut().enumerate() {
-            if let Some((start, end)) = self.locations.get(*index) {
+            if let Some((start, end)) = self.captures.span(*index) {
                 group.push(cols, col, ctx, start, end, None, self.zone)?;
             }
         }

@@ -1,11 +1,12 @@
-//! A grok pattern's top level matched step by step, without the regex
-//! crate's capture engine.
+//! The capture groups of a pattern in a line, for the `grok` and `regex`
+//! formats: [`Captures`] gives the regex crate's answer, most of the time
+//! without the regex crate's capture engine.
 //!
 //! The regex crate finds captures with a backtracker or a PikeVM, which
-//! costs many times its DFA search per byte. Most grok patterns are a
-//! sequence of `%{NAME:field}` and literal text (`^%{IP:client} %{USER:ident}
-//! \[%{HTTPDATE:ts}\] ...`), and such a sequence can be matched one element
-//! at a time: each element takes the end its own highest-priority match
+//! costs many times its DFA search per byte. Most grok and log patterns are
+//! a sequence of captured fields and literal text (`^%{IP:client}
+//! %{USER:ident} \[%{HTTPDATE:ts}\] ...`), and such a sequence can be matched
+//! one element at a time ([`Steps`]): each element takes the end its own highest-priority match
 //! gives, found by a byte-class scan (`\S+`, `[^"]*`, `.*`), a literal search
 //! (a lazy `.*?` before literal text, or the last place a greedy run can
 //! give back for the text after it) or the element's own lazy DFA.
@@ -22,10 +23,71 @@
 //! `false` and the caller asks the regex, so every line gets the regex's
 //! captures, most of them without its capture engine.
 
+use regex::{CaptureLocations, Regex};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson;
 use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
+
+/// A pattern and the spans of its groups in the line last searched.
+#[derive(Debug)]
+pub(crate) struct Captures {
+    regex: Regex,
+    steps: Option<Steps>,
+    locations: CaptureLocations,
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Captures {
+    /// `pattern` as the regex crate reads it with `.` matching line ends
+    /// when `dot_all` (multi-line records); `regex` is that regex, built.
+    pub(crate) fn new(regex: Regex, dot_all: bool) -> Captures {
+        let syntax = regex_automata::util::syntax::Config::new().dot_matches_new_line(dot_all);
+        // The regex parsed its pattern with these settings, so this parse cannot fail.
+        let steps = regex_automata::util::syntax::parse_with(regex.as_str(), &syntax).ok().and_then(|hir| Steps::compile(&hir));
+        let locations = regex.capture_locations();
+        let spans = vec![None; regex.captures_len()];
+        Captures { regex, steps, locations, spans }
+    }
+
+    /// Searches `text`; `false` when it does not match. Then [`Self::span`]
+    /// gives each group's span, as `Regex::captures` would.
+    #[inline]
+    pub(crate) fn search(&mut self, text: &str) -> bool {
+        if let Some(steps) = &mut self.steps {
+            let start = if steps.start_anchored() {
+                0
+            } else {
+                match self.regex.find(text) {
+                    Some(found) => found.start(),
+                    None => return false,
+                }
+            };
+            if steps.walk(text.as_bytes(), start, &mut self.spans) {
+                return true;
+            }
+        }
+        if self.regex.captures_read(&mut self.locations, text).is_none() {
+            return false;
+        }
+        for (group, span) in self.spans.iter_mut().enumerate() {
+            *span = self.locations.get(group);
+        }
+        true
+    }
+
+    /// The span of group `group` in the text last searched, if it took part.
+    #[inline]
+    pub(crate) fn span(&self, group: usize) -> Option<(usize, usize)> {
+        self.spans[group]
+    }
+
+    /// Whether the pattern is walked (for tests).
+    #[cfg(test)]
+    pub(crate) fn walks(&self) -> bool {
+        self.steps.is_some()
+    }
+}
 
 /// What one byte does to a run of a character class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +179,7 @@ struct Step {
 /// A pattern's top level as steps; `None` from [`Steps::compile`] when the
 /// top level is not a sequence of elements of which only whole ones capture.
 #[derive(Debug)]
-pub(crate) struct Steps {
+struct Steps {
     start_anchored: bool,
     end_anchored: bool,
     steps: Vec<Step>,
@@ -222,7 +284,7 @@ fn matcher(hir: &Hir, caches: &mut usize) -> Option<Matcher> {
 impl Steps {
     /// The steps of `hir` (the expanded pattern, parsed as the regex crate
     /// parses it), or `None` when its top level cannot be walked.
-    pub(crate) fn compile(hir: &Hir) -> Option<Steps> {
+    fn compile(hir: &Hir) -> Option<Steps> {
         let mut items: Vec<&Hir> = match hir.kind() {
             HirKind::Concat(items) => items.iter().collect(),
             _ => vec![hir],
@@ -286,7 +348,7 @@ impl Steps {
 
     /// Whether the regex's match must start where the line does; if not, the
     /// caller finds the leftmost match's start and walks from there.
-    pub(crate) fn start_anchored(&self) -> bool {
+    fn start_anchored(&self) -> bool {
         self.start_anchored
     }
 
@@ -294,7 +356,7 @@ impl Steps {
     /// capture step's span into `spans` (by group index; group 0 is the whole
     /// match). `false` when a step's best choice leaves the rest without a
     /// match: the spans are then unspecified and the caller asks the regex.
-    pub(crate) fn walk(&mut self, hay: &[u8], start: usize, spans: &mut [Option<(usize, usize)>]) -> bool {
+    fn walk(&mut self, hay: &[u8], start: usize, spans: &mut [Option<(usize, usize)>]) -> bool {
         spans.iter_mut().for_each(|s| *s = None);
         let mut at = start;
         for (i, step) in self.steps.iter().enumerate() {
@@ -424,7 +486,6 @@ mod tests {
     use super::*;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
-    use regex::Regex;
 
     fn hir(pattern: &str) -> Hir {
         regex_automata::util::syntax::parse(pattern).unwrap()
