@@ -52,7 +52,7 @@ impl Captures {
 
     /// Searches `text`; `false` when it does not match. Then [`Self::span`]
     /// gives each group's span, as `Regex::captures` would.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn search(&mut self, text: &str) -> bool {
         if let Some(steps) = &mut self.steps {
             let start = if steps.start_anchored() {
@@ -167,6 +167,20 @@ enum Matcher {
         dfa: Box<DFA>,
         cache: usize,
     },
+    /// Alternatives, each a literal or a greedy run: the first that matches
+    /// wins (the regex's order); the element's DFA for a byte a run's table
+    /// cannot answer for.
+    Either {
+        options: Vec<Choice>,
+        dfa: Box<DFA>,
+        cache: usize,
+    },
+}
+
+#[derive(Debug)]
+enum Choice {
+    Literal(Box<[u8]>),
+    Run(Run),
 }
 
 #[derive(Debug)]
@@ -250,28 +264,54 @@ fn byte_roles(hir: &Hir) -> Option<(Box<[ByteRole; 256]>, bool)> {
     Some((roles, byte_per_repeat))
 }
 
+/// A run of a class repeated (`rep`, the element `hir`): `None` when the
+/// class is not one a table can hold. A greedy run that may meet a byte the
+/// table cannot answer for gets the element's DFA when `own_dfa`.
+fn run(hir: &Hir, caches: &mut usize, own_dfa: bool) -> Option<Run> {
+    let HirKind::Repetition(rep) = hir.kind() else { return None };
+    let (roles, byte_per_repeat) = byte_roles(&rep.sub)?;
+    let (min, max) = (rep.min as usize, rep.max.map(|m| m as usize));
+    // A class holding every non-ASCII character counts characters, not
+    // bytes: a table scan can keep only "at least one".
+    if !(byte_per_repeat || (min <= 1 && max.is_none())) {
+        return None;
+    }
+    let stop_bytes: Vec<u8> = (0..=255u8).filter(|&b| roles[b as usize] == ByteRole::Stop).collect();
+    let asks = roles.contains(&ByteRole::Ask);
+    let stops = (!asks && stop_bytes.len() <= 3 && max.is_none()).then_some(stop_bytes);
+    let dfa = match asks && rep.greedy && own_dfa {
+        true => {
+            let dfa = element_dfa(hir)?;
+            *caches += 1;
+            Some(Box::new((dfa, *caches - 1)))
+        }
+        false => None,
+    };
+    let wide = wide_range(&roles);
+    Some(Run { roles, min, max, greedy: rep.greedy, stops, dfa, gives_back_to: None, wide })
+}
+
 fn matcher(hir: &Hir, caches: &mut usize) -> Option<Matcher> {
     match hir.kind() {
         HirKind::Literal(literal) => return Some(Matcher::Literal(literal.0.clone())),
-        HirKind::Repetition(rep) => {
-            if let Some((roles, byte_per_repeat)) = byte_roles(&rep.sub) {
-                let (min, max) = (rep.min as usize, rep.max.map(|m| m as usize));
-                // A class holding every non-ASCII character counts characters,
-                // not bytes: a table scan can keep only "at least one".
-                if byte_per_repeat || (min <= 1 && max.is_none()) {
-                    let stop_bytes: Vec<u8> = (0..=255u8).filter(|&b| roles[b as usize] == ByteRole::Stop).collect();
-                    let asks = roles.contains(&ByteRole::Ask);
-                    let stops = (!asks && stop_bytes.len() <= 3 && max.is_none()).then_some(stop_bytes);
-                    let dfa = match asks && rep.greedy {
-                        true => {
-                            *caches += 1;
-                            Some(Box::new((element_dfa(hir)?, *caches - 1)))
-                        }
-                        false => None,
-                    };
-                    let wide = wide_range(&roles);
-                    return Some(Matcher::Run(Run { roles, min, max, greedy: rep.greedy, stops, dfa, gives_back_to: None, wide }));
-                }
+        HirKind::Repetition(_) => {
+            if let Some(run) = run(hir, caches, true) {
+                return Some(Matcher::Run(run));
+            }
+        }
+        HirKind::Alternation(alternatives) => {
+            // `[0-9]+|-`: alternatives of literals and greedy runs, tried in order.
+            let options: Option<Vec<Choice>> = alternatives
+                .iter()
+                .map(|alternative| match alternative.kind() {
+                    HirKind::Literal(literal) => Some(Choice::Literal(literal.0.clone())),
+                    _ => run(alternative, caches, false).filter(|r| r.greedy).map(Choice::Run),
+                })
+                .collect();
+            if let Some(options) = options {
+                let dfa = element_dfa(hir)?;
+                *caches += 1;
+                return Some(Matcher::Either { options, dfa: Box::new(dfa), cache: *caches - 1 });
             }
         }
         _ => {}
@@ -336,7 +376,7 @@ impl Steps {
         let mut dfas: Vec<(usize, &DFA)> = steps
             .iter()
             .filter_map(|s| match &s.matcher {
-                Matcher::Dfa { dfa, cache } => Some((*cache, &**dfa)),
+                Matcher::Dfa { dfa, cache } | Matcher::Either { dfa, cache, .. } => Some((*cache, &**dfa)),
                 Matcher::Run(Run { dfa: Some(dfa), .. }) => Some((dfa.1, &dfa.0)),
                 _ => None,
             })
@@ -400,6 +440,34 @@ impl Steps {
                         None => return false,
                     }
                 }
+                Matcher::Either { options, dfa, cache } => {
+                    let mut chosen = None;
+                    for option in options {
+                        match option {
+                            Choice::Literal(literal) => {
+                                if hay.get(at..at + literal.len()).is_some_and(|here| crate::bytes::short_eq(here, literal)) {
+                                    chosen = Some(at + literal.len());
+                                    break;
+                                }
+                            }
+                            Choice::Run(run) => match run.greedy_end(hay, at) {
+                                Ok(Some(end)) => {
+                                    chosen = Some(end);
+                                    break;
+                                }
+                                Ok(None) => {}
+                                Err(()) => {
+                                    chosen = search(dfa, &mut self.caches[*cache], hay, at);
+                                    break;
+                                }
+                            },
+                        }
+                    }
+                    match chosen {
+                        Some(end) => end,
+                        None => return false,
+                    }
+                }
                 Matcher::Dfa { dfa, cache } => match search(dfa, &mut self.caches[*cache], hay, at) {
                     Some(end) => end,
                     None => return false,
@@ -428,7 +496,7 @@ fn search(dfa: &DFA, cache: &mut Cache, hay: &[u8], at: usize) -> Option<usize> 
 impl Run {
     /// The end of the longest run from `at` (at most `max`), if it is at
     /// least `min` long; `Err` at a byte the table cannot answer for.
-    #[inline]
+    #[inline(always)]
     fn greedy_end(&self, hay: &[u8], at: usize) -> std::result::Result<Option<usize>, ()> {
         let rest = &hay[at..];
         let len = match &self.stops {
@@ -545,6 +613,8 @@ mod tests {
             (r#"[^"]*"#, &["", "a b", "a \" b"]),
             (r"[0-9]{3}", &["200", "2000", "20"]),
             (r"[0-9]+|-", &["-", "17", "1-"]),
+            (r"-|[a-z]*|x", &["-", "ab", "", "x-"]),
+            (r"GET|POST|\S+", &["GET", "POST", "GETX", "é"]),
             (r"\d{1,3}", &["1", "1234", "٣"]),
             (r".*?", &["", "a b", "a - b", "x] y", "a, b"]),
             (r".*", &["", "a b", "a: b", "\" \""]),
