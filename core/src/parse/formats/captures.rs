@@ -64,6 +64,15 @@ impl Captures {
                 }
             };
             if steps.walk(text.as_bytes(), start, &mut self.spans) {
+                // Under cargo-fuzz every walked line is checked against the
+                // regex, so the grok and parse targets test the walk too.
+                #[cfg(fuzzing)]
+                {
+                    self.regex.captures_read(&mut self.locations, text).expect("the walk matched, so the regex matches");
+                    for (group, span) in self.spans.iter().enumerate() {
+                        assert_eq!(*span, self.locations.get(group), "group {group} of {:?} in {text:?}", self.regex.as_str());
+                    }
+                }
                 return true;
             }
         }
