@@ -332,6 +332,10 @@ pub struct FollowArgs {
     /// After this long without a line, write every open window and exit (status 0)
     #[arg(long, value_name = "DURATION")]
     pub stop_after_idle: Option<String>,
+    /// With --record-start: the last record is complete when no line has come for this long (a
+    /// record is otherwise complete when the next one starts)
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub record_timeout: String,
     /// Directory for the state, the input position and the commit sequence
     #[arg(long, value_name = "DIR")]
     pub checkpoint: Option<PathBuf>,

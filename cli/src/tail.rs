@@ -44,6 +44,28 @@ pub struct Lines {
     pub after: Position,
 }
 
+impl Lines {
+    /// Where these lines start.
+    pub fn start(&self) -> Position {
+        Position { file: self.after.file, offset: self.offset, lines: self.lines_before, skipping: false }
+    }
+
+    /// The first `bytes` bytes (`lines` lines) and the rest, each `None` when empty.
+    pub fn split(mut self, bytes: usize, lines: u64) -> (Option<Lines>, Option<Lines>) {
+        if bytes == self.text.len() {
+            return (Some(self), None);
+        }
+        let rest = Lines {
+            text: self.text.split_off(bytes),
+            offset: self.offset + bytes as u64,
+            lines_before: self.lines_before + lines,
+            after: self.after,
+        };
+        let first = Lines { after: rest.start(), ..self };
+        ((bytes > 0).then_some(first), Some(rest))
+    }
+}
+
 /// What one read of a followed file came to.
 enum Step {
     Lines(Lines),

@@ -338,3 +338,126 @@ fn to_stdout_and_from_the_end() {
     let total: i64 = rows.iter().map(|r| r["n"].as_i64().unwrap()).sum();
     assert_eq!(total, 120, "{rows:?}");
 }
+
+/// A log4j-style log where every third record is a Java trace of several
+/// lines (a blank line inside it, `Caused by:`, `... N more`).
+fn records(from: usize, count: usize) -> Vec<String> {
+    (from..from + count)
+        .map(|i| {
+            let (h, m, s) = (10 + i / 3600, (i / 60) % 60, i % 60);
+            let level = ["INFO", "WARN", "ERROR"][i % 3];
+            let mut record = format!("2015-05-17 {h:02}:{m:02}:{s:02},{:03} {level} [main] com.example.App: event {i}\n", i % 1000);
+            if level == "ERROR" {
+                record += &format!("java.lang.IllegalStateException: request {i} failed\n\tat com.example.A.run(A.java:{})\n\n", i % 90);
+                record += "Caused by: java.io.IOException: reset\n\tat java.net.Socket.read(Socket.java:10)\n\t... 3 more\n";
+            }
+            record
+        })
+        .collect()
+}
+
+const RECORDS: &[&str] = &[
+    "-f",
+    "grok",
+    "--pattern",
+    r"^%{TIMESTAMP_ISO8601:time} %{LOGLEVEL:level} \[%{NOTSPACE:thread}\] %{JAVACLASS:logger}: %{GREEDYDATA:message}$",
+    "--type",
+    "time:timestamp",
+    "--record-start",
+    "timestamp",
+    "--every",
+    "1m",
+    "--by",
+    "level",
+    "--agg",
+    "count() as n",
+    "--agg",
+    "max(message) as last",
+    "--agg",
+    "min(message) as first",
+];
+
+/// Multi-line records followed while they are written a few lines at a time
+/// (records and traces cut anywhere, pauses longer than the poll interval),
+/// with a SIGTERM and a restart in the middle: each record is one row, as
+/// `sash window` over the whole file makes it.
+#[test]
+fn multi_line_records_written_piece_by_piece_are_joined_as_in_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = records(0, 900).concat();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let start = |extra: &[&str]| {
+        sash()
+            .args(["follow", "app.log"])
+            .args(RECORDS)
+            .args(["--checkpoint", "cp", "-o", "out", "--output-format", "arrow", "--poll-interval", "5ms", "--commit-interval", "20ms"])
+            .args(extra)
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let log = d.join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let mut child = start(&[]);
+    let mut at = 0;
+    let mut piece = 0;
+    while at < lines.len() {
+        let n = [1, 2, 3, 5, 7][piece % 5];
+        append(&log, &lines[at..(at + n).min(lines.len())].iter().map(|l| l.to_string()).collect::<Vec<_>>());
+        at += n;
+        piece += 1;
+        if piece % 40 == 0 {
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        if at >= lines.len() / 3 && piece % 60 == 1 {
+            // Stopped while a record is held: the restart reads it again.
+            wait_until_held(d, &log, &mut child);
+            // SAFETY: kill(2) on the child's pid.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let (status, err) = wait_for(&mut child);
+            assert_eq!(status, 0, "{err}");
+            child = start(&[]);
+            piece += 1;
+        }
+    }
+    wait_until_held(d, &log, &mut child);
+    // SAFETY: kill(2) on the child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let (status, err) = wait_for(&mut child);
+    assert_eq!(status, 0, "{err}");
+    let mut child = start(&["--stop-after-idle", "500ms", "--record-timeout", "100ms"]);
+    let (status, err) = wait_for(&mut child);
+    assert_eq!(status, 0, "{err}");
+
+    std::fs::write(d.join("all.log"), &text).unwrap();
+    let out =
+        sash().args(["window", "all.log"]).args(RECORDS).args(["--lateness", "0s", "-o", "all.arrow"]).current_dir(d).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let whole = read_ipc(&d.join("all.arrow"));
+    assert_eq!(whole.num_rows(), 15 * 3, "15 minutes of three levels");
+    assert_eq!(committed(&d.join("out")), whole);
+}
+
+/// Waits until the last commit stops at the file's last record, which is
+/// held (its next line may still come): the committed position is its
+/// start, a little before the file's end.
+fn wait_until_held(dir: &Path, path: &Path, child: &mut Child) {
+    let start = Instant::now();
+    let written = std::fs::metadata(path).unwrap().len();
+    loop {
+        if let Some((_, offset)) = committed_position(dir) {
+            if offset > 0 && offset < written && written - offset < 4096 {
+                return;
+            }
+        }
+        if child.try_wait().unwrap().is_some() {
+            let (status, err) = wait_for(child);
+            panic!("follow stopped ({status}): {err}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "follow did not catch up with {}", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

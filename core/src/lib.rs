@@ -52,7 +52,7 @@ pub use exec::cancel;
 pub use exec::pool::{self, default_threads, set_threads, threads, MAX_THREADS, THREADS_ENV};
 pub use exec::snapshot::StreamStats;
 pub use parse::spec::{FieldType, LogFormat, OnError, ParseSpec, StringOutput};
-pub use parse::{parse_bytes, parse_lines, ChunkSource, ParseOutput, ParseReader, Parser, RowSource, ERROR_COLUMN};
+pub use parse::{parse_bytes, parse_lines, ChunkSource, CompleteRecords, ParseOutput, ParseReader, Parser, RowSource, ERROR_COLUMN};
 pub use rolling::stream::RollingStream;
 #[doc(hidden)]
 pub use rolling::FloatSum;

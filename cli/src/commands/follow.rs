@@ -10,7 +10,7 @@ use crate::output::Target;
 use crate::progress::Counts;
 use crate::signals::stop_requested;
 use crate::spec::{complete, parse_spec_json, wall_duration, window_spec};
-use crate::tail::{Position, Tail};
+use crate::tail::{Lines, Position, Tail};
 use arrow_array::cast::AsArray;
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
@@ -51,8 +51,19 @@ impl Pending {
     }
 }
 
+/// With multi-line records: the lines of the last record read, which may go
+/// on in lines not written yet. The committed position stays at its start,
+/// so a restart reads it again.
+#[derive(Debug)]
+struct Held {
+    lines: Lines,
+    /// When its last line came.
+    since: Instant,
+}
+
 struct Follower {
     stream: WindowStream,
+    held: Option<Held>,
     sink: Sink,
     format: OutputFormat,
     checkpoint: Option<PathBuf>,
@@ -129,6 +140,37 @@ impl Follower {
         Ok(())
     }
 
+    /// Parses `lines` and pushes their rows: the number of rows, or `None`
+    /// when a stop request interrupted it (nothing of them was pushed).
+    fn parse_and_push(&mut self, parser: &mut Parser, lines: Lines, name: &str) -> CliResult<Option<usize>> {
+        let text = Buffer::from_vec(lines.text);
+        let output = match parser.parse_bytes(&text) {
+            Err(SashError::Cancelled) => return Ok(None),
+            other => other?,
+        };
+        self.counts.lines += output.batch.num_rows() as u64;
+        self.counts.failed += output.failed as u64;
+        if output.failed > 0 {
+            let messages = output.batch.column(output.batch.num_columns() - 1).as_string::<i32>();
+            for m in messages.iter().flatten() {
+                self.counts.add_reason(m);
+            }
+            let source = ChunkSource::new(text.clone(), lines.lines_before + 1, lines.offset);
+            self.pending.errors.push(error_records(name, &source, messages)?);
+        }
+        let rows = without_failed_rows(output.batch, output.failed)?;
+        match self.push(&rows) {
+            Err(CliError::Interrupted) => return Ok(None),
+            other => other?,
+        }
+        // Past these lines, unless a record is held: then at its start.
+        self.position = Some(match &self.held {
+            Some(held) => held.lines.start(),
+            None => lines.after,
+        });
+        Ok(Some(rows.num_rows()))
+    }
+
     fn emitted(&mut self, results: RecordBatch) {
         if results.num_rows() > 0 {
             self.pending.results.push(results);
@@ -138,17 +180,13 @@ impl Follower {
 
 pub fn run(args: FollowArgs, quiet: bool) -> CliResult<i32> {
     let (parse_json, parse) = parse_spec_json(&args.log)?;
-    if parse.records.is_some() {
-        // A record is complete only when the next one starts, which a
-        // followed file may not write for a long time: not joined here yet.
-        return Err(CliError::usage("follow does not join multi-line records (--record-start) yet; use parse, window or rolling"));
-    }
     let mut parser = Parser::new(&parse)?;
     let schema = without_error_column(&parser.schema());
     let lateness = args.lateness.clone().unwrap_or_else(|| "0s".into());
     let spec = complete(window_spec(&args.agg, &args.grid)?, &schema, Some(&lateness))?;
     let commit_interval = wall_duration("--commit-interval", &args.commit_interval)?;
     let poll_interval = wall_duration("--poll-interval", &args.poll_interval)?.max(Duration::from_millis(1));
+    let record_timeout = wall_duration("--record-timeout", &args.record_timeout)?;
     let idle_timeout = args.idle_timeout.as_deref().map(|d| wall_duration("--idle-timeout", d)).transpose()?;
     let stop_after_idle = args.stop_after_idle.as_deref().map(|d| wall_duration("--stop-after-idle", d)).transpose()?;
 
@@ -228,6 +266,7 @@ pub fn run(args: FollowArgs, quiet: bool) -> CliResult<i32> {
     }
     let mut follower = Follower {
         stream,
+        held: None,
         sink,
         format,
         checkpoint: args.checkpoint.clone(),
@@ -251,37 +290,56 @@ pub fn run(args: FollowArgs, quiet: bool) -> CliResult<i32> {
         let lines = tail.poll(chunk_bytes).map_err(|e| CliError::io_while(&format!("reading '{}'", file.display()), &e))?;
         match lines {
             Some(lines) => {
-                let text = Buffer::from_vec(lines.text);
-                let output = match parser.parse_bytes(&text) {
-                    Err(SashError::Cancelled) => break,
-                    other => other?,
-                };
-                follower.counts.lines += output.batch.num_rows() as u64;
-                follower.counts.failed += output.failed as u64;
-                if output.failed > 0 {
-                    let messages = output.batch.column(output.batch.num_columns() - 1).as_string::<i32>();
-                    for m in messages.iter().flatten() {
-                        follower.counts.add_reason(m);
+                // What was held goes on in these lines if they follow it in the same file.
+                let lines = match follower.held.take() {
+                    Some(held) if held.lines.after.file == lines.after.file && held.lines.after.offset == lines.offset => {
+                        let mut text = held.lines.text;
+                        text.extend_from_slice(&lines.text);
+                        Lines { text, after: lines.after, ..held.lines }
                     }
-                    let source = ChunkSource::new(text.clone(), lines.lines_before + 1, lines.offset);
-                    follower.pending.errors.push(error_records(&name, &source, messages)?);
+                    Some(held) => {
+                        // Another file (a rotation): the record held is over.
+                        if follower.parse_and_push(&mut parser, held.lines, &name)?.is_none() {
+                            break;
+                        }
+                        lines
+                    }
+                    None => lines,
+                };
+                let complete = parser.complete_records(&lines.text);
+                let (now, held) = lines.split(complete.bytes, complete.lines);
+                // The committed position moves only when rows are pushed (in
+                // parse_and_push): lines held from the start of the text are
+                // where the position already is.
+                if let Some(held) = held {
+                    follower.held = Some(Held { lines: held, since: Instant::now() });
                 }
-                let rows = without_failed_rows(output.batch, output.failed)?;
-                match follower.push(&rows) {
-                    Err(CliError::Interrupted) => break,
-                    other => other?,
-                }
-                follower.position = Some(lines.after);
-                if rows.num_rows() > 0 {
+                let Some(rows) = (match now {
+                    Some(now) => follower.parse_and_push(&mut parser, now, &name)?,
+                    None => Some(0),
+                }) else {
+                    break;
+                };
+                if rows > 0 {
                     last_arrival = Instant::now();
                     watermark_at_arrival = follower.stream.watermark();
                 }
             }
             None => {
                 if follower.position.is_none() {
-                    follower.position = tail.position();
+                    follower.position = match &follower.held {
+                        Some(held) => Some(held.lines.start()),
+                        None => tail.position(),
+                    };
                 }
                 let idle = last_arrival.elapsed();
+                let finishing = stop_after_idle.is_some_and(|limit| idle >= limit);
+                if let Some(held) = follower.held.take_if(|held| finishing || held.since.elapsed() >= record_timeout) {
+                    if follower.parse_and_push(&mut parser, held.lines, &name)?.is_none() {
+                        break;
+                    }
+                    continue;
+                }
                 if let Some(limit) = stop_after_idle {
                     if idle >= limit {
                         let results = follower.stream.finish()?;

@@ -128,6 +128,14 @@ struct LineRef<'a> {
     offset: u32,
 }
 
+/// What [`Parser::complete_records`] says may be parsed now: the first
+/// `bytes` bytes of the text, holding `lines` lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompleteRecords {
+    pub bytes: usize,
+    pub lines: u64,
+}
+
 /// A parser for one spec, reusable across batches: it keeps the timestamp
 /// caches and counts lines so `on_error: "raise"` can name the line.
 #[derive(Debug)]
@@ -281,6 +289,29 @@ impl Parser {
         // Binary elements may start inside a character that the one before
         // began: a valid region then still holds invalid elements.
         self.run(GivenLines::new(lines, blocks, Check::Chunks { region, known_utf8: utf8, ascii_boundaries: utf8 }))
+    }
+
+    /// For a caller that hands over a growing text piece by piece (a followed
+    /// file): how many bytes of `text`, complete lines that more may follow,
+    /// to parse now, and how many lines they hold. With multi-line records
+    /// the last record may go on in lines not written yet, so it waits: the
+    /// caller parses the bytes before it and gives the rest again, with what
+    /// follows, next time (or alone, when it decides the record is over).
+    /// Without records, everything. A last record already past the limits
+    /// is parsed now (as a failed row; its further lines are read past), so
+    /// what waits is bounded by `max_record_bytes` and `max_record_lines`.
+    pub fn complete_records(&mut self, text: &[u8]) -> CompleteRecords {
+        let lines = split_lines(text);
+        let all = CompleteRecords { bytes: text.len(), lines: lines.len() as u64 };
+        let Some(records) = &self.spec.records else { return all };
+        match records.last_start(text, &lines) {
+            Some(start) => CompleteRecords { bytes: start, lines: lines.iter().take_while(|&&(s, _)| s < start).count() as u64 },
+            None if records.past_limits(&lines) => {
+                self.cut_record = true;
+                all
+            }
+            None => CompleteRecords { bytes: 0, lines: 0 },
+        }
     }
 
     /// Parses a whole buffer of raw bytes, split into lines at LF, CRLF or a
