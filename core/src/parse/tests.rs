@@ -123,3 +123,35 @@ fn lines_read_with_their_masks_split_as_the_byte_by_byte_rule_does() {
         }
     }
 }
+
+/// A growing text fed through `complete_records` and `parse_bytes` piece by
+/// piece, cut after every line, gives the rows of the whole text parsed at
+/// once; a record past the limits is given at once, not held.
+#[test]
+fn complete_records_hold_back_only_the_record_that_may_go_on() {
+    let spec = super::ParseSpec::from_json(
+        r#"{"format": "regex", "pattern": "^(?<ts>\\S+ \\S+) (?<msg>.*)$", "record_start": "timestamp", "max_record_lines": 4}"#,
+    )
+    .unwrap();
+    let text = "2024-05-17 10:00:00 a\n\tat x\n2024-05-17 10:00:01 b\n2024-05-17 10:00:02 c\n\tat y\n\tat z\n\n\tat w\n\tat v\n2024-05-17 10:00:03 d\n";
+    let whole = super::Parser::new(&spec).unwrap().parse_bytes(&arrow_buffer::Buffer::from(text.as_bytes())).unwrap();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut parser = super::Parser::new(&spec).unwrap();
+    let (mut held, mut batches) = (String::new(), Vec::new());
+    for line in &lines {
+        held.push_str(line);
+        let complete = parser.complete_records(held.as_bytes());
+        assert_eq!(complete.lines as usize, held[..complete.bytes].matches('\n').count());
+        if complete.bytes > 0 {
+            batches.push(parser.parse_bytes(&arrow_buffer::Buffer::from(&held.as_bytes()[..complete.bytes])).unwrap().batch);
+        }
+        held.drain(..complete.bytes);
+        // What is held is within the limits: one record, or lines that go on one.
+        assert!(held.matches('\n').count() <= 4, "{held:?}");
+    }
+    batches.push(parser.parse_bytes(&arrow_buffer::Buffer::from(held.as_bytes())).unwrap().batch);
+    let pieces = arrow_select::concat::concat_batches(&whole.batch.schema(), &batches).unwrap();
+    assert_eq!(pieces, whole.batch);
+    assert_eq!(whole.batch.num_rows(), 4, "a, b, c (a runaway of 6 lines, failed) and d");
+    assert_eq!(whole.failed, 1);
+}
