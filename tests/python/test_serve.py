@@ -102,6 +102,36 @@ def test_errors_are_the_modules_classes_and_messages(server):
     assert c.window_agg(t, **WINDOW).equals(sash.window_agg(t, **WINDOW))
 
 
+def test_a_bad_request_or_failing_data_raises_at_once_never_hangs(server):
+    """A spec JSON cannot hold fails before anything is sent (the connection
+    goes on); a caller's reader that fails mid-stream ends the connection and
+    raises its own error, where the client used to wait for an answer forever."""
+    c = sash.connect(server)
+    with pytest.raises(TypeError):
+        c.window_agg(events(10, 1), time="ts", every=object(), aggs=["count()"])
+    assert c.window_agg(events(100, 2), **WINDOW).num_rows > 0
+    t = events(1000, 3)
+
+    def failing():
+        yield t.to_batches()[0]
+        raise KeyError("the caller's source failed")
+
+    raised = []
+
+    def call():
+        try:
+            c.window_agg(pa.RecordBatchReader.from_batches(t.schema, failing()), **WINDOW)
+        except BaseException as e:  # noqa: BLE001 - the test looks at it below
+            raised.append(e)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    caller.join(timeout=60)
+    assert not caller.is_alive(), "the call hangs"
+    assert isinstance(raised[0], KeyError) and "source failed" in str(raised[0]), raised
+    assert sash.connect(server).window_agg(t, **WINDOW).equals(sash.window_agg(t, **WINDOW))
+
+
 def test_the_fallback_error_classes_are_the_native_table():
     # Without the native module, sash.client makes these classes itself: the same names, kinds and builtins.
     for name, kind, builtin in sash.client._KINDS:

@@ -12,15 +12,16 @@ connection.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import socket
 import struct
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.ipc
 
 try:  # The native module's classes when it is there, so `except sash.SashError` catches both.
     from sash import _sash as _errors
@@ -91,6 +92,20 @@ def _spec(keys: tuple[str, ...], given: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def _column(name: str, dtype: pa.DataType, arrays: Iterable[pa.Array]) -> pa.RecordBatchReader:
+    """A stream of one column, a batch per array (read as the request is sent)."""
+    schema = pa.schema([(name, dtype)])
+    return pa.RecordBatchReader.from_batches(schema, (pa.record_batch([a], schema=schema) for a in arrays))
+
+
+def _binary(name: str, chunks: Iterable[Any]) -> pa.RecordBatchReader:
+    """A stream of one large_binary column, a batch of one value per bytes-like chunk (not copied)."""
+    def value(chunk: Any) -> pa.Array:
+        data = pa.py_buffer(chunk)
+        return pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(struct.pack("<qq", 0, data.size)), data])
+    return _column(name, pa.large_binary(), map(value, chunks))
+
+
 def _reader(data: Any) -> pa.RecordBatchReader:
     if isinstance(data, pa.RecordBatchReader):
         return data
@@ -106,18 +121,14 @@ def _reader(data: Any) -> pa.RecordBatchReader:
 
 
 def _lines(lines: Any) -> pa.RecordBatchReader:
-    if isinstance(lines, (bytes, bytearray, memoryview)):
-        array = pa.array([bytes(lines)], pa.large_binary())
-    elif isinstance(lines, (pa.Array, pa.ChunkedArray)):
+    if isinstance(lines, (pa.Array, pa.ChunkedArray)):
         array = lines
     elif hasattr(lines, "__arrow_c_stream__") or hasattr(lines, "__arrow_c_array__"):
         array = pa.chunked_array(lines)
     else:
         array = pa.array(list(lines), pa.string())
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
-    schema = pa.schema([("line", array.type)])
-    batches = (pa.record_batch([c.slice(o, 1 << 20)], schema=schema) for c in chunks for o in range(0, max(len(c), 1), 1 << 20))
-    return pa.RecordBatchReader.from_batches(schema, batches)
+    return _column("line", array.type, (c.slice(o, 1 << 20) for c in chunks for o in range(0, max(len(c), 1), 1 << 20)))
 
 
 class Client:
@@ -130,24 +141,14 @@ class Client:
         self._r = self._sock.makefile("rb", buffering=1 << 16)
         self._w = self._sock.makefile("wb", buffering=1 << 16)
         self._lock = threading.Lock()
-        client = self
-
-        class WindowStream(_RemoteStream):
-            _kind = "window"
-            _client = client
-
-        class RollingStream(_RemoteStream):
-            _kind = "rolling"
-            _client = client
-
-        self.WindowStream, self.RollingStream = WindowStream, RollingStream
+        # The stream classes of this connection: _RemoteStream bound to it.
+        self.WindowStream, self.RollingStream = (
+            type(f"{kind.title()}Stream", (_RemoteStream,), {"_kind": kind, "_client": self}) for kind in ("window", "rolling"))
 
     def close(self) -> None:
         for f in (self._w, self._r, self._sock):
-            try:
+            with contextlib.suppress(OSError):
                 f.close()
-            except OSError:
-                pass
 
     def __enter__(self) -> Client:
         return self
@@ -164,43 +165,41 @@ class Client:
         return self.call({"op": "rolling", "spec": _spec(_ROLLING_KEYS, spec)}, _reader(data))[0]
 
     def parse(self, lines: Any, format: str, **options: Any) -> pa.Table:
-        op = {"op": "parse", "spec": _spec(("format",), {"format": format, **options})}
-        if isinstance(lines, (bytes, bytearray, memoryview)):
-            op["input"] = "bytes"
-        return self.call(op, _lines(lines))[0]
+        if isinstance(lines, (bytes, bytearray, memoryview)):  # a log's bytes, as one value
+            return self._parse(format, options, _binary("line", [bytes(lines)]), "bytes")
+        return self._parse(format, options, _lines(lines), "lines")
 
     def read_log(self, path: Any, format: str, *, batch_size: int | None = None, **options: Any) -> pa.Table:
-        def chunks():
-            with open(path, "rb") as f:
-                while chunk := f.read(16 << 20):  # one value a chunk, its bytes not copied
-                    offsets = pa.py_buffer(struct.pack("<qq", 0, len(chunk)))
-                    value = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(chunk)])
-                    yield pa.record_batch([value], names=["bytes"])
-        schema = pa.schema([("bytes", pa.large_binary())])
-        op = {"op": "parse", "input": "bytes", "spec": _spec(("format",), {"format": format, **options})}
-        table = self.call(op, pa.RecordBatchReader.from_batches(schema, chunks()))[0]
+        with open(path, "rb") as f:  # sent in values of 16 MiB
+            table = self._parse(format, options, _binary("bytes", iter(lambda: f.read(16 << 20), b"")), "bytes")
         return table if batch_size is None else pa.RecordBatchReader.from_batches(table.schema, table.to_batches(batch_size))
 
+    def _parse(self, format: str, options: dict[str, Any], data: pa.RecordBatchReader, input: str) -> pa.Table:
+        return self.call({"op": "parse", "input": input, "spec": _spec(("format",), {"format": format, **options})}, data)[0]
+
     def call(self, request: dict[str, Any], data: pa.RecordBatchReader | None = None) -> tuple[pa.Table | None, dict]:
-        """Sends one request (and its IPC stream) and returns (table or None, the final frame)."""
+        """Sends one request (and its IPC stream, from another thread) and returns (table or None, the final frame)."""
+        payload = json.dumps(request).encode()  # a spec JSON cannot hold fails here, before anything is sent
         with self._lock:
-            failed: list[BaseException] = []
+            theirs: list[BaseException] = []  # the error of the caller's data, if it failed
 
             def send() -> None:
                 try:
-                    payload = json.dumps(request).encode()
                     self._w.write(_MAGIC + struct.pack("<I", len(payload)) + payload)
                     if data is not None:
                         with pa.ipc.new_stream(self._w, data.schema) as out:
                             for batch in data:
                                 out.write_batch(batch)
                     self._w.flush()
-                except BaseException as e:  # reported only if the answer does not say more
-                    failed.append(e)
+                except BaseException as e:  # a broken connection is the answer's to report (or its absence)
+                    if not isinstance(e.__context__ or e, OSError):  # the caller's data failed: end the connection, not wait
+                        theirs.append(e)
+                        with contextlib.suppress(OSError):
+                            self._sock.shutdown(socket.SHUT_RDWR)
 
             writer = threading.Thread(target=send, daemon=True) if data is not None else None
             if writer is None:
-                send()
+                send()  # a frame alone: no thread
             else:
                 writer.start()
             try:
@@ -208,29 +207,28 @@ class Client:
                 table = None
                 if head.get("ok") and head.get("stream"):
                     table = pa.ipc.open_stream(self._r).read_all()
-                    head = self._frame()
+                    head = self._frame()  # the tail: only now is the answer complete
             except (OSError, pa.ArrowException, ValueError) as e:
-                self.close()
-                raise ConnectionLostError(f"sash serve: connection lost before the answer was complete ({e})") from None
+                self.close()  # the caller's own error when its data failed mid-stream (the writer ended the connection)
+                lost = ConnectionLostError(f"sash serve: connection lost before the answer was complete ({e})")
+                raise (theirs[0] if theirs else lost) from None
             finally:
                 if writer is not None:
                     writer.join()
             if not head.get("ok"):
-                error = head.get("error") or {}
-                kind = error.get("kind", "internal")
                 if head.get("closed"):
                     self.close()
-                raise _BY_KIND.get(kind, _BY_KIND["internal"])(error.get("message", "unknown error"))
-            if failed and data is not None:
-                raise ConnectionLostError(f"sash serve: sending the request failed ({failed[0]})")
+                error = head.get("error") or {}
+                raise _BY_KIND.get(error.get("kind"), _BY_KIND["internal"])(error.get("message", "unknown error"))
+            if theirs:  # an answer to part of the data is no answer
+                raise theirs[0]
             return table, head
 
     def _frame(self) -> dict:
         head = self._r.read(8)
         if len(head) < 8 or head[:4] != _MAGIC:
             raise ConnectionError("the connection ended" if len(head) < 8 else "not a sash frame")
-        (length,) = struct.unpack("<I", head[4:])
-        body = self._r.read(length)
+        body = self._r.read(length := struct.unpack("<I", head[4:])[0])
         if len(body) < length:
             raise ConnectionError("the connection ended in a frame")
         return json.loads(body)
@@ -244,50 +242,41 @@ class _RemoteStream:
     def __init__(self, *, _session: int | None = None, **spec: Any):
         if _session is None:
             keys = (_WINDOW_KEYS if self._kind == "window" else _ROLLING_KEYS) + ("lateness",)
-            _, done = self._client.call({"op": "open", "stream": self._kind, "spec": _spec(keys, spec)})
-            _session = done["session"]
+            _session = self._client.call({"op": "open", "stream": self._kind, "spec": _spec(keys, spec)})[1]["session"]
         self._session = _session
-        self._progress: dict = {}
 
     @classmethod
     def restore(cls, data: bytes) -> _RemoteStream:
-        schema = pa.schema([("snapshot", pa.large_binary())])
-        reader = pa.RecordBatchReader.from_batches(schema, [pa.record_batch([pa.array([data], pa.large_binary())], schema=schema)])
-        _, done = cls._client.call({"op": "restore", "stream": cls._kind}, reader)
-        return cls(_session=done["session"])
+        return cls(_session=cls._client.call({"op": "restore", "stream": cls._kind}, _binary("snapshot", [data]))[1]["session"])
 
-    def _op(self, op: str, data: pa.RecordBatchReader | None = None, **more: Any) -> pa.Table | None:
-        table, done = self._client.call({"op": op, "session": self._session, **more}, data)
-        self._progress = done
-        return table
+    def _op(self, op: str, data: pa.RecordBatchReader | None = None, **more: Any) -> tuple[pa.Table | None, dict]:
+        return self._client.call({"op": op, "session": self._session, **more}, data)
 
     def push(self, data: Any) -> pa.Table:
-        return self._op("push", _reader(data))
+        return self._op("push", _reader(data))[0]
 
     def advance(self, watermark: Any) -> pa.Table:
         if isinstance(watermark, int):
-            return self._op("advance", watermark=watermark)
+            return self._op("advance", watermark=watermark)[0]
         array = pa.array([watermark])
-        return self._op("advance", pa.RecordBatchReader.from_batches(pa.schema([("w", array.type)]), [pa.record_batch([array], names=["w"])]))
+        return self._op("advance", _column("w", array.type, [array]))[0]
 
     def finish(self) -> pa.Table:
-        return self._op("finish")
+        return self._op("finish")[0]
 
     def take_late(self) -> pa.Table:
-        return self._op("take_late")
+        return self._op("take_late")[0]
 
     def snapshot(self) -> bytes:
-        return self._op("snapshot").column(0)[0].as_py()
+        return self._op("snapshot")[0].column(0)[0].as_py()
 
     def close(self) -> None:
         self._op("close")
 
     @property
     def watermark(self) -> int | None:
-        self._op("stats")
-        return self._progress.get("watermark")
+        return self._op("stats")[1].get("watermark")
 
     @property
     def stats(self) -> dict[str, int]:
-        self._op("stats")
-        return self._progress.get("stats", {})
+        return self._op("stats")[1].get("stats", {})

@@ -8,10 +8,8 @@ import java.io.UncheckedIOException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.ClosedByInterruptException;
-import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.ByteChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -74,7 +72,7 @@ public final class SashClient implements AutoCloseable {
     private volatile boolean closed;
 
     /** The socket as Arrow's IPC reader and writer see it: they close their channel, which must stay open. */
-    private final class Pipe implements ReadableByteChannel, WritableByteChannel {
+    private final class Pipe implements ByteChannel {
         @Override public int read(ByteBuffer b) throws IOException { return socket.read(b); }
         @Override public int write(ByteBuffer b) throws IOException { return socket.write(b); }
         @Override public boolean isOpen() { return socket.isOpen(); }
@@ -83,7 +81,7 @@ public final class SashClient implements AutoCloseable {
 
     /** What a request sends after its frame: one Arrow IPC stream. */
     interface Body {
-        void write(WritableByteChannel out) throws IOException;
+        void write(ByteChannel out) throws IOException;
     }
 
     /** An answer: its rows (null when it has none) and its last frame's "key": value pairs, nested ones included. */
@@ -227,16 +225,19 @@ public final class SashClient implements AutoCloseable {
         try {
             Map<String, Object> frame = readFrame();
             if (Boolean.TRUE.equals(frame.get("ok")) && Boolean.TRUE.equals(frame.get("stream"))) {
-                rows = readRows();
+                try (ArrowStreamReader reader = new ArrowStreamReader(pipe, allocator)) { // its batches, appended into one root
+                    rows = VectorSchemaRoot.create(reader.getVectorSchemaRoot().getSchema(), allocator);
+                    rows.allocateNew();
+                    while (reader.loadNextBatch()) VectorSchemaRootAppender.append(false, rows, reader.getVectorSchemaRoot());
+                }
                 frame = readFrame(); // the tail: only now is the answer complete
             }
             if (Boolean.TRUE.equals(frame.get("ok"))) return new Answer(rows, frame);
-            String kind = String.valueOf(frame.get("kind"));
-            problem = new SashException(kind, String.valueOf(frame.get("message")));
+            problem = new SashException(String.valueOf(frame.get("kind")), String.valueOf(frame.get("message")));
             if (Boolean.TRUE.equals(frame.get("closed"))) close(); // the server said it closes the connection
         } catch (IOException | RuntimeException e) {
-            boolean cancelled = e instanceof ClosedByInterruptException || Thread.currentThread().isInterrupted();
-            problem = e instanceof RuntimeException r ? r : new SashException(cancelled ? "cancelled" : "connection_lost",
+            // An interrupt that stopped a read closed the channel and left the thread's interrupt status set.
+            problem = e instanceof RuntimeException r ? r : new SashException(Thread.currentThread().isInterrupted() ? "cancelled" : "connection_lost",
                     "sash serve: the connection was lost before the answer was complete (" + e + ")");
             close(); // also stops the writer
         } finally {
@@ -267,21 +268,6 @@ public final class SashClient implements AutoCloseable {
         ByteBuffer buffer = ByteBuffer.allocate(length);
         while (buffer.hasRemaining()) if (socket.read(buffer) < 0) throw new EOFException("the connection ended");
         return buffer;
-    }
-
-    /** One IPC stream's batches, appended into one root. */
-    private VectorSchemaRoot readRows() throws IOException {
-        try (ArrowStreamReader reader = new ArrowStreamReader(pipe, allocator)) {
-            VectorSchemaRoot out = VectorSchemaRoot.create(reader.getVectorSchemaRoot().getSchema(), allocator);
-            try {
-                out.allocateNew();
-                while (reader.loadNextBatch()) VectorSchemaRootAppender.append(false, out, reader.getVectorSchemaRoot());
-                return out;
-            } catch (IOException | RuntimeException e) {
-                out.close();
-                throw e;
-            }
-        }
     }
 
     /**
