@@ -32,6 +32,13 @@ pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Whether `b` holds `text` at `at` (a parser's literal: short, where a
+/// slice compare would call `memcmp`).
+#[inline(always)]
+pub(crate) fn has_at(b: &[u8], at: usize, text: &[u8]) -> bool {
+    b.get(at..at + text.len()).is_some_and(|here| short_eq(here, text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

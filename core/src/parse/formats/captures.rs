@@ -23,6 +23,7 @@
 //! `false` and the caller asks the regex, so every line gets the regex's
 //! captures, most of them without its capture engine.
 
+use crate::parse::row::Failure;
 use regex::{CaptureLocations, Regex};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson;
@@ -50,10 +51,21 @@ impl Captures {
         Captures { regex, steps, locations, spans }
     }
 
-    /// Searches `text`; `false` when it does not match. Then [`Self::span`]
-    /// gives each group's span, as `Regex::captures` would.
+    /// Searches a line; `Ok(false)` when it does not match, an error when it
+    /// is not UTF-8. Then [`Self::span`] gives each group's span, as
+    /// `Regex::captures` would. The lines come cut before any invalid byte;
+    /// a check at SIMD speed keeps that from being an assumption, std's says where.
     #[inline(always)]
-    pub(crate) fn search(&mut self, text: &str) -> bool {
+    pub(crate) fn search(&mut self, line: &[u8]) -> Result<bool, Failure> {
+        let text = match simdutf8::basic::from_utf8(line) {
+            Ok(text) => text,
+            Err(_) => std::str::from_utf8(line).map_err(|e| Failure::new("line", e.valid_up_to(), "invalid UTF-8"))?,
+        };
+        Ok(self.search_text(text))
+    }
+
+    #[inline(always)]
+    fn search_text(&mut self, text: &str) -> bool {
         if let Some(steps) = &mut self.steps {
             let start = if steps.start_anchored() {
                 0
@@ -411,7 +423,7 @@ impl Steps {
         for (i, step) in self.steps.iter().enumerate() {
             let end = match &step.matcher {
                 Matcher::Literal(literal) => {
-                    if !hay.get(at..at + literal.len()).is_some_and(|here| crate::bytes::short_eq(here, literal)) {
+                    if !crate::bytes::has_at(hay, at, literal) {
                         return false;
                     }
                     at + literal.len()
@@ -454,7 +466,7 @@ impl Steps {
                     for option in options {
                         match option {
                             Choice::Literal(literal) => {
-                                if hay.get(at..at + literal.len()).is_some_and(|here| crate::bytes::short_eq(here, literal)) {
+                                if crate::bytes::has_at(hay, at, literal) {
                                     chosen = Some(at + literal.len());
                                     break;
                                 }

@@ -206,13 +206,7 @@ impl LineParser for GrokParser {
     }
 
     fn parse(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
-        // The lines come cut before any invalid byte; a check at SIMD speed
-        // keeps that from being an assumption, std's says where.
-        let text = match simdutf8::basic::from_utf8(ctx.bytes) {
-            Ok(text) => text,
-            Err(_) => std::str::from_utf8(ctx.bytes).map_err(|e| Failure::new("line", e.valid_up_to(), "invalid UTF-8"))?,
-        };
-        if !self.captures.search(text) {
+        if !self.captures.search(ctx.bytes)? {
             return Err(Failure::new("pattern", 0, "the line does not match the grok pattern"));
         }
         for &(group, column, shared) in &self.groups {

@@ -366,7 +366,7 @@ impl Plan {
     /// The line field by field; a failure names the variable as written.
     fn parse_line(&mut self, ctx: &LineCtx, cols: &mut Columns, masks: Option<&LineMasks>) -> Parsed {
         let b = ctx.bytes;
-        if !has_text(b, 0, &self.lead) {
+        if !crate::bytes::has_at(b, 0, &self.lead) {
             return Err(expected_text(b, 0, &self.lead, "the line's start"));
         }
         let mut at = self.lead.len();
@@ -374,7 +374,7 @@ impl Plan {
             let (end, escaped) = self.value_end(i, b, at, masks)?;
             self.value(i, cols, ctx, at, end, escaped)?;
             let after = &self.steps[i].after;
-            if !has_text(b, end, after) {
+            if !crate::bytes::has_at(b, end, after) {
                 return Err(expected_text(b, end, after, &self.steps[i].variable.written));
             }
             at = end + after.len();
@@ -385,13 +385,6 @@ impl Plan {
         }
         Ok(())
     }
-}
-
-/// Whether `b` holds `text` at `at` (a literal of the format string: short,
-/// where a slice compare would call `memcmp`).
-#[inline(always)]
-fn has_text(b: &[u8], at: usize, text: &[u8]) -> bool {
-    b.get(at..at + text.len()).is_some_and(|here| crate::bytes::short_eq(here, text))
 }
 
 #[cold]

@@ -56,13 +56,7 @@ impl LineParser for RegexParser {
     }
 
     fn parse(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
-        // Lines are valid UTF-8 up to the cut, and `bytes` stops there;
-        // checked at SIMD speed all the same, std's check says where.
-        let text = match simdutf8::basic::from_utf8(ctx.bytes) {
-            Ok(text) => text,
-            Err(_) => std::str::from_utf8(ctx.bytes).map_err(|e| Failure::new("line", e.valid_up_to(), "invalid UTF-8"))?,
-        };
-        if !self.captures.search(text) {
+        if !self.captures.search(ctx.bytes)? {
             return Err(Failure::new("pattern", 0, "the line does not match the pattern"));
         }
         for (col, (index, group)) in self.groups.iter_mut().enumerate() {
