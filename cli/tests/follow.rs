@@ -36,9 +36,14 @@ fn sash() -> Command {
 }
 
 fn follow(dir: &Path, extra: &[&str]) -> Child {
+    follow_with(dir, &[&["-f", "combined"], WINDOW].concat(), extra)
+}
+
+/// `sash follow app.log` with the log and window options `spec`, checkpointed, parts in `out`.
+fn follow_with(dir: &Path, spec: &[&str], extra: &[&str]) -> Child {
     sash()
-        .args(["follow", "app.log", "-f", "combined"])
-        .args(WINDOW)
+        .args(["follow", "app.log"])
+        .args(spec)
         .args(["--checkpoint", "cp", "-o", "out", "--output-format", "arrow", "--poll-interval", "10ms", "--commit-interval", "30ms"])
         .args(extra)
         .current_dir(dir)
@@ -387,18 +392,7 @@ fn multi_line_records_written_piece_by_piece_are_joined_as_in_the_whole_file() {
     let d = dir.path();
     let text = records(0, 900).concat();
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let start = |extra: &[&str]| {
-        sash()
-            .args(["follow", "app.log"])
-            .args(RECORDS)
-            .args(["--checkpoint", "cp", "-o", "out", "--output-format", "arrow", "--poll-interval", "5ms", "--commit-interval", "20ms"])
-            .args(extra)
-            .current_dir(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let start = |extra: &[&str]| follow_with(d, RECORDS, extra);
     let log = d.join("app.log");
     std::fs::write(&log, "").unwrap();
     let mut child = start(&[]);
