@@ -493,12 +493,12 @@ impl Col {
             Col::Ts(c) => c.truncate(len),
             Col::Map(_) => unreachable!("no parser writes a map row again"),
             Col::List(c) => {
-                if len + 1 < c.offsets.len() {
-                    c.offsets.truncate(len + 1);
-                    let values = c.offsets[len] as usize;
-                    c.values.truncate(values);
-                    c.nulls.truncate(len);
-                }
+                // Also when the row's list was left open (items pushed, no
+                // `close_row`): its items go with it.
+                c.offsets.truncate(len + 1);
+                let values = c.offsets[len] as usize;
+                c.values.truncate(values);
+                c.nulls.truncate(len);
             }
         }
     }

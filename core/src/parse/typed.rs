@@ -129,7 +129,7 @@ pub(crate) fn parse_short_int(raw: &[u8]) -> Option<i64> {
 /// correctly rounded division gives the correctly rounded value (Clinger's
 /// fast path). `None` for anything else (exponents, more digits, `inf`),
 /// which the caller hands to `from_str` itself.
-#[inline]
+#[inline(always)]
 pub(crate) fn parse_short_decimal(raw: &[u8]) -> Option<f64> {
     const POWERS: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
     let (negative, body) = match raw.first()? {

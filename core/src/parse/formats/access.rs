@@ -19,9 +19,8 @@ const HOST: usize = 0;
 const IDENT: usize = 1;
 const USER: usize = 2;
 const TIMESTAMP: usize = 3;
+/// Then path and protocol.
 const METHOD: usize = 4;
-const PATH: usize = 5;
-const PROTOCOL: usize = 6;
 const STATUS: usize = 7;
 const SIZE: usize = 8;
 const REFERRER: usize = 9;
@@ -72,26 +71,26 @@ fn dash_field(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: 
     Ok(())
 }
 
-/// [`AccessParser::request`] of a request without escapes, its spaces read off the masks.
+/// [`request`] of a request without escapes, its spaces read off the masks.
 #[inline(always)]
-fn plain_request(cols: &mut Columns, ctx: &LineCtx, masks: &LineMasks, start: usize, end: usize) {
+pub(crate) fn plain_request(cols: &mut Columns, col: usize, ctx: &LineCtx, masks: &LineMasks, start: usize, end: usize) {
     let b = ctx.bytes;
     if &b[start..end] == b"-" {
         return;
     }
     let first = masks.next_space(start);
     if first >= end {
-        cols.set_null(METHOD);
-        cols.str(PATH).push_view(ctx.view(start, end));
+        cols.set_null(col);
+        cols.str(col + 1).push_view(ctx.view(start, end));
         return;
     }
-    cols.str(METHOD).push_view(ctx.view(start, first));
+    cols.str(col).push_view(ctx.view(start, first));
     let last = masks.last_space_before(end).unwrap_or(first);
-    if last > first && b[last + 1..end].starts_with(b"HTTP/") {
-        cols.str(PATH).push_view(ctx.view(first + 1, last));
-        cols.str(PROTOCOL).push_view(ctx.view(last + 1, end));
+    if last > first && crate::bytes::has_at(&b[..end], last + 1, b"HTTP/") {
+        cols.str(col + 1).push_view(ctx.view(first + 1, last));
+        cols.str(col + 2).push_view(ctx.view(last + 1, end));
     } else {
-        cols.str(PATH).push_view(ctx.view(first + 1, end));
+        cols.str(col + 1).push_view(ctx.view(first + 1, end));
     }
 }
 
@@ -262,7 +261,7 @@ impl AccessParser {
         if code[0] != b' ' || code[4] != b' ' || !code[1..4].iter().all(u8::is_ascii_digit) {
             return None;
         }
-        plain_request(cols, ctx, masks, request_start, request_end);
+        plain_request(cols, METHOD, ctx, masks, request_start, request_end);
         cols.u16(STATUS).push((code[1] - b'0') as u16 * 100 + (code[2] - b'0') as u16 * 10 + (code[3] - b'0') as u16);
 
         let size_start = request_end + 6;

@@ -8,15 +8,22 @@
 //! becomes typed columns. No regex runs per line. Known variables are typed
 //! (docs/parsing.md has the table), others are strings; `-` is null.
 //!
+//! A line without backslashes (nearly every line) takes the plain path, as
+//! the `combined` parser's lines do: its spaces and quotes are read at once
+//! ([`LineMasks`]), and each step, compiled into a small [`Op`], finds its
+//! end by bit arithmetic and writes its value as it reads it. Any other line,
+//! or one the plain path gives up on, is parsed field by field, for the same
+//! rows or the precise error.
+//!
 //! Apache's `common` and `combined` strings compile to the layout the
 //! `common`/`combined` formats parse: they get that hand-tuned parser
 //! ([`super::access::AccessParser`]), whose rows this generic one equals.
 
 use crate::error::{Result, SashError};
 use crate::parse::fields::{closing_quote, describe_byte, excerpt, push_text};
-use crate::parse::formats::access::{count, request, status};
+use crate::parse::formats::access::{count, plain_request, request, status};
 use crate::parse::row::{Col, Columns, Failure, LineCtx, Parsed};
-use crate::parse::scan::LineMasks;
+use crate::parse::scan::{digits8, LineMasks};
 use crate::parse::spec::{timestamp_type, StringOutput};
 use crate::parse::time::{parse_clf, parse_iso8601, TimeFormat, TsCache, Zone};
 use crate::parse::typed::{parse_short_decimal, parse_short_int};
@@ -108,7 +115,105 @@ struct Step {
     /// The variable sits between quotes: its value ends at the first quote
     /// that no backslash escapes, and escapes in it are decoded.
     quoted: bool,
+    /// Where the plain path finds the value's end.
+    end: End,
+    /// The part of `after` the plain path checks: all of it, or all but its
+    /// first byte when `end` finds that byte.
+    unchecked: Vec<u8>,
     cache: TsCache,
+}
+
+/// Where [`Plan::parse_plain`] finds a value's end: the choice
+/// [`Plan::value_end`] makes for a line without backslashes, made once when
+/// the string is compiled instead of on every value of every line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum End {
+    /// The next quote (a quoted value, or one the text after starts with a quote).
+    Quote,
+    /// The next space.
+    Space,
+    /// The next space that is not one of a list's own separators (`, `, ` : `).
+    ListSpace,
+    /// A fixed width (a CLF timestamp).
+    Width(usize),
+    /// The next occurrence of this byte (the first of the text after).
+    Byte(u8),
+    /// The line's end (the last variable, with no text after it).
+    Line,
+}
+
+impl Step {
+    fn plain_end(&self) -> End {
+        let is_list = matches!(self.variable.kind, Kind::List(_));
+        match self.after.first() {
+            None => End::Line,
+            Some(_) if self.quoted => End::Quote,
+            Some(b'"') => End::Quote,
+            Some(_) if self.variable.kind == Kind::Clf => End::Width(CLF_WIDTH),
+            Some(b' ') if is_list => End::ListSpace,
+            Some(b' ') => End::Space,
+            Some(&c) => End::Byte(c),
+        }
+    }
+}
+
+/// `dd/Mon/yyyy:HH:MM:SS ±zzzz`
+const CLF_WIDTH: usize = 26;
+
+/// A step as the plain path reads it: everything a line needs in one small
+/// record (a step's own fields are spread over its strings and vectors).
+#[derive(Debug, Clone, Copy)]
+struct Op {
+    end: End,
+    value: Value,
+    col: usize,
+    /// The step this is, for what the record does not hold.
+    step: usize,
+    after_len: usize,
+    /// The step's `unchecked` text, when it has at most 8 bytes, as the 8
+    /// bytes that end where it ends read as a little-endian word: masked by
+    /// the first, they equal the second.
+    unchecked: Option<(u64, u64)>,
+}
+
+/// How the plain path writes a value; `Step` for the kinds it hands to
+/// [`Step::plain_value`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Value {
+    Text,
+    TextKeepDash,
+    Request,
+    Status,
+    Bytes,
+    Number(f64),
+    NumberList(f64),
+    Step,
+}
+
+impl Op {
+    fn of(index: usize, step: &Step) -> Op {
+        let value = match &step.variable.kind {
+            Kind::Text { keep_dash: false } => Value::Text,
+            Kind::Text { keep_dash: true } => Value::TextKeepDash,
+            Kind::Request => Value::Request,
+            Kind::Status => Value::Status,
+            Kind::Bytes => Value::Bytes,
+            Kind::Number { divisor } => Value::Number(*divisor),
+            Kind::List(item) => match **item {
+                Kind::Number { divisor } => Value::NumberList(divisor),
+                _ => Value::Step,
+            },
+            _ => Value::Step,
+        };
+        let text = &step.unchecked;
+        let unchecked = (text.len() <= 8).then(|| {
+            let mut word = [0u8; 8];
+            word[8 - text.len()..].copy_from_slice(text);
+            let mask = u64::MAX.checked_shl(64 - 8 * text.len() as u32).unwrap_or(0);
+            (mask, u64::from_le_bytes(word))
+        });
+        Op { end: step.end, value, col: step.col, step: index, after_len: step.after.len(), unchecked }
+    }
 }
 
 /// A compiled format string.
@@ -124,6 +229,8 @@ pub(crate) struct FormatParser {
 struct Plan {
     lead: Vec<u8>,
     steps: Vec<Step>,
+    /// The steps as the plain path reads them, one small record each.
+    ops: Vec<Op>,
     zone: Zone,
     decoded: Vec<u8>,
 }
@@ -183,7 +290,15 @@ impl FormatParser {
                         names.push(name.clone());
                     }
                     let width = variable.kind.columns();
-                    steps.push(Step { variable, col, after: Vec::new(), quoted: false, cache: TsCache::default() });
+                    steps.push(Step {
+                        variable,
+                        col,
+                        after: Vec::new(),
+                        quoted: false,
+                        end: End::Line,
+                        unchecked: Vec::new(),
+                        cache: TsCache::default(),
+                    });
                     col += width;
                 }
             }
@@ -194,8 +309,12 @@ impl FormatParser {
         for i in 0..steps.len() {
             let before_quote = if i == 0 { lead.ends_with(b"\"") } else { steps[i - 1].after.ends_with(b"\"") };
             steps[i].quoted = before_quote && steps[i].after.starts_with(b"\"");
+            steps[i].end = steps[i].plain_end();
+            let found = !matches!(steps[i].end, End::Width(_) | End::Line);
+            steps[i].unchecked = steps[i].after[usize::from(found)..].to_vec();
         }
-        Ok(FormatParser { plan: Plan { lead, steps, zone, decoded: Vec::new() }, masks: LineMasks::new(false) })
+        let ops = steps.iter().enumerate().map(|(i, step)| Op::of(i, step)).collect();
+        Ok(FormatParser { plan: Plan { lead, steps, ops, zone, decoded: Vec::new() }, masks: LineMasks::new(false) })
     }
 
     fn same_layout(&self, other: &FormatParser) -> bool {
@@ -241,8 +360,8 @@ impl Plan {
             return Ok((end, escaped));
         }
         let Some(&first) = after.first() else { return Ok((b.len(), false)) };
-        if step.variable.kind == Kind::Clf && b.get(at + 26..).is_some_and(|rest| rest.starts_with(after)) {
-            return Ok((at + 26, false));
+        if step.variable.kind == Kind::Clf && crate::bytes::has_at(b, at + CLF_WIDTH, after) {
+            return Ok((at + CLF_WIDTH, false));
         }
         // An unquoted value ends at the first byte of the text after it, as
         // in the `combined` parser: one search, and the same rows for the
@@ -326,41 +445,106 @@ impl Plan {
                 cols.ts(col).push(ts);
             }
             Kind::List(item) => {
-                // `-` alone (no upstream answered) is a list of one null item, as written.
                 // On a bad item the row fails; the items before it stay, as
                 // every value written before a failure does.
                 let list = cols.list(col);
-                let mut at = start;
-                let mut failure = None;
-                loop {
-                    let rest = &ctx.bytes[at..end];
-                    // Nearly always one upstream: no separator to look for past the value.
-                    let (len, next) = if memchr::memchr2(b',', b' ', rest).is_none() {
-                        (rest.len(), None)
-                    } else {
-                        match (memchr::memmem::find(rest, b", "), memchr::memmem::find(rest, b" : ")) {
-                            (Some(c), Some(r)) if r < c => (r, Some(at + r + 3)),
-                            (Some(c), _) => (c, Some(at + c + 2)),
-                            (None, Some(r)) => (r, Some(at + r + 3)),
-                            (None, None) => (rest.len(), None),
-                        }
-                    };
-                    if let Err(what) = list_item(list.values(), item, ctx, at, at + len) {
-                        failure = Some(bad(name, at, what, &ctx.bytes[at..at + len]));
-                        break;
-                    }
-                    match next {
-                        Some(next) => at = next,
-                        None => break,
-                    }
-                }
+                let items = list_items(list.values(), item, ctx, start, end);
                 list.close_row();
-                if let Some(failure) = failure {
-                    return Err(failure);
-                }
+                items.map_err(|(at, item_end, what)| bad(name, at, what, &ctx.bytes[at..item_end]))?;
             }
         }
         Ok(())
+    }
+
+    /// A line without backslashes, whose delimiters `masks` holds, as nearly
+    /// every line of an access log is: each value's end found the way
+    /// [`End`] says and its value written as it is read. This gives what
+    /// [`Self::parse_line`] gives: with no backslash the first quote closes
+    /// a quoted value, and every check below is one that function makes.
+    /// `None` on anything else (including what would be a failure): the
+    /// caller drops what was written and parses the line field by field,
+    /// for the same values or the precise error.
+    #[inline]
+    fn parse_plain(&mut self, ctx: &LineCtx, cols: &mut Columns, masks: &LineMasks) -> Option<()> {
+        let b = ctx.bytes;
+        if !crate::bytes::has_at(b, 0, &self.lead) {
+            return None;
+        }
+        let mut at = self.lead.len();
+        for op in &self.ops {
+            let end = match op.end {
+                End::Quote => masks.next_quote(at),
+                End::Space => masks.next_space(at),
+                End::ListSpace => {
+                    let mut from = at;
+                    loop {
+                        let p = masks.next_space(from);
+                        if p > at && b.get(p - 1) == Some(&b',') {
+                            from = p + 1;
+                        } else if crate::bytes::has_at(b, p, b" : ") {
+                            from = p + 3;
+                        } else {
+                            break p;
+                        }
+                    }
+                }
+                End::Width(width) => at + width,
+                End::Byte(c) => at + memchr::memchr(c, b.get(at..)?)?,
+                End::Line => b.len(),
+            };
+            // Past the line's end when the masks found no delimiter.
+            let next = end + op.after_len;
+            if next > b.len() {
+                return None;
+            }
+            let checked = match (op.unchecked, next.checked_sub(8)) {
+                (Some((mask, text)), Some(from)) => u64::from_le_bytes(b[from..next].try_into().expect("8 bytes")) & mask == text,
+                _ => {
+                    let unchecked = &self.steps[op.step].unchecked;
+                    crate::bytes::has_at(b, next - unchecked.len(), unchecked)
+                }
+            };
+            if !checked {
+                return None;
+            }
+            let (raw, col) = (&b[at..end], op.col);
+            let dash = raw == b"-";
+            match op.value {
+                Value::Text if dash => cols.str(col).push_null(),
+                Value::Text | Value::TextKeepDash => cols.str(col).push_view(ctx.view(at, end)),
+                Value::Request => plain_request(cols, col, ctx, masks, at, end),
+                Value::Status => {
+                    let v = status(raw)?;
+                    cols.u16(col).push(v);
+                }
+                Value::Bytes if dash => cols.set_null(col),
+                Value::Bytes => {
+                    let v = match (raw.len(), b.get(at..at + 8)) {
+                        (1..=8, Some(window)) => digits8(window.try_into().expect("8 bytes"), raw.len())?,
+                        _ => count(raw)?,
+                    };
+                    cols.u64(col).push(v);
+                }
+                Value::Number(_) if dash || raw.is_empty() => cols.set_null(col),
+                Value::Number(divisor) => {
+                    let v = number(raw, divisor)?;
+                    cols.f64(col).push(v);
+                }
+                // Nearly always one upstream: one number, or `-`.
+                Value::NumberList(divisor) if !raw.iter().any(|&c| c == b',' || c == b' ') => {
+                    let list = cols.list(col);
+                    if dash || raw.is_empty() {
+                        list.values().push_null();
+                    } else {
+                        list.values().as_f64().push(number(raw, divisor)?);
+                    }
+                    list.close_row();
+                }
+                Value::NumberList(_) | Value::Step => self.steps[op.step].plain_value(cols, ctx, masks, self.zone, at, end)?,
+            }
+            at = next;
+        }
+        (at == b.len()).then_some(())
     }
 
     /// The line field by field; a failure names the variable as written.
@@ -411,11 +595,123 @@ fn integer(raw: &[u8]) -> Option<i64> {
     parse_short_int(raw).or_else(|| std::str::from_utf8(raw).ok()?.parse().ok())
 }
 
-#[inline]
+#[inline(always)]
 fn number(raw: &[u8], divisor: f64) -> Option<f64> {
-    let v = parse_short_decimal(raw).or_else(|| std::str::from_utf8(raw).ok()?.parse().ok())?;
+    let v = match parse_short_decimal(raw) {
+        Some(v) => v,
+        None => long_number(raw)?,
+    };
     // A division is correctly rounded: 1500 µs is the double nearest 0.0015.
     Some(if divisor == 1.0 { v } else { v / divisor })
+}
+
+impl Step {
+    /// [`Plan::value`] of a value without escapes; `None` where that would fail.
+    #[inline(always)]
+    fn plain_value(&mut self, cols: &mut Columns, ctx: &LineCtx, masks: &LineMasks, zone: Zone, start: usize, end: usize) -> Option<()> {
+        let raw = &ctx.bytes[start..end];
+        let col = self.col;
+        let dash = raw == b"-";
+        match &self.variable.kind {
+            Kind::Text { keep_dash } => {
+                if dash && !keep_dash {
+                    cols.str(col).push_null();
+                } else {
+                    cols.str(col).push_view(ctx.view(start, end));
+                }
+            }
+            Kind::Request => plain_request(cols, col, ctx, masks, start, end),
+            Kind::Status => {
+                let v = status(raw)?;
+                cols.u16(col).push(v);
+            }
+            Kind::Bytes if dash => cols.set_null(col),
+            Kind::Bytes => {
+                let v = match (raw.len(), ctx.bytes.get(start..start + 8)) {
+                    (1..=8, Some(window)) => digits8(window.try_into().expect("8 bytes"), raw.len())?,
+                    _ => count(raw)?,
+                };
+                cols.u64(col).push(v);
+            }
+            Kind::Int if dash || raw.is_empty() => cols.set_null(col),
+            Kind::Int => {
+                let v = integer(raw)?;
+                cols.i64(col).push(v);
+            }
+            Kind::Number { .. } if dash || raw.is_empty() => cols.set_null(col),
+            Kind::Number { divisor } => {
+                let v = number(raw, *divisor)?;
+                cols.f64(col).push(v);
+            }
+            Kind::Clf | Kind::Iso8601 | Kind::Time(_) if dash => cols.set_null(col),
+            Kind::Clf => {
+                let ts = self.cache.get_or(raw, parse_clf).ok()?;
+                cols.ts(col).push(ts);
+            }
+            Kind::Iso8601 => {
+                let ts = self.cache.get_or(raw, |t| parse_iso8601(t, zone)).ok()?;
+                cols.ts(col).push(ts);
+            }
+            Kind::Time(format) => {
+                let ts = self
+                    .cache
+                    .get_or(raw, |t| match std::str::from_utf8(t) {
+                        Ok(text) => format.parse_value(text, zone),
+                        Err(_) => Err("invalid UTF-8".to_string()),
+                    })
+                    .ok()?;
+                cols.ts(col).push(ts);
+            }
+            Kind::List(item) => {
+                // An item that fails leaves the list open: the caller's
+                // restart drops it with the rest of the row.
+                let list = cols.list(col);
+                list_items(list.values(), item, ctx, start, end).ok()?;
+                list.close_row();
+            }
+        }
+        Some(())
+    }
+}
+
+/// The items of an upstream list `[start, end)` into the list's values:
+/// separated by `, ` (servers tried) and ` : ` (internal redirects), `-` a
+/// null item (`-` alone, no upstream answered, is a list of one null item,
+/// as written). On a bad item, where it is and what was expected.
+#[inline]
+fn list_items(
+    values: &mut Col,
+    item: &Kind,
+    ctx: &LineCtx,
+    start: usize,
+    end: usize,
+) -> std::result::Result<(), (usize, usize, &'static str)> {
+    let mut at = start;
+    loop {
+        let rest = &ctx.bytes[at..end];
+        // Nearly always one short item: no separator to look for past it
+        // (and a loop over its bytes, where a `memchr2` call costs more).
+        let (len, next) = if !rest.iter().any(|&c| c == b',' || c == b' ') {
+            (rest.len(), None)
+        } else {
+            match (memchr::memmem::find(rest, b", "), memchr::memmem::find(rest, b" : ")) {
+                (Some(c), Some(r)) if r < c => (r, Some(at + r + 3)),
+                (Some(c), _) => (c, Some(at + c + 2)),
+                (None, Some(r)) => (r, Some(at + r + 3)),
+                (None, None) => (rest.len(), None),
+            }
+        };
+        list_item(values, item, ctx, at, at + len).map_err(|what| (at, at + len, what))?;
+        match next {
+            Some(next) => at = next,
+            None => return Ok(()),
+        }
+    }
+}
+
+#[cold]
+fn long_number(raw: &[u8]) -> Option<f64> {
+    std::str::from_utf8(raw).ok()?.parse().ok()
 }
 
 /// One item of an upstream list into the list's values.
@@ -468,6 +764,12 @@ impl LineParser for FormatParser {
             None => None,
         }
         .filter(|m| !m.backslash);
+        if let Some(masks) = read {
+            if self.plan.parse_plain(&trimmed, cols, masks).is_some() {
+                return Ok(());
+            }
+            cols.restart_row();
+        }
         self.plan.parse_line(&trimmed, cols, read)
     }
 }
@@ -868,6 +1170,131 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    /// The plain path (with its restarts) gives what the field-by-field
+    /// parse gives, on random format strings and on their lines broken every
+    /// way: bytes dropped, doubled or replaced by delimiters, backslashes,
+    /// dashes, list separators; values of every kind, multi-item lists,
+    /// timestamps of other widths, values past 8 bytes and at the line's
+    /// end.
+    #[test]
+    fn plain_path_gives_what_the_field_parse_gives() {
+        let mut state = 5u64;
+        let mut next = move |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let separators = [" ", " | ", ", ", "\t", " x=", ";", " - ", "::", "] [", " rt=", " uct=\"", "long separator text "];
+        let names = [
+            "remote_addr",
+            "remote_user",
+            "status",
+            "body_bytes_sent",
+            "request_time",
+            "time_local",
+            "request",
+            "connection",
+            "upstream_response_time",
+            "upstream_addr",
+            "upstream_status",
+            "time_iso8601",
+            "msec",
+            "http_x",
+        ];
+        let noise = [" ", "\"", "-", ",", ", ", " : ", "\\", "\\\"", "]", "x", "é", ".", "1", ""];
+        let mut plain_rows = 0;
+        for case in 0..400 {
+            let mut format = String::new();
+            let mut vars = Vec::new();
+            for i in 0..1 + next(6) as usize {
+                let name = names[next(names.len() as u64) as usize];
+                let quoted = name == "request" || next(3) == 0;
+                if i > 0 || next(2) == 0 {
+                    format.push_str(separators[next(separators.len() as u64) as usize]);
+                }
+                format.push_str(&if quoted { format!("\"${name}\"") } else { format!("${name}") });
+                vars.push(name);
+            }
+            if next(2) == 0 {
+                format.push_str(" end");
+            }
+            let mut plain = FormatParser::new(Dialect::Nginx, &format, Zone::Utc).unwrap();
+            let mut fields = FormatParser::new(Dialect::Nginx, &format, Zone::Utc).unwrap();
+            let mut lines = Vec::new();
+            for _ in 0..60 {
+                let mut line = format.clone();
+                for name in &vars {
+                    let value = match (*name, next(6)) {
+                        (_, 0) => "-".to_string(),
+                        ("status" | "upstream_status", _) => format!("{}", 100 + next(500)),
+                        ("body_bytes_sent" | "connection", _) => {
+                            let bits = 4 * next(16);
+                            format!("{}", next(1 << bits))
+                        }
+                        ("request_time", _) => format!("{}.{:03}", next(100), next(1000)),
+                        ("msec", _) => format!("1431856800.{:03}", next(1000)),
+                        ("time_local", 1) => "10/Oct/2000:13:55:36 -07000".to_string(),
+                        ("time_local", _) => format!("{:02}/Oct/2000:13:55:{:02} -0700", 1 + next(28), next(60)),
+                        ("time_iso8601", _) => format!("2000-10-{:02}T13:55:36+02:00", 1 + next(28)),
+                        ("request", 1) => "GET /a b c HTTP/1.1".to_string(),
+                        ("request", _) => format!("GET /p{} HTTP/1.1", next(1000)),
+                        ("upstream_response_time", 1) => "0.001, 0.002 : 0.003".to_string(),
+                        ("upstream_response_time", _) => format!("0.{:03}", next(1000)),
+                        ("upstream_addr", 1) => "10.0.0.1:80, 10.0.0.2:80".to_string(),
+                        ("upstream_addr", _) => format!("10.0.0.{}:80", next(256)),
+                        (_, 1) => "a longer value past eight bytes".to_string(),
+                        _ => format!("v{}", next(1000)),
+                    };
+                    line = line.replacen(&format!("${name}"), &value, 1);
+                }
+                let mut line = line.into_bytes();
+                for _ in 0..next(3) {
+                    let at = next(line.len() as u64 + 1) as usize;
+                    let piece = noise[next(noise.len() as u64) as usize].as_bytes();
+                    match next(3) {
+                        0 if at < line.len() => {
+                            line.remove(at);
+                        }
+                        1 if at < line.len() => {
+                            line.splice(at..at + 1, piece.iter().copied());
+                        }
+                        _ => {
+                            line.splice(at..at, piece.iter().copied());
+                        }
+                    }
+                }
+                lines.push(line);
+            }
+            let ours = parse_all(&mut plain, &lines);
+            let buffers: Vec<Buffer> = lines.iter().map(|l| Buffer::from(l.as_slice())).collect();
+            let mut cols = Columns::new(fields.fields(StringOutput::View), lines.len());
+            for (i, buffer) in buffers.iter().enumerate() {
+                let mut b = buffer.as_slice();
+                while let [rest @ .., b' ' | b'\t'] = b {
+                    b = rest;
+                }
+                let ctx = LineCtx { bytes: b, block: Some(i as u32 + 1), offset: 0, cut: None, masks: None };
+                let result = fields.plan.parse_line(&ctx, &mut cols, None);
+                cols.end_row(&result);
+            }
+            let theirs = cols.finish(&buffers, StringOutput::View).unwrap();
+            for (row, line) in lines.iter().enumerate() {
+                let mut masks = LineMasks::new(false);
+                let mut b = line.as_slice();
+                while let [rest @ .., b' ' | b'\t'] = b {
+                    b = rest;
+                }
+                if masks.read(line) && !masks.backslash {
+                    let mut scratch = Columns::new(plain.fields(StringOutput::View), 1);
+                    let ctx = LineCtx { bytes: b, block: Some(1), offset: 0, cut: None, masks: None };
+                    plain_rows += usize::from(plain.plan.parse_plain(&ctx, &mut scratch, &masks).is_some());
+                }
+                assert_eq!(ours.slice(row, 1), theirs.slice(row, 1), "case {case} {format:?} line {:?}", String::from_utf8_lossy(line));
+            }
+        }
+        // The plain path took most lines (so it is what was compared).
+        assert!(plain_rows >= 400 * 60 / 3, "{plain_rows}");
     }
 
     #[test]
