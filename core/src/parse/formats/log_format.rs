@@ -187,6 +187,7 @@ enum Value {
     Bytes,
     Number(f64),
     NumberList(f64),
+    Clf,
     Step,
 }
 
@@ -199,6 +200,7 @@ impl Op {
             Kind::Status => Value::Status,
             Kind::Bytes => Value::Bytes,
             Kind::Number { divisor } => Value::Number(*divisor),
+            Kind::Clf => Value::Clf,
             Kind::List(item) => match **item {
                 Kind::Number { divisor } => Value::NumberList(divisor),
                 _ => Value::Step,
@@ -540,6 +542,11 @@ impl Plan {
                     }
                     list.close_row();
                 }
+                Value::Clf if dash => cols.set_null(col),
+                Value::Clf => {
+                    let ts = self.steps[op.step].cache.get_or(raw, parse_clf).ok()?;
+                    cols.ts(col).push(ts);
+                }
                 Value::NumberList(_) | Value::Step => self.steps[op.step].plain_value(cols, ctx, masks, self.zone, at, end)?,
             }
             at = next;
@@ -607,7 +614,7 @@ fn number(raw: &[u8], divisor: f64) -> Option<f64> {
 
 impl Step {
     /// [`Plan::value`] of a value without escapes; `None` where that would fail.
-    #[inline(always)]
+    #[inline(never)]
     fn plain_value(&mut self, cols: &mut Columns, ctx: &LineCtx, masks: &LineMasks, zone: Zone, start: usize, end: usize) -> Option<()> {
         let raw = &ctx.bytes[start..end];
         let col = self.col;
