@@ -156,7 +156,8 @@ pub(crate) fn parse_short_decimal(raw: &[u8]) -> Option<f64> {
         return None;
     }
     let scale = fraction.map_or(0, |f| body.len() - f);
-    let value = mantissa as f64 / POWERS[scale];
+    // Below 2^53, so a signed conversion (one instruction, where an unsigned one takes several) is exact.
+    let value = mantissa as i64 as f64 / POWERS[scale];
     Some(if negative { -value } else { value })
 }
 

@@ -71,6 +71,102 @@ fn dash_field(cols: &mut Columns, col: usize, ctx: &LineCtx, start: usize, end: 
     Ok(())
 }
 
+/// Where the fields of a `common` or `combined` line go: the columns from
+/// `first` on, in the order [`AccessParser`] writes them, except that an
+/// nginx line has no `ident` column (nginx writes a `-` there, as text).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct AccessLayout {
+    pub(crate) combined: bool,
+    pub(crate) ident: bool,
+    pub(crate) first: usize,
+}
+
+/// The fields of a `common`/`combined` line without backslashes, as
+/// [`AccessParser::parse_plain`] reads them, into the columns `layout`
+/// gives; also the start of a log_format line that begins with one of those
+/// layouts. Returns where the last value ends (the size's end, or the user
+/// agent's closing quote); `None` where a field is not in its place.
+#[inline(always)]
+pub(crate) fn plain_fields(
+    cache: &mut TsCache,
+    ctx: &LineCtx,
+    cols: &mut Columns,
+    masks: &LineMasks,
+    layout: AccessLayout,
+) -> Option<usize> {
+    let b = ctx.bytes;
+    let len = b.len();
+    let host = layout.first;
+    let after_ident = host + usize::from(layout.ident);
+    let (user, timestamp, method) = (after_ident + 1, after_ident + 2, after_ident + 3);
+    let (status, size, referrer, agent) = (after_ident + 6, after_ident + 7, after_ident + 8, after_ident + 9);
+    let host_end = masks.next_space(0);
+    let ident_end = if layout.ident {
+        masks.next_space(host_end + 1)
+    } else if crate::bytes::has_at(b, host_end, b" - ") {
+        // nginx: `$remote_addr - $remote_user`
+        host_end + 2
+    } else {
+        return None;
+    };
+    let user_end = masks.next_space(ident_end + 1);
+    // `[dd/Mon/yyyy:HH:MM:SS +zzzz] "`
+    let open = user_end + 1;
+    if b.get(open) != Some(&b'[') || b.get(open + 27..open + 30) != Some(b"] \"") {
+        return None;
+    }
+    let ts = cache.get_or(&b[open + 1..open + 27], parse_clf).ok()?;
+    cols.str(host).push_view(ctx.view(0, host_end));
+    if layout.ident {
+        plain_dash_field(cols, host + 1, ctx, host_end + 1, ident_end);
+    }
+    plain_dash_field(cols, user, ctx, ident_end + 1, user_end);
+    cols.ts(timestamp).push(ts);
+
+    let request_start = open + 30;
+    let request_end = masks.next_quote(request_start);
+    // `" ddd ` then the size
+    let code = b.get(request_end + 1..request_end + 6)?;
+    if code[0] != b' ' || code[4] != b' ' || !code[1..4].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    plain_request(cols, method, ctx, masks, request_start, request_end);
+    cols.u16(status).push((code[1] - b'0') as u16 * 100 + (code[2] - b'0') as u16 * 10 + (code[3] - b'0') as u16);
+
+    let size_start = request_end + 6;
+    let size_end = masks.next_space(size_start).min(len);
+    let size_text = &b[size_start..size_end];
+    if size_text == b"-" {
+        cols.set_null(size);
+    } else if let (1..=8, Some(window)) = (size_text.len(), b.get(size_start..size_start + 8)) {
+        // Up to 8 digits with 8 bytes to read (nearly every size): read
+        // at once, where a loop would end after a different number of
+        // steps from line to line.
+        cols.u64(size).push(digits8(window.try_into().expect("8 bytes"), size_text.len())?);
+    } else {
+        // Up to 19 digits, which no u64 overflows; longer goes the long way.
+        if size_text.is_empty() || size_text.len() > 19 || !size_text.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        cols.u64(size).push(size_text.iter().fold(0, |v, &c| v * 10 + (c - b'0') as u64));
+    }
+    if !layout.combined {
+        return Some(size_end);
+    }
+
+    // ` "referrer" "user agent"`
+    let referrer_start = size_end + 2;
+    let referrer_end = masks.next_quote(referrer_start);
+    let agent_start = referrer_end + 3;
+    let agent_end = masks.next_quote(agent_start);
+    if b.get(size_end + 1) != Some(&b'"') || b.get(referrer_end + 1..agent_start) != Some(b" \"") || agent_end >= len {
+        return None;
+    }
+    plain_dash_field(cols, referrer, ctx, referrer_start, referrer_end);
+    plain_dash_field(cols, agent, ctx, agent_start, agent_end);
+    Some(agent_end)
+}
+
 /// [`request`] of a request without escapes, its spaces read off the masks.
 #[inline(always)]
 pub(crate) fn plain_request(cols: &mut Columns, col: usize, ctx: &LineCtx, masks: &LineMasks, start: usize, end: usize) {
@@ -219,83 +315,29 @@ impl AccessParser {
     /// The line as nearly every line of an access log is: no escapes, no
     /// bad byte, a timestamp of the usual width, every field in its place.
     /// Its delimiters are found at once ([`LineMasks`]) and its values
-    /// written as they are read, which gives what [`Self::parse_fields`]
-    /// gives: with no backslash the first quote closes a quoted field, and
-    /// every check below is one that function makes. `None` on anything else
-    /// (including what would be a failure): the caller drops what was written
-    /// and parses the line field by field, for the same values or the
-    /// precise error.
+    /// written as they are read ([`plain_fields`]), which gives what
+    /// [`Self::parse_fields`] gives: with no backslash the first quote closes
+    /// a quoted field, and every check there is one that function makes.
+    /// `None` on anything else (including what would be a failure): the
+    /// caller drops what was written and parses the line field by field,
+    /// for the same values or the precise error.
     #[inline]
     fn parse_plain(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Option<()> {
-        let b = ctx.bytes;
-        let len = b.len();
         if ctx.cut.is_some() {
             return None;
         }
         let masks = match ctx.masks {
             Some(masks) => masks,
-            None if self.masks.read(b) => &self.masks,
+            None if self.masks.read(ctx.bytes) => &self.masks,
             None => return None,
         };
         if masks.backslash {
             return None;
         }
-        let host_end = masks.next_space(0);
-        let ident_end = masks.next_space(host_end + 1);
-        let user_end = masks.next_space(ident_end + 1);
-        // `[dd/Mon/yyyy:HH:MM:SS +zzzz] "`
-        let open = user_end + 1;
-        if b.get(open) != Some(&b'[') || b.get(open + 27..open + 30) != Some(b"] \"") {
-            return None;
-        }
-        let ts = self.cache.get_or(&b[open + 1..open + 27], parse_clf).ok()?;
-        cols.str(HOST).push_view(ctx.view(0, host_end));
-        plain_dash_field(cols, IDENT, ctx, host_end + 1, ident_end);
-        plain_dash_field(cols, USER, ctx, ident_end + 1, user_end);
-        cols.ts(TIMESTAMP).push(ts);
-
-        let request_start = open + 30;
-        let request_end = masks.next_quote(request_start);
-        // `" ddd ` then the size
-        let code = b.get(request_end + 1..request_end + 6)?;
-        if code[0] != b' ' || code[4] != b' ' || !code[1..4].iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        plain_request(cols, METHOD, ctx, masks, request_start, request_end);
-        cols.u16(STATUS).push((code[1] - b'0') as u16 * 100 + (code[2] - b'0') as u16 * 10 + (code[3] - b'0') as u16);
-
-        let size_start = request_end + 6;
-        let size_end = masks.next_space(size_start).min(len);
-        let size = &b[size_start..size_end];
-        if size == b"-" {
-            cols.set_null(SIZE);
-        } else if let (1..=8, Some(window)) = (size.len(), b.get(size_start..size_start + 8)) {
-            // Up to 8 digits with 8 bytes to read (nearly every size): read
-            // at once, where a loop would end after a different number of
-            // steps from line to line.
-            cols.u64(SIZE).push(digits8(window.try_into().expect("8 bytes"), size.len())?);
-        } else {
-            // Up to 19 digits, which no u64 overflows; longer goes the long way.
-            if size.is_empty() || size.len() > 19 || !size.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            cols.u64(SIZE).push(size.iter().fold(0, |v, &c| v * 10 + (c - b'0') as u64));
-        }
-        if !self.combined {
-            return (size_end == len).then_some(());
-        }
-
-        // ` "referrer" "user agent"` to the line's end
-        let referrer_start = size_end + 2;
-        let referrer_end = masks.next_quote(referrer_start);
-        let agent_start = referrer_end + 3;
-        let agent_end = masks.next_quote(agent_start);
-        if b.get(size_end + 1) != Some(&b'"') || b.get(referrer_end + 1..agent_start) != Some(b" \"") || agent_end != len - 1 {
-            return None;
-        }
-        plain_dash_field(cols, REFERRER, ctx, referrer_start, referrer_end);
-        plain_dash_field(cols, USER_AGENT, ctx, agent_start, agent_end);
-        Some(())
+        let layout = AccessLayout { combined: self.combined, ident: true, first: HOST };
+        let end = plain_fields(&mut self.cache, ctx, cols, masks, layout)?;
+        // The user agent's closing quote is the line's last byte; or the size ends the line.
+        (end + usize::from(self.combined) == ctx.bytes.len()).then_some(())
     }
 
     /// Any line, field by field, each failure precise.

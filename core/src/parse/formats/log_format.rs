@@ -21,7 +21,7 @@
 
 use crate::error::{Result, SashError};
 use crate::parse::fields::{closing_quote, describe_byte, excerpt, push_text};
-use crate::parse::formats::access::{count, plain_request, request, status};
+use crate::parse::formats::access::{count, plain_fields, plain_request, request, status, AccessLayout};
 use crate::parse::row::{Col, Columns, Failure, LineCtx, Parsed};
 use crate::parse::scan::{digits8, LineMasks};
 use crate::parse::spec::{timestamp_type, StringOutput};
@@ -41,6 +41,8 @@ pub(crate) enum Dialect {
 /// nginx's predefined `combined` (the default of `log_format`).
 pub(crate) const NGINX_COMBINED: &str =
     r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+/// The `common` layout as nginx writes it (nginx predefines only `combined`).
+const NGINX_COMMON: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent"#;
 /// Apache's `common` nickname in its documentation.
 pub(crate) const APACHE_COMMON: &str = r#"%h %l %u %t "%r" %>s %b"#;
 /// Apache's `combined` nickname (the default of `log_format`).
@@ -233,6 +235,11 @@ struct Plan {
     steps: Vec<Step>,
     /// The steps as the plain path reads them, one small record each.
     ops: Vec<Op>,
+    /// When the steps start with the `common` or `combined` layout (as most
+    /// format strings do): that layout and how many steps it covers, which
+    /// the plain path reads as the `combined` parser does, at its speed.
+    access: Option<(AccessLayout, usize)>,
+    access_cache: TsCache,
     zone: Zone,
     decoded: Vec<u8>,
 }
@@ -252,6 +259,13 @@ pub(crate) fn compile(dialect: Dialect, format: &str, zone: Zone) -> Result<Box<
 
 impl FormatParser {
     pub(crate) fn new(dialect: Dialect, format: &str, zone: Zone) -> Result<FormatParser> {
+        let mut parser = FormatParser::steps_of(dialect, format, zone)?;
+        parser.plan.access = parser.plan.access_prefix(zone);
+        Ok(parser)
+    }
+
+    /// The compiled string, without looking for the `common`/`combined` layout in it.
+    fn steps_of(dialect: Dialect, format: &str, zone: Zone) -> Result<FormatParser> {
         let format = match (dialect, format) {
             (Dialect::Nginx, "combined") => NGINX_COMBINED,
             (Dialect::Apache, "combined") => APACHE_COMBINED,
@@ -316,7 +330,8 @@ impl FormatParser {
             steps[i].unchecked = steps[i].after[usize::from(found)..].to_vec();
         }
         let ops = steps.iter().enumerate().map(|(i, step)| Op::of(i, step)).collect();
-        Ok(FormatParser { plan: Plan { lead, steps, ops, zone, decoded: Vec::new() }, masks: LineMasks::new(false) })
+        let plan = Plan { lead, steps, ops, access: None, access_cache: TsCache::default(), zone, decoded: Vec::new() };
+        Ok(FormatParser { plan, masks: LineMasks::new(false) })
     }
 
     fn same_layout(&self, other: &FormatParser) -> bool {
@@ -332,6 +347,40 @@ impl FormatParser {
 }
 
 impl Plan {
+    /// The `common`/`combined` layout the steps start with, if any, and the
+    /// number of steps it covers. The steps must be that layout's (the same
+    /// kinds and the same text between them), and the text after its last
+    /// step must let that step end where [`plain_fields`] ends it: at the
+    /// first space after a size, at the closing quote of a user agent.
+    fn access_prefix(&self, zone: Zone) -> Option<(AccessLayout, usize)> {
+        if !self.lead.is_empty() {
+            return None;
+        }
+        let layouts = [
+            (Dialect::Apache, APACHE_COMBINED, true),
+            (Dialect::Nginx, NGINX_COMBINED, true),
+            (Dialect::Apache, APACHE_COMMON, false),
+            (Dialect::Nginx, NGINX_COMMON, false),
+        ];
+        for (dialect, layout, combined) in layouts {
+            let known = FormatParser::steps_of(dialect, layout, zone).expect("the predefined layouts compile").plan.steps;
+            let Some((last, before)) = known.split_last() else { continue };
+            if self.steps.len() < known.len() {
+                continue;
+            }
+            let same = |a: &Step, b: &Step| a.variable.kind == b.variable.kind && a.col == b.col;
+            let ours = &self.steps[before.len()];
+            let ends_alike = match ours.after.first() {
+                None => !combined,
+                Some(&c) => c == if combined { b'"' } else { b' ' },
+            };
+            if before.iter().zip(&self.steps).all(|(b, a)| same(a, b) && a.after == b.after) && same(ours, last) && ends_alike {
+                return Some((AccessLayout { combined, ident: dialect == Dialect::Apache, first: 0 }, known.len()));
+            }
+        }
+        None
+    }
+
     /// Where the value of step `i`, starting at `at`, ends: the position of
     /// the text after it (the line's end for the last step), and whether the
     /// value holds escapes.
@@ -473,7 +522,17 @@ impl Plan {
             return None;
         }
         let mut at = self.lead.len();
-        for op in &self.ops {
+        let mut ops = &self.ops[..];
+        if let Some((layout, covered)) = self.access {
+            let end = plain_fields(&mut self.access_cache, ctx, cols, masks, layout)?;
+            let after = &self.steps[covered - 1].after;
+            if !crate::bytes::has_at(b, end, after) {
+                return None;
+            }
+            at = end + after.len();
+            ops = &self.ops[covered..];
+        }
+        for op in ops {
             let end = match op.end {
                 End::Quote => masks.next_quote(at),
                 End::Space => masks.next_space(at),
@@ -1062,7 +1121,7 @@ pub(crate) mod tests {
         use arrow_array::Array;
         for (combined, layout) in [(false, APACHE_COMMON), (true, APACHE_COMBINED)] {
             let lines = near_miss_lines(combined, 6000, 11);
-            let mut generic = FormatParser::new(Dialect::Apache, layout, Zone::Utc).unwrap();
+            let mut generic = FormatParser::steps_of(Dialect::Apache, layout, Zone::Utc).unwrap();
             let ours = parse_all(&mut generic, &lines);
             let theirs = parse_all(&mut AccessParser::new(combined), &lines);
             assert_eq!(ours.schema(), theirs.schema());
@@ -1273,35 +1332,120 @@ pub(crate) mod tests {
                 }
                 lines.push(line);
             }
-            let ours = parse_all(&mut plain, &lines);
-            let buffers: Vec<Buffer> = lines.iter().map(|l| Buffer::from(l.as_slice())).collect();
-            let mut cols = Columns::new(fields.fields(StringOutput::View), lines.len());
-            for (i, buffer) in buffers.iter().enumerate() {
-                let mut b = buffer.as_slice();
-                while let [rest @ .., b' ' | b'\t'] = b {
-                    b = rest;
-                }
-                let ctx = LineCtx { bytes: b, block: Some(i as u32 + 1), offset: 0, cut: None, masks: None };
-                let result = fields.plan.parse_line(&ctx, &mut cols, None);
-                cols.end_row(&result);
-            }
-            let theirs = cols.finish(&buffers, StringOutput::View).unwrap();
-            for (row, line) in lines.iter().enumerate() {
-                let mut masks = LineMasks::new(false);
-                let mut b = line.as_slice();
-                while let [rest @ .., b' ' | b'\t'] = b {
-                    b = rest;
-                }
-                if masks.read(line) && !masks.backslash {
-                    let mut scratch = Columns::new(plain.fields(StringOutput::View), 1);
-                    let ctx = LineCtx { bytes: b, block: Some(1), offset: 0, cut: None, masks: None };
-                    plain_rows += usize::from(plain.plan.parse_plain(&ctx, &mut scratch, &masks).is_some());
-                }
-                assert_eq!(ours.slice(row, 1), theirs.slice(row, 1), "case {case} {format:?} line {:?}", String::from_utf8_lossy(line));
-            }
+            plain_rows += assert_plain_is_field_by_field(&mut plain, &mut fields, &lines, &format!("case {case} {format:?}"));
         }
         // The plain path took most lines (so it is what was compared).
         assert!(plain_rows >= 400 * 60 / 3, "{plain_rows}");
+    }
+
+    /// `plain` (its plain path first) and `fields` (field by field only)
+    /// give the same rows; returns how many lines the plain path took.
+    fn assert_plain_is_field_by_field(plain: &mut FormatParser, fields: &mut FormatParser, lines: &[Vec<u8>], what: &str) -> usize {
+        let ours = parse_all(plain, lines);
+        let buffers: Vec<Buffer> = lines.iter().map(|l| Buffer::from(l.as_slice())).collect();
+        let mut cols = Columns::new(fields.fields(StringOutput::View), lines.len());
+        for (i, buffer) in buffers.iter().enumerate() {
+            let mut b = buffer.as_slice();
+            while let [rest @ .., b' ' | b'\t'] = b {
+                b = rest;
+            }
+            let ctx = LineCtx { bytes: b, block: Some(i as u32 + 1), offset: 0, cut: None, masks: None };
+            let result = fields.plan.parse_line(&ctx, &mut cols, None);
+            cols.end_row(&result);
+        }
+        let theirs = cols.finish(&buffers, StringOutput::View).unwrap();
+        let mut plain_rows = 0;
+        let same = ours == theirs;
+        for (row, line) in lines.iter().enumerate() {
+            let mut masks = LineMasks::new(false);
+            let mut b = line.as_slice();
+            while let [rest @ .., b' ' | b'\t'] = b {
+                b = rest;
+            }
+            if masks.read(line) && !masks.backslash {
+                let mut scratch = Columns::new(plain.fields(StringOutput::View), 1);
+                let ctx = LineCtx { bytes: b, block: Some(1), offset: 0, cut: None, masks: None };
+                plain_rows += usize::from(plain.plan.parse_plain(&ctx, &mut scratch, &masks).is_some());
+            }
+            if !same {
+                assert_eq!(ours.slice(row, 1), theirs.slice(row, 1), "{what} line {:?}", String::from_utf8_lossy(line));
+            }
+        }
+        plain_rows
+    }
+
+    /// A format string that starts with the `common` or `combined` layout
+    /// (nginx's or Apache's) reads that start as the `combined` parser does:
+    /// the same rows as field by field, on lines broken every way a field can
+    /// break and with every kind of text after the layout.
+    #[test]
+    fn strings_starting_with_the_access_layouts_give_the_field_parse_rows() {
+        use crate::parse::formats::access::tests::near_miss_lines;
+        let nginx_extra = r#" rt=$request_time uct="$upstream_connect_time""#;
+        let apache_extra = r#" rt=%D uct="%{Uct}i""#;
+        let cases = [
+            (Dialect::Nginx, NGINX_COMBINED.to_string(), true),
+            (Dialect::Nginx, format!("{NGINX_COMBINED}{nginx_extra}"), true),
+            (Dialect::Nginx, NGINX_COMMON.to_string(), false),
+            (Dialect::Nginx, format!("{NGINX_COMMON}{nginx_extra}"), false),
+            (Dialect::Apache, format!("{APACHE_COMBINED}{apache_extra}"), true),
+            (Dialect::Apache, format!("{APACHE_COMMON}{apache_extra}"), false),
+        ];
+        let suffixes =
+            ["", r#" rt=0.123 uct="0.001""#, r#" rt=- uct="-""#, r#" rt=1.5 uct="0.1, 0.2 : 0.3""#, " rt=x", r#" rt=2 uct="1" more"#];
+        for (n, (dialect, format, combined)) in cases.into_iter().enumerate() {
+            let mut plain = FormatParser::new(dialect, &format, Zone::Utc).unwrap();
+            let layout = plain.plan.access.expect("the layout is found").0;
+            assert_eq!((layout.combined, layout.ident), (combined, dialect == Dialect::Apache), "{format}");
+            let mut fields = FormatParser::steps_of(dialect, &format, Zone::Utc).unwrap();
+            let mut state = n as u64;
+            let mut next = |k: u64| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (state >> 33) % k
+            };
+            // Well-formed lines too (a near miss is rarely whole).
+            let good: Vec<Vec<u8>> = (0..2000)
+                .map(|_| {
+                    let pick = |items: &[&str], k: u64| items[k as usize % items.len()].to_string();
+                    let mut line = format!(
+                        "{} {} {} [{:02}/Oct/2000:13:55:36 -0700] \"{}\" {} {}",
+                        pick(&["10.0.0.1", "::1", "h", "-"], next(4)),
+                        pick(&["-", "id"], next(2)),
+                        pick(&["-", "frank"], next(2)),
+                        1 + next(28),
+                        pick(&["GET /a HTTP/1.1", "-", "GET", "GET /a b HTTP/1.0", "POST /x?y=1 HTTP/2.0"], next(5)),
+                        pick(&["200", "404", "500"], next(3)),
+                        pick(&["2326", "-", "0", "12345678", "123456789", "18446744073709551615"], next(6)),
+                    );
+                    if combined {
+                        line += &format!(r#" "{}" "{}""#, pick(&["-", "http://e.com/"], next(2)), pick(&["-", "curl/8", ""], next(3)));
+                    }
+                    line.into_bytes()
+                })
+                .collect();
+            let lines: Vec<Vec<u8>> = near_miss_lines(combined, 2000, 13 + n as u64)
+                .into_iter()
+                .chain(good)
+                .map(|mut line| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    // nginx writes `-` where Apache's ident is: most lines get it.
+                    if dialect == Dialect::Nginx && !state.is_multiple_of(4) {
+                        if let Some(first) = line.iter().position(|&c| c == b' ') {
+                            if let Some(second) = line[first + 1..].iter().position(|&c| c == b' ') {
+                                line.splice(first + 1..first + 1 + second, *b"-");
+                            }
+                        }
+                    }
+                    line.extend_from_slice(suffixes[(state >> 40) as usize % suffixes.len()].as_bytes());
+                    line
+                })
+                .collect();
+            let taken = assert_plain_is_field_by_field(&mut plain, &mut fields, &lines, &format);
+            assert!(taken >= 200, "{format}: {taken}");
+        }
+        // A size followed by other text than a space: not the layout's end.
+        let plain = FormatParser::new(Dialect::Nginx, &format!("{NGINX_COMMON};$x"), Zone::Utc).unwrap();
+        assert!(plain.plan.access.is_none());
     }
 
     #[test]
