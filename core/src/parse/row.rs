@@ -391,6 +391,15 @@ impl ListCol {
         &mut self.values
     }
 
+    /// Ends the row's list after its one element was pushed: what
+    /// [`ListCol::close_row`] does, without asking the values how many they are.
+    #[inline(always)]
+    pub(crate) fn close_row_of_one(&mut self) {
+        let last = self.offsets.last().copied().unwrap_or(0);
+        self.offsets.push(last + 1);
+        self.nulls.push_valid();
+    }
+
     /// Ends the row's list after its elements were pushed.
     #[inline]
     pub(crate) fn close_row(&mut self) {

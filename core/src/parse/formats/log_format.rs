@@ -593,13 +593,13 @@ impl Plan {
                 }
                 // Nearly always one upstream: one number, or `-`.
                 Value::NumberList(divisor) if !raw.iter().any(|&c| c == b',' || c == b' ') => {
+                    let item = if dash || raw.is_empty() { None } else { Some(number(raw, divisor)?) };
                     let list = cols.list(col);
-                    if dash || raw.is_empty() {
-                        list.values().push_null();
-                    } else {
-                        list.values().as_f64().push(number(raw, divisor)?);
+                    match item {
+                        Some(v) => list.values().as_f64().push(v),
+                        None => list.values().push_null(),
                     }
-                    list.close_row();
+                    list.close_row_of_one();
                 }
                 Value::Clf if dash => cols.set_null(col),
                 Value::Clf => {
