@@ -469,6 +469,39 @@ fn nginx_format_string_gives_the_combined_values_on_a_real_log() {
     }
 }
 
+/// nginx's own `combined` string (`$remote_addr - $remote_user ...`, the
+/// ident a literal `-`), which reads its lines with the `combined` parser's
+/// code, gives the `combined` parser's values on the real log, whose every
+/// ident is `-`: each column but `ident`, and the same lines failed.
+#[test]
+fn nginx_combined_string_gives_the_combined_values_on_a_real_log() {
+    let log = read_log("apache_combined_10k.log");
+    let combined = parse_bytes(&log, &ParseSpec::from_json(r#"{"format": "combined"}"#).unwrap()).unwrap();
+    let nginx = parse_bytes(&log, &ParseSpec::from_json(r#"{"format": "nginx", "log_format": "combined"}"#).unwrap()).unwrap();
+    assert_eq!((nginx.parsed, nginx.failed), (combined.parsed, combined.failed));
+    assert!(combined.parsed > 9000, "{}", combined.parsed);
+    assert_eq!(combined.batch.column_by_name("ident").unwrap().null_count(), combined.batch.num_rows());
+    let pairs = [
+        ("remote_addr", "host"),
+        ("remote_user", "user"),
+        ("time_local", "timestamp"),
+        ("method", "method"),
+        ("path", "path"),
+        ("protocol", "protocol"),
+        ("status", "status"),
+        ("body_bytes_sent", "size"),
+        ("http_referer", "referrer"),
+        ("http_user_agent", "user_agent"),
+    ];
+    for (ours, theirs) in pairs {
+        let (a, b) = (nginx.batch.column_by_name(ours).unwrap(), combined.batch.column_by_name(theirs).unwrap());
+        assert!(a.to_data() == b.to_data(), "{ours} differs from combined's {theirs}");
+    }
+    // The same lines failed (the messages name the variable as written).
+    let (a, b) = (nginx.batch.column_by_name("_error").unwrap(), combined.batch.column_by_name("_error").unwrap());
+    assert_eq!(a.logical_nulls(), b.logical_nulls());
+}
+
 /// The loghub logs parsed with a grok pattern: every line parses, and every
 /// field equals loghub's own parse (its `Content` without the spaces loghub
 /// trims). `fields` pairs loghub's column with the pattern's field.
