@@ -117,11 +117,6 @@ struct Step {
     /// The variable sits between quotes: its value ends at the first quote
     /// that no backslash escapes, and escapes in it are decoded.
     quoted: bool,
-    /// Where the plain path finds the value's end.
-    end: End,
-    /// The part of `after` the plain path checks: all of it, or all but its
-    /// first byte when `end` finds that byte.
-    unchecked: Vec<u8>,
     cache: TsCache,
 }
 
@@ -172,14 +167,15 @@ struct Op {
     /// The step this is, for what the record does not hold.
     step: usize,
     after_len: usize,
-    /// The step's `unchecked` text, when it has at most 8 bytes, as the 8
-    /// bytes that end where it ends read as a little-endian word: masked by
-    /// the first, they equal the second.
+    /// The text after the value that `end` has not already found (all of
+    /// it, or all but its first byte), when it has at most 8 bytes: the 8
+    /// bytes that end where it ends, read as a little-endian word and masked
+    /// by the first, equal the second.
     unchecked: Option<(u64, u64)>,
 }
 
 /// How the plain path writes a value; `Step` for the kinds it hands to
-/// [`Step::plain_value`].
+/// [`Plan::value`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Value {
     Text,
@@ -209,14 +205,16 @@ impl Op {
             },
             _ => Value::Step,
         };
-        let text = &step.unchecked;
+        let end = step.plain_end();
+        let found = !matches!(end, End::Width(_) | End::Line);
+        let text = &step.after[usize::from(found)..];
         let unchecked = (text.len() <= 8).then(|| {
             let mut word = [0u8; 8];
             word[8 - text.len()..].copy_from_slice(text);
             let mask = u64::MAX.checked_shl(64 - 8 * text.len() as u32).unwrap_or(0);
             (mask, u64::from_le_bytes(word))
         });
-        Op { end: step.end, value, col: step.col, step: index, after_len: step.after.len(), unchecked }
+        Op { end, value, col: step.col, step: index, after_len: step.after.len(), unchecked }
     }
 }
 
@@ -249,7 +247,7 @@ struct Plan {
 pub(crate) fn compile(dialect: Dialect, format: &str, zone: Zone) -> Result<Box<dyn LineParser>> {
     let parser = FormatParser::new(dialect, format, zone)?;
     for (layout, combined) in [(APACHE_COMMON, false), (APACHE_COMBINED, true)] {
-        let known = FormatParser::new(Dialect::Apache, layout, zone).expect("the predefined layouts compile");
+        let known = FormatParser::steps_of(Dialect::Apache, layout, zone).expect("the predefined layouts compile");
         if parser.same_layout(&known) {
             return Ok(Box::new(super::access::AccessParser::new(combined)));
         }
@@ -306,15 +304,7 @@ impl FormatParser {
                         names.push(name.clone());
                     }
                     let width = variable.kind.columns();
-                    steps.push(Step {
-                        variable,
-                        col,
-                        after: Vec::new(),
-                        quoted: false,
-                        end: End::Line,
-                        unchecked: Vec::new(),
-                        cache: TsCache::default(),
-                    });
+                    steps.push(Step { variable, col, after: Vec::new(), quoted: false, cache: TsCache::default() });
                     col += width;
                 }
             }
@@ -325,9 +315,6 @@ impl FormatParser {
         for i in 0..steps.len() {
             let before_quote = if i == 0 { lead.ends_with(b"\"") } else { steps[i - 1].after.ends_with(b"\"") };
             steps[i].quoted = before_quote && steps[i].after.starts_with(b"\"");
-            steps[i].end = steps[i].plain_end();
-            let found = !matches!(steps[i].end, End::Width(_) | End::Line);
-            steps[i].unchecked = steps[i].after[usize::from(found)..].to_vec();
         }
         let ops = steps.iter().enumerate().map(|(i, step)| Op::of(i, step)).collect();
         let plan = Plan { lead, steps, ops, access: None, access_cache: TsCache::default(), zone, decoded: Vec::new() };
@@ -522,7 +509,7 @@ impl Plan {
             return None;
         }
         let mut at = self.lead.len();
-        let mut ops = &self.ops[..];
+        let mut first = 0;
         if let Some((layout, covered)) = self.access {
             let end = plain_fields(&mut self.access_cache, ctx, cols, masks, layout)?;
             let after = &self.steps[covered - 1].after;
@@ -530,9 +517,11 @@ impl Plan {
                 return None;
             }
             at = end + after.len();
-            ops = &self.ops[covered..];
+            first = covered;
         }
-        for op in ops {
+        // By index: a kind the loop does not write itself is written by `self.value`.
+        for i in first..self.ops.len() {
+            let op = self.ops[i];
             let end = match op.end {
                 End::Quote => masks.next_quote(at),
                 End::Space => masks.next_space(at),
@@ -560,10 +549,8 @@ impl Plan {
             }
             let checked = match (op.unchecked, next.checked_sub(8)) {
                 (Some((mask, text)), Some(from)) => u64::from_le_bytes(b[from..next].try_into().expect("8 bytes")) & mask == text,
-                _ => {
-                    let unchecked = &self.steps[op.step].unchecked;
-                    crate::bytes::has_at(b, next - unchecked.len(), unchecked)
-                }
+                // Longer text, or a line shorter than 8 bytes: all of it, found byte or not.
+                _ => crate::bytes::has_at(b, end, &self.steps[op.step].after),
             };
             if !checked {
                 return None;
@@ -606,7 +593,8 @@ impl Plan {
                     let ts = self.steps[op.step].cache.get_or(raw, parse_clf).ok()?;
                     cols.ts(col).push(ts);
                 }
-                Value::NumberList(_) | Value::Step => self.steps[op.step].plain_value(cols, ctx, masks, self.zone, at, end)?,
+                // No escapes: the value as the field-by-field parse writes it, `None` where that fails.
+                Value::NumberList(_) | Value::Step => self.value(op.step, cols, ctx, at, end, false).ok()?,
             }
             at = next;
         }
@@ -688,75 +676,6 @@ fn number(raw: &[u8], divisor: f64) -> Option<f64> {
     };
     // A division is correctly rounded: 1500 µs is the double nearest 0.0015.
     Some(if divisor == 1.0 { v } else { v / divisor })
-}
-
-impl Step {
-    /// [`Plan::value`] of a value without escapes; `None` where that would fail.
-    #[inline(never)]
-    fn plain_value(&mut self, cols: &mut Columns, ctx: &LineCtx, masks: &LineMasks, zone: Zone, start: usize, end: usize) -> Option<()> {
-        let raw = &ctx.bytes[start..end];
-        let col = self.col;
-        let dash = raw == b"-";
-        match &self.variable.kind {
-            Kind::Text { keep_dash } => {
-                if dash && !keep_dash {
-                    cols.str(col).push_null();
-                } else {
-                    cols.str(col).push_view(ctx.view(start, end));
-                }
-            }
-            Kind::Request => plain_request(cols, col, ctx, masks, start, end),
-            Kind::Status => {
-                let v = status(raw)?;
-                cols.u16(col).push(v);
-            }
-            Kind::Bytes if dash => cols.set_null(col),
-            Kind::Bytes => {
-                let v = match (raw.len(), ctx.bytes.get(start..start + 8)) {
-                    (1..=8, Some(window)) => digits8(window.try_into().expect("8 bytes"), raw.len())?,
-                    _ => count(raw)?,
-                };
-                cols.u64(col).push(v);
-            }
-            Kind::Int if dash || raw.is_empty() => cols.set_null(col),
-            Kind::Int => {
-                let v = integer(raw)?;
-                cols.i64(col).push(v);
-            }
-            Kind::Number { .. } if dash || raw.is_empty() => cols.set_null(col),
-            Kind::Number { divisor } => {
-                let v = number(raw, *divisor)?;
-                cols.f64(col).push(v);
-            }
-            Kind::Clf | Kind::Iso8601 | Kind::Time(_) if dash => cols.set_null(col),
-            Kind::Clf => {
-                let ts = self.cache.get_or(raw, parse_clf).ok()?;
-                cols.ts(col).push(ts);
-            }
-            Kind::Iso8601 => {
-                let ts = self.cache.get_or(raw, |t| parse_iso8601(t, zone)).ok()?;
-                cols.ts(col).push(ts);
-            }
-            Kind::Time(format) => {
-                let ts = self
-                    .cache
-                    .get_or(raw, |t| match std::str::from_utf8(t) {
-                        Ok(text) => format.parse_value(text, zone),
-                        Err(_) => Err("invalid UTF-8".to_string()),
-                    })
-                    .ok()?;
-                cols.ts(col).push(ts);
-            }
-            Kind::List(item) => {
-                // An item that fails leaves the list open: the caller's
-                // restart drops it with the rest of the row.
-                let list = cols.list(col);
-                list_items(list.values(), item, ctx, start, end).ok()?;
-                list.close_row();
-            }
-        }
-        Some(())
-    }
 }
 
 /// The items of an upstream list `[start, end)` into the list's values:
@@ -1369,6 +1288,7 @@ pub(crate) mod tests {
         let ours = parse_all(plain, lines);
         let buffers: Vec<Buffer> = lines.iter().map(|l| Buffer::from(l.as_slice())).collect();
         let mut cols = Columns::new(fields.fields(StringOutput::View), lines.len());
+        let mut plain_rows = 0;
         for (i, buffer) in buffers.iter().enumerate() {
             let mut b = buffer.as_slice();
             while let [rest @ .., b' ' | b'\t'] = b {
@@ -1377,22 +1297,15 @@ pub(crate) mod tests {
             let ctx = LineCtx { bytes: b, block: Some(i as u32 + 1), offset: 0, cut: None, masks: None };
             let result = fields.plan.parse_line(&ctx, &mut cols, None);
             cols.end_row(&result);
-        }
-        let theirs = cols.finish(&buffers, StringOutput::View).unwrap();
-        let mut plain_rows = 0;
-        let same = ours == theirs;
-        for (row, line) in lines.iter().enumerate() {
             let mut masks = LineMasks::new(false);
-            let mut b = line.as_slice();
-            while let [rest @ .., b' ' | b'\t'] = b {
-                b = rest;
-            }
-            if masks.read(line) && !masks.backslash {
+            if masks.read(buffer.as_slice()) && !masks.backslash {
                 let mut scratch = Columns::new(plain.fields(StringOutput::View), 1);
-                let ctx = LineCtx { bytes: b, block: Some(1), offset: 0, cut: None, masks: None };
                 plain_rows += usize::from(plain.plan.parse_plain(&ctx, &mut scratch, &masks).is_some());
             }
-            if !same {
+        }
+        let theirs = cols.finish(&buffers, StringOutput::View).unwrap();
+        if ours != theirs {
+            for (row, line) in lines.iter().enumerate() {
                 assert_eq!(ours.slice(row, 1), theirs.slice(row, 1), "{what} line {:?}", String::from_utf8_lossy(line));
             }
         }
