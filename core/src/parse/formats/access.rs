@@ -192,7 +192,7 @@ pub(crate) fn plain_request(cols: &mut Columns, col: usize, ctx: &LineCtx, masks
 
 /// The line without the spaces and tabs that end it.
 #[inline]
-fn trim_end<'a>(ctx: &LineCtx<'a>) -> LineCtx<'a> {
+pub(crate) fn trim_end<'a>(ctx: &LineCtx<'a>) -> LineCtx<'a> {
     let mut b = ctx.bytes;
     while let [rest @ .., b' ' | b'\t'] = b {
         b = rest;

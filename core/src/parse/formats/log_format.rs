@@ -21,7 +21,7 @@
 
 use crate::error::{Result, SashError};
 use crate::parse::fields::{closing_quote, describe_byte, excerpt, push_text};
-use crate::parse::formats::access::{count, plain_fields, plain_request, request, status, AccessLayout};
+use crate::parse::formats::access::{count, plain_fields, plain_request, request, status, trim_end, AccessLayout};
 use crate::parse::row::{Col, Columns, Failure, LineCtx, Parsed};
 use crate::parse::scan::{digits8, LineMasks};
 use crate::parse::spec::{timestamp_type, StringOutput};
@@ -752,11 +752,7 @@ impl LineParser for FormatParser {
     }
 
     fn parse(&mut self, ctx: &LineCtx, cols: &mut Columns) -> Parsed {
-        let mut b = ctx.bytes;
-        while let [rest @ .., b' ' | b'\t'] = b {
-            b = rest;
-        }
-        let trimmed = LineCtx { bytes: b, ..*ctx };
+        let trimmed = trim_end(ctx);
         if ctx.cut.is_some() {
             return self.plan.parse_line(&trimmed, cols, None);
         }
@@ -1290,11 +1286,8 @@ pub(crate) mod tests {
         let mut cols = Columns::new(fields.fields(StringOutput::View), lines.len());
         let mut plain_rows = 0;
         for (i, buffer) in buffers.iter().enumerate() {
-            let mut b = buffer.as_slice();
-            while let [rest @ .., b' ' | b'\t'] = b {
-                b = rest;
-            }
-            let ctx = LineCtx { bytes: b, block: Some(i as u32 + 1), offset: 0, cut: None, masks: None };
+            let line = LineCtx { bytes: buffer.as_slice(), block: Some(i as u32 + 1), offset: 0, cut: None, masks: None };
+            let ctx = trim_end(&line);
             let result = fields.plan.parse_line(&ctx, &mut cols, None);
             cols.end_row(&result);
             let mut masks = LineMasks::new(false);
